@@ -1,0 +1,71 @@
+// The declared shape of a tabular data set (DESIGN.md §2.6): every column's type and domain
+// comes from this file, never from the data, because bounds or category sets computed from
+// private records are themselves a leak.
+//
+// File format (TOML):
+//   [dataset]  name, label (column name), missing = ["?"], out_of_range = "reject" | "clamp"
+//   [csv]      header = bool, delimiter = ",", trim = bool, skip_rows = int
+//   [[column]] name, type = continuous | integer | categorical | binary | ignored,
+//              min/max (continuous, integer), categories = [...] (categorical; binary: 2),
+//              nullable = bool, missing = [...] (overrides the dataset's tokens),
+//              out_of_range = ... (overrides), aliases = { "raw" = "category" }
+#ifndef FEDSYN_COMMON_DATA_SCHEMA_H_
+#define FEDSYN_COMMON_DATA_SCHEMA_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/base/status.h"
+
+namespace fedsyn::data {
+
+enum class ColumnType { kContinuous, kInteger, kCategorical, kBinary, kIgnored };
+enum class OutOfRangePolicy { kReject, kClamp };
+
+const char* ColumnTypeName(ColumnType type);
+
+struct ColumnSpec {
+  std::string name;
+  ColumnType type = ColumnType::kContinuous;
+  double min = 0.0;  // continuous, integer
+  double max = 0.0;
+  std::vector<std::string> categories;         // categorical, binary
+  std::map<std::string, std::string> aliases;  // raw token -> declared category
+  bool nullable = false;                       // may a value be missing?
+  std::vector<std::string> missing_tokens;     // resolved: column's own or the dataset's
+  OutOfRangePolicy out_of_range = OutOfRangePolicy::kReject;
+
+  bool IsNumeric() const {
+    return type == ColumnType::kContinuous || type == ColumnType::kInteger;
+  }
+  bool IsCategorical() const {
+    return type == ColumnType::kCategorical || type == ColumnType::kBinary;
+  }
+};
+
+struct CsvFormat {
+  bool header = false;
+  char delimiter = ',';
+  bool trim = true;  // strip spaces around unquoted fields (UCI Adult uses ", ")
+  int skip_rows = 0;  // banner lines before the header or data
+};
+
+struct Schema {
+  std::string name;
+  std::vector<ColumnSpec> columns;
+  std::optional<int> label_index;  // index into columns
+  CsvFormat csv;
+  std::string toml_text;  // the text it was parsed from, stored with trained models
+
+  // Parses and validates. Errors (InvalidArgument) name `source` and the offending key.
+  static absl::StatusOr<Schema> Parse(const std::string& toml_text, const std::string& source);
+  static absl::StatusOr<Schema> LoadFile(const std::string& path);
+
+  std::optional<int> FindColumn(const std::string& column_name) const;
+};
+
+}  // namespace fedsyn::data
+
+#endif  // FEDSYN_COMMON_DATA_SCHEMA_H_

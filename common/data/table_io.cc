@@ -1,0 +1,254 @@
+#include "common/data/table_io.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/data/csv.h"
+
+namespace fedsyn::data {
+namespace {
+
+enum class NumberParse { kOk, kNotANumber, kNonFinite };
+
+NumberParse ParseNumber(std::string_view text, double& value) {
+  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+  if (text.empty()) return NumberParse::kNotANumber;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) {
+    // from_chars reports overflow (e.g. "1e999") as out of range: treat it as non-finite.
+    if (error == std::errc::result_out_of_range) return NumberParse::kNonFinite;
+    return NumberParse::kNotANumber;
+  }
+  return std::isfinite(value) ? NumberParse::kOk : NumberParse::kNonFinite;
+}
+
+std::string Quote(std::string_view s) {
+  std::string quoted(1, '\'');
+  quoted.append(s);
+  quoted += '\'';
+  return quoted;
+}
+
+template <typename Number>
+std::string FormatNumber(Number value) {
+  char buffer[64];
+  const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return error == std::errc() ? std::string(buffer, end) : std::string("0");
+}
+
+class CellParser {
+ public:
+  CellParser(const Schema& schema, const std::string& source)
+      : schema_(schema), source_(source) {}
+
+  // Parses one field of column `c` on `line`, updating `report`.
+  absl::StatusOr<Cell> Parse(const std::string& field, int c, int line, ColumnReport& report) const {
+    const ColumnSpec& column = schema_.columns[static_cast<size_t>(c)];
+    if (column.type == ColumnType::kIgnored) return Cell();
+    if (std::find(column.missing_tokens.begin(), column.missing_tokens.end(), field) !=
+        column.missing_tokens.end()) {
+      if (!column.nullable) {
+        return Error(line, c, "missing value " + Quote(field) +
+                                  " but the column is not declared nullable");
+      }
+      ++report.missing;
+      return Cell();
+    }
+    if (column.IsCategorical()) return ParseCategory(field, column, c, line);
+    double value = 0.0;
+    switch (ParseNumber(field, value)) {
+      case NumberParse::kNotANumber:
+        return Error(line, c, "cannot parse " + Quote(field) + " as a number");
+      case NumberParse::kNonFinite:
+        return Error(line, c, "NaN or infinite value " + Quote(field));
+      case NumberParse::kOk:
+        break;
+    }
+    if (column.type == ColumnType::kInteger && std::floor(value) != value) {
+      return Error(line, c, "value " + Quote(field) + " is not an integer");
+    }
+    if (value < column.min || value > column.max) {
+      if (column.out_of_range == OutOfRangePolicy::kReject) {
+        return Error(line, c, "value " + Quote(field) + " outside the declared range [" +
+                                  FormatNumber(column.min) + ", " + FormatNumber(column.max) + "]");
+      }
+      ++report.clamped;
+      value = std::clamp(value, column.min, column.max);
+    }
+    return Cell(value);
+  }
+
+  absl::Status Error(int line, int c, const std::string& reason) const {
+    return absl::InvalidArgumentError(source_ + ":" + std::to_string(line) + ": column " +
+                                      std::to_string(c + 1) + " " +
+                                      Quote(schema_.columns[static_cast<size_t>(c)].name) + ": " +
+                                      reason);
+  }
+
+ private:
+  absl::StatusOr<Cell> ParseCategory(const std::string& field, const ColumnSpec& column, int c,
+                                     int line) const {
+    std::string_view token = field;
+    if (const auto alias = column.aliases.find(field); alias != column.aliases.end()) {
+      token = alias->second;
+    }
+    for (size_t i = 0; i < column.categories.size(); ++i) {
+      if (column.categories[i] == token) return Cell(static_cast<double>(i));
+    }
+    // Numeric codes match numerically, so "1" and "1.0" name the same declared category.
+    double value = 0.0;
+    if (ParseNumber(token, value) == NumberParse::kOk) {
+      for (size_t i = 0; i < column.categories.size(); ++i) {
+        double declared = 0.0;
+        if (ParseNumber(column.categories[i], declared) == NumberParse::kOk && declared == value) {
+          return Cell(static_cast<double>(i));
+        }
+      }
+    }
+    return Error(line, c, "unknown category " + Quote(field));
+  }
+
+  const Schema& schema_;
+  const std::string& source_;
+};
+
+}  // namespace
+
+int64_t ReadReport::TotalClamped() const {
+  int64_t total = 0;
+  for (const ColumnReport& c : columns) total += c.clamped;
+  return total;
+}
+
+int64_t ReadReport::TotalMissing() const {
+  int64_t total = 0;
+  for (const ColumnReport& c : columns) total += c.missing;
+  return total;
+}
+
+absl::StatusOr<ReadResult> ParseCsvTable(const std::string& text, const Schema& schema,
+                                         const std::string& source,
+                                         const std::optional<CsvFormat>& format) {
+  const CsvFormat& csv = format ? *format : schema.csv;
+  ASSIGN_OR_RETURN(std::vector<CsvRecord> records, ParseCsv(text, csv.delimiter, csv.trim, source));
+  size_t first = std::min(records.size(), static_cast<size_t>(csv.skip_rows));
+  const size_t width = schema.columns.size();
+  if (csv.header) {
+    if (first >= records.size()) {
+      return absl::InvalidArgumentError(source + ": the schema declares a header but the file has none");
+    }
+    const CsvRecord& header = records[first];
+    if (header.fields.size() != width) {
+      return absl::InvalidArgumentError(source + ":" + std::to_string(header.line) + ": header has " +
+                                        std::to_string(header.fields.size()) + " columns, schema declares " +
+                                        std::to_string(width));
+    }
+    for (size_t c = 0; c < width; ++c) {
+      if (header.fields[c] != schema.columns[c].name) {
+        return absl::InvalidArgumentError(source + ":" + std::to_string(header.line) + ": column " +
+                                          std::to_string(c + 1) + " is named " + Quote(header.fields[c]) +
+                                          " in the header but " + Quote(schema.columns[c].name) +
+                                          " in the schema");
+      }
+    }
+    ++first;
+  }
+  ReadResult result;
+  result.report.columns.resize(width);
+  const CellParser parser(schema, source);
+  result.table.rows.reserve(records.size() - first);
+  for (size_t r = first; r < records.size(); ++r) {
+    const CsvRecord& record = records[r];
+    if (record.fields.size() != width) {
+      return absl::InvalidArgumentError(source + ":" + std::to_string(record.line) + ": " +
+                                        std::to_string(record.fields.size()) + " columns, schema declares " +
+                                        std::to_string(width));
+    }
+    Row row(width);
+    for (size_t c = 0; c < width; ++c) {
+      ASSIGN_OR_RETURN(row[c], parser.Parse(record.fields[c], static_cast<int>(c), record.line,
+                                            result.report.columns[c]));
+    }
+    result.table.rows.push_back(std::move(row));
+  }
+  if (result.table.rows.empty()) return absl::InvalidArgumentError(source + ": no data rows");
+  result.report.rows = result.table.num_rows();
+  return result;
+}
+
+absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError("cannot open " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return absl::DataLossError("read error on " + path);
+  return text.str();
+}
+
+absl::StatusOr<ReadResult> ReadCsvTable(const std::string& path, const Schema& schema,
+                                        const std::optional<CsvFormat>& format) {
+  ASSIGN_OR_RETURN(const std::string text, ReadFileToString(path));
+  return ParseCsvTable(text, schema, path, format);
+}
+
+CsvFormat OutputCsvFormat() {
+  CsvFormat format;
+  format.header = true;
+  format.delimiter = ',';
+  format.trim = false;
+  return format;
+}
+
+std::string FormatCsvTable(const Table& table, const Schema& schema) {
+  std::string out;
+  for (size_t c = 0; c < schema.columns.size(); ++c) {
+    if (c > 0) out += ',';
+    out += EscapeCsvField(schema.columns[c].name, ',');
+  }
+  out += '\n';
+  for (const Row& row : table.rows) {
+    for (size_t c = 0; c < schema.columns.size(); ++c) {
+      if (c > 0) out += ',';
+      const ColumnSpec& column = schema.columns[c];
+      if (!row[c].has_value()) {
+        // A missing value is written as the column's first missing token, so that the file
+        // reads back under the same schema.
+        if (column.nullable && !column.missing_tokens.empty()) {
+          out += EscapeCsvField(column.missing_tokens.front(), ',');
+        }
+        continue;
+      }
+      if (column.IsCategorical()) {
+        out += EscapeCsvField(column.categories[static_cast<size_t>(*row[c])], ',');
+      } else {
+        // Model outputs carry float precision; the shortest float text keeps files readable.
+        out += column.type == ColumnType::kInteger ? FormatNumber(*row[c])
+                                                   : FormatNumber(static_cast<float>(*row[c]));
+      }
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out) return absl::PermissionDeniedError("cannot write " + temporary);
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    out.flush();
+    if (!out) return absl::DataLossError("write error on " + temporary);
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) return absl::DataLossError("cannot rename " + temporary + " to " + path + ": " + error.message());
+  return absl::OkStatus();
+}
+
+}  // namespace fedsyn::data

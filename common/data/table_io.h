@@ -1,0 +1,60 @@
+// Reading and writing tables as CSV under a schema. Every value is checked against the
+// declared domain before any training; the first bad value stops the read with an error that
+// names file, line, column and reason. Nothing is dropped silently: clamped values and missing
+// values are counted per column in the ReadReport, which the manifest records.
+#ifndef FEDSYN_COMMON_DATA_TABLE_IO_H_
+#define FEDSYN_COMMON_DATA_TABLE_IO_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/base/status.h"
+#include "common/data/schema.h"
+#include "common/data/table.h"
+
+namespace fedsyn::data {
+
+struct ColumnReport {
+  int64_t missing = 0;
+  int64_t clamped = 0;
+};
+
+struct ReadReport {
+  int64_t rows = 0;
+  std::vector<ColumnReport> columns;  // one per schema column
+  int64_t TotalClamped() const;
+  int64_t TotalMissing() const;
+};
+
+struct ReadResult {
+  Table table;
+  ReadReport report;
+};
+
+// Parses CSV text under `schema`. `format` overrides the schema's [csv] section (used to read
+// back fedsyn's own output, which always has a header). `source` names the text in errors.
+absl::StatusOr<ReadResult> ParseCsvTable(const std::string& text, const Schema& schema,
+                                         const std::string& source,
+                                         const std::optional<CsvFormat>& format = std::nullopt);
+
+absl::StatusOr<ReadResult> ReadCsvTable(const std::string& path, const Schema& schema,
+                                        const std::optional<CsvFormat>& format = std::nullopt);
+
+// The CSV format fedsyn writes: header line of column names, comma-delimited.
+CsvFormat OutputCsvFormat();
+
+// Writes `table` with a header; ignored columns are written empty (their content was never
+// read into the model). Returns the CSV text.
+std::string FormatCsvTable(const Table& table, const Schema& schema);
+
+// Writes text to `path` atomically (temporary file + rename), so a crash never leaves a
+// half-written output that looks complete.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content);
+
+absl::StatusOr<std::string> ReadFileToString(const std::string& path);
+
+}  // namespace fedsyn::data
+
+#endif  // FEDSYN_COMMON_DATA_TABLE_IO_H_

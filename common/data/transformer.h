@@ -1,0 +1,79 @@
+// Maps records to model space and back. Built from the schema alone (never fitted to data):
+//   continuous / integer  -> one Gaussian coordinate, scaled from [min, max] to [-1, 1];
+//                            plus a Bernoulli "missing" indicator if the column is nullable
+//                            (the value coordinate is 0 when missing);
+//   categorical / binary  -> a one-hot block over the declared categories, with one extra
+//                            slot for "missing" if the column is nullable;
+//   ignored               -> nothing.
+// The label column is encoded like any other column, so the decoder generates it jointly
+// with the features (DESIGN.md §2.5): it is never copied from a source record.
+#ifndef FEDSYN_COMMON_DATA_TRANSFORMER_H_
+#define FEDSYN_COMMON_DATA_TRANSFORMER_H_
+
+#include <functional>
+#include <vector>
+
+#include "common/base/status.h"
+#include "common/data/schema.h"
+#include "common/data/table.h"
+
+namespace fedsyn::data {
+
+// How the model's reconstruction loss treats a block of coordinates.
+enum class BlockKind {
+  kGaussian,     // one coordinate, squared error
+  kCategorical,  // `width` logits, cross-entropy
+  kBernoulli,    // one logit, binary cross-entropy
+};
+
+struct Block {
+  BlockKind kind;
+  int offset = 0;
+  int width = 1;
+};
+
+// How categorical and missing-indicator outputs of a decoder become values.
+enum class CategoricalDecoding {
+  kSample,  // draw from the decoder's distribution (default: keeps the synthetic marginals)
+  kArgmax,  // most likely category
+};
+
+class Transformer {
+ public:
+  static absl::StatusOr<Transformer> FromSchema(const Schema& schema);
+
+  int width() const { return width_; }
+  const std::vector<Block>& blocks() const { return blocks_; }
+
+  // Records -> model space (rows x width). Cells must satisfy the schema (as ReadCsvTable
+  // guarantees).
+  Matrix Encode(const Table& table) const;
+
+  // Exact inverse of Encode: Inverse(Encode(t)) == t up to float rounding of continuous values.
+  Table Inverse(const Matrix& encoded) const;
+
+  // Decoder outputs (Gaussian means, categorical logits, Bernoulli logits, same layout as
+  // Encode) -> records in the schema's domain. `uniform01` returns uniform draws in (0, 1) and
+  // is only called for kSample. Numeric values are clamped to the declared bounds and integers
+  // rounded, so every output row satisfies the schema.
+  Table DecodeLogits(const Matrix& logits, CategoricalDecoding decoding,
+                     const std::function<double()>& uniform01) const;
+
+ private:
+  struct ColumnLayout {
+    int column = 0;
+    int value_offset = 0;      // Gaussian coordinate or first one-hot slot
+    int indicator_offset = -1;  // Bernoulli missing indicator (numeric, nullable)
+  };
+  template <typename ChooseCategory, typename IsMissing>
+  Table DecodeWith(const Matrix& m, ChooseCategory choose, IsMissing is_missing) const;
+
+  std::vector<ColumnSpec> columns_;
+  std::vector<ColumnLayout> layout_;
+  std::vector<Block> blocks_;
+  int width_ = 0;
+};
+
+}  // namespace fedsyn::data
+
+#endif  // FEDSYN_COMMON_DATA_TRANSFORMER_H_

@@ -1,0 +1,442 @@
+#include "common/model/vae.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <numbers>
+#include <thread>
+
+#include "common/data/table_io.h"
+#include "common/privacy/digest.h"
+#include "nlohmann/json.hpp"
+
+namespace fedsyn::model {
+namespace {
+
+namespace nn = torch::nn;
+namespace F = torch::nn::functional;
+using Json = nlohmann::json;
+
+// File layout: magic, u32 version, u64 header length, JSON header, float32 tensors in header
+// order, then the hex SHA-256 of everything before it. Bump kFormatVersion on any change.
+constexpr char kMagic[8] = {'F', 'S', 'Y', 'N', 'V', 'A', 'E', '\0'};
+constexpr uint32_t kFormatVersion = 1;
+constexpr size_t kChecksumChars = 64;
+constexpr int64_t kEvalBatch = 4096;
+// Lower bound on the learned log standard deviation of Gaussian columns: without it the
+// likelihood of a perfectly reconstructed column grows without bound and training diverges.
+constexpr double kMinLogSigma = -5.0;
+
+torch::Tensor ToTensor(const data::Matrix& m) {
+  return torch::from_blob(const_cast<float*>(m.values.data()), {m.rows, m.cols}, torch::kFloat32).clone();
+}
+
+data::Matrix ToMatrix(const torch::Tensor& t) {
+  const torch::Tensor c = t.contiguous().to(torch::kFloat32);
+  data::Matrix m(c.size(0), c.size(1));
+  std::memcpy(m.values.data(), c.data_ptr<float>(), m.values.size() * sizeof(float));
+  return m;
+}
+
+const char* ArchitectureName(Architecture a) { return a == Architecture::kMlp ? "mlp" : "conv28"; }
+
+const char* BlockKindName(data::BlockKind k) {
+  switch (k) {
+    case data::BlockKind::kGaussian: return "gaussian";
+    case data::BlockKind::kCategorical: return "categorical";
+    case data::BlockKind::kBernoulli: return "bernoulli";
+  }
+  return "?";
+}
+
+Json SpecToJson(const VaeSpec& spec) {
+  Json blocks = Json::array();
+  for (const data::Block& b : spec.blocks) blocks.push_back({BlockKindName(b.kind), b.offset, b.width});
+  return {{"architecture", ArchitectureName(spec.architecture)},
+          {"input_width", spec.input_width},
+          {"latent_dim", spec.latent_dim},
+          {"hidden", spec.hidden},
+          {"beta", spec.beta},
+          {"blocks", blocks}};
+}
+
+absl::StatusOr<VaeSpec> SpecFromJson(const Json& j) {
+  VaeSpec spec;
+  try {
+    const std::string architecture = j.at("architecture").get<std::string>();
+    if (architecture == "mlp") {
+      spec.architecture = Architecture::kMlp;
+    } else if (architecture == "conv28") {
+      spec.architecture = Architecture::kConv28;
+    } else {
+      return absl::DataLossError("unknown architecture '" + architecture + "'");
+    }
+    spec.input_width = j.at("input_width").get<int>();
+    spec.latent_dim = j.at("latent_dim").get<int>();
+    spec.hidden = j.at("hidden").get<std::vector<int>>();
+    spec.beta = j.at("beta").get<double>();
+    for (const Json& b : j.at("blocks")) {
+      const std::string kind = b.at(0).get<std::string>();
+      data::BlockKind k = data::BlockKind::kGaussian;
+      if (kind == "categorical") {
+        k = data::BlockKind::kCategorical;
+      } else if (kind == "bernoulli") {
+        k = data::BlockKind::kBernoulli;
+      } else if (kind != "gaussian") {
+        return absl::DataLossError("unknown block kind '" + kind + "'");
+      }
+      spec.blocks.push_back({k, b.at(1).get<int>(), b.at(2).get<int>()});
+    }
+  } catch (const Json::exception& e) {
+    return absl::DataLossError(std::string("model header: ") + e.what());
+  }
+  return spec;
+}
+
+absl::Status ValidateSpec(const VaeSpec& spec) {
+  if (spec.input_width < 1) return absl::InvalidArgumentError("input width must be positive");
+  if (spec.latent_dim < 1 || spec.latent_dim > 1024) return absl::InvalidArgumentError("latent dimension must be in 1..1024");
+  if (!(spec.beta > 0) || !std::isfinite(spec.beta)) return absl::InvalidArgumentError("beta must be positive");
+  if (spec.hidden.empty()) return absl::InvalidArgumentError("at least one hidden layer is required");
+  for (int h : spec.hidden) {
+    if (h < 1 || h > 8192) return absl::InvalidArgumentError("hidden widths must be in 1..8192");
+  }
+  if (spec.architecture == Architecture::kConv28 && spec.input_width != 28 * 28) {
+    return absl::InvalidArgumentError("the convolutional VAE takes 28x28 images (width 784)");
+  }
+  int covered = 0;
+  for (const data::Block& b : spec.blocks) {
+    if (b.offset != covered || b.width < 1) return absl::InvalidArgumentError("blocks must tile the input in order");
+    covered += b.width;
+  }
+  if (covered != spec.input_width) return absl::InvalidArgumentError("blocks must cover the input width exactly");
+  return absl::OkStatus();
+}
+
+// Encoder and decoder networks for both architectures.
+struct VaeNet : nn::Module {
+  explicit VaeNet(const VaeSpec& spec) : spec_(spec) {
+    int encoder_out = 0;
+    if (spec.architecture == Architecture::kMlp) {
+      int width = spec.input_width;
+      for (int h : spec.hidden) {
+        encoder->push_back(nn::Linear(width, h));
+        encoder->push_back(nn::ReLU());
+        width = h;
+      }
+      encoder_out = width;
+      width = spec.latent_dim;
+      for (auto it = spec.hidden.rbegin(); it != spec.hidden.rend(); ++it) {
+        decoder->push_back(nn::Linear(width, *it));
+        decoder->push_back(nn::ReLU());
+        width = *it;
+      }
+      decoder->push_back(nn::Linear(width, spec.input_width));
+    } else {
+      const int h = spec.hidden.front();
+      encoder->push_back(nn::Unflatten(nn::UnflattenOptions(1, {1, 28, 28})));
+      encoder->push_back(nn::Conv2d(nn::Conv2dOptions(1, 32, 4).stride(2).padding(1)));   // 14x14
+      encoder->push_back(nn::ReLU());
+      encoder->push_back(nn::Conv2d(nn::Conv2dOptions(32, 64, 4).stride(2).padding(1)));  // 7x7
+      encoder->push_back(nn::ReLU());
+      encoder->push_back(nn::Flatten());
+      encoder->push_back(nn::Linear(64 * 7 * 7, h));
+      encoder->push_back(nn::ReLU());
+      encoder_out = h;
+      decoder->push_back(nn::Linear(spec.latent_dim, h));
+      decoder->push_back(nn::ReLU());
+      decoder->push_back(nn::Linear(h, 64 * 7 * 7));
+      decoder->push_back(nn::ReLU());
+      decoder->push_back(nn::Unflatten(nn::UnflattenOptions(1, {64, 7, 7})));
+      decoder->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(64, 32, 4).stride(2).padding(1)));
+      decoder->push_back(nn::ReLU());
+      decoder->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(32, 1, 4).stride(2).padding(1)));
+      decoder->push_back(nn::Flatten());
+    }
+    register_module("encoder", encoder);
+    register_module("decoder", decoder);
+    mu_head = register_module("mu_head", nn::Linear(encoder_out, spec.latent_dim));
+    logvar_head = register_module("logvar_head", nn::Linear(encoder_out, spec.latent_dim));
+
+    std::vector<int64_t> gaussian, bernoulli;
+    for (const data::Block& b : spec.blocks) {
+      if (b.kind == data::BlockKind::kGaussian) gaussian.push_back(b.offset);
+      if (b.kind == data::BlockKind::kBernoulli) bernoulli.push_back(b.offset);
+      if (b.kind == data::BlockKind::kCategorical) categorical.push_back(b);
+    }
+    gaussian_index = torch::tensor(gaussian, torch::kLong);
+    bernoulli_index = torch::tensor(bernoulli, torch::kLong);
+    log_sigma = register_parameter("log_sigma", torch::zeros({static_cast<int64_t>(gaussian.size())}));
+  }
+
+  std::pair<torch::Tensor, torch::Tensor> Encode(const torch::Tensor& x) {
+    const torch::Tensor h = encoder->forward(x);
+    return {mu_head->forward(h), logvar_head->forward(h)};
+  }
+  torch::Tensor Decode(const torch::Tensor& z) { return decoder->forward(z); }
+
+  // Per-record negative ELBO: reconstruction + beta * KL.
+  torch::Tensor RecordLoss(const torch::Tensor& x, const torch::Tensor& out, const torch::Tensor& mu,
+                           const torch::Tensor& logvar) const {
+    torch::Tensor loss = torch::zeros({x.size(0)});
+    if (gaussian_index.numel() > 0) {
+      const torch::Tensor ls = log_sigma.clamp_min(kMinLogSigma);
+      const torch::Tensor diff = (x.index_select(1, gaussian_index) - out.index_select(1, gaussian_index)) / ls.exp();
+      loss = loss + (0.5 * diff.pow(2) + ls + 0.5 * std::log(2.0 * std::numbers::pi)).sum(1);
+    }
+    if (bernoulli_index.numel() > 0) {
+      loss = loss + F::binary_cross_entropy_with_logits(
+                        out.index_select(1, bernoulli_index), x.index_select(1, bernoulli_index),
+                        F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kNone))
+                        .sum(1);
+    }
+    for (const data::Block& b : categorical) {
+      loss = loss - (x.narrow(1, b.offset, b.width) * torch::log_softmax(out.narrow(1, b.offset, b.width), 1)).sum(1);
+    }
+    const torch::Tensor kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1);
+    return loss + spec_.beta * kl;
+  }
+
+  VaeSpec spec_;
+  nn::Sequential encoder, decoder;
+  nn::Linear mu_head{nullptr}, logvar_head{nullptr};
+  torch::Tensor log_sigma, gaussian_index, bernoulli_index;
+  std::vector<data::Block> categorical;
+};
+
+std::vector<torch::Tensor> CloneParameters(const VaeNet& net) {
+  std::vector<torch::Tensor> copy;
+  for (const torch::Tensor& p : net.parameters()) copy.push_back(p.detach().clone());
+  return copy;
+}
+
+void RestoreParameters(VaeNet& net, const std::vector<torch::Tensor>& saved) {
+  torch::NoGradGuard no_grad;
+  auto params = net.parameters();
+  for (size_t i = 0; i < params.size(); ++i) params[i].copy_(saved[i]);
+}
+
+void AppendU32(std::string& out, uint32_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
+void AppendU64(std::string& out, uint64_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
+
+}  // namespace
+
+int SetComputeThreads(int threads) {
+  const int wanted = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(wanted);
+  return at::get_num_threads();
+}
+
+std::vector<data::Block> ImageBlocks(int pixels) {
+  std::vector<data::Block> blocks;
+  for (int i = 0; i < pixels; ++i) blocks.push_back({data::BlockKind::kBernoulli, i, 1});
+  return blocks;
+}
+
+struct Vae::Impl {
+  explicit Impl(const VaeSpec& spec) : net(std::make_shared<VaeNet>(spec)) {}
+  std::shared_ptr<VaeNet> net;
+};
+
+Vae::Vae(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Vae::~Vae() = default;
+
+const VaeSpec& Vae::spec() const { return impl_->net->spec_; }
+
+absl::StatusOr<std::unique_ptr<Vae>> Vae::Create(const VaeSpec& spec, uint64_t seed) {
+  RETURN_IF_ERROR(ValidateSpec(spec));
+  // Training randomness (initialisation, split, shuffling, reparameterisation) is seeded for
+  // reproducibility; it is not privacy noise, which only the secure generator supplies.
+  torch::manual_seed(seed);
+  return std::unique_ptr<Vae>(new Vae(std::make_unique<Impl>(spec)));
+}
+
+absl::StatusOr<TrainReport> Vae::Train(const data::Matrix& data, const TrainOptions& options,
+                                       base::ProgressSink& progress) {
+  VaeNet& net = *impl_->net;
+  if (data.cols != net.spec_.input_width) return absl::InvalidArgumentError("training data width does not match the model");
+  if (data.rows < 2) return absl::InvalidArgumentError("at least two training records are needed");
+  if (options.max_epochs < 1 || options.batch_size < 1 || !(options.learning_rate > 0) ||
+      !(options.validation_fraction >= 0 && options.validation_fraction < 0.5) || options.patience < 1) {
+    return absl::InvalidArgumentError("invalid training options");
+  }
+  TrainReport report;
+  report.threads = SetComputeThreads(options.threads);
+  const auto start = std::chrono::steady_clock::now();
+  torch::manual_seed(options.seed);
+
+  const torch::Tensor all = ToTensor(data);
+  const torch::Tensor order = torch::randperm(data.rows, torch::kLong);
+  const int64_t validation_rows = static_cast<int64_t>(std::floor(options.validation_fraction * data.rows));
+  const torch::Tensor validation = all.index_select(0, order.narrow(0, 0, validation_rows));
+  const torch::Tensor train = all.index_select(0, order.narrow(0, validation_rows, data.rows - validation_rows));
+  report.train_rows = train.size(0);
+  report.validation_rows = validation_rows;
+
+  torch::optim::Adam optimizer(net.parameters(), torch::optim::AdamOptions(options.learning_rate));
+  double best = INFINITY;
+  std::vector<torch::Tensor> best_parameters = CloneParameters(net);
+  int epochs_without_improvement = 0;
+  for (int epoch = 1; epoch <= options.max_epochs; ++epoch) {
+    net.train();
+    const torch::Tensor shuffled = torch::randperm(train.size(0), torch::kLong);
+    double total = 0.0;
+    for (int64_t begin = 0; begin < train.size(0); begin += options.batch_size) {
+      const int64_t size = std::min<int64_t>(options.batch_size, train.size(0) - begin);
+      const torch::Tensor x = train.index_select(0, shuffled.narrow(0, begin, size));
+      optimizer.zero_grad();
+      auto [mu, logvar] = net.Encode(x);
+      const torch::Tensor z = mu + torch::exp(0.5 * logvar) * torch::randn_like(mu);
+      const torch::Tensor loss = net.RecordLoss(x, net.Decode(z), mu, logvar).mean();
+      loss.backward();
+      optimizer.step();
+      total += loss.item<double>() * static_cast<double>(size);
+    }
+    EpochStats stats;
+    stats.epoch = epoch;
+    stats.train_loss = total / static_cast<double>(train.size(0));
+    stats.validation_loss = validation_rows > 0 ? EvaluateLoss(ToMatrix(validation)) : stats.train_loss;
+    report.epochs.push_back(stats);
+    if (!std::isfinite(stats.train_loss)) return absl::InternalError("training diverged (non-finite loss)");
+    if (stats.validation_loss < best) {
+      best = stats.validation_loss;
+      best_parameters = CloneParameters(net);
+      report.best_epoch = epoch;
+      epochs_without_improvement = 0;
+    } else {
+      ++epochs_without_improvement;
+    }
+    char summary[96];
+    std::snprintf(summary, sizeof summary, "loss %.3f val %.3f", stats.train_loss, stats.validation_loss);
+    progress.Update({epoch, options.max_epochs, summary});
+    if (epochs_without_improvement >= options.patience) {
+      report.stopped_early = true;
+      break;
+    }
+  }
+  RestoreParameters(net, best_parameters);
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  char summary[128];
+  std::snprintf(summary, sizeof summary, "%zu epochs, best %d (val %.3f)%s, %.1f s", report.epochs.size(),
+                report.best_epoch, best, report.stopped_early ? ", stopped early" : "", report.seconds);
+  progress.Finish(summary);
+  return report;
+}
+
+data::Matrix Vae::EncodeMean(const data::Matrix& data) const {
+  torch::NoGradGuard no_grad;
+  VaeNet& net = *impl_->net;
+  net.eval();
+  const torch::Tensor x = ToTensor(data);
+  std::vector<torch::Tensor> parts;
+  for (int64_t begin = 0; begin < x.size(0); begin += kEvalBatch) {
+    parts.push_back(net.Encode(x.narrow(0, begin, std::min(kEvalBatch, x.size(0) - begin))).first);
+  }
+  return ToMatrix(torch::cat(parts, 0));
+}
+
+data::Matrix Vae::DecodeLogits(const data::Matrix& codes) const {
+  torch::NoGradGuard no_grad;
+  VaeNet& net = *impl_->net;
+  net.eval();
+  const torch::Tensor z = ToTensor(codes);
+  std::vector<torch::Tensor> parts;
+  for (int64_t begin = 0; begin < z.size(0); begin += kEvalBatch) {
+    parts.push_back(net.Decode(z.narrow(0, begin, std::min(kEvalBatch, z.size(0) - begin))));
+  }
+  return ToMatrix(torch::cat(parts, 0));
+}
+
+double Vae::EvaluateLoss(const data::Matrix& data) const {
+  torch::NoGradGuard no_grad;
+  VaeNet& net = *impl_->net;
+  net.eval();
+  const torch::Tensor x = ToTensor(data);
+  double total = 0.0;
+  for (int64_t begin = 0; begin < x.size(0); begin += kEvalBatch) {
+    const torch::Tensor batch = x.narrow(0, begin, std::min(kEvalBatch, x.size(0) - begin));
+    auto [mu, logvar] = net.Encode(batch);
+    total += net.RecordLoss(batch, net.Decode(mu), mu, logvar).sum().item<double>();
+  }
+  return total / static_cast<double>(x.size(0));
+}
+
+absl::Status Vae::Save(const std::string& path, const std::string& metadata_json) const {
+  Json header;
+  header["spec"] = SpecToJson(spec());
+  try {
+    header["metadata"] = Json::parse(metadata_json);
+  } catch (const Json::exception& e) {
+    return absl::InvalidArgumentError(std::string("model metadata is not JSON: ") + e.what());
+  }
+  Json tensors = Json::array();
+  std::string payload;
+  for (const auto& item : impl_->net->named_parameters()) {
+    const torch::Tensor t = item.value().detach().contiguous().to(torch::kFloat32);
+    tensors.push_back({{"name", item.key()}, {"shape", t.sizes().vec()}});
+    payload.append(reinterpret_cast<const char*>(t.data_ptr<float>()), static_cast<size_t>(t.numel()) * sizeof(float));
+  }
+  header["tensors"] = tensors;
+  const std::string header_text = header.dump();
+  std::string file(kMagic, sizeof kMagic);
+  AppendU32(file, kFormatVersion);
+  AppendU64(file, header_text.size());
+  file += header_text;
+  file += payload;
+  file += privacy::Sha256Hex(file);
+  return data::WriteFileAtomically(path, file);
+}
+
+absl::StatusOr<std::unique_ptr<Vae>> Vae::Load(const std::string& path, std::string* metadata_json) {
+  ASSIGN_OR_RETURN(const std::string file, data::ReadFileToString(path));
+  const size_t fixed = sizeof kMagic + sizeof(uint32_t) + sizeof(uint64_t);
+  if (file.size() < fixed + kChecksumChars || std::memcmp(file.data(), kMagic, sizeof kMagic) != 0) {
+    return absl::DataLossError(path + ": not a fedsyn model file");
+  }
+  uint32_t version = 0;
+  std::memcpy(&version, file.data() + sizeof kMagic, sizeof version);
+  if (version != kFormatVersion) {
+    return absl::FailedPreconditionError(path + ": model format version " + std::to_string(version) +
+                                         " is not supported (this build reads version " +
+                                         std::to_string(kFormatVersion) + ")");
+  }
+  const std::string_view body(file.data(), file.size() - kChecksumChars);
+  if (privacy::Sha256Hex(body) != file.substr(file.size() - kChecksumChars)) {
+    return absl::DataLossError(path + ": model file checksum mismatch (damaged or truncated)");
+  }
+  uint64_t header_size = 0;
+  std::memcpy(&header_size, file.data() + sizeof kMagic + sizeof version, sizeof header_size);
+  if (header_size > body.size() - fixed) return absl::DataLossError(path + ": model header length out of range");
+  Json header;
+  try {
+    header = Json::parse(body.substr(fixed, header_size));
+  } catch (const Json::exception& e) {
+    return absl::DataLossError(path + ": model header is not JSON");
+  }
+  ASSIGN_OR_RETURN(VaeSpec spec, SpecFromJson(header["spec"]));
+  ASSIGN_OR_RETURN(std::unique_ptr<Vae> vae, Create(spec, 0));
+  size_t offset = fixed + header_size;
+  torch::NoGradGuard no_grad;
+  auto parameters = vae->impl_->net->named_parameters();
+  if (!header.contains("tensors") || header["tensors"].size() != parameters.size()) {
+    return absl::DataLossError(path + ": parameter list does not match the architecture");
+  }
+  for (const Json& entry : header["tensors"]) {
+    const std::string name = entry.value("name", "");
+    torch::Tensor* target = parameters.find(name);
+    if (target == nullptr || target->sizes().vec() != entry.value("shape", std::vector<int64_t>{})) {
+      return absl::DataLossError(path + ": unexpected parameter '" + name + "'");
+    }
+    const size_t bytes = static_cast<size_t>(target->numel()) * sizeof(float);
+    if (offset + bytes > body.size()) return absl::DataLossError(path + ": parameter data truncated");
+    std::memcpy(target->data_ptr<float>(), body.data() + offset, bytes);
+    offset += bytes;
+  }
+  if (offset != body.size()) return absl::DataLossError(path + ": trailing bytes after the parameters");
+  if (metadata_json != nullptr) *metadata_json = header.value("metadata", Json::object()).dump();
+  return vae;
+}
+
+}  // namespace fedsyn::model

@@ -1,0 +1,48 @@
+// Sources of randomness. Privacy noise is drawn ONLY from SecureRandom, which reads the
+// OpenSSL DRBG and aborts the process if it ever fails (fail closed: a release without real
+// entropy would be silently non-private). Seeded generators live in tests/support only and
+// cannot be selected from any command line.
+#ifndef FEDSYN_COMMON_PRIVACY_RANDOM_H_
+#define FEDSYN_COMMON_PRIVACY_RANDOM_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace fedsyn::privacy {
+
+class RandomSource {
+ public:
+  virtual ~RandomSource() = default;
+  // 64 uniformly random bits.
+  virtual uint64_t NextU64() = 0;
+
+  // Uniform on the open interval (0, 1) with 53 random bits: never 0, so log() is finite.
+  double UniformOpen01();
+  // Uniform integer in [0, n), n > 0, without modulo bias.
+  uint64_t UniformBelow(uint64_t n);
+};
+
+// Cryptographically secure randomness from OpenSSL's RAND_bytes. Not thread-safe; create
+// one per thread. Aborts (never returns an error) when OpenSSL cannot supply bytes.
+class SecureRandom final : public RandomSource {
+ public:
+  SecureRandom() = default;
+  SecureRandom(const SecureRandom&) = delete;
+  SecureRandom& operator=(const SecureRandom&) = delete;
+  ~SecureRandom() override;
+
+  uint64_t NextU64() override;
+
+ private:
+  void Refill();
+
+  // Bytes are fetched in blocks to amortise the DRBG call; the buffer is wiped on destruction.
+  static constexpr size_t kBufferWords = 512;
+  std::array<uint64_t, kBufferWords> buffer_{};
+  size_t next_ = kBufferWords;
+};
+
+}  // namespace fedsyn::privacy
+
+#endif  // FEDSYN_COMMON_PRIVACY_RANDOM_H_

@@ -1,0 +1,69 @@
+#include "site_agent/manifest.h"
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+
+#include "common/privacy/budget.h"
+#include "common/privacy/digest.h"
+
+namespace fedsyn::site {
+
+using Json = nlohmann::json;
+
+Json MechanismJson(const privacy::MetricMechanism& mechanism) {
+  const auto& p = mechanism.params();
+  return {{"name", p.metric == privacy::NoiseMetric::kL2 ? "metric-privacy-l2-gamma" : "metric-privacy-l1-laplace"},
+          {"metric", p.metric == privacy::NoiseMetric::kL2 ? "l2" : "l1"},
+          {"epsilon_per_unit_distance", p.epsilon_per_unit},
+          {"clip_radius", p.clip_radius},
+          {"latent_dim", p.dimension},
+          {"grid_spacing", mechanism.GridSpacing()},
+          {"grid_exponent", *p.grid_exponent},
+          {"rounding_slack", mechanism.RoundingSlack()},
+          {"record_epsilon_formula", "epsilon_per_unit_distance * (2 * clip_radius + rounding_slack)"},
+          {"randomness", "OpenSSL RAND_bytes (fail closed)"}};
+}
+
+absl::StatusOr<Json> GuaranteeJson(const Guarantee& guarantee) {
+  ASSIGN_OR_RETURN(const int64_t charge, privacy::EpsilonToChargeMicros(guarantee.EpsilonRelease()));
+  Json j = {{"unit", "per record (local DP: each record is noised on its own)"},
+            {"epsilon_codes", guarantee.epsilon_codes},
+            {"epsilon_labels", guarantee.epsilon_labels},
+            {"epsilon_release", guarantee.EpsilonRelease()},
+            {"epsilon_release_micros", charge},
+            {"epsilon_release_exact", privacy::FormatMicros(charge)},
+            {"composition", "basic (epsilons add; repeated releases of the same records add up)"},
+            {"summary", guarantee.Describe()}};
+  if (guarantee.model_private) {
+    // Filled by private training (issue #4).
+    j["epsilon_model"] = nullptr;
+  } else {
+    j["epsilon_model"] = "not private";
+    j["epsilon_total"] = "not private";
+    j["model_private"] = false;
+    j["warning"] =
+        "The VAE was trained on the records without differential privacy (the paper's mode, "
+        "allowed by --allow-nonprivate-model). Decoding is not post-processing of a private "
+        "model, so epsilon_release does not bound what the synthetic data reveals.";
+  }
+  return j;
+}
+
+absl::StatusOr<Json> FileJson(const std::string& path) {
+  ASSIGN_OR_RETURN(const std::string sha, privacy::Sha256HexOfFile(path));
+  std::error_code error;
+  const auto bytes = std::filesystem::file_size(path, error);
+  return Json{{"path", path}, {"sha256", sha}, {"bytes", error ? 0 : bytes}};
+}
+
+std::string UtcTimestamp() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buffer;
+}
+
+}  // namespace fedsyn::site

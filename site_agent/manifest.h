@@ -1,0 +1,38 @@
+// The JSON manifest written beside every release (format "fedsyn-release-manifest" v1).
+// Sections:
+//   guarantee  - what the release promises per record: eps_release (codes + labels), the
+//                model's part ("not private" or its (eps, delta)), the total, and the charge
+//                in exact micro-epsilon units;
+//   mechanism  - the parameters that produced eps_release;
+//   output     - files with SHA-256 and row counts;
+//   site_only  - facts computed from the private data (input hash, clamped, missing and clipped
+//                counts). They are for the data steward and are NOT covered by the guarantee:
+//                never forward this section off-site.
+#ifndef FEDSYN_SITE_AGENT_MANIFEST_H_
+#define FEDSYN_SITE_AGENT_MANIFEST_H_
+
+#include <string>
+#include <vector>
+
+#include "common/base/status.h"
+#include "common/privacy/metric_mechanism.h"
+#include "nlohmann/json.hpp"
+#include "site_agent/release.h"
+
+namespace fedsyn::site {
+
+inline constexpr int kManifestVersion = 1;
+
+nlohmann::json MechanismJson(const privacy::MetricMechanism& mechanism);
+
+// Fails only if the epsilon cannot be expressed as a charge (non-finite, negative).
+absl::StatusOr<nlohmann::json> GuaranteeJson(const Guarantee& guarantee);
+
+// {"path", "sha256", "bytes"} of a file on disk.
+absl::StatusOr<nlohmann::json> FileJson(const std::string& path);
+
+std::string UtcTimestamp();
+
+}  // namespace fedsyn::site
+
+#endif  // FEDSYN_SITE_AGENT_MANIFEST_H_

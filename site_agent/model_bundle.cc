@@ -1,0 +1,54 @@
+#include "site_agent/model_bundle.h"
+
+namespace fedsyn::site {
+
+using Json = nlohmann::json;
+
+absl::Status SaveModelBundle(const std::string& path, const ModelBundle& bundle) {
+  Json metadata;
+  metadata["kind"] = bundle.kind == DataKind::kTable ? "table" : "image";
+  if (bundle.kind == DataKind::kTable) {
+    metadata["schema_toml"] = bundle.schema->toml_text;
+  } else {
+    metadata["image"] = {{"height", bundle.image.height},
+                         {"width", bundle.image.width},
+                         {"num_classes", bundle.image.num_classes}};
+  }
+  metadata["training"] = bundle.training;
+  metadata["model_private"] = bundle.model_private;
+  return bundle.vae->Save(path, metadata.dump());
+}
+
+absl::StatusOr<ModelBundle> LoadModelBundle(const std::string& path) {
+  std::string metadata_text;
+  ModelBundle bundle;
+  ASSIGN_OR_RETURN(bundle.vae, model::Vae::Load(path, &metadata_text));
+  const Json metadata = Json::parse(metadata_text, nullptr, /*allow_exceptions=*/false);
+  if (!metadata.is_object() || !metadata.contains("kind")) {
+    return absl::DataLossError(path + ": model metadata is missing");
+  }
+  bundle.training = metadata.value("training", Json::object());
+  bundle.model_private = metadata.value("model_private", false);
+  if (metadata["kind"] == "table") {
+    bundle.kind = DataKind::kTable;
+    ASSIGN_OR_RETURN(data::Schema schema,
+                     data::Schema::Parse(metadata.value("schema_toml", ""), path + " (embedded schema)"));
+    ASSIGN_OR_RETURN(data::Transformer transformer, data::Transformer::FromSchema(schema));
+    if (transformer.width() != bundle.vae->spec().input_width) {
+      return absl::DataLossError(path + ": embedded schema does not match the model's input width");
+    }
+    bundle.schema = std::move(schema);
+    bundle.transformer = std::move(transformer);
+  } else if (metadata["kind"] == "image") {
+    bundle.kind = DataKind::kImage;
+    const Json image = metadata.value("image", Json::object());
+    bundle.image.height = image.value("height", 28);
+    bundle.image.width = image.value("width", 28);
+    bundle.image.num_classes = image.value("num_classes", 10);
+  } else {
+    return absl::DataLossError(path + ": unknown model kind");
+  }
+  return bundle;
+}
+
+}  // namespace fedsyn::site

@@ -1,0 +1,200 @@
+#include "site_agent/pipeline.h"
+
+#include "common/data/idx.h"
+#include "common/privacy/budget.h"
+#include "common/privacy/digest.h"
+#include "site_agent/manifest.h"
+#include "site_agent/model_bundle.h"
+#include "spdlog/spdlog.h"
+
+namespace fedsyn::site {
+namespace {
+
+using Json = nlohmann::json;
+
+// Hyperparameters only: they are chosen by the steward, not computed from the records.
+Json TrainingParametersJson(const TrainRequest& request, uint64_t seed) {
+  const auto& o = request.train;
+  return {{"seed", seed},
+          {"mode", "non-private (Adam)"},
+          {"max_epochs", o.max_epochs},
+          {"batch_size", o.batch_size},
+          {"learning_rate", o.learning_rate},
+          {"validation_fraction", o.validation_fraction},
+          {"patience", o.patience},
+          {"latent_dim", request.model.latent_dim},
+          {"hidden", request.model.hidden},
+          {"beta", request.model.beta}};
+}
+
+// How training went: loss curve, stopping epoch, split sizes. These are functions of the
+// records, so they only ever appear in the manifest's site_only section.
+Json TrainingOutcomeJson(const model::TrainReport& report) {
+  Json epochs = Json::array();
+  for (const auto& e : report.epochs) epochs.push_back({e.epoch, e.train_loss, e.validation_loss});
+  return {{"best_epoch", report.best_epoch},
+          {"stopped_early", report.stopped_early},
+          {"train_rows", report.train_rows},
+          {"validation_rows", report.validation_rows},
+          {"seconds", report.seconds},
+          {"loss_per_epoch", epochs}};
+}
+
+Json ReadReportJson(const data::ReadReport& report, const data::Schema& schema) {
+  Json clamped = Json::object(), missing = Json::object();
+  for (size_t c = 0; c < report.columns.size(); ++c) {
+    clamped[schema.columns[c].name] = report.columns[c].clamped;
+    missing[schema.columns[c].name] = report.columns[c].missing;
+  }
+  return {{"rows", report.rows}, {"clamped_values", clamped}, {"missing_values", missing}};
+}
+
+}  // namespace
+
+absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::ProgressSink& progress,
+                                      privacy::RandomSource& secure) {
+  const bool tables = !request.input_csv.empty();
+  if (tables == !request.images_idx.empty()) {
+    return absl::InvalidArgumentError("give either a CSV input with a schema or an IDX image file");
+  }
+  if (request.model_out.empty()) return absl::InvalidArgumentError("an output model path is required");
+  ModelBundle bundle;
+  TrainSummary summary;
+  data::Matrix encoded;
+  model::VaeSpec spec;
+  spec.latent_dim = request.model.latent_dim;
+  spec.hidden = request.model.hidden;
+  spec.beta = request.model.beta;
+  if (tables) {
+    if (request.schema_path.empty()) return absl::InvalidArgumentError("a schema file is required for CSV input");
+    ASSIGN_OR_RETURN(data::Schema schema, data::Schema::LoadFile(request.schema_path));
+    ASSIGN_OR_RETURN(data::ReadResult read, data::ReadCsvTable(request.input_csv, schema));
+    ASSIGN_OR_RETURN(data::Transformer transformer, data::Transformer::FromSchema(schema));
+    encoded = transformer.Encode(read.table);
+    summary.read_report = read.report;
+    spec.architecture = model::Architecture::kMlp;
+    spec.input_width = transformer.width();
+    spec.blocks = transformer.blocks();
+    bundle.kind = DataKind::kTable;
+    bundle.schema = std::move(schema);
+    bundle.transformer = std::move(transformer);
+    if (read.report.TotalClamped() > 0) {
+      spdlog::warn("{} value(s) were outside their declared range and were clamped (see the manifest)",
+                   read.report.TotalClamped());
+    }
+  } else {
+    ASSIGN_OR_RETURN(const data::ImageSet images, data::ReadIdxImages(request.images_idx, request.max_images));
+    if (images.height != 28 || images.width != 28) {
+      return absl::InvalidArgumentError("the convolutional VAE takes 28x28 images");
+    }
+    encoded = data::ImagesToMatrix(images);
+    spec.architecture = model::Architecture::kConv28;
+    spec.input_width = 28 * 28;
+    spec.blocks = model::ImageBlocks(28 * 28);
+    bundle.kind = DataKind::kImage;
+  }
+  summary.rows = encoded.rows;
+  const uint64_t seed = request.seed.value_or(secure.NextU64() >> 1);
+  model::TrainOptions options = request.train;
+  options.seed = seed;
+  ASSIGN_OR_RETURN(bundle.vae, model::Vae::Create(spec, seed));
+  spdlog::info("training a {} VAE on {} records (width {}, latent {})",
+               tables ? "tabular" : "convolutional", encoded.rows, spec.input_width, spec.latent_dim);
+  ASSIGN_OR_RETURN(summary.report, bundle.vae->Train(encoded, options, progress));
+  bundle.training = {{"parameters", TrainingParametersJson(request, seed)},
+                     {"outcome", TrainingOutcomeJson(summary.report)}};
+  bundle.model_private = false;
+  RETURN_IF_ERROR(SaveModelBundle(request.model_out, bundle));
+  return summary;
+}
+
+absl::StatusOr<ReleaseSummary> RunRelease(const ReleaseRequest& request, privacy::RandomSource& rng) {
+  if (request.output.empty()) return absl::InvalidArgumentError("an output path is required");
+  ASSIGN_OR_RETURN(ModelBundle bundle, LoadModelBundle(request.model_path));
+  if (!bundle.model_private && !request.allow_nonprivate_model) {
+    return absl::FailedPreconditionError(
+        "the model " + request.model_path +
+        " was trained without differential privacy; its decoder has seen the records, so the "
+        "release would have no end-to-end guarantee. Pass --allow-nonprivate-model to release "
+        "anyway (the manifest will say \"model not private\").");
+  }
+  privacy::MetricMechanismParams params = request.mechanism;
+  params.dimension = bundle.vae->spec().latent_dim;
+  ASSIGN_OR_RETURN(const privacy::MetricMechanism mechanism, privacy::MetricMechanism::Create(params));
+
+  ReleaseSummary summary;
+  summary.guarantee.epsilon_codes = mechanism.RecordEpsilon();
+  summary.guarantee.model_private = bundle.model_private;
+  Json site_only;
+  Json outputs = Json::array();
+  if (bundle.kind == DataKind::kTable) {
+    if (request.input_csv.empty()) return absl::InvalidArgumentError("this is a table model: give a CSV input");
+    ASSIGN_OR_RETURN(data::ReadResult read, data::ReadCsvTable(request.input_csv, *bundle.schema));
+    ASSIGN_OR_RETURN(const TableRelease release,
+                     ReleaseTable(bundle, read.table, mechanism, request.decoding, rng));
+    RETURN_IF_ERROR(data::WriteFileAtomically(request.output, data::FormatCsvTable(release.synthetic, *bundle.schema)));
+    summary.outputs.push_back(request.output);
+    summary.rows = release.synthetic.num_rows();
+    summary.read_report = read.report;
+    site_only = ReadReportJson(read.report, *bundle.schema);
+    site_only["clipped_codes"] = release.counts.clipped_codes;
+    ASSIGN_OR_RETURN(const std::string input_sha, privacy::Sha256HexOfFile(request.input_csv));
+    site_only["input"] = {{"path", request.input_csv}, {"sha256", input_sha}};
+  } else {
+    if (request.images_idx.empty()) return absl::InvalidArgumentError("this is an image model: give an IDX image file");
+    ASSIGN_OR_RETURN(const data::ImageSet images, data::ReadIdxImages(request.images_idx, request.max_images));
+    std::vector<uint8_t> labels;
+    std::optional<privacy::RandomizedResponse> label_rr;
+    if (!request.labels_idx.empty()) {
+      ASSIGN_OR_RETURN(labels, data::ReadIdxLabels(request.labels_idx, request.max_images));
+      if (!request.label_epsilon) {
+        return absl::InvalidArgumentError("labels are released through randomized response: give --label-epsilon");
+      }
+      ASSIGN_OR_RETURN(label_rr, privacy::RandomizedResponse::Create(bundle.image.num_classes, *request.label_epsilon));
+      summary.guarantee.epsilon_labels = *request.label_epsilon;
+    }
+    ASSIGN_OR_RETURN(const ImageRelease release, ReleaseImages(bundle, images, labels, mechanism, label_rr, rng));
+    const std::string images_out = request.output + "-images.idx";
+    RETURN_IF_ERROR(data::WriteIdxImages(images_out, release.images));
+    summary.outputs.push_back(images_out);
+    if (!release.labels.empty()) {
+      const std::string labels_out = request.output + "-labels.idx";
+      RETURN_IF_ERROR(data::WriteIdxLabels(labels_out, release.labels));
+      summary.outputs.push_back(labels_out);
+    }
+    summary.rows = release.images.count;
+    site_only = {{"rows", images.count}, {"clipped_codes", release.counts.clipped_codes}};
+    ASSIGN_OR_RETURN(const std::string input_sha, privacy::Sha256HexOfFile(request.images_idx));
+    site_only["input"] = {{"path", request.images_idx}, {"sha256", input_sha}};
+  }
+  for (const std::string& path : summary.outputs) {
+    ASSIGN_OR_RETURN(Json file, FileJson(path));
+    outputs.push_back(std::move(file));
+  }
+  ASSIGN_OR_RETURN(Json guarantee, GuaranteeJson(summary.guarantee));
+  summary.charge_micros = guarantee["epsilon_release_micros"].get<int64_t>();
+  ASSIGN_OR_RETURN(Json model_file, FileJson(request.model_path));
+  model_file["private"] = bundle.model_private;
+  model_file["training"] = bundle.training.value("parameters", Json::object());
+  site_only["training"] = bundle.training.value("outcome", Json::object());
+  const Json manifest = {
+      {"format", "fedsyn-release-manifest"},
+      {"version", kManifestVersion},
+      {"created_utc", UtcTimestamp()},
+      {"kind", bundle.kind == DataKind::kTable ? "table" : "image"},
+      {"rows", summary.rows},
+      {"guarantee", guarantee},
+      {"mechanism", MechanismJson(mechanism)},
+      {"decoding", request.decoding == data::CategoricalDecoding::kSample ? "sample" : "argmax"},
+      {"labels", bundle.kind == DataKind::kTable ? "generated jointly by the decoder (never copied)"
+                                                 : "randomized response (charged in epsilon_labels)"},
+      {"model", model_file},
+      {"outputs", outputs},
+      {"site_only", site_only},
+  };
+  summary.manifest_path = request.output + ".manifest.json";
+  RETURN_IF_ERROR(data::WriteFileAtomically(summary.manifest_path, manifest.dump(2) + "\n"));
+  return summary;
+}
+
+}  // namespace fedsyn::site

@@ -1,0 +1,77 @@
+// File-level site commands: train a model on a CSV table or IDX images, release synthetic
+// data from it. The CLI (main.cc) is a thin layer over these; tests call them directly.
+#ifndef FEDSYN_SITE_AGENT_PIPELINE_H_
+#define FEDSYN_SITE_AGENT_PIPELINE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/base/progress.h"
+#include "common/base/status.h"
+#include "common/data/table_io.h"
+#include "common/model/vae.h"
+#include "common/privacy/random.h"
+#include "site_agent/release.h"
+
+namespace fedsyn::site {
+
+struct ModelOptions {
+  int latent_dim = 8;
+  std::vector<int> hidden = {128, 128};  // MLP widths; the conv VAE uses the first as its dense width
+  double beta = 1.0;
+};
+
+// Exactly one of (input_csv + schema_path) or images_idx is set.
+struct TrainRequest {
+  std::string input_csv;
+  std::string schema_path;
+  std::string images_idx;
+  int64_t max_images = 0;  // 0: all
+  std::string model_out;
+  ModelOptions model;
+  model::TrainOptions train;
+  // Training seed; drawn from the secure generator (and recorded in the model) when unset.
+  std::optional<uint64_t> seed;
+};
+
+struct TrainSummary {
+  model::TrainReport report;
+  int64_t rows = 0;
+  data::ReadReport read_report;  // tables only
+};
+
+absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::ProgressSink& progress,
+                                      privacy::RandomSource& secure);
+
+struct ReleaseRequest {
+  std::string model_path;
+  std::string input_csv;                 // tables
+  std::string images_idx, labels_idx;    // images (labels optional)
+  int64_t max_images = 0;
+  // Tables: the CSV path. Images: a prefix; writes PREFIX-images.idx and PREFIX-labels.idx.
+  std::string output;
+  privacy::MetricMechanismParams mechanism;  // dimension is taken from the model
+  data::CategoricalDecoding decoding = data::CategoricalDecoding::kSample;
+  std::optional<double> label_epsilon;      // images with labels
+  bool allow_nonprivate_model = false;
+};
+
+struct ReleaseSummary {
+  std::vector<std::string> outputs;
+  std::string manifest_path;
+  Guarantee guarantee;
+  int64_t rows = 0;
+  int64_t charge_micros = 0;
+  data::ReadReport read_report;  // tables only
+};
+
+// Refuses (FailedPrecondition, before reading any record or drawing any noise) a release
+// from a non-private model unless allow_nonprivate_model is set. Writes the outputs, then the
+// manifest (OUTPUT.manifest.json), each atomically.
+absl::StatusOr<ReleaseSummary> RunRelease(const ReleaseRequest& request, privacy::RandomSource& rng);
+
+}  // namespace fedsyn::site
+
+#endif  // FEDSYN_SITE_AGENT_PIPELINE_H_

@@ -1,0 +1,70 @@
+// The release step of DESIGN.md §2, in memory: encode each record to its mean code, clip,
+// round, add metric-privacy noise (privacy/metric_mechanism.h), decode the noised code into a
+// synthetic record. Every output record depends on its source record only through its noised
+// code (and, for images, a randomized-response label), so the per-record guarantee is the
+// mechanism's, plus the model's own (DESIGN.md §2.4).
+#ifndef FEDSYN_SITE_AGENT_RELEASE_H_
+#define FEDSYN_SITE_AGENT_RELEASE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/base/status.h"
+#include "common/data/idx.h"
+#include "common/data/table.h"
+#include "common/data/transformer.h"
+#include "common/privacy/metric_mechanism.h"
+#include "common/privacy/random.h"
+#include "common/privacy/randomized_response.h"
+#include "site_agent/model_bundle.h"
+
+namespace fedsyn::site {
+
+// What one release promises per record.
+struct Guarantee {
+  double epsilon_codes = 0;    // eps_d * (2R + slack)
+  double epsilon_labels = 0;   // randomized response on image labels; 0 for tables
+  bool model_private = false;  // false: the decoder saw the data in the clear
+  double EpsilonRelease() const { return epsilon_codes + epsilon_labels; }
+  // e.g. "eps_release = 3.01 per record; model NOT PRIVATE, so no end-to-end guarantee".
+  std::string Describe() const;
+};
+
+// Mechanism-related counts. They depend on the private data and stay at the site.
+struct ReleaseCounts {
+  int64_t records = 0;
+  int64_t clipped_codes = 0;
+};
+
+// Noises every row of `codes` (rows x k) with `mechanism`. Fails without partial output.
+absl::StatusOr<data::Matrix> PrivatizeCodes(const data::Matrix& codes,
+                                            const privacy::MetricMechanism& mechanism,
+                                            privacy::RandomSource& rng, ReleaseCounts& counts);
+
+struct TableRelease {
+  data::Table synthetic;
+  ReleaseCounts counts;
+};
+absl::StatusOr<TableRelease> ReleaseTable(const ModelBundle& bundle, const data::Table& records,
+                                          const privacy::MetricMechanism& mechanism,
+                                          data::CategoricalDecoding decoding,
+                                          privacy::RandomSource& rng);
+
+struct ImageRelease {
+  data::ImageSet images;
+  std::vector<uint8_t> labels;
+  ReleaseCounts counts;
+};
+// Images are decoded to their expected pixel intensities; labels (if given) pass through
+// randomized response, which must then be supplied.
+absl::StatusOr<ImageRelease> ReleaseImages(const ModelBundle& bundle, const data::ImageSet& images,
+                                           const std::vector<uint8_t>& labels,
+                                           const privacy::MetricMechanism& mechanism,
+                                           const std::optional<privacy::RandomizedResponse>& label_rr,
+                                           privacy::RandomSource& rng);
+
+}  // namespace fedsyn::site
+
+#endif  // FEDSYN_SITE_AGENT_RELEASE_H_

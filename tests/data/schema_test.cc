@@ -1,0 +1,118 @@
+#include "common/data/schema.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/test_paths.h"
+
+namespace fedsyn::data {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kGood[] = R"(
+[dataset]
+name = "toy"
+label = "y"
+missing = ["?"]
+
+[csv]
+header = true
+delimiter = ";"
+
+[[column]]
+name = "age"
+type = "integer"
+min = 0
+max = 120
+
+[[column]]
+name = "bp"
+type = "continuous"
+min = 50.5
+max = 250
+nullable = true
+missing = ["NA"]
+out_of_range = "clamp"
+
+[[column]]
+name = "id"
+type = "ignored"
+
+[[column]]
+name = "y"
+type = "binary"
+categories = ["no", "yes"]
+aliases = { "yes." = "yes" }
+)";
+
+TEST(Schema, ParsesEveryColumnKindAndOption) {
+  auto schema = Schema::Parse(kGood, "toy.toml");
+  ASSERT_TRUE(schema.ok()) << schema.status();
+  EXPECT_EQ(schema->name, "toy");
+  ASSERT_EQ(schema->columns.size(), 4u);
+  EXPECT_EQ(schema->columns[0].type, ColumnType::kInteger);
+  EXPECT_EQ(schema->columns[0].missing_tokens, std::vector<std::string>{"?"});
+  EXPECT_EQ(schema->columns[1].min, 50.5);
+  EXPECT_EQ(schema->columns[1].out_of_range, OutOfRangePolicy::kClamp);
+  EXPECT_EQ(schema->columns[1].missing_tokens, std::vector<std::string>{"NA"});
+  EXPECT_TRUE(schema->columns[1].nullable);
+  EXPECT_EQ(schema->columns[2].type, ColumnType::kIgnored);
+  EXPECT_EQ(schema->columns[3].aliases.at("yes."), "yes");
+  EXPECT_EQ(schema->label_index, 3);
+  EXPECT_TRUE(schema->csv.header);
+  EXPECT_EQ(schema->csv.delimiter, ';');
+}
+
+struct BadSchema {
+  std::string name;
+  std::string from, to;  // replace `from` with `to` in kGood
+  std::string expected;  // substring of the error
+};
+
+class SchemaErrors : public ::testing::TestWithParam<BadSchema> {};
+
+TEST_P(SchemaErrors, NamesTheProblem) {
+  std::string text = kGood;
+  const auto& bad = GetParam();
+  const size_t at = text.find(bad.from);
+  ASSERT_NE(at, std::string::npos) << bad.from;
+  text.replace(at, bad.from.size(), bad.to);
+  auto schema = Schema::Parse(text, "toy.toml");
+  ASSERT_FALSE(schema.ok());
+  EXPECT_EQ(schema.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(schema.status().message()), HasSubstr("toy.toml"));
+  EXPECT_THAT(std::string(schema.status().message()), HasSubstr(bad.expected));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, SchemaErrors,
+    ::testing::Values(
+        BadSchema{"NoBounds", "min = 0\nmax = 120\n", "", "need declared min and max"},
+        BadSchema{"InvertedBounds", "min = 0\nmax = 120", "min = 120\nmax = 0", "min < max"},
+        BadSchema{"FractionalIntegerBound", "max = 120", "max = 120.5", "integer bounds"},
+        BadSchema{"UnknownType", "type = \"ignored\"", "type = \"text\"", "type must be"},
+        BadSchema{"Typo", "nullable = true", "nulable = true", "unknown key 'nulable'"},
+        BadSchema{"BinaryWithThree", "[\"no\", \"yes\"]", "[\"no\", \"yes\", \"maybe\"]", "exactly two"},
+        BadSchema{"DuplicateCategory", "[\"no\", \"yes\"]", "[\"no\", \"no\"]", "distinct"},
+        BadSchema{"AliasToUnknown", "\"yes.\" = \"yes\"", "\"yes.\" = \"si\"", "declared category"},
+        BadSchema{"LabelMissing", "label = \"y\"", "label = \"z\"", "no column named 'z'"},
+        BadSchema{"LabelNumeric", "label = \"y\"", "label = \"age\"", "categorical or binary"},
+        BadSchema{"DuplicateColumn", "name = \"id\"", "name = \"age\"", "declared twice"},
+        BadSchema{"BadPolicy", "\"clamp\"", "\"drop\"", "out_of_range"},
+        BadSchema{"BadDelimiter", "delimiter = \";\"", "delimiter = \";;\"", "delimiter"},
+        BadSchema{"SyntaxError", "[dataset]", "[dataset", "toy.toml:"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(Schema, MissingFileIsNotFound) {
+  EXPECT_EQ(Schema::LoadFile("/nonexistent/schema.toml").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(Schema, ShippedDemoSchemasParse) {
+  for (const char* path : {"/heart_disease_uci/heart_disease.schema.toml", "/adult/adult.schema.toml"}) {
+    auto schema = Schema::LoadFile(testing::DemoDataDir() + path);
+    EXPECT_TRUE(schema.ok()) << schema.status();
+  }
+}
+
+}  // namespace
+}  // namespace fedsyn::data

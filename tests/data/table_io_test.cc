@@ -1,0 +1,143 @@
+#include "common/data/table_io.h"
+
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/test_paths.h"
+
+namespace fedsyn::data {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kSchema[] = R"(
+[dataset]
+name = "toy"
+label = "y"
+missing = ["?"]
+[[column]]
+name = "age"
+type = "integer"
+min = 0
+max = 120
+[[column]]
+name = "bp"
+type = "continuous"
+min = 50
+max = 250
+nullable = true
+out_of_range = "clamp"
+[[column]]
+name = "cp"
+type = "categorical"
+categories = ["1", "2", "4"]
+[[column]]
+name = "y"
+type = "binary"
+categories = ["no", "yes"]
+aliases = { "yes." = "yes" }
+)";
+
+Schema ToySchema() { return *Schema::Parse(kSchema, "toy.toml"); }
+
+TEST(TableIo, ReadsValuesMissingAndNumericCategoryCodes) {
+  auto read = ParseCsvTable("63,145.5,1.0,no\n67,?,4,yes.\n", ToySchema(), "toy.csv");
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->table.num_rows(), 2);
+  EXPECT_EQ(read->table.rows[0][0], 63.0);
+  EXPECT_EQ(read->table.rows[0][1], 145.5);
+  EXPECT_EQ(read->table.rows[0][2], 0.0);  // "1.0" is declared category "1" (index 0)
+  EXPECT_FALSE(read->table.rows[1][1].has_value());
+  EXPECT_EQ(read->table.rows[1][2], 2.0);
+  EXPECT_EQ(read->table.rows[1][3], 1.0);  // alias "yes." -> "yes"
+  EXPECT_EQ(read->report.columns[1].missing, 1);
+  EXPECT_EQ(read->report.rows, 2);
+}
+
+TEST(TableIo, ClampsWhenTheSchemaSaysSoAndCountsIt) {
+  auto read = ParseCsvTable("63,300,1,no\n64,10,2,no\n65,100,2,no\n", ToySchema(), "toy.csv");
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->table.rows[0][1], 250.0);
+  EXPECT_EQ(read->table.rows[1][1], 50.0);
+  EXPECT_EQ(read->report.columns[1].clamped, 2);
+  EXPECT_EQ(read->report.TotalClamped(), 2);
+}
+
+struct BadInput {
+  std::string name;
+  std::string csv;
+  std::string expected;
+};
+
+class TableIoErrors : public ::testing::TestWithParam<BadInput> {};
+
+TEST_P(TableIoErrors, NameFileLineColumnAndReason) {
+  auto read = ParseCsvTable(GetParam().csv, ToySchema(), "site.csv");
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(read.status().message()), GetParam().expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, TableIoErrors,
+    ::testing::Values(
+        BadInput{"WrongColumnCount", "63,145,1,no\n64,145,1\n", "site.csv:2: 3 columns, schema declares 4"},
+        BadInput{"Unparsable", "6x3,145,1,no\n", "site.csv:1: column 1 'age': cannot parse '6x3' as a number"},
+        BadInput{"NaN", "63,nan,1,no\n", "site.csv:1: column 2 'bp': NaN or infinite value 'nan'"},
+        BadInput{"Inf", "63,-inf,1,no\n", "site.csv:1: column 2 'bp': NaN or infinite value '-inf'"},
+        BadInput{"Overflow", "63,1e999,1,no\n", "site.csv:1: column 2 'bp': NaN or infinite value '1e999'"},
+        BadInput{"UnknownCategory", "63,145,3,no\n", "site.csv:1: column 3 'cp': unknown category '3'"},
+        BadInput{"OutOfRangeRejected", "63,145,1,no\n130,145,1,no\n",
+                 "site.csv:2: column 1 'age': value '130' outside the declared range [0, 120]"},
+        BadInput{"NotInteger", "63.5,145,1,no\n", "site.csv:1: column 1 'age': value '63.5' is not an integer"},
+        BadInput{"MissingNotNullable", "?,145,1,no\n",
+                 "site.csv:1: column 1 'age': missing value '?' but the column is not declared nullable"},
+        BadInput{"Empty", "\n\n", "site.csv: no data rows"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(TableIo, HeaderMustMatchTheSchema) {
+  CsvFormat format = OutputCsvFormat();
+  auto read = ParseCsvTable("age,pressure,cp,y\n63,145,1,no\n", ToySchema(), "h.csv", format);
+  ASSERT_FALSE(read.ok());
+  EXPECT_THAT(std::string(read.status().message()), HasSubstr("named 'pressure' in the header but 'bp'"));
+}
+
+TEST(TableIo, WrittenTablesReadBackIdentically) {
+  const Schema schema = ToySchema();
+  auto read = ParseCsvTable("63,145.25,1,no\n67,?,4,yes\n", schema, "toy.csv");
+  ASSERT_TRUE(read.ok());
+  const std::string text = FormatCsvTable(read->table, schema);
+  EXPECT_EQ(text, "age,bp,cp,y\n63,145.25,1,no\n67,?,4,yes\n");
+  auto again = ParseCsvTable(text, schema, "out.csv", OutputCsvFormat());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->table.rows, read->table.rows);
+}
+
+TEST(TableIo, ReadsTheShippedHospitalFiles) {
+  auto schema = Schema::LoadFile(testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml");
+  ASSERT_TRUE(schema.ok());
+  const std::vector<std::pair<std::string, int>> sites = {
+      {"cleveland", 303}, {"hungarian", 294}, {"switzerland", 123}, {"va", 200}};
+  for (const auto& [site, rows] : sites) {
+    auto read = ReadCsvTable(testing::DemoDataDir() + "/heart_disease_uci/processed." + site + ".data", *schema);
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(read->report.rows, rows) << site;
+  }
+  auto adult_schema = Schema::LoadFile(testing::DemoDataDir() + "/adult/adult.schema.toml");
+  ASSERT_TRUE(adult_schema.ok());
+  auto adult = ReadCsvTable(testing::DemoDataDir() + "/adult/adult.data", *adult_schema);
+  ASSERT_TRUE(adult.ok()) << adult.status();
+  EXPECT_EQ(adult->report.rows, 32561);
+}
+
+TEST(TableIo, AtomicWriteReplacesWholeFiles) {
+  const std::string path = testing::ScratchDir("atomic") + "/out.txt";
+  ASSERT_TRUE(WriteFileAtomically(path, "first").ok());
+  ASSERT_TRUE(WriteFileAtomically(path, "second").ok());
+  EXPECT_EQ(*ReadFileToString(path), "second");
+  EXPECT_EQ(WriteFileAtomically("/nonexistent-dir/x", "y").code(), absl::StatusCode::kPermissionDenied);
+}
+
+}  // namespace
+}  // namespace fedsyn::data

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The fedsyn-agent command line contract: exit codes and messages that scripts rely on.
+# Usage: cli_test.sh SCRATCH_DIR   (FEDSYN_AGENT and FEDSYN_DEMO set by ctest)
+set -u
+scratch="$1"
+rm -rf "$scratch" && mkdir -p "$scratch"
+agent="$FEDSYN_AGENT"
+heart="$FEDSYN_DEMO/heart_disease_uci"
+failures=0
+
+expect() {  # expect NAME WANTED_EXIT COMMAND...
+  local name="$1" want="$2"
+  shift 2
+  "$@" >"$scratch/$name.out" 2>"$scratch/$name.err"
+  local got=$?
+  if [ "$got" -ne "$want" ]; then
+    echo "FAIL $name: exit $got, wanted $want"; cat "$scratch/$name.err"; failures=$((failures + 1))
+  else
+    echo "ok   $name (exit $got)"
+  fi
+}
+expect_text() {  # expect_text NAME FILE TEXT
+  if ! grep -q -- "$3" "$scratch/$1.$2"; then
+    echo "FAIL $1: '$3' not in $2"; failures=$((failures + 1))
+  fi
+}
+
+expect help 0 "$agent" --help
+expect_text help out "synthesize"
+expect release_help 0 "$agent" release --help
+expect_text release_help out "--allow-nonprivate-model"
+expect no_subcommand 2 "$agent"
+expect unknown_flag 2 "$agent" train --bogus
+expect missing_required 2 "$agent" release --model /nonexistent --out x --epsilon-d 1 --clip-radius 1
+
+expect infer 0 "$agent" schema infer "$heart/processed.cleveland.data"
+expect_text infer err "WARNING: this schema was read off the data"
+expect_text infer out "\[\[column\]\]"
+
+expect train 0 "$agent" --log-level warn train --input "$heart/processed.va.data" \
+  --schema "$heart/heart_disease.schema.toml" --model-out "$scratch/va.model" --epochs 3 --seed 1
+expect_text train out "NOT PRIVATE"
+
+expect refused 5 "$agent" release --model "$scratch/va.model" --input "$heart/processed.va.data" \
+  --out "$scratch/va.csv" --epsilon-d 1 --clip-radius 2
+expect_text refused err "allow-nonprivate-model"
+[ -e "$scratch/va.csv" ] && { echo "FAIL refused: output written"; failures=$((failures + 1)); }
+
+printf '63,1,1,145,233,1,2,150,0,2.3,3,0,6,9\n' > "$scratch/bad.csv"
+expect bad_input 3 "$agent" release --model "$scratch/va.model" --input "$scratch/bad.csv" \
+  --out "$scratch/bad-out.csv" --epsilon-d 1 --clip-radius 2 --allow-nonprivate-model
+expect_text bad_input err "bad.csv:1: column 14 'num': unknown category '9'"
+
+head -c 1000 "$scratch/va.model" > "$scratch/damaged.model"
+expect damaged_model 4 "$agent" release --model "$scratch/damaged.model" --input "$heart/processed.va.data" \
+  --out "$scratch/d.csv" --epsilon-d 1 --clip-radius 2 --allow-nonprivate-model
+
+expect release 0 "$agent" --log-level warn release --model "$scratch/va.model" --input "$heart/processed.va.data" \
+  --out "$scratch/va.csv" --epsilon-d 1 --clip-radius 2 --allow-nonprivate-model
+expect_text release out "MODEL NOT PRIVATE"
+expect_text release err "NON-PRIVATE model"
+[ -s "$scratch/va.csv.manifest.json" ] || { echo "FAIL release: no manifest"; failures=$((failures + 1)); }
+
+cat > "$scratch/agent.toml" <<TOML
+[synthesize]
+input = "$heart/processed.switzerland.data"
+schema = "$heart/heart_disease.schema.toml"
+out = "$scratch/ch.csv"
+epsilon-d = 1.0
+clip-radius = 2.0
+epochs = 3
+allow-nonprivate-model = true
+TOML
+expect config_file 0 "$agent" --log-level warn --config "$scratch/agent.toml" synthesize
+[ -s "$scratch/ch.csv" ] || { echo "FAIL config_file: no output"; failures=$((failures + 1)); }
+
+echo "cli contract: $failures failure(s)"
+[ "$failures" -eq 0 ]

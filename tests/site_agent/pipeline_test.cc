@@ -1,0 +1,178 @@
+#include "site_agent/pipeline.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/data/idx.h"
+#include "common/privacy/budget.h"
+#include "common/privacy/digest.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/support/seeded_random.h"
+#include "tests/support/test_paths.h"
+
+namespace fedsyn::site {
+namespace {
+
+using ::fedsyn::testing::DemoDataDir;
+using ::fedsyn::testing::SeededRandom;
+using ::testing::HasSubstr;
+using Json = nlohmann::json;
+
+std::string HeartSchemaPath() { return DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml"; }
+std::string HeartFile(const std::string& site) { return DemoDataDir() + "/heart_disease_uci/processed." + site + ".data"; }
+
+TrainRequest HeartTrainRequest(const std::string& site, const std::string& model_out) {
+  TrainRequest request;
+  request.input_csv = HeartFile(site);
+  request.schema_path = HeartSchemaPath();
+  request.model_out = model_out;
+  request.train.max_epochs = 40;
+  request.train.learning_rate = 3e-3;
+  request.seed = 1;
+  return request;
+}
+
+ReleaseRequest HeartReleaseRequest(const std::string& model, const std::string& site, const std::string& out) {
+  ReleaseRequest request;
+  request.model_path = model;
+  request.input_csv = HeartFile(site);
+  request.output = out;
+  request.mechanism.epsilon_per_unit = 0.5;
+  request.mechanism.clip_radius = 3.0;
+  request.allow_nonprivate_model = true;
+  return request;
+}
+
+// The whole site pipeline on each of the four hospital files: the synthetic rows satisfy the
+// schema (re-read under it, with every bound and category checked) and the manifest states
+// the guarantee and matches the files.
+TEST(Pipeline, SynthesizesEveryHospitalFileWithinTheSchema) {
+  const std::string dir = testing::ScratchDir("pipeline_sites");
+  auto schema = data::Schema::LoadFile(HeartSchemaPath());
+  ASSERT_TRUE(schema.ok());
+  for (const std::string site : {"cleveland", "hungarian", "switzerland", "va"}) {
+    SeededRandom rng(2);
+    base::NullProgress progress;
+    const std::string model = dir + "/" + site + ".model";
+    ASSERT_TRUE(RunTrain(HeartTrainRequest(site, model), progress, rng).ok()) << site;
+    auto summary = RunRelease(HeartReleaseRequest(model, site, dir + "/" + site + ".csv"), rng);
+    ASSERT_TRUE(summary.ok()) << site << ": " << summary.status();
+
+    auto synthetic = data::ReadCsvTable(dir + "/" + site + ".csv", *schema, data::OutputCsvFormat());
+    ASSERT_TRUE(synthetic.ok()) << site << ": " << synthetic.status();
+    auto real = data::ReadCsvTable(HeartFile(site), *schema);
+    EXPECT_EQ(synthetic->report.rows, real->report.rows);
+
+    const Json manifest = Json::parse(*data::ReadFileToString(summary->manifest_path));
+    const Json& g = manifest["guarantee"];
+    EXPECT_EQ(g["epsilon_model"], "not private");
+    EXPECT_EQ(g["epsilon_total"], "not private");
+    EXPECT_EQ(g["model_private"], false);
+    const double expected_eps = 0.5 * (2 * 3.0 + std::sqrt(8.0) * std::ldexp(1.0, -11));
+    EXPECT_DOUBLE_EQ(g["epsilon_release"].get<double>(), expected_eps);
+    EXPECT_EQ(g["epsilon_release_micros"].get<int64_t>(), *privacy::EpsilonToChargeMicros(expected_eps));
+    EXPECT_EQ(manifest["rows"], real->report.rows);
+    EXPECT_EQ(manifest["outputs"][0]["sha256"], *privacy::Sha256HexOfFile(dir + "/" + site + ".csv"));
+    EXPECT_EQ(manifest["site_only"]["input"]["sha256"], *privacy::Sha256HexOfFile(HeartFile(site)));
+    EXPECT_EQ(manifest["mechanism"]["latent_dim"], 8);
+    // The data-dependent training outcome stays in site_only; the model section has parameters only.
+    EXPECT_TRUE(manifest["site_only"]["training"].contains("loss_per_epoch"));
+    EXPECT_FALSE(manifest["model"]["training"].contains("loss_per_epoch"));
+  }
+}
+
+TEST(Pipeline, RefusesANonPrivateModelWithoutTheExplicitFlagAndWritesNothing) {
+  const std::string dir = testing::ScratchDir("pipeline_refuse");
+  SeededRandom rng(3);
+  base::NullProgress progress;
+  TrainRequest train = HeartTrainRequest("va", dir + "/va.model");
+  train.train.max_epochs = 2;
+  ASSERT_TRUE(RunTrain(train, progress, rng).ok());
+  ReleaseRequest release = HeartReleaseRequest(dir + "/va.model", "va", dir + "/va.csv");
+  release.allow_nonprivate_model = false;
+  auto summary = RunRelease(release, rng);
+  ASSERT_EQ(summary.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(summary.status().message()), HasSubstr("--allow-nonprivate-model"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/va.csv"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/va.csv.manifest.json"));
+}
+
+TEST(Pipeline, BadInputStopsBeforeTrainingOrRelease) {
+  const std::string dir = testing::ScratchDir("pipeline_bad");
+  std::string text = *data::ReadFileToString(HeartFile("cleveland"));
+  text.replace(text.find("63.0"), 4, "6e3");  // age 6000 on line 1
+  ASSERT_TRUE(data::WriteFileAtomically(dir + "/bad.csv", text).ok());
+  SeededRandom rng(4);
+  base::NullProgress progress;
+  TrainRequest train = HeartTrainRequest("cleveland", dir + "/m.model");
+  train.input_csv = dir + "/bad.csv";
+  auto trained = RunTrain(train, progress, rng);
+  ASSERT_EQ(trained.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(trained.status().message()), HasSubstr("bad.csv:1: column 1 'age'"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/m.model"));
+
+  train.input_csv = HeartFile("cleveland");
+  train.train.max_epochs = 2;
+  ASSERT_TRUE(RunTrain(train, progress, rng).ok());
+  ReleaseRequest release = HeartReleaseRequest(dir + "/m.model", "cleveland", dir + "/out.csv");
+  release.input_csv = dir + "/bad.csv";
+  EXPECT_EQ(RunRelease(release, rng).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/out.csv"));
+  release.input_csv = HeartFile("cleveland");
+  release.mechanism.clip_radius = -1;
+  EXPECT_EQ(RunRelease(release, rng).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Pipeline, ImagesReleaseWithRandomizedResponseLabels) {
+  const std::string dir = testing::ScratchDir("pipeline_images");
+  data::ImageSet images;
+  images.count = 64;
+  images.height = 28;
+  images.width = 28;
+  std::vector<uint8_t> labels;
+  for (int i = 0; i < 64; ++i) {
+    for (int p = 0; p < 784; ++p) images.pixels.push_back(static_cast<uint8_t>(((p % 28) < 14) == (i % 2) ? 230 : 10));
+    labels.push_back(static_cast<uint8_t>(i % 10));
+  }
+  ASSERT_TRUE(data::WriteIdxImages(dir + "/images.idx", images).ok());
+  ASSERT_TRUE(data::WriteIdxLabels(dir + "/labels.idx", labels).ok());
+  SeededRandom rng(5);
+  base::NullProgress progress;
+  TrainRequest train;
+  train.images_idx = dir + "/images.idx";
+  train.model_out = dir + "/img.model";
+  train.model.latent_dim = 4;
+  train.model.hidden = {64};
+  train.train.max_epochs = 3;
+  train.seed = 5;
+  ASSERT_TRUE(RunTrain(train, progress, rng).ok());
+
+  ReleaseRequest release;
+  release.model_path = dir + "/img.model";
+  release.images_idx = dir + "/images.idx";
+  release.labels_idx = dir + "/labels.idx";
+  release.output = dir + "/synthetic";
+  release.mechanism.epsilon_per_unit = 1.0;
+  release.mechanism.clip_radius = 2.0;
+  release.allow_nonprivate_model = true;
+  auto missing_label_epsilon = RunRelease(release, rng);
+  EXPECT_EQ(missing_label_epsilon.status().code(), absl::StatusCode::kInvalidArgument);
+
+  release.label_epsilon = 2.0;
+  auto summary = RunRelease(release, rng);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  auto out_images = data::ReadIdxImages(dir + "/synthetic-images.idx");
+  auto out_labels = data::ReadIdxLabels(dir + "/synthetic-labels.idx");
+  ASSERT_TRUE(out_images.ok() && out_labels.ok());
+  EXPECT_EQ(out_images->count, 64);
+  EXPECT_EQ(out_labels->size(), 64u);
+  const Json manifest = Json::parse(*data::ReadFileToString(summary->manifest_path));
+  EXPECT_DOUBLE_EQ(manifest["guarantee"]["epsilon_labels"].get<double>(), 2.0);
+  EXPECT_DOUBLE_EQ(manifest["guarantee"]["epsilon_release"].get<double>(),
+                   summary->guarantee.epsilon_codes + 2.0);
+}
+
+}  // namespace
+}  // namespace fedsyn::site
