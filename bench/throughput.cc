@@ -78,8 +78,9 @@ int main(int argc, char** argv) {
   auto noised = site::PrivatizeCodes(codes, *mechanism, rng, counts);
   const double noise_seconds = Seconds(start);
   start = std::chrono::steady_clock::now();
-  const data::Table synthetic = transformer->DecodeLogits((*vae)->DecodeLogits(*noised), data::CategoricalDecoding::kSample,
-                                                          [&rng] { return rng.UniformOpen01(); });
+  const data::Table synthetic = transformer->DecodeLogits((*vae)->DecodeLogits(*noised), data::DecodingMode::kSample,
+                                                          [&rng] { return rng.UniformOpen01(); },
+                                                          (*vae)->GaussianScales());
   const double decode_seconds = Seconds(start);
   const double total = encode_seconds + noise_seconds + decode_seconds;
   const double n = static_cast<double>(encoded.rows);

@@ -99,7 +99,7 @@ void AddReleaseOptions(CLI::App* cmd, CliState& s, bool needs_model_and_input) {
   cmd->add_option("--metric", s.metric, "l2 (Gamma radius, clip in L2) or l1 (Laplace, clip in L1)")
       ->check(CLI::IsMember({"l2", "l1"}));
   cmd->add_option("--grid-exponent", s.grid_exponent, "output grid spacing 2^G (default: from R)")->check(CLI::Range(-60, 10));
-  cmd->add_option("--decoding", s.decoding, "categorical values: sample (default) or argmax")
+  cmd->add_option("--decoding", s.decoding, "sample from the decoder's distribution (default) or take its most likely value (argmax)")
       ->check(CLI::IsMember({"sample", "argmax"}));
   cmd->add_flag("--allow-nonprivate-model", s.release.allow_nonprivate_model,
                 "release from a VAE trained without DP (the paper's mode; no end-to-end guarantee)");
@@ -108,8 +108,8 @@ void AddReleaseOptions(CLI::App* cmd, CliState& s, bool needs_model_and_input) {
 void ResolveReleaseOptions(CLI::App* cmd, CliState& s) {
   s.release.mechanism.metric = s.metric == "l1" ? fedsyn::privacy::NoiseMetric::kL1 : fedsyn::privacy::NoiseMetric::kL2;
   if (cmd->count("--grid-exponent") > 0) s.release.mechanism.grid_exponent = s.grid_exponent;
-  s.release.decoding = s.decoding == "argmax" ? fedsyn::data::CategoricalDecoding::kArgmax
-                                              : fedsyn::data::CategoricalDecoding::kSample;
+  s.release.decoding = s.decoding == "argmax" ? fedsyn::data::DecodingMode::kArgmax
+                                              : fedsyn::data::DecodingMode::kSample;
 }
 
 int DoTrain(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {

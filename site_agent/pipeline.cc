@@ -185,7 +185,7 @@ absl::StatusOr<ReleaseSummary> RunRelease(const ReleaseRequest& request, privacy
       {"rows", summary.rows},
       {"guarantee", guarantee},
       {"mechanism", MechanismJson(mechanism)},
-      {"decoding", request.decoding == data::CategoricalDecoding::kSample ? "sample" : "argmax"},
+      {"decoding", request.decoding == data::DecodingMode::kSample ? "sample" : "argmax"},
       {"labels", bundle.kind == DataKind::kTable ? "generated jointly by the decoder (never copied)"
                                                  : "randomized response (charged in epsilon_labels)"},
       {"model", model_file},

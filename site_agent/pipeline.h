@@ -53,7 +53,7 @@ struct ReleaseRequest {
   // Tables: the CSV path. Images: a prefix; writes PREFIX-images.idx and PREFIX-labels.idx.
   std::string output;
   privacy::MetricMechanismParams mechanism;  // dimension is taken from the model
-  data::CategoricalDecoding decoding = data::CategoricalDecoding::kSample;
+  data::DecodingMode decoding = data::DecodingMode::kSample;
   std::optional<double> label_epsilon;      // images with labels
   bool allow_nonprivate_model = false;
 };

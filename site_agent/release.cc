@@ -46,14 +46,15 @@ absl::StatusOr<data::Matrix> PrivatizeCodes(const data::Matrix& codes,
 
 absl::StatusOr<TableRelease> ReleaseTable(const ModelBundle& bundle, const data::Table& records,
                                           const privacy::MetricMechanism& mechanism,
-                                          data::CategoricalDecoding decoding,
+                                          data::DecodingMode decoding,
                                           privacy::RandomSource& rng) {
   if (bundle.kind != DataKind::kTable) return absl::InvalidArgumentError("this model was trained on images, not a table");
   TableRelease result;
   const data::Matrix codes = bundle.vae->EncodeMean(bundle.transformer->Encode(records));
   ASSIGN_OR_RETURN(const data::Matrix noised, PrivatizeCodes(codes, mechanism, rng, result.counts));
   result.synthetic = bundle.transformer->DecodeLogits(bundle.vae->DecodeLogits(noised), decoding,
-                                                      [&rng] { return rng.UniformOpen01(); });
+                                                      [&rng] { return rng.UniformOpen01(); },
+                                                      bundle.vae->GaussianScales());
   return result;
 }
 

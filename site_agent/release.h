@@ -49,7 +49,7 @@ struct TableRelease {
 };
 absl::StatusOr<TableRelease> ReleaseTable(const ModelBundle& bundle, const data::Table& records,
                                           const privacy::MetricMechanism& mechanism,
-                                          data::CategoricalDecoding decoding,
+                                          data::DecodingMode decoding,
                                           privacy::RandomSource& rng);
 
 struct ImageRelease {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 
 namespace fedsyn::data {
 namespace {
@@ -11,6 +12,7 @@ double Unscale(double scaled, const ColumnSpec& c) {
   const double value = (scaled + 1.0) * 0.5 * (c.max - c.min) + c.min;
   return std::clamp(value, c.min, c.max);
 }
+double MeanValue(const float* row, int offset) { return row[offset]; }
 int ArgMax(const float* v, int n) { return static_cast<int>(std::max_element(v, v + n) - v); }
 int CategorySlots(const ColumnSpec& c) {
   return static_cast<int>(c.categories.size()) + (c.nullable ? 1 : 0);
@@ -66,8 +68,9 @@ Matrix Transformer::Encode(const Table& table) const {
   return m;
 }
 
-template <typename ChooseCategory, typename IsMissing>
-Table Transformer::DecodeWith(const Matrix& m, ChooseCategory choose, IsMissing is_missing) const {
+template <typename ChooseCategory, typename IsMissing, typename ContinuousValue>
+Table Transformer::DecodeWith(const Matrix& m, ChooseCategory choose, IsMissing is_missing,
+                              ContinuousValue continuous_value) const {
   Table table;
   table.rows.resize(static_cast<size_t>(m.rows), Row(columns_.size()));
   for (int64_t r = 0; r < m.rows; ++r) {
@@ -78,7 +81,7 @@ Table Transformer::DecodeWith(const Matrix& m, ChooseCategory choose, IsMissing 
       Cell& cell = row[static_cast<size_t>(l.column)];
       if (column.IsNumeric()) {
         if (l.indicator_offset >= 0 && is_missing(in[l.indicator_offset])) continue;
-        double value = Unscale(in[l.value_offset], column);
+        double value = Unscale(continuous_value(in, l.value_offset), column);
         if (column.type == ColumnType::kInteger) value = std::clamp(std::round(value), column.min, column.max);
         cell = value;
       } else {
@@ -93,13 +96,14 @@ Table Transformer::DecodeWith(const Matrix& m, ChooseCategory choose, IsMissing 
 }
 
 Table Transformer::Inverse(const Matrix& encoded) const {
-  return DecodeWith(encoded, ArgMax, [](float indicator) { return indicator > 0.5f; });
+  return DecodeWith(encoded, ArgMax, [](float indicator) { return indicator > 0.5f; }, MeanValue);
 }
 
-Table Transformer::DecodeLogits(const Matrix& logits, CategoricalDecoding decoding,
-                                const std::function<double()>& uniform01) const {
-  if (decoding == CategoricalDecoding::kArgmax) {
-    return DecodeWith(logits, ArgMax, [](float logit) { return logit > 0.0f; });
+Table Transformer::DecodeLogits(const Matrix& logits, DecodingMode decoding,
+                                const std::function<double()>& uniform01,
+                                std::span<const float> gaussian_scale) const {
+  if (decoding == DecodingMode::kArgmax) {
+    return DecodeWith(logits, ArgMax, [](float logit) { return logit > 0.0f; }, MeanValue);
   }
   const auto sample = [&uniform01](const float* v, int n) {
     // Softmax with the max subtracted for stability, then inverse-CDF sampling.
@@ -116,7 +120,13 @@ Table Transformer::DecodeLogits(const Matrix& logits, CategoricalDecoding decodi
   const auto sample_missing = [&uniform01](float logit) {
     return uniform01() < 1.0 / (1.0 + std::exp(-static_cast<double>(logit)));
   };
-  return DecodeWith(logits, sample, sample_missing);
+  const auto sample_value = [&uniform01, gaussian_scale](const float* row, int offset) {
+    if (gaussian_scale.empty()) return static_cast<double>(row[offset]);
+    // Box-Muller from two uniforms of the caller's generator.
+    const double normal = std::sqrt(-2.0 * std::log(uniform01())) * std::cos(2.0 * std::numbers::pi * uniform01());
+    return row[offset] + gaussian_scale[static_cast<size_t>(offset)] * normal;
+  };
+  return DecodeWith(logits, sample, sample_missing, sample_value);
 }
 
 }  // namespace fedsyn::data

@@ -11,6 +11,7 @@
 #define FEDSYN_COMMON_DATA_TRANSFORMER_H_
 
 #include <functional>
+#include <span>
 #include <vector>
 
 #include "common/base/status.h"
@@ -32,10 +33,10 @@ struct Block {
   int width = 1;
 };
 
-// How categorical and missing-indicator outputs of a decoder become values.
-enum class CategoricalDecoding {
-  kSample,  // draw from the decoder's distribution (default: keeps the synthetic marginals)
-  kArgmax,  // most likely category
+// How a decoder's output distribution becomes values.
+enum class DecodingMode {
+  kSample,  // draw from it: categories, missingness and (given scales) continuous values
+  kArgmax,  // its most likely value: argmax category, mean of continuous values
 };
 
 class Transformer {
@@ -54,10 +55,13 @@ class Transformer {
 
   // Decoder outputs (Gaussian means, categorical logits, Bernoulli logits, same layout as
   // Encode) -> records in the schema's domain. `uniform01` returns uniform draws in (0, 1) and
-  // is only called for kSample. Numeric values are clamped to the declared bounds and integers
-  // rounded, so every output row satisfies the schema.
-  Table DecodeLogits(const Matrix& logits, CategoricalDecoding decoding,
-                     const std::function<double()>& uniform01) const;
+  // is only called for kSample. `gaussian_scale` (empty, or one entry per model coordinate)
+  // holds the decoder's standard deviation of each Gaussian coordinate: under kSample the
+  // continuous values are drawn from N(mean, scale^2) as the VAE's likelihood says, instead of
+  // collapsing every record onto the mean. Numeric values are clamped to the declared bounds
+  // and integers rounded, so every output row satisfies the schema.
+  Table DecodeLogits(const Matrix& logits, DecodingMode decoding, const std::function<double()>& uniform01,
+                     std::span<const float> gaussian_scale = {}) const;
 
  private:
   struct ColumnLayout {
@@ -65,8 +69,8 @@ class Transformer {
     int value_offset = 0;      // Gaussian coordinate or first one-hot slot
     int indicator_offset = -1;  // Bernoulli missing indicator (numeric, nullable)
   };
-  template <typename ChooseCategory, typename IsMissing>
-  Table DecodeWith(const Matrix& m, ChooseCategory choose, IsMissing is_missing) const;
+  template <typename ChooseCategory, typename IsMissing, typename ContinuousValue>
+  Table DecodeWith(const Matrix& m, ChooseCategory choose, IsMissing is_missing, ContinuousValue value) const;
 
   std::vector<ColumnSpec> columns_;
   std::vector<ColumnLayout> layout_;

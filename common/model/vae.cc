@@ -349,6 +349,17 @@ data::Matrix Vae::DecodeLogits(const data::Matrix& codes) const {
   return ToMatrix(torch::cat(parts, 0));
 }
 
+std::vector<float> Vae::GaussianScales() const {
+  const VaeNet& net = *impl_->net;
+  std::vector<float> scales(static_cast<size_t>(net.spec_.input_width), 0.0f);
+  const torch::Tensor sigma = net.log_sigma.detach().clamp_min(kMinLogSigma).exp().contiguous();
+  const auto index = net.gaussian_index.contiguous();
+  for (int64_t i = 0; i < index.numel(); ++i) {
+    scales[static_cast<size_t>(index.data_ptr<int64_t>()[i])] = sigma.data_ptr<float>()[i];
+  }
+  return scales;
+}
+
 double Vae::EvaluateLoss(const data::Matrix& data) const {
   torch::NoGradGuard no_grad;
   VaeNet& net = *impl_->net;

@@ -87,6 +87,9 @@ class Vae {
   // Decoder outputs for codes (rows x latent_dim): Gaussian means, categorical and Bernoulli
   // logits, in the transformer's layout.
   data::Matrix DecodeLogits(const data::Matrix& codes) const;
+  // The learned standard deviation of each Gaussian coordinate (0 for other coordinates),
+  // one entry per model coordinate: what Transformer::DecodeLogits samples continuous values with.
+  std::vector<float> GaussianScales() const;
   // Mean per-record loss (reconstruction + beta*KL) evaluated at the encoder mean.
   double EvaluateLoss(const data::Matrix& data) const;
 

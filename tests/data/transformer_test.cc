@@ -60,7 +60,7 @@ TEST(Transformer, DecodedLogitsAlwaysSatisfyTheSchema) {
   testing::SeededRandom rng(9);
   Matrix logits(500, t->width());
   for (float& v : logits.values) v = static_cast<float>((rng.UniformOpen01() - 0.5) * 20.0);  // far outside [-1, 1]
-  for (auto decoding : {CategoricalDecoding::kSample, CategoricalDecoding::kArgmax}) {
+  for (auto decoding : {DecodingMode::kSample, DecodingMode::kArgmax}) {
     const Table table = t->DecodeLogits(logits, decoding, [&rng] { return rng.UniformOpen01(); });
     // Writing and re-reading under the schema validates every value and bound.
     auto again = ParseCsvTable(FormatCsvTable(table, schema), schema, "decoded", OutputCsvFormat());
@@ -85,13 +85,43 @@ categories = ["a", "b"]
     logits.Row(r)[1] = std::log(3.0f);  // P(b) = 3/4
   }
   testing::SeededRandom rng(10);
-  const Table sampled = t->DecodeLogits(logits, CategoricalDecoding::kSample, [&rng] { return rng.UniformOpen01(); });
+  const Table sampled = t->DecodeLogits(logits, DecodingMode::kSample, [&rng] { return rng.UniformOpen01(); });
   int b = 0;
   for (const Row& row : sampled.rows) b += *row[0] == 1.0;
   // 20,000 draws, sd of the share = 0.0031: 0.75 +- 0.02 is over 6 sd.
   EXPECT_NEAR(b / 20000.0, 0.75, 0.02);
-  const Table argmax = t->DecodeLogits(logits, CategoricalDecoding::kArgmax, nullptr);
+  const Table argmax = t->DecodeLogits(logits, DecodingMode::kArgmax, nullptr);
   for (const Row& row : argmax.rows) ASSERT_EQ(*row[0], 1.0);
+}
+
+TEST(Transformer, SamplesContinuousValuesWithTheDecoderScale) {
+  auto schema = Schema::Parse(R"(
+[dataset]
+name = "one"
+[[column]]
+name = "x"
+type = "continuous"
+min = 0
+max = 100
+)", "one.toml");
+  ASSERT_TRUE(schema.ok());
+  auto t = Transformer::FromSchema(*schema);
+  Matrix means(20000, 1);  // all 0 in model space: the middle of [0, 100]
+  const std::vector<float> scale = {0.2f};  // 0.2 in model space = 10 in data units
+  testing::SeededRandom rng(11);
+  const Table sampled = t->DecodeLogits(means, DecodingMode::kSample, [&rng] { return rng.UniformOpen01(); }, scale);
+  double sum = 0, sq = 0;
+  for (const Row& row : sampled.rows) {
+    sum += *row[0];
+    sq += *row[0] * *row[0];
+  }
+  const double mean = sum / 20000, sd = std::sqrt(sq / 20000 - mean * mean);
+  // Standard errors: mean 0.07, sd 0.05; the bounds are > 7 standard errors wide.
+  EXPECT_NEAR(mean, 50.0, 0.5);
+  EXPECT_NEAR(sd, 10.0, 0.4);
+  // Argmax (and sampling without scales) gives the mean itself.
+  const Table at_mean = t->DecodeLogits(means, DecodingMode::kArgmax, nullptr, scale);
+  EXPECT_EQ(*at_mean.rows[0][0], 50.0);
 }
 
 }  // namespace

@@ -87,8 +87,8 @@ TEST_F(HeartRelease, WeakNoiseKeepsMarginalsCloserThanStrongNoise) {
   double weak = 0, strong = 0;
   // Average over a few draws so that one lucky draw cannot decide the comparison.
   for (int repeat = 0; repeat < 5; ++repeat) {
-    auto near = ReleaseTable(*bundle, real->table, Mechanism(1e4, 3.0), data::CategoricalDecoding::kSample, rng);
-    auto far = ReleaseTable(*bundle, real->table, Mechanism(0.05, 3.0), data::CategoricalDecoding::kSample, rng);
+    auto near = ReleaseTable(*bundle, real->table, Mechanism(1e4, 3.0), data::DecodingMode::kSample, rng);
+    auto far = ReleaseTable(*bundle, real->table, Mechanism(0.05, 3.0), data::DecodingMode::kSample, rng);
     ASSERT_TRUE(near.ok() && far.ok());
     weak += MarginalDistance(real->table, near->synthetic, *bundle->schema);
     strong += MarginalDistance(real->table, far->synthetic, *bundle->schema);
