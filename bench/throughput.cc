@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
     if (flag == "--threads") threads = std::atoi(argv[i + 1]);
   }
   auto schema = data::Schema::LoadFile(dir + "/adult/adult.schema.toml");
-  auto read = schema.ok() ? data::ReadCsvTable(dir + "/adult/adult.data", *schema) : schema.status();
+  auto read =
+      schema.ok() ? data::ReadCsvTable(dir + "/adult/adult.data", *schema) : schema.status();
   if (!read.ok()) {
     std::fprintf(stderr, "%s\n", std::string(read.status().message()).c_str());
     return 1;
@@ -68,7 +69,8 @@ int main(int argc, char** argv) {
               encoded.rows * static_cast<double>(epochs) / train_seconds);
 
   privacy::SecureRandom rng;
-  auto mechanism = privacy::MetricMechanism::Create({privacy::NoiseMetric::kL2, 1.0, 3.0, 8, std::nullopt});
+  auto mechanism =
+      privacy::MetricMechanism::Create({privacy::NoiseMetric::kL2, 1.0, 3.0, 8, std::nullopt});
   start = std::chrono::steady_clock::now();
   const data::Matrix model_input = transformer->Encode(read->table);
   const data::Matrix codes = (*vae)->EncodeMean(model_input);
@@ -78,13 +80,15 @@ int main(int argc, char** argv) {
   auto noised = site::PrivatizeCodes(codes, *mechanism, rng, counts);
   const double noise_seconds = Seconds(start);
   start = std::chrono::steady_clock::now();
-  const data::Table synthetic = transformer->DecodeLogits((*vae)->DecodeLogits(*noised), data::DecodingMode::kSample,
-                                                          [&rng] { return rng.UniformOpen01(); },
-                                                          (*vae)->GaussianScales());
+  const data::Table synthetic =
+      transformer->DecodeLogits((*vae)->DecodeLogits(*noised), data::DecodingMode::kSample,
+                                [&rng] { return rng.UniformOpen01(); }, (*vae)->GaussianScales());
   const double decode_seconds = Seconds(start);
   const double total = encode_seconds + noise_seconds + decode_seconds;
   const double n = static_cast<double>(encoded.rows);
-  std::printf("release: %.0f rows/s end to end (encode %.0f rows/s, clip+noise %.0f rows/s, decode+sample %.0f rows/s)\n",
-              n / total, n / encode_seconds, n / noise_seconds, n / decode_seconds);
+  std::printf(
+      "release: %.0f rows/s end to end (encode %.0f rows/s, clip+noise %.0f rows/s, decode+sample "
+      "%.0f rows/s)\n",
+      n / total, n / encode_seconds, n / noise_seconds, n / decode_seconds);
   return synthetic.num_rows() == encoded.rows ? 0 : 1;
 }

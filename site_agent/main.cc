@@ -23,7 +23,14 @@ namespace {
 using fedsyn::site::ReleaseRequest;
 using fedsyn::site::TrainRequest;
 
-enum ExitCode { kOk = 0, kInternal = 1, kUsage = 2, kInvalidInput = 3, kFileError = 4, kRefused = 5 };
+enum ExitCode {
+  kOk = 0,
+  kInternal = 1,
+  kUsage = 2,
+  kInvalidInput = 3,
+  kFileError = 4,
+  kRefused = 5
+};
 
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "fedsyn-agent: error: %s\n", std::string(status.message()).c_str());
@@ -61,52 +68,79 @@ void AddTrainOptions(CLI::App* cmd, CliState& s, bool model_out_required) {
   cmd->add_option("--input", s.train.input_csv, "CSV file of records")->check(CLI::ExistingFile);
   cmd->add_option("--schema", s.train.schema_path, "schema file (TOML) declaring every column")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--images", s.train.images_idx, "IDX image file (28x28; .gz accepted) instead of a CSV")
+  cmd->add_option("--images", s.train.images_idx,
+                  "IDX image file (28x28; .gz accepted) instead of a CSV")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--max-images", s.train.max_images, "use only the first N images (0: all)")->check(CLI::NonNegativeNumber);
-  auto* model_out = cmd->add_option("--model-out", s.train.model_out, "where to write the trained model");
+  cmd->add_option("--max-images", s.train.max_images, "use only the first N images (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  auto* model_out =
+      cmd->add_option("--model-out", s.train.model_out, "where to write the trained model");
   if (model_out_required) model_out->required();
-  cmd->add_option("--latent-dim", s.train.model.latent_dim, "latent dimension k")->check(CLI::Range(1, 1024));
+  cmd->add_option("--latent-dim", s.train.model.latent_dim, "latent dimension k")
+      ->check(CLI::Range(1, 1024));
   cmd->add_option("--hidden", s.train.model.hidden, "hidden layer widths")->delimiter(',');
-  cmd->add_option("--beta", s.train.model.beta, "weight of the KL term")->check(CLI::PositiveNumber);
-  cmd->add_option("--epochs", s.train.train.max_epochs, "maximum epochs")->check(CLI::Range(1, 100000));
-  cmd->add_option("--batch-size", s.train.train.batch_size, "minibatch size")->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("--learning-rate", s.train.train.learning_rate, "Adam learning rate")->check(CLI::PositiveNumber);
-  cmd->add_option("--validation-fraction", s.train.train.validation_fraction, "held-out share for early stopping")
-      ->check(CLI::Range(0.0, 0.49));
-  cmd->add_option("--patience", s.train.train.patience, "epochs without improvement before stopping")
+  cmd->add_option("--beta", s.train.model.beta, "weight of the KL term")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--epochs", s.train.train.max_epochs, "maximum epochs")
       ->check(CLI::Range(1, 100000));
-  cmd->add_option("--threads", s.train.train.threads, "compute threads (0: all cores)")->check(CLI::Range(0, 1024));
-  cmd->add_option("--seed", s.seed, "training seed (initialisation and shuffling only; never privacy noise)");
+  cmd->add_option("--batch-size", s.train.train.batch_size, "minibatch size")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--learning-rate", s.train.train.learning_rate, "Adam learning rate")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--validation-fraction", s.train.train.validation_fraction,
+                  "held-out share for early stopping")
+      ->check(CLI::Range(0.0, 0.49));
+  cmd->add_option("--patience", s.train.train.patience,
+                  "epochs without improvement before stopping")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--threads", s.train.train.threads, "compute threads (0: all cores)")
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("--seed", s.seed,
+                  "training seed (initialisation and shuffling only; never privacy noise)");
 }
 
 void AddReleaseOptions(CLI::App* cmd, CliState& s, bool needs_model_and_input) {
   if (needs_model_and_input) {
-    cmd->add_option("--model", s.release.model_path, "trained model file")->required()->check(CLI::ExistingFile);
-    cmd->add_option("--input", s.release.input_csv, "CSV records to release (table models)")->check(CLI::ExistingFile);
-    cmd->add_option("--images", s.release.images_idx, "IDX images to release (image models)")->check(CLI::ExistingFile);
-    cmd->add_option("--max-images", s.release.max_images, "use only the first N images")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--model", s.release.model_path, "trained model file")
+        ->required()
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--input", s.release.input_csv, "CSV records to release (table models)")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--images", s.release.images_idx, "IDX images to release (image models)")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--max-images", s.release.max_images, "use only the first N images")
+        ->check(CLI::NonNegativeNumber);
   }
   cmd->add_option("--labels", s.release.labels_idx, "IDX labels to release by randomized response")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--label-epsilon", s.release.label_epsilon, "epsilon of randomized response on labels")
+  cmd->add_option("--label-epsilon", s.release.label_epsilon,
+                  "epsilon of randomized response on labels")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--out", s.release.output, "output CSV (tables) or file prefix (images)")->required();
-  cmd->add_option("--epsilon-d", s.release.mechanism.epsilon_per_unit, "metric-privacy epsilon per unit latent distance")
-      ->required()->check(CLI::PositiveNumber);
+  cmd->add_option("--out", s.release.output, "output CSV (tables) or file prefix (images)")
+      ->required();
+  cmd->add_option("--epsilon-d", s.release.mechanism.epsilon_per_unit,
+                  "metric-privacy epsilon per unit latent distance")
+      ->required()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--clip-radius", s.release.mechanism.clip_radius, "clip radius R of latent codes")
-      ->required()->check(CLI::PositiveNumber);
+      ->required()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--metric", s.metric, "l2 (Gamma radius, clip in L2) or l1 (Laplace, clip in L1)")
       ->check(CLI::IsMember({"l2", "l1"}));
-  cmd->add_option("--grid-exponent", s.grid_exponent, "output grid spacing 2^G (default: from R)")->check(CLI::Range(-60, 10));
-  cmd->add_option("--decoding", s.decoding, "sample from the decoder's distribution (default) or take its most likely value (argmax)")
+  cmd->add_option("--grid-exponent", s.grid_exponent, "output grid spacing 2^G (default: from R)")
+      ->check(CLI::Range(-60, 10));
+  cmd->add_option(
+         "--decoding", s.decoding,
+         "sample from the decoder's distribution (default) or take its most likely value (argmax)")
       ->check(CLI::IsMember({"sample", "argmax"}));
-  cmd->add_flag("--allow-nonprivate-model", s.release.allow_nonprivate_model,
-                "release from a VAE trained without DP (the paper's mode; no end-to-end guarantee)");
+  cmd->add_flag(
+      "--allow-nonprivate-model", s.release.allow_nonprivate_model,
+      "release from a VAE trained without DP (the paper's mode; no end-to-end guarantee)");
 }
 
 void ResolveReleaseOptions(CLI::App* cmd, CliState& s) {
-  s.release.mechanism.metric = s.metric == "l1" ? fedsyn::privacy::NoiseMetric::kL1 : fedsyn::privacy::NoiseMetric::kL2;
+  s.release.mechanism.metric =
+      s.metric == "l1" ? fedsyn::privacy::NoiseMetric::kL1 : fedsyn::privacy::NoiseMetric::kL2;
   if (cmd->count("--grid-exponent") > 0) s.release.mechanism.grid_exponent = s.grid_exponent;
   s.release.decoding = s.decoding == "argmax" ? fedsyn::data::DecodingMode::kArgmax
                                               : fedsyn::data::DecodingMode::kSample;
@@ -117,15 +151,17 @@ int DoTrain(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {
   fedsyn::base::ConsoleProgress progress("train", stderr);
   auto summary = fedsyn::site::RunTrain(s.train, progress, secure);
   if (!summary.ok()) return Fail(summary.status());
-  std::printf("trained on %lld records (%lld train, %lld validation), best epoch %d, %.1f s, %d threads\n",
-              static_cast<long long>(summary->rows), static_cast<long long>(summary->report.train_rows),
-              static_cast<long long>(summary->report.validation_rows), summary->report.best_epoch,
-              summary->report.seconds, summary->report.threads);
+  std::printf(
+      "trained on %lld records (%lld train, %lld validation), best epoch %d, %.1f s, %d threads\n",
+      static_cast<long long>(summary->rows), static_cast<long long>(summary->report.train_rows),
+      static_cast<long long>(summary->report.validation_rows), summary->report.best_epoch,
+      summary->report.seconds, summary->report.threads);
   if (summary->read_report.TotalClamped() > 0) {
     std::printf("clamped %lld out-of-range value(s) as the schema allows\n",
                 static_cast<long long>(summary->read_report.TotalClamped()));
   }
-  std::printf("model: %s (NOT PRIVATE: trained without differential privacy)\n", s.train.model_out.c_str());
+  std::printf("model: %s (NOT PRIVATE: trained without differential privacy)\n",
+              s.train.model_out.c_str());
   return kOk;
 }
 
@@ -136,9 +172,12 @@ int DoRelease(CliState& s, fedsyn::privacy::RandomSource& secure) {
   for (const std::string& out : summary->outputs) std::printf("output: %s\n", out.c_str());
   std::printf("manifest: %s\n", summary->manifest_path.c_str());
   std::printf("guarantee: %s\n", summary->guarantee.Describe().c_str());
-  std::printf("charge: %s epsilon per record\n", fedsyn::privacy::FormatMicros(summary->charge_micros).c_str());
+  std::printf("charge: %s epsilon per record\n",
+              fedsyn::privacy::FormatMicros(summary->charge_micros).c_str());
   if (!summary->guarantee.model_private) {
-    std::fprintf(stderr, "fedsyn-agent: WARNING: released with a NON-PRIVATE model (--allow-nonprivate-model)\n");
+    std::fprintf(
+        stderr,
+        "fedsyn-agent: WARNING: released with a NON-PRIVATE model (--allow-nonprivate-model)\n");
   }
   return kOk;
 }
@@ -146,15 +185,18 @@ int DoRelease(CliState& s, fedsyn::privacy::RandomSource& secure) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"fedsyn site agent: turns a hospital's table or images into metric-private synthetic data"};
+  CLI::App app{
+      "fedsyn site agent: turns a hospital's table or images into metric-private synthetic data"};
   app.require_subcommand(1);
-  app.set_config("--config", "", "TOML file with option values ([train], [release], [synthesize] sections)");
+  app.set_config("--config", "",
+                 "TOML file with option values ([train], [release], [synthesize] sections)");
   CliState s;
   app.add_option("--log-level", s.log_level, "trace, debug, info, warn, error or off");
 
   CLI::App* schema = app.add_subcommand("schema", "schema helpers");
   schema->require_subcommand(1);
-  CLI::App* infer = schema->add_subcommand("infer", "propose a schema from a CSV file (review it: it leaks the data)");
+  CLI::App* infer = schema->add_subcommand(
+      "infer", "propose a schema from a CSV file (review it: it leaks the data)");
   infer->add_option("input", s.infer_input, "CSV file")->required()->check(CLI::ExistingFile);
   infer->add_option("--out", s.infer_out, "write the proposal here instead of stdout");
   infer->add_flag("--header", s.infer_header, "the first line holds column names");
@@ -162,11 +204,14 @@ int main(int argc, char** argv) {
   infer->add_option("--name", s.infer_name, "dataset name");
   infer->add_option("--missing", s.infer_missing, "missing-value tokens");
 
-  CLI::App* train = app.add_subcommand("train", "train a VAE on a CSV table (with a schema) or IDX images");
+  CLI::App* train =
+      app.add_subcommand("train", "train a VAE on a CSV table (with a schema) or IDX images");
   AddTrainOptions(train, s, /*model_out_required=*/true);
-  CLI::App* release = app.add_subcommand("release", "release metric-private synthetic data from a trained model");
+  CLI::App* release =
+      app.add_subcommand("release", "release metric-private synthetic data from a trained model");
   AddReleaseOptions(release, s, /*needs_model_and_input=*/true);
-  CLI::App* synthesize = app.add_subcommand("synthesize", "train, then release (the whole site pipeline)");
+  CLI::App* synthesize =
+      app.add_subcommand("synthesize", "train, then release (the whole site pipeline)");
   AddTrainOptions(synthesize, s, /*model_out_required=*/false);
   AddReleaseOptions(synthesize, s, /*needs_model_and_input=*/false);
 
@@ -190,7 +235,8 @@ int main(int argc, char** argv) {
 
   if (*infer) {
     std::fprintf(stderr, "%s\n", fedsyn::data::kInferWarning);
-    if (s.infer_delimiter.size() != 1) return Fail(absl::InvalidArgumentError("the delimiter must be one character"));
+    if (s.infer_delimiter.size() != 1)
+      return Fail(absl::InvalidArgumentError("the delimiter must be one character"));
     fedsyn::data::InferOptions options;
     options.header = s.infer_header;
     options.delimiter = s.infer_delimiter[0];

@@ -13,20 +13,23 @@ using Json = nlohmann::json;
 
 Json MechanismJson(const privacy::MetricMechanism& mechanism) {
   const auto& p = mechanism.params();
-  return {{"name", p.metric == privacy::NoiseMetric::kL2 ? "metric-privacy-l2-gamma" : "metric-privacy-l1-laplace"},
-          {"metric", p.metric == privacy::NoiseMetric::kL2 ? "l2" : "l1"},
-          {"epsilon_per_unit_distance", p.epsilon_per_unit},
-          {"clip_radius", p.clip_radius},
-          {"latent_dim", p.dimension},
-          {"grid_spacing", mechanism.GridSpacing()},
-          {"grid_exponent", *p.grid_exponent},
-          {"rounding_slack", mechanism.RoundingSlack()},
-          {"record_epsilon_formula", "epsilon_per_unit_distance * (2 * clip_radius + rounding_slack)"},
-          {"randomness", "OpenSSL RAND_bytes (fail closed)"}};
+  return {
+      {"name", p.metric == privacy::NoiseMetric::kL2 ? "metric-privacy-l2-gamma"
+                                                     : "metric-privacy-l1-laplace"},
+      {"metric", p.metric == privacy::NoiseMetric::kL2 ? "l2" : "l1"},
+      {"epsilon_per_unit_distance", p.epsilon_per_unit},
+      {"clip_radius", p.clip_radius},
+      {"latent_dim", p.dimension},
+      {"grid_spacing", mechanism.GridSpacing()},
+      {"grid_exponent", *p.grid_exponent},
+      {"rounding_slack", mechanism.RoundingSlack()},
+      {"record_epsilon_formula", "epsilon_per_unit_distance * (2 * clip_radius + rounding_slack)"},
+      {"randomness", "OpenSSL RAND_bytes (fail closed)"}};
 }
 
 absl::StatusOr<Json> GuaranteeJson(const Guarantee& guarantee) {
-  ASSIGN_OR_RETURN(const int64_t charge, privacy::EpsilonToChargeMicros(guarantee.EpsilonRelease()));
+  ASSIGN_OR_RETURN(const int64_t charge,
+                   privacy::EpsilonToChargeMicros(guarantee.EpsilonRelease()));
   Json j = {{"unit", "per record (local DP: each record is noised on its own)"},
             {"epsilon_codes", guarantee.epsilon_codes},
             {"epsilon_labels", guarantee.epsilon_labels},

@@ -31,8 +31,8 @@ absl::StatusOr<ModelBundle> LoadModelBundle(const std::string& path) {
   bundle.model_private = metadata.value("model_private", false);
   if (metadata["kind"] == "table") {
     bundle.kind = DataKind::kTable;
-    ASSIGN_OR_RETURN(data::Schema schema,
-                     data::Schema::Parse(metadata.value("schema_toml", ""), path + " (embedded schema)"));
+    ASSIGN_OR_RETURN(data::Schema schema, data::Schema::Parse(metadata.value("schema_toml", ""),
+                                                              path + " (embedded schema)"));
     ASSIGN_OR_RETURN(data::Transformer transformer, data::Transformer::FromSchema(schema));
     if (transformer.width() != bundle.vae->spec().input_width) {
       return absl::DataLossError(path + ": embedded schema does not match the model's input width");

@@ -29,7 +29,7 @@ struct ModelBundle {
   std::unique_ptr<model::Vae> vae;
   std::optional<data::Schema> schema;            // tables
   std::optional<data::Transformer> transformer;  // tables
-  ImageShape image;                               // images
+  ImageShape image;                              // images
   // {"parameters": chosen by the steward, "outcome": computed from the records (site only)}.
   nlohmann::json training;
   // The model's own guarantee. Only non-private training exists until DP-SGD (issue #4), so

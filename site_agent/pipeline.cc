@@ -32,12 +32,9 @@ Json TrainingParametersJson(const TrainRequest& request, uint64_t seed) {
 Json TrainingOutcomeJson(const model::TrainReport& report) {
   Json epochs = Json::array();
   for (const auto& e : report.epochs) epochs.push_back({e.epoch, e.train_loss, e.validation_loss});
-  return {{"best_epoch", report.best_epoch},
-          {"stopped_early", report.stopped_early},
-          {"train_rows", report.train_rows},
-          {"validation_rows", report.validation_rows},
-          {"seconds", report.seconds},
-          {"loss_per_epoch", epochs}};
+  return {{"best_epoch", report.best_epoch}, {"stopped_early", report.stopped_early},
+          {"train_rows", report.train_rows}, {"validation_rows", report.validation_rows},
+          {"seconds", report.seconds},       {"loss_per_epoch", epochs}};
 }
 
 Json ReadReportJson(const data::ReadReport& report, const data::Schema& schema) {
@@ -57,7 +54,8 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
   if (tables == !request.images_idx.empty()) {
     return absl::InvalidArgumentError("give either a CSV input with a schema or an IDX image file");
   }
-  if (request.model_out.empty()) return absl::InvalidArgumentError("an output model path is required");
+  if (request.model_out.empty())
+    return absl::InvalidArgumentError("an output model path is required");
   ModelBundle bundle;
   TrainSummary summary;
   data::Matrix encoded;
@@ -66,7 +64,8 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
   spec.hidden = request.model.hidden;
   spec.beta = request.model.beta;
   if (tables) {
-    if (request.schema_path.empty()) return absl::InvalidArgumentError("a schema file is required for CSV input");
+    if (request.schema_path.empty())
+      return absl::InvalidArgumentError("a schema file is required for CSV input");
     ASSIGN_OR_RETURN(data::Schema schema, data::Schema::LoadFile(request.schema_path));
     ASSIGN_OR_RETURN(data::ReadResult read, data::ReadCsvTable(request.input_csv, schema));
     ASSIGN_OR_RETURN(data::Transformer transformer, data::Transformer::FromSchema(schema));
@@ -79,11 +78,13 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
     bundle.schema = std::move(schema);
     bundle.transformer = std::move(transformer);
     if (read.report.TotalClamped() > 0) {
-      spdlog::warn("{} value(s) were outside their declared range and were clamped (see the manifest)",
-                   read.report.TotalClamped());
+      spdlog::warn(
+          "{} value(s) were outside their declared range and were clamped (see the manifest)",
+          read.report.TotalClamped());
     }
   } else {
-    ASSIGN_OR_RETURN(const data::ImageSet images, data::ReadIdxImages(request.images_idx, request.max_images));
+    ASSIGN_OR_RETURN(const data::ImageSet images,
+                     data::ReadIdxImages(request.images_idx, request.max_images));
     if (images.height != 28 || images.width != 28) {
       return absl::InvalidArgumentError("the convolutional VAE takes 28x28 images");
     }
@@ -99,7 +100,8 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
   options.seed = seed;
   ASSIGN_OR_RETURN(bundle.vae, model::Vae::Create(spec, seed));
   spdlog::info("training a {} VAE on {} records (width {}, latent {})",
-               tables ? "tabular" : "convolutional", encoded.rows, spec.input_width, spec.latent_dim);
+               tables ? "tabular" : "convolutional", encoded.rows, spec.input_width,
+               spec.latent_dim);
   ASSIGN_OR_RETURN(summary.report, bundle.vae->Train(encoded, options, progress));
   bundle.training = {{"parameters", TrainingParametersJson(request, seed)},
                      {"outcome", TrainingOutcomeJson(summary.report)}};
@@ -108,7 +110,8 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
   return summary;
 }
 
-absl::StatusOr<ReleaseSummary> RunRelease(const ReleaseRequest& request, privacy::RandomSource& rng) {
+absl::StatusOr<ReleaseSummary> RunRelease(const ReleaseRequest& request,
+                                          privacy::RandomSource& rng) {
   if (request.output.empty()) return absl::InvalidArgumentError("an output path is required");
   ASSIGN_OR_RETURN(ModelBundle bundle, LoadModelBundle(request.model_path));
   if (!bundle.model_private && !request.allow_nonprivate_model) {
@@ -120,7 +123,8 @@ absl::StatusOr<ReleaseSummary> RunRelease(const ReleaseRequest& request, privacy
   }
   privacy::MetricMechanismParams params = request.mechanism;
   params.dimension = bundle.vae->spec().latent_dim;
-  ASSIGN_OR_RETURN(const privacy::MetricMechanism mechanism, privacy::MetricMechanism::Create(params));
+  ASSIGN_OR_RETURN(const privacy::MetricMechanism mechanism,
+                   privacy::MetricMechanism::Create(params));
 
   ReleaseSummary summary;
   summary.guarantee.epsilon_codes = mechanism.RecordEpsilon();
@@ -128,11 +132,13 @@ absl::StatusOr<ReleaseSummary> RunRelease(const ReleaseRequest& request, privacy
   Json site_only;
   Json outputs = Json::array();
   if (bundle.kind == DataKind::kTable) {
-    if (request.input_csv.empty()) return absl::InvalidArgumentError("this is a table model: give a CSV input");
+    if (request.input_csv.empty())
+      return absl::InvalidArgumentError("this is a table model: give a CSV input");
     ASSIGN_OR_RETURN(data::ReadResult read, data::ReadCsvTable(request.input_csv, *bundle.schema));
     ASSIGN_OR_RETURN(const TableRelease release,
                      ReleaseTable(bundle, read.table, mechanism, request.decoding, rng));
-    RETURN_IF_ERROR(data::WriteFileAtomically(request.output, data::FormatCsvTable(release.synthetic, *bundle.schema)));
+    RETURN_IF_ERROR(data::WriteFileAtomically(
+        request.output, data::FormatCsvTable(release.synthetic, *bundle.schema)));
     summary.outputs.push_back(request.output);
     summary.rows = release.synthetic.num_rows();
     summary.read_report = read.report;
@@ -141,19 +147,24 @@ absl::StatusOr<ReleaseSummary> RunRelease(const ReleaseRequest& request, privacy
     ASSIGN_OR_RETURN(const std::string input_sha, privacy::Sha256HexOfFile(request.input_csv));
     site_only["input"] = {{"path", request.input_csv}, {"sha256", input_sha}};
   } else {
-    if (request.images_idx.empty()) return absl::InvalidArgumentError("this is an image model: give an IDX image file");
-    ASSIGN_OR_RETURN(const data::ImageSet images, data::ReadIdxImages(request.images_idx, request.max_images));
+    if (request.images_idx.empty())
+      return absl::InvalidArgumentError("this is an image model: give an IDX image file");
+    ASSIGN_OR_RETURN(const data::ImageSet images,
+                     data::ReadIdxImages(request.images_idx, request.max_images));
     std::vector<uint8_t> labels;
     std::optional<privacy::RandomizedResponse> label_rr;
     if (!request.labels_idx.empty()) {
       ASSIGN_OR_RETURN(labels, data::ReadIdxLabels(request.labels_idx, request.max_images));
       if (!request.label_epsilon) {
-        return absl::InvalidArgumentError("labels are released through randomized response: give --label-epsilon");
+        return absl::InvalidArgumentError(
+            "labels are released through randomized response: give --label-epsilon");
       }
-      ASSIGN_OR_RETURN(label_rr, privacy::RandomizedResponse::Create(bundle.image.num_classes, *request.label_epsilon));
+      ASSIGN_OR_RETURN(label_rr, privacy::RandomizedResponse::Create(bundle.image.num_classes,
+                                                                     *request.label_epsilon));
       summary.guarantee.epsilon_labels = *request.label_epsilon;
     }
-    ASSIGN_OR_RETURN(const ImageRelease release, ReleaseImages(bundle, images, labels, mechanism, label_rr, rng));
+    ASSIGN_OR_RETURN(const ImageRelease release,
+                     ReleaseImages(bundle, images, labels, mechanism, label_rr, rng));
     const std::string images_out = request.output + "-images.idx";
     RETURN_IF_ERROR(data::WriteIdxImages(images_out, release.images));
     summary.outputs.push_back(images_out);
@@ -186,8 +197,9 @@ absl::StatusOr<ReleaseSummary> RunRelease(const ReleaseRequest& request, privacy
       {"guarantee", guarantee},
       {"mechanism", MechanismJson(mechanism)},
       {"decoding", request.decoding == data::DecodingMode::kSample ? "sample" : "argmax"},
-      {"labels", bundle.kind == DataKind::kTable ? "generated jointly by the decoder (never copied)"
-                                                 : "randomized response (charged in epsilon_labels)"},
+      {"labels", bundle.kind == DataKind::kTable
+                     ? "generated jointly by the decoder (never copied)"
+                     : "randomized response (charged in epsilon_labels)"},
       {"model", model_file},
       {"outputs", outputs},
       {"site_only", site_only},

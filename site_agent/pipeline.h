@@ -19,7 +19,8 @@ namespace fedsyn::site {
 
 struct ModelOptions {
   int latent_dim = 8;
-  std::vector<int> hidden = {128, 128};  // MLP widths; the conv VAE uses the first as its dense width
+  std::vector<int> hidden = {128,
+                             128};  // MLP widths; the conv VAE uses the first as its dense width
   double beta = 1.0;
 };
 
@@ -47,14 +48,14 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
 
 struct ReleaseRequest {
   std::string model_path;
-  std::string input_csv;                 // tables
-  std::string images_idx, labels_idx;    // images (labels optional)
+  std::string input_csv;               // tables
+  std::string images_idx, labels_idx;  // images (labels optional)
   int64_t max_images = 0;
   // Tables: the CSV path. Images: a prefix; writes PREFIX-images.idx and PREFIX-labels.idx.
   std::string output;
   privacy::MetricMechanismParams mechanism;  // dimension is taken from the model
   data::DecodingMode decoding = data::DecodingMode::kSample;
-  std::optional<double> label_epsilon;      // images with labels
+  std::optional<double> label_epsilon;  // images with labels
   bool allow_nonprivate_model = false;
 };
 
@@ -70,7 +71,8 @@ struct ReleaseSummary {
 // Refuses (FailedPrecondition, before reading any record or drawing any noise) a release
 // from a non-private model unless allow_nonprivate_model is set. Writes the outputs, then the
 // manifest (OUTPUT.manifest.json), each atomically.
-absl::StatusOr<ReleaseSummary> RunRelease(const ReleaseRequest& request, privacy::RandomSource& rng);
+absl::StatusOr<ReleaseSummary> RunRelease(const ReleaseRequest& request,
+                                          privacy::RandomSource& rng);
 
 }  // namespace fedsyn::site
 

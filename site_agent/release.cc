@@ -12,10 +12,11 @@ std::string Guarantee::Describe() const {
     std::snprintf(buffer, sizeof buffer, "eps_release = %.6g per record (codes %.6g, labels %.6g)",
                   EpsilonRelease(), epsilon_codes, epsilon_labels);
   } else {
-    std::snprintf(buffer, sizeof buffer,
-                  "eps_release = %.6g per record (codes %.6g, labels %.6g); MODEL NOT PRIVATE: the "
-                  "decoder was trained on the records in the clear, so there is no end-to-end guarantee",
-                  EpsilonRelease(), epsilon_codes, epsilon_labels);
+    std::snprintf(
+        buffer, sizeof buffer,
+        "eps_release = %.6g per record (codes %.6g, labels %.6g); MODEL NOT PRIVATE: the "
+        "decoder was trained on the records in the clear, so there is no end-to-end guarantee",
+        EpsilonRelease(), epsilon_codes, epsilon_labels);
   }
   return buffer;
 }
@@ -25,9 +26,9 @@ absl::StatusOr<data::Matrix> PrivatizeCodes(const data::Matrix& codes,
                                             privacy::RandomSource& rng, ReleaseCounts& counts) {
   const auto& params = mechanism.params();
   if (codes.cols != params.dimension) {
-    return absl::InvalidArgumentError("latent dimension of the model (" + std::to_string(codes.cols) +
-                                      ") does not match the mechanism (" +
-                                      std::to_string(params.dimension) + ")");
+    return absl::InvalidArgumentError(
+        "latent dimension of the model (" + std::to_string(codes.cols) +
+        ") does not match the mechanism (" + std::to_string(params.dimension) + ")");
   }
   data::Matrix noised(codes.rows, codes.cols);
   std::vector<double> code(static_cast<size_t>(codes.cols));
@@ -38,7 +39,8 @@ absl::StatusOr<data::Matrix> PrivatizeCodes(const data::Matrix& codes,
     ASSIGN_OR_RETURN(const std::vector<double> released, mechanism.Release(code, rng));
     float* out = noised.Row(r);
     // Narrowing the released value to float is post-processing of the released value.
-    for (int64_t c = 0; c < codes.cols; ++c) out[c] = static_cast<float>(released[static_cast<size_t>(c)]);
+    for (int64_t c = 0; c < codes.cols; ++c)
+      out[c] = static_cast<float>(released[static_cast<size_t>(c)]);
   }
   counts.records += codes.rows;
   return noised;
@@ -46,24 +48,24 @@ absl::StatusOr<data::Matrix> PrivatizeCodes(const data::Matrix& codes,
 
 absl::StatusOr<TableRelease> ReleaseTable(const ModelBundle& bundle, const data::Table& records,
                                           const privacy::MetricMechanism& mechanism,
-                                          data::DecodingMode decoding,
-                                          privacy::RandomSource& rng) {
-  if (bundle.kind != DataKind::kTable) return absl::InvalidArgumentError("this model was trained on images, not a table");
+                                          data::DecodingMode decoding, privacy::RandomSource& rng) {
+  if (bundle.kind != DataKind::kTable)
+    return absl::InvalidArgumentError("this model was trained on images, not a table");
   TableRelease result;
   const data::Matrix codes = bundle.vae->EncodeMean(bundle.transformer->Encode(records));
   ASSIGN_OR_RETURN(const data::Matrix noised, PrivatizeCodes(codes, mechanism, rng, result.counts));
-  result.synthetic = bundle.transformer->DecodeLogits(bundle.vae->DecodeLogits(noised), decoding,
-                                                      [&rng] { return rng.UniformOpen01(); },
-                                                      bundle.vae->GaussianScales());
+  result.synthetic = bundle.transformer->DecodeLogits(
+      bundle.vae->DecodeLogits(noised), decoding, [&rng] { return rng.UniformOpen01(); },
+      bundle.vae->GaussianScales());
   return result;
 }
 
-absl::StatusOr<ImageRelease> ReleaseImages(const ModelBundle& bundle, const data::ImageSet& images,
-                                           const std::vector<uint8_t>& labels,
-                                           const privacy::MetricMechanism& mechanism,
-                                           const std::optional<privacy::RandomizedResponse>& label_rr,
-                                           privacy::RandomSource& rng) {
-  if (bundle.kind != DataKind::kImage) return absl::InvalidArgumentError("this model was trained on a table, not images");
+absl::StatusOr<ImageRelease> ReleaseImages(
+    const ModelBundle& bundle, const data::ImageSet& images, const std::vector<uint8_t>& labels,
+    const privacy::MetricMechanism& mechanism,
+    const std::optional<privacy::RandomizedResponse>& label_rr, privacy::RandomSource& rng) {
+  if (bundle.kind != DataKind::kImage)
+    return absl::InvalidArgumentError("this model was trained on a table, not images");
   if (images.height != bundle.image.height || images.width != bundle.image.width) {
     return absl::InvalidArgumentError("image size does not match the model");
   }
@@ -71,7 +73,8 @@ absl::StatusOr<ImageRelease> ReleaseImages(const ModelBundle& bundle, const data
     return absl::InvalidArgumentError("label count does not match image count");
   }
   if (!labels.empty() && !label_rr) {
-    return absl::FailedPreconditionError("labels can only be released through randomized response (set a label epsilon)");
+    return absl::FailedPreconditionError(
+        "labels can only be released through randomized response (set a label epsilon)");
   }
   ImageRelease result;
   const data::Matrix codes = bundle.vae->EncodeMean(data::ImagesToMatrix(images));
@@ -80,7 +83,8 @@ absl::StatusOr<ImageRelease> ReleaseImages(const ModelBundle& bundle, const data
   for (float& v : intensities.values) v = 1.0f / (1.0f + std::exp(-v));
   result.images = data::MatrixToImages(intensities, images.height, images.width);
   for (uint8_t label : labels) {
-    if (label >= bundle.image.num_classes) return absl::InvalidArgumentError("label outside the declared classes");
+    if (label >= bundle.image.num_classes)
+      return absl::InvalidArgumentError("label outside the declared classes");
     result.labels.push_back(static_cast<uint8_t>(label_rr->Privatize(label, rng)));
   }
   return result;

@@ -49,8 +49,7 @@ struct TableRelease {
 };
 absl::StatusOr<TableRelease> ReleaseTable(const ModelBundle& bundle, const data::Table& records,
                                           const privacy::MetricMechanism& mechanism,
-                                          data::DecodingMode decoding,
-                                          privacy::RandomSource& rng);
+                                          data::DecodingMode decoding, privacy::RandomSource& rng);
 
 struct ImageRelease {
   data::ImageSet images;
@@ -59,11 +58,10 @@ struct ImageRelease {
 };
 // Images are decoded to their expected pixel intensities; labels (if given) pass through
 // randomized response, which must then be supplied.
-absl::StatusOr<ImageRelease> ReleaseImages(const ModelBundle& bundle, const data::ImageSet& images,
-                                           const std::vector<uint8_t>& labels,
-                                           const privacy::MetricMechanism& mechanism,
-                                           const std::optional<privacy::RandomizedResponse>& label_rr,
-                                           privacy::RandomSource& rng);
+absl::StatusOr<ImageRelease> ReleaseImages(
+    const ModelBundle& bundle, const data::ImageSet& images, const std::vector<uint8_t>& labels,
+    const privacy::MetricMechanism& mechanism,
+    const std::optional<privacy::RandomizedResponse>& label_rr, privacy::RandomSource& rng);
 
 }  // namespace fedsyn::site
 

@@ -12,10 +12,9 @@
 #define FEDSYN_STATUS_CONCAT_(a, b) FEDSYN_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
-#define RETURN_IF_ERROR(expr)                                  \
-  do {                                                         \
-    if (::absl::Status fedsyn_status_ = (expr); !fedsyn_status_.ok()) \
-      return fedsyn_status_;                                   \
+#define RETURN_IF_ERROR(expr)                                                                \
+  do {                                                                                       \
+    if (::absl::Status fedsyn_status_ = (expr); !fedsyn_status_.ok()) return fedsyn_status_; \
   } while (0)
 
 // ASSIGN_OR_RETURN(lhs, statusor_expr): evaluates the StatusOr, returns its status on

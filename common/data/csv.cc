@@ -5,7 +5,8 @@ namespace {
 
 std::string_view TrimSpaces(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -48,7 +49,8 @@ absl::StatusOr<std::vector<CsvRecord>> ParseCsv(std::string_view text, char deli
           }
         }
         // After the closing quote only spaces, then a delimiter or end of line, may follow.
-        while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\r')) ++pos;
+        while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\r'))
+          ++pos;
         if (pos < text.size() && text[pos] != delimiter && text[pos] != '\n') {
           return absl::InvalidArgumentError(source + ":" + std::to_string(line) +
                                             ": unexpected text after a closing quote");

@@ -33,7 +33,8 @@ absl::Status ReadExactly(gzFile file, void* out, uint64_t size, const std::strin
   while (size > 0) {
     const unsigned chunk = static_cast<unsigned>(std::min<uint64_t>(size, 1u << 30));
     const int got = gzread(file, cursor, chunk);
-    if (got <= 0) return absl::InvalidArgumentError(path + ": file is shorter than its IDX header says");
+    if (got <= 0)
+      return absl::InvalidArgumentError(path + ": file is shorter than its IDX header says");
     cursor += got;
     size -= static_cast<uint64_t>(got);
   }
@@ -48,7 +49,8 @@ absl::StatusOr<uint32_t> ReadBigEndian(gzFile file, const std::string& path) {
 
 absl::Status ExpectEnd(gzFile file, const std::string& path) {
   unsigned char extra;
-  if (gzread(file, &extra, 1) != 0) return absl::InvalidArgumentError(path + ": trailing bytes after the IDX data");
+  if (gzread(file, &extra, 1) != 0)
+    return absl::InvalidArgumentError(path + ": trailing bytes after the IDX data");
   return absl::OkStatus();
 }
 
@@ -64,12 +66,13 @@ void AppendBigEndian(std::string& out, uint32_t v) {
 absl::StatusOr<ImageSet> ReadIdxImages(const std::string& path, int64_t max_images) {
   ASSIGN_OR_RETURN(GzFile file, Open(path));
   ASSIGN_OR_RETURN(const uint32_t magic, ReadBigEndian(file.get(), path));
-  if (magic != kImageMagic) return absl::InvalidArgumentError(path + ": not an IDX image file (bad magic number)");
+  if (magic != kImageMagic)
+    return absl::InvalidArgumentError(path + ": not an IDX image file (bad magic number)");
   ASSIGN_OR_RETURN(const uint32_t count, ReadBigEndian(file.get(), path));
   ASSIGN_OR_RETURN(const uint32_t height, ReadBigEndian(file.get(), path));
   ASSIGN_OR_RETURN(const uint32_t width, ReadBigEndian(file.get(), path));
-  if (count == 0 || count > kMaxItems || height == 0 || height > kMaxSide || width == 0 || width > kMaxSide ||
-      uint64_t{count} * height * width > kMaxBytes) {
+  if (count == 0 || count > kMaxItems || height == 0 || height > kMaxSide || width == 0 ||
+      width > kMaxSide || uint64_t{count} * height * width > kMaxBytes) {
     return absl::InvalidArgumentError(path + ": IDX dimensions out of the supported range");
   }
   ImageSet images;
@@ -85,9 +88,11 @@ absl::StatusOr<ImageSet> ReadIdxImages(const std::string& path, int64_t max_imag
 absl::StatusOr<std::vector<uint8_t>> ReadIdxLabels(const std::string& path, int64_t max_labels) {
   ASSIGN_OR_RETURN(GzFile file, Open(path));
   ASSIGN_OR_RETURN(const uint32_t magic, ReadBigEndian(file.get(), path));
-  if (magic != kLabelMagic) return absl::InvalidArgumentError(path + ": not an IDX label file (bad magic number)");
+  if (magic != kLabelMagic)
+    return absl::InvalidArgumentError(path + ": not an IDX label file (bad magic number)");
   ASSIGN_OR_RETURN(const uint32_t count, ReadBigEndian(file.get(), path));
-  if (count == 0 || count > kMaxItems) return absl::InvalidArgumentError(path + ": IDX label count out of range");
+  if (count == 0 || count > kMaxItems)
+    return absl::InvalidArgumentError(path + ": IDX label count out of range");
   const int64_t keep = (max_labels > 0) ? std::min<int64_t>(max_labels, count) : count;
   std::vector<uint8_t> labels(static_cast<size_t>(keep));
   RETURN_IF_ERROR(ReadExactly(file.get(), labels.data(), labels.size(), path));
@@ -126,7 +131,8 @@ ImageSet MatrixToImages(const Matrix& intensities, int height, int width) {
   images.width = width;
   images.pixels.resize(intensities.values.size());
   for (size_t i = 0; i < intensities.values.size(); ++i) {
-    images.pixels[i] = static_cast<uint8_t>(std::lround(std::clamp(intensities.values[i], 0.0f, 1.0f) * 255.0f));
+    images.pixels[i] =
+        static_cast<uint8_t>(std::lround(std::clamp(intensities.values[i], 0.0f, 1.0f) * 255.0f));
   }
   return images;
 }

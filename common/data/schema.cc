@@ -44,8 +44,8 @@ absl::StatusOr<OutOfRangePolicy> ParsePolicy(const std::string& text, const std:
                                              const std::string& where) {
   if (text == "reject") return OutOfRangePolicy::kReject;
   if (text == "clamp") return OutOfRangePolicy::kClamp;
-  return KeyError(source, where, "out_of_range must be \"reject\" or \"clamp\", not \"" + text +
-                                     "\"");
+  return KeyError(source, where,
+                  "out_of_range must be \"reject\" or \"clamp\", not \"" + text + "\"");
 }
 
 absl::StatusOr<ColumnType> ParseType(const std::string& text, const std::string& source,
@@ -55,19 +55,18 @@ absl::StatusOr<ColumnType> ParseType(const std::string& text, const std::string&
   if (text == "categorical") return ColumnType::kCategorical;
   if (text == "binary") return ColumnType::kBinary;
   if (text == "ignored") return ColumnType::kIgnored;
-  return KeyError(source, where,
-                  "type must be continuous, integer, categorical, binary or ignored, not \"" +
-                      text + "\"");
+  return KeyError(
+      source, where,
+      "type must be continuous, integer, categorical, binary or ignored, not \"" + text + "\"");
 }
 
 absl::StatusOr<ColumnSpec> ParseColumn(const toml::table& table, int index,
                                        const std::vector<std::string>& default_missing,
-                                       OutOfRangePolicy default_policy,
-                                       const std::string& source) {
+                                       OutOfRangePolicy default_policy, const std::string& source) {
   std::string where = "column #" + std::to_string(index + 1);
   RETURN_IF_ERROR(CheckKnownKeys(table,
-                                 {"name", "type", "min", "max", "categories", "nullable",
-                                  "missing", "out_of_range", "aliases"},
+                                 {"name", "type", "min", "max", "categories", "nullable", "missing",
+                                  "out_of_range", "aliases"},
                                  source, where));
   ColumnSpec column;
   const auto name = table["name"].value<std::string>();
@@ -80,7 +79,8 @@ absl::StatusOr<ColumnSpec> ParseColumn(const toml::table& table, int index,
   column.nullable = table["nullable"].value_or(false);
   column.missing_tokens = default_missing;
   if (table.contains("missing")) {
-    ASSIGN_OR_RETURN(column.missing_tokens, StringList(table["missing"], source, where + ".missing"));
+    ASSIGN_OR_RETURN(column.missing_tokens,
+                     StringList(table["missing"], source, where + ".missing"));
   }
   column.out_of_range = default_policy;
   if (const auto policy = table["out_of_range"].value<std::string>()) {
@@ -138,11 +138,16 @@ absl::StatusOr<ColumnSpec> ParseColumn(const toml::table& table, int index,
 
 const char* ColumnTypeName(ColumnType type) {
   switch (type) {
-    case ColumnType::kContinuous: return "continuous";
-    case ColumnType::kInteger: return "integer";
-    case ColumnType::kCategorical: return "categorical";
-    case ColumnType::kBinary: return "binary";
-    case ColumnType::kIgnored: return "ignored";
+    case ColumnType::kContinuous:
+      return "continuous";
+    case ColumnType::kInteger:
+      return "integer";
+    case ColumnType::kCategorical:
+      return "categorical";
+    case ColumnType::kBinary:
+      return "binary";
+    case ColumnType::kIgnored:
+      return "ignored";
   }
   return "?";
 }

@@ -37,9 +37,7 @@ struct ColumnSpec {
   std::vector<std::string> missing_tokens;     // resolved: column's own or the dataset's
   OutOfRangePolicy out_of_range = OutOfRangePolicy::kReject;
 
-  bool IsNumeric() const {
-    return type == ColumnType::kContinuous || type == ColumnType::kInteger;
-  }
+  bool IsNumeric() const { return type == ColumnType::kContinuous || type == ColumnType::kInteger; }
   bool IsCategorical() const {
     return type == ColumnType::kCategorical || type == ColumnType::kBinary;
   }
@@ -48,7 +46,7 @@ struct ColumnSpec {
 struct CsvFormat {
   bool header = false;
   char delimiter = ',';
-  bool trim = true;  // strip spaces around unquoted fields (UCI Adult uses ", ")
+  bool trim = true;   // strip spaces around unquoted fields (UCI Adult uses ", ")
   int skip_rows = 0;  // banner lines before the header or data
 };
 

@@ -16,7 +16,8 @@ bool ParseFinite(const std::string& text, double& value) {
   const char* begin = text.data();
   if (!text.empty() && text.front() == '+') ++begin;
   const auto [end, error] = std::from_chars(begin, text.data() + text.size(), value);
-  return error == std::errc() && end == text.data() + text.size() && std::isfinite(value) && begin != end;
+  return error == std::errc() && end == text.data() + text.size() && std::isfinite(value) &&
+         begin != end;
 }
 
 std::string TomlString(const std::string& s) {
@@ -36,9 +37,11 @@ std::string TomlList(const std::vector<std::string>& items) {
 
 }  // namespace
 
-absl::StatusOr<std::string> InferSchemaToml(const std::string& csv_path, const InferOptions& options) {
+absl::StatusOr<std::string> InferSchemaToml(const std::string& csv_path,
+                                            const InferOptions& options) {
   ASSIGN_OR_RETURN(const std::string text, ReadFileToString(csv_path));
-  ASSIGN_OR_RETURN(std::vector<CsvRecord> records, ParseCsv(text, options.delimiter, true, csv_path));
+  ASSIGN_OR_RETURN(std::vector<CsvRecord> records,
+                   ParseCsv(text, options.delimiter, true, csv_path));
   if (records.empty()) return absl::InvalidArgumentError(csv_path + ": no records");
   const size_t width = records.front().fields.size();
   std::vector<std::string> names;
@@ -51,9 +54,10 @@ absl::StatusOr<std::string> InferSchemaToml(const std::string& csv_path, const I
   }
   std::ostringstream out;
   out << "# " << kInferWarning << "\n\n[dataset]\nname = " << TomlString(options.dataset_name)
-      << "\nmissing = " << TomlList(options.missing_tokens) << "\nout_of_range = \"reject\"\n\n[csv]\n"
-      << "header = " << (options.header ? "true" : "false") << "\ndelimiter = "
-      << TomlString(std::string(1, options.delimiter)) << "\n";
+      << "\nmissing = " << TomlList(options.missing_tokens)
+      << "\nout_of_range = \"reject\"\n\n[csv]\n"
+      << "header = " << (options.header ? "true" : "false")
+      << "\ndelimiter = " << TomlString(std::string(1, options.delimiter)) << "\n";
   for (size_t c = 0; c < width; ++c) {
     bool numeric = true, integral = true, has_missing = false;
     double lo = INFINITY, hi = -INFINITY;
@@ -61,8 +65,8 @@ absl::StatusOr<std::string> InferSchemaToml(const std::string& csv_path, const I
     for (size_t r = first; r < records.size(); ++r) {
       if (records[r].fields.size() != width) {
         return absl::InvalidArgumentError(csv_path + ":" + std::to_string(records[r].line) + ": " +
-                                          std::to_string(records[r].fields.size()) + " columns, expected " +
-                                          std::to_string(width));
+                                          std::to_string(records[r].fields.size()) +
+                                          " columns, expected " + std::to_string(width));
       }
       const std::string& field = records[r].fields[c];
       if (std::find(options.missing_tokens.begin(), options.missing_tokens.end(), field) !=
@@ -70,7 +74,8 @@ absl::StatusOr<std::string> InferSchemaToml(const std::string& csv_path, const I
         has_missing = true;
         continue;
       }
-      if (distinct.size() <= static_cast<size_t>(options.max_categories_for_text)) distinct.insert(field);
+      if (distinct.size() <= static_cast<size_t>(options.max_categories_for_text))
+        distinct.insert(field);
       double v = 0;
       if (numeric && ParseFinite(field, v)) {
         lo = std::min(lo, v);
@@ -87,19 +92,20 @@ absl::StatusOr<std::string> InferSchemaToml(const std::string& csv_path, const I
     }
     if (numeric && distinct.size() > static_cast<size_t>(options.max_categories_for_numeric)) {
       if (lo == hi) hi = lo + 1;
-      out << "type = \"" << (integral ? "integer" : "continuous") << "\"\nmin = " << lo << "\nmax = " << hi << "\n";
+      out << "type = \"" << (integral ? "integer" : "continuous") << "\"\nmin = " << lo
+          << "\nmax = " << hi << "\n";
     } else if (distinct.size() > static_cast<size_t>(options.max_categories_for_text)) {
       out << "type = \"ignored\"  # too many distinct values: an identifier?\n";
       continue;
     } else {
       std::vector<std::string> categories(distinct.begin(), distinct.end());
       if (numeric) {
-        std::sort(categories.begin(), categories.end(), [](const std::string& a, const std::string& b) {
-          return std::stod(a) < std::stod(b);
-        });
+        std::sort(
+            categories.begin(), categories.end(),
+            [](const std::string& a, const std::string& b) { return std::stod(a) < std::stod(b); });
       }
-      out << "type = \"" << (categories.size() == 2 ? "binary" : "categorical") << "\"\ncategories = "
-          << TomlList(categories) << "\n";
+      out << "type = \"" << (categories.size() == 2 ? "binary" : "categorical")
+          << "\"\ncategories = " << TomlList(categories) << "\n";
     }
     if (has_missing) out << "nullable = true\n";
   }

@@ -29,7 +29,8 @@ inline constexpr char kInferWarning[] =
     "declared one before releasing anything.";
 
 // Returns TOML text (starting with kInferWarning as a comment) that Schema::Parse accepts.
-absl::StatusOr<std::string> InferSchemaToml(const std::string& csv_path, const InferOptions& options);
+absl::StatusOr<std::string> InferSchemaToml(const std::string& csv_path,
+                                            const InferOptions& options);
 
 }  // namespace fedsyn::data
 

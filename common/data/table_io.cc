@@ -43,18 +43,18 @@ std::string FormatNumber(Number value) {
 
 class CellParser {
  public:
-  CellParser(const Schema& schema, const std::string& source)
-      : schema_(schema), source_(source) {}
+  CellParser(const Schema& schema, const std::string& source) : schema_(schema), source_(source) {}
 
   // Parses one field of column `c` on `line`, updating `report`.
-  absl::StatusOr<Cell> Parse(const std::string& field, int c, int line, ColumnReport& report) const {
+  absl::StatusOr<Cell> Parse(const std::string& field, int c, int line,
+                             ColumnReport& report) const {
     const ColumnSpec& column = schema_.columns[static_cast<size_t>(c)];
     if (column.type == ColumnType::kIgnored) return Cell();
     if (std::find(column.missing_tokens.begin(), column.missing_tokens.end(), field) !=
         column.missing_tokens.end()) {
       if (!column.nullable) {
-        return Error(line, c, "missing value " + Quote(field) +
-                                  " but the column is not declared nullable");
+        return Error(line, c,
+                     "missing value " + Quote(field) + " but the column is not declared nullable");
       }
       ++report.missing;
       return Cell();
@@ -74,8 +74,9 @@ class CellParser {
     }
     if (value < column.min || value > column.max) {
       if (column.out_of_range == OutOfRangePolicy::kReject) {
-        return Error(line, c, "value " + Quote(field) + " outside the declared range [" +
-                                  FormatNumber(column.min) + ", " + FormatNumber(column.max) + "]");
+        return Error(line, c,
+                     "value " + Quote(field) + " outside the declared range [" +
+                         FormatNumber(column.min) + ", " + FormatNumber(column.max) + "]");
       }
       ++report.clamped;
       value = std::clamp(value, column.min, column.max);
@@ -84,10 +85,9 @@ class CellParser {
   }
 
   absl::Status Error(int line, int c, const std::string& reason) const {
-    return absl::InvalidArgumentError(source_ + ":" + std::to_string(line) + ": column " +
-                                      std::to_string(c + 1) + " " +
-                                      Quote(schema_.columns[static_cast<size_t>(c)].name) + ": " +
-                                      reason);
+    return absl::InvalidArgumentError(
+        source_ + ":" + std::to_string(line) + ": column " + std::to_string(c + 1) + " " +
+        Quote(schema_.columns[static_cast<size_t>(c)].name) + ": " + reason);
   }
 
  private:
@@ -140,20 +140,21 @@ absl::StatusOr<ReadResult> ParseCsvTable(const std::string& text, const Schema& 
   const size_t width = schema.columns.size();
   if (csv.header) {
     if (first >= records.size()) {
-      return absl::InvalidArgumentError(source + ": the schema declares a header but the file has none");
+      return absl::InvalidArgumentError(source +
+                                        ": the schema declares a header but the file has none");
     }
     const CsvRecord& header = records[first];
     if (header.fields.size() != width) {
-      return absl::InvalidArgumentError(source + ":" + std::to_string(header.line) + ": header has " +
-                                        std::to_string(header.fields.size()) + " columns, schema declares " +
-                                        std::to_string(width));
+      return absl::InvalidArgumentError(source + ":" + std::to_string(header.line) +
+                                        ": header has " + std::to_string(header.fields.size()) +
+                                        " columns, schema declares " + std::to_string(width));
     }
     for (size_t c = 0; c < width; ++c) {
       if (header.fields[c] != schema.columns[c].name) {
         return absl::InvalidArgumentError(source + ":" + std::to_string(header.line) + ": column " +
-                                          std::to_string(c + 1) + " is named " + Quote(header.fields[c]) +
-                                          " in the header but " + Quote(schema.columns[c].name) +
-                                          " in the schema");
+                                          std::to_string(c + 1) + " is named " +
+                                          Quote(header.fields[c]) + " in the header but " +
+                                          Quote(schema.columns[c].name) + " in the schema");
       }
     }
     ++first;
@@ -166,8 +167,8 @@ absl::StatusOr<ReadResult> ParseCsvTable(const std::string& text, const Schema& 
     const CsvRecord& record = records[r];
     if (record.fields.size() != width) {
       return absl::InvalidArgumentError(source + ":" + std::to_string(record.line) + ": " +
-                                        std::to_string(record.fields.size()) + " columns, schema declares " +
-                                        std::to_string(width));
+                                        std::to_string(record.fields.size()) +
+                                        " columns, schema declares " + std::to_string(width));
     }
     Row row(width);
     for (size_t c = 0; c < width; ++c) {
@@ -247,7 +248,9 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
   }
   std::error_code error;
   std::filesystem::rename(temporary, path, error);
-  if (error) return absl::DataLossError("cannot rename " + temporary + " to " + path + ": " + error.message());
+  if (error)
+    return absl::DataLossError("cannot rename " + temporary + " to " + path + ": " +
+                               error.message());
   return absl::OkStatus();
 }
 

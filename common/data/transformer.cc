@@ -7,7 +7,9 @@
 namespace fedsyn::data {
 namespace {
 
-double Scale(double value, const ColumnSpec& c) { return 2.0 * (value - c.min) / (c.max - c.min) - 1.0; }
+double Scale(double value, const ColumnSpec& c) {
+  return 2.0 * (value - c.min) / (c.max - c.min) - 1.0;
+}
 double Unscale(double scaled, const ColumnSpec& c) {
   const double value = (scaled + 1.0) * 0.5 * (c.max - c.min) + c.min;
   return std::clamp(value, c.min, c.max);
@@ -82,7 +84,8 @@ Table Transformer::DecodeWith(const Matrix& m, ChooseCategory choose, IsMissing 
       if (column.IsNumeric()) {
         if (l.indicator_offset >= 0 && is_missing(in[l.indicator_offset])) continue;
         double value = Unscale(continuous_value(in, l.value_offset), column);
-        if (column.type == ColumnType::kInteger) value = std::clamp(std::round(value), column.min, column.max);
+        if (column.type == ColumnType::kInteger)
+          value = std::clamp(std::round(value), column.min, column.max);
         cell = value;
       } else {
         const int slots = CategorySlots(column);
@@ -96,14 +99,16 @@ Table Transformer::DecodeWith(const Matrix& m, ChooseCategory choose, IsMissing 
 }
 
 Table Transformer::Inverse(const Matrix& encoded) const {
-  return DecodeWith(encoded, ArgMax, [](float indicator) { return indicator > 0.5f; }, MeanValue);
+  return DecodeWith(
+      encoded, ArgMax, [](float indicator) { return indicator > 0.5f; }, MeanValue);
 }
 
 Table Transformer::DecodeLogits(const Matrix& logits, DecodingMode decoding,
                                 const std::function<double()>& uniform01,
                                 std::span<const float> gaussian_scale) const {
   if (decoding == DecodingMode::kArgmax) {
-    return DecodeWith(logits, ArgMax, [](float logit) { return logit > 0.0f; }, MeanValue);
+    return DecodeWith(
+        logits, ArgMax, [](float logit) { return logit > 0.0f; }, MeanValue);
   }
   const auto sample = [&uniform01](const float* v, int n) {
     // Softmax with the max subtracted for stability, then inverse-CDF sampling.
@@ -123,7 +128,8 @@ Table Transformer::DecodeLogits(const Matrix& logits, DecodingMode decoding,
   const auto sample_value = [&uniform01, gaussian_scale](const float* row, int offset) {
     if (gaussian_scale.empty()) return static_cast<double>(row[offset]);
     // Box-Muller from two uniforms of the caller's generator.
-    const double normal = std::sqrt(-2.0 * std::log(uniform01())) * std::cos(2.0 * std::numbers::pi * uniform01());
+    const double normal =
+        std::sqrt(-2.0 * std::log(uniform01())) * std::cos(2.0 * std::numbers::pi * uniform01());
     return row[offset] + gaussian_scale[static_cast<size_t>(offset)] * normal;
   };
   return DecodeWith(logits, sample, sample_missing, sample_value);

@@ -60,17 +60,19 @@ class Transformer {
   // continuous values are drawn from N(mean, scale^2) as the VAE's likelihood says, instead of
   // collapsing every record onto the mean. Numeric values are clamped to the declared bounds
   // and integers rounded, so every output row satisfies the schema.
-  Table DecodeLogits(const Matrix& logits, DecodingMode decoding, const std::function<double()>& uniform01,
+  Table DecodeLogits(const Matrix& logits, DecodingMode decoding,
+                     const std::function<double()>& uniform01,
                      std::span<const float> gaussian_scale = {}) const;
 
  private:
   struct ColumnLayout {
     int column = 0;
-    int value_offset = 0;      // Gaussian coordinate or first one-hot slot
+    int value_offset = 0;       // Gaussian coordinate or first one-hot slot
     int indicator_offset = -1;  // Bernoulli missing indicator (numeric, nullable)
   };
   template <typename ChooseCategory, typename IsMissing, typename ContinuousValue>
-  Table DecodeWith(const Matrix& m, ChooseCategory choose, IsMissing is_missing, ContinuousValue value) const;
+  Table DecodeWith(const Matrix& m, ChooseCategory choose, IsMissing is_missing,
+                   ContinuousValue value) const;
 
   std::vector<ColumnSpec> columns_;
   std::vector<ColumnLayout> layout_;

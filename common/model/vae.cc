@@ -30,7 +30,8 @@ constexpr int64_t kEvalBatch = 4096;
 constexpr double kMinLogSigma = -5.0;
 
 torch::Tensor ToTensor(const data::Matrix& m) {
-  return torch::from_blob(const_cast<float*>(m.values.data()), {m.rows, m.cols}, torch::kFloat32).clone();
+  return torch::from_blob(const_cast<float*>(m.values.data()), {m.rows, m.cols}, torch::kFloat32)
+      .clone();
 }
 
 data::Matrix ToMatrix(const torch::Tensor& t) {
@@ -44,16 +45,20 @@ const char* ArchitectureName(Architecture a) { return a == Architecture::kMlp ? 
 
 const char* BlockKindName(data::BlockKind k) {
   switch (k) {
-    case data::BlockKind::kGaussian: return "gaussian";
-    case data::BlockKind::kCategorical: return "categorical";
-    case data::BlockKind::kBernoulli: return "bernoulli";
+    case data::BlockKind::kGaussian:
+      return "gaussian";
+    case data::BlockKind::kCategorical:
+      return "categorical";
+    case data::BlockKind::kBernoulli:
+      return "bernoulli";
   }
   return "?";
 }
 
 Json SpecToJson(const VaeSpec& spec) {
   Json blocks = Json::array();
-  for (const data::Block& b : spec.blocks) blocks.push_back({BlockKindName(b.kind), b.offset, b.width});
+  for (const data::Block& b : spec.blocks)
+    blocks.push_back({BlockKindName(b.kind), b.offset, b.width});
   return {{"architecture", ArchitectureName(spec.architecture)},
           {"input_width", spec.input_width},
           {"latent_dim", spec.latent_dim},
@@ -97,9 +102,12 @@ absl::StatusOr<VaeSpec> SpecFromJson(const Json& j) {
 
 absl::Status ValidateSpec(const VaeSpec& spec) {
   if (spec.input_width < 1) return absl::InvalidArgumentError("input width must be positive");
-  if (spec.latent_dim < 1 || spec.latent_dim > 1024) return absl::InvalidArgumentError("latent dimension must be in 1..1024");
-  if (!(spec.beta > 0) || !std::isfinite(spec.beta)) return absl::InvalidArgumentError("beta must be positive");
-  if (spec.hidden.empty()) return absl::InvalidArgumentError("at least one hidden layer is required");
+  if (spec.latent_dim < 1 || spec.latent_dim > 1024)
+    return absl::InvalidArgumentError("latent dimension must be in 1..1024");
+  if (!(spec.beta > 0) || !std::isfinite(spec.beta))
+    return absl::InvalidArgumentError("beta must be positive");
+  if (spec.hidden.empty())
+    return absl::InvalidArgumentError("at least one hidden layer is required");
   for (int h : spec.hidden) {
     if (h < 1 || h > 8192) return absl::InvalidArgumentError("hidden widths must be in 1..8192");
   }
@@ -108,10 +116,12 @@ absl::Status ValidateSpec(const VaeSpec& spec) {
   }
   int covered = 0;
   for (const data::Block& b : spec.blocks) {
-    if (b.offset != covered || b.width < 1) return absl::InvalidArgumentError("blocks must tile the input in order");
+    if (b.offset != covered || b.width < 1)
+      return absl::InvalidArgumentError("blocks must tile the input in order");
     covered += b.width;
   }
-  if (covered != spec.input_width) return absl::InvalidArgumentError("blocks must cover the input width exactly");
+  if (covered != spec.input_width)
+    return absl::InvalidArgumentError("blocks must cover the input width exactly");
   return absl::OkStatus();
 }
 
@@ -137,7 +147,7 @@ struct VaeNet : nn::Module {
     } else {
       const int h = spec.hidden.front();
       encoder->push_back(nn::Unflatten(nn::UnflattenOptions(1, {1, 28, 28})));
-      encoder->push_back(nn::Conv2d(nn::Conv2dOptions(1, 32, 4).stride(2).padding(1)));   // 14x14
+      encoder->push_back(nn::Conv2d(nn::Conv2dOptions(1, 32, 4).stride(2).padding(1)));  // 14x14
       encoder->push_back(nn::ReLU());
       encoder->push_back(nn::Conv2d(nn::Conv2dOptions(32, 64, 4).stride(2).padding(1)));  // 7x7
       encoder->push_back(nn::ReLU());
@@ -150,9 +160,11 @@ struct VaeNet : nn::Module {
       decoder->push_back(nn::Linear(h, 64 * 7 * 7));
       decoder->push_back(nn::ReLU());
       decoder->push_back(nn::Unflatten(nn::UnflattenOptions(1, {64, 7, 7})));
-      decoder->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(64, 32, 4).stride(2).padding(1)));
+      decoder->push_back(
+          nn::ConvTranspose2d(nn::ConvTranspose2dOptions(64, 32, 4).stride(2).padding(1)));
       decoder->push_back(nn::ReLU());
-      decoder->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(32, 1, 4).stride(2).padding(1)));
+      decoder->push_back(
+          nn::ConvTranspose2d(nn::ConvTranspose2dOptions(32, 1, 4).stride(2).padding(1)));
       decoder->push_back(nn::Flatten());
     }
     register_module("encoder", encoder);
@@ -168,7 +180,8 @@ struct VaeNet : nn::Module {
     }
     gaussian_index = torch::tensor(gaussian, torch::kLong);
     bernoulli_index = torch::tensor(bernoulli, torch::kLong);
-    log_sigma = register_parameter("log_sigma", torch::zeros({static_cast<int64_t>(gaussian.size())}));
+    log_sigma =
+        register_parameter("log_sigma", torch::zeros({static_cast<int64_t>(gaussian.size())}));
   }
 
   std::pair<torch::Tensor, torch::Tensor> Encode(const torch::Tensor& x) {
@@ -178,12 +191,13 @@ struct VaeNet : nn::Module {
   torch::Tensor Decode(const torch::Tensor& z) { return decoder->forward(z); }
 
   // Per-record negative ELBO: reconstruction + beta * KL.
-  torch::Tensor RecordLoss(const torch::Tensor& x, const torch::Tensor& out, const torch::Tensor& mu,
-                           const torch::Tensor& logvar) const {
+  torch::Tensor RecordLoss(const torch::Tensor& x, const torch::Tensor& out,
+                           const torch::Tensor& mu, const torch::Tensor& logvar) const {
     torch::Tensor loss = torch::zeros({x.size(0)});
     if (gaussian_index.numel() > 0) {
       const torch::Tensor ls = log_sigma.clamp_min(kMinLogSigma);
-      const torch::Tensor diff = (x.index_select(1, gaussian_index) - out.index_select(1, gaussian_index)) / ls.exp();
+      const torch::Tensor diff =
+          (x.index_select(1, gaussian_index) - out.index_select(1, gaussian_index)) / ls.exp();
       loss = loss + (0.5 * diff.pow(2) + ls + 0.5 * std::log(2.0 * std::numbers::pi)).sum(1);
     }
     if (bernoulli_index.numel() > 0) {
@@ -193,7 +207,9 @@ struct VaeNet : nn::Module {
                         .sum(1);
     }
     for (const data::Block& b : categorical) {
-      loss = loss - (x.narrow(1, b.offset, b.width) * torch::log_softmax(out.narrow(1, b.offset, b.width), 1)).sum(1);
+      loss = loss - (x.narrow(1, b.offset, b.width) *
+                     torch::log_softmax(out.narrow(1, b.offset, b.width), 1))
+                        .sum(1);
     }
     const torch::Tensor kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1);
     return loss + spec_.beta * kl;
@@ -218,13 +234,18 @@ void RestoreParameters(VaeNet& net, const std::vector<torch::Tensor>& saved) {
   for (size_t i = 0; i < params.size(); ++i) params[i].copy_(saved[i]);
 }
 
-void AppendU32(std::string& out, uint32_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
-void AppendU64(std::string& out, uint64_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
+void AppendU32(std::string& out, uint32_t v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+void AppendU64(std::string& out, uint64_t v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
 
 }  // namespace
 
 int SetComputeThreads(int threads) {
-  const int wanted = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int wanted =
+      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(wanted);
   return at::get_num_threads();
 }
@@ -256,10 +277,12 @@ absl::StatusOr<std::unique_ptr<Vae>> Vae::Create(const VaeSpec& spec, uint64_t s
 absl::StatusOr<TrainReport> Vae::Train(const data::Matrix& data, const TrainOptions& options,
                                        base::ProgressSink& progress) {
   VaeNet& net = *impl_->net;
-  if (data.cols != net.spec_.input_width) return absl::InvalidArgumentError("training data width does not match the model");
+  if (data.cols != net.spec_.input_width)
+    return absl::InvalidArgumentError("training data width does not match the model");
   if (data.rows < 2) return absl::InvalidArgumentError("at least two training records are needed");
   if (options.max_epochs < 1 || options.batch_size < 1 || !(options.learning_rate > 0) ||
-      !(options.validation_fraction >= 0 && options.validation_fraction < 0.5) || options.patience < 1) {
+      !(options.validation_fraction >= 0 && options.validation_fraction < 0.5) ||
+      options.patience < 1) {
     return absl::InvalidArgumentError("invalid training options");
   }
   TrainReport report;
@@ -269,9 +292,11 @@ absl::StatusOr<TrainReport> Vae::Train(const data::Matrix& data, const TrainOpti
 
   const torch::Tensor all = ToTensor(data);
   const torch::Tensor order = torch::randperm(data.rows, torch::kLong);
-  const int64_t validation_rows = static_cast<int64_t>(std::floor(options.validation_fraction * data.rows));
+  const int64_t validation_rows =
+      static_cast<int64_t>(std::floor(options.validation_fraction * data.rows));
   const torch::Tensor validation = all.index_select(0, order.narrow(0, 0, validation_rows));
-  const torch::Tensor train = all.index_select(0, order.narrow(0, validation_rows, data.rows - validation_rows));
+  const torch::Tensor train =
+      all.index_select(0, order.narrow(0, validation_rows, data.rows - validation_rows));
   report.train_rows = train.size(0);
   report.validation_rows = validation_rows;
 
@@ -297,9 +322,11 @@ absl::StatusOr<TrainReport> Vae::Train(const data::Matrix& data, const TrainOpti
     EpochStats stats;
     stats.epoch = epoch;
     stats.train_loss = total / static_cast<double>(train.size(0));
-    stats.validation_loss = validation_rows > 0 ? EvaluateLoss(ToMatrix(validation)) : stats.train_loss;
+    stats.validation_loss =
+        validation_rows > 0 ? EvaluateLoss(ToMatrix(validation)) : stats.train_loss;
     report.epochs.push_back(stats);
-    if (!std::isfinite(stats.train_loss)) return absl::InternalError("training diverged (non-finite loss)");
+    if (!std::isfinite(stats.train_loss))
+      return absl::InternalError("training diverged (non-finite loss)");
     if (stats.validation_loss < best) {
       best = stats.validation_loss;
       best_parameters = CloneParameters(net);
@@ -309,7 +336,8 @@ absl::StatusOr<TrainReport> Vae::Train(const data::Matrix& data, const TrainOpti
       ++epochs_without_improvement;
     }
     char summary[96];
-    std::snprintf(summary, sizeof summary, "loss %.3f val %.3f", stats.train_loss, stats.validation_loss);
+    std::snprintf(summary, sizeof summary, "loss %.3f val %.3f", stats.train_loss,
+                  stats.validation_loss);
     progress.Update({epoch, options.max_epochs, summary});
     if (epochs_without_improvement >= options.patience) {
       report.stopped_early = true;
@@ -319,8 +347,9 @@ absl::StatusOr<TrainReport> Vae::Train(const data::Matrix& data, const TrainOpti
   RestoreParameters(net, best_parameters);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   char summary[128];
-  std::snprintf(summary, sizeof summary, "%zu epochs, best %d (val %.3f)%s, %.1f s", report.epochs.size(),
-                report.best_epoch, best, report.stopped_early ? ", stopped early" : "", report.seconds);
+  std::snprintf(summary, sizeof summary, "%zu epochs, best %d (val %.3f)%s, %.1f s",
+                report.epochs.size(), report.best_epoch, best,
+                report.stopped_early ? ", stopped early" : "", report.seconds);
   progress.Finish(summary);
   return report;
 }
@@ -387,7 +416,8 @@ absl::Status Vae::Save(const std::string& path, const std::string& metadata_json
   for (const auto& item : impl_->net->named_parameters()) {
     const torch::Tensor t = item.value().detach().contiguous().to(torch::kFloat32);
     tensors.push_back({{"name", item.key()}, {"shape", t.sizes().vec()}});
-    payload.append(reinterpret_cast<const char*>(t.data_ptr<float>()), static_cast<size_t>(t.numel()) * sizeof(float));
+    payload.append(reinterpret_cast<const char*>(t.data_ptr<float>()),
+                   static_cast<size_t>(t.numel()) * sizeof(float));
   }
   header["tensors"] = tensors;
   const std::string header_text = header.dump();
@@ -400,18 +430,20 @@ absl::Status Vae::Save(const std::string& path, const std::string& metadata_json
   return data::WriteFileAtomically(path, file);
 }
 
-absl::StatusOr<std::unique_ptr<Vae>> Vae::Load(const std::string& path, std::string* metadata_json) {
+absl::StatusOr<std::unique_ptr<Vae>> Vae::Load(const std::string& path,
+                                               std::string* metadata_json) {
   ASSIGN_OR_RETURN(const std::string file, data::ReadFileToString(path));
   const size_t fixed = sizeof kMagic + sizeof(uint32_t) + sizeof(uint64_t);
-  if (file.size() < fixed + kChecksumChars || std::memcmp(file.data(), kMagic, sizeof kMagic) != 0) {
+  if (file.size() < fixed + kChecksumChars ||
+      std::memcmp(file.data(), kMagic, sizeof kMagic) != 0) {
     return absl::DataLossError(path + ": not a fedsyn model file");
   }
   uint32_t version = 0;
   std::memcpy(&version, file.data() + sizeof kMagic, sizeof version);
   if (version != kFormatVersion) {
-    return absl::FailedPreconditionError(path + ": model format version " + std::to_string(version) +
-                                         " is not supported (this build reads version " +
-                                         std::to_string(kFormatVersion) + ")");
+    return absl::FailedPreconditionError(
+        path + ": model format version " + std::to_string(version) +
+        " is not supported (this build reads version " + std::to_string(kFormatVersion) + ")");
   }
   const std::string_view body(file.data(), file.size() - kChecksumChars);
   if (privacy::Sha256Hex(body) != file.substr(file.size() - kChecksumChars)) {
@@ -419,7 +451,8 @@ absl::StatusOr<std::unique_ptr<Vae>> Vae::Load(const std::string& path, std::str
   }
   uint64_t header_size = 0;
   std::memcpy(&header_size, file.data() + sizeof kMagic + sizeof version, sizeof header_size);
-  if (header_size > body.size() - fixed) return absl::DataLossError(path + ": model header length out of range");
+  if (header_size > body.size() - fixed)
+    return absl::DataLossError(path + ": model header length out of range");
   Json header;
   try {
     header = Json::parse(body.substr(fixed, header_size));
@@ -437,15 +470,18 @@ absl::StatusOr<std::unique_ptr<Vae>> Vae::Load(const std::string& path, std::str
   for (const Json& entry : header["tensors"]) {
     const std::string name = entry.value("name", "");
     torch::Tensor* target = parameters.find(name);
-    if (target == nullptr || target->sizes().vec() != entry.value("shape", std::vector<int64_t>{})) {
+    if (target == nullptr ||
+        target->sizes().vec() != entry.value("shape", std::vector<int64_t>{})) {
       return absl::DataLossError(path + ": unexpected parameter '" + name + "'");
     }
     const size_t bytes = static_cast<size_t>(target->numel()) * sizeof(float);
-    if (offset + bytes > body.size()) return absl::DataLossError(path + ": parameter data truncated");
+    if (offset + bytes > body.size())
+      return absl::DataLossError(path + ": parameter data truncated");
     std::memcpy(target->data_ptr<float>(), body.data() + offset, bytes);
     offset += bytes;
   }
-  if (offset != body.size()) return absl::DataLossError(path + ": trailing bytes after the parameters");
+  if (offset != body.size())
+    return absl::DataLossError(path + ": trailing bytes after the parameters");
   if (metadata_json != nullptr) *metadata_json = header.value("metadata", Json::object()).dump();
   return vae;
 }

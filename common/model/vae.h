@@ -27,8 +27,8 @@ enum class Architecture {
 
 struct VaeSpec {
   Architecture architecture = Architecture::kMlp;
-  int input_width = 0;               // model-space width; 784 for kConv28
-  std::vector<data::Block> blocks;   // loss layout; kConv28 uses one Bernoulli block per pixel
+  int input_width = 0;              // model-space width; 784 for kConv28
+  std::vector<data::Block> blocks;  // loss layout; kConv28 uses one Bernoulli block per pixel
   int latent_dim = 8;
   std::vector<int> hidden = {128, 128};
   double beta = 1.0;
@@ -70,7 +70,8 @@ class Vae {
   // Reads a model file written by Save. Checks magic, format version and checksum; returns
   // DataLoss for a damaged file and FailedPrecondition for an unsupported version. The
   // caller's metadata (a JSON text) is returned through `metadata_json`.
-  static absl::StatusOr<std::unique_ptr<Vae>> Load(const std::string& path, std::string* metadata_json);
+  static absl::StatusOr<std::unique_ptr<Vae>> Load(const std::string& path,
+                                                   std::string* metadata_json);
 
   ~Vae();
   Vae(const Vae&) = delete;

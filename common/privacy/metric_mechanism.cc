@@ -69,8 +69,7 @@ absl::StatusOr<std::vector<double>> MetricMechanism::Release(std::span<const dou
                                                              RandomSource& rng) const {
   if (code.size() != static_cast<size_t>(params_.dimension)) {
     return absl::InvalidArgumentError("code has dimension " + std::to_string(code.size()) +
-                                      ", mechanism expects " +
-                                      std::to_string(params_.dimension));
+                                      ", mechanism expects " + std::to_string(params_.dimension));
   }
   for (double x : code) {
     if (!std::isfinite(x)) return absl::InvalidArgumentError("code has a non-finite entry");

@@ -2,7 +2,8 @@
 //
 //   release(x) = round_grid(clip_R(mu(x))) + round_grid(N),
 //   N = r * u, u uniform on S^{k-1}, r ~ Gamma(k, 1/eps_d)      (L2: density ~ exp(-eps_d ||n||_2))
-//   N_i ~ Laplace(1/eps_d) independently                         (L1: density ~ exp(-eps_d ||n||_1))
+//   N_i ~ Laplace(1/eps_d) independently                         (L1: density ~ exp(-eps_d
+//   ||n||_1))
 //
 // Rounding both the clipped code and the noise to a power-of-two grid makes the final sum
 // exact in double precision, so the output's low-order bits cannot reveal the code

@@ -56,18 +56,22 @@ TEST(Idx, RejectsCorruptFiles) {
   std::string raw = *ReadFileToString(dir + "/i.idx");
 
   ASSERT_TRUE(WriteFileAtomically(dir + "/short.idx", raw.substr(0, raw.size() - 10)).ok());
-  EXPECT_THAT(std::string(ReadIdxImages(dir + "/short.idx").status().message()), HasSubstr("shorter"));
+  EXPECT_THAT(std::string(ReadIdxImages(dir + "/short.idx").status().message()),
+              HasSubstr("shorter"));
   ASSERT_TRUE(WriteFileAtomically(dir + "/long.idx", raw + "x").ok());
-  EXPECT_THAT(std::string(ReadIdxImages(dir + "/long.idx").status().message()), HasSubstr("trailing"));
+  EXPECT_THAT(std::string(ReadIdxImages(dir + "/long.idx").status().message()),
+              HasSubstr("trailing"));
   std::string magic = raw;
   magic[3] = 0x01;
   ASSERT_TRUE(WriteFileAtomically(dir + "/magic.idx", magic).ok());
-  EXPECT_THAT(std::string(ReadIdxImages(dir + "/magic.idx").status().message()), HasSubstr("bad magic"));
+  EXPECT_THAT(std::string(ReadIdxImages(dir + "/magic.idx").status().message()),
+              HasSubstr("bad magic"));
   // A header claiming 2^31 images of 28x28 must be refused before any allocation.
   std::string huge = raw.substr(0, 16);
   huge[4] = static_cast<char>(0x80);
   ASSERT_TRUE(WriteFileAtomically(dir + "/huge.idx", huge).ok());
-  EXPECT_THAT(std::string(ReadIdxImages(dir + "/huge.idx").status().message()), HasSubstr("out of the supported range"));
+  EXPECT_THAT(std::string(ReadIdxImages(dir + "/huge.idx").status().message()),
+              HasSubstr("out of the supported range"));
   EXPECT_EQ(ReadIdxImages(dir + "/none.idx").status().code(), absl::StatusCode::kNotFound);
   EXPECT_FALSE(ReadIdxLabels(dir + "/i.idx").ok());  // an image file is not a label file
 }

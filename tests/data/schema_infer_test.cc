@@ -14,19 +14,22 @@ using ::testing::HasSubstr;
 TEST(SchemaInfer, ProposesAParsableSchemaWithTheWarning) {
   InferOptions options;
   options.dataset_name = "cleveland";
-  auto toml = InferSchemaToml(testing::DemoDataDir() + "/heart_disease_uci/processed.cleveland.data", options);
+  auto toml = InferSchemaToml(
+      testing::DemoDataDir() + "/heart_disease_uci/processed.cleveland.data", options);
   ASSERT_TRUE(toml.ok()) << toml.status();
   EXPECT_THAT(*toml, HasSubstr(kInferWarning));
   auto schema = Schema::Parse(*toml, "inferred");
   ASSERT_TRUE(schema.ok()) << schema.status() << "\n" << *toml;
   ASSERT_EQ(schema->columns.size(), 14u);
-  EXPECT_EQ(schema->columns[0].type, ColumnType::kInteger);       // age
-  EXPECT_EQ(schema->columns[1].type, ColumnType::kBinary);        // sex
-  EXPECT_EQ(schema->columns[2].type, ColumnType::kCategorical);   // cp
-  EXPECT_EQ(schema->columns[9].type, ColumnType::kContinuous);    // oldpeak
-  EXPECT_TRUE(schema->columns[11].nullable);                      // ca has '?'
+  EXPECT_EQ(schema->columns[0].type, ColumnType::kInteger);      // age
+  EXPECT_EQ(schema->columns[1].type, ColumnType::kBinary);       // sex
+  EXPECT_EQ(schema->columns[2].type, ColumnType::kCategorical);  // cp
+  EXPECT_EQ(schema->columns[9].type, ColumnType::kContinuous);   // oldpeak
+  EXPECT_TRUE(schema->columns[11].nullable);                     // ca has '?'
   // The proposal reads its own file back.
-  EXPECT_TRUE(ReadCsvTable(testing::DemoDataDir() + "/heart_disease_uci/processed.cleveland.data", *schema).ok());
+  EXPECT_TRUE(
+      ReadCsvTable(testing::DemoDataDir() + "/heart_disease_uci/processed.cleveland.data", *schema)
+          .ok());
 }
 
 TEST(SchemaInfer, RaggedFilesAreErrors) {

@@ -92,7 +92,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadSchema{"FractionalIntegerBound", "max = 120", "max = 120.5", "integer bounds"},
         BadSchema{"UnknownType", "type = \"ignored\"", "type = \"text\"", "type must be"},
         BadSchema{"Typo", "nullable = true", "nulable = true", "unknown key 'nulable'"},
-        BadSchema{"BinaryWithThree", "[\"no\", \"yes\"]", "[\"no\", \"yes\", \"maybe\"]", "exactly two"},
+        BadSchema{"BinaryWithThree", "[\"no\", \"yes\"]", "[\"no\", \"yes\", \"maybe\"]",
+                  "exactly two"},
         BadSchema{"DuplicateCategory", "[\"no\", \"yes\"]", "[\"no\", \"no\"]", "distinct"},
         BadSchema{"AliasToUnknown", "\"yes.\" = \"yes\"", "\"yes.\" = \"si\"", "declared category"},
         BadSchema{"LabelMissing", "label = \"y\"", "label = \"z\"", "no column named 'z'"},
@@ -104,11 +105,13 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return info.param.name; });
 
 TEST(Schema, MissingFileIsNotFound) {
-  EXPECT_EQ(Schema::LoadFile("/nonexistent/schema.toml").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Schema::LoadFile("/nonexistent/schema.toml").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST(Schema, ShippedDemoSchemasParse) {
-  for (const char* path : {"/heart_disease_uci/heart_disease.schema.toml", "/adult/adult.schema.toml"}) {
+  for (const char* path :
+       {"/heart_disease_uci/heart_disease.schema.toml", "/adult/adult.schema.toml"}) {
     auto schema = Schema::LoadFile(testing::DemoDataDir() + path);
     EXPECT_TRUE(schema.ok()) << schema.status();
   }

@@ -82,17 +82,24 @@ TEST_P(TableIoErrors, NameFileLineColumnAndReason) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, TableIoErrors,
     ::testing::Values(
-        BadInput{"WrongColumnCount", "63,145,1,no\n64,145,1\n", "site.csv:2: 3 columns, schema declares 4"},
-        BadInput{"Unparsable", "6x3,145,1,no\n", "site.csv:1: column 1 'age': cannot parse '6x3' as a number"},
+        BadInput{"WrongColumnCount", "63,145,1,no\n64,145,1\n",
+                 "site.csv:2: 3 columns, schema declares 4"},
+        BadInput{"Unparsable", "6x3,145,1,no\n",
+                 "site.csv:1: column 1 'age': cannot parse '6x3' as a number"},
         BadInput{"NaN", "63,nan,1,no\n", "site.csv:1: column 2 'bp': NaN or infinite value 'nan'"},
-        BadInput{"Inf", "63,-inf,1,no\n", "site.csv:1: column 2 'bp': NaN or infinite value '-inf'"},
-        BadInput{"Overflow", "63,1e999,1,no\n", "site.csv:1: column 2 'bp': NaN or infinite value '1e999'"},
-        BadInput{"UnknownCategory", "63,145,3,no\n", "site.csv:1: column 3 'cp': unknown category '3'"},
+        BadInput{"Inf", "63,-inf,1,no\n",
+                 "site.csv:1: column 2 'bp': NaN or infinite value '-inf'"},
+        BadInput{"Overflow", "63,1e999,1,no\n",
+                 "site.csv:1: column 2 'bp': NaN or infinite value '1e999'"},
+        BadInput{"UnknownCategory", "63,145,3,no\n",
+                 "site.csv:1: column 3 'cp': unknown category '3'"},
         BadInput{"OutOfRangeRejected", "63,145,1,no\n130,145,1,no\n",
                  "site.csv:2: column 1 'age': value '130' outside the declared range [0, 120]"},
-        BadInput{"NotInteger", "63.5,145,1,no\n", "site.csv:1: column 1 'age': value '63.5' is not an integer"},
+        BadInput{"NotInteger", "63.5,145,1,no\n",
+                 "site.csv:1: column 1 'age': value '63.5' is not an integer"},
         BadInput{"MissingNotNullable", "?,145,1,no\n",
-                 "site.csv:1: column 1 'age': missing value '?' but the column is not declared nullable"},
+                 "site.csv:1: column 1 'age': missing value '?' but the column is not declared "
+                 "nullable"},
         BadInput{"Empty", "\n\n", "site.csv: no data rows"}),
     [](const auto& info) { return info.param.name; });
 
@@ -100,7 +107,8 @@ TEST(TableIo, HeaderMustMatchTheSchema) {
   CsvFormat format = OutputCsvFormat();
   auto read = ParseCsvTable("age,pressure,cp,y\n63,145,1,no\n", ToySchema(), "h.csv", format);
   ASSERT_FALSE(read.ok());
-  EXPECT_THAT(std::string(read.status().message()), HasSubstr("named 'pressure' in the header but 'bp'"));
+  EXPECT_THAT(std::string(read.status().message()),
+              HasSubstr("named 'pressure' in the header but 'bp'"));
 }
 
 TEST(TableIo, WrittenTablesReadBackIdentically) {
@@ -115,12 +123,14 @@ TEST(TableIo, WrittenTablesReadBackIdentically) {
 }
 
 TEST(TableIo, ReadsTheShippedHospitalFiles) {
-  auto schema = Schema::LoadFile(testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml");
+  auto schema =
+      Schema::LoadFile(testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml");
   ASSERT_TRUE(schema.ok());
   const std::vector<std::pair<std::string, int>> sites = {
       {"cleveland", 303}, {"hungarian", 294}, {"switzerland", 123}, {"va", 200}};
   for (const auto& [site, rows] : sites) {
-    auto read = ReadCsvTable(testing::DemoDataDir() + "/heart_disease_uci/processed." + site + ".data", *schema);
+    auto read = ReadCsvTable(
+        testing::DemoDataDir() + "/heart_disease_uci/processed." + site + ".data", *schema);
     ASSERT_TRUE(read.ok()) << read.status();
     EXPECT_EQ(read->report.rows, rows) << site;
   }
@@ -136,7 +146,8 @@ TEST(TableIo, AtomicWriteReplacesWholeFiles) {
   ASSERT_TRUE(WriteFileAtomically(path, "first").ok());
   ASSERT_TRUE(WriteFileAtomically(path, "second").ok());
   EXPECT_EQ(*ReadFileToString(path), "second");
-  EXPECT_EQ(WriteFileAtomically("/nonexistent-dir/x", "y").code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(WriteFileAtomically("/nonexistent-dir/x", "y").code(),
+            absl::StatusCode::kPermissionDenied);
 }
 
 }  // namespace

@@ -33,7 +33,8 @@ TEST(Transformer, InverseOfEncodeIsExactOnEveryHospitalFile) {
   const Schema schema = HeartSchema();
   auto t = Transformer::FromSchema(schema);
   for (const char* site : {"cleveland", "hungarian", "switzerland", "va"}) {
-    auto read = ReadCsvTable(testing::DemoDataDir() + "/heart_disease_uci/processed." + site + ".data", schema);
+    auto read = ReadCsvTable(
+        testing::DemoDataDir() + "/heart_disease_uci/processed." + site + ".data", schema);
     ASSERT_TRUE(read.ok()) << read.status();
     const Table back = t->Inverse(t->Encode(read->table));
     ASSERT_EQ(back.num_rows(), read->table.num_rows());
@@ -59,7 +60,8 @@ TEST(Transformer, DecodedLogitsAlwaysSatisfyTheSchema) {
   auto t = Transformer::FromSchema(schema);
   testing::SeededRandom rng(9);
   Matrix logits(500, t->width());
-  for (float& v : logits.values) v = static_cast<float>((rng.UniformOpen01() - 0.5) * 20.0);  // far outside [-1, 1]
+  for (float& v : logits.values)
+    v = static_cast<float>((rng.UniformOpen01() - 0.5) * 20.0);  // far outside [-1, 1]
   for (auto decoding : {DecodingMode::kSample, DecodingMode::kArgmax}) {
     const Table table = t->DecodeLogits(logits, decoding, [&rng] { return rng.UniformOpen01(); });
     // Writing and re-reading under the schema validates every value and bound.
@@ -76,7 +78,8 @@ name = "one"
 name = "c"
 type = "categorical"
 categories = ["a", "b"]
-)", "one.toml");
+)",
+                              "one.toml");
   ASSERT_TRUE(schema.ok());
   auto t = Transformer::FromSchema(*schema);
   Matrix logits(20000, 2);
@@ -85,7 +88,8 @@ categories = ["a", "b"]
     logits.Row(r)[1] = std::log(3.0f);  // P(b) = 3/4
   }
   testing::SeededRandom rng(10);
-  const Table sampled = t->DecodeLogits(logits, DecodingMode::kSample, [&rng] { return rng.UniformOpen01(); });
+  const Table sampled =
+      t->DecodeLogits(logits, DecodingMode::kSample, [&rng] { return rng.UniformOpen01(); });
   int b = 0;
   for (const Row& row : sampled.rows) b += *row[0] == 1.0;
   // 20,000 draws, sd of the share = 0.0031: 0.75 +- 0.02 is over 6 sd.
@@ -103,13 +107,15 @@ name = "x"
 type = "continuous"
 min = 0
 max = 100
-)", "one.toml");
+)",
+                              "one.toml");
   ASSERT_TRUE(schema.ok());
   auto t = Transformer::FromSchema(*schema);
-  Matrix means(20000, 1);  // all 0 in model space: the middle of [0, 100]
+  Matrix means(20000, 1);                   // all 0 in model space: the middle of [0, 100]
   const std::vector<float> scale = {0.2f};  // 0.2 in model space = 10 in data units
   testing::SeededRandom rng(11);
-  const Table sampled = t->DecodeLogits(means, DecodingMode::kSample, [&rng] { return rng.UniformOpen01(); }, scale);
+  const Table sampled = t->DecodeLogits(
+      means, DecodingMode::kSample, [&rng] { return rng.UniformOpen01(); }, scale);
   double sum = 0, sq = 0;
   for (const Row& row : sampled.rows) {
     sum += *row[0];

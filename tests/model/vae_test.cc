@@ -18,8 +18,10 @@ struct Heart {
 };
 
 Heart LoadCleveland() {
-  auto schema = data::Schema::LoadFile(testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml");
-  auto read = data::ReadCsvTable(testing::DemoDataDir() + "/heart_disease_uci/processed.cleveland.data", *schema);
+  auto schema = data::Schema::LoadFile(testing::DemoDataDir() +
+                                       "/heart_disease_uci/heart_disease.schema.toml");
+  auto read = data::ReadCsvTable(
+      testing::DemoDataDir() + "/heart_disease_uci/processed.cleveland.data", *schema);
   auto transformer = data::Transformer::FromSchema(*schema);
   data::Matrix encoded = transformer->Encode(read->table);
   return {*schema, *transformer, encoded};
@@ -163,13 +165,15 @@ TEST(Vae, LoadRejectsDamagedAndForeignFiles) {
   ASSERT_TRUE(data::WriteFileAtomically(dir + "/flipped", flipped).ok());
   EXPECT_EQ(Vae::Load(dir + "/flipped", nullptr).status().code(), absl::StatusCode::kDataLoss);
 
-  ASSERT_TRUE(data::WriteFileAtomically(dir + "/truncated", bytes.substr(0, bytes.size() - 100)).ok());
+  ASSERT_TRUE(
+      data::WriteFileAtomically(dir + "/truncated", bytes.substr(0, bytes.size() - 100)).ok());
   EXPECT_EQ(Vae::Load(dir + "/truncated", nullptr).status().code(), absl::StatusCode::kDataLoss);
 
   std::string future = bytes;
   future[8] = 9;  // format version 9
   ASSERT_TRUE(data::WriteFileAtomically(dir + "/future", future).ok());
-  EXPECT_EQ(Vae::Load(dir + "/future", nullptr).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Vae::Load(dir + "/future", nullptr).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 
   ASSERT_TRUE(data::WriteFileAtomically(dir + "/text", "not a model at all, just text").ok());
   EXPECT_EQ(Vae::Load(dir + "/text", nullptr).status().code(), absl::StatusCode::kDataLoss);
@@ -182,7 +186,8 @@ TEST(Vae, ConvolutionalVaeTrainsOnImages) {
   data::Matrix images(96, 784);
   for (int64_t i = 0; i < images.rows; ++i) {
     for (int y = 0; y < 28; ++y) {
-      for (int x = 0; x < 28; ++x) images.Row(i)[y * 28 + x] = ((x < 14) == (i % 2 == 0)) ? 0.9f : 0.05f;
+      for (int x = 0; x < 28; ++x)
+        images.Row(i)[y * 28 + x] = ((x < 14) == (i % 2 == 0)) ? 0.9f : 0.05f;
     }
   }
   VaeSpec spec;
@@ -205,7 +210,8 @@ TEST(Vae, ConvolutionalVaeTrainsOnImages) {
   EXPECT_EQ(logits.cols, 784);
   // The two kinds are told apart: pixel (14, 3) is bright exactly for even images.
   int right = 0;
-  for (int64_t i = 0; i < images.rows; ++i) right += (logits.Row(i)[14 * 28 + 3] > 0) == (i % 2 == 0);
+  for (int64_t i = 0; i < images.rows; ++i)
+    right += (logits.Row(i)[14 * 28 + 3] > 0) == (i % 2 == 0);
   EXPECT_GT(right, 90);
 }
 

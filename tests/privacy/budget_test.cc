@@ -12,7 +12,7 @@ TEST(Budget, ChargesRoundUpNeverDown) {
   EXPECT_EQ(*EpsilonToChargeMicros(0.0), 0);
   EXPECT_EQ(*EpsilonToChargeMicros(1.0000001), 1'000'001);
   EXPECT_EQ(*EpsilonToChargeMicros(3.0013810679), 3'001'382);
-  EXPECT_GE(*EpsilonToChargeMicros(0.1 + 0.2) , 300'000);
+  EXPECT_GE(*EpsilonToChargeMicros(0.1 + 0.2), 300'000);
 }
 
 TEST(Budget, RejectsUnrepresentableEpsilons) {

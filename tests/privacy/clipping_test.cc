@@ -1,8 +1,8 @@
 #include "common/privacy/clipping.h"
 
+#include "common/privacy/distributions.h"
 #include "gtest/gtest.h"
 #include "tests/support/seeded_random.h"
-#include "common/privacy/distributions.h"
 
 namespace fedsyn::privacy {
 namespace {
@@ -31,7 +31,8 @@ TEST(Clipping, BoundsEveryCodeEvenAtExtremeScales) {
     std::vector<double> code(static_cast<size_t>(k));
     const double scale = std::ldexp(1.0, static_cast<int>(rng.UniformBelow(120)) - 60);
     for (double& x : code) x = SampleStandardNormal(rng) * scale;
-    const double radius = std::ldexp(1.0 + rng.UniformOpen01(), static_cast<int>(rng.UniformBelow(20)) - 10);
+    const double radius =
+        std::ldexp(1.0 + rng.UniformOpen01(), static_cast<int>(rng.UniformBelow(20)) - 10);
     for (NoiseMetric metric : {NoiseMetric::kL2, NoiseMetric::kL1}) {
       ASSERT_LE(Norm(ClipToBall(code, radius, metric), metric), radius);
     }

@@ -69,7 +69,8 @@ TEST(MetricMechanism, RejectsBadCodes) {
   auto m = MetricMechanism::Create(Params());
   ASSERT_TRUE(m.ok());
   SeededRandom rng(2);
-  EXPECT_EQ(m->Release(std::vector<double>(7, 0.0), rng).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(m->Release(std::vector<double>(7, 0.0), rng).status().code(),
+            absl::StatusCode::kInvalidArgument);
   std::vector<double> nan_code(8, 0.0);
   nan_code[2] = NAN;
   EXPECT_EQ(m->Release(nan_code, rng).status().code(), absl::StatusCode::kInvalidArgument);

@@ -20,8 +20,12 @@ using ::fedsyn::testing::SeededRandom;
 using ::testing::HasSubstr;
 using Json = nlohmann::json;
 
-std::string HeartSchemaPath() { return DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml"; }
-std::string HeartFile(const std::string& site) { return DemoDataDir() + "/heart_disease_uci/processed." + site + ".data"; }
+std::string HeartSchemaPath() {
+  return DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml";
+}
+std::string HeartFile(const std::string& site) {
+  return DemoDataDir() + "/heart_disease_uci/processed." + site + ".data";
+}
 
 TrainRequest HeartTrainRequest(const std::string& site, const std::string& model_out) {
   TrainRequest request;
@@ -34,7 +38,8 @@ TrainRequest HeartTrainRequest(const std::string& site, const std::string& model
   return request;
 }
 
-ReleaseRequest HeartReleaseRequest(const std::string& model, const std::string& site, const std::string& out) {
+ReleaseRequest HeartReleaseRequest(const std::string& model, const std::string& site,
+                                   const std::string& out) {
   ReleaseRequest request;
   request.model_path = model;
   request.input_csv = HeartFile(site);
@@ -60,7 +65,8 @@ TEST(Pipeline, SynthesizesEveryHospitalFileWithinTheSchema) {
     auto summary = RunRelease(HeartReleaseRequest(model, site, dir + "/" + site + ".csv"), rng);
     ASSERT_TRUE(summary.ok()) << site << ": " << summary.status();
 
-    auto synthetic = data::ReadCsvTable(dir + "/" + site + ".csv", *schema, data::OutputCsvFormat());
+    auto synthetic =
+        data::ReadCsvTable(dir + "/" + site + ".csv", *schema, data::OutputCsvFormat());
     ASSERT_TRUE(synthetic.ok()) << site << ": " << synthetic.status();
     auto real = data::ReadCsvTable(HeartFile(site), *schema);
     EXPECT_EQ(synthetic->report.rows, real->report.rows);
@@ -72,12 +78,15 @@ TEST(Pipeline, SynthesizesEveryHospitalFileWithinTheSchema) {
     EXPECT_EQ(g["model_private"], false);
     const double expected_eps = 0.5 * (2 * 3.0 + std::sqrt(8.0) * std::ldexp(1.0, -11));
     EXPECT_DOUBLE_EQ(g["epsilon_release"].get<double>(), expected_eps);
-    EXPECT_EQ(g["epsilon_release_micros"].get<int64_t>(), *privacy::EpsilonToChargeMicros(expected_eps));
+    EXPECT_EQ(g["epsilon_release_micros"].get<int64_t>(),
+              *privacy::EpsilonToChargeMicros(expected_eps));
     EXPECT_EQ(manifest["rows"], real->report.rows);
-    EXPECT_EQ(manifest["outputs"][0]["sha256"], *privacy::Sha256HexOfFile(dir + "/" + site + ".csv"));
+    EXPECT_EQ(manifest["outputs"][0]["sha256"],
+              *privacy::Sha256HexOfFile(dir + "/" + site + ".csv"));
     EXPECT_EQ(manifest["site_only"]["input"]["sha256"], *privacy::Sha256HexOfFile(HeartFile(site)));
     EXPECT_EQ(manifest["mechanism"]["latent_dim"], 8);
-    // The data-dependent training outcome stays in site_only; the model section has parameters only.
+    // The data-dependent training outcome stays in site_only; the model section has parameters
+    // only.
     EXPECT_TRUE(manifest["site_only"]["training"].contains("loss_per_epoch"));
     EXPECT_FALSE(manifest["model"]["training"].contains("loss_per_epoch"));
   }
@@ -133,7 +142,8 @@ TEST(Pipeline, ImagesReleaseWithRandomizedResponseLabels) {
   images.width = 28;
   std::vector<uint8_t> labels;
   for (int i = 0; i < 64; ++i) {
-    for (int p = 0; p < 784; ++p) images.pixels.push_back(static_cast<uint8_t>(((p % 28) < 14) == (i % 2) ? 230 : 10));
+    for (int p = 0; p < 784; ++p)
+      images.pixels.push_back(static_cast<uint8_t>(((p % 28) < 14) == (i % 2) ? 230 : 10));
     labels.push_back(static_cast<uint8_t>(i % 10));
   }
   ASSERT_TRUE(data::WriteIdxImages(dir + "/images.idx", images).ok());

@@ -15,7 +15,8 @@ namespace {
 using ::fedsyn::testing::SeededRandom;
 
 privacy::MetricMechanism Mechanism(double epsilon_d, double radius = 2.0, int k = 8) {
-  return *privacy::MetricMechanism::Create({privacy::NoiseMetric::kL2, epsilon_d, radius, k, std::nullopt});
+  return *privacy::MetricMechanism::Create(
+      {privacy::NoiseMetric::kL2, epsilon_d, radius, k, std::nullopt});
 }
 
 TEST(PrivatizeCodes, CountsClippedCodesAndRefusesWrongDimension) {
@@ -56,7 +57,8 @@ std::string* HeartRelease::dir_ = nullptr;
 // Mean over columns of the total-variation distance between the real and synthetic
 // marginals (categorical columns; numeric columns binned into 10 equal-width bins of the
 // declared range; "missing" is its own bin).
-double MarginalDistance(const data::Table& real, const data::Table& synthetic, const data::Schema& schema) {
+double MarginalDistance(const data::Table& real, const data::Table& synthetic,
+                        const data::Schema& schema) {
   double total = 0;
   int columns = 0;
   for (size_t c = 0; c < schema.columns.size(); ++c) {
@@ -71,7 +73,8 @@ double MarginalDistance(const data::Table& real, const data::Table& synthetic, c
     for (const auto& row : synthetic.rows) q[bin(row[c])] += 1.0 / synthetic.num_rows();
     double tv = 0;
     for (const auto& [k, v] : p) tv += std::fabs(v - q[k]);
-    for (const auto& [k, v] : q) if (!p.count(k)) tv += v;
+    for (const auto& [k, v] : q)
+      if (!p.count(k)) tv += v;
     total += tv / 2;
     ++columns;
   }
@@ -81,14 +84,17 @@ double MarginalDistance(const data::Table& real, const data::Table& synthetic, c
 TEST_F(HeartRelease, WeakNoiseKeepsMarginalsCloserThanStrongNoise) {
   auto bundle = LoadModelBundle(*dir_ + "/cleveland.model");
   ASSERT_TRUE(bundle.ok()) << bundle.status();
-  auto real = data::ReadCsvTable(testing::DemoDataDir() + "/heart_disease_uci/processed.cleveland.data", *bundle->schema);
+  auto real = data::ReadCsvTable(
+      testing::DemoDataDir() + "/heart_disease_uci/processed.cleveland.data", *bundle->schema);
   ASSERT_TRUE(real.ok());
   SeededRandom rng(5);
   double weak = 0, strong = 0;
   // Average over a few draws so that one lucky draw cannot decide the comparison.
   for (int repeat = 0; repeat < 5; ++repeat) {
-    auto near = ReleaseTable(*bundle, real->table, Mechanism(1e4, 3.0), data::DecodingMode::kSample, rng);
-    auto far = ReleaseTable(*bundle, real->table, Mechanism(0.05, 3.0), data::DecodingMode::kSample, rng);
+    auto near =
+        ReleaseTable(*bundle, real->table, Mechanism(1e4, 3.0), data::DecodingMode::kSample, rng);
+    auto far =
+        ReleaseTable(*bundle, real->table, Mechanism(0.05, 3.0), data::DecodingMode::kSample, rng);
     ASSERT_TRUE(near.ok() && far.ok());
     weak += MarginalDistance(real->table, near->synthetic, *bundle->schema);
     strong += MarginalDistance(real->table, far->synthetic, *bundle->schema);

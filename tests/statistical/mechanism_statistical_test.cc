@@ -34,7 +34,8 @@ constexpr size_t kFastSamples = 20'000;
 constexpr size_t kLongSamples = 400'000;
 
 // Noise vectors of the mechanism (code = 0). The clip radius only has to be positive.
-std::vector<std::vector<double>> Draw(NoiseMetric metric, int k, double epsilon, size_t n, uint64_t seed) {
+std::vector<std::vector<double>> Draw(NoiseMetric metric, int k, double epsilon, size_t n,
+                                      uint64_t seed) {
   auto mechanism = MetricMechanism::Create({metric, epsilon, 1.0, k, -40});
   EXPECT_TRUE(mechanism.ok()) << mechanism.status();
   SeededRandom rng(seed);
@@ -47,13 +48,15 @@ std::vector<std::vector<double>> Draw(NoiseMetric metric, int k, double epsilon,
 
 std::vector<double> Radii(const std::vector<std::vector<double>>& noise) {
   std::vector<double> r;
-  for (const auto& v : noise) r.push_back(std::sqrt(std::inner_product(v.begin(), v.end(), v.begin(), 0.0)));
+  for (const auto& v : noise)
+    r.push_back(std::sqrt(std::inner_product(v.begin(), v.end(), v.begin(), 0.0)));
   return r;
 }
 
 // KS distance of the L2 radii from Gamma(k, 1/epsilon_claimed).
 double RadiusKs(const std::vector<std::vector<double>>& noise, int k, double epsilon_claimed) {
-  return KolmogorovSmirnov(Radii(noise), [&](double x) { return GammaIntegerShapeCdf(x, k, 1.0 / epsilon_claimed); });
+  return KolmogorovSmirnov(
+      Radii(noise), [&](double x) { return GammaIntegerShapeCdf(x, k, 1.0 / epsilon_claimed); });
 }
 
 // Largest KS distance, over the fixed unit vectors e_1 and (1,...,1)/sqrt(k), of
@@ -130,7 +133,8 @@ void CheckL1Mechanism(size_t n, uint64_t seed) {
   for (int c = 0; c < k; ++c) {
     std::vector<double> coordinate;
     for (const auto& v : noise) coordinate.push_back(v[static_cast<size_t>(c)]);
-    EXPECT_LT(KolmogorovSmirnov(coordinate, correct), KsCriticalValue(n, kAlpha / k)) << "coordinate " << c;
+    EXPECT_LT(KolmogorovSmirnov(coordinate, correct), KsCriticalValue(n, kAlpha / k))
+        << "coordinate " << c;
   }
   const auto mis_scaled = Draw(NoiseMetric::kL1, k, epsilon / 1.1, n, seed + 1);
   std::vector<double> coordinate;
@@ -138,10 +142,18 @@ void CheckL1Mechanism(size_t n, uint64_t seed) {
   EXPECT_GT(KolmogorovSmirnov(coordinate, correct), KsCriticalValue(n, kAlpha / k));
 }
 
-TEST(MetricMechanismStatistics, L2NoiseHasGammaRadiusUniformDirectionZeroMean) { CheckL2Mechanism(kFastSamples, 11); }
-TEST(MetricMechanismStatistics, L1NoiseIsLaplacePerCoordinate) { CheckL1Mechanism(kFastSamples, 12); }
-TEST(MetricMechanismStatistics, LongL2NoiseHasGammaRadiusUniformDirectionZeroMean) { CheckL2Mechanism(kLongSamples, 21); }
-TEST(MetricMechanismStatistics, LongL1NoiseIsLaplacePerCoordinate) { CheckL1Mechanism(kLongSamples, 22); }
+TEST(MetricMechanismStatistics, L2NoiseHasGammaRadiusUniformDirectionZeroMean) {
+  CheckL2Mechanism(kFastSamples, 11);
+}
+TEST(MetricMechanismStatistics, L1NoiseIsLaplacePerCoordinate) {
+  CheckL1Mechanism(kFastSamples, 12);
+}
+TEST(MetricMechanismStatistics, LongL2NoiseHasGammaRadiusUniformDirectionZeroMean) {
+  CheckL2Mechanism(kLongSamples, 21);
+}
+TEST(MetricMechanismStatistics, LongL1NoiseIsLaplacePerCoordinate) {
+  CheckL1Mechanism(kLongSamples, 22);
+}
 
 // Randomized response keeps the true class with p = e^eps / (e^eps + K - 1) and spreads the
 // rest evenly. Two-sided binomial z-tests at alpha/2 each (keep rate; share of one specific

@@ -11,7 +11,8 @@
 namespace fedsyn::testing {
 
 // sup_x |F_n(x) - F(x)| for the sample against the CDF F.
-inline double KolmogorovSmirnov(std::vector<double> sample, const std::function<double(double)>& cdf) {
+inline double KolmogorovSmirnov(std::vector<double> sample,
+                                const std::function<double(double)>& cdf) {
   std::sort(sample.begin(), sample.end());
   const double n = static_cast<double>(sample.size());
   double d = 0.0;
@@ -50,11 +51,14 @@ inline double LaplaceCdf(double x, double scale) {
 class BetaCdf {
  public:
   BetaCdf(double a, double b) : table_(kCells + 1, 0.0) {
-    auto density = [a, b](double t) { return std::pow(t, a - 1) * std::pow(1 - t, b - 1) / std::beta(a, b); };
+    auto density = [a, b](double t) {
+      return std::pow(t, a - 1) * std::pow(1 - t, b - 1) / std::beta(a, b);
+    };
     const double h = 1.0 / kCells;
     for (int i = 0; i < kCells; ++i) {
       const double x0 = i * h;
-      table_[i + 1] = table_[i] + h / 6.0 * (density(x0) + 4.0 * density(x0 + h / 2) + density(x0 + h));
+      table_[i + 1] =
+          table_[i] + h / 6.0 * (density(x0) + 4.0 * density(x0 + h / 2) + density(x0 + h));
     }
   }
   double operator()(double x) const {
