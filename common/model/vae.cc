@@ -234,6 +234,19 @@ void RestoreParameters(VaeNet& net, const std::vector<torch::Tensor>& saved) {
   for (size_t i = 0; i < params.size(); ++i) params[i].copy_(saved[i]);
 }
 
+// Runs `f` over row batches of `x` in evaluation mode without gradients and concatenates the
+// results: bounds peak memory for large inputs.
+template <typename F>
+torch::Tensor EvaluateInBatches(VaeNet& net, const torch::Tensor& x, F f) {
+  torch::NoGradGuard no_grad;
+  net.eval();
+  std::vector<torch::Tensor> parts;
+  for (int64_t begin = 0; begin < x.size(0); begin += kEvalBatch) {
+    parts.push_back(f(x.narrow(0, begin, std::min(kEvalBatch, x.size(0) - begin))));
+  }
+  return torch::cat(parts, 0);
+}
+
 void AppendU32(std::string& out, uint32_t v) {
   out.append(reinterpret_cast<const char*>(&v), sizeof v);
 }
@@ -355,27 +368,15 @@ absl::StatusOr<TrainReport> Vae::Train(const data::Matrix& data, const TrainOpti
 }
 
 data::Matrix Vae::EncodeMean(const data::Matrix& data) const {
-  torch::NoGradGuard no_grad;
   VaeNet& net = *impl_->net;
-  net.eval();
-  const torch::Tensor x = ToTensor(data);
-  std::vector<torch::Tensor> parts;
-  for (int64_t begin = 0; begin < x.size(0); begin += kEvalBatch) {
-    parts.push_back(net.Encode(x.narrow(0, begin, std::min(kEvalBatch, x.size(0) - begin))).first);
-  }
-  return ToMatrix(torch::cat(parts, 0));
+  return ToMatrix(EvaluateInBatches(
+      net, ToTensor(data), [&net](const torch::Tensor& x) { return net.Encode(x).first; }));
 }
 
 data::Matrix Vae::DecodeLogits(const data::Matrix& codes) const {
-  torch::NoGradGuard no_grad;
   VaeNet& net = *impl_->net;
-  net.eval();
-  const torch::Tensor z = ToTensor(codes);
-  std::vector<torch::Tensor> parts;
-  for (int64_t begin = 0; begin < z.size(0); begin += kEvalBatch) {
-    parts.push_back(net.Decode(z.narrow(0, begin, std::min(kEvalBatch, z.size(0) - begin))));
-  }
-  return ToMatrix(torch::cat(parts, 0));
+  return ToMatrix(EvaluateInBatches(net, ToTensor(codes),
+                                    [&net](const torch::Tensor& z) { return net.Decode(z); }));
 }
 
 std::vector<float> Vae::GaussianScales() const {
@@ -390,17 +391,13 @@ std::vector<float> Vae::GaussianScales() const {
 }
 
 double Vae::EvaluateLoss(const data::Matrix& data) const {
-  torch::NoGradGuard no_grad;
   VaeNet& net = *impl_->net;
-  net.eval();
-  const torch::Tensor x = ToTensor(data);
-  double total = 0.0;
-  for (int64_t begin = 0; begin < x.size(0); begin += kEvalBatch) {
-    const torch::Tensor batch = x.narrow(0, begin, std::min(kEvalBatch, x.size(0) - begin));
-    auto [mu, logvar] = net.Encode(batch);
-    total += net.RecordLoss(batch, net.Decode(mu), mu, logvar).sum().item<double>();
-  }
-  return total / static_cast<double>(x.size(0));
+  const torch::Tensor losses =
+      EvaluateInBatches(net, ToTensor(data), [&net](const torch::Tensor& x) {
+        auto [mu, logvar] = net.Encode(x);
+        return net.RecordLoss(x, net.Decode(mu), mu, logvar);
+      });
+  return losses.mean().item<double>();
 }
 
 absl::Status Vae::Save(const std::string& path, const std::string& metadata_json) const {
