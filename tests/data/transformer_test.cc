@@ -14,6 +14,14 @@ Schema HeartSchema() {
   return *Schema::LoadFile(testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml");
 }
 
+// A transformer for a schema with the single column described by `column_toml`.
+absl::StatusOr<Transformer> OneColumnTransformer(const std::string& column_toml) {
+  ASSIGN_OR_RETURN(
+      const Schema schema,
+      Schema::Parse("[dataset]\nname = \"one\"\n[[column]]\n" + column_toml, "one.toml"));
+  return Transformer::FromSchema(schema);
+}
+
 TEST(Transformer, LayoutFollowsTheSchemaOnly) {
   const Schema schema = HeartSchema();
   auto t = Transformer::FromSchema(schema);
@@ -71,17 +79,9 @@ TEST(Transformer, DecodedLogitsAlwaysSatisfyTheSchema) {
 }
 
 TEST(Transformer, SamplingFollowsTheDecoderDistribution) {
-  auto schema = Schema::Parse(R"(
-[dataset]
-name = "one"
-[[column]]
-name = "c"
-type = "categorical"
-categories = ["a", "b"]
-)",
-                              "one.toml");
-  ASSERT_TRUE(schema.ok());
-  auto t = Transformer::FromSchema(*schema);
+  auto t =
+      OneColumnTransformer("name = \"c\"\ntype = \"categorical\"\ncategories = [\"a\", \"b\"]");
+  ASSERT_TRUE(t.ok()) << t.status();
   Matrix logits(20000, 2);
   for (int64_t r = 0; r < logits.rows; ++r) {
     logits.Row(r)[0] = 0.0f;
@@ -99,18 +99,8 @@ categories = ["a", "b"]
 }
 
 TEST(Transformer, SamplesContinuousValuesWithTheDecoderScale) {
-  auto schema = Schema::Parse(R"(
-[dataset]
-name = "one"
-[[column]]
-name = "x"
-type = "continuous"
-min = 0
-max = 100
-)",
-                              "one.toml");
-  ASSERT_TRUE(schema.ok());
-  auto t = Transformer::FromSchema(*schema);
+  auto t = OneColumnTransformer("name = \"x\"\ntype = \"continuous\"\nmin = 0\nmax = 100");
+  ASSERT_TRUE(t.ok()) << t.status();
   Matrix means(20000, 1);                   // all 0 in model space: the middle of [0, 100]
   const std::vector<float> scale = {0.2f};  // 0.2 in model space = 10 in data units
   testing::SeededRandom rng(11);
