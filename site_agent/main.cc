@@ -148,7 +148,7 @@ void ResolveReleaseOptions(CLI::App* cmd, CliState& s) {
 
 int DoTrain(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {
   if (cmd->count("--seed") > 0) s.train.seed = s.seed;
-  fedsyn::base::ConsoleProgress progress("train", stderr);
+  fedsyn::base::ConsoleProgress progress("epoch", stderr);
   auto summary = fedsyn::site::RunTrain(s.train, progress, secure);
   if (!summary.ok()) return Fail(summary.status());
   std::printf(

@@ -1,5 +1,7 @@
 #include "site_agent/pipeline.h"
 
+#include <filesystem>
+
 #include "common/data/idx.h"
 #include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
@@ -46,6 +48,25 @@ Json ReadReportJson(const data::ReadReport& report, const data::Schema& schema) 
   return {{"rows", report.rows}, {"clamped_values", clamped}, {"missing_values", missing}};
 }
 
+bool SamePath(const std::string& a, const std::string& b) {
+  std::error_code error;
+  return !a.empty() && !b.empty() &&
+         std::filesystem::weakly_canonical(a, error) == std::filesystem::weakly_canonical(b, error);
+}
+
+// Outputs must never overwrite the private input or the model they are made from.
+absl::Status CheckOutputsAreNotInputs(const std::vector<std::string>& outputs,
+                                      const std::vector<std::string>& inputs) {
+  for (const std::string& out : outputs) {
+    for (const std::string& in : inputs) {
+      if (SamePath(out, in)) {
+        return absl::InvalidArgumentError("output " + out + " would overwrite the input " + in);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::ProgressSink& progress,
@@ -54,8 +75,11 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
   if (tables == !request.images_idx.empty()) {
     return absl::InvalidArgumentError("give either a CSV input with a schema or an IDX image file");
   }
-  if (request.model_out.empty())
+  if (request.model_out.empty()) {
     return absl::InvalidArgumentError("an output model path is required");
+  }
+  RETURN_IF_ERROR(CheckOutputsAreNotInputs(
+      {request.model_out}, {request.input_csv, request.schema_path, request.images_idx}));
   ModelBundle bundle;
   TrainSummary summary;
   data::Matrix encoded;
@@ -113,6 +137,10 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
 absl::StatusOr<ReleaseSummary> RunRelease(const ReleaseRequest& request,
                                           privacy::RandomSource& rng) {
   if (request.output.empty()) return absl::InvalidArgumentError("an output path is required");
+  RETURN_IF_ERROR(CheckOutputsAreNotInputs(
+      {request.output, request.output + ".manifest.json", request.output + "-images.idx",
+       request.output + "-labels.idx"},
+      {request.model_path, request.input_csv, request.images_idx, request.labels_idx}));
   ASSIGN_OR_RETURN(ModelBundle bundle, LoadModelBundle(request.model_path));
   if (!bundle.model_private && !request.allow_nonprivate_model) {
     return absl::FailedPreconditionError(

@@ -129,6 +129,20 @@ TEST(Pipeline, BadInputStopsBeforeTrainingOrRelease) {
   release.input_csv = dir + "/bad.csv";
   EXPECT_EQ(RunRelease(release, rng).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(std::filesystem::exists(dir + "/out.csv"));
+  // An output path that is the input (or the model) is refused before anything is written.
+  const std::string input_copy = dir + "/input.csv";
+  ASSERT_TRUE(
+      data::WriteFileAtomically(input_copy, *data::ReadFileToString(HeartFile("cleveland"))).ok());
+  release.input_csv = input_copy;
+  release.output = dir + "/./input.csv";
+  EXPECT_EQ(RunRelease(release, rng).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(*data::ReadFileToString(input_copy), *data::ReadFileToString(HeartFile("cleveland")));
+  release.output = dir + "/m.model";
+  EXPECT_EQ(RunRelease(release, rng).status().code(), absl::StatusCode::kInvalidArgument);
+  train.model_out = input_copy;
+  train.input_csv = input_copy;
+  EXPECT_EQ(RunTrain(train, progress, rng).status().code(), absl::StatusCode::kInvalidArgument);
+  release.output = dir + "/out.csv";
   release.input_csv = HeartFile("cleveland");
   release.mechanism.clip_radius = -1;
   EXPECT_EQ(RunRelease(release, rng).status().code(), absl::StatusCode::kInvalidArgument);
