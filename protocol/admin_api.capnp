@@ -1,0 +1,54 @@
+# The admin API: the operator's CLI and the coordinator, over mutual TLS with the admin
+# certificate. Version 1; ordinals only grow. Read-only in this version.
+@0x884bf119df912e7d;
+
+struct AdminRequest {
+  protocolVersion @0 :UInt32;
+  union {
+    status @1 :Void;
+    budgets @2 :Void;
+    releases @3 :Void;
+  }
+}
+
+struct AdminResponse {
+  union {
+    error @0 :AdminError;
+    status @1 :List(SiteStatus);
+    budgets @2 :List(Budget);
+    releases @3 :List(ReleaseInfo);
+  }
+}
+
+struct AdminError {
+  code @0 :UInt32;
+  message @1 :Text;
+}
+
+struct SiteStatus {
+  siteId @0 :Text;
+  connected @1 :Bool;
+  lastSeenUnix @2 :Int64;   # 0: never
+  releases @3 :Int64;
+  rows @4 :Int64;
+  spentMicros @5 :Int64;
+  limitMicros @6 :Int64;
+}
+
+struct Budget {
+  siteId @0 :Text;
+  dataset @1 :Text;
+  limitMicros @2 :Int64;
+  spentMicros @3 :Int64;
+}
+
+struct ReleaseInfo {
+  releaseId @0 :Text;
+  siteId @1 :Text;
+  dataset @2 :Text;
+  state @3 :Text;
+  chargeMicros @4 :Int64;
+  rows @5 :Int64;
+  sha256 @6 :Text;
+  createdUnix @7 :Int64;
+}

@@ -1,0 +1,344 @@
+#include "protocol/codec.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <cstring>
+
+#include "protocol/admin_api.capnp.h"
+#include "protocol/site_api.capnp.h"
+
+namespace fedsyn::protocol {
+namespace {
+
+// Our schemas nest at most four levels (response -> welcome -> datasets -> grant); 16 leaves
+// room for growth while stopping deeply nested hostile pointers early.
+constexpr int kNestingLimit = 16;
+
+capnp::Text::Reader AsText(const std::string& s) { return capnp::Text::Reader(s.data(), s.size()); }
+capnp::Data::Reader AsData(const std::string& s) {
+  return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.data()), s.size());
+}
+std::string FromText(capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
+std::string FromData(capnp::Data::Reader d) {
+  return std::string(reinterpret_cast<const char*>(d.begin()), d.size());
+}
+
+std::string ToBytes(capnp::MessageBuilder& builder) {
+  const kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
+  const auto bytes = words.asBytes();
+  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+// Runs `read` on a reader over `bytes` with limits sized to the message itself; any
+// Cap'n Proto exception (bad segment table, out-of-bounds pointer, limits) becomes
+// InvalidArgument.
+template <typename Root, typename Result, typename Read>
+absl::StatusOr<Result> ReadMessage(std::string_view bytes, Read read) {
+  if (bytes.empty() || bytes.size() > kMaxMessageBytes || bytes.size() % sizeof(capnp::word) != 0) {
+    return absl::InvalidArgumentError("malformed message: size " + std::to_string(bytes.size()) +
+                                      " is not a whole number of words within the limit");
+  }
+  // Copy into word-aligned storage: FlatArrayMessageReader requires alignment.
+  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), bytes.data(), bytes.size());
+  capnp::ReaderOptions options;
+  // The whole message is at most words.size() words: a traversal beyond that can only come
+  // from pointers aliasing the same data (an amplification attack).
+  options.traversalLimitInWords = words.size();
+  options.nestingLimit = kNestingLimit;
+  try {
+    capnp::FlatArrayMessageReader reader(words, options);
+    return read(reader.getRoot<Root>());
+  } catch (const kj::Exception& e) {
+    return absl::InvalidArgumentError(std::string("malformed message: ") + e.getDescription().cStr());
+  }
+}
+
+void SetError(::Error::Builder b, const Error& e) {
+  b.setCode(static_cast<uint32_t>(e.code));
+  b.setMessage(AsText(e.message));
+  b.setRemainingMicros(e.remaining_micros);
+}
+
+Error GetError(::Error::Reader r) {
+  Error e;
+  e.code = static_cast<absl::StatusCode>(r.getCode());
+  e.message = FromText(r.getMessage());
+  e.remaining_micros = r.getRemainingMicros();
+  return e;
+}
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+}  // namespace
+
+std::string EncodeSiteRequest(const SiteRequest& request) {
+  capnp::MallocMessageBuilder message;
+  auto root = message.initRoot<::SiteRequest>();
+  std::visit(Overloaded{
+                 [&](const Hello& m) {
+                   auto b = root.initHello();
+                   b.setProtocolVersion(m.protocol_version);
+                   b.setAgentVersion(AsText(m.agent_version));
+                 },
+                 [&](const Reserve& m) {
+                   auto b = root.initReserve();
+                   b.setReleaseId(AsText(m.release_id));
+                   b.setDataset(AsText(m.dataset));
+                   b.setChargeMicros(m.charge_micros);
+                   b.setRows(m.rows);
+                   b.setMode(AsText(m.mode));
+                   b.setModelPrivate(m.model_private);
+                 },
+                 [&](const UploadChunk& m) {
+                   auto b = root.initUploadChunk();
+                   b.setReleaseId(AsText(m.release_id));
+                   b.setIndex(m.index);
+                   b.setRows(AsData(m.rows));
+                 },
+                 [&](const Commit& m) {
+                   auto b = root.initCommit();
+                   b.setReleaseId(AsText(m.release_id));
+                   b.setRowCount(m.row_count);
+                   b.setSha256(AsText(m.sha256));
+                 },
+                 [&](const Heartbeat&) { root.setHeartbeat(); },
+                 [&](const ReleaseStateQuery& m) { root.setReleaseState(AsText(m.release_id)); },
+             },
+             request);
+  return ToBytes(message);
+}
+
+absl::StatusOr<SiteRequest> DecodeSiteRequest(std::string_view bytes) {
+  return ReadMessage<::SiteRequest, SiteRequest>(
+      bytes, [](::SiteRequest::Reader r) -> absl::StatusOr<SiteRequest> {
+        switch (r.which()) {
+          case ::SiteRequest::HELLO: {
+            auto m = r.getHello();
+            return Hello{m.getProtocolVersion(), FromText(m.getAgentVersion())};
+          }
+          case ::SiteRequest::RESERVE: {
+            auto m = r.getReserve();
+            return Reserve{FromText(m.getReleaseId()), FromText(m.getDataset()),
+                           m.getChargeMicros(),        m.getRows(),
+                           FromText(m.getMode()),      m.getModelPrivate()};
+          }
+          case ::SiteRequest::UPLOAD_CHUNK: {
+            auto m = r.getUploadChunk();
+            return UploadChunk{FromText(m.getReleaseId()), m.getIndex(), FromData(m.getRows())};
+          }
+          case ::SiteRequest::COMMIT: {
+            auto m = r.getCommit();
+            return Commit{FromText(m.getReleaseId()), m.getRowCount(), FromText(m.getSha256())};
+          }
+          case ::SiteRequest::HEARTBEAT:
+            return Heartbeat{};
+          case ::SiteRequest::RELEASE_STATE:
+            return ReleaseStateQuery{FromText(r.getReleaseState())};
+        }
+        return absl::InvalidArgumentError("unknown site request type");
+      });
+}
+
+std::string EncodeSiteResponse(const SiteResponse& response) {
+  capnp::MallocMessageBuilder message;
+  auto root = message.initRoot<::SiteResponse>();
+  std::visit(Overloaded{
+                 [&](const Error& m) { SetError(root.initError(), m); },
+                 [&](const Welcome& m) {
+                   auto b = root.initWelcome();
+                   b.setProtocolVersion(m.protocol_version);
+                   b.setSiteId(AsText(m.site_id));
+                   auto list = b.initDatasets(static_cast<unsigned>(m.datasets.size()));
+                   for (size_t i = 0; i < m.datasets.size(); ++i) {
+                     auto g = list[static_cast<unsigned>(i)];
+                     g.setName(AsText(m.datasets[i].name));
+                     g.setSchemaToml(AsText(m.datasets[i].schema_toml));
+                     g.setLimitMicros(m.datasets[i].limit_micros);
+                     g.setSpentMicros(m.datasets[i].spent_micros);
+                   }
+                 },
+                 [&](const Reserved& m) {
+                   auto b = root.initReserved();
+                   b.setReleaseId(AsText(m.release_id));
+                   b.setRemainingMicros(m.remaining_micros);
+                   b.setReplayed(m.replayed);
+                 },
+                 [&](const ChunkAck& m) {
+                   auto b = root.initChunkAck();
+                   b.setReleaseId(AsText(m.release_id));
+                   b.setNextIndex(m.next_index);
+                 },
+                 [&](const Committed&) { root.setCommitted(); },
+                 [&](const HeartbeatReply&) { root.setHeartbeat(); },
+                 [&](const ReleaseState& m) {
+                   auto b = root.initReleaseState();
+                   b.setReleaseId(AsText(m.release_id));
+                   b.setState(AsText(m.state));
+                   b.setNextIndex(m.next_index);
+                 },
+             },
+             response);
+  return ToBytes(message);
+}
+
+absl::StatusOr<SiteResponse> DecodeSiteResponse(std::string_view bytes) {
+  return ReadMessage<::SiteResponse, SiteResponse>(
+      bytes, [](::SiteResponse::Reader r) -> absl::StatusOr<SiteResponse> {
+        switch (r.which()) {
+          case ::SiteResponse::ERROR:
+            return GetError(r.getError());
+          case ::SiteResponse::WELCOME: {
+            auto m = r.getWelcome();
+            Welcome w;
+            w.protocol_version = m.getProtocolVersion();
+            w.site_id = FromText(m.getSiteId());
+            for (auto g : m.getDatasets()) {
+              w.datasets.push_back({FromText(g.getName()), FromText(g.getSchemaToml()),
+                                    g.getLimitMicros(), g.getSpentMicros()});
+            }
+            return w;
+          }
+          case ::SiteResponse::RESERVED: {
+            auto m = r.getReserved();
+            return Reserved{FromText(m.getReleaseId()), m.getRemainingMicros(), m.getReplayed()};
+          }
+          case ::SiteResponse::CHUNK_ACK: {
+            auto m = r.getChunkAck();
+            return ChunkAck{FromText(m.getReleaseId()), m.getNextIndex()};
+          }
+          case ::SiteResponse::COMMITTED:
+            return Committed{};
+          case ::SiteResponse::HEARTBEAT:
+            return HeartbeatReply{};
+          case ::SiteResponse::RELEASE_STATE: {
+            auto m = r.getReleaseState();
+            return ReleaseState{FromText(m.getReleaseId()), FromText(m.getState()),
+                                m.getNextIndex()};
+          }
+        }
+        return absl::InvalidArgumentError("unknown site response type");
+      });
+}
+
+std::string EncodeAdminRequest(const AdminRequest& request) {
+  capnp::MallocMessageBuilder message;
+  auto root = message.initRoot<::AdminRequest>();
+  root.setProtocolVersion(request.protocol_version);
+  switch (request.query) {
+    case AdminQuery::kStatus: root.setStatus(); break;
+    case AdminQuery::kBudgets: root.setBudgets(); break;
+    case AdminQuery::kReleases: root.setReleases(); break;
+  }
+  return ToBytes(message);
+}
+
+absl::StatusOr<AdminRequest> DecodeAdminRequest(std::string_view bytes) {
+  return ReadMessage<::AdminRequest, AdminRequest>(
+      bytes, [](::AdminRequest::Reader r) -> absl::StatusOr<AdminRequest> {
+        AdminRequest request;
+        request.protocol_version = r.getProtocolVersion();
+        switch (r.which()) {
+          case ::AdminRequest::STATUS: request.query = AdminQuery::kStatus; return request;
+          case ::AdminRequest::BUDGETS: request.query = AdminQuery::kBudgets; return request;
+          case ::AdminRequest::RELEASES: request.query = AdminQuery::kReleases; return request;
+        }
+        return absl::InvalidArgumentError("unknown admin request type");
+      });
+}
+
+std::string EncodeAdminResponse(const AdminResponse& response) {
+  capnp::MallocMessageBuilder message;
+  auto root = message.initRoot<::AdminResponse>();
+  std::visit(Overloaded{
+                 [&](const Error& m) {
+                   auto b = root.initError();
+                   b.setCode(static_cast<uint32_t>(m.code));
+                   b.setMessage(AsText(m.message));
+                 },
+                 [&](const std::vector<SiteStatus>& v) {
+                   auto list = root.initStatus(static_cast<unsigned>(v.size()));
+                   for (unsigned i = 0; i < v.size(); ++i) {
+                     list[i].setSiteId(AsText(v[i].site_id));
+                     list[i].setConnected(v[i].connected);
+                     list[i].setLastSeenUnix(v[i].last_seen_unix);
+                     list[i].setReleases(v[i].releases);
+                     list[i].setRows(v[i].rows);
+                     list[i].setSpentMicros(v[i].spent_micros);
+                     list[i].setLimitMicros(v[i].limit_micros);
+                   }
+                 },
+                 [&](const std::vector<Budget>& v) {
+                   auto list = root.initBudgets(static_cast<unsigned>(v.size()));
+                   for (unsigned i = 0; i < v.size(); ++i) {
+                     list[i].setSiteId(AsText(v[i].site_id));
+                     list[i].setDataset(AsText(v[i].dataset));
+                     list[i].setLimitMicros(v[i].limit_micros);
+                     list[i].setSpentMicros(v[i].spent_micros);
+                   }
+                 },
+                 [&](const std::vector<ReleaseInfo>& v) {
+                   auto list = root.initReleases(static_cast<unsigned>(v.size()));
+                   for (unsigned i = 0; i < v.size(); ++i) {
+                     list[i].setReleaseId(AsText(v[i].release_id));
+                     list[i].setSiteId(AsText(v[i].site_id));
+                     list[i].setDataset(AsText(v[i].dataset));
+                     list[i].setState(AsText(v[i].state));
+                     list[i].setChargeMicros(v[i].charge_micros);
+                     list[i].setRows(v[i].rows);
+                     list[i].setSha256(AsText(v[i].sha256));
+                     list[i].setCreatedUnix(v[i].created_unix);
+                   }
+                 },
+             },
+             response);
+  return ToBytes(message);
+}
+
+absl::StatusOr<AdminResponse> DecodeAdminResponse(std::string_view bytes) {
+  return ReadMessage<::AdminResponse, AdminResponse>(
+      bytes, [](::AdminResponse::Reader r) -> absl::StatusOr<AdminResponse> {
+        switch (r.which()) {
+          case ::AdminResponse::ERROR: {
+            Error e;
+            e.code = static_cast<absl::StatusCode>(r.getError().getCode());
+            e.message = FromText(r.getError().getMessage());
+            return e;
+          }
+          case ::AdminResponse::STATUS: {
+            std::vector<SiteStatus> v;
+            for (auto s : r.getStatus()) {
+              v.push_back({FromText(s.getSiteId()), s.getConnected(), s.getLastSeenUnix(),
+                           s.getReleases(), s.getRows(), s.getSpentMicros(), s.getLimitMicros()});
+            }
+            return v;
+          }
+          case ::AdminResponse::BUDGETS: {
+            std::vector<Budget> v;
+            for (auto b : r.getBudgets()) {
+              v.push_back({FromText(b.getSiteId()), FromText(b.getDataset()), b.getLimitMicros(),
+                           b.getSpentMicros()});
+            }
+            return v;
+          }
+          case ::AdminResponse::RELEASES: {
+            std::vector<ReleaseInfo> v;
+            for (auto x : r.getReleases()) {
+              v.push_back({FromText(x.getReleaseId()), FromText(x.getSiteId()),
+                           FromText(x.getDataset()), FromText(x.getState()), x.getChargeMicros(),
+                           x.getRows(), FromText(x.getSha256()), x.getCreatedUnix()});
+            }
+            return v;
+          }
+        }
+        return absl::InvalidArgumentError("unknown admin response type");
+      });
+}
+
+}  // namespace fedsyn::protocol

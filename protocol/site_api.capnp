@@ -1,0 +1,89 @@
+# The site API: what a site agent and the coordinator say to each other over mutual TLS.
+# Version 1. Field ordinals only ever grow; a field is never renumbered or retyped.
+# A site's identity is its TLS certificate, never a field here.
+@0x85bacb8a0fcf552e;
+
+struct SiteRequest {
+  union {
+    hello @0 :Hello;
+    reserve @1 :Reserve;
+    uploadChunk @2 :UploadChunk;
+    commit @3 :Commit;
+    heartbeat @4 :Void;
+    releaseState @5 :Text;   # release id: how far the coordinator got (resume after a disconnect)
+  }
+}
+
+struct Hello {
+  protocolVersion @0 :UInt32;
+  agentVersion @1 :Text;
+}
+
+struct Reserve {
+  releaseId @0 :Text;       # chosen by the agent; replays are idempotent
+  dataset @1 :Text;
+  chargeMicros @2 :Int64;   # full charge of the release, micro-epsilon
+  rows @3 :Int64;
+  mode @4 :Text;            # "synthetic" | "codes"
+  modelPrivate @5 :Bool;
+}
+
+struct UploadChunk {
+  releaseId @0 :Text;
+  index @1 :UInt32;         # 0, 1, 2, ... in order
+  rows @2 :Data;            # CSV rows (no header) in the federation schema's column order
+}
+
+struct Commit {
+  releaseId @0 :Text;
+  rowCount @1 :Int64;
+  sha256 @2 :Text;          # hex SHA-256 of the concatenated chunks
+}
+
+struct SiteResponse {
+  union {
+    error @0 :Error;
+    welcome @1 :Welcome;
+    reserved @2 :Reserved;
+    chunkAck @3 :ChunkAck;
+    committed @4 :Void;
+    heartbeat @5 :Void;
+    releaseState @6 :ReleaseState;
+  }
+}
+
+struct Error {
+  code @0 :UInt32;          # absl::StatusCode value
+  message @1 :Text;
+  remainingMicros @2 :Int64 = -1;   # set when a reservation is refused for budget
+}
+
+struct Welcome {
+  protocolVersion @0 :UInt32;
+  siteId @1 :Text;          # as read from the certificate
+  datasets @2 :List(DatasetGrant);
+}
+
+struct DatasetGrant {
+  name @0 :Text;
+  schemaToml @1 :Text;      # the federation schema every release must match
+  limitMicros @2 :Int64;
+  spentMicros @3 :Int64;
+}
+
+struct Reserved {
+  releaseId @0 :Text;
+  remainingMicros @1 :Int64;
+  replayed @2 :Bool;        # the reservation already existed; nothing charged again
+}
+
+struct ChunkAck {
+  releaseId @0 :Text;
+  nextIndex @1 :UInt32;
+}
+
+struct ReleaseState {
+  releaseId @0 :Text;
+  state @1 :Text;           # "unknown" | "reserved" | "committed"
+  nextIndex @2 :UInt32;
+}
