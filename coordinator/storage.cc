@@ -1,0 +1,144 @@
+#include "coordinator/storage.h"
+
+#include "coordinator/storage_backend.h"
+
+namespace fedsyn::coordinator {
+namespace {
+
+absl::StatusOr<ReleaseRecord> OwnedRelease(Tables& t, const std::string& site_id,
+                                           const std::string& release_id) {
+  ASSIGN_OR_RETURN(std::optional<ReleaseRecord> record, t.FindRelease(release_id));
+  if (!record) return absl::NotFoundError("no reservation for release " + release_id);
+  if (record->site_id != site_id) {
+    // A valid certificate acting for another site: refused, and nothing is revealed about
+    // the other site's release.
+    return absl::PermissionDeniedError("release " + release_id + " belongs to another site");
+  }
+  return *record;
+}
+
+}  // namespace
+
+const char* ReleaseStatusName(ReleaseStatus status) {
+  return status == ReleaseStatus::kCommitted ? "committed" : "reserved";
+}
+
+absl::Status LedgerStorage::SetLimit(const std::string& site_id, const std::string& dataset,
+                                     int64_t limit_micros) {
+  if (limit_micros < 0) return absl::InvalidArgumentError("a limit cannot be negative");
+  return RunInTransaction([&](Tables& t) -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<BudgetRow> row, t.FindBudget(site_id, dataset));
+    BudgetRow updated = row.value_or(BudgetRow{site_id, dataset, 0, 0});
+    updated.limit_micros = limit_micros;
+    return t.UpsertBudget(updated);
+  });
+}
+
+absl::StatusOr<ReservationResult> LedgerStorage::Reserve(const ReservationRequest& request) {
+  if (request.charge_micros < 0) return absl::InvalidArgumentError("a charge cannot be negative");
+  ReservationResult result;
+  RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<BudgetRow> budget, t.FindBudget(request.site_id, request.dataset));
+    ASSIGN_OR_RETURN(std::optional<ReleaseRecord> existing, t.FindRelease(request.release_id));
+    if (existing) {
+      if (existing->site_id != request.site_id) {
+        return absl::PermissionDeniedError("release id " + request.release_id +
+                                           " belongs to another site");
+      }
+      if (existing->dataset != request.dataset || existing->charge_micros != request.charge_micros) {
+        return absl::AlreadyExistsError("release id " + request.release_id +
+                                        " was reserved with other parameters");
+      }
+      result.granted = true;
+      result.replayed = true;
+      result.remaining_micros = budget ? budget->limit_micros - budget->spent_micros : 0;
+      return absl::OkStatus();
+    }
+    if (!budget) {
+      return absl::NotFoundError("site " + request.site_id + " has no budget for dataset " +
+                                 request.dataset);
+    }
+    const int64_t remaining = budget->limit_micros - budget->spent_micros;
+    result.remaining_micros = std::max<int64_t>(remaining, 0);
+    if (request.charge_micros > remaining) return absl::OkStatus();  // refused: granted = false
+    budget->spent_micros += request.charge_micros;
+    RETURN_IF_ERROR(t.UpsertBudget(*budget));
+    ReleaseRecord record;
+    record.release_id = request.release_id;
+    record.site_id = request.site_id;
+    record.dataset = request.dataset;
+    record.mode = request.mode;
+    record.charge_micros = request.charge_micros;
+    record.rows_declared = request.rows;
+    record.model_private = request.model_private;
+    record.created_unix = request.now_unix;
+    RETURN_IF_ERROR(t.InsertRelease(record));
+    result.granted = true;
+    result.remaining_micros = budget->limit_micros - budget->spent_micros;
+    return absl::OkStatus();
+  }));
+  return result;
+}
+
+absl::StatusOr<uint32_t> LedgerStorage::AppendChunk(const std::string& site_id,
+                                                    const std::string& release_id, uint32_t index,
+                                                    const std::string& rows, int64_t row_count) {
+  uint32_t next = 0;
+  RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
+    ASSIGN_OR_RETURN(ReleaseRecord record, OwnedRelease(t, site_id, release_id));
+    if (record.status == ReleaseStatus::kCommitted) {
+      return absl::FailedPreconditionError("release " + release_id + " is already committed");
+    }
+    next = record.next_chunk;
+    if (index < record.next_chunk) return absl::OkStatus();  // retransmission: already durable
+    if (index > record.next_chunk) {
+      return absl::FailedPreconditionError("chunk " + std::to_string(index) + " out of order; expected " +
+                                           std::to_string(record.next_chunk));
+    }
+    RETURN_IF_ERROR(t.InsertChunk(release_id, index, rows));
+    record.next_chunk = index + 1;
+    record.rows_received += row_count;
+    next = record.next_chunk;
+    return t.UpdateRelease(record);
+  }));
+  return next;
+}
+
+absl::StatusOr<std::string> LedgerStorage::ReleaseContent(const std::string& release_id) {
+  std::string content;
+  RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
+    ASSIGN_OR_RETURN(content, t.ConcatenatedChunks(release_id));
+    return absl::OkStatus();
+  }));
+  return content;
+}
+
+absl::Status LedgerStorage::MarkCommitted(const std::string& site_id, const std::string& release_id,
+                                          const std::string& sha256) {
+  return RunInTransaction([&](Tables& t) -> absl::Status {
+    ASSIGN_OR_RETURN(ReleaseRecord record, OwnedRelease(t, site_id, release_id));
+    if (record.status == ReleaseStatus::kCommitted) {
+      return record.sha256 == sha256
+                 ? absl::OkStatus()
+                 : absl::AlreadyExistsError("release " + release_id + " was committed with another hash");
+    }
+    record.status = ReleaseStatus::kCommitted;
+    record.sha256 = sha256;
+    return t.UpdateRelease(record);
+  });
+}
+
+absl::StatusOr<std::optional<ReleaseRecord>> LedgerStorage::GetRelease(const std::string& release_id) {
+  std::optional<ReleaseRecord> record;
+  RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
+    ASSIGN_OR_RETURN(record, t.FindRelease(release_id));
+    return absl::OkStatus();
+  }));
+  return record;
+}
+
+absl::Status LedgerStorage::TouchSite(const std::string& site_id, int64_t now_unix) {
+  return RunInTransaction([&](Tables& t) { return t.TouchSite(site_id, now_unix); });
+}
+
+}  // namespace fedsyn::coordinator

@@ -1,0 +1,117 @@
+// The coordinator's durable state: per site x dataset budget limits and spending (the
+// authoritative ledger), releases and their uploaded chunks. One interface, two backends
+// (SQLite for production, in-memory for tests), one conformance suite
+// (tests/coordinator/storage_conformance_test.cc).
+//
+// Contract common to every method: when it returns OK, the change is durable (committed to
+// disk for SQLite) — the caller may acknowledge it to the peer. Methods are thread-safe.
+#ifndef FEDSYN_COORDINATOR_STORAGE_H_
+#define FEDSYN_COORDINATOR_STORAGE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/base/status.h"
+
+namespace fedsyn::coordinator {
+
+struct BudgetRow {
+  std::string site_id;
+  std::string dataset;
+  int64_t limit_micros = 0;
+  int64_t spent_micros = 0;
+};
+
+struct ReservationRequest {
+  std::string site_id;  // from the TLS certificate
+  std::string dataset;
+  std::string release_id;
+  int64_t charge_micros = 0;
+  int64_t rows = 0;
+  std::string mode;
+  bool model_private = false;
+  int64_t now_unix = 0;
+};
+
+struct ReservationResult {
+  bool granted = false;   // false: over the limit, nothing charged
+  bool replayed = false;  // the same reservation existed: nothing was charged again
+  int64_t remaining_micros = 0;  // after this reservation (or, if refused, what is left)
+};
+
+enum class ReleaseStatus { kReserved, kCommitted };
+
+struct ReleaseRecord {
+  std::string release_id;
+  std::string site_id;
+  std::string dataset;
+  std::string mode;
+  int64_t charge_micros = 0;
+  int64_t rows_declared = 0;
+  bool model_private = false;
+  ReleaseStatus status = ReleaseStatus::kReserved;
+  uint32_t next_chunk = 0;   // chunks 0..next_chunk-1 are stored
+  int64_t rows_received = 0;  // rows in the stored chunks
+  std::string sha256;        // set at commit
+  int64_t created_unix = 0;
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  // Sets the operator's limit for (site, dataset), creating the row with nothing spent.
+  // Lowering a limit below what is spent is allowed (further reservations are refused).
+  virtual absl::Status SetLimit(const std::string& site_id, const std::string& dataset,
+                                int64_t limit_micros) = 0;
+
+  // Atomically reserves a release's full charge. A replay of an existing reservation with the
+  // same site, dataset and charge returns replayed = true and charges nothing; the same id
+  // with other parameters is AlreadyExists; another site's id is PermissionDenied. When
+  // spent + charge > limit it returns granted = false with the remainder and charges nothing;
+  // NotFound when the site has no limit for the dataset. Concurrent calls never together
+  // exceed a limit.
+  virtual absl::StatusOr<ReservationResult> Reserve(const ReservationRequest& request) = 0;
+
+  // Stores chunk `index` of a reserved release owned by `site_id`. Index == next_chunk
+  // appends; index < next_chunk is a retransmission and is acknowledged without change;
+  // index > next_chunk is FailedPrecondition. Returns the next expected index.
+  virtual absl::StatusOr<uint32_t> AppendChunk(const std::string& site_id,
+                                               const std::string& release_id, uint32_t index,
+                                               const std::string& rows, int64_t row_count) = 0;
+
+  // The release's stored chunks, concatenated in order.
+  virtual absl::StatusOr<std::string> ReleaseContent(const std::string& release_id) = 0;
+
+  // Marks a reserved release committed (idempotent for a committed one with the same hash).
+  virtual absl::Status MarkCommitted(const std::string& site_id, const std::string& release_id,
+                                     const std::string& sha256) = 0;
+
+  virtual absl::StatusOr<std::optional<ReleaseRecord>> GetRelease(
+      const std::string& release_id) = 0;
+  virtual absl::StatusOr<std::vector<ReleaseRecord>> ListReleases() = 0;
+  virtual absl::StatusOr<std::vector<BudgetRow>> ListBudgets() = 0;
+
+  virtual absl::Status TouchSite(const std::string& site_id, int64_t now_unix) = 0;
+  // site id -> last seen (unix seconds), for every site that ever connected.
+  virtual absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> SitesLastSeen() = 0;
+};
+
+// SQLite in WAL mode with synchronous=FULL; ledger writes run in BEGIN IMMEDIATE
+// transactions so that concurrent connections (threads or processes) serialise on them.
+// Applies pending schema migrations on open. `read_only` opens an existing database without
+// writing (the dashboard's --db mode).
+absl::StatusOr<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path,
+                                                           bool read_only = false);
+
+// Volatile storage with the same semantics, for tests.
+std::unique_ptr<Storage> NewInMemoryStorage();
+
+const char* ReleaseStatusName(ReleaseStatus status);
+
+}  // namespace fedsyn::coordinator
+
+#endif  // FEDSYN_COORDINATOR_STORAGE_H_

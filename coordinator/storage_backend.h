@@ -1,0 +1,52 @@
+// How a storage backend plugs into the shared ledger rules: it provides row access inside a
+// transaction (Tables) and a way to run one (RunInTransaction); LedgerStorage implements every
+// Storage method on top, so the semantics (replays, limits, ownership, chunk order) exist
+// once, whatever the backend.
+#ifndef FEDSYN_COORDINATOR_STORAGE_BACKEND_H_
+#define FEDSYN_COORDINATOR_STORAGE_BACKEND_H_
+
+#include <functional>
+
+#include "coordinator/storage.h"
+
+namespace fedsyn::coordinator {
+
+class Tables {
+ public:
+  virtual ~Tables() = default;
+  virtual absl::StatusOr<std::optional<ReleaseRecord>> FindRelease(const std::string& id) = 0;
+  virtual absl::StatusOr<std::optional<BudgetRow>> FindBudget(const std::string& site_id,
+                                                              const std::string& dataset) = 0;
+  virtual absl::Status UpsertBudget(const BudgetRow& row) = 0;
+  virtual absl::Status InsertRelease(const ReleaseRecord& record) = 0;
+  // Writes status, next_chunk, rows_received and sha256 of an existing release.
+  virtual absl::Status UpdateRelease(const ReleaseRecord& record) = 0;
+  virtual absl::Status InsertChunk(const std::string& release_id, uint32_t index,
+                                   const std::string& rows) = 0;
+  virtual absl::StatusOr<std::string> ConcatenatedChunks(const std::string& release_id) = 0;
+  virtual absl::Status TouchSite(const std::string& site_id, int64_t now_unix) = 0;
+};
+
+class LedgerStorage : public Storage {
+ public:
+  absl::Status SetLimit(const std::string& site_id, const std::string& dataset,
+                        int64_t limit_micros) override;
+  absl::StatusOr<ReservationResult> Reserve(const ReservationRequest& request) override;
+  absl::StatusOr<uint32_t> AppendChunk(const std::string& site_id, const std::string& release_id,
+                                       uint32_t index, const std::string& rows,
+                                       int64_t row_count) override;
+  absl::StatusOr<std::string> ReleaseContent(const std::string& release_id) override;
+  absl::Status MarkCommitted(const std::string& site_id, const std::string& release_id,
+                             const std::string& sha256) override;
+  absl::StatusOr<std::optional<ReleaseRecord>> GetRelease(const std::string& release_id) override;
+  absl::Status TouchSite(const std::string& site_id, int64_t now_unix) override;
+
+ protected:
+  // Runs `body` in one atomic, durable transaction (write-locked from its start); rolls back
+  // if `body` returns an error.
+  virtual absl::Status RunInTransaction(const std::function<absl::Status(Tables&)>& body) = 0;
+};
+
+}  // namespace fedsyn::coordinator
+
+#endif  // FEDSYN_COORDINATOR_STORAGE_BACKEND_H_

@@ -1,0 +1,154 @@
+// One conformance suite for every Storage backend (style: leveldb/flower): the same ledger
+// semantics must hold in memory and on SQLite.
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "coordinator/storage.h"
+#include "gtest/gtest.h"
+#include "tests/support/test_paths.h"
+
+namespace fedsyn::coordinator {
+namespace {
+
+struct Backend {
+  std::string name;
+  std::function<std::unique_ptr<Storage>(const std::string& dir)> open;
+};
+
+class StorageConformance : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    dir_ = testing::ScratchDir(std::string("storage_") + GetParam().name + "_" +
+                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    storage_ = GetParam().open(dir_);
+    ASSERT_NE(storage_, nullptr);
+    ASSERT_TRUE(storage_->SetLimit("cleveland", "heart", 10'000'000).ok());
+  }
+  ReservationRequest Request(const std::string& id, int64_t charge, const std::string& site = "cleveland") {
+    return {site, "heart", id, charge, 303, "synthetic", false, 1000};
+  }
+  std::string dir_;
+  std::unique_ptr<Storage> storage_;
+};
+
+TEST_P(StorageConformance, ReservesWithinTheLimitAndRefusesBeyondWithTheRemainder) {
+  auto first = storage_->Reserve(Request("r1", 6'000'000));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->granted);
+  EXPECT_EQ(first->remaining_micros, 4'000'000);
+  auto second = storage_->Reserve(Request("r2", 6'000'000));
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(second->granted);
+  EXPECT_EQ(second->remaining_micros, 4'000'000);
+  EXPECT_FALSE(storage_->GetRelease("r2")->has_value());  // nothing recorded, nothing charged
+  auto third = storage_->Reserve(Request("r3", 4'000'000));
+  ASSERT_TRUE(third.ok());
+  EXPECT_TRUE(third->granted);
+  EXPECT_EQ(third->remaining_micros, 0);
+  EXPECT_EQ(storage_->ListBudgets()->at(0).spent_micros, 10'000'000);
+}
+
+TEST_P(StorageConformance, ReplayedReservationsNeverChargeTwice) {
+  ASSERT_TRUE(storage_->Reserve(Request("r1", 3'000'000))->granted);
+  auto replay = storage_->Reserve(Request("r1", 3'000'000));
+  ASSERT_TRUE(replay.ok());
+  EXPECT_TRUE(replay->replayed);
+  EXPECT_EQ(storage_->ListBudgets()->at(0).spent_micros, 3'000'000);
+  EXPECT_EQ(storage_->Reserve(Request("r1", 2'000'000)).status().code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(storage_->SetLimit("va", "heart", 10'000'000).ok());
+  EXPECT_EQ(storage_->Reserve(Request("r1", 3'000'000, "va")).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(storage_->Reserve(Request("r9", 1, "nowhere")).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(StorageConformance, ChunksAppendInOrderRetransmissionsAreHarmless) {
+  ASSERT_TRUE(storage_->Reserve(Request("r1", 1))->granted);
+  EXPECT_EQ(*storage_->AppendChunk("cleveland", "r1", 0, "a\n", 1), 1u);
+  EXPECT_EQ(*storage_->AppendChunk("cleveland", "r1", 0, "a\n", 1), 1u);  // retransmitted
+  EXPECT_EQ(storage_->AppendChunk("cleveland", "r1", 2, "c\n", 1).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*storage_->AppendChunk("cleveland", "r1", 1, "b\n", 1), 2u);
+  EXPECT_EQ(*storage_->ReleaseContent("r1"), "a\nb\n");
+  EXPECT_EQ((*storage_->GetRelease("r1"))->rows_received, 2);
+  EXPECT_EQ(storage_->AppendChunk("va", "r1", 2, "x\n", 1).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  ASSERT_TRUE(storage_->MarkCommitted("cleveland", "r1", "hash").ok());
+  EXPECT_TRUE(storage_->MarkCommitted("cleveland", "r1", "hash").ok());  // idempotent
+  EXPECT_EQ(storage_->MarkCommitted("cleveland", "r1", "other").code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(storage_->AppendChunk("cleveland", "r1", 2, "c\n", 1).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*storage_->GetRelease("r1"))->status, ReleaseStatus::kCommitted);
+}
+
+// 64 threads race for one limit of 10 epsilon with charges of 1 epsilon: exactly 10 win.
+TEST_P(StorageConformance, ConcurrentReservationsNeverOverspend) {
+  std::atomic<int> granted = 0;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 64; ++i) {
+    threads.emplace_back([&, i] {
+      auto result = storage_->Reserve(Request("c" + std::to_string(i), 1'000'000));
+      if (result.ok() && result->granted) ++granted;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(granted.load(), 10);
+  EXPECT_EQ(storage_->ListBudgets()->at(0).spent_micros, 10'000'000);
+  EXPECT_EQ(storage_->ListReleases()->size(), 10u);
+}
+
+TEST_P(StorageConformance, TracksSitesLastSeen) {
+  ASSERT_TRUE(storage_->TouchSite("va", 5).ok());
+  ASSERT_TRUE(storage_->TouchSite("va", 9).ok());
+  auto seen = storage_->SitesLastSeen();
+  ASSERT_TRUE(seen.ok());
+  ASSERT_EQ(seen->size(), 1u);
+  EXPECT_EQ(seen->at(0).second, 9);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, StorageConformance,
+    ::testing::Values(Backend{"memory", [](const std::string&) { return NewInMemoryStorage(); }},
+                      Backend{"sqlite",
+                              [](const std::string& dir) -> std::unique_ptr<Storage> {
+                                auto s = OpenSqliteStorage(dir + "/coordinator.db");
+                                return s.ok() ? std::move(*s) : nullptr;
+                              }}),
+    [](const auto& info) { return info.param.name; });
+
+// SQLite only: several connections (as several coordinator processes would have) racing on
+// one database file still never overspend, and state survives reopening.
+TEST(SqliteStorage, ConcurrentConnectionsNeverOverspendAndStateIsDurable) {
+  const std::string path = testing::ScratchDir("sqlite_multi") + "/c.db";
+  {
+    auto setup = OpenSqliteStorage(path);
+    ASSERT_TRUE(setup.ok()) << setup.status();
+    ASSERT_TRUE((*setup)->SetLimit("va", "heart", 10'000'000).ok());
+  }
+  std::atomic<int> granted = 0;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto storage = OpenSqliteStorage(path);
+      ASSERT_TRUE(storage.ok());
+      for (int j = 0; j < 8; ++j) {
+        auto result = (*storage)->Reserve({"va", "heart", "m" + std::to_string(i * 8 + j), 1'000'000, 1,
+                                           "synthetic", false, 0});
+        ASSERT_TRUE(result.ok()) << result.status();
+        if (result->granted) ++granted;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(granted.load(), 10);
+  auto reopened = OpenSqliteStorage(path);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->ListBudgets()->at(0).spent_micros, 10'000'000);
+  auto read_only = OpenSqliteStorage(path, /*read_only=*/true);
+  ASSERT_TRUE(read_only.ok()) << read_only.status();
+  EXPECT_EQ((*read_only)->ListReleases()->size(), 10u);
+  EXPECT_FALSE((*read_only)->SetLimit("va", "heart", 1).ok());
+}
+
+}  // namespace
+}  // namespace fedsyn::coordinator
