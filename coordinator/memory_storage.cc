@@ -41,7 +41,8 @@ class MemoryTables final : public Tables {
     s_.releases[record.release_id] = record;
     return absl::OkStatus();
   }
-  absl::Status InsertChunk(const std::string& release_id, uint32_t index, const std::string& rows) override {
+  absl::Status InsertChunk(const std::string& release_id, uint32_t index,
+                           const std::string& rows) override {
     s_.chunks[{release_id, index}] = rows;
     return absl::OkStatus();
   }
@@ -80,7 +81,8 @@ class MemoryStorage final : public LedgerStorage {
   }
   absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> SitesLastSeen() override {
     std::lock_guard lock(mutex_);
-    return std::vector<std::pair<std::string, int64_t>>(state_.last_seen.begin(), state_.last_seen.end());
+    return std::vector<std::pair<std::string, int64_t>>(state_.last_seen.begin(),
+                                                        state_.last_seen.end());
   }
 
  protected:

@@ -60,7 +60,8 @@ class Statement {
   int64_t Int(int i) const { return sqlite3_column_int64(stmt_, i); }
   std::string Text(int i) const {
     const void* p = sqlite3_column_blob(stmt_, i);
-    return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, i)))
+    return p ? std::string(static_cast<const char*>(p),
+                           static_cast<size_t>(sqlite3_column_bytes(stmt_, i)))
              : std::string();
   }
   absl::Status Error(const char* what) const {
@@ -101,7 +102,9 @@ class SqliteTables final : public Tables {
   explicit SqliteTables(sqlite3* db) : db_(db) {}
 
   absl::StatusOr<std::optional<ReleaseRecord>> FindRelease(const std::string& id) override {
-    Statement s(db_, (std::string("SELECT ") + kReleaseColumns + " FROM releases WHERE release_id = ?").c_str());
+    Statement s(
+        db_,
+        (std::string("SELECT ") + kReleaseColumns + " FROM releases WHERE release_id = ?").c_str());
     s.BindText(1, id);
     const int rc = s.Step();
     if (rc == SQLITE_ROW) return std::optional<ReleaseRecord>(ReadRelease(s));
@@ -110,19 +113,25 @@ class SqliteTables final : public Tables {
   }
   absl::StatusOr<std::optional<BudgetRow>> FindBudget(const std::string& site_id,
                                                       const std::string& dataset) override {
-    Statement s(db_, "SELECT limit_micros, spent_micros FROM budgets WHERE site_id = ? AND dataset = ?");
+    Statement s(db_,
+                "SELECT limit_micros, spent_micros FROM budgets WHERE site_id = ? AND dataset = ?");
     s.BindText(1, site_id).BindText(2, dataset);
     const int rc = s.Step();
-    if (rc == SQLITE_ROW) return std::optional<BudgetRow>(BudgetRow{site_id, dataset, s.Int(0), s.Int(1)});
+    if (rc == SQLITE_ROW)
+      return std::optional<BudgetRow>(BudgetRow{site_id, dataset, s.Int(0), s.Int(1)});
     if (rc == SQLITE_DONE) return std::optional<BudgetRow>();
     return s.Error("find budget");
   }
   absl::Status UpsertBudget(const BudgetRow& row) override {
-    Statement s(db_,
-                "INSERT INTO budgets (site_id, dataset, limit_micros, spent_micros) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (site_id, dataset) DO UPDATE SET limit_micros = excluded.limit_micros, "
-                "spent_micros = excluded.spent_micros");
-    s.BindText(1, row.site_id).BindText(2, row.dataset).Bind(3, row.limit_micros).Bind(4, row.spent_micros);
+    Statement s(
+        db_,
+        "INSERT INTO budgets (site_id, dataset, limit_micros, spent_micros) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (site_id, dataset) DO UPDATE SET limit_micros = excluded.limit_micros, "
+        "spent_micros = excluded.spent_micros");
+    s.BindText(1, row.site_id)
+        .BindText(2, row.dataset)
+        .Bind(3, row.limit_micros)
+        .Bind(4, row.spent_micros);
     return s.Done("upsert budget");
   }
   absl::Status InsertRelease(const ReleaseRecord& r) override {
@@ -131,7 +140,9 @@ class SqliteTables final : public Tables {
                          .c_str());
     s.BindText(1, r.release_id).BindText(2, r.site_id).BindText(3, r.dataset).BindText(4, r.mode);
     s.Bind(5, r.charge_micros).Bind(6, r.rows_declared).Bind(7, int64_t{r.model_private});
-    s.BindText(8, ReleaseStatusName(r.status)).Bind(9, int64_t{r.next_chunk}).Bind(10, r.rows_received);
+    s.BindText(8, ReleaseStatusName(r.status))
+        .Bind(9, int64_t{r.next_chunk})
+        .Bind(10, r.rows_received);
     s.BindText(11, r.sha256).Bind(12, r.created_unix);
     return s.Done("insert release");
   }
@@ -139,11 +150,14 @@ class SqliteTables final : public Tables {
     Statement s(db_,
                 "UPDATE releases SET status = ?, next_chunk = ?, rows_received = ?, sha256 = ? "
                 "WHERE release_id = ?");
-    s.BindText(1, ReleaseStatusName(r.status)).Bind(2, int64_t{r.next_chunk}).Bind(3, r.rows_received);
+    s.BindText(1, ReleaseStatusName(r.status))
+        .Bind(2, int64_t{r.next_chunk})
+        .Bind(3, r.rows_received);
     s.BindText(4, r.sha256).BindText(5, r.release_id);
     return s.Done("update release");
   }
-  absl::Status InsertChunk(const std::string& release_id, uint32_t index, const std::string& rows) override {
+  absl::Status InsertChunk(const std::string& release_id, uint32_t index,
+                           const std::string& rows) override {
     Statement s(db_, "INSERT INTO chunks (release_id, idx, rows) VALUES (?, ?, ?)");
     s.BindText(1, release_id).Bind(2, int64_t{index}).Bind(3, rows);
     return s.Done("insert chunk");
@@ -191,11 +205,13 @@ class SqliteStorage final : public LedgerStorage {
     const int64_t known = std::size(kMigrations);
     if (applied > known) {
       return absl::FailedPreconditionError("database schema version " + std::to_string(applied) +
-                                           " is newer than this coordinator (" + std::to_string(known) + ")");
+                                           " is newer than this coordinator (" +
+                                           std::to_string(known) + ")");
     }
     if (read_only_) {
       return applied == known ? absl::OkStatus()
-                              : absl::FailedPreconditionError("database needs migration; open it read-write once");
+                              : absl::FailedPreconditionError(
+                                    "database needs migration; open it read-write once");
     }
     for (int64_t v = applied; v < known; ++v) {
       RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
@@ -212,7 +228,9 @@ class SqliteStorage final : public LedgerStorage {
 
   absl::StatusOr<std::vector<ReleaseRecord>> ListReleases() override {
     std::lock_guard lock(mutex_);
-    Statement s(db_, (std::string("SELECT ") + kReleaseColumns + " FROM releases ORDER BY created_unix, release_id").c_str());
+    Statement s(db_, (std::string("SELECT ") + kReleaseColumns +
+                      " FROM releases ORDER BY created_unix, release_id")
+                         .c_str());
     std::vector<ReleaseRecord> out;
     int rc;
     while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadRelease(s));
@@ -221,7 +239,9 @@ class SqliteStorage final : public LedgerStorage {
   }
   absl::StatusOr<std::vector<BudgetRow>> ListBudgets() override {
     std::lock_guard lock(mutex_);
-    Statement s(db_, "SELECT site_id, dataset, limit_micros, spent_micros FROM budgets ORDER BY site_id, dataset");
+    Statement s(db_,
+                "SELECT site_id, dataset, limit_micros, spent_micros FROM budgets ORDER BY "
+                "site_id, dataset");
     std::vector<BudgetRow> out;
     int rc;
     while ((rc = s.Step()) == SQLITE_ROW) out.push_back({s.Text(0), s.Text(1), s.Int(2), s.Int(3)});
@@ -261,7 +281,8 @@ class SqliteStorage final : public LedgerStorage {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path, bool read_only) {
+absl::StatusOr<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path,
+                                                           bool read_only) {
   sqlite3* db = nullptr;
   const int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   if (sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {

@@ -38,14 +38,16 @@ absl::StatusOr<ReservationResult> LedgerStorage::Reserve(const ReservationReques
   if (request.charge_micros < 0) return absl::InvalidArgumentError("a charge cannot be negative");
   ReservationResult result;
   RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
-    ASSIGN_OR_RETURN(std::optional<BudgetRow> budget, t.FindBudget(request.site_id, request.dataset));
+    ASSIGN_OR_RETURN(std::optional<BudgetRow> budget,
+                     t.FindBudget(request.site_id, request.dataset));
     ASSIGN_OR_RETURN(std::optional<ReleaseRecord> existing, t.FindRelease(request.release_id));
     if (existing) {
       if (existing->site_id != request.site_id) {
         return absl::PermissionDeniedError("release id " + request.release_id +
                                            " belongs to another site");
       }
-      if (existing->dataset != request.dataset || existing->charge_micros != request.charge_micros) {
+      if (existing->dataset != request.dataset ||
+          existing->charge_micros != request.charge_micros) {
         return absl::AlreadyExistsError("release id " + request.release_id +
                                         " was reserved with other parameters");
       }
@@ -92,7 +94,8 @@ absl::StatusOr<uint32_t> LedgerStorage::AppendChunk(const std::string& site_id,
     next = record.next_chunk;
     if (index < record.next_chunk) return absl::OkStatus();  // retransmission: already durable
     if (index > record.next_chunk) {
-      return absl::FailedPreconditionError("chunk " + std::to_string(index) + " out of order; expected " +
+      return absl::FailedPreconditionError("chunk " + std::to_string(index) +
+                                           " out of order; expected " +
                                            std::to_string(record.next_chunk));
     }
     RETURN_IF_ERROR(t.InsertChunk(release_id, index, rows));
@@ -118,9 +121,9 @@ absl::Status LedgerStorage::MarkCommitted(const std::string& site_id, const std:
   return RunInTransaction([&](Tables& t) -> absl::Status {
     ASSIGN_OR_RETURN(ReleaseRecord record, OwnedRelease(t, site_id, release_id));
     if (record.status == ReleaseStatus::kCommitted) {
-      return record.sha256 == sha256
-                 ? absl::OkStatus()
-                 : absl::AlreadyExistsError("release " + release_id + " was committed with another hash");
+      return record.sha256 == sha256 ? absl::OkStatus()
+                                     : absl::AlreadyExistsError("release " + release_id +
+                                                                " was committed with another hash");
     }
     record.status = ReleaseStatus::kCommitted;
     record.sha256 = sha256;
@@ -128,7 +131,8 @@ absl::Status LedgerStorage::MarkCommitted(const std::string& site_id, const std:
   });
 }
 
-absl::StatusOr<std::optional<ReleaseRecord>> LedgerStorage::GetRelease(const std::string& release_id) {
+absl::StatusOr<std::optional<ReleaseRecord>> LedgerStorage::GetRelease(
+    const std::string& release_id) {
   std::optional<ReleaseRecord> record;
   RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
     ASSIGN_OR_RETURN(record, t.FindRelease(release_id));

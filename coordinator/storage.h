@@ -37,8 +37,8 @@ struct ReservationRequest {
 };
 
 struct ReservationResult {
-  bool granted = false;   // false: over the limit, nothing charged
-  bool replayed = false;  // the same reservation existed: nothing was charged again
+  bool granted = false;          // false: over the limit, nothing charged
+  bool replayed = false;         // the same reservation existed: nothing was charged again
   int64_t remaining_micros = 0;  // after this reservation (or, if refused, what is left)
 };
 
@@ -53,9 +53,9 @@ struct ReleaseRecord {
   int64_t rows_declared = 0;
   bool model_private = false;
   ReleaseStatus status = ReleaseStatus::kReserved;
-  uint32_t next_chunk = 0;   // chunks 0..next_chunk-1 are stored
+  uint32_t next_chunk = 0;    // chunks 0..next_chunk-1 are stored
   int64_t rows_received = 0;  // rows in the stored chunks
-  std::string sha256;        // set at commit
+  std::string sha256;         // set at commit
   int64_t created_unix = 0;
 };
 

@@ -51,7 +51,8 @@ absl::StatusOr<Result> ReadMessage(std::string_view bytes, Read read) {
     capnp::FlatArrayMessageReader reader(words, options);
     return read(reader.getRoot<Root>());
   } catch (const kj::Exception& e) {
-    return absl::InvalidArgumentError(std::string("malformed message: ") + e.getDescription().cStr());
+    return absl::InvalidArgumentError(std::string("malformed message: ") +
+                                      e.getDescription().cStr());
   }
 }
 
@@ -189,42 +190,42 @@ std::string EncodeSiteResponse(const SiteResponse& response) {
 }
 
 absl::StatusOr<SiteResponse> DecodeSiteResponse(std::string_view bytes) {
-  return ReadMessage<::SiteResponse, SiteResponse>(
-      bytes, [](::SiteResponse::Reader r) -> absl::StatusOr<SiteResponse> {
-        switch (r.which()) {
-          case ::SiteResponse::ERROR:
-            return GetError(r.getError());
-          case ::SiteResponse::WELCOME: {
-            auto m = r.getWelcome();
-            Welcome w;
-            w.protocol_version = m.getProtocolVersion();
-            w.site_id = FromText(m.getSiteId());
-            for (auto g : m.getDatasets()) {
-              w.datasets.push_back({FromText(g.getName()), FromText(g.getSchemaToml()),
-                                    g.getLimitMicros(), g.getSpentMicros()});
-            }
-            return w;
-          }
-          case ::SiteResponse::RESERVED: {
-            auto m = r.getReserved();
-            return Reserved{FromText(m.getReleaseId()), m.getRemainingMicros(), m.getReplayed()};
-          }
-          case ::SiteResponse::CHUNK_ACK: {
-            auto m = r.getChunkAck();
-            return ChunkAck{FromText(m.getReleaseId()), m.getNextIndex()};
-          }
-          case ::SiteResponse::COMMITTED:
-            return Committed{};
-          case ::SiteResponse::HEARTBEAT:
-            return HeartbeatReply{};
-          case ::SiteResponse::RELEASE_STATE: {
-            auto m = r.getReleaseState();
-            return ReleaseState{FromText(m.getReleaseId()), FromText(m.getState()),
-                                m.getNextIndex()};
-          }
+  return ReadMessage<
+      ::SiteResponse,
+      SiteResponse>(bytes, [](::SiteResponse::Reader r) -> absl::StatusOr<SiteResponse> {
+    switch (r.which()) {
+      case ::SiteResponse::ERROR:
+        return GetError(r.getError());
+      case ::SiteResponse::WELCOME: {
+        auto m = r.getWelcome();
+        Welcome w;
+        w.protocol_version = m.getProtocolVersion();
+        w.site_id = FromText(m.getSiteId());
+        for (auto g : m.getDatasets()) {
+          w.datasets.push_back({FromText(g.getName()), FromText(g.getSchemaToml()),
+                                g.getLimitMicros(), g.getSpentMicros()});
         }
-        return absl::InvalidArgumentError("unknown site response type");
-      });
+        return w;
+      }
+      case ::SiteResponse::RESERVED: {
+        auto m = r.getReserved();
+        return Reserved{FromText(m.getReleaseId()), m.getRemainingMicros(), m.getReplayed()};
+      }
+      case ::SiteResponse::CHUNK_ACK: {
+        auto m = r.getChunkAck();
+        return ChunkAck{FromText(m.getReleaseId()), m.getNextIndex()};
+      }
+      case ::SiteResponse::COMMITTED:
+        return Committed{};
+      case ::SiteResponse::HEARTBEAT:
+        return HeartbeatReply{};
+      case ::SiteResponse::RELEASE_STATE: {
+        auto m = r.getReleaseState();
+        return ReleaseState{FromText(m.getReleaseId()), FromText(m.getState()), m.getNextIndex()};
+      }
+    }
+    return absl::InvalidArgumentError("unknown site response type");
+  });
 }
 
 std::string EncodeAdminRequest(const AdminRequest& request) {
@@ -232,9 +233,15 @@ std::string EncodeAdminRequest(const AdminRequest& request) {
   auto root = message.initRoot<::AdminRequest>();
   root.setProtocolVersion(request.protocol_version);
   switch (request.query) {
-    case AdminQuery::kStatus: root.setStatus(); break;
-    case AdminQuery::kBudgets: root.setBudgets(); break;
-    case AdminQuery::kReleases: root.setReleases(); break;
+    case AdminQuery::kStatus:
+      root.setStatus();
+      break;
+    case AdminQuery::kBudgets:
+      root.setBudgets();
+      break;
+    case AdminQuery::kReleases:
+      root.setReleases();
+      break;
   }
   return ToBytes(message);
 }
@@ -245,9 +252,15 @@ absl::StatusOr<AdminRequest> DecodeAdminRequest(std::string_view bytes) {
         AdminRequest request;
         request.protocol_version = r.getProtocolVersion();
         switch (r.which()) {
-          case ::AdminRequest::STATUS: request.query = AdminQuery::kStatus; return request;
-          case ::AdminRequest::BUDGETS: request.query = AdminQuery::kBudgets; return request;
-          case ::AdminRequest::RELEASES: request.query = AdminQuery::kReleases; return request;
+          case ::AdminRequest::STATUS:
+            request.query = AdminQuery::kStatus;
+            return request;
+          case ::AdminRequest::BUDGETS:
+            request.query = AdminQuery::kBudgets;
+            return request;
+          case ::AdminRequest::RELEASES:
+            request.query = AdminQuery::kReleases;
+            return request;
         }
         return absl::InvalidArgumentError("unknown admin request type");
       });

@@ -25,7 +25,8 @@ class StorageConformance : public ::testing::TestWithParam<Backend> {
     ASSERT_NE(storage_, nullptr);
     ASSERT_TRUE(storage_->SetLimit("cleveland", "heart", 10'000'000).ok());
   }
-  ReservationRequest Request(const std::string& id, int64_t charge, const std::string& site = "cleveland") {
+  ReservationRequest Request(const std::string& id, int64_t charge,
+                             const std::string& site = "cleveland") {
     return {site, "heart", id, charge, 303, "synthetic", false, 1000};
   }
   std::string dir_;
@@ -55,11 +56,13 @@ TEST_P(StorageConformance, ReplayedReservationsNeverChargeTwice) {
   ASSERT_TRUE(replay.ok());
   EXPECT_TRUE(replay->replayed);
   EXPECT_EQ(storage_->ListBudgets()->at(0).spent_micros, 3'000'000);
-  EXPECT_EQ(storage_->Reserve(Request("r1", 2'000'000)).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(storage_->Reserve(Request("r1", 2'000'000)).status().code(),
+            absl::StatusCode::kAlreadyExists);
   ASSERT_TRUE(storage_->SetLimit("va", "heart", 10'000'000).ok());
   EXPECT_EQ(storage_->Reserve(Request("r1", 3'000'000, "va")).status().code(),
             absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(storage_->Reserve(Request("r9", 1, "nowhere")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(storage_->Reserve(Request("r9", 1, "nowhere")).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_P(StorageConformance, ChunksAppendInOrderRetransmissionsAreHarmless) {
@@ -75,7 +78,8 @@ TEST_P(StorageConformance, ChunksAppendInOrderRetransmissionsAreHarmless) {
             absl::StatusCode::kPermissionDenied);
   ASSERT_TRUE(storage_->MarkCommitted("cleveland", "r1", "hash").ok());
   EXPECT_TRUE(storage_->MarkCommitted("cleveland", "r1", "hash").ok());  // idempotent
-  EXPECT_EQ(storage_->MarkCommitted("cleveland", "r1", "other").code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(storage_->MarkCommitted("cleveland", "r1", "other").code(),
+            absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(storage_->AppendChunk("cleveland", "r1", 2, "c\n", 1).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ((*storage_->GetRelease("r1"))->status, ReleaseStatus::kCommitted);
@@ -132,8 +136,8 @@ TEST(SqliteStorage, ConcurrentConnectionsNeverOverspendAndStateIsDurable) {
       auto storage = OpenSqliteStorage(path);
       ASSERT_TRUE(storage.ok());
       for (int j = 0; j < 8; ++j) {
-        auto result = (*storage)->Reserve({"va", "heart", "m" + std::to_string(i * 8 + j), 1'000'000, 1,
-                                           "synthetic", false, 0});
+        auto result = (*storage)->Reserve(
+            {"va", "heart", "m" + std::to_string(i * 8 + j), 1'000'000, 1, "synthetic", false, 0});
         ASSERT_TRUE(result.ok()) << result.status();
         if (result->granted) ++granted;
       }

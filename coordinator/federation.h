@@ -1,0 +1,45 @@
+// The federation as the operator declares it in coordinator.toml: datasets with their shared
+// schema, and each site's budget limit per dataset (in epsilon; kept in micro-epsilon).
+//
+//   listen = "127.0.0.1:7443"            # site API
+//   admin_listen = "127.0.0.1:7444"      # admin API (admin certificate only)
+//   database = "coordinator.db"
+//   ca = "pki/ca.pem"  cert = "pki/coordinator.pem"  key = "pki/coordinator.key"
+//   [[dataset]]  name = "heart"  schema = "heart_disease.schema.toml"
+//   [[site]]     id = "cleveland"  budgets = { heart = 20.0 }
+#ifndef FEDSYN_COORDINATOR_FEDERATION_H_
+#define FEDSYN_COORDINATOR_FEDERATION_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/base/status.h"
+#include "common/data/schema.h"
+
+namespace fedsyn::coordinator {
+
+struct DatasetDeclaration {
+  std::string name;
+  data::Schema schema;
+};
+
+struct CoordinatorConfig {
+  std::string listen = "127.0.0.1:7443";
+  std::string admin_listen = "127.0.0.1:7444";
+  std::string database = "coordinator.db";
+  std::string ca_file, cert_file, key_file;
+  std::vector<DatasetDeclaration> datasets;
+  // site id -> dataset -> limit in micro-epsilon (rounded down: a limit never grows by rounding)
+  std::map<std::string, std::map<std::string, int64_t>> limits;
+
+  const DatasetDeclaration* FindDataset(const std::string& name) const;
+};
+
+// Parses and validates; relative paths are resolved against the config file's folder.
+absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path);
+
+}  // namespace fedsyn::coordinator
+
+#endif  // FEDSYN_COORDINATOR_FEDERATION_H_
