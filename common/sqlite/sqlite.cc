@@ -1,0 +1,114 @@
+#include "common/sqlite/sqlite.h"
+
+#include <sqlite3.h>
+
+namespace fedsyn::sqlite {
+
+Statement::Statement(sqlite3* db, const std::string& sql) : db_(db) {
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) {
+    status_ = absl::InternalError(std::string("sqlite prepare: ") + sqlite3_errmsg(db));
+    stmt_ = nullptr;
+  }
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement& Statement::BindBlob(int index, const std::string& value) {
+  if (stmt_) sqlite3_bind_blob(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::BindText(int index, const std::string& value) {
+  if (stmt_) sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::BindInt(int index, int64_t value) {
+  if (stmt_) sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+
+bool Statement::Next() {
+  if (!stmt_ || !status_.ok()) return false;
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc != SQLITE_DONE) status_ = absl::InternalError(std::string("sqlite step: ") + sqlite3_errmsg(db_));
+  return false;
+}
+
+absl::Status Statement::Run() {
+  while (Next()) {
+  }
+  return status_;
+}
+
+int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+std::string Statement::Text(int column) const {
+  const void* p = sqlite3_column_blob(stmt_, column);
+  return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, column)))
+           : std::string();
+}
+
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path, bool read_only,
+                                                         std::span<const char* const> migrations) {
+  sqlite3* db = nullptr;
+  const int flags = (read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
+                    SQLITE_OPEN_FULLMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    const std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return absl::NotFoundError("cannot open database " + path + ": " + message);
+  }
+  std::unique_ptr<Database> database(new Database(db, read_only));
+  // Another connection holding the write lock makes us wait (up to 10 s) rather than fail.
+  sqlite3_busy_timeout(db, 10'000);
+  if (!read_only) {
+    RETURN_IF_ERROR(database->Exec("PRAGMA journal_mode = WAL"));
+    RETURN_IF_ERROR(database->Exec("PRAGMA synchronous = FULL"));
+  }
+  RETURN_IF_ERROR(database->Exec("PRAGMA foreign_keys = ON"));
+  RETURN_IF_ERROR(database->Migrate(migrations));
+  return database;
+}
+
+Database::~Database() { sqlite3_close(db_); }
+
+absl::Status Database::Exec(const std::string& sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    const std::string message = error ? error : sqlite3_errmsg(db_);
+    sqlite3_free(error);
+    return absl::InternalError("sqlite: " + message);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Database::Transaction(const std::function<absl::Status()>& body) {
+  std::lock_guard lock(mutex_);
+  RETURN_IF_ERROR(Exec(read_only_ ? "BEGIN" : "BEGIN IMMEDIATE"));
+  absl::Status status = body();
+  if (status.ok()) status = Exec("COMMIT");
+  if (!status.ok()) (void)Exec("ROLLBACK");
+  return status;
+}
+
+absl::Status Database::Migrate(std::span<const char* const> migrations) {
+  Statement version(db_, "PRAGMA user_version");
+  if (!version.Next()) return version.status().ok() ? absl::InternalError("no schema version") : version.status();
+  const int64_t applied = version.Int(0);
+  const int64_t known = static_cast<int64_t>(migrations.size());
+  if (applied > known) {
+    return absl::FailedPreconditionError("database schema version " + std::to_string(applied) +
+                                         " is newer than this program's (" + std::to_string(known) + ")");
+  }
+  if (applied == known) return absl::OkStatus();
+  if (read_only_) return absl::FailedPreconditionError("database needs a migration; open it read-write once");
+  for (int64_t v = applied; v < known; ++v) {
+    RETURN_IF_ERROR(Transaction([&] {
+      RETURN_IF_ERROR(Exec(migrations[static_cast<size_t>(v)]));
+      return Exec("PRAGMA user_version = " + std::to_string(v + 1));
+    }));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace fedsyn::sqlite

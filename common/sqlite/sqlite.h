@@ -1,0 +1,76 @@
+// A thin RAII layer over the SQLite C API shared by the coordinator's storage and the site's
+// local ledger: one place for the durability settings and the transaction discipline.
+//   journal_mode=WAL    readers never block the writer;
+//   synchronous=FULL    a committed transaction is on disk before we acknowledge it;
+//   BEGIN IMMEDIATE     a write transaction takes the write lock at its start, so two
+//                       connections cannot both read "enough budget left" and both spend it.
+#ifndef FEDSYN_COMMON_SQLITE_SQLITE_H_
+#define FEDSYN_COMMON_SQLITE_SQLITE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+
+#include "common/base/status.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace fedsyn::sqlite {
+
+class Statement {
+ public:
+  Statement(sqlite3* db, const std::string& sql);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& BindBlob(int index, const std::string& value);
+  Statement& BindText(int index, const std::string& value);
+  Statement& BindInt(int index, int64_t value);
+  // True while a row is available; false at the end. Errors surface through status().
+  bool Next();
+  absl::Status status() const { return status_; }
+  // Runs a statement that returns no rows.
+  absl::Status Run();
+
+  int64_t Int(int column) const;
+  std::string Text(int column) const;  // TEXT or BLOB
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  absl::Status status_;
+};
+
+class Database {
+ public:
+  // Opens (creating unless read_only) with WAL + synchronous=FULL + foreign keys + a busy
+  // timeout, then applies the migrations not yet applied (PRAGMA user_version counts them).
+  // A database newer than `migrations` is refused (FailedPrecondition).
+  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path, bool read_only,
+                                                        std::span<const char* const> migrations);
+  ~Database();
+
+  absl::Status Exec(const std::string& sql);
+  // Runs `body` in one write transaction (BEGIN IMMEDIATE; plain BEGIN when read-only),
+  // serialised with every other call on this object; rolls back if `body` fails.
+  absl::Status Transaction(const std::function<absl::Status()>& body);
+  sqlite3* handle() { return db_; }
+  bool read_only() const { return read_only_; }
+
+ private:
+  Database(sqlite3* db, bool read_only) : db_(db), read_only_(read_only) {}
+  absl::Status Migrate(std::span<const char* const> migrations);
+
+  sqlite3* db_;
+  bool read_only_;
+  std::recursive_mutex mutex_;
+};
+
+}  // namespace fedsyn::sqlite
+
+#endif  // FEDSYN_COMMON_SQLITE_SQLITE_H_

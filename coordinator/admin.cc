@@ -1,0 +1,78 @@
+#include "coordinator/admin.h"
+
+#include <map>
+
+namespace fedsyn::coordinator {
+namespace {
+
+protocol::Error WireError(const absl::Status& s) { return {s.code(), std::string(s.message()), -1}; }
+
+absl::StatusOr<std::vector<protocol::SiteStatus>> SiteStatuses(Storage& storage,
+                                                               const std::multiset<std::string>& connected) {
+  std::map<std::string, protocol::SiteStatus> sites;
+  ASSIGN_OR_RETURN(const auto budgets, storage.ListBudgets());
+  for (const BudgetRow& b : budgets) {
+    auto& s = sites[b.site_id];
+    s.site_id = b.site_id;
+    s.spent_micros += b.spent_micros;
+    s.limit_micros += b.limit_micros;
+  }
+  ASSIGN_OR_RETURN(const auto seen, storage.SitesLastSeen());
+  for (const auto& [site, when] : seen) {
+    sites[site].site_id = site;
+    sites[site].last_seen_unix = when;
+  }
+  ASSIGN_OR_RETURN(const auto releases, storage.ListReleases());
+  for (const ReleaseRecord& r : releases) {
+    auto& s = sites[r.site_id];
+    s.site_id = r.site_id;
+    if (r.status == ReleaseStatus::kCommitted) {
+      ++s.releases;
+      s.rows += r.rows_received;
+    }
+  }
+  std::vector<protocol::SiteStatus> out;
+  for (auto& [id, s] : sites) {
+    s.connected = connected.contains(id);
+    out.push_back(s);
+  }
+  return out;
+}
+
+}  // namespace
+
+protocol::AdminResponse HandleAdminRequest(const protocol::AdminRequest& request, Storage& storage,
+                                           const std::multiset<std::string>& connected) {
+  if (request.protocol_version != protocol::kProtocolVersion) {
+    return WireError(absl::FailedPreconditionError(
+        "protocol version " + std::to_string(request.protocol_version) +
+        " is not supported; this coordinator speaks version " + std::to_string(protocol::kProtocolVersion)));
+  }
+  switch (request.query) {
+    case protocol::AdminQuery::kStatus: {
+      auto statuses = SiteStatuses(storage, connected);
+      if (!statuses.ok()) return WireError(statuses.status());
+      return *statuses;
+    }
+    case protocol::AdminQuery::kBudgets: {
+      auto budgets = storage.ListBudgets();
+      if (!budgets.ok()) return WireError(budgets.status());
+      std::vector<protocol::Budget> out;
+      for (const BudgetRow& b : *budgets) out.push_back({b.site_id, b.dataset, b.limit_micros, b.spent_micros});
+      return out;
+    }
+    case protocol::AdminQuery::kReleases: {
+      auto releases = storage.ListReleases();
+      if (!releases.ok()) return WireError(releases.status());
+      std::vector<protocol::ReleaseInfo> out;
+      for (const ReleaseRecord& r : *releases) {
+        out.push_back({r.release_id, r.site_id, r.dataset, ReleaseStatusName(r.status), r.charge_micros,
+                       r.rows_received, r.sha256, r.created_unix});
+      }
+      return out;
+    }
+  }
+  return WireError(absl::InvalidArgumentError("unknown admin query"));
+}
+
+}  // namespace fedsyn::coordinator

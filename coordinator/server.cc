@@ -1,0 +1,117 @@
+#include "coordinator/server.h"
+
+#include <chrono>
+#include <regex>
+
+#include "coordinator/admin.h"
+#include "coordinator/site_session.h"
+#include "protocol/codec.h"
+#include "spdlog/spdlog.h"
+
+namespace fedsyn::coordinator {
+namespace {
+
+int64_t NowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool ValidSiteId(const std::string& id) {
+  static const std::regex pattern("[A-Za-z0-9_-]{1,64}");
+  return std::regex_match(id, pattern);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(const CoordinatorConfig& config,
+                                                                           Storage& storage,
+                                                                           ServerOptions options) {
+  for (const auto& [site, budgets] : config.limits) {
+    for (const auto& [dataset, limit] : budgets) RETURN_IF_ERROR(storage.SetLimit(site, dataset, limit));
+  }
+  std::unique_ptr<CoordinatorServer> server(new CoordinatorServer(config, storage, options));
+  ASSIGN_OR_RETURN(auto context,
+                   net::MakeTlsContext({config.ca_file, config.cert_file, config.key_file}, net::Role::kServer));
+  ASSIGN_OR_RETURN(const auto site_address, net::ParseHostPort(config.listen));
+  ASSIGN_OR_RETURN(const auto admin_address, net::ParseHostPort(config.admin_listen));
+  CoordinatorServer* self = server.get();
+  ASSIGN_OR_RETURN(server->site_listener_,
+                   net::TlsListener::Bind(site_address.first, site_address.second, context,
+                                          options.handshake_deadline,
+                                          [self](net::TlsConnection& c) { self->ServeSite(c); }));
+  ASSIGN_OR_RETURN(server->admin_listener_,
+                   net::TlsListener::Bind(admin_address.first, admin_address.second, context,
+                                          options.handshake_deadline,
+                                          [self](net::TlsConnection& c) { self->ServeAdmin(c); }));
+  server->site_listener_->Start();
+  server->admin_listener_->Start();
+  spdlog::info("coordinator serving sites on port {} and admins on port {}", server->site_port(),
+               server->admin_port());
+  return server;
+}
+
+CoordinatorServer::~CoordinatorServer() { Stop(); }
+
+void CoordinatorServer::Stop() {
+  if (site_listener_) site_listener_->Stop();
+  if (admin_listener_) admin_listener_->Stop();
+}
+
+std::multiset<std::string> CoordinatorServer::ConnectedSites() {
+  std::lock_guard lock(mutex_);
+  return connected_;
+}
+
+void CoordinatorServer::ServeSite(net::TlsConnection& connection) {
+  const net::PeerIdentity& peer = connection.peer();
+  if (peer.organizational_unit != "site" || !ValidSiteId(peer.common_name)) {
+    spdlog::warn("refused {} on the site API: certificate role '{}' name '{}' is not a site",
+                 connection.remote_address(), peer.organizational_unit, peer.common_name);
+    return;
+  }
+  const std::string site = peer.common_name;
+  {
+    std::lock_guard lock(mutex_);
+    connected_.insert(site);
+  }
+  SiteSession session(site, storage_, config_, NowUnix);
+  for (;;) {
+    auto frame = connection.ReadFrame(protocol::kMaxMessageBytes, options_.idle_deadline);
+    if (!frame.ok()) {
+      if (frame.status().code() == absl::StatusCode::kInvalidArgument) {
+        spdlog::warn("site {}: {}; closing", site, std::string(frame.status().message()));
+      }
+      break;
+    }
+    auto request = protocol::DecodeSiteRequest(*frame);
+    if (!request.ok()) {
+      spdlog::warn("site {}: {}; closing", site, std::string(request.status().message()));
+      (void)connection.WriteFrame(protocol::EncodeSiteResponse(ToWireError(request.status())),
+                                  options_.write_deadline);
+      break;
+    }
+    const protocol::SiteResponse response = session.Handle(*request);
+    if (!connection.WriteFrame(protocol::EncodeSiteResponse(response), options_.write_deadline).ok()) break;
+  }
+  std::lock_guard lock(mutex_);
+  connected_.erase(connected_.find(site));
+}
+
+void CoordinatorServer::ServeAdmin(net::TlsConnection& connection) {
+  if (connection.peer().organizational_unit != "admin") {
+    spdlog::warn("refused {} on the admin API: certificate role '{}' is not admin", connection.remote_address(),
+                 connection.peer().organizational_unit);
+    return;
+  }
+  for (;;) {
+    auto frame = connection.ReadFrame(protocol::kMaxMessageBytes, options_.idle_deadline);
+    if (!frame.ok()) break;
+    auto request = protocol::DecodeAdminRequest(*frame);
+    protocol::AdminResponse response =
+        request.ok() ? HandleAdminRequest(*request, storage_, ConnectedSites()) : ToWireError(request.status());
+    if (!connection.WriteFrame(protocol::EncodeAdminResponse(response), options_.write_deadline).ok()) break;
+    if (!request.ok()) break;
+  }
+}
+
+}  // namespace fedsyn::coordinator

@@ -1,0 +1,50 @@
+// The site's own ledger (SQLite, synchronous=FULL): every release this site ever started, its
+// charge and how far it got. The site enforces its own limit here BEFORE asking the
+// coordinator, and the spool path of a generated release lets a retry resend the same bytes.
+//
+// States: reserving (local charge taken, coordinator not yet asked) -> reserved (coordinator
+// granted) -> generated (noise drawn, output persisted) -> committed; or refused (the
+// coordinator said no before any noise was drawn: the local charge is returned) or abandoned
+// (the agent stopped between reservation and persisting output: charge kept, since noise may
+// have been drawn).
+#ifndef FEDSYN_SITE_AGENT_LOCAL_LEDGER_H_
+#define FEDSYN_SITE_AGENT_LOCAL_LEDGER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/base/status.h"
+
+namespace fedsyn::site {
+
+struct LocalRelease {
+  std::string release_id;
+  std::string dataset;
+  int64_t charge_micros = 0;
+  std::string state;
+  std::string spool_path;
+  std::string sha256;
+  int64_t rows = 0;
+};
+
+class LocalLedger {
+ public:
+  static absl::StatusOr<std::unique_ptr<LocalLedger>> Open(const std::string& path);
+  virtual ~LocalLedger() = default;
+
+  // Charges `charge` against `limit` for `dataset` (sum over releases not refused) and records
+  // the release as "reserving", atomically. ResourceExhausted (with the remainder in the
+  // message) when it would exceed the limit.
+  virtual absl::Status BeginRelease(const std::string& release_id, const std::string& dataset,
+                                    int64_t charge, int64_t limit) = 0;
+  virtual absl::Status SetState(const std::string& release_id, const std::string& state) = 0;
+  virtual absl::Status MarkGenerated(const std::string& release_id, const std::string& spool_path,
+                                     const std::string& sha256, int64_t rows) = 0;
+  virtual absl::StatusOr<int64_t> Spent(const std::string& dataset) = 0;
+  virtual absl::StatusOr<std::vector<LocalRelease>> Releases() = 0;
+};
+
+}  // namespace fedsyn::site
+
+#endif  // FEDSYN_SITE_AGENT_LOCAL_LEDGER_H_
