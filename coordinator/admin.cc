@@ -5,10 +5,12 @@
 namespace fedsyn::coordinator {
 namespace {
 
-protocol::Error WireError(const absl::Status& s) { return {s.code(), std::string(s.message()), -1}; }
+protocol::Error WireError(const absl::Status& s) {
+  return {s.code(), std::string(s.message()), -1};
+}
 
-absl::StatusOr<std::vector<protocol::SiteStatus>> SiteStatuses(Storage& storage,
-                                                               const std::multiset<std::string>& connected) {
+absl::StatusOr<std::vector<protocol::SiteStatus>> SiteStatuses(
+    Storage& storage, const std::multiset<std::string>& connected) {
   std::map<std::string, protocol::SiteStatus> sites;
   ASSIGN_OR_RETURN(const auto budgets, storage.ListBudgets());
   for (const BudgetRow& b : budgets) {
@@ -46,7 +48,8 @@ protocol::AdminResponse HandleAdminRequest(const protocol::AdminRequest& request
   if (request.protocol_version != protocol::kProtocolVersion) {
     return WireError(absl::FailedPreconditionError(
         "protocol version " + std::to_string(request.protocol_version) +
-        " is not supported; this coordinator speaks version " + std::to_string(protocol::kProtocolVersion)));
+        " is not supported; this coordinator speaks version " +
+        std::to_string(protocol::kProtocolVersion)));
   }
   switch (request.query) {
     case protocol::AdminQuery::kStatus: {
@@ -58,7 +61,8 @@ protocol::AdminResponse HandleAdminRequest(const protocol::AdminRequest& request
       auto budgets = storage.ListBudgets();
       if (!budgets.ok()) return WireError(budgets.status());
       std::vector<protocol::Budget> out;
-      for (const BudgetRow& b : *budgets) out.push_back({b.site_id, b.dataset, b.limit_micros, b.spent_micros});
+      for (const BudgetRow& b : *budgets)
+        out.push_back({b.site_id, b.dataset, b.limit_micros, b.spent_micros});
       return out;
     }
     case protocol::AdminQuery::kReleases: {
@@ -66,8 +70,8 @@ protocol::AdminResponse HandleAdminRequest(const protocol::AdminRequest& request
       if (!releases.ok()) return WireError(releases.status());
       std::vector<protocol::ReleaseInfo> out;
       for (const ReleaseRecord& r : *releases) {
-        out.push_back({r.release_id, r.site_id, r.dataset, ReleaseStatusName(r.status), r.charge_micros,
-                       r.rows_received, r.sha256, r.created_unix});
+        out.push_back({r.release_id, r.site_id, r.dataset, ReleaseStatusName(r.status),
+                       r.charge_micros, r.rows_received, r.sha256, r.created_unix});
       }
       return out;
     }

@@ -12,7 +12,8 @@ namespace fedsyn::coordinator {
 namespace {
 
 int64_t NowUnix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -23,15 +24,16 @@ bool ValidSiteId(const std::string& id) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(const CoordinatorConfig& config,
-                                                                           Storage& storage,
-                                                                           ServerOptions options) {
+absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
+    const CoordinatorConfig& config, Storage& storage, ServerOptions options) {
   for (const auto& [site, budgets] : config.limits) {
-    for (const auto& [dataset, limit] : budgets) RETURN_IF_ERROR(storage.SetLimit(site, dataset, limit));
+    for (const auto& [dataset, limit] : budgets)
+      RETURN_IF_ERROR(storage.SetLimit(site, dataset, limit));
   }
   std::unique_ptr<CoordinatorServer> server(new CoordinatorServer(config, storage, options));
-  ASSIGN_OR_RETURN(auto context,
-                   net::MakeTlsContext({config.ca_file, config.cert_file, config.key_file}, net::Role::kServer));
+  ASSIGN_OR_RETURN(
+      auto context,
+      net::MakeTlsContext({config.ca_file, config.cert_file, config.key_file}, net::Role::kServer));
   ASSIGN_OR_RETURN(const auto site_address, net::ParseHostPort(config.listen));
   ASSIGN_OR_RETURN(const auto admin_address, net::ParseHostPort(config.admin_listen));
   CoordinatorServer* self = server.get();
@@ -91,7 +93,9 @@ void CoordinatorServer::ServeSite(net::TlsConnection& connection) {
       break;
     }
     const protocol::SiteResponse response = session.Handle(*request);
-    if (!connection.WriteFrame(protocol::EncodeSiteResponse(response), options_.write_deadline).ok()) break;
+    if (!connection.WriteFrame(protocol::EncodeSiteResponse(response), options_.write_deadline)
+             .ok())
+      break;
   }
   std::lock_guard lock(mutex_);
   connected_.erase(connected_.find(site));
@@ -99,8 +103,8 @@ void CoordinatorServer::ServeSite(net::TlsConnection& connection) {
 
 void CoordinatorServer::ServeAdmin(net::TlsConnection& connection) {
   if (connection.peer().organizational_unit != "admin") {
-    spdlog::warn("refused {} on the admin API: certificate role '{}' is not admin", connection.remote_address(),
-                 connection.peer().organizational_unit);
+    spdlog::warn("refused {} on the admin API: certificate role '{}' is not admin",
+                 connection.remote_address(), connection.peer().organizational_unit);
     return;
   }
   for (;;) {
@@ -108,8 +112,11 @@ void CoordinatorServer::ServeAdmin(net::TlsConnection& connection) {
     if (!frame.ok()) break;
     auto request = protocol::DecodeAdminRequest(*frame);
     protocol::AdminResponse response =
-        request.ok() ? HandleAdminRequest(*request, storage_, ConnectedSites()) : ToWireError(request.status());
-    if (!connection.WriteFrame(protocol::EncodeAdminResponse(response), options_.write_deadline).ok()) break;
+        request.ok() ? HandleAdminRequest(*request, storage_, ConnectedSites())
+                     : ToWireError(request.status());
+    if (!connection.WriteFrame(protocol::EncodeAdminResponse(response), options_.write_deadline)
+             .ok())
+      break;
     if (!request.ok()) break;
   }
 }

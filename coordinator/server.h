@@ -25,7 +25,8 @@ class CoordinatorServer {
  public:
   // Applies the config's budget limits to storage, binds both listeners and starts serving.
   static absl::StatusOr<std::unique_ptr<CoordinatorServer>> Start(const CoordinatorConfig& config,
-                                                                  Storage& storage, ServerOptions options = {});
+                                                                  Storage& storage,
+                                                                  ServerOptions options = {});
   ~CoordinatorServer();
   void Stop();
 

@@ -61,7 +61,8 @@ class SqliteTables final : public Tables {
   explicit SqliteTables(sqlite3* db) : db_(db) {}
 
   absl::StatusOr<std::optional<ReleaseRecord>> FindRelease(const std::string& id) override {
-    Statement s(db_, std::string("SELECT ") + kReleaseColumns + " FROM releases WHERE release_id = ?");
+    Statement s(db_,
+                std::string("SELECT ") + kReleaseColumns + " FROM releases WHERE release_id = ?");
     s.BindText(1, id);
     if (s.Next()) return std::optional<ReleaseRecord>(ReadRelease(s));
     RETURN_IF_ERROR(s.status());
@@ -69,18 +70,23 @@ class SqliteTables final : public Tables {
   }
   absl::StatusOr<std::optional<BudgetRow>> FindBudget(const std::string& site_id,
                                                       const std::string& dataset) override {
-    Statement s(db_, "SELECT limit_micros, spent_micros FROM budgets WHERE site_id = ? AND dataset = ?");
+    Statement s(db_,
+                "SELECT limit_micros, spent_micros FROM budgets WHERE site_id = ? AND dataset = ?");
     s.BindText(1, site_id).BindText(2, dataset);
     if (s.Next()) return std::optional<BudgetRow>(BudgetRow{site_id, dataset, s.Int(0), s.Int(1)});
     RETURN_IF_ERROR(s.status());
     return std::optional<BudgetRow>();
   }
   absl::Status UpsertBudget(const BudgetRow& row) override {
-    Statement s(db_,
-                "INSERT INTO budgets (site_id, dataset, limit_micros, spent_micros) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (site_id, dataset) DO UPDATE SET limit_micros = excluded.limit_micros, "
-                "spent_micros = excluded.spent_micros");
-    s.BindText(1, row.site_id).BindText(2, row.dataset).BindInt(3, row.limit_micros).BindInt(4, row.spent_micros);
+    Statement s(
+        db_,
+        "INSERT INTO budgets (site_id, dataset, limit_micros, spent_micros) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (site_id, dataset) DO UPDATE SET limit_micros = excluded.limit_micros, "
+        "spent_micros = excluded.spent_micros");
+    s.BindText(1, row.site_id)
+        .BindText(2, row.dataset)
+        .BindInt(3, row.limit_micros)
+        .BindInt(4, row.spent_micros);
     return s.Run();
   }
   absl::Status InsertRelease(const ReleaseRecord& r) override {
@@ -88,7 +94,9 @@ class SqliteTables final : public Tables {
                          ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.BindText(1, r.release_id).BindText(2, r.site_id).BindText(3, r.dataset).BindText(4, r.mode);
     s.BindInt(5, r.charge_micros).BindInt(6, r.rows_declared).BindInt(7, r.model_private);
-    s.BindText(8, ReleaseStatusName(r.status)).BindInt(9, r.next_chunk).BindInt(10, r.rows_received);
+    s.BindText(8, ReleaseStatusName(r.status))
+        .BindInt(9, r.next_chunk)
+        .BindInt(10, r.rows_received);
     s.BindText(11, r.sha256).BindInt(12, r.created_unix);
     return s.Run();
   }
@@ -100,7 +108,8 @@ class SqliteTables final : public Tables {
     s.BindText(4, r.sha256).BindText(5, r.release_id);
     return s.Run();
   }
-  absl::Status InsertChunk(const std::string& release_id, uint32_t index, const std::string& rows) override {
+  absl::Status InsertChunk(const std::string& release_id, uint32_t index,
+                           const std::string& rows) override {
     Statement s(db_, "INSERT INTO chunks (release_id, idx, rows) VALUES (?, ?, ?)");
     s.BindText(1, release_id).BindInt(2, index).BindBlob(3, rows);
     return s.Run();
@@ -143,7 +152,8 @@ class SqliteStorage final : public LedgerStorage {
     std::vector<BudgetRow> out;
     RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
       Statement s(db_->handle(),
-                  "SELECT site_id, dataset, limit_micros, spent_micros FROM budgets ORDER BY site_id, dataset");
+                  "SELECT site_id, dataset, limit_micros, spent_micros FROM budgets ORDER BY "
+                  "site_id, dataset");
       ASSIGN_OR_RETURN(out, Collect<BudgetRow>(s, [](const Statement& r) {
                          return BudgetRow{r.Text(0), r.Text(1), r.Int(2), r.Int(3)};
                        }));
@@ -155,8 +165,9 @@ class SqliteStorage final : public LedgerStorage {
     std::vector<std::pair<std::string, int64_t>> out;
     RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
       Statement s(db_->handle(), "SELECT site_id, last_seen_unix FROM sites ORDER BY site_id");
-      ASSIGN_OR_RETURN(out, (Collect<std::pair<std::string, int64_t>>(
-                                s, [](const Statement& r) { return std::make_pair(r.Text(0), r.Int(1)); })));
+      ASSIGN_OR_RETURN(out, (Collect<std::pair<std::string, int64_t>>(s, [](const Statement& r) {
+                         return std::make_pair(r.Text(0), r.Int(1));
+                       })));
       return absl::OkStatus();
     }));
     return out;
@@ -176,7 +187,8 @@ class SqliteStorage final : public LedgerStorage {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path, bool read_only) {
+absl::StatusOr<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path,
+                                                           bool read_only) {
   ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(path, read_only, kMigrations));
   return std::unique_ptr<Storage>(std::make_unique<SqliteStorage>(std::move(db)));
 }

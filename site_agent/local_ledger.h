@@ -26,6 +26,8 @@ struct LocalRelease {
   std::string spool_path;
   std::string sha256;
   int64_t rows = 0;
+  int64_t chunk_bytes =
+      0;  // the upload's chunking, fixed per release so a resume cuts the same chunks
 };
 
 class LocalLedger {
@@ -40,7 +42,8 @@ class LocalLedger {
                                     int64_t charge, int64_t limit) = 0;
   virtual absl::Status SetState(const std::string& release_id, const std::string& state) = 0;
   virtual absl::Status MarkGenerated(const std::string& release_id, const std::string& spool_path,
-                                     const std::string& sha256, int64_t rows) = 0;
+                                     const std::string& sha256, int64_t rows,
+                                     int64_t chunk_bytes) = 0;
   virtual absl::StatusOr<int64_t> Spent(const std::string& dataset) = 0;
   virtual absl::StatusOr<std::vector<LocalRelease>> Releases() = 0;
 };

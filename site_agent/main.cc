@@ -17,6 +17,7 @@
 #include "common/privacy/budget.h"
 #include "common/privacy/random.h"
 #include "site_agent/pipeline.h"
+#include "site_agent/submit.h"
 
 namespace {
 
@@ -60,6 +61,7 @@ struct CliState {
   TrainRequest train;
   ReleaseRequest release;
   std::string metric = "l2", decoding = "sample";
+  std::string site_kit, dataset;
   int grid_exponent = 0;
   uint64_t seed = 0;
 };
@@ -99,7 +101,8 @@ void AddTrainOptions(CLI::App* cmd, CliState& s, bool model_out_required) {
                   "training seed (initialisation and shuffling only; never privacy noise)");
 }
 
-void AddReleaseOptions(CLI::App* cmd, CliState& s, bool needs_model_and_input) {
+void AddReleaseOptions(CLI::App* cmd, CliState& s, bool needs_model_and_input,
+                       bool output_required = true) {
   if (needs_model_and_input) {
     cmd->add_option("--model", s.release.model_path, "trained model file")
         ->required()
@@ -116,8 +119,9 @@ void AddReleaseOptions(CLI::App* cmd, CliState& s, bool needs_model_and_input) {
   cmd->add_option("--label-epsilon", s.release.label_epsilon,
                   "epsilon of randomized response on labels")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--out", s.release.output, "output CSV (tables) or file prefix (images)")
-      ->required();
+  auto* out =
+      cmd->add_option("--out", s.release.output, "output CSV (tables) or file prefix (images)");
+  if (output_required) out->required();
   cmd->add_option("--epsilon-d", s.release.mechanism.epsilon_per_unit,
                   "metric-privacy epsilon per unit latent distance")
       ->required()
@@ -215,6 +219,19 @@ int main(int argc, char** argv) {
   AddTrainOptions(synthesize, s, /*model_out_required=*/false);
   AddReleaseOptions(synthesize, s, /*needs_model_and_input=*/false);
 
+  CLI::App* submit = app.add_subcommand(
+      "submit", "release into the federation: reserve budget, noise, persist, upload, commit");
+  AddReleaseOptions(submit, s, /*needs_model_and_input=*/true, /*output_required=*/false);
+  submit->add_option("--site-kit", s.site_kit, "site.toml from the site kit")
+      ->required()
+      ->check(CLI::ExistingFile);
+  submit->add_option("--dataset", s.dataset, "the federation's dataset name")->required();
+  CLI::App* resume =
+      app.add_subcommand("resume", "finish uploads interrupted by a crash or a lost connection");
+  resume->add_option("--site-kit", s.site_kit, "site.toml from the site kit")
+      ->required()
+      ->check(CLI::ExistingFile);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -255,6 +272,29 @@ int main(int argc, char** argv) {
   if (*release) {
     ResolveReleaseOptions(release, s);
     return DoRelease(s, secure);
+  }
+  if (*submit || *resume) {
+    auto kit = fedsyn::site::LoadSiteKit(s.site_kit);
+    if (!kit.ok()) return Fail(kit.status());
+    if (*resume) {
+      auto committed =
+          fedsyn::site::ResumePending(*kit, {}, [&secure] { return secure.UniformOpen01(); });
+      if (!committed.ok()) return Fail(committed.status());
+      std::printf("resumed: %d release(s) committed\n", *committed);
+      return kOk;
+    }
+    ResolveReleaseOptions(submit, s);
+    auto summary = fedsyn::site::SubmitRelease(s.release, *kit, s.dataset, secure, {});
+    if (!summary.ok()) return Fail(summary.status());
+    std::printf(
+        "release %s committed: %lld rows, charge %s epsilon per record, %s remaining at the "
+        "coordinator\n",
+        summary->release_id.c_str(), static_cast<long long>(summary->rows),
+        fedsyn::privacy::FormatMicros(summary->charge_micros).c_str(),
+        fedsyn::privacy::FormatMicros(summary->coordinator_remaining_micros).c_str());
+    std::printf("guarantee: %s\n", summary->guarantee.Describe().c_str());
+    std::printf("spooled output (site only): %s\n", summary->spool_path.c_str());
+    return kOk;
   }
   if (*synthesize) {
     if (s.train.model_out.empty()) s.train.model_out = s.release.output + ".model";

@@ -134,14 +134,15 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
   return summary;
 }
 
-absl::StatusOr<ReleaseSummary> RunRelease(const ReleaseRequest& request,
-                                          privacy::RandomSource& rng) {
+absl::StatusOr<PreparedRelease> PrepareRelease(const ReleaseRequest& request) {
   if (request.output.empty()) return absl::InvalidArgumentError("an output path is required");
   RETURN_IF_ERROR(CheckOutputsAreNotInputs(
       {request.output, request.output + ".manifest.json", request.output + "-images.idx",
        request.output + "-labels.idx"},
       {request.model_path, request.input_csv, request.images_idx, request.labels_idx}));
-  ASSIGN_OR_RETURN(ModelBundle bundle, LoadModelBundle(request.model_path));
+  PreparedRelease prepared;
+  ASSIGN_OR_RETURN(prepared.bundle, LoadModelBundle(request.model_path));
+  const ModelBundle& bundle = prepared.bundle;
   if (!bundle.model_private && !request.allow_nonprivate_model) {
     return absl::FailedPreconditionError(
         "the model " + request.model_path +
@@ -151,48 +152,64 @@ absl::StatusOr<ReleaseSummary> RunRelease(const ReleaseRequest& request,
   }
   privacy::MetricMechanismParams params = request.mechanism;
   params.dimension = bundle.vae->spec().latent_dim;
-  ASSIGN_OR_RETURN(const privacy::MetricMechanism mechanism,
-                   privacy::MetricMechanism::Create(params));
-
-  ReleaseSummary summary;
-  summary.guarantee.epsilon_codes = mechanism.RecordEpsilon();
-  summary.guarantee.model_private = bundle.model_private;
-  Json site_only;
-  Json outputs = Json::array();
+  ASSIGN_OR_RETURN(prepared.mechanism, privacy::MetricMechanism::Create(params));
+  prepared.guarantee.epsilon_codes = prepared.mechanism->RecordEpsilon();
+  prepared.guarantee.model_private = bundle.model_private;
   if (bundle.kind == DataKind::kTable) {
-    if (request.input_csv.empty())
+    if (request.input_csv.empty()) {
       return absl::InvalidArgumentError("this is a table model: give a CSV input");
-    ASSIGN_OR_RETURN(data::ReadResult read, data::ReadCsvTable(request.input_csv, *bundle.schema));
-    ASSIGN_OR_RETURN(const TableRelease release,
-                     ReleaseTable(bundle, read.table, mechanism, request.decoding, rng));
-    RETURN_IF_ERROR(data::WriteFileAtomically(
-        request.output, data::FormatCsvTable(release.synthetic, *bundle.schema)));
-    summary.outputs.push_back(request.output);
-    summary.rows = release.synthetic.num_rows();
-    summary.read_report = read.report;
-    site_only = ReadReportJson(read.report, *bundle.schema);
-    site_only["clipped_codes"] = release.counts.clipped_codes;
-    ASSIGN_OR_RETURN(const std::string input_sha, privacy::Sha256HexOfFile(request.input_csv));
-    site_only["input"] = {{"path", request.input_csv}, {"sha256", input_sha}};
+    }
+    ASSIGN_OR_RETURN(prepared.table, data::ReadCsvTable(request.input_csv, *bundle.schema));
+    prepared.rows = prepared.table->report.rows;
   } else {
-    if (request.images_idx.empty())
+    if (request.images_idx.empty()) {
       return absl::InvalidArgumentError("this is an image model: give an IDX image file");
-    ASSIGN_OR_RETURN(const data::ImageSet images,
-                     data::ReadIdxImages(request.images_idx, request.max_images));
-    std::vector<uint8_t> labels;
-    std::optional<privacy::RandomizedResponse> label_rr;
+    }
+    ASSIGN_OR_RETURN(prepared.images, data::ReadIdxImages(request.images_idx, request.max_images));
+    prepared.rows = prepared.images->count;
     if (!request.labels_idx.empty()) {
-      ASSIGN_OR_RETURN(labels, data::ReadIdxLabels(request.labels_idx, request.max_images));
+      ASSIGN_OR_RETURN(prepared.labels,
+                       data::ReadIdxLabels(request.labels_idx, request.max_images));
       if (!request.label_epsilon) {
         return absl::InvalidArgumentError(
             "labels are released through randomized response: give --label-epsilon");
       }
-      ASSIGN_OR_RETURN(label_rr, privacy::RandomizedResponse::Create(bundle.image.num_classes,
-                                                                     *request.label_epsilon));
-      summary.guarantee.epsilon_labels = *request.label_epsilon;
+      ASSIGN_OR_RETURN(prepared.label_rr, privacy::RandomizedResponse::Create(
+                                              bundle.image.num_classes, *request.label_epsilon));
+      prepared.guarantee.epsilon_labels = *request.label_epsilon;
     }
+  }
+  ASSIGN_OR_RETURN(prepared.charge_micros,
+                   privacy::EpsilonToChargeMicros(prepared.guarantee.EpsilonRelease()));
+  return prepared;
+}
+
+absl::StatusOr<ReleaseSummary> GenerateRelease(const ReleaseRequest& request,
+                                               const PreparedRelease& prepared,
+                                               privacy::RandomSource& rng) {
+  const ModelBundle& bundle = prepared.bundle;
+  const privacy::MetricMechanism& mechanism = *prepared.mechanism;
+  ReleaseSummary summary;
+  summary.guarantee = prepared.guarantee;
+  summary.charge_micros = prepared.charge_micros;
+  Json site_only;
+  Json outputs = Json::array();
+  std::string input_path;
+  if (bundle.kind == DataKind::kTable) {
+    ASSIGN_OR_RETURN(const TableRelease release,
+                     ReleaseTable(bundle, prepared.table->table, mechanism, request.decoding, rng));
+    RETURN_IF_ERROR(data::WriteFileAtomically(
+        request.output, data::FormatCsvTable(release.synthetic, *bundle.schema)));
+    summary.outputs.push_back(request.output);
+    summary.rows = release.synthetic.num_rows();
+    summary.read_report = prepared.table->report;
+    site_only = ReadReportJson(prepared.table->report, *bundle.schema);
+    site_only["clipped_codes"] = release.counts.clipped_codes;
+    input_path = request.input_csv;
+  } else {
     ASSIGN_OR_RETURN(const ImageRelease release,
-                     ReleaseImages(bundle, images, labels, mechanism, label_rr, rng));
+                     ReleaseImages(bundle, *prepared.images, prepared.labels, mechanism,
+                                   prepared.label_rr, rng));
     const std::string images_out = request.output + "-images.idx";
     RETURN_IF_ERROR(data::WriteIdxImages(images_out, release.images));
     summary.outputs.push_back(images_out);
@@ -202,16 +219,16 @@ absl::StatusOr<ReleaseSummary> RunRelease(const ReleaseRequest& request,
       summary.outputs.push_back(labels_out);
     }
     summary.rows = release.images.count;
-    site_only = {{"rows", images.count}, {"clipped_codes", release.counts.clipped_codes}};
-    ASSIGN_OR_RETURN(const std::string input_sha, privacy::Sha256HexOfFile(request.images_idx));
-    site_only["input"] = {{"path", request.images_idx}, {"sha256", input_sha}};
+    site_only = {{"rows", prepared.images->count}, {"clipped_codes", release.counts.clipped_codes}};
+    input_path = request.images_idx;
   }
+  ASSIGN_OR_RETURN(const std::string input_sha, privacy::Sha256HexOfFile(input_path));
+  site_only["input"] = {{"path", input_path}, {"sha256", input_sha}};
   for (const std::string& path : summary.outputs) {
     ASSIGN_OR_RETURN(Json file, FileJson(path));
     outputs.push_back(std::move(file));
   }
   ASSIGN_OR_RETURN(Json guarantee, GuaranteeJson(summary.guarantee));
-  summary.charge_micros = guarantee["epsilon_release_micros"].get<int64_t>();
   ASSIGN_OR_RETURN(Json model_file, FileJson(request.model_path));
   model_file["private"] = bundle.model_private;
   model_file["training"] = bundle.training.value("parameters", Json::object());
@@ -235,6 +252,12 @@ absl::StatusOr<ReleaseSummary> RunRelease(const ReleaseRequest& request,
   summary.manifest_path = request.output + ".manifest.json";
   RETURN_IF_ERROR(data::WriteFileAtomically(summary.manifest_path, manifest.dump(2) + "\n"));
   return summary;
+}
+
+absl::StatusOr<ReleaseSummary> RunRelease(const ReleaseRequest& request,
+                                          privacy::RandomSource& rng) {
+  ASSIGN_OR_RETURN(const PreparedRelease prepared, PrepareRelease(request));
+  return GenerateRelease(request, prepared, rng);
 }
 
 }  // namespace fedsyn::site

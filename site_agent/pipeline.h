@@ -10,9 +10,11 @@
 
 #include "common/base/progress.h"
 #include "common/base/status.h"
+#include "common/data/idx.h"
 #include "common/data/table_io.h"
 #include "common/model/vae.h"
 #include "common/privacy/random.h"
+#include "site_agent/model_bundle.h"
 #include "site_agent/release.h"
 
 namespace fedsyn::site {
@@ -68,9 +70,32 @@ struct ReleaseSummary {
   data::ReadReport read_report;  // tables only
 };
 
-// Refuses (FailedPrecondition, before reading any record or drawing any noise) a release
-// from a non-private model unless allow_nonprivate_model is set. Writes the outputs, then the
-// manifest (OUTPUT.manifest.json), each atomically.
+// Everything a release needs before any noise is drawn: the model, the mechanism, the records
+// read and validated, and the exact charge. Preparing draws no randomness, so a release can
+// be refused (by a ledger) after preparation with nothing disclosed.
+struct PreparedRelease {
+  ModelBundle bundle;
+  std::optional<privacy::MetricMechanism> mechanism;
+  std::optional<privacy::RandomizedResponse> label_rr;
+  Guarantee guarantee;
+  int64_t charge_micros = 0;  // per record, rounded up
+  int64_t rows = 0;
+  std::optional<data::ReadResult> table;  // table models
+  std::optional<data::ImageSet> images;   // image models
+  std::vector<uint8_t> labels;
+};
+
+// Refuses (FailedPrecondition) a release from a non-private model unless
+// allow_nonprivate_model is set; validates parameters and reads the input.
+absl::StatusOr<PreparedRelease> PrepareRelease(const ReleaseRequest& request);
+
+// Draws the noise and writes the outputs, then the manifest (OUTPUT.manifest.json), each
+// atomically and durably.
+absl::StatusOr<ReleaseSummary> GenerateRelease(const ReleaseRequest& request,
+                                               const PreparedRelease& prepared,
+                                               privacy::RandomSource& rng);
+
+// PrepareRelease then GenerateRelease: the offline release.
 absl::StatusOr<ReleaseSummary> RunRelease(const ReleaseRequest& request,
                                           privacy::RandomSource& rng);
 

@@ -28,9 +28,10 @@ absl::StatusOr<SiteKit> LoadSiteKit(const std::string& path) {
   kit.key_file = resolve(root["key"].value_or(std::string()));
   kit.ledger_path = resolve(root["ledger"].value_or(std::string("site-ledger.db")));
   kit.spool_dir = resolve(root["spool"].value_or(std::string("spool")));
-  if (kit.site_id.empty() || kit.coordinator.empty() || kit.ca_file.empty() || kit.cert_file.empty() ||
-      kit.key_file.empty()) {
-    return absl::InvalidArgumentError(path + ": site_id, coordinator, ca, cert and key are required");
+  if (kit.site_id.empty() || kit.coordinator.empty() || kit.ca_file.empty() ||
+      kit.cert_file.empty() || kit.key_file.empty()) {
+    return absl::InvalidArgumentError(path +
+                                      ": site_id, coordinator, ca, cert and key are required");
   }
   if (const toml::table* budgets = root["budgets"].as_table()) {
     for (const auto& [dataset, value] : *budgets) {

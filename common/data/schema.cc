@@ -248,4 +248,30 @@ std::optional<int> Schema::FindColumn(const std::string& column_name) const {
   return std::nullopt;
 }
 
+absl::Status CheckSameDomains(const Schema& a, const Schema& b) {
+  if (a.columns.size() != b.columns.size()) {
+    return absl::InvalidArgumentError("schemas declare " + std::to_string(a.columns.size()) +
+                                      " and " + std::to_string(b.columns.size()) + " columns");
+  }
+  for (size_t c = 0; c < a.columns.size(); ++c) {
+    const ColumnSpec& x = a.columns[c];
+    const ColumnSpec& y = b.columns[c];
+    const std::string where = "column " + std::to_string(c + 1) + " '" + x.name + "'";
+    if (x.name != y.name)
+      return absl::InvalidArgumentError(where + " is named '" + y.name + "' in the other schema");
+    if (x.type != y.type) return absl::InvalidArgumentError(where + " has another type");
+    if (x.nullable != y.nullable)
+      return absl::InvalidArgumentError(where + " differs in nullability");
+    if (x.IsNumeric() && (x.min != y.min || x.max != y.max)) {
+      return absl::InvalidArgumentError(where + " has other bounds");
+    }
+    if (x.IsCategorical() && x.categories != y.categories) {
+      return absl::InvalidArgumentError(where + " has other categories");
+    }
+  }
+  if (a.label_index != b.label_index)
+    return absl::InvalidArgumentError("schemas name different label columns");
+  return absl::OkStatus();
+}
+
 }  // namespace fedsyn::data

@@ -64,6 +64,11 @@ struct Schema {
   std::optional<int> FindColumn(const std::string& column_name) const;
 };
 
+// OK when `a` and `b` declare the same columns with the same domains (names, types, bounds,
+// categories, nullability, label); otherwise InvalidArgument naming the first difference.
+// CSV layout and missing tokens may differ: they describe files, not values.
+absl::Status CheckSameDomains(const Schema& a, const Schema& b);
+
 }  // namespace fedsyn::data
 
 #endif  // FEDSYN_COMMON_DATA_SCHEMA_H_

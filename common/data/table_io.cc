@@ -1,9 +1,14 @@
 #include "common/data/table_io.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -239,18 +244,33 @@ std::string FormatCsvTable(const Table& table, const Schema& schema) {
 
 absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
   const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) return absl::PermissionDeniedError("cannot write " + temporary);
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.flush();
-    if (!out) return absl::DataLossError("write error on " + temporary);
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return absl::PermissionDeniedError("cannot write " + temporary + ": " + std::strerror(errno));
+  size_t written = 0;
+  while (written < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      return absl::DataLossError("write error on " + temporary + ": " + std::strerror(errno));
+    }
+    written += static_cast<size_t>(n);
   }
+  // fsync before rename: after a crash the file is either the old one or the whole new one
+  // (the site relies on this to resend a persisted release byte for byte).
+  if (::fsync(fd) != 0 || ::close(fd) != 0) return absl::DataLossError("cannot flush " + temporary);
   std::error_code error;
   std::filesystem::rename(temporary, path, error);
   if (error)
     return absl::DataLossError("cannot rename " + temporary + " to " + path + ": " +
                                error.message());
+  const std::string folder = std::filesystem::path(path).parent_path().string();
+  const int dir = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);  // make the rename itself durable
+    ::close(dir);
+  }
   return absl::OkStatus();
 }
 

@@ -49,8 +49,9 @@ CsvFormat OutputCsvFormat();
 // read into the model). Returns the CSV text.
 std::string FormatCsvTable(const Table& table, const Schema& schema);
 
-// Writes text to `path` atomically (temporary file + rename), so a crash never leaves a
-// half-written output that looks complete.
+// Writes text to `path` atomically and durably (temporary file, fsync, rename, fsync of the
+// folder), so a crash never leaves a half-written output that looks complete. Mode 0600:
+// outputs derived from private data are readable by their owner only.
 absl::Status WriteFileAtomically(const std::string& path, const std::string& content);
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);

@@ -29,13 +29,20 @@ absl::StatusOr<std::shared_ptr<ssl::context>> MakeTlsContext(const TlsFiles& fil
   SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_3_VERSION);
   boost::system::error_code ec;
   context->load_verify_file(files.ca_file, ec);
-  if (ec) return absl::InvalidArgumentError("cannot load CA certificate " + files.ca_file + ": " + ec.message());
+  if (ec)
+    return absl::InvalidArgumentError("cannot load CA certificate " + files.ca_file + ": " +
+                                      ec.message());
   context->use_certificate_chain_file(files.cert_file, ec);
-  if (ec) return absl::InvalidArgumentError("cannot load certificate " + files.cert_file + ": " + ec.message());
+  if (ec)
+    return absl::InvalidArgumentError("cannot load certificate " + files.cert_file + ": " +
+                                      ec.message());
   context->use_private_key_file(files.key_file, ssl::context::pem, ec);
-  if (ec) return absl::InvalidArgumentError("cannot load private key " + files.key_file + ": " + ec.message());
+  if (ec)
+    return absl::InvalidArgumentError("cannot load private key " + files.key_file + ": " +
+                                      ec.message());
   if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
-    return absl::InvalidArgumentError("private key " + files.key_file + " does not match " + files.cert_file);
+    return absl::InvalidArgumentError("private key " + files.key_file + " does not match " +
+                                      files.cert_file);
   }
   // Both directions authenticate: a server without a client certificate refuses the handshake.
   context->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
@@ -55,7 +62,8 @@ void TlsConnection::Close() {
 }
 
 template <typename StartOperation>
-absl::Status TlsConnection::RunWithDeadline(StartOperation start, Deadline deadline, const char* what) {
+absl::Status TlsConnection::RunWithDeadline(StartOperation start, Deadline deadline,
+                                            const char* what) {
   boost::system::error_code result = asio::error::would_block;
   start([&result](const boost::system::error_code& ec, auto&&...) { result = ec; });
   io_.restart();
@@ -71,8 +79,9 @@ absl::Status TlsConnection::RunWithDeadline(StartOperation start, Deadline deadl
 }
 
 absl::Status TlsConnection::Handshake(ssl::stream_base::handshake_type type, Deadline deadline) {
-  RETURN_IF_ERROR(RunWithDeadline([this, type](auto handler) { stream_.async_handshake(type, handler); },
-                                  deadline, "TLS handshake"));
+  RETURN_IF_ERROR(
+      RunWithDeadline([this, type](auto handler) { stream_.async_handshake(type, handler); },
+                      deadline, "TLS handshake"));
   X509* cert = SSL_get1_peer_certificate(stream_.native_handle());
   if (cert == nullptr) return absl::UnauthenticatedError("peer presented no certificate");
   peer_.common_name = SubjectField(cert, NID_commonName);
@@ -81,16 +90,18 @@ absl::Status TlsConnection::Handshake(ssl::stream_base::handshake_type type, Dea
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<TlsConnection>> TlsConnection::Connect(const std::string& host, uint16_t port,
-                                                                      std::shared_ptr<ssl::context> context,
-                                                                      Deadline deadline) {
+absl::StatusOr<std::unique_ptr<TlsConnection>> TlsConnection::Connect(
+    const std::string& host, uint16_t port, std::shared_ptr<ssl::context> context,
+    Deadline deadline) {
   std::unique_ptr<TlsConnection> connection(new TlsConnection(std::move(context)));
   tcp::resolver resolver(connection->io_);
   boost::system::error_code ec;
   const auto endpoints = resolver.resolve(host, std::to_string(port), ec);
   if (ec) return absl::UnavailableError("cannot resolve " + host + ": " + ec.message());
   RETURN_IF_ERROR(connection->RunWithDeadline(
-      [&](auto handler) { asio::async_connect(connection->stream_.lowest_layer(), endpoints, handler); },
+      [&](auto handler) {
+        asio::async_connect(connection->stream_.lowest_layer(), endpoints, handler);
+      },
       deadline, "connect"));
   // Verify the coordinator's name (SAN) as well as its CA, and send SNI.
   SSL_set_tlsext_host_name(connection->stream_.native_handle(), host.c_str());
@@ -103,41 +114,49 @@ absl::StatusOr<std::unique_ptr<TlsConnection>> TlsConnection::Connect(const std:
 
 absl::StatusOr<std::string> TlsConnection::ReadFrame(size_t max_bytes, Deadline deadline) {
   unsigned char header[4];
-  RETURN_IF_ERROR(RunWithDeadline([&](auto handler) { asio::async_read(stream_, asio::buffer(header), handler); },
-                                  deadline, "read"));
+  RETURN_IF_ERROR(RunWithDeadline(
+      [&](auto handler) { asio::async_read(stream_, asio::buffer(header), handler); }, deadline,
+      "read"));
   const uint32_t size = (uint32_t{header[0]} << 24) | (uint32_t{header[1]} << 16) |
                         (uint32_t{header[2]} << 8) | uint32_t{header[3]};
   if (size > max_bytes) {
-    return absl::InvalidArgumentError("frame of " + std::to_string(size) + " bytes exceeds the limit of " +
-                                      std::to_string(max_bytes));
+    return absl::InvalidArgumentError("frame of " + std::to_string(size) +
+                                      " bytes exceeds the limit of " + std::to_string(max_bytes));
   }
   std::string payload(size, '\0');
   if (size > 0) {
     RETURN_IF_ERROR(RunWithDeadline(
-        [&](auto handler) { asio::async_read(stream_, asio::buffer(payload.data(), size), handler); }, deadline,
-        "read"));
+        [&](auto handler) {
+          asio::async_read(stream_, asio::buffer(payload.data(), size), handler);
+        },
+        deadline, "read"));
   }
   return payload;
 }
 
 absl::Status TlsConnection::WriteFrame(std::string_view payload, Deadline deadline) {
   const uint32_t size = static_cast<uint32_t>(payload.size());
-  const unsigned char header[4] = {static_cast<unsigned char>(size >> 24), static_cast<unsigned char>(size >> 16),
-                                   static_cast<unsigned char>(size >> 8), static_cast<unsigned char>(size)};
-  const std::array<asio::const_buffer, 2> buffers = {asio::buffer(header), asio::buffer(payload.data(), size)};
-  return RunWithDeadline([&](auto handler) { asio::async_write(stream_, buffers, handler); }, deadline, "write");
+  const unsigned char header[4] = {
+      static_cast<unsigned char>(size >> 24), static_cast<unsigned char>(size >> 16),
+      static_cast<unsigned char>(size >> 8), static_cast<unsigned char>(size)};
+  const std::array<asio::const_buffer, 2> buffers = {asio::buffer(header),
+                                                     asio::buffer(payload.data(), size)};
+  return RunWithDeadline([&](auto handler) { asio::async_write(stream_, buffers, handler); },
+                         deadline, "write");
 }
 
-TlsListener::TlsListener(std::shared_ptr<ssl::context> context, Deadline handshake_deadline, Handler handler)
+TlsListener::TlsListener(std::shared_ptr<ssl::context> context, Deadline handshake_deadline,
+                         Handler handler)
     : context_(std::move(context)),
       handshake_deadline_(handshake_deadline),
       handler_(std::move(handler)),
       acceptor_(accept_io_) {}
 
-absl::StatusOr<std::unique_ptr<TlsListener>> TlsListener::Bind(const std::string& host, uint16_t port,
-                                                               std::shared_ptr<ssl::context> context,
-                                                               Deadline handshake_deadline, Handler handler) {
-  std::unique_ptr<TlsListener> listener(new TlsListener(std::move(context), handshake_deadline, std::move(handler)));
+absl::StatusOr<std::unique_ptr<TlsListener>> TlsListener::Bind(
+    const std::string& host, uint16_t port, std::shared_ptr<ssl::context> context,
+    Deadline handshake_deadline, Handler handler) {
+  std::unique_ptr<TlsListener> listener(
+      new TlsListener(std::move(context), handshake_deadline, std::move(handler)));
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(host, ec);
   if (ec) return absl::InvalidArgumentError("bad listen address " + host + ": " + ec.message());
@@ -146,7 +165,9 @@ absl::StatusOr<std::unique_ptr<TlsListener>> TlsListener::Bind(const std::string
   if (!ec) listener->acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) listener->acceptor_.bind(endpoint, ec);
   if (!ec) listener->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return absl::UnavailableError("cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+  if (ec)
+    return absl::UnavailableError("cannot listen on " + host + ":" + std::to_string(port) + ": " +
+                                  ec.message());
   listener->port_ = listener->acceptor_.local_endpoint().port();
   return listener;
 }
@@ -175,7 +196,8 @@ void TlsListener::Serve(tcp::socket socket) {
   TlsConnection connection(context_);
   boost::system::error_code ec;
   const auto remote = socket.remote_endpoint(ec);
-  connection.remote_address_ = ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
+  connection.remote_address_ =
+      ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
   // Move the accepted descriptor onto the connection's own io_context.
   const auto protocol = remote.protocol();
   connection.stream_.lowest_layer().assign(protocol, socket.release(ec), ec);
@@ -185,9 +207,11 @@ void TlsListener::Serve(tcp::socket socket) {
     if (stopping_) return;
     connections_.push_back(&connection);
   }
-  const absl::Status handshake = connection.Handshake(ssl::stream_base::server, handshake_deadline_);
+  const absl::Status handshake =
+      connection.Handshake(ssl::stream_base::server, handshake_deadline_);
   if (!handshake.ok()) {
-    spdlog::warn("refused connection from {}: {}", connection.remote_address_, std::string(handshake.message()));
+    spdlog::warn("refused connection from {}: {}", connection.remote_address_,
+                 std::string(handshake.message()));
   } else {
     handler_(connection);
   }
@@ -214,7 +238,8 @@ void TlsListener::Stop() {
 
 absl::StatusOr<std::pair<std::string, uint16_t>> ParseHostPort(const std::string& address) {
   const size_t colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0) return absl::InvalidArgumentError("expected host:port, got " + address);
+  if (colon == std::string::npos || colon == 0)
+    return absl::InvalidArgumentError("expected host:port, got " + address);
   unsigned port = 0;
   const char* begin = address.data() + colon + 1;
   const char* end = address.data() + address.size();

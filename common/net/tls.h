@@ -6,11 +6,13 @@
 #ifndef FEDSYN_COMMON_NET_TLS_H_
 #define FEDSYN_COMMON_NET_TLS_H_
 
-#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange unincluded
+// clang-format off
+// <utility> must come before Asio: Boost 1.74's awaitable.hpp uses std::exchange without
+// including it, which breaks C++20 builds with g++ 12.
+#include <utility>
+// clang-format on
 
 #include <atomic>
-#include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
 #include <chrono>
 #include <functional>
 #include <list>
@@ -19,6 +21,8 @@
 #include <string>
 #include <thread>
 
+#include "boost/asio.hpp"
+#include "boost/asio/ssl.hpp"
 #include "common/base/status.h"
 
 namespace fedsyn::net {

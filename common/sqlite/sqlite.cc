@@ -14,11 +14,13 @@ Statement::Statement(sqlite3* db, const std::string& sql) : db_(db) {
 Statement::~Statement() { sqlite3_finalize(stmt_); }
 
 Statement& Statement::BindBlob(int index, const std::string& value) {
-  if (stmt_) sqlite3_bind_blob(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  if (stmt_)
+    sqlite3_bind_blob(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
   return *this;
 }
 Statement& Statement::BindText(int index, const std::string& value) {
-  if (stmt_) sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  if (stmt_)
+    sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
   return *this;
 }
 Statement& Statement::BindInt(int index, int64_t value) {
@@ -30,7 +32,8 @@ bool Statement::Next() {
   if (!stmt_ || !status_.ok()) return false;
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
-  if (rc != SQLITE_DONE) status_ = absl::InternalError(std::string("sqlite step: ") + sqlite3_errmsg(db_));
+  if (rc != SQLITE_DONE)
+    status_ = absl::InternalError(std::string("sqlite step: ") + sqlite3_errmsg(db_));
   return false;
 }
 
@@ -44,15 +47,17 @@ int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, co
 
 std::string Statement::Text(int column) const {
   const void* p = sqlite3_column_blob(stmt_, column);
-  return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, column)))
+  return p ? std::string(static_cast<const char*>(p),
+                         static_cast<size_t>(sqlite3_column_bytes(stmt_, column)))
            : std::string();
 }
 
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path, bool read_only,
                                                          std::span<const char* const> migrations) {
   sqlite3* db = nullptr;
-  const int flags = (read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
-                    SQLITE_OPEN_FULLMUTEX;
+  const int flags =
+      (read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
+      SQLITE_OPEN_FULLMUTEX;
   if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
     const std::string message = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
@@ -93,15 +98,18 @@ absl::Status Database::Transaction(const std::function<absl::Status()>& body) {
 
 absl::Status Database::Migrate(std::span<const char* const> migrations) {
   Statement version(db_, "PRAGMA user_version");
-  if (!version.Next()) return version.status().ok() ? absl::InternalError("no schema version") : version.status();
+  if (!version.Next())
+    return version.status().ok() ? absl::InternalError("no schema version") : version.status();
   const int64_t applied = version.Int(0);
   const int64_t known = static_cast<int64_t>(migrations.size());
   if (applied > known) {
     return absl::FailedPreconditionError("database schema version " + std::to_string(applied) +
-                                         " is newer than this program's (" + std::to_string(known) + ")");
+                                         " is newer than this program's (" + std::to_string(known) +
+                                         ")");
   }
   if (applied == known) return absl::OkStatus();
-  if (read_only_) return absl::FailedPreconditionError("database needs a migration; open it read-write once");
+  if (read_only_)
+    return absl::FailedPreconditionError("database needs a migration; open it read-write once");
   for (int64_t v = applied; v < known; ++v) {
     RETURN_IF_ERROR(Transaction([&] {
       RETURN_IF_ERROR(Exec(migrations[static_cast<size_t>(v)]));

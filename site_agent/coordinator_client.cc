@@ -1,0 +1,143 @@
+#include "site_agent/coordinator_client.h"
+
+#include <thread>
+
+#include "common/net/backoff.h"
+#include "common/privacy/budget.h"
+#include "protocol/codec.h"
+#include "spdlog/spdlog.h"
+
+namespace fedsyn::site {
+namespace {
+
+absl::Status FromWire(const protocol::Error& e) {
+  std::string message = e.message;
+  if (e.remaining_micros >= 0)
+    message += " (remaining " + privacy::FormatMicros(e.remaining_micros) + " epsilon)";
+  return absl::Status(e.code, "coordinator: " + message);
+}
+
+template <typename T>
+absl::StatusOr<T> Expect(absl::StatusOr<protocol::SiteResponse> response) {
+  RETURN_IF_ERROR(response.status());
+  if (const auto* error = std::get_if<protocol::Error>(&*response)) return FromWire(*error);
+  if (const auto* value = std::get_if<T>(&*response)) return *value;
+  return absl::InternalError("coordinator sent an unexpected response type");
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(
+    const SiteKit& kit, ClientOptions options, std::function<double()> uniform01) {
+  ASSIGN_OR_RETURN(const auto address, net::ParseHostPort(kit.coordinator));
+  ASSIGN_OR_RETURN(auto context, net::MakeTlsContext({kit.ca_file, kit.cert_file, kit.key_file},
+                                                     net::Role::kClient));
+  net::Backoff backoff(options.backoff_base, options.backoff_cap, std::move(uniform01));
+  absl::Status last = absl::UnavailableError("no attempt made");
+  for (int attempt = 0; attempt < options.connect_attempts; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(backoff.Next());
+    auto connection = net::TlsConnection::Connect(address.first, address.second, context,
+                                                  options.connect_deadline);
+    if (!connection.ok()) {
+      last = connection.status();
+      spdlog::warn("connecting to {} failed (attempt {}/{}): {}", kit.coordinator, attempt + 1,
+                   options.connect_attempts, std::string(last.message()));
+      continue;
+    }
+    std::unique_ptr<CoordinatorClient> client(
+        new CoordinatorClient(std::move(*connection), options));
+    auto welcome = Expect<protocol::Welcome>(
+        client->Call(protocol::Hello{protocol::kProtocolVersion, "fedsyn-agent"}));
+    if (!welcome.ok()) {
+      // A refusal in the hello (e.g. a protocol version mismatch) will not go away by retrying.
+      if (welcome.status().code() != absl::StatusCode::kUnavailable &&
+          welcome.status().code() != absl::StatusCode::kDeadlineExceeded) {
+        return welcome.status();
+      }
+      last = welcome.status();
+      continue;
+    }
+    client->welcome_ = *welcome;
+    return client;
+  }
+  return absl::UnavailableError("cannot reach the coordinator at " + kit.coordinator + ": " +
+                                std::string(last.message()));
+}
+
+absl::StatusOr<protocol::SiteResponse> CoordinatorClient::Call(
+    const protocol::SiteRequest& request) {
+  RETURN_IF_ERROR(
+      connection_->WriteFrame(protocol::EncodeSiteRequest(request), options_.request_deadline));
+  ASSIGN_OR_RETURN(const std::string frame,
+                   connection_->ReadFrame(protocol::kMaxMessageBytes, options_.request_deadline));
+  return protocol::DecodeSiteResponse(frame);
+}
+
+absl::StatusOr<protocol::DatasetGrant> CoordinatorClient::Grant(const std::string& dataset) const {
+  for (const protocol::DatasetGrant& grant : welcome_.datasets) {
+    if (grant.name == dataset) return grant;
+  }
+  return absl::NotFoundError("the coordinator has no budget for dataset '" + dataset +
+                             "' for this site");
+}
+
+absl::StatusOr<protocol::Reserved> CoordinatorClient::Reserve(const protocol::Reserve& reserve) {
+  return Expect<protocol::Reserved>(Call(reserve));
+}
+
+absl::StatusOr<protocol::ReleaseState> CoordinatorClient::State(const std::string& release_id) {
+  return Expect<protocol::ReleaseState>(Call(protocol::ReleaseStateQuery{release_id}));
+}
+
+absl::StatusOr<std::vector<std::string>> CoordinatorClient::SplitChunks(const std::string& rows,
+                                                                        size_t chunk_bytes) {
+  std::vector<std::string> chunks;
+  std::string current;
+  size_t start = 0;
+  while (start < rows.size()) {
+    size_t end = rows.find('\n', start);
+    end = end == std::string::npos ? rows.size() : end + 1;
+    if (end - start > chunk_bytes)
+      return absl::InvalidArgumentError("a row is longer than the chunk size");
+    if (current.size() + (end - start) > chunk_bytes) {
+      chunks.push_back(std::move(current));
+      current.clear();
+    }
+    current.append(rows, start, end - start);
+    start = end;
+  }
+  if (!current.empty()) chunks.push_back(std::move(current));
+  return chunks;
+}
+
+absl::StatusOr<bool> CoordinatorClient::Upload(const std::string& release_id,
+                                               const std::string& rows, size_t chunk_bytes,
+                                               int max_chunks) {
+  ASSIGN_OR_RETURN(const std::vector<std::string> chunks, SplitChunks(rows, chunk_bytes));
+  ASSIGN_OR_RETURN(const protocol::ReleaseState state, State(release_id));
+  if (state.state == "unknown")
+    return absl::FailedPreconditionError("the coordinator has no reservation " + release_id);
+  if (state.state == "committed") return true;
+  int sent = 0;
+  for (uint32_t index = state.next_index; index < chunks.size(); ++index) {
+    if (max_chunks >= 0 && sent == max_chunks) return false;
+    ASSIGN_OR_RETURN(
+        const protocol::ChunkAck ack,
+        Expect<protocol::ChunkAck>(Call(protocol::UploadChunk{release_id, index, chunks[index]})));
+    if (ack.next_index != index + 1)
+      return absl::InternalError("coordinator acknowledged an unexpected chunk");
+    ++sent;
+  }
+  return true;
+}
+
+absl::Status CoordinatorClient::Commit(const std::string& release_id, int64_t rows,
+                                       const std::string& sha256) {
+  return Expect<protocol::Committed>(Call(protocol::Commit{release_id, rows, sha256})).status();
+}
+
+absl::Status CoordinatorClient::Heartbeat() {
+  return Expect<protocol::HeartbeatReply>(Call(protocol::Heartbeat{})).status();
+}
+
+}  // namespace fedsyn::site

@@ -1,0 +1,67 @@
+// The agent's side of the site API: dial out to the coordinator (sites never accept
+// connections), greet, reserve, upload in chunks that resume after a disconnect, commit.
+#ifndef FEDSYN_SITE_AGENT_COORDINATOR_CLIENT_H_
+#define FEDSYN_SITE_AGENT_COORDINATOR_CLIENT_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/net/tls.h"
+#include "protocol/messages.h"
+#include "site_agent/site_kit.h"
+
+namespace fedsyn::site {
+
+struct ClientOptions {
+  net::Deadline connect_deadline = std::chrono::seconds(10);
+  net::Deadline request_deadline = std::chrono::seconds(60);
+  int connect_attempts = 6;  // with exponential backoff and jitter between them
+  std::chrono::milliseconds backoff_base = std::chrono::milliseconds(200);
+  std::chrono::milliseconds backoff_cap = std::chrono::seconds(10);
+  // Chunk size for new uploads (whole lines up to this size); recorded per release in the
+  // local ledger, so a resumed upload cuts exactly the same chunks.
+  size_t chunk_bytes = 1 << 20;
+};
+
+class CoordinatorClient {
+ public:
+  // Dials (retrying with backoff; `uniform01` draws the jitter), handshakes, says hello and
+  // checks the protocol version. Unavailable when every attempt failed.
+  static absl::StatusOr<std::unique_ptr<CoordinatorClient>> Connect(
+      const SiteKit& kit, ClientOptions options, std::function<double()> uniform01);
+
+  const protocol::Welcome& welcome() const { return welcome_; }
+  // The federation's declaration of `dataset` for this site; NotFound if the site has none.
+  absl::StatusOr<protocol::DatasetGrant> Grant(const std::string& dataset) const;
+
+  // Refusals come back as their status; a budget refusal is ResourceExhausted with the
+  // remaining budget in the message.
+  absl::StatusOr<protocol::Reserved> Reserve(const protocol::Reserve& reserve);
+  absl::StatusOr<protocol::ReleaseState> State(const std::string& release_id);
+  // Sends `rows` (CSV lines) from the first chunk the coordinator does not have yet. Returns
+  // true when the coordinator holds every chunk. `max_chunks` >= 0 stops after that many
+  // chunks (tests simulate a dropped agent with it).
+  absl::StatusOr<bool> Upload(const std::string& release_id, const std::string& rows,
+                              size_t chunk_bytes, int max_chunks = -1);
+  absl::Status Commit(const std::string& release_id, int64_t rows, const std::string& sha256);
+  absl::Status Heartbeat();
+
+  // Splits CSV text into chunks of whole lines, each at most `chunk_bytes` (deterministic, so a
+  // resumed upload cuts the same chunks). InvalidArgument if one line is longer.
+  static absl::StatusOr<std::vector<std::string>> SplitChunks(const std::string& rows,
+                                                              size_t chunk_bytes);
+
+ private:
+  CoordinatorClient(std::unique_ptr<net::TlsConnection> connection, ClientOptions options)
+      : connection_(std::move(connection)), options_(options) {}
+  absl::StatusOr<protocol::SiteResponse> Call(const protocol::SiteRequest& request);
+
+  std::unique_ptr<net::TlsConnection> connection_;
+  ClientOptions options_;
+  protocol::Welcome welcome_;
+};
+
+}  // namespace fedsyn::site
+
+#endif  // FEDSYN_SITE_AGENT_COORDINATOR_CLIENT_H_

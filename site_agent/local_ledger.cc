@@ -1,0 +1,113 @@
+#include "site_agent/local_ledger.h"
+
+#include "common/privacy/budget.h"
+#include "common/sqlite/sqlite.h"
+
+namespace fedsyn::site {
+namespace {
+
+using sqlite::Statement;
+
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE releases (
+  release_id TEXT PRIMARY KEY, dataset TEXT NOT NULL, charge_micros INTEGER NOT NULL,
+  state TEXT NOT NULL, spool_path TEXT NOT NULL DEFAULT '', sha256 TEXT NOT NULL DEFAULT '',
+  rows INTEGER NOT NULL DEFAULT 0, chunk_bytes INTEGER NOT NULL DEFAULT 0, created_unix INTEGER NOT NULL DEFAULT (strftime('%s', 'now')));
+)sql",
+};
+
+// Everything except releases the coordinator refused before any noise was drawn.
+constexpr char kSpentSql[] =
+    "SELECT COALESCE(SUM(charge_micros), 0) FROM releases WHERE dataset = ? AND state != 'refused'";
+
+class SqliteLocalLedger final : public LocalLedger {
+ public:
+  explicit SqliteLocalLedger(std::unique_ptr<sqlite::Database> db) : db_(std::move(db)) {}
+
+  absl::Status BeginRelease(const std::string& release_id, const std::string& dataset,
+                            int64_t charge, int64_t limit) override {
+    return db_->Transaction([&]() -> absl::Status {
+      Statement spent(db_->handle(), kSpentSql);
+      spent.BindText(1, dataset);
+      if (!spent.Next()) return spent.status();
+      const int64_t remaining = limit - spent.Int(0);
+      if (charge > remaining) {
+        return absl::ResourceExhaustedError("this site's own budget for " + dataset +
+                                            " is exhausted: release needs " +
+                                            privacy::FormatMicros(charge) + " epsilon, remaining " +
+                                            privacy::FormatMicros(std::max<int64_t>(remaining, 0)));
+      }
+      Statement insert(db_->handle(),
+                       "INSERT INTO releases (release_id, dataset, charge_micros, state) VALUES "
+                       "(?, ?, ?, 'reserving')");
+      insert.BindText(1, release_id).BindText(2, dataset).BindInt(3, charge);
+      return insert.Run();
+    });
+  }
+
+  absl::Status SetState(const std::string& release_id, const std::string& state) override {
+    return db_->Transaction([&] {
+      Statement s(db_->handle(), "UPDATE releases SET state = ? WHERE release_id = ?");
+      s.BindText(1, state).BindText(2, release_id);
+      return s.Run();
+    });
+  }
+
+  absl::Status MarkGenerated(const std::string& release_id, const std::string& spool_path,
+                             const std::string& sha256, int64_t rows,
+                             int64_t chunk_bytes) override {
+    return db_->Transaction([&] {
+      Statement s(db_->handle(),
+                  "UPDATE releases SET state = 'generated', spool_path = ?, sha256 = ?, rows = ?, "
+                  "chunk_bytes = ? "
+                  "WHERE release_id = ?");
+      s.BindText(1, spool_path)
+          .BindText(2, sha256)
+          .BindInt(3, rows)
+          .BindInt(4, chunk_bytes)
+          .BindText(5, release_id);
+      return s.Run();
+    });
+  }
+
+  absl::StatusOr<int64_t> Spent(const std::string& dataset) override {
+    int64_t spent = 0;
+    RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
+      Statement s(db_->handle(), kSpentSql);
+      s.BindText(1, dataset);
+      if (!s.Next()) return s.status();
+      spent = s.Int(0);
+      return absl::OkStatus();
+    }));
+    return spent;
+  }
+
+  absl::StatusOr<std::vector<LocalRelease>> Releases() override {
+    std::vector<LocalRelease> out;
+    RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
+      Statement s(db_->handle(),
+                  "SELECT release_id, dataset, charge_micros, state, spool_path, sha256, rows, "
+                  "chunk_bytes FROM releases "
+                  "ORDER BY created_unix, rowid");
+      while (s.Next()) {
+        out.push_back(
+            {s.Text(0), s.Text(1), s.Int(2), s.Text(3), s.Text(4), s.Text(5), s.Int(6), s.Int(7)});
+      }
+      return s.status();
+    }));
+    return out;
+  }
+
+ private:
+  std::unique_ptr<sqlite::Database> db_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LocalLedger>> LocalLedger::Open(const std::string& path) {
+  ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(path, /*read_only=*/false, kMigrations));
+  return std::unique_ptr<LocalLedger>(std::make_unique<SqliteLocalLedger>(std::move(db)));
+}
+
+}  // namespace fedsyn::site

@@ -1,0 +1,159 @@
+#include "site_agent/submit.h"
+
+#include <filesystem>
+
+#include "common/data/table_io.h"
+#include "common/privacy/budget.h"
+#include "common/privacy/digest.h"
+#include "site_agent/local_ledger.h"
+#include "spdlog/spdlog.h"
+
+namespace fedsyn::site {
+namespace {
+
+std::string NewReleaseId(privacy::RandomSource& rng) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "r-";
+  for (int i = 0; i < 2; ++i) {
+    const uint64_t bits = rng.NextU64();
+    for (int nibble = 0; nibble < 16; ++nibble) id += kHex[(bits >> (4 * nibble)) & 0xf];
+  }
+  return id;
+}
+
+absl::Status UploadAndCommit(CoordinatorClient& client, LocalLedger& ledger,
+                             const LocalRelease& release, int max_chunks, bool& committed) {
+  ASSIGN_OR_RETURN(const std::string rows, SpoolRows(release.spool_path));
+  if (privacy::Sha256Hex(rows) != release.sha256) {
+    return absl::DataLossError("spooled release " + release.spool_path +
+                               " no longer matches its recorded hash");
+  }
+  ASSIGN_OR_RETURN(const bool complete,
+                   client.Upload(release.release_id, rows, static_cast<size_t>(release.chunk_bytes),
+                                 max_chunks));
+  if (!complete) return absl::OkStatus();  // stopped early on purpose; ResumePending finishes
+  RETURN_IF_ERROR(client.Commit(release.release_id, release.rows, release.sha256));
+  RETURN_IF_ERROR(ledger.SetState(release.release_id, "committed"));
+  committed = true;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> SpoolRows(const std::string& spool_path) {
+  ASSIGN_OR_RETURN(const std::string text, data::ReadFileToString(spool_path));
+  const size_t header_end = text.find('\n');
+  if (header_end == std::string::npos)
+    return absl::DataLossError(spool_path + " has no header line");
+  return text.substr(header_end + 1);
+}
+
+absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKit& kit,
+                                            const std::string& dataset, privacy::RandomSource& rng,
+                                            const ClientOptions& options, int max_chunks) {
+  const auto limit = kit.limits_micros.find(dataset);
+  if (limit == kit.limits_micros.end()) {
+    return absl::FailedPreconditionError(
+        "the site kit declares no budget of its own for dataset '" + dataset +
+        "' ([budgets] in site.toml)");
+  }
+  std::error_code error;
+  std::filesystem::create_directories(kit.spool_dir, error);
+  if (error)
+    return absl::PermissionDeniedError("cannot create spool " + kit.spool_dir + ": " +
+                                       error.message());
+  SubmitSummary summary;
+  summary.release_id = NewReleaseId(rng);
+  summary.spool_path =
+      (std::filesystem::path(kit.spool_dir) / (summary.release_id + ".csv")).string();
+  request.output = summary.spool_path;
+
+  // 1. Prepare: no randomness drawn.
+  ASSIGN_OR_RETURN(const PreparedRelease prepared, PrepareRelease(request));
+  if (prepared.bundle.kind != DataKind::kTable) {
+    return absl::UnimplementedError("only table releases federate in this version");
+  }
+  summary.charge_micros = prepared.charge_micros;
+  summary.guarantee = prepared.guarantee;
+  summary.rows = prepared.rows;
+
+  // 2. The federation's schema must be the model's, or the release is refused here.
+  ASSIGN_OR_RETURN(auto client, CoordinatorClient::Connect(kit, options,
+                                                           [&rng] { return rng.UniformOpen01(); }));
+  ASSIGN_OR_RETURN(const protocol::DatasetGrant grant, client->Grant(dataset));
+  ASSIGN_OR_RETURN(const data::Schema federation_schema,
+                   data::Schema::Parse(grant.schema_toml, "federation schema of " + dataset));
+  if (absl::Status same = data::CheckSameDomains(*prepared.bundle.schema, federation_schema);
+      !same.ok()) {
+    return absl::FailedPreconditionError(
+        "the model's schema does not match the federation's schema for " + dataset + ": " +
+        std::string(same.message()));
+  }
+
+  // 3. The site's own ledger first, then the coordinator's.
+  ASSIGN_OR_RETURN(auto ledger, LocalLedger::Open(kit.ledger_path));
+  RETURN_IF_ERROR(
+      ledger->BeginRelease(summary.release_id, dataset, summary.charge_micros, limit->second));
+  auto reserved = client->Reserve({summary.release_id, dataset, summary.charge_micros, summary.rows,
+                                   "synthetic", prepared.bundle.model_private});
+  if (!reserved.ok()) {
+    // Refused before any noise was drawn: nothing left the site, the local charge is returned.
+    // A lost connection leaves the outcome unknown: ResumePending settles it.
+    if (reserved.status().code() != absl::StatusCode::kUnavailable &&
+        reserved.status().code() != absl::StatusCode::kDeadlineExceeded) {
+      RETURN_IF_ERROR(ledger->SetState(summary.release_id, "refused"));
+    }
+    return reserved.status();
+  }
+  summary.coordinator_remaining_micros = reserved->remaining_micros;
+  RETURN_IF_ERROR(ledger->SetState(summary.release_id, "reserved"));
+
+  // 4. Only now: draw the noise and persist the result before anything is sent.
+  ASSIGN_OR_RETURN(const ReleaseSummary generated, GenerateRelease(request, prepared, rng));
+  ASSIGN_OR_RETURN(const std::string rows, SpoolRows(summary.spool_path));
+  const int64_t chunk_bytes = static_cast<int64_t>(options.chunk_bytes);
+  RETURN_IF_ERROR(ledger->MarkGenerated(summary.release_id, summary.spool_path,
+                                        privacy::Sha256Hex(rows), generated.rows, chunk_bytes));
+  spdlog::info("release {} generated and spooled ({} rows); uploading", summary.release_id,
+               generated.rows);
+
+  // 5. Upload and commit.
+  const LocalRelease local{summary.release_id,    dataset,
+                           summary.charge_micros, "generated",
+                           summary.spool_path,    privacy::Sha256Hex(rows),
+                           generated.rows,        chunk_bytes};
+  RETURN_IF_ERROR(UploadAndCommit(*client, *ledger, local, max_chunks, summary.committed));
+  return summary;
+}
+
+absl::StatusOr<int> ResumePending(const SiteKit& kit, const ClientOptions& options,
+                                  std::function<double()> uniform01) {
+  ASSIGN_OR_RETURN(auto ledger, LocalLedger::Open(kit.ledger_path));
+  ASSIGN_OR_RETURN(const std::vector<LocalRelease> releases, ledger->Releases());
+  std::unique_ptr<CoordinatorClient> client;
+  int committed_count = 0;
+  for (const LocalRelease& release : releases) {
+    if (release.state == "committed" || release.state == "refused" || release.state == "abandoned")
+      continue;
+    if (!client) {
+      ASSIGN_OR_RETURN(client, CoordinatorClient::Connect(kit, options, uniform01));
+    }
+    if (release.state == "generated") {
+      bool committed = false;
+      RETURN_IF_ERROR(UploadAndCommit(*client, *ledger, release, -1, committed));
+      committed_count += committed;
+      spdlog::info("release {} resumed and committed", release.release_id);
+      continue;
+    }
+    // Interrupted before its output was persisted: the records must not be noised again
+    // under this reservation. Settle it.
+    ASSIGN_OR_RETURN(const protocol::ReleaseState state, client->State(release.release_id));
+    const std::string settled = state.state == "unknown" ? "refused" : "abandoned";
+    RETURN_IF_ERROR(ledger->SetState(release.release_id, settled));
+    spdlog::warn("release {} was interrupted before its output was persisted: {}",
+                 release.release_id, settled);
+  }
+  return committed_count;
+}
+
+}  // namespace fedsyn::site

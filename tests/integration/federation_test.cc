@@ -1,0 +1,437 @@
+// The federation end to end on loopback with real components: TLS 1.3 with certificates made
+// by deploy/pki/pki.sh, Cap'n Proto frames, SQLite, trained models, the secure generator's
+// stand-in only for test reproducibility of the *training*; noise uses SeededRandom so that a
+// failure replays.
+#include <openssl/ssl.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "common/data/table_io.h"
+#include "common/privacy/digest.h"
+#include "coordinator/admin_client.h"
+#include "coordinator/server.h"
+#include "coordinator/site_session.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "protocol/codec.h"
+#include "site_agent/local_ledger.h"
+#include "site_agent/submit.h"
+#include "tests/support/seeded_random.h"
+#include "tests/support/test_paths.h"
+
+namespace fedsyn {
+namespace {
+
+using std::chrono::milliseconds;
+using ::testing::HasSubstr;
+
+const std::vector<std::string> kSites = {"cleveland", "hungarian", "switzerland", "va"};
+constexpr int64_t kCoordinatorLimit = 20'000'000;  // 20 epsilon per site
+
+std::string g_dir;  // scratch folder shared by the suite
+
+void Shell(const std::string& command) { ASSERT_EQ(std::system(command.c_str()), 0) << command; }
+
+std::string Pki() { return std::string("bash ") + FEDSYN_PKI_SCRIPT + " "; }
+
+class Federation : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    g_dir = testing::ScratchDir("federation");
+    Shell(Pki() + "init " + g_dir + "/pki >/dev/null");
+    Shell(Pki() + "coordinator " + g_dir + "/pki localhost >/dev/null");
+    Shell(Pki() + "admin " + g_dir + "/pki operator >/dev/null");
+    for (const std::string& site : kSites)
+      Shell(Pki() + "site " + g_dir + "/pki " + site + " >/dev/null");
+    Shell("FEDSYN_PKI_VALIDITY='20200101000000Z 20200102000000Z' " + Pki() + "site " + g_dir +
+          "/pki expired >/dev/null");
+    Shell(Pki() + "init " + g_dir + "/rogue >/dev/null");
+    Shell(Pki() + "site " + g_dir + "/rogue cleveland >/dev/null");
+    // One small model per hospital, trained on its own file.
+    for (const std::string& site : kSites) {
+      site::TrainRequest train;
+      train.input_csv = Heart(site);
+      train.schema_path = testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml";
+      train.model_out = g_dir + "/" + site + ".model";
+      train.train.max_epochs = 5;
+      train.seed = 1;
+      base::NullProgress progress;
+      testing::SeededRandom rng(1);
+      ASSERT_TRUE(site::RunTrain(train, progress, rng).ok());
+    }
+  }
+
+  void SetUp() override {
+    dir_ = testing::ScratchDir(std::string("federation_case_") +
+                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    auto schema = data::Schema::LoadFile(testing::DemoDataDir() +
+                                         "/heart_disease_uci/heart_disease.schema.toml");
+    ASSERT_TRUE(schema.ok());
+    config_.listen = "127.0.0.1:0";
+    config_.admin_listen = "127.0.0.1:0";
+    config_.database = dir_ + "/coordinator.db";
+    config_.ca_file = g_dir + "/pki/ca.pem";
+    config_.cert_file = g_dir + "/pki/coordinator.pem";
+    config_.key_file = g_dir + "/pki/coordinator.key";
+    config_.datasets.push_back({"heart", *schema});
+    for (const std::string& s : kSites) config_.limits[s]["heart"] = kCoordinatorLimit;
+    StartCoordinator();
+  }
+
+  void StartCoordinator() {
+    auto storage = coordinator::OpenSqliteStorage(config_.database);
+    ASSERT_TRUE(storage.ok()) << storage.status();
+    storage_ = std::move(*storage);
+    coordinator::ServerOptions options;
+    options.idle_deadline = std::chrono::seconds(5);
+    options.handshake_deadline = std::chrono::seconds(3);
+    auto server = coordinator::CoordinatorServer::Start(config_, *storage_, options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    // Restarts reuse the same ports, as a real restart would.
+    config_.listen = "127.0.0.1:" + std::to_string(server_->site_port());
+    config_.admin_listen = "127.0.0.1:" + std::to_string(server_->admin_port());
+  }
+
+  void StopCoordinator() {
+    server_->Stop();
+    server_.reset();
+    storage_.reset();
+  }
+
+  static std::string Heart(const std::string& site) {
+    return testing::DemoDataDir() + "/heart_disease_uci/processed." + site + ".data";
+  }
+
+  site::SiteKit Kit(const std::string& site, const std::string& pki = "pki",
+                    int64_t own_limit = 100'000'000) {
+    site::SiteKit kit;
+    kit.site_id = site;
+    kit.coordinator = "localhost:" + std::to_string(server_ ? server_->site_port() : 1);
+    kit.ca_file = g_dir + "/" + pki + "/ca.pem";
+    kit.cert_file = g_dir + "/" + pki + "/sites/" + site + "/site.pem";
+    kit.key_file = g_dir + "/" + pki + "/sites/" + site + "/site.key";
+    kit.ledger_path = dir_ + "/" + site + "-ledger.db";
+    kit.spool_dir = dir_ + "/" + site + "-spool";
+    kit.limits_micros["heart"] = own_limit;
+    return kit;
+  }
+
+  static site::ReleaseRequest Release(const std::string& site) {
+    site::ReleaseRequest r;
+    r.model_path = g_dir + "/" + site + ".model";
+    r.input_csv = Heart(site);
+    r.mechanism.epsilon_per_unit = 1.0;
+    r.mechanism.clip_radius = 3.0;  // 6.001382 epsilon per release
+    r.allow_nonprivate_model = true;
+    return r;
+  }
+
+  static site::ClientOptions FastClient() {
+    site::ClientOptions options;
+    options.connect_attempts = 2;
+    options.backoff_base = milliseconds(10);
+    options.request_deadline = std::chrono::seconds(10);
+    return options;
+  }
+
+  absl::StatusOr<site::SubmitSummary> Submit(const std::string& site, int max_chunks = -1,
+                                             site::ClientOptions options = FastClient()) {
+    return site::SubmitRelease(Release(site), Kit(site), "heart", rng_, options, max_chunks);
+  }
+
+  // A raw TLS connection with a site certificate, for speaking malformed protocol.
+  std::unique_ptr<net::TlsConnection> RawSiteConnection(const std::string& site) {
+    auto context =
+        net::MakeTlsContext({g_dir + "/pki/ca.pem", g_dir + "/pki/sites/" + site + "/site.pem",
+                             g_dir + "/pki/sites/" + site + "/site.key"},
+                            net::Role::kClient);
+    EXPECT_TRUE(context.ok());
+    auto connection = net::TlsConnection::Connect("localhost", server_->site_port(), *context,
+                                                  std::chrono::seconds(3));
+    EXPECT_TRUE(connection.ok()) << connection.status();
+    return connection.ok() ? std::move(*connection) : nullptr;
+  }
+
+  // The coordinator still serves a legitimate site.
+  void ExpectStillServing() {
+    auto client = site::CoordinatorClient::Connect(Kit("va"), FastClient(), [] { return 0.5; });
+    ASSERT_TRUE(client.ok()) << client.status();
+    EXPECT_TRUE((*client)->Heartbeat().ok());
+  }
+
+  int64_t Spent(const std::string& site) {
+    const auto budgets = storage_->ListBudgets();
+    for (const auto& b : *budgets) {
+      if (b.site_id == site) return b.spent_micros;
+    }
+    return -1;
+  }
+
+  std::string dir_;
+  coordinator::CoordinatorConfig config_;
+  std::unique_ptr<coordinator::Storage> storage_;
+  std::unique_ptr<coordinator::CoordinatorServer> server_;
+  testing::SeededRandom rng_{42};
+};
+
+TEST_F(Federation, FourHospitalsReleaseAndTheExportHoldsExactlyTheirCommittedRows) {
+  std::map<std::string, std::string> spooled;
+  for (const std::string& site : kSites) {
+    auto summary = Submit(site);
+    ASSERT_TRUE(summary.ok()) << site << ": " << summary.status();
+    EXPECT_TRUE(summary->committed);
+    EXPECT_EQ(summary->charge_micros, 6'001'382);
+    spooled[site] = *site::SpoolRows(summary->spool_path);
+  }
+  auto pooled =
+      coordinator::ExportPooledCsv(*storage_, config_, "heart", /*with_site_column=*/true);
+  ASSERT_TRUE(pooled.ok());
+  std::map<std::string, std::string> by_site;
+  std::istringstream lines(*pooled);
+  std::string line;
+  std::getline(lines, line);  // header
+  EXPECT_THAT(line, ::testing::StartsWith("site,age,"));
+  int rows = 0;
+  while (std::getline(lines, line)) {
+    const size_t comma = line.find(',');
+    by_site[line.substr(0, comma)] += line.substr(comma + 1) + "\n";
+    ++rows;
+  }
+  EXPECT_EQ(rows, 303 + 294 + 123 + 200);
+  for (const std::string& site : kSites) EXPECT_EQ(by_site[site], spooled[site]) << site;
+  for (const std::string& site : kSites) EXPECT_EQ(Spent(site), 6'001'382);
+
+  auto status = coordinator::QueryAdmin(config_.admin_listen,
+                                        {g_dir + "/pki/ca.pem", g_dir + "/pki/admins/operator.pem",
+                                         g_dir + "/pki/admins/operator.key"},
+                                        protocol::AdminQuery::kStatus);
+  ASSERT_TRUE(status.ok()) << status.status();
+  const auto& sites = std::get<std::vector<protocol::SiteStatus>>(*status);
+  ASSERT_EQ(sites.size(), 4u);
+  EXPECT_EQ(sites[0].site_id, "cleveland");
+  EXPECT_EQ(sites[0].releases, 1);
+  EXPECT_EQ(sites[0].rows, 303);
+}
+
+TEST_F(Federation, RefusesConnectionsWithoutAValidSiteCertificate) {
+  auto fails = [&](const site::SiteKit& kit) {
+    auto client = site::CoordinatorClient::Connect(kit, FastClient(), [] { return 0.5; });
+    return !client.ok();
+  };
+  EXPECT_TRUE(fails(Kit("cleveland", "rogue"))) << "certificate from another CA";
+  site::SiteKit expired = Kit("expired");
+  EXPECT_TRUE(fails(expired)) << "expired certificate";
+  // No client certificate at all: a client context without cert/key.
+  {
+    auto context =
+        std::make_shared<boost::asio::ssl::context>(boost::asio::ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_3_VERSION);
+    context->load_verify_file(g_dir + "/pki/ca.pem");
+    context->set_verify_mode(boost::asio::ssl::verify_peer);
+    auto connection = net::TlsConnection::Connect("localhost", server_->site_port(), context,
+                                                  std::chrono::seconds(3));
+    // TLS 1.3 reports the client-certificate failure after the handshake: the first read fails.
+    const bool refused =
+        !connection.ok() ||
+        !(*connection)
+             ->WriteFrame(protocol::EncodeSiteRequest(protocol::Hello{}), milliseconds(2000))
+             .ok() ||
+        !(*connection)->ReadFrame(protocol::kMaxMessageBytes, milliseconds(2000)).ok();
+    EXPECT_TRUE(refused) << "no client certificate";
+  }
+  // TLS 1.2 only.
+  {
+    auto context = net::MakeTlsContext(
+        {g_dir + "/pki/ca.pem", g_dir + "/pki/sites/va/site.pem", g_dir + "/pki/sites/va/site.key"},
+        net::Role::kClient);
+    ASSERT_TRUE(context.ok());
+    SSL_CTX_set_min_proto_version((*context)->native_handle(), TLS1_2_VERSION);
+    SSL_CTX_set_max_proto_version((*context)->native_handle(), TLS1_2_VERSION);
+    EXPECT_FALSE(net::TlsConnection::Connect("localhost", server_->site_port(), *context,
+                                             std::chrono::seconds(3))
+                     .ok())
+        << "TLS 1.2";
+  }
+  // Plain TCP speaking garbage.
+  {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket socket(io);
+    socket.connect({boost::asio::ip::make_address("127.0.0.1"), server_->site_port()});
+    boost::system::error_code ec;
+    boost::asio::write(socket, boost::asio::buffer(std::string("GET / HTTP/1.0\r\n\r\n")), ec);
+    char reply[64];
+    socket.read_some(boost::asio::buffer(reply), ec);
+    EXPECT_TRUE(ec) << "plain TCP must be dropped";
+  }
+  // An admin certificate on the site API.
+  {
+    auto context = net::MakeTlsContext({g_dir + "/pki/ca.pem", g_dir + "/pki/admins/operator.pem",
+                                        g_dir + "/pki/admins/operator.key"},
+                                       net::Role::kClient);
+    auto connection = net::TlsConnection::Connect("localhost", server_->site_port(), *context,
+                                                  std::chrono::seconds(3));
+    ASSERT_TRUE(connection.ok());
+    (void)(*connection)
+        ->WriteFrame(protocol::EncodeSiteRequest(protocol::Hello{}), milliseconds(2000));
+    EXPECT_FALSE((*connection)->ReadFrame(protocol::kMaxMessageBytes, milliseconds(2000)).ok());
+  }
+  // A site certificate on the admin API.
+  EXPECT_FALSE(coordinator::QueryAdmin(config_.admin_listen,
+                                       {g_dir + "/pki/ca.pem", g_dir + "/pki/sites/va/site.pem",
+                                        g_dir + "/pki/sites/va/site.key"},
+                                       protocol::AdminQuery::kBudgets, std::chrono::seconds(3))
+                   .ok());
+  EXPECT_TRUE(storage_->ListReleases()->empty());
+  ExpectStillServing();
+}
+
+TEST_F(Federation, RefusesMalformedTrafficFromAnAuthenticatedSite) {
+  {  // A frame over the size limit: refused from its header, before allocation; connection closed.
+    auto connection = RawSiteConnection("cleveland");
+    (void)connection->WriteFrame(std::string(protocol::kMaxMessageBytes + 8, 'x'),
+                                 milliseconds(3000));
+    EXPECT_FALSE(connection->ReadFrame(protocol::kMaxMessageBytes, milliseconds(2000)).ok());
+  }
+  {  // Bytes that are not Cap'n Proto.
+    auto connection = RawSiteConnection("cleveland");
+    ASSERT_TRUE(connection->WriteFrame(std::string(64, '\x7f'), milliseconds(1000)).ok());
+    auto reply = connection->ReadFrame(protocol::kMaxMessageBytes, milliseconds(2000));
+    ASSERT_TRUE(reply.ok());
+    auto decoded = protocol::DecodeSiteResponse(*reply);
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_EQ(std::get<protocol::Error>(*decoded).code, absl::StatusCode::kInvalidArgument);
+    EXPECT_FALSE(connection->ReadFrame(protocol::kMaxMessageBytes, milliseconds(2000)).ok())
+        << "then closed";
+  }
+  {  // A hello in another protocol version.
+    auto connection = RawSiteConnection("cleveland");
+    ASSERT_TRUE(
+        connection
+            ->WriteFrame(protocol::EncodeSiteRequest(protocol::Hello{7, "old"}), milliseconds(1000))
+            .ok());
+    auto reply = protocol::DecodeSiteResponse(
+        *connection->ReadFrame(protocol::kMaxMessageBytes, milliseconds(2000)));
+    ASSERT_TRUE(reply.ok());
+    EXPECT_THAT(std::get<protocol::Error>(*reply).message,
+                HasSubstr("protocol version 7 is not supported"));
+  }
+  EXPECT_TRUE(storage_->ListReleases()->empty());
+  EXPECT_EQ(Spent("cleveland"), 0);
+  ExpectStillServing();
+}
+
+TEST_F(Federation, BudgetExhaustionIsRefusedWithTheRemainderAndTheSiteRefusesFirst) {
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Submit("va").ok());
+  auto fourth = Submit("va");  // 4 x 6.001382 > 20
+  ASSERT_EQ(fourth.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(fourth.status().message()), HasSubstr("remaining 1.995854 epsilon"));
+  EXPECT_EQ(Spent("va"), 3 * 6'001'382);
+  auto ledger = site::LocalLedger::Open(Kit("va").ledger_path);
+  EXPECT_EQ(*(*ledger)->Spent("heart"), 3 * 6'001'382)
+      << "the refused reservation was returned locally";
+  EXPECT_EQ((*ledger)->Releases()->back().state, "refused");
+
+  // A site whose own limit is lower refuses before the coordinator is charged.
+  auto local = site::SubmitRelease(Release("cleveland"), Kit("cleveland", "pki", 5'000'000),
+                                   "heart", rng_, FastClient());
+  ASSERT_EQ(local.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(local.status().message()), HasSubstr("this site's own budget"));
+  EXPECT_EQ(Spent("cleveland"), 0);
+}
+
+TEST_F(Federation, ConcurrentReservationsOverTheWireNeverOverspend) {
+  std::atomic<int> granted = 0;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 64; ++i) {
+    threads.emplace_back([&, i] {
+      auto client =
+          site::CoordinatorClient::Connect(Kit("hungarian"), FastClient(), [] { return 0.5; });
+      if (!client.ok()) return;
+      auto reserved =
+          (*client)->Reserve({"c-" + std::to_string(i), "heart", 1'000'000, 1, "synthetic", false});
+      if (reserved.ok()) ++granted;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(granted.load(), 20);
+  EXPECT_EQ(Spent("hungarian"), kCoordinatorLimit);
+}
+
+TEST_F(Federation, AnAgentKilledMidUploadResumesAndCommitsExactlyOnce) {
+  site::ClientOptions small_chunks = FastClient();
+  small_chunks.chunk_bytes = 2048;  // ~40 rows per chunk: 303 rows make 8 chunks
+  auto partial = Submit("cleveland", /*max_chunks=*/3, small_chunks);
+  ASSERT_TRUE(partial.ok()) << partial.status();
+  EXPECT_FALSE(partial->committed);
+  auto record = storage_->GetRelease(partial->release_id);
+  ASSERT_TRUE(record.ok() && record->has_value());
+  EXPECT_EQ((*record)->next_chunk, 3u);
+  EXPECT_EQ((*record)->status, coordinator::ReleaseStatus::kReserved);
+  EXPECT_THAT(*coordinator::ExportPooledCsv(*storage_, config_, "heart", false),
+              ::testing::Not(HasSubstr("\n6")));  // nothing pooled before the commit
+
+  const std::string bytes_before = *site::SpoolRows(partial->spool_path);
+  auto resumed = site::ResumePending(Kit("cleveland"), FastClient(), [] { return 0.5; });
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(*resumed, 1);
+  EXPECT_EQ(*site::SpoolRows(partial->spool_path), bytes_before)
+      << "the same bytes, no fresh noise";
+  EXPECT_EQ((*storage_->GetRelease(partial->release_id))->status,
+            coordinator::ReleaseStatus::kCommitted);
+  EXPECT_EQ(*storage_->ReleaseContent(partial->release_id), bytes_before);
+  EXPECT_EQ(Spent("cleveland"), 6'001'382) << "charged once";
+  EXPECT_EQ(*site::ResumePending(Kit("cleveland"), FastClient(), [] { return 0.5; }), 0)
+      << "nothing left to do";
+}
+
+TEST_F(Federation, ARestartedCoordinatorKeepsItsLedgerAndAgentsReconnect) {
+  ASSERT_TRUE(Submit("switzerland").ok());
+  site::ClientOptions small_chunks = FastClient();
+  small_chunks.chunk_bytes = 1024;
+  auto partial = Submit("switzerland", /*max_chunks=*/1, small_chunks);
+  ASSERT_TRUE(partial.ok());
+  StopCoordinator();
+  // While it is down, the agent cannot finish (and says so).
+  site::ClientOptions patient = FastClient();
+  patient.connect_attempts = 1;
+  EXPECT_EQ(site::ResumePending(Kit("switzerland"), patient, [] { return 0.5; }).status().code(),
+            absl::StatusCode::kUnavailable);
+  StartCoordinator();
+  EXPECT_EQ(Spent("switzerland"), 2 * 6'001'382);
+  auto resumed = site::ResumePending(Kit("switzerland"), FastClient(), [] { return 0.5; });
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(*resumed, 1);
+  EXPECT_EQ(storage_->ListReleases()->size(), 2u);
+  const auto releases = storage_->ListReleases();
+  for (const auto& r : *releases) EXPECT_EQ(r.status, coordinator::ReleaseStatus::kCommitted);
+}
+
+TEST_F(Federation, AReleaseWhoseSchemaDiffersFromTheFederationsIsRefusedBeforeAnyCharge) {
+  const std::string other_schema = dir_ + "/other.schema.toml";
+  std::string text = *data::ReadFileToString(testing::DemoDataDir() +
+                                             "/heart_disease_uci/heart_disease.schema.toml");
+  text.replace(text.find("max = 100"), 9, "max = 110");  // age bound differs
+  ASSERT_TRUE(data::WriteFileAtomically(other_schema, text).ok());
+  site::TrainRequest train;
+  train.input_csv = Heart("va");
+  train.schema_path = other_schema;
+  train.model_out = dir_ + "/other.model";
+  train.train.max_epochs = 2;
+  train.seed = 3;
+  base::NullProgress progress;
+  ASSERT_TRUE(site::RunTrain(train, progress, rng_).ok());
+  site::ReleaseRequest release = Release("va");
+  release.model_path = dir_ + "/other.model";
+  auto refused = site::SubmitRelease(release, Kit("va"), "heart", rng_, FastClient());
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("column 1 'age' has other bounds"));
+  EXPECT_EQ(Spent("va"), 0);
+}
+
+}  // namespace
+}  // namespace fedsyn
