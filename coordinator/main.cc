@@ -84,9 +84,12 @@ void PrintTable(const std::vector<std::string>& header,
     for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
   }
   auto line = [&](const std::vector<std::string>& cells) {
-    for (size_t c = 0; c < cells.size(); ++c)
-      std::printf("%-*s%s", static_cast<int>(width[c]), cells[c].c_str(),
-                  c + 1 < cells.size() ? "  " : "\n");
+    std::string text;
+    for (size_t c = 0; c < cells.size(); ++c) {
+      text += cells[c];
+      if (c + 1 < cells.size()) text += std::string(width[c] - cells[c].size() + 2, ' ');
+    }
+    std::printf("%s\n", text.c_str());
   };
   line(header);
   for (const auto& row : rows) line(row);

@@ -108,7 +108,10 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
   summary.coordinator_remaining_micros = reserved->remaining_micros;
   RETURN_IF_ERROR(ledger->SetState(summary.release_id, "reserved"));
 
-  // 4. Only now: draw the noise and persist the result before anything is sent.
+  // 4. Only now: draw the noise and persist the result before anything is sent. The session
+  // is closed meanwhile (generation can outlast the coordinator's idle deadline) and dialled
+  // again for the upload.
+  client.reset();
   ASSIGN_OR_RETURN(const ReleaseSummary generated, GenerateRelease(request, prepared, rng));
   ASSIGN_OR_RETURN(const std::string rows, SpoolRows(summary.spool_path));
   const int64_t chunk_bytes = static_cast<int64_t>(options.chunk_bytes);
@@ -118,6 +121,7 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
                generated.rows);
 
   // 5. Upload and commit.
+  ASSIGN_OR_RETURN(client, CoordinatorClient::Connect(kit, options, [&rng] { return rng.UniformOpen01(); }));
   const LocalRelease local{summary.release_id,    dataset,
                            summary.charge_micros, "generated",
                            summary.spool_path,    privacy::Sha256Hex(rows),

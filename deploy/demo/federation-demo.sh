@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The federation demo on one machine: a demo CA and four hospital site kits in a fresh folder,
+# the coordinator and the four UCI Heart Disease hospital agents on 127.0.0.1, one release per
+# site, the dashboard's status table, and the pooled export. Stops the coordinator on exit and
+# on Ctrl-C.
+#
+#   federation-demo.sh OUT_DIR [EPOCHS]      (binaries from $FEDSYN_BUILD_DIR or ./build)
+#
+# Models are trained without DP until DP-SGD lands, so releases pass --allow-nonprivate-model
+# and every manifest says "model not private".
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+out="${1:?output folder}"
+epochs="${2:-200}"
+build="${FEDSYN_BUILD_DIR:-$root/build}"
+agent="$build/site_agent/fedsyn-agent"
+coordinator="$build/coordinator/fedsyn-coordinator"
+pki="$root/deploy/pki/pki.sh"
+demo="$root/deploy/demo/heart_disease_uci"
+sites=(cleveland hungarian switzerland va)
+
+free_port() {  # a port nobody listens on, from the ephemeral range
+  local port
+  for _ in $(seq 1 50); do
+    port=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
+  done
+  echo "federation-demo: no free port found" >&2; exit 1
+}
+
+rm -rf "$out"
+mkdir -p "$out"
+site_port=$(free_port)
+admin_port=$(free_port)
+while [ "$admin_port" = "$site_port" ]; do admin_port=$(free_port); done
+
+echo "== provisioning a demo CA, the coordinator, an operator and four site kits in $out/pki"
+"$pki" init "$out/pki" >/dev/null
+"$pki" coordinator "$out/pki" localhost >/dev/null
+"$pki" admin "$out/pki" operator >/dev/null
+for site in "${sites[@]}"; do
+  "$pki" site "$out/pki" "$site" "localhost:$site_port" >/dev/null
+  echo "heart = 20.0" >> "$out/pki/sites/$site/site.toml"   # the site's own limit
+done
+cp "$demo/heart_disease.schema.toml" "$out/heart_disease.schema.toml"
+cat > "$out/coordinator.toml" <<TOML
+listen = "127.0.0.1:$site_port"
+admin_listen = "127.0.0.1:$admin_port"
+database = "coordinator.db"
+ca = "pki/ca.pem"
+cert = "pki/coordinator.pem"
+key = "pki/coordinator.key"
+
+[[dataset]]
+name = "heart"
+schema = "heart_disease.schema.toml"
+TOML
+for site in "${sites[@]}"; do
+  printf '\n[[site]]\nid = "%s"\nbudgets = { heart = 15.0 }\n' "$site" >> "$out/coordinator.toml"
+done
+
+echo "== starting the coordinator (sites: 127.0.0.1:$site_port, admins: 127.0.0.1:$admin_port)"
+"$coordinator" --log-level warn serve --config "$out/coordinator.toml" > "$out/coordinator.log" 2>&1 &
+coordinator_pid=$!
+cleanup() { kill "$coordinator_pid" 2>/dev/null || true; wait "$coordinator_pid" 2>/dev/null || true; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+admin=(--config "$out/coordinator.toml" --admin-cert "$out/pki/admins/operator.pem" --admin-key "$out/pki/admins/operator.key")
+for _ in $(seq 1 100); do
+  "$coordinator" --log-level off budgets "${admin[@]}" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+echo "== each hospital trains its model on its own records"
+for site in "${sites[@]}"; do
+  "$agent" --log-level warn train --input "$demo/processed.$site.data" --schema "$demo/heart_disease.schema.toml" \
+    --model-out "$out/$site.model" --epochs "$epochs" > "$out/$site.train.log"
+done
+
+echo "== the four agents release into the federation at once"
+pids=()
+for site in "${sites[@]}"; do
+  "$agent" --log-level warn submit --site-kit "$out/pki/sites/$site/site.toml" --dataset heart \
+    --model "$out/$site.model" --input "$demo/processed.$site.data" \
+    --epsilon-d 1.0 --clip-radius 3.0 --allow-nonprivate-model > "$out/$site.submit.log" 2>&1 &
+  pids+=($!)
+done
+failed=0
+for i in "${!pids[@]}"; do
+  if wait "${pids[$i]}"; then
+    echo "   ${sites[$i]}: $(head -n 1 "$out/${sites[$i]}.submit.log")"
+  else
+    echo "   ${sites[$i]}: FAILED"; cat "$out/${sites[$i]}.submit.log"; failed=1
+  fi
+done
+
+echo
+"$coordinator" --log-level warn status "${admin[@]}"
+echo
+"$coordinator" --log-level warn export --config "$out/coordinator.toml" --dataset heart \
+  --out "$out/pooled.csv" --with-site-column
+echo "Pooled synthetic data: $out/pooled.csv"
+exit "$failed"
