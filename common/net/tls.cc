@@ -184,9 +184,15 @@ void TlsListener::Start() {
 void TlsListener::AcceptLoop() {
   acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
     if (stopping_) return;
+    ReapFinishedWorkers();
     if (!ec) {
       std::lock_guard lock(mutex_);
-      workers_.emplace_back([this, s = std::move(socket)]() mutable { Serve(std::move(s)); });
+      auto done = std::make_shared<std::atomic<bool>>(false);
+      workers_.push_back({std::thread([this, done, s = std::move(socket)]() mutable {
+                            Serve(std::move(s));
+                            *done = true;
+                          }),
+                          done});
     }
     AcceptLoop();
   });
@@ -220,6 +226,21 @@ void TlsListener::Serve(tcp::socket socket) {
   connections_.remove(&connection);
 }
 
+void TlsListener::ReapFinishedWorkers() {
+  std::list<Worker> finished;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = workers_.begin(); it != workers_.end();) {
+      if (*it->done) {
+        finished.splice(finished.end(), workers_, it++);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (Worker& w : finished) w.thread.join();
+}
+
 void TlsListener::Stop() {
   if (stopping_.exchange(true)) return;
   asio::post(accept_io_, [this] {
@@ -227,13 +248,13 @@ void TlsListener::Stop() {
     acceptor_.close(ignored);
   });
   if (accept_thread_.joinable()) accept_thread_.join();
-  std::list<std::thread> workers;
+  std::list<Worker> workers;
   {
     std::lock_guard lock(mutex_);
     for (TlsConnection* c : connections_) c->Close();
     workers.swap(workers_);
   }
-  for (std::thread& t : workers) t.join();
+  for (Worker& w : workers) w.thread.join();
 }
 
 absl::StatusOr<std::pair<std::string, uint16_t>> ParseHostPort(const std::string& address) {

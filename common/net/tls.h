@@ -120,9 +120,17 @@ class TlsListener {
   uint16_t port_ = 0;
   std::atomic<bool> stopping_ = false;
   std::thread accept_thread_;
+  struct Worker {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  // Joins the threads of connections that have ended (called on each accept), so a
+  // long-running server does not accumulate finished threads.
+  void ReapFinishedWorkers();
+
   std::mutex mutex_;  // guards connections_ and workers_
   std::list<TlsConnection*> connections_;
-  std::list<std::thread> workers_;
+  std::list<Worker> workers_;
 };
 
 // "host:port" -> (host, port). InvalidArgument for anything else.
