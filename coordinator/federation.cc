@@ -1,10 +1,7 @@
 #include "coordinator/federation.h"
 
-#include <cmath>
-#include <filesystem>
-
+#include "common/data/toml_file.h"
 #include "common/privacy/budget.h"
-#include "toml++/toml.h"
 
 namespace fedsyn::coordinator {
 
@@ -16,24 +13,15 @@ const DatasetDeclaration* CoordinatorConfig::FindDataset(const std::string& name
 }
 
 absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
-  toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    return absl::InvalidArgumentError(path + ":" + std::to_string(e.source().begin.line) + ": " +
-                                      std::string(e.description()));
-  }
-  const std::filesystem::path base = std::filesystem::path(path).parent_path();
-  auto resolve = [&base](const std::string& p) {
-    return p.empty() || std::filesystem::path(p).is_absolute() ? p : (base / p).string();
-  };
+  ASSIGN_OR_RETURN(const data::TomlFile file, data::TomlFile::Load(path));
+  const toml::table& root = file.root();
   CoordinatorConfig config;
-  config.listen = root["listen"].value_or(config.listen);
-  config.admin_listen = root["admin_listen"].value_or(config.admin_listen);
-  config.database = resolve(root["database"].value_or(config.database));
-  config.ca_file = resolve(root["ca"].value_or(std::string()));
-  config.cert_file = resolve(root["cert"].value_or(std::string()));
-  config.key_file = resolve(root["key"].value_or(std::string()));
+  config.listen = file.String("listen", config.listen);
+  config.admin_listen = file.String("admin_listen", config.admin_listen);
+  config.database = file.Path("database", config.database);
+  config.ca_file = file.Path("ca");
+  config.cert_file = file.Path("cert");
+  config.key_file = file.Path("key");
   if (config.ca_file.empty() || config.cert_file.empty() || config.key_file.empty()) {
     return absl::InvalidArgumentError(path + ": ca, cert and key are required");
   }
@@ -44,7 +32,7 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path)
       const auto schema_path = t ? (*t)["schema"].value<std::string>() : std::nullopt;
       if (!name || !schema_path)
         return absl::InvalidArgumentError(path + ": [[dataset]] needs name and schema");
-      ASSIGN_OR_RETURN(data::Schema schema, data::Schema::LoadFile(resolve(*schema_path)));
+      ASSIGN_OR_RETURN(data::Schema schema, data::Schema::LoadFile(file.Resolve(*schema_path)));
       if (config.FindDataset(*name))
         return absl::InvalidArgumentError(path + ": dataset " + *name + " declared twice");
       config.datasets.push_back({*name, std::move(schema)});
@@ -60,18 +48,16 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path)
       if (!id || !budgets)
         return absl::InvalidArgumentError(path + ": [[site]] needs id and budgets");
       for (const auto& [dataset, value] : *budgets) {
-        const auto epsilon = value.value<double>();
         if (!config.FindDataset(std::string(dataset.str()))) {
           return absl::InvalidArgumentError(path + ": site " + *id +
                                             " has a budget for undeclared dataset " +
                                             std::string(dataset.str()));
         }
-        if (!epsilon || !std::isfinite(*epsilon) || *epsilon < 0 || *epsilon > 1e6) {
-          return absl::InvalidArgumentError(path + ": site " + *id +
-                                            ": budget must be a number in [0, 1e6]");
-        }
-        config.limits[*id][std::string(dataset.str())] =
-            static_cast<int64_t>(std::floor(*epsilon * privacy::kMicrosPerEpsilon));
+        const auto limit = privacy::EpsilonToLimitMicros(value.value<double>().value_or(-1));
+        if (!limit.ok())
+          return absl::InvalidArgumentError(path + ": site " + *id + ": " +
+                                            std::string(limit.status().message()));
+        config.limits[*id][std::string(dataset.str())] = *limit;
       }
     }
   }

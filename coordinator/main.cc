@@ -6,8 +6,7 @@
 //                                 or  --db coordinator.db  (read-only, coordinator stopped)
 //   export   --config C --dataset D --out pooled.csv [--with-site-column]
 //
-// Exit codes: 0 success; 1 internal error; 2 bad command line; 3 invalid input;
-// 4 file missing or damaged; 5 refused; 6 coordinator unreachable.
+// Exit codes: common/base/exit_codes.h.
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -16,6 +15,7 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "common/base/exit_codes.h"
 #include "common/base/logging.h"
 #include "common/data/table_io.h"
 #include "common/privacy/budget.h"
@@ -31,33 +31,8 @@ using fedsyn::protocol::AdminQuery;
 using fedsyn::protocol::AdminResponse;
 using Json = nlohmann::json;
 
-enum ExitCode {
-  kOk = 0,
-  kInternal = 1,
-  kUsage = 2,
-  kInvalidInput = 3,
-  kFileError = 4,
-  kRefused = 5,
-  kUnreachable = 6
-};
-
 int Fail(const absl::Status& status) {
-  std::fprintf(stderr, "fedsyn-coordinator: error: %s\n", std::string(status.message()).c_str());
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-      return kInvalidInput;
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kDataLoss:
-    case absl::StatusCode::kPermissionDenied:
-      return kFileError;
-    case absl::StatusCode::kFailedPrecondition:
-      return kRefused;
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded:
-      return kUnreachable;
-    default:
-      return kInternal;
-  }
+  return fedsyn::base::ReportFailure("fedsyn-coordinator", status);
 }
 
 std::atomic<bool> g_stop = false;
@@ -208,7 +183,7 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
-    return code == 0 ? kOk : kUsage;
+    return code == 0 ? fedsyn::base::kExitOk : fedsyn::base::kExitUsage;
   }
   if (absl::Status s = fedsyn::base::SetUpLogging(log_level); !s.ok()) return Fail(s);
 
@@ -226,7 +201,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     (*server)->Stop();
-    return kOk;
+    return fedsyn::base::kExitOk;
   }
   for (const auto& [name, cmd] : query_commands) {
     if (!*cmd) continue;
@@ -243,7 +218,7 @@ int main(int argc, char** argv) {
         std::fprintf(
             stderr,
             "fedsyn-coordinator: give --config with --admin-cert and --admin-key, or --db\n");
-        return kUsage;
+        return fedsyn::base::kExitUsage;
       }
       auto config = fedsyn::coordinator::LoadCoordinatorConfig(config_path);
       if (!config.ok()) return Fail(config.status());
@@ -253,7 +228,7 @@ int main(int argc, char** argv) {
       response = *answer;
     }
     Show(response, json);
-    return kOk;
+    return fedsyn::base::kExitOk;
   }
   if (*export_cmd) {
     auto config = fedsyn::coordinator::LoadCoordinatorConfig(config_path);
@@ -265,7 +240,7 @@ int main(int argc, char** argv) {
     if (absl::Status s = fedsyn::data::WriteFileAtomically(out, *csv); !s.ok()) return Fail(s);
     const size_t lines = static_cast<size_t>(std::count(csv->begin(), csv->end(), '\n'));
     std::printf("exported %zu rows of %s to %s\n", lines - 1, dataset.c_str(), out.c_str());
-    return kOk;
+    return fedsyn::base::kExitOk;
   }
-  return kUsage;
+  return fedsyn::base::kExitUsage;
 }

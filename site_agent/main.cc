@@ -1,15 +1,15 @@
 // fedsyn-agent: the site agent's command line. Builds the concrete objects (secure random
 // source, progress sink) and hands them to the pipeline; all logic lives in the library.
 //
-// Exit codes (stable; scripts rely on them):
-//   0 success; 1 internal error; 2 bad command line; 3 invalid input (data, schema, parameter);
-//   4 file missing, unreadable or damaged; 5 refused for privacy reasons (e.g. a release from a
-//   non-private model without --allow-nonprivate-model).
+// Exit codes: common/base/exit_codes.h (0 success; 1 internal error; 2 bad command line;
+// 3 invalid input; 4 file missing or damaged; 5 refused for privacy reasons, e.g. a release
+// from a non-private model without --allow-nonprivate-model; 6 coordinator unreachable).
 #include <cstdio>
 #include <iostream>
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "common/base/exit_codes.h"
 #include "common/base/logging.h"
 #include "common/base/progress.h"
 #include "common/data/schema_infer.h"
@@ -24,32 +24,7 @@ namespace {
 using fedsyn::site::ReleaseRequest;
 using fedsyn::site::TrainRequest;
 
-enum ExitCode {
-  kOk = 0,
-  kInternal = 1,
-  kUsage = 2,
-  kInvalidInput = 3,
-  kFileError = 4,
-  kRefused = 5
-};
-
-int Fail(const absl::Status& status) {
-  std::fprintf(stderr, "fedsyn-agent: error: %s\n", std::string(status.message()).c_str());
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
-      return kInvalidInput;
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kDataLoss:
-      return kFileError;
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kResourceExhausted:
-      return kRefused;
-    default:
-      return kInternal;
-  }
-}
+int Fail(const absl::Status& status) { return fedsyn::base::ReportFailure("fedsyn-agent", status); }
 
 struct CliState {
   std::string log_level = "info";
@@ -166,7 +141,7 @@ int DoTrain(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {
   }
   std::printf("model: %s (NOT PRIVATE: trained without differential privacy)\n",
               s.train.model_out.c_str());
-  return kOk;
+  return fedsyn::base::kExitOk;
 }
 
 int DoRelease(CliState& s, fedsyn::privacy::RandomSource& secure) {
@@ -183,7 +158,7 @@ int DoRelease(CliState& s, fedsyn::privacy::RandomSource& secure) {
         stderr,
         "fedsyn-agent: WARNING: released with a NON-PRIVATE model (--allow-nonprivate-model)\n");
   }
-  return kOk;
+  return fedsyn::base::kExitOk;
 }
 
 }  // namespace
@@ -242,11 +217,11 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);
-    return kUsage;
+    return fedsyn::base::kExitUsage;
   }
   if (absl::Status status = fedsyn::base::SetUpLogging(s.log_level); !status.ok()) {
     std::fprintf(stderr, "fedsyn-agent: %s\n", std::string(status.message()).c_str());
-    return kUsage;
+    return fedsyn::base::kExitUsage;
   }
   fedsyn::privacy::SecureRandom secure;
 
@@ -266,7 +241,7 @@ int main(int argc, char** argv) {
     } else if (absl::Status st = fedsyn::data::WriteFileAtomically(s.infer_out, *toml); !st.ok()) {
       return Fail(st);
     }
-    return kOk;
+    return fedsyn::base::kExitOk;
   }
   if (*train) return DoTrain(train, s, secure);
   if (*release) {
@@ -281,7 +256,7 @@ int main(int argc, char** argv) {
           fedsyn::site::ResumePending(*kit, {}, [&secure] { return secure.UniformOpen01(); });
       if (!committed.ok()) return Fail(committed.status());
       std::printf("resumed: %d release(s) committed\n", *committed);
-      return kOk;
+      return fedsyn::base::kExitOk;
     }
     ResolveReleaseOptions(submit, s);
     auto summary = fedsyn::site::SubmitRelease(s.release, *kit, s.dataset, secure, {});
@@ -294,18 +269,18 @@ int main(int argc, char** argv) {
         fedsyn::privacy::FormatMicros(summary->coordinator_remaining_micros).c_str());
     std::printf("guarantee: %s\n", summary->guarantee.Describe().c_str());
     std::printf("spooled output (site only): %s\n", summary->spool_path.c_str());
-    return kOk;
+    return fedsyn::base::kExitOk;
   }
   if (*synthesize) {
     if (s.train.model_out.empty()) s.train.model_out = s.release.output + ".model";
     ResolveReleaseOptions(synthesize, s);
     const int trained = DoTrain(synthesize, s, secure);
-    if (trained != kOk) return trained;
+    if (trained != fedsyn::base::kExitOk) return trained;
     s.release.model_path = s.train.model_out;
     s.release.input_csv = s.train.input_csv;
     s.release.images_idx = s.train.images_idx;
     s.release.max_images = s.train.max_images;
     return DoRelease(s, secure);
   }
-  return kUsage;
+  return fedsyn::base::kExitUsage;
 }

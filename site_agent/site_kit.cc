@@ -1,47 +1,33 @@
 #include "site_agent/site_kit.h"
 
-#include <cmath>
-#include <filesystem>
-
+#include "common/data/toml_file.h"
 #include "common/privacy/budget.h"
-#include "toml++/toml.h"
 
 namespace fedsyn::site {
 
 absl::StatusOr<SiteKit> LoadSiteKit(const std::string& path) {
-  toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    return absl::InvalidArgumentError(path + ":" + std::to_string(e.source().begin.line) + ": " +
-                                      std::string(e.description()));
-  }
-  const std::filesystem::path base = std::filesystem::path(path).parent_path();
-  auto resolve = [&base](const std::string& p) {
-    return p.empty() || std::filesystem::path(p).is_absolute() ? p : (base / p).string();
-  };
+  ASSIGN_OR_RETURN(const data::TomlFile file, data::TomlFile::Load(path));
   SiteKit kit;
-  kit.site_id = root["site_id"].value_or(std::string());
-  kit.coordinator = root["coordinator"].value_or(std::string());
-  kit.ca_file = resolve(root["ca"].value_or(std::string()));
-  kit.cert_file = resolve(root["cert"].value_or(std::string()));
-  kit.key_file = resolve(root["key"].value_or(std::string()));
-  kit.ledger_path = resolve(root["ledger"].value_or(std::string("site-ledger.db")));
-  kit.spool_dir = resolve(root["spool"].value_or(std::string("spool")));
+  kit.site_id = file.String("site_id");
+  kit.coordinator = file.String("coordinator");
+  kit.ca_file = file.Path("ca");
+  kit.cert_file = file.Path("cert");
+  kit.key_file = file.Path("key");
+  kit.ledger_path = file.Path("ledger", "site-ledger.db");
+  kit.spool_dir = file.Path("spool", "spool");
   if (kit.site_id.empty() || kit.coordinator.empty() || kit.ca_file.empty() ||
       kit.cert_file.empty() || kit.key_file.empty()) {
     return absl::InvalidArgumentError(path +
                                       ": site_id, coordinator, ca, cert and key are required");
   }
-  if (const toml::table* budgets = root["budgets"].as_table()) {
+  if (const toml::table* budgets = file.root()["budgets"].as_table()) {
     for (const auto& [dataset, value] : *budgets) {
-      const auto epsilon = value.value<double>();
-      if (!epsilon || !std::isfinite(*epsilon) || *epsilon < 0 || *epsilon > 1e6) {
+      const auto limit = privacy::EpsilonToLimitMicros(value.value<double>().value_or(-1));
+      if (!limit.ok()) {
         return absl::InvalidArgumentError(path + ": budget for " + std::string(dataset.str()) +
-                                          " must be a number in [0, 1e6]");
+                                          ": " + std::string(limit.status().message()));
       }
-      kit.limits_micros[std::string(dataset.str())] =
-          static_cast<int64_t>(std::floor(*epsilon * privacy::kMicrosPerEpsilon));
+      kit.limits_micros[std::string(dataset.str())] = *limit;
     }
   }
   return kit;

@@ -121,7 +121,8 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
                generated.rows);
 
   // 5. Upload and commit.
-  ASSIGN_OR_RETURN(client, CoordinatorClient::Connect(kit, options, [&rng] { return rng.UniformOpen01(); }));
+  ASSIGN_OR_RETURN(
+      client, CoordinatorClient::Connect(kit, options, [&rng] { return rng.UniformOpen01(); }));
   const LocalRelease local{summary.release_id,    dataset,
                            summary.charge_micros, "generated",
                            summary.spool_path,    privacy::Sha256Hex(rows),

@@ -12,6 +12,13 @@ absl::StatusOr<int64_t> EpsilonToChargeMicros(double epsilon) {
   return static_cast<int64_t>(std::ceil(epsilon * static_cast<double>(kMicrosPerEpsilon)));
 }
 
+absl::StatusOr<int64_t> EpsilonToLimitMicros(double epsilon) {
+  if (!std::isfinite(epsilon) || epsilon < 0.0 || epsilon > 1e6) {
+    return absl::InvalidArgumentError("a budget limit must be a number of epsilon in [0, 1e6]");
+  }
+  return static_cast<int64_t>(std::floor(epsilon * static_cast<double>(kMicrosPerEpsilon)));
+}
+
 std::string FormatMicros(int64_t micros) {
   const char* sign = micros < 0 ? "-" : "";
   const uint64_t magnitude = micros < 0 ? -static_cast<uint64_t>(micros) : micros;

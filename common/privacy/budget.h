@@ -17,6 +17,10 @@ inline constexpr int64_t kMicrosPerEpsilon = 1'000'000;
 // large (> 1e9) epsilon.
 absl::StatusOr<int64_t> EpsilonToChargeMicros(double epsilon);
 
+// Converts an operator's limit into micro-epsilon, rounding DOWN so a limit never grows by
+// rounding. InvalidArgument unless 0 <= epsilon <= 1e6.
+absl::StatusOr<int64_t> EpsilonToLimitMicros(double epsilon);
+
 // "1.234567" for 1234567 micro-epsilon: exact decimal, for manifests and tables.
 std::string FormatMicros(int64_t micros);
 
