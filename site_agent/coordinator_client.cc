@@ -140,4 +140,29 @@ absl::Status CoordinatorClient::Heartbeat() {
   return Expect<protocol::HeartbeatReply>(Call(protocol::Heartbeat{})).status();
 }
 
+void KeepPresence(const SiteKit& kit, const ClientOptions& options,
+                  std::chrono::milliseconds interval, const std::atomic<bool>& stop,
+                  std::function<double()> uniform01) {
+  net::Backoff backoff(options.backoff_base, options.backoff_cap, uniform01);
+  // Sleeps in small steps so that `stop` is honoured promptly.
+  auto wait = [&stop](std::chrono::milliseconds total) {
+    for (auto left = total; left.count() > 0 && !stop; left -= std::chrono::milliseconds(50)) {
+      std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(50)));
+    }
+  };
+  while (!stop) {
+    ClientOptions once = options;
+    once.connect_attempts = 1;
+    auto client = CoordinatorClient::Connect(kit, once, uniform01);
+    if (!client.ok()) {
+      wait(backoff.Next());
+      continue;
+    }
+    backoff.Reset();
+    spdlog::info("present at the coordinator {}", kit.coordinator);
+    while (!stop && (*client)->Heartbeat().ok()) wait(interval);
+    if (!stop) spdlog::warn("lost the coordinator {}; reconnecting", kit.coordinator);
+  }
+}
+
 }  // namespace fedsyn::site

@@ -3,6 +3,7 @@
 #ifndef FEDSYN_SITE_AGENT_COORDINATOR_CLIENT_H_
 #define FEDSYN_SITE_AGENT_COORDINATOR_CLIENT_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -61,6 +62,13 @@ class CoordinatorClient {
   ClientOptions options_;
   protocol::Welcome welcome_;
 };
+
+// Keeps this site present at the coordinator until `stop` is set: holds a session and sends a
+// heartbeat every `interval` (the dashboard shows the site connected, with its last-seen time);
+// when the coordinator goes away it reconnects with backoff and jitter, indefinitely.
+void KeepPresence(const SiteKit& kit, const ClientOptions& options,
+                  std::chrono::milliseconds interval, const std::atomic<bool>& stop,
+                  std::function<double()> uniform01);
 
 }  // namespace fedsyn::site
 

@@ -4,6 +4,8 @@
 // Exit codes: common/base/exit_codes.h (0 success; 1 internal error; 2 bad command line;
 // 3 invalid input; 4 file missing or damaged; 5 refused for privacy reasons, e.g. a release
 // from a non-private model without --allow-nonprivate-model; 6 coordinator unreachable).
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -23,6 +25,9 @@ namespace {
 
 using fedsyn::site::ReleaseRequest;
 using fedsyn::site::TrainRequest;
+
+std::atomic<bool> g_stop = false;
+void OnStopSignal(int) { g_stop = true; }
 
 int Fail(const absl::Status& status) { return fedsyn::base::ReportFailure("fedsyn-agent", status); }
 
@@ -201,6 +206,14 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
   submit->add_option("--dataset", s.dataset, "the federation's dataset name")->required();
+  CLI::App* presence = app.add_subcommand(
+      "heartbeat", "stay connected to the coordinator and send heartbeats until SIGINT/SIGTERM");
+  presence->add_option("--site-kit", s.site_kit, "site.toml from the site kit")
+      ->required()
+      ->check(CLI::ExistingFile);
+  int heartbeat_seconds = 30;
+  presence->add_option("--interval", heartbeat_seconds, "seconds between heartbeats")
+      ->check(CLI::Range(1, 3600));
   CLI::App* resume =
       app.add_subcommand("resume", "finish uploads interrupted by a crash or a lost connection");
   resume->add_option("--site-kit", s.site_kit, "site.toml from the site kit")
@@ -247,6 +260,15 @@ int main(int argc, char** argv) {
   if (*release) {
     ResolveReleaseOptions(release, s);
     return DoRelease(s, secure);
+  }
+  if (*presence) {
+    auto kit = fedsyn::site::LoadSiteKit(s.site_kit);
+    if (!kit.ok()) return Fail(kit.status());
+    std::signal(SIGINT, OnStopSignal);
+    std::signal(SIGTERM, OnStopSignal);
+    fedsyn::site::KeepPresence(*kit, {}, std::chrono::seconds(heartbeat_seconds), g_stop,
+                               [&secure] { return secure.UniformOpen01(); });
+    return fedsyn::base::kExitOk;
   }
   if (*submit || *resume) {
     auto kit = fedsyn::site::LoadSiteKit(s.site_kit);

@@ -62,13 +62,24 @@ done
 echo "== starting the coordinator (sites: 127.0.0.1:$site_port, admins: 127.0.0.1:$admin_port)"
 "$coordinator" --log-level warn serve --config "$out/coordinator.toml" > "$out/coordinator.log" 2>&1 &
 coordinator_pid=$!
-cleanup() { kill "$coordinator_pid" 2>/dev/null || true; wait "$coordinator_pid" 2>/dev/null || true; }
+presence_pids=()
+cleanup() {
+  kill "${presence_pids[@]}" "$coordinator_pid" 2>/dev/null || true
+  wait "${presence_pids[@]}" "$coordinator_pid" 2>/dev/null || true
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 admin=(--config "$out/coordinator.toml" --admin-cert "$out/pki/admins/operator.pem" --admin-key "$out/pki/admins/operator.key")
 for _ in $(seq 1 100); do
   "$coordinator" --log-level off budgets "${admin[@]}" >/dev/null 2>&1 && break
   sleep 0.1
+done
+
+echo "== the four agents connect (heartbeats keep them present on the dashboard)"
+for site in "${sites[@]}"; do
+  "$agent" --log-level warn heartbeat --site-kit "$out/pki/sites/$site/site.toml" --interval 1 \
+    > "$out/$site.heartbeat.log" 2>&1 &
+  presence_pids+=($!)
 done
 
 echo "== each hospital trains its model on its own records"

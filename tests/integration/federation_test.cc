@@ -410,6 +410,31 @@ TEST_F(Federation, ARestartedCoordinatorKeepsItsLedgerAndAgentsReconnect) {
   for (const auto& r : *releases) EXPECT_EQ(r.status, coordinator::ReleaseStatus::kCommitted);
 }
 
+TEST_F(Federation, PresentAgentsHeartbeatAndReconnectAfterACoordinatorRestart) {
+  std::atomic<bool> stop = false;
+  site::ClientOptions options = FastClient();
+  options.backoff_cap = milliseconds(100);
+  const site::SiteKit kit = Kit("hungarian");
+  std::thread presence([&] { site::KeepPresence(kit, options, milliseconds(50), stop, [] { return 0.5; }); });
+  auto wait_until_connected = [&] {
+    for (int i = 0; i < 100 && (!server_ || !server_->ConnectedSites().contains("hungarian")); ++i) {
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return server_ && server_->ConnectedSites().contains("hungarian");
+  };
+  EXPECT_TRUE(wait_until_connected());
+  StopCoordinator();
+  std::this_thread::sleep_for(milliseconds(200));
+  StartCoordinator();
+  EXPECT_TRUE(wait_until_connected()) << "the agent came back after the restart";
+  stop = true;
+  presence.join();
+  const auto seen = storage_->SitesLastSeen();
+  ASSERT_TRUE(seen.ok());
+  ASSERT_EQ(seen->size(), 1u);
+  EXPECT_GT(seen->at(0).second, 0);
+}
+
 TEST_F(Federation, AReleaseWhoseSchemaDiffersFromTheFederationsIsRefusedBeforeAnyCharge) {
   const std::string other_schema = dir_ + "/other.schema.toml";
   std::string text = *data::ReadFileToString(testing::DemoDataDir() +
