@@ -1,0 +1,174 @@
+#include "common/privacy/rdp_accountant.h"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+
+namespace fedsyn::privacy {
+namespace {
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+double LogAdd(double a, double b) {
+  const double hi = std::max(a, b), lo = std::min(a, b);
+  if (hi == kNegInf) return kNegInf;
+  return hi + std::log1p(std::exp(lo - hi));
+}
+
+// log(exp(a) - exp(b)) for a >= b.
+double LogSub(double a, double b) {
+  if (b == kNegInf) return a;
+  if (a == b) return kNegInf;
+  return a + std::log1p(-std::exp(b - a));
+}
+
+// log(erfc(x)), accurate where erfc underflows (x > ~26): asymptotic series.
+double LogErfc(double x) {
+  if (x < 25.0) return std::log(std::erfc(x));
+  const double r = 1.0 / (x * x);
+  return -x * x - std::log(x) - 0.5 * std::log(M_PI) +
+         std::log1p(-0.5 * r + 0.75 * r * r - 1.875 * r * r * r);
+}
+
+double LogBinomial(double n, double k) {
+  return std::lgamma(n + 1) - std::lgamma(k + 1) - std::lgamma(n - k + 1);
+}
+
+double LogAInteger(double q, double sigma, int alpha) {
+  double log_a = kNegInf;
+  for (int i = 0; i <= alpha; ++i) {
+    const double log_coef = LogBinomial(alpha, i) + i * std::log(q) + (alpha - i) * std::log1p(-q);
+    log_a = LogAdd(log_a, log_coef + (static_cast<double>(i) * i - i) / (2 * sigma * sigma));
+  }
+  return log_a;
+}
+
+double LogAFractional(double q, double sigma, double alpha) {
+  double log_a0 = kNegInf, log_a1 = kNegInf;
+  const double z0 = sigma * sigma * std::log(1 / q - 1) + 0.5;
+  // Binomial coefficients of a fractional alpha, by the recurrence (they change sign past alpha).
+  double coef = 1.0;
+  for (int i = 0;; ++i) {
+    if (i > 0) coef *= (alpha - (i - 1)) / i;
+    const double log_coef = std::log(std::fabs(coef));
+    const double j = alpha - i;
+    const double log_t0 = log_coef + i * std::log(q) + j * std::log1p(-q);
+    const double log_t1 = log_coef + j * std::log(q) + i * std::log1p(-q);
+    const double log_e0 = std::log(0.5) + LogErfc((i - z0) / (std::sqrt(2.0) * sigma));
+    const double log_e1 = std::log(0.5) + LogErfc((z0 - j) / (std::sqrt(2.0) * sigma));
+    const double log_s0 = log_t0 + (static_cast<double>(i) * i - i) / (2 * sigma * sigma) + log_e0;
+    const double log_s1 = log_t1 + (j * j - j) / (2 * sigma * sigma) + log_e1;
+    if (coef > 0) {
+      log_a0 = LogAdd(log_a0, log_s0);
+      log_a1 = LogAdd(log_a1, log_s1);
+    } else {
+      log_a0 = LogSub(log_a0, log_s0);
+      log_a1 = LogSub(log_a1, log_s1);
+    }
+    if (std::max(log_s0, log_s1) < -30 || i > 10'000) break;
+  }
+  return LogAdd(log_a0, log_a1);
+}
+
+}  // namespace
+
+double SubsampledGaussianRdp(double q, double sigma, double alpha) {
+  if (q == 0) return 0;
+  if (q == 1.0) return alpha / (2 * sigma * sigma);
+  const double log_a = (alpha == std::floor(alpha)) ? LogAInteger(q, sigma, static_cast<int>(alpha))
+                                                    : LogAFractional(q, sigma, alpha);
+  return log_a / (alpha - 1);
+}
+
+std::vector<double> RdpAccountant::DefaultOrders() {
+  std::vector<double> orders;
+  for (int x = 1; x < 100; ++x) orders.push_back(1 + x / 10.0);
+  for (int a = 12; a < 64; ++a) orders.push_back(a);
+  return orders;
+}
+
+RdpAccountant::RdpAccountant(std::vector<double> orders)
+    : orders_(std::move(orders)), rdp_(orders_.size(), 0.0) {}
+
+absl::Status RdpAccountant::Compose(double q, double sigma, int64_t steps) {
+  if (!(q >= 0 && q <= 1)) return absl::InvalidArgumentError("sampling rate must be in [0, 1]");
+  if (!(sigma > 0) || !std::isfinite(sigma))
+    return absl::InvalidArgumentError("noise multiplier must be positive");
+  if (steps < 0) return absl::InvalidArgumentError("steps cannot be negative");
+  for (size_t i = 0; i < orders_.size(); ++i) {
+    rdp_[i] += static_cast<double>(steps) * SubsampledGaussianRdp(q, sigma, orders_[i]);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PrivacySpent> RdpAccountant::Spent(double delta) const {
+  if (!(delta > 0 && delta < 1)) return absl::InvalidArgumentError("delta must be in (0, 1)");
+  PrivacySpent best{std::numeric_limits<double>::infinity(), 0};
+  for (size_t i = 0; i < orders_.size(); ++i) {
+    const double a = orders_[i];
+    const double eps = rdp_[i] + std::log((a - 1) / a) - (std::log(delta) + std::log(a)) / (a - 1);
+    if (std::isfinite(eps) && eps < best.epsilon) best = {std::max(eps, 0.0), a};
+  }
+  if (!std::isfinite(best.epsilon))
+    return absl::InternalError("no finite epsilon on the order grid");
+  return best;
+}
+
+std::string RdpAccountant::Serialize() const {
+  std::ostringstream out;
+  out << "rdp-accountant v1 " << orders_.size();
+  char buffer[64];
+  for (size_t i = 0; i < orders_.size(); ++i) {
+    std::snprintf(buffer, sizeof buffer, " %a %a", orders_[i], rdp_[i]);  // hex floats: exact
+    out << buffer;
+  }
+  return out.str();
+}
+
+absl::StatusOr<RdpAccountant> RdpAccountant::Deserialize(const std::string& text) {
+  std::istringstream in(text);
+  std::string tag, version;
+  size_t n = 0;
+  if (!(in >> tag >> version >> n) || tag != "rdp-accountant" || version != "v1" || n == 0 ||
+      n > 10'000) {
+    return absl::DataLossError("not a saved RDP accountant");
+  }
+  std::vector<double> orders(n), rdp(n);
+  for (size_t i = 0; i < n; ++i) {
+    std::string order_text, rdp_text;
+    if (!(in >> order_text >> rdp_text))
+      return absl::DataLossError("truncated RDP accountant state");
+    orders[i] = std::strtod(order_text.c_str(), nullptr);
+    rdp[i] = std::strtod(rdp_text.c_str(), nullptr);
+    if (!(orders[i] > 1) || !(rdp[i] >= 0))
+      return absl::DataLossError("invalid RDP accountant state");
+  }
+  RdpAccountant accountant(std::move(orders));
+  accountant.rdp_ = std::move(rdp);
+  return accountant;
+}
+
+absl::StatusOr<double> CalibrateNoiseMultiplier(double target_epsilon, double delta, double q,
+                                                int64_t steps) {
+  if (!(target_epsilon > 0)) return absl::InvalidArgumentError("target epsilon must be positive");
+  auto epsilon_at = [&](double sigma) -> absl::StatusOr<double> {
+    RdpAccountant accountant;
+    RETURN_IF_ERROR(accountant.Compose(q, sigma, steps));
+    ASSIGN_OR_RETURN(const PrivacySpent spent, accountant.Spent(delta));
+    return spent.epsilon;
+  };
+  double lo = 0.01, hi = 1e4;
+  ASSIGN_OR_RETURN(const double at_hi, epsilon_at(hi));
+  if (at_hi > target_epsilon)
+    return absl::NotFoundError("no noise multiplier up to 1e4 reaches the target epsilon");
+  // Invariant: epsilon(hi) <= target. Bisection in log space until hi/lo < 1 + 1e-4.
+  while (hi / lo > 1 + 1e-4) {
+    const double mid = std::sqrt(lo * hi);
+    ASSIGN_OR_RETURN(const double at_mid, epsilon_at(mid));
+    (at_mid <= target_epsilon ? hi : lo) = mid;
+  }
+  return hi;
+}
+
+}  // namespace fedsyn::privacy
