@@ -60,6 +60,36 @@ struct TrainReport {
   double seconds = 0;
 };
 
+// DP-SGD (Abadi et al. 2016) with Poisson sampling, as the RDP accountant assumes: each step
+// includes every record independently with probability q = expected_batch_size / n, clips each
+// record's gradient to L2 norm clip_norm, adds N(0, (sigma * clip_norm)^2) to the sum and
+// divides by the expected batch size. sigma is calibrated so that `epochs` epochs stay within
+// (target_epsilon, delta). No validation split and no early stopping: choosing an epoch by a
+// held-out loss would consult private records outside the accounting.
+struct DpSgdOptions {
+  double target_epsilon = 8.0;
+  double delta = 1e-5;
+  double clip_norm = 1.0;
+  int expected_batch_size = 256;
+  int epochs = 20;
+};
+
+struct DpTrainReport {
+  TrainReport train;
+  double noise_multiplier = 0;  // sigma
+  double sampling_rate = 0;     // q
+  int64_t steps = 0;
+  double epsilon = 0;  // spent, <= target
+  double delta = 0;
+  std::string accountant_state;  // RdpAccountant::Serialize()
+};
+
+// Per-record gradients at fixed reparameterisation noise, for DP-SGD and for checking it.
+struct ClippedGradients {
+  std::vector<float> norms;        // per record, before clipping
+  std::vector<float> clipped_sum;  // sum of clipped per-record gradients, flattened
+};
+
 // Sets LibTorch's intra-op thread count; 0 means all cores. Returns the count in effect.
 int SetComputeThreads(int threads);
 
@@ -82,6 +112,30 @@ class Vae {
   // data. Reports progress per epoch.
   absl::StatusOr<TrainReport> Train(const data::Matrix& data, const TrainOptions& options,
                                     base::ProgressSink& progress);
+
+  // DP-SGD training (tables / MLP only). `noise_seed` seeds the generator of the sampling and
+  // the Gaussian noise; callers draw it from the secure source (DESIGN.md §2.7).
+  absl::StatusOr<DpTrainReport> TrainPrivately(const data::Matrix& data,
+                                               const DpSgdOptions& options,
+                                               const TrainOptions& train_options,
+                                               uint64_t noise_seed, base::ProgressSink& progress);
+
+  // The fast per-record path DP-SGD uses: for each linear layer the per-record weight gradient
+  // is the outer product of the layer's output gradient and input, so its norm is
+  // |g| * |x| without materialising it, and the clipped sum is one matrix product.
+  // `eps` (rows x latent_dim) is the reparameterisation noise, fixed so results are comparable.
+  absl::StatusOr<ClippedGradients> ClipPerRecordGradients(const data::Matrix& batch,
+                                                          const data::Matrix& eps,
+                                                          double clip_norm);
+  // The plain gradient of the summed loss at noise `eps`, flattened in the same order (the
+  // reference: called on one record at a time it gives that record's gradient).
+  std::vector<float> SummedGradient(const data::Matrix& batch, const data::Matrix& eps);
+  // ClipPerRecordGradients' clipped sum plus N(0, (noise_multiplier * clip_norm)^2) per
+  // coordinate from a generator seeded with `noise_seed`: exactly what a DP-SGD step applies.
+  absl::StatusOr<std::vector<float>> NoisyClippedGradient(const data::Matrix& batch,
+                                                          const data::Matrix& eps, double clip_norm,
+                                                          double noise_multiplier,
+                                                          uint64_t noise_seed);
 
   // Encoder means mu(x), rows x latent_dim.
   data::Matrix EncodeMean(const data::Matrix& data) const;
