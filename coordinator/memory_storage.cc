@@ -27,6 +27,16 @@ class MemoryTables final : public Tables {
     const auto it = s_.budgets.find({site_id, dataset});
     return it == s_.budgets.end() ? std::optional<BudgetRow>() : it->second;
   }
+  absl::StatusOr<bool> ModelCharged(const std::string& site_id, const std::string& dataset,
+                                    const std::string& model_sha256) override {
+    for (const auto& [id, r] : s_.releases) {
+      if (r.site_id == site_id && r.dataset == dataset && r.model_sha256 == model_sha256 &&
+          r.model_charge_micros > 0) {
+        return true;
+      }
+    }
+    return false;
+  }
   absl::Status UpsertBudget(const BudgetRow& row) override {
     s_.budgets[{row.site_id, row.dataset}] = row;
     return absl::OkStatus();

@@ -102,9 +102,16 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
     return ToWireError(absl::FailedPreconditionError(
         "codes mode ships the decoder, so it needs a DP-trained model; use synthetic mode"));
   }
-  auto result =
-      storage_.Reserve({site_id_, reserve.dataset, reserve.release_id, reserve.charge_micros,
-                        reserve.rows, reserve.mode, reserve.model_private, clock_()});
+  if (reserve.model_epsilon_micros < 0 ||
+      (reserve.model_private && reserve.model_epsilon_micros == 0)) {
+    return ToWireError(absl::InvalidArgumentError("a private model must state a positive epsilon"));
+  }
+  ReservationRequest request{
+      site_id_,     reserve.dataset, reserve.release_id,    reserve.charge_micros,
+      reserve.rows, reserve.mode,    reserve.model_private, clock_()};
+  request.model_sha256 = reserve.model_sha256;
+  request.model_charge_micros = reserve.model_private ? reserve.model_epsilon_micros : 0;
+  auto result = storage_.Reserve(request);
   if (!result.ok()) return ToWireError(result.status());
   if (!result->granted) {
     spdlog::info("site {}: reservation {} refused, budget exhausted", site_id_, reserve.release_id);
@@ -115,7 +122,8 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
   }
   spdlog::info("site {}: reserved {} ({} micro-epsilon){}", site_id_, reserve.release_id,
                reserve.charge_micros, result->replayed ? " [replay]" : "");
-  return protocol::Reserved{reserve.release_id, result->remaining_micros, result->replayed};
+  return protocol::Reserved{reserve.release_id, result->remaining_micros, result->replayed,
+                            result->charged_micros};
 }
 
 protocol::SiteResponse SiteSession::OnChunk(const protocol::UploadChunk& chunk) {

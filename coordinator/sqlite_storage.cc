@@ -17,7 +17,8 @@ CREATE TABLE budgets (
   PRIMARY KEY (site_id, dataset));
 CREATE TABLE releases (
   release_id TEXT PRIMARY KEY, site_id TEXT NOT NULL, dataset TEXT NOT NULL, mode TEXT NOT NULL,
-  charge_micros INTEGER NOT NULL, rows_declared INTEGER NOT NULL, model_private INTEGER NOT NULL,
+    charge_micros INTEGER NOT NULL, rows_declared INTEGER NOT NULL, model_private INTEGER NOT NULL,
+  model_sha256 TEXT NOT NULL, model_charge_micros INTEGER NOT NULL,
   status TEXT NOT NULL, next_chunk INTEGER NOT NULL, rows_received INTEGER NOT NULL,
   sha256 TEXT NOT NULL, created_unix INTEGER NOT NULL);
 CREATE TABLE chunks (
@@ -29,7 +30,7 @@ CREATE TABLE sites (site_id TEXT PRIMARY KEY, last_seen_unix INTEGER NOT NULL);
 
 constexpr char kReleaseColumns[] =
     "release_id, site_id, dataset, mode, charge_micros, rows_declared, model_private, status, "
-    "next_chunk, rows_received, sha256, created_unix";
+    "next_chunk, rows_received, sha256, created_unix, model_sha256, model_charge_micros";
 
 ReleaseRecord ReadRelease(const Statement& s) {
   ReleaseRecord r;
@@ -45,6 +46,8 @@ ReleaseRecord ReadRelease(const Statement& s) {
   r.rows_received = s.Int(9);
   r.sha256 = s.Text(10);
   r.created_unix = s.Int(11);
+  r.model_sha256 = s.Text(12);
+  r.model_charge_micros = s.Int(13);
   return r;
 }
 
@@ -77,6 +80,16 @@ class SqliteTables final : public Tables {
     RETURN_IF_ERROR(s.status());
     return std::optional<BudgetRow>();
   }
+  absl::StatusOr<bool> ModelCharged(const std::string& site_id, const std::string& dataset,
+                                    const std::string& model_sha256) override {
+    Statement s(db_,
+                "SELECT 1 FROM releases WHERE site_id = ? AND dataset = ? AND model_sha256 = ? AND "
+                "model_charge_micros > 0 LIMIT 1");
+    s.BindText(1, site_id).BindText(2, dataset).BindText(3, model_sha256);
+    const bool found = s.Next();
+    RETURN_IF_ERROR(s.status());
+    return found;
+  }
   absl::Status UpsertBudget(const BudgetRow& row) override {
     Statement s(
         db_,
@@ -91,13 +104,14 @@ class SqliteTables final : public Tables {
   }
   absl::Status InsertRelease(const ReleaseRecord& r) override {
     Statement s(db_, std::string("INSERT INTO releases (") + kReleaseColumns +
-                         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.BindText(1, r.release_id).BindText(2, r.site_id).BindText(3, r.dataset).BindText(4, r.mode);
     s.BindInt(5, r.charge_micros).BindInt(6, r.rows_declared).BindInt(7, r.model_private);
     s.BindText(8, ReleaseStatusName(r.status))
         .BindInt(9, r.next_chunk)
         .BindInt(10, r.rows_received);
-    s.BindText(11, r.sha256).BindInt(12, r.created_unix);
+    s.BindText(11, r.sha256).BindInt(12, r.created_unix).BindText(13, r.model_sha256);
+    s.BindInt(14, r.model_charge_micros);
     return s.Run();
   }
   absl::Status UpdateRelease(const ReleaseRecord& r) override {

@@ -53,6 +53,7 @@ absl::StatusOr<ReservationResult> LedgerStorage::Reserve(const ReservationReques
       }
       result.granted = true;
       result.replayed = true;
+      result.charged_micros = existing->charge_micros + existing->model_charge_micros;
       result.remaining_micros = budget ? budget->limit_micros - budget->spent_micros : 0;
       return absl::OkStatus();
     }
@@ -60,10 +61,20 @@ absl::StatusOr<ReservationResult> LedgerStorage::Reserve(const ReservationReques
       return absl::NotFoundError("site " + request.site_id + " has no budget for dataset " +
                                  request.dataset);
     }
+    int64_t model_charge = 0;
+    if (request.model_private && request.model_charge_micros > 0) {
+      if (request.model_sha256.empty()) {
+        return absl::InvalidArgumentError("a private model's release must identify the model");
+      }
+      ASSIGN_OR_RETURN(const bool charged,
+                       t.ModelCharged(request.site_id, request.dataset, request.model_sha256));
+      if (!charged) model_charge = request.model_charge_micros;
+    }
+    const int64_t total = request.charge_micros + model_charge;
     const int64_t remaining = budget->limit_micros - budget->spent_micros;
     result.remaining_micros = std::max<int64_t>(remaining, 0);
-    if (request.charge_micros > remaining) return absl::OkStatus();  // refused: granted = false
-    budget->spent_micros += request.charge_micros;
+    if (total > remaining) return absl::OkStatus();  // refused: granted = false
+    budget->spent_micros += total;
     RETURN_IF_ERROR(t.UpsertBudget(*budget));
     ReleaseRecord record;
     record.release_id = request.release_id;
@@ -73,9 +84,12 @@ absl::StatusOr<ReservationResult> LedgerStorage::Reserve(const ReservationReques
     record.charge_micros = request.charge_micros;
     record.rows_declared = request.rows;
     record.model_private = request.model_private;
+    record.model_sha256 = request.model_sha256;
+    record.model_charge_micros = model_charge;
     record.created_unix = request.now_unix;
     RETURN_IF_ERROR(t.InsertRelease(record));
     result.granted = true;
+    result.charged_micros = total;
     result.remaining_micros = budget->limit_micros - budget->spent_micros;
     return absl::OkStatus();
   }));

@@ -34,12 +34,17 @@ struct ReservationRequest {
   std::string mode;
   bool model_private = false;
   int64_t now_unix = 0;
+  // A DP-trained model's epsilon is charged on its first release at (site, dataset) only:
+  // later releases from the same model (same SHA-256) reuse it without new privacy cost.
+  std::string model_sha256;
+  int64_t model_charge_micros = 0;
 };
 
 struct ReservationResult {
   bool granted = false;          // false: over the limit, nothing charged
   bool replayed = false;         // the same reservation existed: nothing was charged again
   int64_t remaining_micros = 0;  // after this reservation (or, if refused, what is left)
+  int64_t charged_micros = 0;    // release charge plus, on the model's first use, its epsilon
 };
 
 enum class ReleaseStatus { kReserved, kCommitted };
@@ -52,6 +57,8 @@ struct ReleaseRecord {
   int64_t charge_micros = 0;
   int64_t rows_declared = 0;
   bool model_private = false;
+  std::string model_sha256;
+  int64_t model_charge_micros = 0;  // > 0 only on the release that paid for the model
   ReleaseStatus status = ReleaseStatus::kReserved;
   uint32_t next_chunk = 0;    // chunks 0..next_chunk-1 are stored
   int64_t rows_received = 0;  // rows in the stored chunks

@@ -18,6 +18,9 @@ class Tables {
   virtual absl::StatusOr<std::optional<BudgetRow>> FindBudget(const std::string& site_id,
                                                               const std::string& dataset) = 0;
   virtual absl::Status UpsertBudget(const BudgetRow& row) = 0;
+  // Has a release of this site already paid for the model's epsilon on this dataset?
+  virtual absl::StatusOr<bool> ModelCharged(const std::string& site_id, const std::string& dataset,
+                                            const std::string& model_sha256) = 0;
   virtual absl::Status InsertRelease(const ReleaseRecord& record) = 0;
   // Writes status, next_chunk, rows_received and sha256 of an existing release.
   virtual absl::Status UpdateRelease(const ReleaseRecord& record) = 0;

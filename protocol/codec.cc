@@ -96,6 +96,8 @@ std::string EncodeSiteRequest(const SiteRequest& request) {
                    b.setRows(m.rows);
                    b.setMode(AsText(m.mode));
                    b.setModelPrivate(m.model_private);
+                   b.setModelSha256(AsText(m.model_sha256));
+                   b.setModelEpsilonMicros(m.model_epsilon_micros);
                  },
                  [&](const UploadChunk& m) {
                    auto b = root.initUploadChunk();
@@ -126,9 +128,16 @@ absl::StatusOr<SiteRequest> DecodeSiteRequest(std::string_view bytes) {
           }
           case ::SiteRequest::RESERVE: {
             auto m = r.getReserve();
-            return Reserve{FromText(m.getReleaseId()), FromText(m.getDataset()),
-                           m.getChargeMicros(),        m.getRows(),
-                           FromText(m.getMode()),      m.getModelPrivate()};
+            Reserve reserve;
+            reserve.release_id = FromText(m.getReleaseId());
+            reserve.dataset = FromText(m.getDataset());
+            reserve.charge_micros = m.getChargeMicros();
+            reserve.rows = m.getRows();
+            reserve.mode = FromText(m.getMode());
+            reserve.model_private = m.getModelPrivate();
+            reserve.model_sha256 = FromText(m.getModelSha256());
+            reserve.model_epsilon_micros = m.getModelEpsilonMicros();
+            return reserve;
           }
           case ::SiteRequest::UPLOAD_CHUNK: {
             auto m = r.getUploadChunk();
@@ -170,6 +179,7 @@ std::string EncodeSiteResponse(const SiteResponse& response) {
                    b.setReleaseId(AsText(m.release_id));
                    b.setRemainingMicros(m.remaining_micros);
                    b.setReplayed(m.replayed);
+                   b.setChargedMicros(m.charged_micros);
                  },
                  [&](const ChunkAck& m) {
                    auto b = root.initChunkAck();
@@ -209,7 +219,8 @@ absl::StatusOr<SiteResponse> DecodeSiteResponse(std::string_view bytes) {
       }
       case ::SiteResponse::RESERVED: {
         auto m = r.getReserved();
-        return Reserved{FromText(m.getReleaseId()), m.getRemainingMicros(), m.getReplayed()};
+        return Reserved{FromText(m.getReleaseId()), m.getRemainingMicros(), m.getReplayed(),
+                        m.getChargedMicros()};
       }
       case ::SiteResponse::CHUNK_ACK: {
         auto m = r.getChunkAck();

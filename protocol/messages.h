@@ -28,6 +28,8 @@ struct Reserve {
   int64_t rows = 0;
   std::string mode = "synthetic";
   bool model_private = false;
+  std::string model_sha256;
+  int64_t model_epsilon_micros = 0;
 };
 struct UploadChunk {
   std::string release_id;
@@ -66,6 +68,7 @@ struct Reserved {
   std::string release_id;
   int64_t remaining_micros = 0;
   bool replayed = false;
+  int64_t charged_micros = 0;
 };
 struct ChunkAck {
   std::string release_id;

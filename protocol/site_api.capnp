@@ -26,6 +26,8 @@ struct Reserve {
   rows @3 :Int64;
   mode @4 :Text;            # "synthetic" | "codes"
   modelPrivate @5 :Bool;
+  modelSha256 @6 :Text;           # identifies the model; its epsilon is charged once per model
+  modelEpsilonMicros @7 :Int64;   # the DP-trained model's epsilon (0 if not private)
 }
 
 struct UploadChunk {
@@ -75,6 +77,7 @@ struct Reserved {
   releaseId @0 :Text;
   remainingMicros @1 :Int64;
   replayed @2 :Bool;        # the reservation already existed; nothing charged again
+  chargedMicros @3 :Int64;  # what this reservation charged: release + model (first use only)
 }
 
 struct ChunkAck {

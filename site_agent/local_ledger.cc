@@ -13,37 +13,58 @@ constexpr const char* kMigrations[] = {
 CREATE TABLE releases (
   release_id TEXT PRIMARY KEY, dataset TEXT NOT NULL, charge_micros INTEGER NOT NULL,
   state TEXT NOT NULL, spool_path TEXT NOT NULL DEFAULT '', sha256 TEXT NOT NULL DEFAULT '',
-  rows INTEGER NOT NULL DEFAULT 0, chunk_bytes INTEGER NOT NULL DEFAULT 0, created_unix INTEGER NOT NULL DEFAULT (strftime('%s', 'now')));
+    rows INTEGER NOT NULL DEFAULT 0, chunk_bytes INTEGER NOT NULL DEFAULT 0,
+  model_sha256 TEXT NOT NULL DEFAULT '', model_charge_micros INTEGER NOT NULL DEFAULT 0, created_unix INTEGER NOT NULL DEFAULT (strftime('%s', 'now')));
 )sql",
 };
 
 // Everything except releases the coordinator refused before any noise was drawn.
 constexpr char kSpentSql[] =
-    "SELECT COALESCE(SUM(charge_micros), 0) FROM releases WHERE dataset = ? AND state != 'refused'";
+    "SELECT COALESCE(SUM(charge_micros + model_charge_micros), 0) FROM releases "
+    "WHERE dataset = ? AND state != 'refused'";
 
 class SqliteLocalLedger final : public LocalLedger {
  public:
   explicit SqliteLocalLedger(std::unique_ptr<sqlite::Database> db) : db_(std::move(db)) {}
 
-  absl::Status BeginRelease(const std::string& release_id, const std::string& dataset,
-                            int64_t charge, int64_t limit) override {
-    return db_->Transaction([&]() -> absl::Status {
+  absl::StatusOr<int64_t> BeginRelease(const std::string& release_id, const std::string& dataset,
+                                       int64_t charge, const std::string& model_sha256,
+                                       int64_t model_charge, int64_t limit) override {
+    int64_t total = charge;
+    RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
+      int64_t model_part = 0;
+      if (model_charge > 0) {
+        Statement paid(db_->handle(),
+                       "SELECT 1 FROM releases WHERE dataset = ? AND model_sha256 = ? AND "
+                       "model_charge_micros > 0 "
+                       "AND state != 'refused' LIMIT 1");
+        paid.BindText(1, dataset).BindText(2, model_sha256);
+        const bool already = paid.Next();
+        RETURN_IF_ERROR(paid.status());
+        if (!already) model_part = model_charge;
+      }
+      total = charge + model_part;
       Statement spent(db_->handle(), kSpentSql);
       spent.BindText(1, dataset);
       if (!spent.Next()) return spent.status();
       const int64_t remaining = limit - spent.Int(0);
-      if (charge > remaining) {
+      if (total > remaining) {
         return absl::ResourceExhaustedError("this site's own budget for " + dataset +
                                             " is exhausted: release needs " +
-                                            privacy::FormatMicros(charge) + " epsilon, remaining " +
+                                            privacy::FormatMicros(total) + " epsilon, remaining " +
                                             privacy::FormatMicros(std::max<int64_t>(remaining, 0)));
       }
       Statement insert(db_->handle(),
-                       "INSERT INTO releases (release_id, dataset, charge_micros, state) VALUES "
-                       "(?, ?, ?, 'reserving')");
-      insert.BindText(1, release_id).BindText(2, dataset).BindInt(3, charge);
+                       "INSERT INTO releases (release_id, dataset, charge_micros, model_sha256, "
+                       "model_charge_micros, state) VALUES (?, ?, ?, ?, ?, 'reserving')");
+      insert.BindText(1, release_id)
+          .BindText(2, dataset)
+          .BindInt(3, charge)
+          .BindText(4, model_sha256);
+      insert.BindInt(5, model_part);
       return insert.Run();
-    });
+    }));
+    return total;
   }
 
   absl::Status SetState(const std::string& release_id, const std::string& state) override {

@@ -35,11 +35,14 @@ class LocalLedger {
   static absl::StatusOr<std::unique_ptr<LocalLedger>> Open(const std::string& path);
   virtual ~LocalLedger() = default;
 
-  // Charges `charge` against `limit` for `dataset` (sum over releases not refused) and records
-  // the release as "reserving", atomically. ResourceExhausted (with the remainder in the
-  // message) when it would exceed the limit.
-  virtual absl::Status BeginRelease(const std::string& release_id, const std::string& dataset,
-                                    int64_t charge, int64_t limit) = 0;
+  // Charges `charge` — plus `model_charge` unless a release of this model (by SHA-256) already
+  // paid for it on `dataset` — against `limit` (sum over releases not refused) and records the
+  // release as "reserving", atomically. Returns the total charged. ResourceExhausted (with the
+  // remainder in the message) when it would exceed the limit.
+  virtual absl::StatusOr<int64_t> BeginRelease(const std::string& release_id,
+                                               const std::string& dataset, int64_t charge,
+                                               const std::string& model_sha256,
+                                               int64_t model_charge, int64_t limit) = 0;
   virtual absl::Status SetState(const std::string& release_id, const std::string& state) = 0;
   virtual absl::Status MarkGenerated(const std::string& release_id, const std::string& spool_path,
                                      const std::string& sha256, int64_t rows,

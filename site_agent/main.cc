@@ -42,6 +42,8 @@ struct CliState {
   ReleaseRequest release;
   std::string metric = "l2", decoding = "sample";
   std::string site_kit, dataset;
+  double dp_epsilon = 0;
+  fedsyn::model::DpSgdOptions dp;
   int grid_exponent = 0;
   uint64_t seed = 0;
 };
@@ -77,6 +79,17 @@ void AddTrainOptions(CLI::App* cmd, CliState& s, bool model_out_required) {
       ->check(CLI::Range(1, 100000));
   cmd->add_option("--threads", s.train.train.threads, "compute threads (0: all cores)")
       ->check(CLI::Range(0, 1024));
+  cmd->add_option(
+         "--dp-epsilon", s.dp_epsilon,
+         "train with DP-SGD to this epsilon (the model's part of every release's guarantee)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--dp-delta", s.dp.delta, "DP-SGD delta (default 1e-5; use < 1/records)")
+      ->check(CLI::Range(1e-12, 0.1));
+  cmd->add_option("--dp-clip", s.dp.clip_norm, "DP-SGD per-record gradient clipping norm")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--dp-batch-size", s.dp.expected_batch_size,
+                  "DP-SGD expected batch size (Poisson sampling)")
+      ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--seed", s.seed,
                   "training seed (initialisation and shuffling only; never privacy noise)");
 }
@@ -132,6 +145,15 @@ void ResolveReleaseOptions(CLI::App* cmd, CliState& s) {
 
 int DoTrain(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {
   if (cmd->count("--seed") > 0) s.train.seed = s.seed;
+  if (cmd->count("--dp-epsilon") > 0) {
+    s.dp.target_epsilon = s.dp_epsilon;
+    if (cmd->count("--epochs") > 0) s.dp.epochs = s.train.train.max_epochs;
+    s.train.dp = s.dp;
+  } else if (cmd->count("--dp-delta") + cmd->count("--dp-clip") + cmd->count("--dp-batch-size") >
+             0) {
+    return Fail(
+        absl::InvalidArgumentError("--dp-delta, --dp-clip and --dp-batch-size need --dp-epsilon"));
+  }
   fedsyn::base::ConsoleProgress progress("epoch", stderr);
   auto summary = fedsyn::site::RunTrain(s.train, progress, secure);
   if (!summary.ok()) return Fail(summary.status());
@@ -144,8 +166,14 @@ int DoTrain(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {
     std::printf("clamped %lld out-of-range value(s) as the schema allows\n",
                 static_cast<long long>(summary->read_report.TotalClamped()));
   }
-  std::printf("model: %s (NOT PRIVATE: trained without differential privacy)\n",
-              s.train.model_out.c_str());
+  if (summary->dp) {
+    std::printf("model: %s (DP-SGD: epsilon %.4f, delta %g, noise multiplier %.4f, %lld steps)\n",
+                s.train.model_out.c_str(), summary->dp->epsilon, summary->dp->delta,
+                summary->dp->noise_multiplier, static_cast<long long>(summary->dp->steps));
+  } else {
+    std::printf("model: %s (NOT PRIVATE: trained without differential privacy)\n",
+                s.train.model_out.c_str());
+  }
   return fedsyn::base::kExitOk;
 }
 
@@ -284,10 +312,10 @@ int main(int argc, char** argv) {
     auto summary = fedsyn::site::SubmitRelease(s.release, *kit, s.dataset, secure, {});
     if (!summary.ok()) return Fail(summary.status());
     std::printf(
-        "release %s committed: %lld rows, charge %s epsilon per record, %s remaining at the "
+        "release %s committed: %lld rows, charged %s epsilon per record, %s remaining at the "
         "coordinator\n",
         summary->release_id.c_str(), static_cast<long long>(summary->rows),
-        fedsyn::privacy::FormatMicros(summary->charge_micros).c_str(),
+        fedsyn::privacy::FormatMicros(summary->charged_micros).c_str(),
         fedsyn::privacy::FormatMicros(summary->coordinator_remaining_micros).c_str());
     std::printf("guarantee: %s\n", summary->guarantee.Describe().c_str());
     std::printf("spooled output (site only): %s\n", summary->spool_path.c_str());

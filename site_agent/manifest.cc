@@ -39,8 +39,16 @@ absl::StatusOr<Json> GuaranteeJson(const Guarantee& guarantee) {
             {"composition", "basic (epsilons add; repeated releases of the same records add up)"},
             {"summary", guarantee.Describe()}};
   if (guarantee.model_private) {
-    // Filled by private training (issue #4).
-    j["epsilon_model"] = nullptr;
+    ASSIGN_OR_RETURN(const int64_t model_charge,
+                     privacy::EpsilonToChargeMicros(guarantee.epsilon_model));
+    j["model_private"] = true;
+    j["epsilon_model"] = guarantee.epsilon_model;
+    j["epsilon_model_micros"] = model_charge;
+    j["delta"] = guarantee.delta_model;
+    j["epsilon_total"] = guarantee.EpsilonTotal();
+    j["epsilon_total_micros"] = model_charge + charge;
+    j["total_composition"] =
+        "basic: epsilon_model (DP-SGD, charged once per model) + epsilon_release";
   } else {
     j["epsilon_model"] = "not private";
     j["epsilon_total"] = "not private";

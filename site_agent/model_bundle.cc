@@ -16,6 +16,10 @@ absl::Status SaveModelBundle(const std::string& path, const ModelBundle& bundle)
   }
   metadata["training"] = bundle.training;
   metadata["model_private"] = bundle.model_private;
+  if (bundle.model_private) {
+    metadata["model_epsilon"] = bundle.model_epsilon;
+    metadata["model_delta"] = bundle.model_delta;
+  }
   return bundle.vae->Save(path, metadata.dump());
 }
 
@@ -29,6 +33,13 @@ absl::StatusOr<ModelBundle> LoadModelBundle(const std::string& path) {
   }
   bundle.training = metadata.value("training", Json::object());
   bundle.model_private = metadata.value("model_private", false);
+  bundle.model_epsilon = metadata.value("model_epsilon", 0.0);
+  bundle.model_delta = metadata.value("model_delta", 0.0);
+  if (bundle.model_private &&
+      !(bundle.model_epsilon > 0 && bundle.model_delta >= 0 && bundle.model_delta < 1)) {
+    return absl::DataLossError(
+        path + ": a private model must state a positive epsilon and a delta in [0, 1)");
+  }
   if (metadata["kind"] == "table") {
     bundle.kind = DataKind::kTable;
     ASSIGN_OR_RETURN(data::Schema schema, data::Schema::Parse(metadata.value("schema_toml", ""),

@@ -32,9 +32,11 @@ struct ModelBundle {
   ImageShape image;                              // images
   // {"parameters": chosen by the steward, "outcome": computed from the records (site only)}.
   nlohmann::json training;
-  // The model's own guarantee. Only non-private training exists until DP-SGD (issue #4), so
-  // this is false and every guarantee says "model not private".
+  // The model's own guarantee: (model_epsilon, model_delta)-DP when trained with DP-SGD;
+  // otherwise model_private is false and every guarantee says "model not private".
   bool model_private = false;
+  double model_epsilon = 0;
+  double model_delta = 0;
 };
 
 absl::Status SaveModelBundle(const std::string& path, const ModelBundle& bundle);

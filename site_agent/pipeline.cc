@@ -126,10 +126,35 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
   spdlog::info("training a {} VAE on {} records (width {}, latent {})",
                tables ? "tabular" : "convolutional", encoded.rows, spec.input_width,
                spec.latent_dim);
-  ASSIGN_OR_RETURN(summary.report, bundle.vae->Train(encoded, options, progress));
-  bundle.training = {{"parameters", TrainingParametersJson(request, seed)},
-                     {"outcome", TrainingOutcomeJson(summary.report)}};
-  bundle.model_private = false;
+  Json parameters = TrainingParametersJson(request, seed);
+  if (request.dp) {
+    // The noise seed comes from the secure source and is never stored: with it, anyone could
+    // regenerate DP-SGD's noise and subtract it.
+    ASSIGN_OR_RETURN(summary.dp, bundle.vae->TrainPrivately(encoded, *request.dp, options,
+                                                            secure.NextU64(), progress));
+    summary.report = summary.dp->train;
+    bundle.model_private = true;
+    bundle.model_epsilon = summary.dp->epsilon;
+    bundle.model_delta = summary.dp->delta;
+    parameters["mode"] = "DP-SGD (Poisson sampling, per-record clipping, RDP accounting)";
+    parameters["dp"] = {{"target_epsilon", request.dp->target_epsilon},
+                        {"delta", request.dp->delta},
+                        {"clip_norm", request.dp->clip_norm},
+                        {"expected_batch_size", request.dp->expected_batch_size},
+                        {"epochs", request.dp->epochs},
+                        {"noise_multiplier", summary.dp->noise_multiplier},
+                        {"sampling_rate", summary.dp->sampling_rate},
+                        {"steps", summary.dp->steps},
+                        {"epsilon", summary.dp->epsilon},
+                        {"accountant_state", summary.dp->accountant_state}};
+    for (const char* unused : {"max_epochs", "validation_fraction", "patience", "batch_size"}) {
+      parameters.erase(unused);
+    }
+  } else {
+    ASSIGN_OR_RETURN(summary.report, bundle.vae->Train(encoded, options, progress));
+    bundle.model_private = false;
+  }
+  bundle.training = {{"parameters", parameters}, {"outcome", TrainingOutcomeJson(summary.report)}};
   RETURN_IF_ERROR(SaveModelBundle(request.model_out, bundle));
   return summary;
 }
@@ -155,6 +180,8 @@ absl::StatusOr<PreparedRelease> PrepareRelease(const ReleaseRequest& request) {
   ASSIGN_OR_RETURN(prepared.mechanism, privacy::MetricMechanism::Create(params));
   prepared.guarantee.epsilon_codes = prepared.mechanism->RecordEpsilon();
   prepared.guarantee.model_private = bundle.model_private;
+  prepared.guarantee.epsilon_model = bundle.model_epsilon;
+  prepared.guarantee.delta_model = bundle.model_delta;
   if (bundle.kind == DataKind::kTable) {
     if (request.input_csv.empty()) {
       return absl::InvalidArgumentError("this is a table model: give a CSV input");

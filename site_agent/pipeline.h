@@ -36,11 +36,16 @@ struct TrainRequest {
   ModelOptions model;
   model::TrainOptions train;
   // Training seed; drawn from the secure generator (and recorded in the model) when unset.
+  // It seeds initialisation and, for non-private training, shuffling; DP-SGD's sampling and
+  // noise use a separate seed drawn from the secure generator and never recorded.
   std::optional<uint64_t> seed;
+  // Set: train with DP-SGD (epochs come from here, not from `train.max_epochs`).
+  std::optional<model::DpSgdOptions> dp;
 };
 
 struct TrainSummary {
   model::TrainReport report;
+  std::optional<model::DpTrainReport> dp;
   int64_t rows = 0;
   data::ReadReport read_report;  // tables only
 };

@@ -7,16 +7,20 @@
 namespace fedsyn::site {
 
 std::string Guarantee::Describe() const {
-  char buffer[256];
+  char buffer[320];
   if (model_private) {
-    std::snprintf(buffer, sizeof buffer, "eps_release = %.6g per record (codes %.6g, labels %.6g)",
-                  EpsilonRelease(), epsilon_codes, epsilon_labels);
-  } else {
     std::snprintf(
         buffer, sizeof buffer,
-        "eps_release = %.6g per record (codes %.6g, labels %.6g); MODEL NOT PRIVATE: the "
-        "decoder was trained on the records in the clear, so there is no end-to-end guarantee",
-        EpsilonRelease(), epsilon_codes, epsilon_labels);
+        "eps_total = %.6g per record, delta %.3g (model %.6g by DP-SGD + release %.6g: codes "
+        "%.6g, labels %.6g; basic composition)",
+        EpsilonTotal(), delta_model, epsilon_model, EpsilonRelease(), epsilon_codes,
+        epsilon_labels);
+  } else {
+    std::snprintf(buffer, sizeof buffer,
+                  "eps_release = %.6g per record (codes %.6g, labels %.6g); MODEL NOT PRIVATE: the "
+                  "decoder was trained on the records in the clear, so there is no end-to-end "
+                  "guarantee",
+                  EpsilonRelease(), epsilon_codes, epsilon_labels);
   }
   return buffer;
 }

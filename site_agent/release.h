@@ -27,8 +27,13 @@ struct Guarantee {
   double epsilon_codes = 0;    // eps_d * (2R + slack)
   double epsilon_labels = 0;   // randomized response on image labels; 0 for tables
   bool model_private = false;  // false: the decoder saw the data in the clear
+  double epsilon_model = 0;    // DP-SGD's epsilon when model_private
+  double delta_model = 0;
   double EpsilonRelease() const { return epsilon_codes + epsilon_labels; }
-  // e.g. "eps_release = 3.01 per record; model NOT PRIVATE, so no end-to-end guarantee".
+  // Basic composition: the model's epsilon plus the release's; meaningful only if model_private.
+  double EpsilonTotal() const { return epsilon_model + EpsilonRelease(); }
+  // e.g. "eps_total = 9.01 (model 3, release 6.01) per record, delta 1e-5", or "...; MODEL NOT
+  // PRIVATE, so no end-to-end guarantee".
   std::string Describe() const;
 };
 

@@ -92,10 +92,20 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
 
   // 3. The site's own ledger first, then the coordinator's.
   ASSIGN_OR_RETURN(auto ledger, LocalLedger::Open(kit.ledger_path));
-  RETURN_IF_ERROR(
-      ledger->BeginRelease(summary.release_id, dataset, summary.charge_micros, limit->second));
-  auto reserved = client->Reserve({summary.release_id, dataset, summary.charge_micros, summary.rows,
-                                   "synthetic", prepared.bundle.model_private});
+  // A DP-trained model's epsilon is paid once per model (identified by its file's SHA-256).
+  ASSIGN_OR_RETURN(const std::string model_sha, privacy::Sha256HexOfFile(request.model_path));
+  int64_t model_charge = 0;
+  if (prepared.bundle.model_private) {
+    ASSIGN_OR_RETURN(model_charge, privacy::EpsilonToChargeMicros(prepared.bundle.model_epsilon));
+  }
+  ASSIGN_OR_RETURN(const int64_t local_charge,
+                   ledger->BeginRelease(summary.release_id, dataset, summary.charge_micros,
+                                        model_sha, model_charge, limit->second));
+  protocol::Reserve reserve{summary.release_id, dataset,     summary.charge_micros,
+                            summary.rows,       "synthetic", prepared.bundle.model_private};
+  reserve.model_sha256 = model_sha;
+  reserve.model_epsilon_micros = model_charge;
+  auto reserved = client->Reserve(reserve);
   if (!reserved.ok()) {
     // Refused before any noise was drawn: nothing left the site, the local charge is returned.
     // A lost connection leaves the outcome unknown: ResumePending settles it.
@@ -106,6 +116,12 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
     return reserved.status();
   }
   summary.coordinator_remaining_micros = reserved->remaining_micros;
+  summary.charged_micros = reserved->charged_micros;
+  if (reserved->charged_micros != local_charge) {
+    // Both ledgers keep their own (conservative) record; a difference is worth a look.
+    spdlog::warn("release {}: the coordinator charged {} micro-epsilon, this site's ledger {}",
+                 summary.release_id, reserved->charged_micros, local_charge);
+  }
   RETURN_IF_ERROR(ledger->SetState(summary.release_id, "reserved"));
 
   // 4. Only now: draw the noise and persist the result before anything is sent. The session

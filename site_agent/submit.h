@@ -22,7 +22,8 @@ namespace fedsyn::site {
 
 struct SubmitSummary {
   std::string release_id;
-  int64_t charge_micros = 0;
+  int64_t charge_micros = 0;   // the release's own charge per record
+  int64_t charged_micros = 0;  // what the coordinator charged: release + model on its first use
   int64_t rows = 0;
   int64_t coordinator_remaining_micros = 0;
   Guarantee guarantee;

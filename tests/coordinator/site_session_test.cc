@@ -124,7 +124,17 @@ TEST_F(SiteSessionTest, RefusesBadReservations) {
   const p::Error codes = ErrorOf(session.Handle(p::Reserve{"r1", "heart", 1, 1, "codes", false}));
   EXPECT_EQ(codes.code, absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(codes.message, HasSubstr("DP-trained model"));
+  // A private model must say what its epsilon is.
+  EXPECT_EQ(ErrorOf(session.Handle(p::Reserve{"r1", "heart", 1, 1, "codes", true})).code,
+            absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(storage_->ListReleases()->empty());
+  p::Reserve private_codes{"r1", "heart", 1'000'000, 1, "codes", true};
+  private_codes.model_sha256 = "abc";
+  private_codes.model_epsilon_micros = 2'000'000;
+  auto granted = session.Handle(private_codes);
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(granted))
+      << "codes mode is allowed for a DP-trained model";
+  EXPECT_EQ(std::get<p::Reserved>(granted).charged_micros, 3'000'000);
 }
 
 TEST_F(SiteSessionTest, ASiteCannotActOnAnotherSitesRelease) {

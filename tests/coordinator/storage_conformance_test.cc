@@ -101,6 +101,35 @@ TEST_P(StorageConformance, ConcurrentReservationsNeverOverspend) {
   EXPECT_EQ(storage_->ListReleases()->size(), 10u);
 }
 
+TEST_P(StorageConformance, APrivateModelsEpsilonIsChargedOnItsFirstReleaseOnly) {
+  auto with_model = [&](const std::string& id, const std::string& model) {
+    ReservationRequest r = Request(id, 1'000'000);
+    r.model_private = true;
+    r.model_sha256 = model;
+    r.model_charge_micros = 2'000'000;
+    return storage_->Reserve(r);
+  };
+  auto first = with_model("r1", "model-a");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->charged_micros, 3'000'000);
+  EXPECT_EQ(with_model("r2", "model-a")->charged_micros, 1'000'000) << "same model: release only";
+  EXPECT_EQ(with_model("r1", "model-a")->charged_micros, 3'000'000)
+      << "a replay reports what it charged";
+  EXPECT_EQ(with_model("r3", "model-b")->charged_micros, 3'000'000) << "another model pays again";
+  EXPECT_EQ(storage_->ListBudgets()->at(0).spent_micros, 7'000'000);
+  // A release that would not fit does not mark the model as paid for.
+  auto refused = with_model("r4", "model-c");  // needs 3, 3 remain: fits
+  ASSERT_TRUE(refused->granted);
+  auto over = with_model("r5", "model-d");
+  EXPECT_FALSE(over->granted);
+  ASSERT_TRUE(storage_->SetLimit("cleveland", "heart", 20'000'000).ok());
+  EXPECT_EQ(with_model("r6", "model-d")->charged_micros, 3'000'000);
+  ReservationRequest anonymous = Request("r7", 1);
+  anonymous.model_private = true;
+  anonymous.model_charge_micros = 5;
+  EXPECT_EQ(storage_->Reserve(anonymous).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_P(StorageConformance, TracksSitesLastSeen) {
   ASSERT_TRUE(storage_->TouchSite("va", 5).ok());
   ASSERT_TRUE(storage_->TouchSite("va", 9).ok());

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/data/table_io.h"
+#include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
 #include "coordinator/admin_client.h"
 #include "coordinator/server.h"
@@ -415,9 +416,11 @@ TEST_F(Federation, PresentAgentsHeartbeatAndReconnectAfterACoordinatorRestart) {
   site::ClientOptions options = FastClient();
   options.backoff_cap = milliseconds(100);
   const site::SiteKit kit = Kit("hungarian");
-  std::thread presence([&] { site::KeepPresence(kit, options, milliseconds(50), stop, [] { return 0.5; }); });
+  std::thread presence(
+      [&] { site::KeepPresence(kit, options, milliseconds(50), stop, [] { return 0.5; }); });
   auto wait_until_connected = [&] {
-    for (int i = 0; i < 100 && (!server_ || !server_->ConnectedSites().contains("hungarian")); ++i) {
+    for (int i = 0; i < 100 && (!server_ || !server_->ConnectedSites().contains("hungarian"));
+         ++i) {
       std::this_thread::sleep_for(milliseconds(50));
     }
     return server_ && server_->ConnectedSites().contains("hungarian");
@@ -433,6 +436,40 @@ TEST_F(Federation, PresentAgentsHeartbeatAndReconnectAfterACoordinatorRestart) {
   ASSERT_TRUE(seen.ok());
   ASSERT_EQ(seen->size(), 1u);
   EXPECT_GT(seen->at(0).second, 0);
+}
+
+TEST_F(Federation, ADpTrainedModelNeedsNoFlagAndItsEpsilonIsChargedOnce) {
+  site::TrainRequest train;
+  train.input_csv = Heart("va");
+  train.schema_path = testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml";
+  train.model_out = dir_ + "/dp.model";
+  train.seed = 5;
+  model::DpSgdOptions dp;
+  dp.target_epsilon = 2.0;
+  dp.delta = 1e-3;
+  dp.expected_batch_size = 50;
+  dp.epochs = 2;
+  train.dp = dp;
+  base::NullProgress progress;
+  auto trained = site::RunTrain(train, progress, rng_);
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  ASSERT_TRUE(trained->dp.has_value());
+  const int64_t model_micros = *privacy::EpsilonToChargeMicros(trained->dp->epsilon);
+  EXPECT_LE(model_micros, 2'000'001);
+
+  site::ReleaseRequest release = Release("va");
+  release.model_path = dir_ + "/dp.model";
+  release.allow_nonprivate_model = false;  // not needed: the model is private
+  auto first = site::SubmitRelease(release, Kit("va"), "heart", rng_, FastClient());
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->charged_micros, 6'001'382 + model_micros);
+  EXPECT_TRUE(first->guarantee.model_private);
+  auto second = site::SubmitRelease(release, Kit("va"), "heart", rng_, FastClient());
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->charged_micros, 6'001'382) << "the model was paid for by the first release";
+  EXPECT_EQ(Spent("va"), 2 * 6'001'382 + model_micros);
+  auto ledger = site::LocalLedger::Open(Kit("va").ledger_path);
+  EXPECT_EQ(*(*ledger)->Spent("heart"), 2 * 6'001'382 + model_micros) << "the site's ledger agrees";
 }
 
 TEST_F(Federation, AReleaseWhoseSchemaDiffersFromTheFederationsIsRefusedBeforeAnyCharge) {

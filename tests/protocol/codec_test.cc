@@ -56,6 +56,19 @@ TEST(Codec, SiteResponsesRoundTrip) {
   }
 }
 
+TEST(Codec, ModelChargeFieldsRoundTrip) {
+  Reserve reserve{"r", "heart", 5, 3, "codes", true};
+  reserve.model_sha256 = "abc";
+  reserve.model_epsilon_micros = 42;
+  const auto back = std::get<Reserve>(*DecodeSiteRequest(EncodeSiteRequest(reserve)));
+  EXPECT_EQ(back.model_sha256, "abc");
+  EXPECT_EQ(back.model_epsilon_micros, 42);
+  EXPECT_TRUE(back.model_private);
+  const auto reserved =
+      std::get<Reserved>(*DecodeSiteResponse(EncodeSiteResponse(Reserved{"r", 5, true, 77})));
+  EXPECT_EQ(reserved.charged_micros, 77);
+}
+
 TEST(Codec, AdminMessagesRoundTrip) {
   auto request = DecodeAdminRequest(EncodeAdminRequest({kProtocolVersion, AdminQuery::kBudgets}));
   ASSERT_TRUE(request.ok());
