@@ -67,6 +67,7 @@ Traced Forward(VaeNet& net, const torch::Tensor& x, const torch::Tensor& eps) {
 
 // Per-record norms and the clipped per-parameter sums, aligned with net.parameters().
 struct Clipped {
+  double loss_sum = 0;  // the batch's summed loss, for progress reports
   torch::Tensor norms;
   std::vector<torch::Tensor> sums;
 };
@@ -81,6 +82,7 @@ Clipped ClipInternal(VaeNet& net, const torch::Tensor& x, const torch::Tensor& e
   }
   if (t.log_sigma_grad.defined()) norm2 += t.log_sigma_grad.pow(2).sum(1);
   Clipped result;
+  result.loss_sum = t.loss.sum().item<double>();
   result.norms = norm2.sqrt();
   // c_i = min(1, C / |g_i|): records inside the ball keep their gradient.
   const torch::Tensor factor =
@@ -213,10 +215,7 @@ absl::StatusOr<DpTrainReport> Vae::TrainPrivately(const data::Matrix& data,
         const torch::Tensor eps = torch::randn({x.size(0), net.spec_.latent_dim}, generator);
         Clipped clipped = ClipInternal(net, x, eps, options.clip_norm);
         sums = std::move(clipped.sums);
-        {
-          torch::NoGradGuard no_grad;
-          loss_total += Forward(net, x, eps).loss.sum().item<double>();
-        }
+        loss_total += clipped.loss_sum;
         loss_rows += x.size(0);
       }
       optimizer.zero_grad();
