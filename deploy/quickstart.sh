@@ -3,10 +3,8 @@
 # provisions a demo CA and four hospital site kits, starts the coordinator and the four UCI
 # Heart Disease hospital agents on 127.0.0.1, runs one metric-private release per site, prints
 # the dashboard's status table and exports the pooled synthetic CSV. Cleans up its processes
-# on exit and on Ctrl-C. Prints where the output is.
-#
-# Until private (DP-SGD) training lands, the VAEs are trained the paper's way, without DP; the
-# releases therefore pass --allow-nonprivate-model and every manifest says "model not private".
+# on exit and on Ctrl-C. Prints where the output is. The VAEs are trained with DP-SGD, so every
+# release carries an end-to-end guarantee (model epsilon + release epsilon).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${FEDSYN_OUT:-$root/out/quickstart}"
