@@ -123,7 +123,8 @@ void Show(const AdminResponse& response, bool json) {
                        {"charge_micros", r.charge_micros},
                        {"rows", r.rows},
                        {"sha256", r.sha256},
-                       {"created_unix", r.created_unix}});
+                       {"created_unix", r.created_unix},
+                       {"model_private", r.model_private}});
       }
       std::cout << out.dump(2) << "\n";
       return;
@@ -131,9 +132,11 @@ void Show(const AdminResponse& response, bool json) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : *releases) {
       rows.push_back({r.release_id, r.site_id, r.dataset, r.state, Eps(r.charge_micros),
-                      std::to_string(r.rows), When(r.created_unix)});
+                      std::to_string(r.rows), r.model_private ? "DP-SGD" : "NOT PRIVATE",
+                      When(r.created_unix)});
     }
-    PrintTable({"RELEASE", "SITE", "DATASET", "STATE", "EPSILON", "ROWS", "CREATED"}, rows);
+    PrintTable({"RELEASE", "SITE", "DATASET", "STATE", "EPSILON", "ROWS", "MODEL", "CREATED"},
+               rows);
   }
 }
 

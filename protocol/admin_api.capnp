@@ -51,4 +51,5 @@ struct ReleaseInfo {
   rows @5 :Int64;
   sha256 @6 :Text;
   createdUnix @7 :Int64;
+  modelPrivate @8 :Bool;    # false: the release's decoder was trained without DP
 }

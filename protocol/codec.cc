@@ -318,6 +318,7 @@ std::string EncodeAdminResponse(const AdminResponse& response) {
                      list[i].setRows(v[i].rows);
                      list[i].setSha256(AsText(v[i].sha256));
                      list[i].setCreatedUnix(v[i].created_unix);
+                     list[i].setModelPrivate(v[i].model_private);
                    }
                  },
              },
@@ -356,7 +357,8 @@ absl::StatusOr<AdminResponse> DecodeAdminResponse(std::string_view bytes) {
             for (auto x : r.getReleases()) {
               v.push_back({FromText(x.getReleaseId()), FromText(x.getSiteId()),
                            FromText(x.getDataset()), FromText(x.getState()), x.getChargeMicros(),
-                           x.getRows(), FromText(x.getSha256()), x.getCreatedUnix()});
+                           x.getRows(), FromText(x.getSha256()), x.getCreatedUnix(),
+                           x.getModelPrivate()});
             }
             return v;
           }

@@ -114,6 +114,7 @@ struct ReleaseInfo {
   int64_t rows = 0;
   std::string sha256;
   int64_t created_unix = 0;
+  bool model_private = false;
 };
 using AdminResponse =
     std::variant<Error, std::vector<SiteStatus>, std::vector<Budget>, std::vector<ReleaseInfo>>;

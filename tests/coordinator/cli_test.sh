@@ -29,6 +29,8 @@ admin=(--config "$scratch/coordinator.toml" --admin-cert "$scratch/pki/admins/op
 grep -q "^va *heart *9\.00[0-9]* *15\.000000 *5\.99[0-9]*$" "$scratch.budgets" || { cat "$scratch.budgets"; fail "budgets table"; }
 "$coordinator" releases --db "$scratch/coordinator.db" --json > "$scratch.releases.json" || fail "releases --json"
 [ "$(grep -c '"state": "committed"' "$scratch.releases.json")" -eq 4 ] || fail "four committed releases in JSON"
+[ "$(grep -c '"model_private": true' "$scratch.releases.json")" -eq 4 ] || fail "the demo's models are DP-trained"
+"$coordinator" releases --db "$scratch/coordinator.db" | grep -q "DP-SGD" || fail "releases table shows the model's privacy"
 "$coordinator" status --db "$scratch/coordinator.db" --json | grep -q '"rows": 303' || fail "status --json"
 "$coordinator" status >/dev/null 2>&1; code=$?
 [ "$code" -eq 2 ] || fail "status without a target: exit $code, wanted 2"
