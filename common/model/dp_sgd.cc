@@ -10,7 +10,8 @@
 // one backward pass of the summed loss, because record i's loss depends on record i's row only.
 // The log-sigma gradient of record i is analytic: d/ds [ (x-mu)^2 e^{-2s} / 2 + s ] =
 // 1 - (x-mu)^2 e^{-2s} (0 where s is clamped). tests/model/dp_sgd_test.cc checks all of this
-// against a reference computed one record at a time.
+// against a reference computed one record at a time. The convolutional VAE has no such closed
+// form here and uses an exact fallback, one backward pass per record (ClipByMicrobatches).
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -103,6 +104,50 @@ Clipped ClipInternal(VaeNet& net, const torch::Tensor& x, const torch::Tensor& e
   return result;
 }
 
+// The per-record loss through the networks as they are (any architecture).
+torch::Tensor RecordLosses(VaeNet& net, const torch::Tensor& x, const torch::Tensor& eps) {
+  auto [mu, logvar] = net.Encode(x);
+  const torch::Tensor z = mu + torch::exp(0.5 * logvar) * eps;
+  return net.RecordLoss(x, net.Decode(z), mu, logvar);
+}
+
+// The documented fallback for the convolutional VAE, whose per-record convolution gradients
+// have no closed form here: one backward pass per record (microbatches of one). Exact, and
+// measured in bench/dp_sgd.cc (docs/performance.md); slow, so DP image models are for modest
+// data sizes until an unfold-based fast path exists.
+Clipped ClipByMicrobatches(VaeNet& net, const torch::Tensor& x, const torch::Tensor& eps,
+                           double clip_norm) {
+  auto parameters = net.parameters();
+  Clipped result;
+  result.norms = torch::zeros({x.size(0)});
+  for (const torch::Tensor& p : parameters) result.sums.push_back(torch::zeros_like(p));
+  for (int64_t i = 0; i < x.size(0); ++i) {
+    net.zero_grad();
+    const torch::Tensor loss = RecordLosses(net, x.narrow(0, i, 1), eps.narrow(0, i, 1)).sum();
+    loss.backward();
+    result.loss_sum += loss.item<double>();
+    double norm2 = 0;
+    for (const torch::Tensor& p : parameters) {
+      if (p.grad().defined()) norm2 += p.grad().pow(2).sum().item<double>();
+    }
+    const double norm = std::sqrt(norm2);
+    result.norms[i] = norm;
+    const double factor = std::min(1.0, clip_norm / std::max(norm, 1e-12));
+    torch::NoGradGuard no_grad;
+    for (size_t k = 0; k < parameters.size(); ++k) {
+      if (parameters[k].grad().defined()) result.sums[k] += parameters[k].grad() * factor;
+    }
+  }
+  net.zero_grad();
+  return result;
+}
+
+Clipped ClipPerRecord(VaeNet& net, const torch::Tensor& x, const torch::Tensor& eps,
+                      double clip_norm) {
+  return net.spec_.architecture == Architecture::kMlp ? ClipInternal(net, x, eps, clip_norm)
+                                                      : ClipByMicrobatches(net, x, eps, clip_norm);
+}
+
 std::vector<float> Flatten(const std::vector<torch::Tensor>& tensors) {
   std::vector<float> flat;
   for (const torch::Tensor& t : tensors) {
@@ -112,24 +157,14 @@ std::vector<float> Flatten(const std::vector<torch::Tensor>& tensors) {
   return flat;
 }
 
-absl::Status CheckDpApplicable(const VaeNet& net) {
-  if (net.spec_.architecture != Architecture::kMlp) {
-    return absl::UnimplementedError(
-        "DP-SGD is implemented for the tabular (MLP) VAE; the convolutional VAE needs per-record "
-        "convolution gradients, not built yet");
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::StatusOr<ClippedGradients> Vae::ClipPerRecordGradients(const data::Matrix& batch,
                                                              const data::Matrix& eps,
                                                              double clip_norm) {
   VaeNet& net = *impl_->net;
-  RETURN_IF_ERROR(CheckDpApplicable(net));
   if (!(clip_norm > 0)) return absl::InvalidArgumentError("the clipping norm must be positive");
-  const Clipped clipped = ClipInternal(net, ToTensor(batch), ToTensor(eps), clip_norm);
+  const Clipped clipped = ClipPerRecord(net, ToTensor(batch), ToTensor(eps), clip_norm);
   ClippedGradients out;
   out.norms.assign(clipped.norms.data_ptr<float>(),
                    clipped.norms.data_ptr<float>() + clipped.norms.numel());
@@ -140,8 +175,7 @@ absl::StatusOr<ClippedGradients> Vae::ClipPerRecordGradients(const data::Matrix&
 std::vector<float> Vae::SummedGradient(const data::Matrix& batch, const data::Matrix& eps) {
   VaeNet& net = *impl_->net;
   net.zero_grad();
-  Traced t = Forward(net, ToTensor(batch), ToTensor(eps));
-  t.loss.sum().backward();
+  RecordLosses(net, ToTensor(batch), ToTensor(eps)).sum().backward();
   std::vector<torch::Tensor> grads;
   for (const torch::Tensor& p : net.parameters())
     grads.push_back(p.grad().defined() ? p.grad() : torch::zeros_like(p));
@@ -171,7 +205,6 @@ absl::StatusOr<DpTrainReport> Vae::TrainPrivately(const data::Matrix& data,
                                                   uint64_t noise_seed,
                                                   base::ProgressSink& progress) {
   VaeNet& net = *impl_->net;
-  RETURN_IF_ERROR(CheckDpApplicable(net));
   if (data.cols != net.spec_.input_width)
     return absl::InvalidArgumentError("training data width does not match the model");
   if (data.rows < 2) return absl::InvalidArgumentError("at least two training records are needed");
@@ -213,7 +246,7 @@ absl::StatusOr<DpTrainReport> Vae::TrainPrivately(const data::Matrix& data,
       if (chosen.numel() > 0) {
         const torch::Tensor x = all.index_select(0, chosen);
         const torch::Tensor eps = torch::randn({x.size(0), net.spec_.latent_dim}, generator);
-        Clipped clipped = ClipInternal(net, x, eps, options.clip_norm);
+        Clipped clipped = ClipPerRecord(net, x, eps, options.clip_norm);
         sums = std::move(clipped.sums);
         loss_total += clipped.loss_sum;
         loss_rows += x.size(0);

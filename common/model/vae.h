@@ -113,8 +113,9 @@ class Vae {
   absl::StatusOr<TrainReport> Train(const data::Matrix& data, const TrainOptions& options,
                                     base::ProgressSink& progress);
 
-  // DP-SGD training (tables / MLP only). `noise_seed` seeds the generator of the sampling and
-  // the Gaussian noise; callers draw it from the secure source (DESIGN.md §2.7).
+  // DP-SGD training. The MLP uses the fast per-record path below; the convolutional VAE an
+  // exact but slower fallback (one backward pass per record). `noise_seed` seeds the generator
+  // of the sampling and the Gaussian noise; callers draw it from the secure source (§2.7).
   absl::StatusOr<DpTrainReport> TrainPrivately(const data::Matrix& data,
                                                const DpSgdOptions& options,
                                                const TrainOptions& train_options,

@@ -144,22 +144,45 @@ TEST(DpSgd, TrainsWithinTheTargetEpsilon) {
   EXPECT_FALSE(report->accountant_state.empty());
 }
 
-TEST(DpSgd, RefusesTheConvolutionalVaeAndBadOptions) {
+TEST(DpSgd, ConvolutionalVaeUsesTheExactMicrobatchFallback) {
   VaeSpec spec;
   spec.architecture = Architecture::kConv28;
   spec.input_width = 784;
   spec.blocks = ImageBlocks(784);
+  spec.latent_dim = 4;
   spec.hidden = {32};
   auto vae = Vae::Create(spec, 1);
   ASSERT_TRUE(vae.ok());
+  data::Matrix images(6, 784), eps(6, 4);
+  std::mt19937_64 rng(2);
+  std::uniform_real_distribution<float> uniform;
+  for (float& v : images.values) v = uniform(rng);
+  for (float& v : eps.values) v = uniform(rng) - 0.5f;
+  auto clipped = (*vae)->ClipPerRecordGradients(images, eps, 0.5);
+  ASSERT_TRUE(clipped.ok()) << clipped.status();
+  for (int64_t i = 0; i < images.rows; ++i) {
+    const double norm = Norm((*vae)->SummedGradient(Row(images, i), Row(eps, i)));
+    EXPECT_NEAR(clipped->norms[static_cast<size_t>(i)], norm, 1e-5 * norm);
+  }
+  DpSgdOptions dp;
+  dp.target_epsilon = 8;
+  dp.delta = 1e-3;
+  dp.expected_batch_size = 3;
+  dp.epochs = 1;
   base::NullProgress progress;
-  data::Matrix images(4, 784);
-  EXPECT_EQ((*vae)->TrainPrivately(images, {}, {}, 1, progress).status().code(),
-            absl::StatusCode::kUnimplemented);
+  auto report = (*vae)->TrainPrivately(images, dp, {}, 5, progress);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_LE(report->epsilon, 8.0);
+}
+
+TEST(DpSgd, RefusesBadOptions) {
   Fixture f = MakeFixture();
+  base::NullProgress progress;
   DpSgdOptions bad;
   bad.delta = 0;
   EXPECT_EQ(f.vae->TrainPrivately(f.batch, bad, {}, 1, progress).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(f.vae->ClipPerRecordGradients(f.batch, f.eps, 0.0).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
