@@ -13,9 +13,8 @@
 #include <random>
 #include <string>
 
+#include "bench/adult_workload.h"
 #include "common/data/idx.h"
-#include "common/data/table_io.h"
-#include "common/data/transformer.h"
 #include "common/model/vae.h"
 
 namespace {
@@ -28,27 +27,12 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 
 int main(int argc, char** argv) {
   using namespace fedsyn;
-  std::string dir = FEDSYN_BENCH_DEMO_DIR;
-  int threads = 0;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--data") dir = argv[i + 1];
-    if (flag == "--threads") threads = std::atoi(argv[i + 1]);
-  }
-  auto schema = data::Schema::LoadFile(dir + "/adult/adult.schema.toml");
-  auto read =
-      schema.ok() ? data::ReadCsvTable(dir + "/adult/adult.data", *schema) : schema.status();
-  if (!read.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(read.status().message()).c_str());
-    return 1;
-  }
-  auto transformer = data::Transformer::FromSchema(*schema);
-  const data::Matrix encoded = transformer->Encode(read->table);
-  model::VaeSpec spec;
-  spec.input_width = transformer->width();
-  spec.blocks = transformer->blocks();
-  spec.latent_dim = 8;
-  spec.hidden = {128, 128};
+  const int threads = std::atoi(bench::FlagValue(argc, argv, "--threads", "0").c_str());
+  auto adult = bench::LoadAdult(bench::FlagValue(argc, argv, "--data", FEDSYN_BENCH_DEMO_DIR));
+  if (!adult) return 1;
+  const data::Matrix& encoded = adult->encoded;
+  const data::Transformer* transformer = &adult->transformer;
+  const model::VaeSpec& spec = adult->spec;
   base::NullProgress progress;
   constexpr int kBatch = 256;
 

@@ -10,8 +10,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "common/data/table_io.h"
-#include "common/data/transformer.h"
+#include "bench/adult_workload.h"
 #include "common/model/vae.h"
 #include "common/privacy/metric_mechanism.h"
 #include "common/privacy/random.h"
@@ -27,29 +26,14 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 
 int main(int argc, char** argv) {
   using namespace fedsyn;
-  std::string dir = FEDSYN_BENCH_DEMO_DIR;
-  int epochs = 5, threads = 0;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--data") dir = argv[i + 1];
-    if (flag == "--epochs") epochs = std::atoi(argv[i + 1]);
-    if (flag == "--threads") threads = std::atoi(argv[i + 1]);
-  }
-  auto schema = data::Schema::LoadFile(dir + "/adult/adult.schema.toml");
-  auto read =
-      schema.ok() ? data::ReadCsvTable(dir + "/adult/adult.data", *schema) : schema.status();
-  if (!read.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(read.status().message()).c_str());
-    return 1;
-  }
-  auto transformer = data::Transformer::FromSchema(*schema);
-  const data::Matrix encoded = transformer->Encode(read->table);
-
-  model::VaeSpec spec;
-  spec.input_width = transformer->width();
-  spec.blocks = transformer->blocks();
-  spec.latent_dim = 8;
-  spec.hidden = {128, 128};
+  const int epochs = std::atoi(bench::FlagValue(argc, argv, "--epochs", "5").c_str());
+  const int threads = std::atoi(bench::FlagValue(argc, argv, "--threads", "0").c_str());
+  auto adult = bench::LoadAdult(bench::FlagValue(argc, argv, "--data", FEDSYN_BENCH_DEMO_DIR));
+  if (!adult) return 1;
+  const data::Matrix& encoded = adult->encoded;
+  const data::Table& table = adult->table;
+  const data::Transformer* transformer = &adult->transformer;
+  const model::VaeSpec& spec = adult->spec;
   auto vae = model::Vae::Create(spec, 1);
   model::TrainOptions options;
   options.max_epochs = epochs;
@@ -72,7 +56,7 @@ int main(int argc, char** argv) {
   auto mechanism =
       privacy::MetricMechanism::Create({privacy::NoiseMetric::kL2, 1.0, 3.0, 8, std::nullopt});
   start = std::chrono::steady_clock::now();
-  const data::Matrix model_input = transformer->Encode(read->table);
+  const data::Matrix model_input = transformer->Encode(table);
   const data::Matrix codes = (*vae)->EncodeMean(model_input);
   const double encode_seconds = Seconds(start);
   start = std::chrono::steady_clock::now();

@@ -8,6 +8,7 @@
 #include "common/data/transformer.h"
 #include "common/model/vae.h"
 #include "gtest/gtest.h"
+#include "tests/support/heart_data.h"
 #include "tests/support/statistics.h"
 #include "tests/support/test_paths.h"
 
@@ -23,12 +24,9 @@ struct Fixture {
 // A VAE on Cleveland after a few epochs (so gradients are not at initialisation), a batch of
 // 16 records and fixed reparameterisation noise.
 Fixture MakeFixture() {
-  auto schema = data::Schema::LoadFile(testing::DemoDataDir() +
-                                       "/heart_disease_uci/heart_disease.schema.toml");
-  auto read = data::ReadCsvTable(
-      testing::DemoDataDir() + "/heart_disease_uci/processed.cleveland.data", *schema);
-  auto transformer = data::Transformer::FromSchema(*schema);
-  const data::Matrix encoded = transformer->Encode(read->table);
+  const testing::EncodedHeart heart = testing::LoadEncodedHeart("cleveland");
+  const data::Matrix& encoded = heart.encoded;
+  const data::Transformer* transformer = &heart.transformer;
   VaeSpec spec;
   spec.input_width = transformer->width();
   spec.blocks = transformer->blocks();
@@ -119,11 +117,7 @@ TEST(DpSgd, AddedNoiseHasTheStatedStandardDeviation) {
 
 TEST(DpSgd, TrainsWithinTheTargetEpsilon) {
   Fixture f = MakeFixture();
-  auto schema = data::Schema::LoadFile(testing::DemoDataDir() +
-                                       "/heart_disease_uci/heart_disease.schema.toml");
-  auto read = data::ReadCsvTable(
-      testing::DemoDataDir() + "/heart_disease_uci/processed.cleveland.data", *schema);
-  const data::Matrix encoded = data::Transformer::FromSchema(*schema)->Encode(read->table);
+  const data::Matrix encoded = testing::LoadEncodedHeart("cleveland").encoded;
   DpSgdOptions dp;
   dp.target_epsilon = 4.0;
   dp.delta = 1e-4;

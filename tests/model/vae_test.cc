@@ -6,26 +6,15 @@
 #include "common/data/table_io.h"
 #include "common/data/transformer.h"
 #include "gtest/gtest.h"
+#include "tests/support/heart_data.h"
 #include "tests/support/test_paths.h"
 
 namespace fedsyn::model {
 namespace {
 
-struct Heart {
-  data::Schema schema;
-  data::Transformer transformer;
-  data::Matrix encoded;
-};
+using Heart = testing::EncodedHeart;
 
-Heart LoadCleveland() {
-  auto schema = data::Schema::LoadFile(testing::DemoDataDir() +
-                                       "/heart_disease_uci/heart_disease.schema.toml");
-  auto read = data::ReadCsvTable(
-      testing::DemoDataDir() + "/heart_disease_uci/processed.cleveland.data", *schema);
-  auto transformer = data::Transformer::FromSchema(*schema);
-  data::Matrix encoded = transformer->Encode(read->table);
-  return {*schema, *transformer, encoded};
-}
+Heart LoadCleveland() { return testing::LoadEncodedHeart("cleveland"); }
 
 VaeSpec MlpSpec(const data::Transformer& t) {
   VaeSpec spec;

@@ -1,0 +1,55 @@
+// The benchmarks' shared workload: UCI Adult from the shipped demo data, encoded under its
+// schema, and the VAE shape the figures in docs/performance.md refer to.
+#ifndef FEDSYN_BENCH_ADULT_WORKLOAD_H_
+#define FEDSYN_BENCH_ADULT_WORKLOAD_H_
+
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#include "common/data/table_io.h"
+#include "common/data/transformer.h"
+#include "common/model/vae.h"
+
+namespace fedsyn::bench {
+
+struct AdultWorkload {
+  data::Schema schema;
+  data::Transformer transformer;
+  data::Table table;
+  data::Matrix encoded;
+  model::VaeSpec spec;  // 128 x 128 hidden, latent 8
+};
+
+// Reads `--flag value` pairs; returns the value of `flag` or `fallback`.
+inline std::string FlagValue(int argc, char** argv, const std::string& flag,
+                             const std::string& fallback) {
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (flag == argv[i]) return argv[i + 1];
+  }
+  return fallback;
+}
+
+// Loads DIR/adult/adult.data; prints the error and returns nullopt on failure.
+inline std::optional<AdultWorkload> LoadAdult(const std::string& dir) {
+  auto schema = data::Schema::LoadFile(dir + "/adult/adult.schema.toml");
+  auto read =
+      schema.ok() ? data::ReadCsvTable(dir + "/adult/adult.data", *schema) : schema.status();
+  if (!read.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(read.status().message()).c_str());
+    return std::nullopt;
+  }
+  auto transformer = data::Transformer::FromSchema(*schema);
+  AdultWorkload w{*schema, *transformer, std::move(read->table), {}, {}};
+  w.encoded = w.transformer.Encode(w.table);
+  w.spec.input_width = w.transformer.width();
+  w.spec.blocks = w.transformer.blocks();
+  w.spec.latent_dim = 8;
+  w.spec.hidden = {128, 128};
+  return w;
+}
+
+}  // namespace fedsyn::bench
+
+#endif  // FEDSYN_BENCH_ADULT_WORKLOAD_H_
