@@ -1,8 +1,10 @@
-// The benchmarks' shared workload: UCI Adult from the shipped demo data, encoded under its
-// schema, and the VAE shape the figures in docs/performance.md refer to.
+// The benchmarks' shared pieces: a wall-clock helper, flag parsing, and the workload: UCI Adult
+// from the shipped demo data, encoded under its schema, and the VAE shape the figures in
+// docs/performance.md refer to.
 #ifndef FEDSYN_BENCH_ADULT_WORKLOAD_H_
 #define FEDSYN_BENCH_ADULT_WORKLOAD_H_
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -21,6 +23,10 @@ struct AdultWorkload {
   data::Matrix encoded;
   model::VaeSpec spec;  // 128 x 128 hidden, latent 8
 };
+
+inline double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
 
 // Reads `--flag value` pairs; returns the value of `flag` or `fallback`.
 inline std::string FlagValue(int argc, char** argv, const std::string& flag,
@@ -43,10 +49,7 @@ inline std::optional<AdultWorkload> LoadAdult(const std::string& dir) {
   auto transformer = data::Transformer::FromSchema(*schema);
   AdultWorkload w{*schema, *transformer, std::move(read->table), {}, {}};
   w.encoded = w.transformer.Encode(w.table);
-  w.spec.input_width = w.transformer.width();
-  w.spec.blocks = w.transformer.blocks();
-  w.spec.latent_dim = 8;
-  w.spec.hidden = {128, 128};
+  w.spec = model::TableVaeSpec(w.transformer, 8, {128, 128});
   return w;
 }
 

@@ -17,14 +17,6 @@
 #include "common/data/idx.h"
 #include "common/model/vae.h"
 
-namespace {
-
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   using namespace fedsyn;
   const int threads = std::atoi(bench::FlagValue(argc, argv, "--threads", "0").c_str());
@@ -55,12 +47,12 @@ int main(int argc, char** argv) {
     auto plain = model::Vae::Create(spec, 1);
     auto start = std::chrono::steady_clock::now();
     report = (*plain)->Train(encoded, options, progress);
-    plain_times.push_back(Seconds(start));
+    plain_times.push_back(bench::Seconds(start));
     if (!report.ok()) return 1;
     dp_vae = std::move(*model::Vae::Create(spec, 1));
     start = std::chrono::steady_clock::now();
     dp_report = dp_vae->TrainPrivately(encoded, dp, options, 7, progress);
-    dp_times.push_back(Seconds(start));
+    dp_times.push_back(bench::Seconds(start));
     if (!dp_report.ok()) {
       std::fprintf(stderr, "%s\n", std::string(dp_report.status().message()).c_str());
       return 1;
@@ -86,7 +78,7 @@ int main(int argc, char** argv) {
       (void)sink;
     }
   }
-  const double naive_per_batch = Seconds(start) / kNaiveBatches;
+  const double naive_per_batch = bench::Seconds(start) / kNaiveBatches;
   const double naive_epoch = naive_per_batch * static_cast<double>(dp_report->steps);
 
   std::printf("adult: %lld rows, width %d, VAE 128x128 latent 8, batch %d, threads %d\n",
@@ -110,24 +102,19 @@ int main(int argc, char** argv) {
     return 0;
   }
   const data::Matrix pixels = data::ImagesToMatrix(*images);
-  model::VaeSpec conv;
-  conv.architecture = model::Architecture::kConv28;
-  conv.input_width = 784;
-  conv.blocks = model::ImageBlocks(784);
-  conv.latent_dim = 16;
-  conv.hidden = {256};
+  const model::VaeSpec conv = model::ImageVaeSpec(16, 256);
   model::TrainOptions conv_options = options;
   conv_options.batch_size = 64;
   auto conv_plain = model::Vae::Create(conv, 1);
   start = std::chrono::steady_clock::now();
   if (!(*conv_plain)->Train(pixels, conv_options, progress).ok()) return 1;
-  const double conv_plain_seconds = Seconds(start);
+  const double conv_plain_seconds = bench::Seconds(start);
   auto conv_dp = model::Vae::Create(conv, 1);
   model::DpSgdOptions conv_dp_options = dp;
   conv_dp_options.expected_batch_size = 64;
   start = std::chrono::steady_clock::now();
   auto conv_report = (*conv_dp)->TrainPrivately(pixels, conv_dp_options, conv_options, 7, progress);
-  const double conv_dp_seconds = Seconds(start);
+  const double conv_dp_seconds = bench::Seconds(start);
   if (!conv_report.ok()) return 1;
   std::printf(
       "conv VAE, 1,024 Fashion-MNIST images, batch 64: non-private epoch %.2f s, DP-SGD epoch "

@@ -16,14 +16,6 @@
 #include "common/privacy/random.h"
 #include "site_agent/release.h"
 
-namespace {
-
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   using namespace fedsyn;
   const int epochs = std::atoi(bench::FlagValue(argc, argv, "--epochs", "5").c_str());
@@ -44,7 +36,7 @@ int main(int argc, char** argv) {
   base::NullProgress progress;
   auto start = std::chrono::steady_clock::now();
   auto report = (*vae)->Train(encoded, options, progress);
-  const double train_seconds = Seconds(start);
+  const double train_seconds = bench::Seconds(start);
   if (!report.ok()) return 1;
 
   std::printf("adult: %lld rows, model width %d, latent 8, hidden 128x128, batch 256, threads %d\n",
@@ -58,16 +50,16 @@ int main(int argc, char** argv) {
   start = std::chrono::steady_clock::now();
   const data::Matrix model_input = transformer->Encode(table);
   const data::Matrix codes = (*vae)->EncodeMean(model_input);
-  const double encode_seconds = Seconds(start);
+  const double encode_seconds = bench::Seconds(start);
   start = std::chrono::steady_clock::now();
   site::ReleaseCounts counts;
   auto noised = site::PrivatizeCodes(codes, *mechanism, rng, counts);
-  const double noise_seconds = Seconds(start);
+  const double noise_seconds = bench::Seconds(start);
   start = std::chrono::steady_clock::now();
   const data::Table synthetic =
       transformer->DecodeLogits((*vae)->DecodeLogits(*noised), data::DecodingMode::kSample,
                                 [&rng] { return rng.UniformOpen01(); }, (*vae)->GaussianScales());
-  const double decode_seconds = Seconds(start);
+  const double decode_seconds = bench::Seconds(start);
   const double total = encode_seconds + noise_seconds + decode_seconds;
   const double n = static_cast<double>(encoded.rows);
   std::printf(

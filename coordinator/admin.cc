@@ -5,10 +5,6 @@
 namespace fedsyn::coordinator {
 namespace {
 
-protocol::Error WireError(const absl::Status& s) {
-  return {s.code(), std::string(s.message()), -1};
-}
-
 absl::StatusOr<std::vector<protocol::SiteStatus>> SiteStatuses(
     Storage& storage, const std::multiset<std::string>& connected) {
   std::map<std::string, protocol::SiteStatus> sites;
@@ -46,7 +42,7 @@ absl::StatusOr<std::vector<protocol::SiteStatus>> SiteStatuses(
 protocol::AdminResponse HandleAdminRequest(const protocol::AdminRequest& request, Storage& storage,
                                            const std::multiset<std::string>& connected) {
   if (request.protocol_version != protocol::kProtocolVersion) {
-    return WireError(absl::FailedPreconditionError(
+    return protocol::ErrorFromStatus(absl::FailedPreconditionError(
         "protocol version " + std::to_string(request.protocol_version) +
         " is not supported; this coordinator speaks version " +
         std::to_string(protocol::kProtocolVersion)));
@@ -54,12 +50,12 @@ protocol::AdminResponse HandleAdminRequest(const protocol::AdminRequest& request
   switch (request.query) {
     case protocol::AdminQuery::kStatus: {
       auto statuses = SiteStatuses(storage, connected);
-      if (!statuses.ok()) return WireError(statuses.status());
+      if (!statuses.ok()) return protocol::ErrorFromStatus(statuses.status());
       return *statuses;
     }
     case protocol::AdminQuery::kBudgets: {
       auto budgets = storage.ListBudgets();
-      if (!budgets.ok()) return WireError(budgets.status());
+      if (!budgets.ok()) return protocol::ErrorFromStatus(budgets.status());
       std::vector<protocol::Budget> out;
       for (const BudgetRow& b : *budgets)
         out.push_back({b.site_id, b.dataset, b.limit_micros, b.spent_micros});
@@ -67,7 +63,7 @@ protocol::AdminResponse HandleAdminRequest(const protocol::AdminRequest& request
     }
     case protocol::AdminQuery::kReleases: {
       auto releases = storage.ListReleases();
-      if (!releases.ok()) return WireError(releases.status());
+      if (!releases.ok()) return protocol::ErrorFromStatus(releases.status());
       std::vector<protocol::ReleaseInfo> out;
       for (const ReleaseRecord& r : *releases) {
         out.push_back({r.release_id, r.site_id, r.dataset, ReleaseStatusName(r.status),
@@ -77,7 +73,7 @@ protocol::AdminResponse HandleAdminRequest(const protocol::AdminRequest& request
       return out;
     }
   }
-  return WireError(absl::InvalidArgumentError("unknown admin query"));
+  return protocol::ErrorFromStatus(absl::InvalidArgumentError("unknown admin query"));
 }
 
 }  // namespace fedsyn::coordinator

@@ -18,7 +18,7 @@ absl::StatusOr<protocol::AdminResponse> QueryAdmin(const std::string& address,
                    connection->ReadFrame(protocol::kMaxMessageBytes, deadline));
   ASSIGN_OR_RETURN(protocol::AdminResponse response, protocol::DecodeAdminResponse(frame));
   if (const auto* error = std::get_if<protocol::Error>(&response)) {
-    return absl::Status(error->code, "coordinator: " + error->message);
+    return protocol::StatusFromError(*error);
   }
   return response;
 }

@@ -22,7 +22,7 @@
 #include "coordinator/admin.h"
 #include "coordinator/admin_client.h"
 #include "coordinator/server.h"
-#include "coordinator/site_session.h"
+#include "coordinator/export.h"
 #include "nlohmann/json.hpp"
 
 namespace {

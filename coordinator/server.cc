@@ -88,8 +88,9 @@ void CoordinatorServer::ServeSite(net::TlsConnection& connection) {
     auto request = protocol::DecodeSiteRequest(*frame);
     if (!request.ok()) {
       spdlog::warn("site {}: {}; closing", site, std::string(request.status().message()));
-      (void)connection.WriteFrame(protocol::EncodeSiteResponse(ToWireError(request.status())),
-                                  options_.write_deadline);
+      (void)connection.WriteFrame(
+          protocol::EncodeSiteResponse(protocol::ErrorFromStatus(request.status())),
+          options_.write_deadline);
       break;
     }
     const protocol::SiteResponse response = session.Handle(*request);
@@ -113,7 +114,7 @@ void CoordinatorServer::ServeAdmin(net::TlsConnection& connection) {
     auto request = protocol::DecodeAdminRequest(*frame);
     protocol::AdminResponse response =
         request.ok() ? HandleAdminRequest(*request, storage_, ConnectedSites())
-                     : ToWireError(request.status());
+                     : protocol::ErrorFromStatus(request.status());
     if (!connection.WriteFrame(protocol::EncodeAdminResponse(response), options_.write_deadline)
              .ok())
       break;

@@ -2,7 +2,6 @@
 
 #include <cctype>
 
-#include "common/data/csv.h"
 #include "common/data/table_io.h"
 #include "common/privacy/digest.h"
 #include "protocol/codec.h"
@@ -28,17 +27,14 @@ data::CsvFormat ChunkFormat() {
 
 }  // namespace
 
-protocol::Error ToWireError(const absl::Status& status) {
-  return {status.code(), std::string(status.message()), -1};
-}
-
 SiteSession::SiteSession(std::string site_id, Storage& storage, const CoordinatorConfig& config,
                          Clock clock)
     : site_id_(std::move(site_id)), storage_(storage), config_(config), clock_(std::move(clock)) {}
 
 protocol::SiteResponse SiteSession::Handle(const protocol::SiteRequest& request) {
   if (!greeted_ && !std::holds_alternative<protocol::Hello>(request)) {
-    return ToWireError(absl::FailedPreconditionError("the first message must be a hello"));
+    return protocol::ErrorFromStatus(
+        absl::FailedPreconditionError("the first message must be a hello"));
   }
   return std::visit(
       [this](const auto& m) -> protocol::SiteResponse {
@@ -50,7 +46,7 @@ protocol::SiteResponse SiteSession::Handle(const protocol::SiteRequest& request)
         if constexpr (std::is_same_v<T, protocol::ReleaseStateQuery>) return OnReleaseState(m);
         if constexpr (std::is_same_v<T, protocol::Heartbeat>) {
           if (absl::Status s = storage_.TouchSite(site_id_, clock_()); !s.ok())
-            return ToWireError(s);
+            return protocol::ErrorFromStatus(s);
           return protocol::HeartbeatReply{};
         }
       },
@@ -60,14 +56,15 @@ protocol::SiteResponse SiteSession::Handle(const protocol::SiteRequest& request)
 protocol::SiteResponse SiteSession::OnHello(const protocol::Hello& hello) {
   if (hello.protocol_version != protocol::kProtocolVersion) {
     spdlog::warn("site {}: refused protocol version {}", site_id_, hello.protocol_version);
-    return ToWireError(
+    return protocol::ErrorFromStatus(
         absl::FailedPreconditionError("protocol version " + std::to_string(hello.protocol_version) +
                                       " is not supported; this coordinator speaks version " +
                                       std::to_string(protocol::kProtocolVersion)));
   }
-  if (absl::Status s = storage_.TouchSite(site_id_, clock_()); !s.ok()) return ToWireError(s);
+  if (absl::Status s = storage_.TouchSite(site_id_, clock_()); !s.ok())
+    return protocol::ErrorFromStatus(s);
   auto budgets = storage_.ListBudgets();
-  if (!budgets.ok()) return ToWireError(budgets.status());
+  if (!budgets.ok()) return protocol::ErrorFromStatus(budgets.status());
   protocol::Welcome welcome;
   welcome.site_id = site_id_;
   for (const BudgetRow& row : *budgets) {
@@ -84,27 +81,30 @@ protocol::SiteResponse SiteSession::OnHello(const protocol::Hello& hello) {
 
 protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) {
   if (!ValidReleaseId(reserve.release_id)) {
-    return ToWireError(
+    return protocol::ErrorFromStatus(
         absl::InvalidArgumentError("release id must be 1-64 characters of [A-Za-z0-9_-]"));
   }
   if (config_.FindDataset(reserve.dataset) == nullptr) {
-    return ToWireError(absl::NotFoundError("unknown dataset '" + reserve.dataset + "'"));
+    return protocol::ErrorFromStatus(
+        absl::NotFoundError("unknown dataset '" + reserve.dataset + "'"));
   }
   if (reserve.charge_micros <= 0 || reserve.rows <= 0) {
-    return ToWireError(
+    return protocol::ErrorFromStatus(
         absl::InvalidArgumentError("a release needs a positive charge and row count"));
   }
   if (reserve.mode != "synthetic" && reserve.mode != "codes") {
-    return ToWireError(absl::InvalidArgumentError("release mode must be synthetic or codes"));
+    return protocol::ErrorFromStatus(
+        absl::InvalidArgumentError("release mode must be synthetic or codes"));
   }
   if (reserve.mode == "codes" && !reserve.model_private) {
     // Releasing a decoder trained in the clear would release the training data's imprint.
-    return ToWireError(absl::FailedPreconditionError(
+    return protocol::ErrorFromStatus(absl::FailedPreconditionError(
         "codes mode ships the decoder, so it needs a DP-trained model; use synthetic mode"));
   }
   if (reserve.model_epsilon_micros < 0 ||
       (reserve.model_private && reserve.model_epsilon_micros == 0)) {
-    return ToWireError(absl::InvalidArgumentError("a private model must state a positive epsilon"));
+    return protocol::ErrorFromStatus(
+        absl::InvalidArgumentError("a private model must state a positive epsilon"));
   }
   ReservationRequest request{
       site_id_,     reserve.dataset, reserve.release_id,    reserve.charge_micros,
@@ -112,10 +112,10 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
   request.model_sha256 = reserve.model_sha256;
   request.model_charge_micros = reserve.model_private ? reserve.model_epsilon_micros : 0;
   auto result = storage_.Reserve(request);
-  if (!result.ok()) return ToWireError(result.status());
+  if (!result.ok()) return protocol::ErrorFromStatus(result.status());
   if (!result->granted) {
     spdlog::info("site {}: reservation {} refused, budget exhausted", site_id_, reserve.release_id);
-    protocol::Error error = ToWireError(
+    protocol::Error error = protocol::ErrorFromStatus(
         absl::ResourceExhaustedError("privacy budget exhausted for dataset " + reserve.dataset));
     error.remaining_micros = result->remaining_micros;
     return error;
@@ -128,54 +128,56 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
 
 protocol::SiteResponse SiteSession::OnChunk(const protocol::UploadChunk& chunk) {
   if (chunk.rows.size() > protocol::kMaxChunkBytes) {
-    return ToWireError(absl::InvalidArgumentError("chunk larger than the limit"));
+    return protocol::ErrorFromStatus(absl::InvalidArgumentError("chunk larger than the limit"));
   }
   auto record = storage_.GetRelease(chunk.release_id);
-  if (!record.ok()) return ToWireError(record.status());
+  if (!record.ok()) return protocol::ErrorFromStatus(record.status());
   if (!record->has_value() || (*record)->site_id != site_id_) {
-    return ToWireError(
+    return protocol::ErrorFromStatus(
         absl::NotFoundError("no reservation " + chunk.release_id + " for this site"));
   }
   const DatasetDeclaration* dataset = config_.FindDataset((*record)->dataset);
-  if (dataset == nullptr) return ToWireError(absl::InternalError("dataset no longer declared"));
+  if (dataset == nullptr)
+    return protocol::ErrorFromStatus(absl::InternalError("dataset no longer declared"));
   // Validate every row under the federation schema before anything is stored.
   auto parsed = data::ParseCsvTable(
       chunk.rows, dataset->schema,
       "release " + chunk.release_id + " chunk " + std::to_string(chunk.index), ChunkFormat());
   if (!parsed.ok()) {
     spdlog::warn("site {}: chunk refused: {}", site_id_, std::string(parsed.status().message()));
-    return ToWireError(parsed.status());
+    return protocol::ErrorFromStatus(parsed.status());
   }
   if (parsed->report.TotalClamped() > 0) {
-    return ToWireError(absl::InvalidArgumentError("rows outside the federation schema's bounds"));
+    return protocol::ErrorFromStatus(
+        absl::InvalidArgumentError("rows outside the federation schema's bounds"));
   }
   auto next = storage_.AppendChunk(site_id_, chunk.release_id, chunk.index, chunk.rows,
                                    parsed->report.rows);
-  if (!next.ok()) return ToWireError(next.status());
+  if (!next.ok()) return protocol::ErrorFromStatus(next.status());
   return protocol::ChunkAck{chunk.release_id, *next};
 }
 
 protocol::SiteResponse SiteSession::OnCommit(const protocol::Commit& commit) {
   auto record = storage_.GetRelease(commit.release_id);
-  if (!record.ok()) return ToWireError(record.status());
+  if (!record.ok()) return protocol::ErrorFromStatus(record.status());
   if (!record->has_value() || (*record)->site_id != site_id_) {
-    return ToWireError(
+    return protocol::ErrorFromStatus(
         absl::NotFoundError("no reservation " + commit.release_id + " for this site"));
   }
   const ReleaseRecord& r = **record;
   auto content = storage_.ReleaseContent(commit.release_id);
-  if (!content.ok()) return ToWireError(content.status());
+  if (!content.ok()) return protocol::ErrorFromStatus(content.status());
   const std::string sha = privacy::Sha256Hex(*content);
   if (sha != commit.sha256 || r.rows_received != commit.row_count ||
       r.rows_declared != commit.row_count) {
     spdlog::warn("site {}: commit of {} refused: hash or row count mismatch", site_id_,
                  commit.release_id);
-    return ToWireError(
+    return protocol::ErrorFromStatus(
         absl::InvalidArgumentError("commit does not match the uploaded data (sha256 or row count); "
                                    "the release stays uncommitted"));
   }
   if (absl::Status s = storage_.MarkCommitted(site_id_, commit.release_id, sha); !s.ok()) {
-    return ToWireError(s);
+    return protocol::ErrorFromStatus(s);
   }
   spdlog::info("site {}: committed {} ({} rows)", site_id_, commit.release_id, commit.row_count);
   return protocol::Committed{};
@@ -183,45 +185,13 @@ protocol::SiteResponse SiteSession::OnCommit(const protocol::Commit& commit) {
 
 protocol::SiteResponse SiteSession::OnReleaseState(const protocol::ReleaseStateQuery& query) {
   auto record = storage_.GetRelease(query.release_id);
-  if (!record.ok()) return ToWireError(record.status());
+  if (!record.ok()) return protocol::ErrorFromStatus(record.status());
   // Another site's release looks exactly like an unknown one.
   if (!record->has_value() || (*record)->site_id != site_id_) {
     return protocol::ReleaseState{query.release_id, "unknown", 0};
   }
   return protocol::ReleaseState{query.release_id, ReleaseStatusName((*record)->status),
                                 (*record)->next_chunk};
-}
-
-absl::StatusOr<std::string> ExportPooledCsv(Storage& storage, const CoordinatorConfig& config,
-                                            const std::string& dataset, bool with_site_column) {
-  const DatasetDeclaration* declared = config.FindDataset(dataset);
-  if (declared == nullptr) return absl::NotFoundError("unknown dataset '" + dataset + "'");
-  std::string out;
-  if (with_site_column) out += "site,";
-  for (size_t c = 0; c < declared->schema.columns.size(); ++c) {
-    out += (c ? "," : "") + data::EscapeCsvField(declared->schema.columns[c].name, ',');
-  }
-  out += '\n';
-  ASSIGN_OR_RETURN(const std::vector<ReleaseRecord> releases, storage.ListReleases());
-  for (const ReleaseRecord& r : releases) {
-    if (r.dataset != dataset || r.status != ReleaseStatus::kCommitted) continue;
-    ASSIGN_OR_RETURN(const std::string content, storage.ReleaseContent(r.release_id));
-    if (!with_site_column) {
-      out += content;
-      continue;
-    }
-    const std::string prefix = data::EscapeCsvField(r.site_id, ',') + ",";
-    size_t start = 0;
-    while (start < content.size()) {
-      const size_t end = content.find('\n', start);
-      const size_t stop = end == std::string::npos ? content.size() : end;
-      out += prefix;
-      out.append(content, start, stop - start);
-      out += '\n';
-      start = stop + 1;
-    }
-  }
-  return out;
 }
 
 }  // namespace fedsyn::coordinator

@@ -41,14 +41,6 @@ class SiteSession {
   bool greeted_ = false;
 };
 
-// Turns a status into the wire error (the message is for the site's operator).
-protocol::Error ToWireError(const absl::Status& status);
-
-// The pooled CSV of `dataset`: a header, then the rows of every committed release in commit
-// order; with `with_site_column`, a first column "site". Uncommitted releases never appear.
-absl::StatusOr<std::string> ExportPooledCsv(Storage& storage, const CoordinatorConfig& config,
-                                            const std::string& dataset, bool with_site_column);
-
 }  // namespace fedsyn::coordinator
 
 #endif  // FEDSYN_COORDINATOR_SITE_SESSION_H_

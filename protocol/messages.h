@@ -53,6 +53,14 @@ struct Error {
   std::string message;
   int64_t remaining_micros = -1;  // >= 0 when a reservation is refused for budget
 };
+// A status as the wire error the peer sees (the message is for the peer's operator), and back.
+inline Error ErrorFromStatus(const absl::Status& status) {
+  return {status.code(), std::string(status.message()), -1};
+}
+inline absl::Status StatusFromError(const Error& error) {
+  return absl::Status(error.code, "coordinator: " + error.message);
+}
+
 struct DatasetGrant {
   std::string name;
   std::string schema_toml;

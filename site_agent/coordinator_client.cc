@@ -10,11 +10,12 @@
 namespace fedsyn::site {
 namespace {
 
+// The coordinator's refusal as a status; a budget refusal says what remains.
 absl::Status FromWire(const protocol::Error& e) {
-  std::string message = e.message;
-  if (e.remaining_micros >= 0)
-    message += " (remaining " + privacy::FormatMicros(e.remaining_micros) + " epsilon)";
-  return absl::Status(e.code, "coordinator: " + message);
+  if (e.remaining_micros < 0) return protocol::StatusFromError(e);
+  return protocol::StatusFromError(
+      {e.code, e.message + " (remaining " + privacy::FormatMicros(e.remaining_micros) + " epsilon)",
+       -1});
 }
 
 template <typename T>

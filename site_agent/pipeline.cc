@@ -84,9 +84,6 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
   TrainSummary summary;
   data::Matrix encoded;
   model::VaeSpec spec;
-  spec.latent_dim = request.model.latent_dim;
-  spec.hidden = request.model.hidden;
-  spec.beta = request.model.beta;
   if (tables) {
     if (request.schema_path.empty())
       return absl::InvalidArgumentError("a schema file is required for CSV input");
@@ -95,9 +92,7 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
     ASSIGN_OR_RETURN(data::Transformer transformer, data::Transformer::FromSchema(schema));
     encoded = transformer.Encode(read.table);
     summary.read_report = read.report;
-    spec.architecture = model::Architecture::kMlp;
-    spec.input_width = transformer.width();
-    spec.blocks = transformer.blocks();
+    spec = model::TableVaeSpec(transformer, request.model.latent_dim, request.model.hidden);
     bundle.kind = DataKind::kTable;
     bundle.schema = std::move(schema);
     bundle.transformer = std::move(transformer);
@@ -113,11 +108,10 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
       return absl::InvalidArgumentError("the convolutional VAE takes 28x28 images");
     }
     encoded = data::ImagesToMatrix(images);
-    spec.architecture = model::Architecture::kConv28;
-    spec.input_width = 28 * 28;
-    spec.blocks = model::ImageBlocks(28 * 28);
+    spec = model::ImageVaeSpec(request.model.latent_dim, request.model.hidden.front());
     bundle.kind = DataKind::kImage;
   }
+  spec.beta = request.model.beta;
   summary.rows = encoded.rows;
   const uint64_t seed = request.seed.value_or(secure.NextU64() >> 1);
   model::TrainOptions options = request.train;

@@ -130,19 +130,18 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
   client.reset();
   ASSIGN_OR_RETURN(const ReleaseSummary generated, GenerateRelease(request, prepared, rng));
   ASSIGN_OR_RETURN(const std::string rows, SpoolRows(summary.spool_path));
-  const int64_t chunk_bytes = static_cast<int64_t>(options.chunk_bytes);
-  RETURN_IF_ERROR(ledger->MarkGenerated(summary.release_id, summary.spool_path,
-                                        privacy::Sha256Hex(rows), generated.rows, chunk_bytes));
+  const LocalRelease local{summary.release_id,    dataset,
+                           summary.charge_micros, "generated",
+                           summary.spool_path,    privacy::Sha256Hex(rows),
+                           generated.rows,        static_cast<int64_t>(options.chunk_bytes)};
+  RETURN_IF_ERROR(ledger->MarkGenerated(local.release_id, local.spool_path, local.sha256,
+                                        local.rows, local.chunk_bytes));
   spdlog::info("release {} generated and spooled ({} rows); uploading", summary.release_id,
                generated.rows);
 
   // 5. Upload and commit.
   ASSIGN_OR_RETURN(
       client, CoordinatorClient::Connect(kit, options, [&rng] { return rng.UniformOpen01(); }));
-  const LocalRelease local{summary.release_id,    dataset,
-                           summary.charge_micros, "generated",
-                           summary.spool_path,    privacy::Sha256Hex(rows),
-                           generated.rows,        chunk_bytes};
   RETURN_IF_ERROR(UploadAndCommit(*client, *ledger, local, max_chunks, summary.committed));
   return summary;
 }

@@ -148,10 +148,26 @@ int SetComputeThreads(int threads) {
   return at::get_num_threads();
 }
 
-std::vector<data::Block> ImageBlocks(int pixels) {
-  std::vector<data::Block> blocks;
-  for (int i = 0; i < pixels; ++i) blocks.push_back({data::BlockKind::kBernoulli, i, 1});
-  return blocks;
+VaeSpec TableVaeSpec(const data::Transformer& transformer, int latent_dim,
+                     std::vector<int> hidden) {
+  VaeSpec spec;
+  spec.architecture = Architecture::kMlp;
+  spec.input_width = transformer.width();
+  spec.blocks = transformer.blocks();
+  spec.latent_dim = latent_dim;
+  spec.hidden = std::move(hidden);
+  return spec;
+}
+
+VaeSpec ImageVaeSpec(int latent_dim, int dense_width) {
+  constexpr int kPixels = 28 * 28;
+  VaeSpec spec;
+  spec.architecture = Architecture::kConv28;
+  spec.input_width = kPixels;
+  for (int i = 0; i < kPixels; ++i) spec.blocks.push_back({data::BlockKind::kBernoulli, i, 1});
+  spec.latent_dim = latent_dim;
+  spec.hidden = {dense_width};
+  return spec;
 }
 
 Vae::Vae(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -160,8 +160,10 @@ class Vae {
   std::unique_ptr<Impl> impl_;
 };
 
-// Loss layout for 28x28 images: 784 Bernoulli pixels.
-std::vector<data::Block> ImageBlocks(int pixels);
+// The MLP VAE for a table: input width and loss layout from the transformer.
+VaeSpec TableVaeSpec(const data::Transformer& transformer, int latent_dim, std::vector<int> hidden);
+// The convolutional VAE for 28x28 images (784 Bernoulli pixels) with one dense layer.
+VaeSpec ImageVaeSpec(int latent_dim, int dense_width);
 
 }  // namespace fedsyn::model
 

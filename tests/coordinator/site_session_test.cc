@@ -1,3 +1,4 @@
+#include "coordinator/export.h"
 #include "coordinator/site_session.h"
 
 #include "common/privacy/digest.h"

@@ -29,12 +29,8 @@ TEST(EndToEndUtility, DpTrainedVaeOnAdultBeatsTheMajorityBaseline) {
   bundle.kind = site::DataKind::kTable;
   bundle.schema = *schema;
   bundle.transformer = *data::Transformer::FromSchema(*schema);
-  model::VaeSpec spec;
-  spec.input_width = bundle.transformer->width();
-  spec.blocks = bundle.transformer->blocks();
-  spec.latent_dim = 8;
-  spec.hidden = {128, 128};
-  bundle.vae = std::move(*model::Vae::Create(spec, 1));
+  bundle.vae =
+      std::move(*model::Vae::Create(model::TableVaeSpec(*bundle.transformer, 8, {128, 128}), 1));
   model::DpSgdOptions dp;
   dp.target_epsilon = 8.0;
   dp.delta = 1e-5;

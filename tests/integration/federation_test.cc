@@ -14,7 +14,7 @@
 #include "common/privacy/digest.h"
 #include "coordinator/admin_client.h"
 #include "coordinator/server.h"
-#include "coordinator/site_session.h"
+#include "coordinator/export.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "protocol/codec.h"

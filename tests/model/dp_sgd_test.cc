@@ -26,14 +26,8 @@ struct Fixture {
 Fixture MakeFixture() {
   const testing::EncodedHeart heart = testing::LoadEncodedHeart("cleveland");
   const data::Matrix& encoded = heart.encoded;
-  const data::Transformer* transformer = &heart.transformer;
-  VaeSpec spec;
-  spec.input_width = transformer->width();
-  spec.blocks = transformer->blocks();
-  spec.latent_dim = 8;
-  spec.hidden = {64, 32};
   Fixture f;
-  f.vae = std::move(*Vae::Create(spec, 4));
+  f.vae = std::move(*Vae::Create(TableVaeSpec(heart.transformer, 8, {64, 32}), 4));
   TrainOptions options;
   options.max_epochs = 3;
   options.seed = 4;
@@ -139,13 +133,7 @@ TEST(DpSgd, TrainsWithinTheTargetEpsilon) {
 }
 
 TEST(DpSgd, ConvolutionalVaeUsesTheExactMicrobatchFallback) {
-  VaeSpec spec;
-  spec.architecture = Architecture::kConv28;
-  spec.input_width = 784;
-  spec.blocks = ImageBlocks(784);
-  spec.latent_dim = 4;
-  spec.hidden = {32};
-  auto vae = Vae::Create(spec, 1);
+  auto vae = Vae::Create(ImageVaeSpec(4, 32), 1);
   ASSERT_TRUE(vae.ok());
   data::Matrix images(6, 784), eps(6, 4);
   std::mt19937_64 rng(2);

@@ -16,14 +16,7 @@ using Heart = testing::EncodedHeart;
 
 Heart LoadCleveland() { return testing::LoadEncodedHeart("cleveland"); }
 
-VaeSpec MlpSpec(const data::Transformer& t) {
-  VaeSpec spec;
-  spec.input_width = t.width();
-  spec.blocks = t.blocks();
-  spec.latent_dim = 8;
-  spec.hidden = {64, 64};
-  return spec;
-}
+VaeSpec MlpSpec(const data::Transformer& t) { return TableVaeSpec(t, 8, {64, 64}); }
 
 TrainOptions FastOptions(uint64_t seed) {
   TrainOptions o;
@@ -179,13 +172,7 @@ TEST(Vae, ConvolutionalVaeTrainsOnImages) {
         images.Row(i)[y * 28 + x] = ((x < 14) == (i % 2 == 0)) ? 0.9f : 0.05f;
     }
   }
-  VaeSpec spec;
-  spec.architecture = Architecture::kConv28;
-  spec.input_width = 784;
-  spec.blocks = ImageBlocks(784);
-  spec.latent_dim = 4;
-  spec.hidden = {64};
-  auto vae = Vae::Create(spec, 2);
+  auto vae = Vae::Create(ImageVaeSpec(4, 64), 2);
   ASSERT_TRUE(vae.ok()) << vae.status();
   base::NullProgress progress;
   TrainOptions options = FastOptions(2);
