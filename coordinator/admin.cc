@@ -67,8 +67,8 @@ protocol::AdminResponse HandleAdminRequest(const protocol::AdminRequest& request
       std::vector<protocol::ReleaseInfo> out;
       for (const ReleaseRecord& r : *releases) {
         out.push_back({r.release_id, r.site_id, r.dataset, ReleaseStatusName(r.status),
-                       r.charge_micros, r.rows_received, r.sha256, r.created_unix,
-                       r.model_private});
+                       r.charge_micros, r.rows_received, r.sha256, r.created_unix, r.model_private,
+                       r.mode});
       }
       return out;
     }

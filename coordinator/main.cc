@@ -19,10 +19,11 @@
 #include "common/base/logging.h"
 #include "common/data/table_io.h"
 #include "common/privacy/budget.h"
+#include "common/privacy/random.h"
 #include "coordinator/admin.h"
 #include "coordinator/admin_client.h"
-#include "coordinator/server.h"
 #include "coordinator/export.h"
+#include "coordinator/server.h"
 #include "nlohmann/json.hpp"
 
 namespace {
@@ -124,7 +125,8 @@ void Show(const AdminResponse& response, bool json) {
                        {"rows", r.rows},
                        {"sha256", r.sha256},
                        {"created_unix", r.created_unix},
-                       {"model_private", r.model_private}});
+                       {"model_private", r.model_private},
+                       {"mode", r.mode}});
       }
       std::cout << out.dump(2) << "\n";
       return;
@@ -132,11 +134,12 @@ void Show(const AdminResponse& response, bool json) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : *releases) {
       rows.push_back({r.release_id, r.site_id, r.dataset, r.state, Eps(r.charge_micros),
-                      std::to_string(r.rows), r.model_private ? "DP-SGD" : "NOT PRIVATE",
+                      std::to_string(r.rows), r.mode, r.model_private ? "DP-SGD" : "NOT PRIVATE",
                       When(r.created_unix)});
     }
-    PrintTable({"RELEASE", "SITE", "DATASET", "STATE", "EPSILON", "ROWS", "MODEL", "CREATED"},
-               rows);
+    PrintTable(
+        {"RELEASE", "SITE", "DATASET", "STATE", "EPSILON", "ROWS", "MODE", "MODEL", "CREATED"},
+        rows);
   }
 }
 
@@ -238,7 +241,8 @@ int main(int argc, char** argv) {
     if (!config.ok()) return Fail(config.status());
     auto storage = fedsyn::coordinator::OpenSqliteStorage(config->database, /*read_only=*/true);
     if (!storage.ok()) return Fail(storage.status());
-    auto csv = fedsyn::coordinator::ExportPooledCsv(**storage, *config, dataset, with_site);
+    fedsyn::privacy::SecureRandom secure;  // the decoder's sampling for codes-mode releases
+    auto csv = fedsyn::coordinator::ExportPooledCsv(**storage, *config, dataset, with_site, secure);
     if (!csv.ok()) return Fail(csv.status());
     if (absl::Status s = fedsyn::data::WriteFileAtomically(out, *csv); !s.ok()) return Fail(s);
     const size_t lines = static_cast<size_t>(std::count(csv->begin(), csv->end(), '\n'));

@@ -13,6 +13,7 @@ struct State {
   std::map<std::string, ReleaseRecord> releases;
   std::map<std::pair<std::string, uint32_t>, std::string> chunks;
   std::map<std::string, int64_t> last_seen;
+  std::map<std::string, std::string> models;
 };
 
 class MemoryTables final : public Tables {
@@ -66,6 +67,14 @@ class MemoryTables final : public Tables {
   }
   absl::Status TouchSite(const std::string& site_id, int64_t now_unix) override {
     s_.last_seen[site_id] = now_unix;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<std::string>> FindModel(const std::string& sha256) override {
+    const auto it = s_.models.find(sha256);
+    return it == s_.models.end() ? std::optional<std::string>() : it->second;
+  }
+  absl::Status InsertModel(const std::string& sha256, const std::string& model) override {
+    s_.models[sha256] = model;
     return absl::OkStatus();
   }
 

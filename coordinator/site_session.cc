@@ -4,6 +4,7 @@
 
 #include "common/data/table_io.h"
 #include "common/privacy/digest.h"
+#include "coordinator/decoder.h"
 #include "protocol/codec.h"
 #include "spdlog/spdlog.h"
 
@@ -44,6 +45,7 @@ protocol::SiteResponse SiteSession::Handle(const protocol::SiteRequest& request)
         if constexpr (std::is_same_v<T, protocol::UploadChunk>) return OnChunk(m);
         if constexpr (std::is_same_v<T, protocol::Commit>) return OnCommit(m);
         if constexpr (std::is_same_v<T, protocol::ReleaseStateQuery>) return OnReleaseState(m);
+        if constexpr (std::is_same_v<T, protocol::UploadModel>) return OnUploadModel(m);
         if constexpr (std::is_same_v<T, protocol::Heartbeat>) {
           if (absl::Status s = storage_.TouchSite(site_id_, clock_()); !s.ok())
             return protocol::ErrorFromStatus(s);
@@ -139,22 +141,83 @@ protocol::SiteResponse SiteSession::OnChunk(const protocol::UploadChunk& chunk) 
   const DatasetDeclaration* dataset = config_.FindDataset((*record)->dataset);
   if (dataset == nullptr)
     return protocol::ErrorFromStatus(absl::InternalError("dataset no longer declared"));
-  // Validate every row under the federation schema before anything is stored.
-  auto parsed = data::ParseCsvTable(
-      chunk.rows, dataset->schema,
-      "release " + chunk.release_id + " chunk " + std::to_string(chunk.index), ChunkFormat());
-  if (!parsed.ok()) {
-    spdlog::warn("site {}: chunk refused: {}", site_id_, std::string(parsed.status().message()));
-    return protocol::ErrorFromStatus(parsed.status());
+  // Validate every row before anything is stored.
+  auto rows = ValidateChunkRows(**record, *dataset, chunk);
+  if (!rows.ok()) {
+    spdlog::warn("site {}: chunk refused: {}", site_id_, std::string(rows.status().message()));
+    return protocol::ErrorFromStatus(rows.status());
   }
-  if (parsed->report.TotalClamped() > 0) {
-    return protocol::ErrorFromStatus(
-        absl::InvalidArgumentError("rows outside the federation schema's bounds"));
-  }
-  auto next = storage_.AppendChunk(site_id_, chunk.release_id, chunk.index, chunk.rows,
-                                   parsed->report.rows);
+  auto next = storage_.AppendChunk(site_id_, chunk.release_id, chunk.index, chunk.rows, *rows);
   if (!next.ok()) return protocol::ErrorFromStatus(next.status());
   return protocol::ChunkAck{chunk.release_id, *next};
+}
+
+absl::StatusOr<int64_t> SiteSession::ValidateChunkRows(const ReleaseRecord& release,
+                                                       const DatasetDeclaration& dataset,
+                                                       const protocol::UploadChunk& chunk) {
+  const std::string source =
+      "release " + chunk.release_id + " chunk " + std::to_string(chunk.index);
+  if (release.mode == "codes") {
+    ASSIGN_OR_RETURN(const int latent_dim, StoredDecoderLatentDim(release, dataset));
+    ASSIGN_OR_RETURN(const data::Matrix codes,
+                     data::ParseMatrixCsv(chunk.rows, latent_dim, /*header=*/false, source));
+    return codes.rows;
+  }
+  ASSIGN_OR_RETURN(const data::ReadResult parsed,
+                   data::ParseCsvTable(chunk.rows, dataset.schema, source, ChunkFormat()));
+  if (parsed.report.TotalClamped() > 0) {
+    return absl::InvalidArgumentError("rows outside the federation schema's bounds");
+  }
+  return parsed.report.rows;
+}
+
+absl::StatusOr<int> SiteSession::StoredDecoderLatentDim(const ReleaseRecord& release,
+                                                        const DatasetDeclaration& dataset) {
+  if (const auto it = latent_dims_.find(release.model_sha256); it != latent_dims_.end())
+    return it->second;
+  ASSIGN_OR_RETURN(const std::optional<std::string> model,
+                   storage_.ModelBytes(release.model_sha256));
+  if (!model) {
+    return absl::FailedPreconditionError("release " + release.release_id +
+                                         " is in codes mode: upload its decoder before the codes");
+  }
+  ASSIGN_OR_RETURN(const int latent_dim, CheckPublishedDecoder(*model, dataset.schema));
+  latent_dims_[release.model_sha256] = latent_dim;
+  return latent_dim;
+}
+
+protocol::SiteResponse SiteSession::OnUploadModel(const protocol::UploadModel& upload) {
+  auto record = storage_.GetRelease(upload.release_id);
+  if (!record.ok()) return protocol::ErrorFromStatus(record.status());
+  if (!record->has_value() || (*record)->site_id != site_id_) {
+    return protocol::ErrorFromStatus(
+        absl::NotFoundError("no reservation " + upload.release_id + " for this site"));
+  }
+  const ReleaseRecord& release = **record;
+  const DatasetDeclaration* dataset = config_.FindDataset(release.dataset);
+  if (dataset == nullptr)
+    return protocol::ErrorFromStatus(absl::InternalError("dataset no longer declared"));
+  if (release.mode != "codes") {
+    return protocol::ErrorFromStatus(absl::FailedPreconditionError(
+        "release " + upload.release_id + " is not a codes-mode release; it takes no model"));
+  }
+  // Cheap checks first: the hash names the model the reservation paid for.
+  if (privacy::Sha256Hex(upload.model) != release.model_sha256) {
+    return protocol::ErrorFromStatus(absl::InvalidArgumentError(
+        "the uploaded model's SHA-256 differs from the model named in the reservation"));
+  }
+  auto latent_dim = CheckPublishedDecoder(upload.model, dataset->schema);
+  if (!latent_dim.ok()) {
+    spdlog::warn("site {}: decoder of {} refused: {}", site_id_, upload.release_id,
+                 std::string(latent_dim.status().message()));
+    return protocol::ErrorFromStatus(latent_dim.status());
+  }
+  if (absl::Status s = storage_.StoreModel(site_id_, upload.release_id, upload.model); !s.ok())
+    return protocol::ErrorFromStatus(s);
+  latent_dims_[release.model_sha256] = *latent_dim;
+  spdlog::info("site {}: stored the decoder of {} (latent dimension {})", site_id_,
+               upload.release_id, *latent_dim);
+  return protocol::ModelStored{upload.release_id};
 }
 
 protocol::SiteResponse SiteSession::OnCommit(const protocol::Commit& commit) {

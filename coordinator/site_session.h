@@ -6,11 +6,14 @@
 // site sends is validated before storage is touched: rows are parsed under the federation
 // schema (NaN, Inf, unknown categories, out-of-range values refused), commits are checked
 // against the stored chunks' SHA-256 and row count. A refused request stores nothing and
-// charges nothing.
+// charges nothing. Codes mode: the published decoder must arrive (and pass
+// CheckPublishedDecoder) before any chunk, and each chunk row must hold exactly latent_dim
+// finite numbers.
 #ifndef FEDSYN_COORDINATOR_SITE_SESSION_H_
 #define FEDSYN_COORDINATOR_SITE_SESSION_H_
 
 #include <functional>
+#include <map>
 #include <string>
 
 #include "coordinator/federation.h"
@@ -33,12 +36,21 @@ class SiteSession {
   protocol::SiteResponse OnChunk(const protocol::UploadChunk& chunk);
   protocol::SiteResponse OnCommit(const protocol::Commit& commit);
   protocol::SiteResponse OnReleaseState(const protocol::ReleaseStateQuery& query);
+  protocol::SiteResponse OnUploadModel(const protocol::UploadModel& upload);
+  // Validates a chunk's rows under the release's mode; returns the row count.
+  absl::StatusOr<int64_t> ValidateChunkRows(const ReleaseRecord& release,
+                                            const DatasetDeclaration& dataset,
+                                            const protocol::UploadChunk& chunk);
+  // The latent dimension of a stored decoder (cached: parsing a model costs milliseconds).
+  absl::StatusOr<int> StoredDecoderLatentDim(const ReleaseRecord& release,
+                                             const DatasetDeclaration& dataset);
 
   std::string site_id_;
   Storage& storage_;
   const CoordinatorConfig& config_;
   Clock clock_;
   bool greeted_ = false;
+  std::map<std::string, int> latent_dims_;  // model SHA-256 -> latent dimension
 };
 
 }  // namespace fedsyn::coordinator

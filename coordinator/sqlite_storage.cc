@@ -26,6 +26,8 @@ CREATE TABLE chunks (
   rows BLOB NOT NULL, PRIMARY KEY (release_id, idx));
 CREATE TABLE sites (site_id TEXT PRIMARY KEY, last_seen_unix INTEGER NOT NULL);
 )sql",
+    // Codes mode: published decoders, once per SHA-256.
+    "CREATE TABLE models (sha256 TEXT PRIMARY KEY, bytes BLOB NOT NULL);",
 };
 
 constexpr char kReleaseColumns[] =
@@ -141,6 +143,18 @@ class SqliteTables final : public Tables {
                 "INSERT INTO sites (site_id, last_seen_unix) VALUES (?, ?) "
                 "ON CONFLICT (site_id) DO UPDATE SET last_seen_unix = excluded.last_seen_unix");
     s.BindText(1, site_id).BindInt(2, now_unix);
+    return s.Run();
+  }
+  absl::StatusOr<std::optional<std::string>> FindModel(const std::string& sha256) override {
+    Statement s(db_, "SELECT bytes FROM models WHERE sha256 = ?");
+    s.BindText(1, sha256);
+    if (s.Next()) return std::optional<std::string>(s.Text(0));
+    RETURN_IF_ERROR(s.status());
+    return std::optional<std::string>();
+  }
+  absl::Status InsertModel(const std::string& sha256, const std::string& model) override {
+    Statement s(db_, "INSERT INTO models (sha256, bytes) VALUES (?, ?)");
+    s.BindText(1, sha256).BindBlob(2, model);
     return s.Run();
   }
 

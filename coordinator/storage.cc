@@ -1,5 +1,6 @@
 #include "coordinator/storage.h"
 
+#include "common/privacy/digest.h"
 #include "coordinator/storage_backend.h"
 
 namespace fedsyn::coordinator {
@@ -143,6 +144,35 @@ absl::Status LedgerStorage::MarkCommitted(const std::string& site_id, const std:
     record.sha256 = sha256;
     return t.UpdateRelease(record);
   });
+}
+
+absl::Status LedgerStorage::StoreModel(const std::string& site_id, const std::string& release_id,
+                                       const std::string& model) {
+  const std::string sha = privacy::Sha256Hex(model);
+  return RunInTransaction([&](Tables& t) -> absl::Status {
+    ASSIGN_OR_RETURN(const ReleaseRecord record, OwnedRelease(t, site_id, release_id));
+    if (record.mode != "codes") {
+      return absl::FailedPreconditionError("release " + release_id +
+                                           " is not a codes-mode release; it takes no model");
+    }
+    if (sha != record.model_sha256) {
+      return absl::InvalidArgumentError(
+          "the uploaded model's SHA-256 differs from the model named in reservation " + release_id);
+    }
+    ASSIGN_OR_RETURN(const std::optional<std::string> stored, t.FindModel(sha));
+    if (stored) return absl::OkStatus();
+    return t.InsertModel(sha, model);
+  });
+}
+
+absl::StatusOr<std::optional<std::string>> LedgerStorage::ModelBytes(
+    const std::string& model_sha256) {
+  std::optional<std::string> model;
+  RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
+    ASSIGN_OR_RETURN(model, t.FindModel(model_sha256));
+    return absl::OkStatus();
+  }));
+  return model;
 }
 
 absl::StatusOr<std::optional<ReleaseRecord>> LedgerStorage::GetRelease(

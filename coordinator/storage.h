@@ -1,6 +1,6 @@
 // The coordinator's durable state: per site x dataset budget limits and spending (the
-// authoritative ledger), releases and their uploaded chunks. One interface, two backends
-// (SQLite for production, in-memory for tests), one conformance suite
+// authoritative ledger), releases and their uploaded chunks, codes-mode decoders. One interface,
+// two backends (SQLite for production, in-memory for tests), one conformance suite
 // (tests/coordinator/storage_conformance_test.cc).
 //
 // Contract common to every method: when it returns OK, the change is durable (committed to
@@ -96,6 +96,15 @@ class Storage {
   // Marks a reserved release committed (idempotent for a committed one with the same hash).
   virtual absl::Status MarkCommitted(const std::string& site_id, const std::string& release_id,
                                      const std::string& sha256) = 0;
+
+  // Codes mode: stores the published decoder of a reserved codes-mode release owned by
+  // `site_id`. Its SHA-256 must be the reservation's model_sha256 (InvalidArgument otherwise);
+  // storing the same model again is a no-op. Models are kept once per SHA-256.
+  virtual absl::Status StoreModel(const std::string& site_id, const std::string& release_id,
+                                  const std::string& model) = 0;
+  // The stored model with this SHA-256, if any.
+  virtual absl::StatusOr<std::optional<std::string>> ModelBytes(
+      const std::string& model_sha256) = 0;
 
   virtual absl::StatusOr<std::optional<ReleaseRecord>> GetRelease(
       const std::string& release_id) = 0;

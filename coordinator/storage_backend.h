@@ -28,6 +28,8 @@ class Tables {
                                    const std::string& rows) = 0;
   virtual absl::StatusOr<std::string> ConcatenatedChunks(const std::string& release_id) = 0;
   virtual absl::Status TouchSite(const std::string& site_id, int64_t now_unix) = 0;
+  virtual absl::StatusOr<std::optional<std::string>> FindModel(const std::string& sha256) = 0;
+  virtual absl::Status InsertModel(const std::string& sha256, const std::string& model) = 0;
 };
 
 class LedgerStorage : public Storage {
@@ -41,6 +43,9 @@ class LedgerStorage : public Storage {
   absl::StatusOr<std::string> ReleaseContent(const std::string& release_id) override;
   absl::Status MarkCommitted(const std::string& site_id, const std::string& release_id,
                              const std::string& sha256) override;
+  absl::Status StoreModel(const std::string& site_id, const std::string& release_id,
+                          const std::string& model) override;
+  absl::StatusOr<std::optional<std::string>> ModelBytes(const std::string& model_sha256) override;
   absl::StatusOr<std::optional<ReleaseRecord>> GetRelease(const std::string& release_id) override;
   absl::Status TouchSite(const std::string& site_id, int64_t now_unix) override;
 

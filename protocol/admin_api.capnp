@@ -52,4 +52,5 @@ struct ReleaseInfo {
   sha256 @6 :Text;
   createdUnix @7 :Int64;
   modelPrivate @8 :Bool;    # false: the release's decoder was trained without DP
+  mode @9 :Text;            # "synthetic" | "codes"
 }

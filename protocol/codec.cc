@@ -113,6 +113,11 @@ std::string EncodeSiteRequest(const SiteRequest& request) {
                  },
                  [&](const Heartbeat&) { root.setHeartbeat(); },
                  [&](const ReleaseStateQuery& m) { root.setReleaseState(AsText(m.release_id)); },
+                 [&](const UploadModel& m) {
+                   auto b = root.initUploadModel();
+                   b.setReleaseId(AsText(m.release_id));
+                   b.setModel(AsData(m.model));
+                 },
              },
              request);
   return ToBytes(message);
@@ -151,6 +156,10 @@ absl::StatusOr<SiteRequest> DecodeSiteRequest(std::string_view bytes) {
             return Heartbeat{};
           case ::SiteRequest::RELEASE_STATE:
             return ReleaseStateQuery{FromText(r.getReleaseState())};
+          case ::SiteRequest::UPLOAD_MODEL: {
+            auto m = r.getUploadModel();
+            return UploadModel{FromText(m.getReleaseId()), FromData(m.getModel())};
+          }
         }
         return absl::InvalidArgumentError("unknown site request type");
       });
@@ -194,6 +203,7 @@ std::string EncodeSiteResponse(const SiteResponse& response) {
                    b.setState(AsText(m.state));
                    b.setNextIndex(m.next_index);
                  },
+                 [&](const ModelStored& m) { root.setModelStored(AsText(m.release_id)); },
              },
              response);
   return ToBytes(message);
@@ -234,6 +244,8 @@ absl::StatusOr<SiteResponse> DecodeSiteResponse(std::string_view bytes) {
         auto m = r.getReleaseState();
         return ReleaseState{FromText(m.getReleaseId()), FromText(m.getState()), m.getNextIndex()};
       }
+      case ::SiteResponse::MODEL_STORED:
+        return ModelStored{FromText(r.getModelStored())};
     }
     return absl::InvalidArgumentError("unknown site response type");
   });
@@ -319,6 +331,7 @@ std::string EncodeAdminResponse(const AdminResponse& response) {
                      list[i].setSha256(AsText(v[i].sha256));
                      list[i].setCreatedUnix(v[i].created_unix);
                      list[i].setModelPrivate(v[i].model_private);
+                     list[i].setMode(AsText(v[i].mode));
                    }
                  },
              },
@@ -358,7 +371,7 @@ absl::StatusOr<AdminResponse> DecodeAdminResponse(std::string_view bytes) {
               v.push_back({FromText(x.getReleaseId()), FromText(x.getSiteId()),
                            FromText(x.getDataset()), FromText(x.getState()), x.getChargeMicros(),
                            x.getRows(), FromText(x.getSha256()), x.getCreatedUnix(),
-                           x.getModelPrivate()});
+                           x.getModelPrivate(), FromText(x.getMode())});
             }
             return v;
           }

@@ -45,7 +45,12 @@ struct Heartbeat {};
 struct ReleaseStateQuery {
   std::string release_id;
 };
-using SiteRequest = std::variant<Hello, Reserve, UploadChunk, Commit, Heartbeat, ReleaseStateQuery>;
+struct UploadModel {
+  std::string release_id;
+  std::string model;  // published model file bytes (codes mode)
+};
+using SiteRequest =
+    std::variant<Hello, Reserve, UploadChunk, Commit, Heartbeat, ReleaseStateQuery, UploadModel>;
 
 // ---- site API: coordinator -> agent
 struct Error {
@@ -89,8 +94,11 @@ struct ReleaseState {
   std::string state;  // "unknown" | "reserved" | "committed"
   uint32_t next_index = 0;
 };
-using SiteResponse =
-    std::variant<Error, Welcome, Reserved, ChunkAck, Committed, HeartbeatReply, ReleaseState>;
+struct ModelStored {
+  std::string release_id;
+};
+using SiteResponse = std::variant<Error, Welcome, Reserved, ChunkAck, Committed, HeartbeatReply,
+                                  ReleaseState, ModelStored>;
 
 // ---- admin API
 enum class AdminQuery { kStatus, kBudgets, kReleases };
@@ -123,6 +131,7 @@ struct ReleaseInfo {
   std::string sha256;
   int64_t created_unix = 0;
   bool model_private = false;
+  std::string mode = "synthetic";
 };
 using AdminResponse =
     std::variant<Error, std::vector<SiteStatus>, std::vector<Budget>, std::vector<ReleaseInfo>>;

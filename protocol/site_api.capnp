@@ -11,7 +11,15 @@ struct SiteRequest {
     commit @3 :Commit;
     heartbeat @4 :Void;
     releaseState @5 :Text;   # release id: how far the coordinator got (resume after a disconnect)
+    uploadModel @6 :UploadModel;
   }
+}
+
+# Codes mode: the published decoder of a reserved release, sent before its chunks. Its
+# SHA-256 must equal the reservation's modelSha256; replays of the same bytes are acknowledged.
+struct UploadModel {
+  releaseId @0 :Text;
+  model @1 :Data;           # a fedsyn model file without its training outcome
 }
 
 struct Hello {
@@ -33,7 +41,8 @@ struct Reserve {
 struct UploadChunk {
   releaseId @0 :Text;
   index @1 :UInt32;         # 0, 1, 2, ... in order
-  rows @2 :Data;            # CSV rows (no header) in the federation schema's column order
+  rows @2 :Data;            # CSV rows (no header): records in the federation schema's column
+                            # order (synthetic mode), or latentDim numbers per row (codes mode)
 }
 
 struct Commit {
@@ -51,6 +60,7 @@ struct SiteResponse {
     committed @4 :Void;
     heartbeat @5 :Void;
     releaseState @6 :ReleaseState;
+    modelStored @7 :Text;    # release id
   }
 }
 

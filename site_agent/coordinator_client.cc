@@ -132,6 +132,11 @@ absl::StatusOr<bool> CoordinatorClient::Upload(const std::string& release_id,
   return true;
 }
 
+absl::Status CoordinatorClient::UploadModel(const std::string& release_id,
+                                            const std::string& model) {
+  return Expect<protocol::ModelStored>(Call(protocol::UploadModel{release_id, model})).status();
+}
+
 absl::Status CoordinatorClient::Commit(const std::string& release_id, int64_t rows,
                                        const std::string& sha256) {
   return Expect<protocol::Committed>(Call(protocol::Commit{release_id, rows, sha256})).status();

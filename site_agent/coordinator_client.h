@@ -45,6 +45,8 @@ class CoordinatorClient {
   // chunks (tests simulate a dropped agent with it).
   absl::StatusOr<bool> Upload(const std::string& release_id, const std::string& rows,
                               size_t chunk_bytes, int max_chunks = -1);
+  // Codes mode: the published decoder, before the chunks (idempotent for the same bytes).
+  absl::Status UploadModel(const std::string& release_id, const std::string& model);
   absl::Status Commit(const std::string& release_id, int64_t rows, const std::string& sha256);
   absl::Status Heartbeat();
 

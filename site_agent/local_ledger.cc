@@ -16,6 +16,7 @@ CREATE TABLE releases (
     rows INTEGER NOT NULL DEFAULT 0, chunk_bytes INTEGER NOT NULL DEFAULT 0,
   model_sha256 TEXT NOT NULL DEFAULT '', model_charge_micros INTEGER NOT NULL DEFAULT 0, created_unix INTEGER NOT NULL DEFAULT (strftime('%s', 'now')));
 )sql",
+    "ALTER TABLE releases ADD COLUMN mode TEXT NOT NULL DEFAULT 'synthetic';",
 };
 
 // Everything except releases the coordinator refused before any noise was drawn.
@@ -75,19 +76,17 @@ class SqliteLocalLedger final : public LocalLedger {
     });
   }
 
-  absl::Status MarkGenerated(const std::string& release_id, const std::string& spool_path,
-                             const std::string& sha256, int64_t rows,
-                             int64_t chunk_bytes) override {
+  absl::Status MarkGenerated(const LocalRelease& release) override {
     return db_->Transaction([&] {
       Statement s(db_->handle(),
                   "UPDATE releases SET state = 'generated', spool_path = ?, sha256 = ?, rows = ?, "
-                  "chunk_bytes = ? "
-                  "WHERE release_id = ?");
-      s.BindText(1, spool_path)
-          .BindText(2, sha256)
-          .BindInt(3, rows)
-          .BindInt(4, chunk_bytes)
-          .BindText(5, release_id);
+                  "chunk_bytes = ?, mode = ? WHERE release_id = ?");
+      s.BindText(1, release.spool_path)
+          .BindText(2, release.sha256)
+          .BindInt(3, release.rows)
+          .BindInt(4, release.chunk_bytes)
+          .BindText(5, release.mode)
+          .BindText(6, release.release_id);
       return s.Run();
     });
   }
@@ -109,11 +108,11 @@ class SqliteLocalLedger final : public LocalLedger {
     RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
       Statement s(db_->handle(),
                   "SELECT release_id, dataset, charge_micros, state, spool_path, sha256, rows, "
-                  "chunk_bytes FROM releases "
+                  "chunk_bytes, mode FROM releases "
                   "ORDER BY created_unix, rowid");
       while (s.Next()) {
-        out.push_back(
-            {s.Text(0), s.Text(1), s.Int(2), s.Text(3), s.Text(4), s.Text(5), s.Int(6), s.Int(7)});
+        out.push_back({s.Text(0), s.Text(1), s.Int(2), s.Text(3), s.Text(4), s.Text(5), s.Int(6),
+                       s.Int(7), s.Text(8)});
       }
       return s.status();
     }));

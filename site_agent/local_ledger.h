@@ -26,8 +26,11 @@ struct LocalRelease {
   std::string spool_path;
   std::string sha256;
   int64_t rows = 0;
-  int64_t chunk_bytes =
-      0;  // the upload's chunking, fixed per release so a resume cuts the same chunks
+  // The upload's chunking, fixed per release so a resume cuts the same chunks.
+  int64_t chunk_bytes = 0;
+  // "synthetic" or "codes"; a codes release also sends its published decoder, spooled beside
+  // the codes (PublishedModelPath(spool_path)).
+  std::string mode = "synthetic";
 };
 
 class LocalLedger {
@@ -44,9 +47,9 @@ class LocalLedger {
                                                const std::string& model_sha256,
                                                int64_t model_charge, int64_t limit) = 0;
   virtual absl::Status SetState(const std::string& release_id, const std::string& state) = 0;
-  virtual absl::Status MarkGenerated(const std::string& release_id, const std::string& spool_path,
-                                     const std::string& sha256, int64_t rows,
-                                     int64_t chunk_bytes) = 0;
+  // Records where `release` was spooled (path, hash, rows, chunking, mode) and its state
+  // "generated".
+  virtual absl::Status MarkGenerated(const LocalRelease& release) = 0;
   virtual absl::StatusOr<int64_t> Spent(const std::string& dataset) = 0;
   virtual absl::StatusOr<std::vector<LocalRelease>> Releases() = 0;
 };

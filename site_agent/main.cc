@@ -40,7 +40,7 @@ struct CliState {
   // train + release
   TrainRequest train;
   ReleaseRequest release;
-  std::string metric = "l2", decoding = "sample";
+  std::string metric = "l2", decoding = "sample", mode = "synthetic";
   std::string site_kit, dataset;
   double dp_epsilon = 0;
   fedsyn::model::DpSgdOptions dp;
@@ -130,6 +130,10 @@ void AddReleaseOptions(CLI::App* cmd, CliState& s, bool needs_model_and_input,
          "--decoding", s.decoding,
          "sample from the decoder's distribution (default) or take its most likely value (argmax)")
       ->check(CLI::IsMember({"sample", "argmax"}));
+  cmd->add_option("--mode", s.mode,
+                  "synthetic: release decoded records (default); codes: release the noised codes "
+                  "and the published decoder (DP-trained table models only)")
+      ->check(CLI::IsMember({"synthetic", "codes"}));
   cmd->add_flag(
       "--allow-nonprivate-model", s.release.allow_nonprivate_model,
       "release from a VAE trained without DP (the paper's mode; no end-to-end guarantee)");
@@ -141,6 +145,8 @@ void ResolveReleaseOptions(CLI::App* cmd, CliState& s) {
   if (cmd->count("--grid-exponent") > 0) s.release.mechanism.grid_exponent = s.grid_exponent;
   s.release.decoding = s.decoding == "argmax" ? fedsyn::data::DecodingMode::kArgmax
                                               : fedsyn::data::DecodingMode::kSample;
+  s.release.mode =
+      s.mode == "codes" ? fedsyn::site::ReleaseMode::kCodes : fedsyn::site::ReleaseMode::kSynthetic;
 }
 
 int DoTrain(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {
@@ -180,7 +186,9 @@ int DoTrain(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {
 int DoRelease(CliState& s, fedsyn::privacy::RandomSource& secure) {
   auto summary = fedsyn::site::RunRelease(s.release, secure);
   if (!summary.ok()) return Fail(summary.status());
-  std::printf("released %lld synthetic records\n", static_cast<long long>(summary->rows));
+  std::printf(
+      "released %lld %s\n", static_cast<long long>(summary->rows),
+      s.release.mode == fedsyn::site::ReleaseMode::kCodes ? "noised codes" : "synthetic records");
   for (const std::string& out : summary->outputs) std::printf("output: %s\n", out.c_str());
   std::printf("manifest: %s\n", summary->manifest_path.c_str());
   std::printf("guarantee: %s\n", summary->guarantee.Describe().c_str());
@@ -312,9 +320,10 @@ int main(int argc, char** argv) {
     auto summary = fedsyn::site::SubmitRelease(s.release, *kit, s.dataset, secure, {});
     if (!summary.ok()) return Fail(summary.status());
     std::printf(
-        "release %s committed: %lld rows, charged %s epsilon per record, %s remaining at the "
-        "coordinator\n",
-        summary->release_id.c_str(), static_cast<long long>(summary->rows),
+        "release %s committed (%s): %lld rows, charged %s epsilon per record, %s remaining at "
+        "the coordinator\n",
+        summary->release_id.c_str(), fedsyn::site::ReleaseModeName(s.release.mode),
+        static_cast<long long>(summary->rows),
         fedsyn::privacy::FormatMicros(summary->charged_micros).c_str(),
         fedsyn::privacy::FormatMicros(summary->coordinator_remaining_micros).c_str());
     std::printf("guarantee: %s\n", summary->guarantee.Describe().c_str());

@@ -3,10 +3,10 @@
 #include <filesystem>
 
 #include "common/data/idx.h"
+#include "common/model/model_bundle.h"
 #include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
 #include "site_agent/manifest.h"
-#include "site_agent/model_bundle.h"
 #include "spdlog/spdlog.h"
 
 namespace fedsyn::site {
@@ -80,7 +80,7 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
   }
   RETURN_IF_ERROR(CheckOutputsAreNotInputs(
       {request.model_out}, {request.input_csv, request.schema_path, request.images_idx}));
-  ModelBundle bundle;
+  model::ModelBundle bundle;
   TrainSummary summary;
   data::Matrix encoded;
   model::VaeSpec spec;
@@ -93,7 +93,7 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
     encoded = transformer.Encode(read.table);
     summary.read_report = read.report;
     spec = model::TableVaeSpec(transformer, request.model.latent_dim, request.model.hidden);
-    bundle.kind = DataKind::kTable;
+    bundle.kind = model::DataKind::kTable;
     bundle.schema = std::move(schema);
     bundle.transformer = std::move(transformer);
     if (read.report.TotalClamped() > 0) {
@@ -109,7 +109,7 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
     }
     encoded = data::ImagesToMatrix(images);
     spec = model::ImageVaeSpec(request.model.latent_dim, request.model.hidden.front());
-    bundle.kind = DataKind::kImage;
+    bundle.kind = model::DataKind::kImage;
   }
   spec.beta = request.model.beta;
   summary.rows = encoded.rows;
@@ -149,25 +149,38 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
     bundle.model_private = false;
   }
   bundle.training = {{"parameters", parameters}, {"outcome", TrainingOutcomeJson(summary.report)}};
-  RETURN_IF_ERROR(SaveModelBundle(request.model_out, bundle));
+  RETURN_IF_ERROR(model::SaveModelBundle(request.model_out, bundle));
   return summary;
 }
+
+std::string PublishedModelPath(const std::string& output) { return output + ".decoder"; }
 
 absl::StatusOr<PreparedRelease> PrepareRelease(const ReleaseRequest& request) {
   if (request.output.empty()) return absl::InvalidArgumentError("an output path is required");
   RETURN_IF_ERROR(CheckOutputsAreNotInputs(
       {request.output, request.output + ".manifest.json", request.output + "-images.idx",
-       request.output + "-labels.idx"},
+       request.output + "-labels.idx", PublishedModelPath(request.output)},
       {request.model_path, request.input_csv, request.images_idx, request.labels_idx}));
   PreparedRelease prepared;
-  ASSIGN_OR_RETURN(prepared.bundle, LoadModelBundle(request.model_path));
-  const ModelBundle& bundle = prepared.bundle;
+  ASSIGN_OR_RETURN(prepared.bundle, model::LoadModelBundle(request.model_path));
+  const model::ModelBundle& bundle = prepared.bundle;
   if (!bundle.model_private && !request.allow_nonprivate_model) {
     return absl::FailedPreconditionError(
         "the model " + request.model_path +
         " was trained without differential privacy; its decoder has seen the records, so the "
         "release would have no end-to-end guarantee. Pass --allow-nonprivate-model to release "
         "anyway (the manifest will say \"model not private\").");
+  }
+  if (request.mode == ReleaseMode::kCodes) {
+    if (bundle.kind != model::DataKind::kTable) {
+      return absl::UnimplementedError("codes mode releases tables only in this version");
+    }
+    if (!bundle.model_private) {
+      // No flag overrides this: the decoder itself would leave the site.
+      return absl::FailedPreconditionError(
+          "codes mode ships the decoder, so it needs a model trained with DP-SGD "
+          "(fedsyn-agent train --dp-epsilon ...); use synthetic mode");
+    }
   }
   privacy::MetricMechanismParams params = request.mechanism;
   params.dimension = bundle.vae->spec().latent_dim;
@@ -176,7 +189,7 @@ absl::StatusOr<PreparedRelease> PrepareRelease(const ReleaseRequest& request) {
   prepared.guarantee.model_private = bundle.model_private;
   prepared.guarantee.epsilon_model = bundle.model_epsilon;
   prepared.guarantee.delta_model = bundle.model_delta;
-  if (bundle.kind == DataKind::kTable) {
+  if (bundle.kind == model::DataKind::kTable) {
     if (request.input_csv.empty()) {
       return absl::InvalidArgumentError("this is a table model: give a CSV input");
     }
@@ -208,7 +221,7 @@ absl::StatusOr<PreparedRelease> PrepareRelease(const ReleaseRequest& request) {
 absl::StatusOr<ReleaseSummary> GenerateRelease(const ReleaseRequest& request,
                                                const PreparedRelease& prepared,
                                                privacy::RandomSource& rng) {
-  const ModelBundle& bundle = prepared.bundle;
+  const model::ModelBundle& bundle = prepared.bundle;
   const privacy::MetricMechanism& mechanism = *prepared.mechanism;
   ReleaseSummary summary;
   summary.guarantee = prepared.guarantee;
@@ -216,16 +229,30 @@ absl::StatusOr<ReleaseSummary> GenerateRelease(const ReleaseRequest& request,
   Json site_only;
   Json outputs = Json::array();
   std::string input_path;
-  if (bundle.kind == DataKind::kTable) {
-    ASSIGN_OR_RETURN(const TableRelease release,
-                     ReleaseTable(bundle, prepared.table->table, mechanism, request.decoding, rng));
-    RETURN_IF_ERROR(data::WriteFileAtomically(
-        request.output, data::FormatCsvTable(release.synthetic, *bundle.schema)));
-    summary.outputs.push_back(request.output);
-    summary.rows = release.synthetic.num_rows();
+  if (bundle.kind == model::DataKind::kTable) {
+    ReleaseCounts counts;
+    if (request.mode == ReleaseMode::kCodes) {
+      ASSIGN_OR_RETURN(const std::string published, model::PublishedModelBytes(bundle));
+      ASSIGN_OR_RETURN(const TableRelease release,
+                       ReleaseTableCodes(bundle, prepared.table->table, mechanism, rng));
+      RETURN_IF_ERROR(data::WriteFileAtomically(
+          request.output, data::FormatMatrixCsv(release.noised_codes, /*header=*/true)));
+      RETURN_IF_ERROR(data::WriteFileAtomically(PublishedModelPath(request.output), published));
+      summary.outputs = {request.output, PublishedModelPath(request.output)};
+      summary.rows = release.noised_codes.rows;
+      counts = release.counts;
+    } else {
+      ASSIGN_OR_RETURN(const TableRelease release, ReleaseTable(bundle, prepared.table->table,
+                                                                mechanism, request.decoding, rng));
+      RETURN_IF_ERROR(data::WriteFileAtomically(
+          request.output, data::FormatCsvTable(release.synthetic, *bundle.schema)));
+      summary.outputs.push_back(request.output);
+      summary.rows = release.synthetic.num_rows();
+      counts = release.counts;
+    }
     summary.read_report = prepared.table->report;
     site_only = ReadReportJson(prepared.table->report, *bundle.schema);
-    site_only["clipped_codes"] = release.counts.clipped_codes;
+    site_only["clipped_codes"] = counts.clipped_codes;
     input_path = request.input_csv;
   } else {
     ASSIGN_OR_RETURN(const ImageRelease release,
@@ -258,12 +285,15 @@ absl::StatusOr<ReleaseSummary> GenerateRelease(const ReleaseRequest& request,
       {"format", "fedsyn-release-manifest"},
       {"version", kManifestVersion},
       {"created_utc", UtcTimestamp()},
-      {"kind", bundle.kind == DataKind::kTable ? "table" : "image"},
+      {"kind", bundle.kind == model::DataKind::kTable ? "table" : "image"},
+      {"mode", ReleaseModeName(request.mode)},
       {"rows", summary.rows},
       {"guarantee", guarantee},
       {"mechanism", MechanismJson(mechanism)},
-      {"decoding", request.decoding == data::DecodingMode::kSample ? "sample" : "argmax"},
-      {"labels", bundle.kind == DataKind::kTable
+      {"decoding", request.mode == ReleaseMode::kCodes ? "by the recipient (published decoder)"
+                   : request.decoding == data::DecodingMode::kSample ? "sample"
+                                                                     : "argmax"},
+      {"labels", bundle.kind == model::DataKind::kTable
                      ? "generated jointly by the decoder (never copied)"
                      : "randomized response (charged in epsilon_labels)"},
       {"model", model_file},

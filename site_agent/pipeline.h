@@ -12,9 +12,9 @@
 #include "common/base/status.h"
 #include "common/data/idx.h"
 #include "common/data/table_io.h"
+#include "common/model/model_bundle.h"
 #include "common/model/vae.h"
 #include "common/privacy/random.h"
-#include "site_agent/model_bundle.h"
 #include "site_agent/release.h"
 
 namespace fedsyn::site {
@@ -58,8 +58,10 @@ struct ReleaseRequest {
   std::string input_csv;               // tables
   std::string images_idx, labels_idx;  // images (labels optional)
   int64_t max_images = 0;
-  // Tables: the CSV path. Images: a prefix; writes PREFIX-images.idx and PREFIX-labels.idx.
+  // Tables: the CSV path (codes mode also writes OUTPUT.decoder, the published decoder).
+  // Images: a prefix; writes PREFIX-images.idx and PREFIX-labels.idx.
   std::string output;
+  ReleaseMode mode = ReleaseMode::kSynthetic;
   privacy::MetricMechanismParams mechanism;  // dimension is taken from the model
   data::DecodingMode decoding = data::DecodingMode::kSample;
   std::optional<double> label_epsilon;  // images with labels
@@ -79,7 +81,7 @@ struct ReleaseSummary {
 // read and validated, and the exact charge. Preparing draws no randomness, so a release can
 // be refused (by a ledger) after preparation with nothing disclosed.
 struct PreparedRelease {
-  ModelBundle bundle;
+  model::ModelBundle bundle;
   std::optional<privacy::MetricMechanism> mechanism;
   std::optional<privacy::RandomizedResponse> label_rr;
   Guarantee guarantee;
@@ -99,6 +101,9 @@ absl::StatusOr<PreparedRelease> PrepareRelease(const ReleaseRequest& request);
 absl::StatusOr<ReleaseSummary> GenerateRelease(const ReleaseRequest& request,
                                                const PreparedRelease& prepared,
                                                privacy::RandomSource& rng);
+
+// Where a codes-mode release writes its published decoder: OUTPUT.decoder.
+std::string PublishedModelPath(const std::string& output);
 
 // PrepareRelease then GenerateRelease: the offline release.
 absl::StatusOr<ReleaseSummary> RunRelease(const ReleaseRequest& request,

@@ -25,6 +25,10 @@ std::string Guarantee::Describe() const {
   return buffer;
 }
 
+const char* ReleaseModeName(ReleaseMode mode) {
+  return mode == ReleaseMode::kCodes ? "codes" : "synthetic";
+}
+
 absl::StatusOr<data::Matrix> PrivatizeCodes(const data::Matrix& codes,
                                             const privacy::MetricMechanism& mechanism,
                                             privacy::RandomSource& rng, ReleaseCounts& counts) {
@@ -50,25 +54,33 @@ absl::StatusOr<data::Matrix> PrivatizeCodes(const data::Matrix& codes,
   return noised;
 }
 
-absl::StatusOr<TableRelease> ReleaseTable(const ModelBundle& bundle, const data::Table& records,
-                                          const privacy::MetricMechanism& mechanism,
-                                          data::DecodingMode decoding, privacy::RandomSource& rng) {
-  if (bundle.kind != DataKind::kTable)
+absl::StatusOr<TableRelease> ReleaseTableCodes(const model::ModelBundle& bundle,
+                                               const data::Table& records,
+                                               const privacy::MetricMechanism& mechanism,
+                                               privacy::RandomSource& rng) {
+  if (bundle.kind != model::DataKind::kTable)
     return absl::InvalidArgumentError("this model was trained on images, not a table");
   TableRelease result;
   const data::Matrix codes = bundle.vae->EncodeMean(bundle.transformer->Encode(records));
-  ASSIGN_OR_RETURN(const data::Matrix noised, PrivatizeCodes(codes, mechanism, rng, result.counts));
-  result.synthetic = bundle.transformer->DecodeLogits(
-      bundle.vae->DecodeLogits(noised), decoding, [&rng] { return rng.UniformOpen01(); },
-      bundle.vae->GaussianScales());
+  ASSIGN_OR_RETURN(result.noised_codes, PrivatizeCodes(codes, mechanism, rng, result.counts));
+  return result;
+}
+
+absl::StatusOr<TableRelease> ReleaseTable(const model::ModelBundle& bundle,
+                                          const data::Table& records,
+                                          const privacy::MetricMechanism& mechanism,
+                                          data::DecodingMode decoding, privacy::RandomSource& rng) {
+  ASSIGN_OR_RETURN(TableRelease result, ReleaseTableCodes(bundle, records, mechanism, rng));
+  ASSIGN_OR_RETURN(result.synthetic, model::DecodeTable(bundle, result.noised_codes, decoding,
+                                                        [&rng] { return rng.UniformOpen01(); }));
   return result;
 }
 
 absl::StatusOr<ImageRelease> ReleaseImages(
-    const ModelBundle& bundle, const data::ImageSet& images, const std::vector<uint8_t>& labels,
-    const privacy::MetricMechanism& mechanism,
+    const model::ModelBundle& bundle, const data::ImageSet& images,
+    const std::vector<uint8_t>& labels, const privacy::MetricMechanism& mechanism,
     const std::optional<privacy::RandomizedResponse>& label_rr, privacy::RandomSource& rng) {
-  if (bundle.kind != DataKind::kImage)
+  if (bundle.kind != model::DataKind::kImage)
     return absl::InvalidArgumentError("this model was trained on a table, not images");
   if (images.height != bundle.image.height || images.width != bundle.image.width) {
     return absl::InvalidArgumentError("image size does not match the model");

@@ -15,12 +15,19 @@
 #include "common/data/idx.h"
 #include "common/data/table.h"
 #include "common/data/transformer.h"
+#include "common/model/model_bundle.h"
 #include "common/privacy/metric_mechanism.h"
 #include "common/privacy/random.h"
 #include "common/privacy/randomized_response.h"
-#include "site_agent/model_bundle.h"
 
 namespace fedsyn::site {
+
+// What leaves the site. kSynthetic: decoded records. kCodes: the noised codes plus the
+// published decoder (model_bundle.h), which the recipient decodes itself; allowed only for a
+// DP-trained model, since the decoder is then released too (DESIGN.md §2.4). Both cost the
+// same epsilon: decoding is post-processing.
+enum class ReleaseMode { kSynthetic, kCodes };
+const char* ReleaseModeName(ReleaseMode mode);  // "synthetic" | "codes"
 
 // What one release promises per record.
 struct Guarantee {
@@ -49,10 +56,18 @@ absl::StatusOr<data::Matrix> PrivatizeCodes(const data::Matrix& codes,
                                             privacy::RandomSource& rng, ReleaseCounts& counts);
 
 struct TableRelease {
-  data::Table synthetic;
+  data::Matrix noised_codes;  // what codes mode releases (with the published decoder)
+  data::Table synthetic;      // what synthetic mode releases: the noised codes decoded
   ReleaseCounts counts;
 };
-absl::StatusOr<TableRelease> ReleaseTable(const ModelBundle& bundle, const data::Table& records,
+// Codes mode: encode and noise only.
+absl::StatusOr<TableRelease> ReleaseTableCodes(const model::ModelBundle& bundle,
+                                               const data::Table& records,
+                                               const privacy::MetricMechanism& mechanism,
+                                               privacy::RandomSource& rng);
+// Synthetic mode: encode, noise, decode.
+absl::StatusOr<TableRelease> ReleaseTable(const model::ModelBundle& bundle,
+                                          const data::Table& records,
                                           const privacy::MetricMechanism& mechanism,
                                           data::DecodingMode decoding, privacy::RandomSource& rng);
 
@@ -64,8 +79,8 @@ struct ImageRelease {
 // Images are decoded to their expected pixel intensities; labels (if given) pass through
 // randomized response, which must then be supplied.
 absl::StatusOr<ImageRelease> ReleaseImages(
-    const ModelBundle& bundle, const data::ImageSet& images, const std::vector<uint8_t>& labels,
-    const privacy::MetricMechanism& mechanism,
+    const model::ModelBundle& bundle, const data::ImageSet& images,
+    const std::vector<uint8_t>& labels, const privacy::MetricMechanism& mechanism,
     const std::optional<privacy::RandomizedResponse>& label_rr, privacy::RandomSource& rng);
 
 }  // namespace fedsyn::site

@@ -5,11 +5,15 @@
 #include "common/data/table_io.h"
 #include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
+#include "protocol/codec.h"
 #include "site_agent/local_ledger.h"
 #include "spdlog/spdlog.h"
 
 namespace fedsyn::site {
 namespace {
+
+// Room for the envelope of an uploadModel message around the model bytes.
+constexpr size_t kMessageOverheadBytes = 64 << 10;
 
 std::string NewReleaseId(privacy::RandomSource& rng) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -27,6 +31,12 @@ absl::Status UploadAndCommit(CoordinatorClient& client, LocalLedger& ledger,
   if (privacy::Sha256Hex(rows) != release.sha256) {
     return absl::DataLossError("spooled release " + release.spool_path +
                                " no longer matches its recorded hash");
+  }
+  if (release.mode == ReleaseModeName(ReleaseMode::kCodes)) {
+    // The coordinator checks these bytes against the reservation's model SHA-256.
+    ASSIGN_OR_RETURN(const std::string model,
+                     data::ReadFileToString(PublishedModelPath(release.spool_path)));
+    RETURN_IF_ERROR(client.UploadModel(release.release_id, model));
   }
   ASSIGN_OR_RETURN(const bool complete,
                    client.Upload(release.release_id, rows, static_cast<size_t>(release.chunk_bytes),
@@ -70,7 +80,7 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
 
   // 1. Prepare: no randomness drawn.
   ASSIGN_OR_RETURN(const PreparedRelease prepared, PrepareRelease(request));
-  if (prepared.bundle.kind != DataKind::kTable) {
+  if (prepared.bundle.kind != model::DataKind::kTable) {
     return absl::UnimplementedError("only table releases federate in this version");
   }
   summary.charge_micros = prepared.charge_micros;
@@ -92,8 +102,14 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
 
   // 3. The site's own ledger first, then the coordinator's.
   ASSIGN_OR_RETURN(auto ledger, LocalLedger::Open(kit.ledger_path));
-  // A DP-trained model's epsilon is paid once per model (identified by its file's SHA-256).
-  ASSIGN_OR_RETURN(const std::string model_sha, privacy::Sha256HexOfFile(request.model_path));
+  // A DP-trained model's epsilon is paid once per model, identified by the SHA-256 of its
+  // published form (what codes mode ships; the coordinator can check it).
+  ASSIGN_OR_RETURN(const std::string published, model::PublishedModelBytes(prepared.bundle));
+  if (published.size() + kMessageOverheadBytes > protocol::kMaxMessageBytes) {
+    return absl::InvalidArgumentError("the published decoder (" + std::to_string(published.size()) +
+                                      " bytes) is larger than a protocol message may be");
+  }
+  const std::string model_sha = privacy::Sha256Hex(published);
   int64_t model_charge = 0;
   if (prepared.bundle.model_private) {
     ASSIGN_OR_RETURN(model_charge, privacy::EpsilonToChargeMicros(prepared.bundle.model_epsilon));
@@ -101,8 +117,12 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
   ASSIGN_OR_RETURN(const int64_t local_charge,
                    ledger->BeginRelease(summary.release_id, dataset, summary.charge_micros,
                                         model_sha, model_charge, limit->second));
-  protocol::Reserve reserve{summary.release_id, dataset,     summary.charge_micros,
-                            summary.rows,       "synthetic", prepared.bundle.model_private};
+  protocol::Reserve reserve{summary.release_id,
+                            dataset,
+                            summary.charge_micros,
+                            summary.rows,
+                            ReleaseModeName(request.mode),
+                            prepared.bundle.model_private};
   reserve.model_sha256 = model_sha;
   reserve.model_epsilon_micros = model_charge;
   auto reserved = client->Reserve(reserve);
@@ -130,12 +150,16 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
   client.reset();
   ASSIGN_OR_RETURN(const ReleaseSummary generated, GenerateRelease(request, prepared, rng));
   ASSIGN_OR_RETURN(const std::string rows, SpoolRows(summary.spool_path));
-  const LocalRelease local{summary.release_id,    dataset,
-                           summary.charge_micros, "generated",
-                           summary.spool_path,    privacy::Sha256Hex(rows),
-                           generated.rows,        static_cast<int64_t>(options.chunk_bytes)};
-  RETURN_IF_ERROR(ledger->MarkGenerated(local.release_id, local.spool_path, local.sha256,
-                                        local.rows, local.chunk_bytes));
+  const LocalRelease local{summary.release_id,
+                           dataset,
+                           summary.charge_micros,
+                           "generated",
+                           summary.spool_path,
+                           privacy::Sha256Hex(rows),
+                           generated.rows,
+                           static_cast<int64_t>(options.chunk_bytes),
+                           ReleaseModeName(request.mode)};
+  RETURN_IF_ERROR(ledger->MarkGenerated(local));
   spdlog::info("release {} generated and spooled ({} rows); uploading", summary.release_id,
                generated.rows);
 

@@ -242,6 +242,64 @@ std::string FormatCsvTable(const Table& table, const Schema& schema) {
   return out;
 }
 
+std::string FormatMatrixCsv(const Matrix& matrix, bool header) {
+  std::string out;
+  if (header) {
+    for (int64_t c = 0; c < matrix.cols; ++c) out += (c ? ",z" : "z") + std::to_string(c + 1);
+    out += '\n';
+  }
+  for (int64_t r = 0; r < matrix.rows; ++r) {
+    const float* row = matrix.Row(r);
+    for (int64_t c = 0; c < matrix.cols; ++c) {
+      if (c > 0) out += ',';
+      out += FormatNumber(row[c]);
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+absl::StatusOr<Matrix> ParseMatrixCsv(std::string_view text, int64_t cols, bool header,
+                                      const std::string& source) {
+  if (cols <= 0) return absl::InvalidArgumentError("a matrix needs at least one column");
+  Matrix matrix(0, cols);
+  int line = 0;
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t end = std::min(text.find('\n', start), text.size());
+    const std::string_view row = text.substr(start, end - start);
+    start = end + 1;
+    ++line;
+    if (header && line == 1) continue;
+    const std::string where = source + ":" + std::to_string(line) + ": ";
+    int64_t fields = 0;
+    size_t field_start = 0;
+    while (field_start <= row.size()) {
+      const size_t comma = std::min(row.find(',', field_start), row.size());
+      double value = 0;
+      switch (ParseNumber(row.substr(field_start, comma - field_start), value)) {
+        case NumberParse::kOk:
+          break;
+        case NumberParse::kNotANumber:
+          return absl::InvalidArgumentError(where + "field " + std::to_string(fields + 1) +
+                                            " is not a number");
+        case NumberParse::kNonFinite:
+          return absl::InvalidArgumentError(where + "field " + std::to_string(fields + 1) +
+                                            " is not finite");
+      }
+      if (++fields > cols) break;
+      matrix.values.push_back(static_cast<float>(value));
+      field_start = comma + 1;
+    }
+    if (fields != cols) {
+      return absl::InvalidArgumentError(where + "expected " + std::to_string(cols) +
+                                        " numbers per row");
+    }
+    ++matrix.rows;
+  }
+  return matrix;
+}
+
 absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
   const std::string temporary = path + ".tmp";
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

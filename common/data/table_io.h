@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/base/status.h"
@@ -48,6 +49,14 @@ CsvFormat OutputCsvFormat();
 // Writes `table` with a header; ignored columns are written empty (their content was never
 // read into the model). Returns the CSV text.
 std::string FormatCsvTable(const Table& table, const Schema& schema);
+
+// A numeric matrix as CSV (codes mode's noised latent codes): a header `z1,...,zk` when
+// `header` is set, then one row per line, each value in its shortest exact float text.
+std::string FormatMatrixCsv(const Matrix& matrix, bool header);
+// Parses FormatMatrixCsv output (with or without its header, as `header` says). Every row
+// must hold exactly `cols` finite numbers; errors name `source` and the line.
+absl::StatusOr<Matrix> ParseMatrixCsv(std::string_view text, int64_t cols, bool header,
+                                      const std::string& source);
 
 // Writes text to `path` atomically and durably (temporary file, fsync, rename, fsync of the
 // folder), so a crash never leaves a half-written output that looks complete. Mode 0600:

@@ -297,6 +297,17 @@ double Vae::EvaluateLoss(const data::Matrix& data) const {
 }
 
 absl::Status Vae::Save(const std::string& path, const std::string& metadata_json) const {
+  ASSIGN_OR_RETURN(const std::string file, Serialize(metadata_json));
+  return data::WriteFileAtomically(path, file);
+}
+
+absl::StatusOr<std::unique_ptr<Vae>> Vae::Load(const std::string& path,
+                                               std::string* metadata_json) {
+  ASSIGN_OR_RETURN(const std::string file, data::ReadFileToString(path));
+  return Deserialize(file, path, metadata_json);
+}
+
+absl::StatusOr<std::string> Vae::Serialize(const std::string& metadata_json) const {
   Json header;
   header["spec"] = SpecToJson(spec());
   try {
@@ -320,12 +331,12 @@ absl::Status Vae::Save(const std::string& path, const std::string& metadata_json
   file += header_text;
   file += payload;
   file += privacy::Sha256Hex(file);
-  return data::WriteFileAtomically(path, file);
+  return file;
 }
 
-absl::StatusOr<std::unique_ptr<Vae>> Vae::Load(const std::string& path,
-                                               std::string* metadata_json) {
-  ASSIGN_OR_RETURN(const std::string file, data::ReadFileToString(path));
+absl::StatusOr<std::unique_ptr<Vae>> Vae::Deserialize(std::string_view file,
+                                                      const std::string& path,
+                                                      std::string* metadata_json) {
   const size_t fixed = sizeof kMagic + sizeof(uint32_t) + sizeof(uint64_t);
   if (file.size() < fixed + kChecksumChars ||
       std::memcmp(file.data(), kMagic, sizeof kMagic) != 0) {

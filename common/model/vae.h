@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/base/progress.h"
@@ -103,6 +104,11 @@ class Vae {
   static absl::StatusOr<std::unique_ptr<Vae>> Load(const std::string& path,
                                                    std::string* metadata_json);
 
+  // The same, from the bytes of a model file; `origin` names them in errors.
+  static absl::StatusOr<std::unique_ptr<Vae>> Deserialize(std::string_view file,
+                                                          const std::string& origin,
+                                                          std::string* metadata_json);
+
   ~Vae();
   Vae(const Vae&) = delete;
   Vae& operator=(const Vae&) = delete;
@@ -151,6 +157,8 @@ class Vae {
 
   // Writes the versioned model file atomically: spec, parameters and `metadata_json`.
   absl::Status Save(const std::string& path, const std::string& metadata_json) const;
+  // The bytes Save writes. Deterministic: the same parameters and metadata give the same bytes.
+  absl::StatusOr<std::string> Serialize(const std::string& metadata_json) const;
 
   const VaeSpec& spec() const;
 

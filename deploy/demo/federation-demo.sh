@@ -90,11 +90,13 @@ for site in "${sites[@]}"; do
   echo "   $site: $(tail -n 1 "$out/$site.train.log")"
 done
 
-echo "== the four agents release into the federation at once"
+echo "== the four agents release into the federation at once (va sends noised codes + its DP decoder)"
 pids=()
 for site in "${sites[@]}"; do
+  mode=synthetic
+  [ "$site" = va ] && mode=codes
   "$agent" --log-level warn submit --site-kit "$out/pki/sites/$site/site.toml" --dataset heart \
-    --model "$out/$site.model" --input "$demo/processed.$site.data" \
+    --model "$out/$site.model" --input "$demo/processed.$site.data" --mode "$mode" \
     --epsilon-d 1.0 --clip-radius 3.0 > "$out/$site.submit.log" 2>&1 &
   pids+=($!)
 done
@@ -109,6 +111,8 @@ done
 
 echo
 "$coordinator" --log-level warn status "${admin[@]}"
+echo
+"$coordinator" --log-level warn releases "${admin[@]}"
 echo
 "$coordinator" --log-level warn export --config "$out/coordinator.toml" --dataset heart \
   --out "$out/pooled.csv" --with-site-column

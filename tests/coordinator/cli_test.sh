@@ -16,6 +16,9 @@ grep -q "exported 920 rows of heart" "$scratch.demo.log" || fail "export count"
 [ "$(wc -l < "$scratch/pooled.csv")" -eq 921 ] || fail "pooled.csv should hold a header and 920 rows"
 head -n 1 "$scratch/pooled.csv" | grep -q "^site,age,sex," || fail "pooled header"
 [ "$(grep -c '^cleveland,' "$scratch/pooled.csv")" -eq 303 ] || fail "cleveland rows"
+# va released noised codes and its DP decoder; the export decoded them into 200 records.
+[ "$(grep -c '^va,' "$scratch/pooled.csv")" -eq 200 ] || fail "va rows decoded from codes"
+grep -q "va:.*committed (codes)" "$scratch.demo.log" || fail "va submitted in codes mode"
 grep -q "RELEASES" "$scratch.demo.log" || fail "status table"
 
 # The demo has stopped the coordinator: the admin API is unreachable (exit 6) ...
@@ -30,6 +33,7 @@ grep -q "^va *heart *9\.00[0-9]* *15\.000000 *5\.99[0-9]*$" "$scratch.budgets" |
 "$coordinator" releases --db "$scratch/coordinator.db" --json > "$scratch.releases.json" || fail "releases --json"
 [ "$(grep -c '"state": "committed"' "$scratch.releases.json")" -eq 4 ] || fail "four committed releases in JSON"
 [ "$(grep -c '"model_private": true' "$scratch.releases.json")" -eq 4 ] || fail "the demo's models are DP-trained"
+[ "$(grep -c '"mode": "codes"' "$scratch.releases.json")" -eq 1 ] || fail "one codes-mode release in JSON"
 "$coordinator" releases --db "$scratch/coordinator.db" | grep -q "DP-SGD" || fail "releases table shows the model's privacy"
 "$coordinator" status --db "$scratch/coordinator.db" --json | grep -q '"rows": 303' || fail "status --json"
 "$coordinator" status >/dev/null 2>&1; code=$?

@@ -1,9 +1,12 @@
-#include "coordinator/export.h"
 #include "coordinator/site_session.h"
 
+#include "common/data/table_io.h"
+#include "common/model/model_bundle.h"
 #include "common/privacy/digest.h"
+#include "coordinator/export.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/seeded_random.h"
 #include "tests/support/test_paths.h"
 
 namespace fedsyn::coordinator {
@@ -14,6 +17,19 @@ namespace p = ::fedsyn::protocol;
 
 constexpr char kRow1[] = "63,1,1,145,233,1,2,150,0,2.3,3,0,6,0\n";
 constexpr char kRow2[] = "67,1,4,160,286,0,2,108,1,1.5,2,3,3,2\n";
+
+// A published decoder for the session's checks. Untrained parameters suffice: the session
+// judges what a decoder is (table, DP-trained, federation domains), not how good it is.
+std::string PublishedDecoder(const data::Schema& schema, bool model_private, int latent_dim) {
+  model::ModelBundle bundle;
+  bundle.schema = schema;
+  bundle.transformer = *data::Transformer::FromSchema(schema);
+  bundle.vae = *model::Vae::Create(model::TableVaeSpec(*bundle.transformer, latent_dim, {16}), 1);
+  bundle.model_private = model_private;
+  bundle.model_epsilon = 1.0;
+  bundle.model_delta = 1e-5;
+  return *model::PublishedModelBytes(bundle);
+}
 
 class SiteSessionTest : public ::testing::Test {
  protected:
@@ -39,6 +55,7 @@ class SiteSessionTest : public ::testing::Test {
 
   CoordinatorConfig config_;
   std::unique_ptr<Storage> storage_ = NewInMemoryStorage();
+  testing::SeededRandom rng_{7};
 };
 
 TEST_F(SiteSessionTest, HelloFirstAndOnlyInOurProtocolVersion) {
@@ -68,7 +85,7 @@ TEST_F(SiteSessionTest, UploadCommitAndExportOnlyCommittedRows) {
   const std::string content = std::string(kRow1) + kRow2;
 
   // An uncommitted release is not exported.
-  auto before = ExportPooledCsv(*storage_, config_, "heart", false);
+  auto before = ExportPooledCsv(*storage_, config_, "heart", false, rng_);
   ASSERT_TRUE(before.ok());
   EXPECT_THAT(*before, ::testing::StartsWith("age,sex,cp,"));
   EXPECT_EQ(before->find('\n') + 1, before->size()) << "only the header line";
@@ -79,7 +96,7 @@ TEST_F(SiteSessionTest, UploadCommitAndExportOnlyCommittedRows) {
             absl::StatusCode::kInvalidArgument);
   ASSERT_TRUE(std::holds_alternative<p::Committed>(
       session.Handle(p::Commit{"r1", 2, privacy::Sha256Hex(content)})));
-  auto exported = ExportPooledCsv(*storage_, config_, "heart", true);
+  auto exported = ExportPooledCsv(*storage_, config_, "heart", true, rng_);
   ASSERT_TRUE(exported.ok());
   EXPECT_THAT(*exported, HasSubstr("site,age,sex"));
   EXPECT_THAT(*exported, HasSubstr("cleveland,63,1,1,145"));
@@ -136,6 +153,84 @@ TEST_F(SiteSessionTest, RefusesBadReservations) {
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(granted))
       << "codes mode is allowed for a DP-trained model";
   EXPECT_EQ(std::get<p::Reserved>(granted).charged_micros, 3'000'000);
+}
+
+TEST_F(SiteSessionTest, CodesModeTakesItsCheckedDecoderFirstThenValidatesEveryCode) {
+  const data::Schema& schema = config_.datasets[0].schema;
+  const std::string decoder = PublishedDecoder(schema, /*model_private=*/true, 4);
+  SiteSession session = Greeted("cleveland");
+  auto reserve_codes = [&](const std::string& id, const std::string& model) {
+    p::Reserve r{id, "heart", 1'000'000, 2, "codes", true};
+    r.model_sha256 = privacy::Sha256Hex(model);
+    r.model_epsilon_micros = 1'000'000;
+    return session.Handle(r);
+  };
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(reserve_codes("r1", decoder)));
+  const std::string codes = "0.5,-1,0.25,2\n-0.125,0,1,3.5\n";
+
+  // Codes before the decoder: refused, nothing stored.
+  const p::Error early = ErrorOf(session.Handle(p::UploadChunk{"r1", 0, codes}));
+  EXPECT_EQ(early.code, absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(early.message, HasSubstr("upload its decoder before the codes"));
+  // Not the reserved model.
+  EXPECT_EQ(ErrorOf(session.Handle(p::UploadModel{"r1", PublishedDecoder(schema, true, 3)})).code,
+            absl::StatusCode::kInvalidArgument);
+  // A synthetic release takes no model.
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(
+      session.Handle(p::Reserve{"r2", "heart", 1'000'000, 1, "synthetic", false})));
+  EXPECT_EQ(ErrorOf(session.Handle(p::UploadModel{"r2", decoder})).code,
+            absl::StatusCode::kFailedPrecondition);
+  // The reservation claimed a DP model, but the decoder says otherwise: refused.
+  const std::string clear = PublishedDecoder(schema, /*model_private=*/false, 4);
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(reserve_codes("r3", clear)));
+  const p::Error not_private = ErrorOf(session.Handle(p::UploadModel{"r3", clear}));
+  EXPECT_EQ(not_private.code, absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(not_private.message, HasSubstr("without differential privacy"));
+  // A decoder over other domains: refused.
+  std::string other_toml = schema.toml_text;
+  other_toml.replace(other_toml.find("max = 100"), 9, "max = 110");  // age bound differs
+  const std::string foreign = PublishedDecoder(*data::Schema::Parse(other_toml, "other"), true, 4);
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(reserve_codes("r4", foreign)));
+  EXPECT_THAT(ErrorOf(session.Handle(p::UploadModel{"r4", foreign})).message,
+              HasSubstr("'age' has other bounds"));
+  // Damaged bytes whose hash was reserved: refused by the parser.
+  const std::string damaged = decoder.substr(0, decoder.size() / 2);
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(reserve_codes("r5", damaged)));
+  EXPECT_EQ(ErrorOf(session.Handle(p::UploadModel{"r5", damaged})).code,
+            absl::StatusCode::kDataLoss);
+  for (const char* refused : {"r3", "r4", "r5"}) {
+    EXPECT_FALSE(storage_->ModelBytes((*storage_->GetRelease(refused))->model_sha256)->has_value())
+        << refused;
+  }
+
+  auto stored = session.Handle(p::UploadModel{"r1", decoder});
+  ASSERT_TRUE(std::holds_alternative<p::ModelStored>(stored)) << ErrorOf(stored).message;
+  EXPECT_TRUE(std::holds_alternative<p::ModelStored>(session.Handle(p::UploadModel{"r1", decoder})))
+      << "a resumed upload sends it again";
+  // Every row must hold latent_dim finite numbers.
+  EXPECT_EQ(ErrorOf(session.Handle(p::UploadChunk{"r1", 0, "0.5,-1,0.25\n"})).code,
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ErrorOf(session.Handle(p::UploadChunk{"r1", 0, "0.5,-1,inf,2\n"})).code,
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ErrorOf(session.Handle(p::UploadChunk{"r1", 0, kRow1})).code,
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*storage_->GetRelease("r1"))->next_chunk, 0u);
+
+  // A fresh session (a reconnect) finds the stored decoder.
+  SiteSession again = Greeted("cleveland");
+  auto ack = again.Handle(p::UploadChunk{"r1", 0, codes});
+  ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(ack)) << ErrorOf(ack).message;
+  ASSERT_TRUE(std::holds_alternative<p::Committed>(
+      again.Handle(p::Commit{"r1", 2, privacy::Sha256Hex(codes)})));
+
+  // The export decodes the codes into records of the federation schema.
+  auto exported = ExportPooledCsv(*storage_, config_, "heart", false, rng_);
+  ASSERT_TRUE(exported.ok()) << exported.status();
+  auto records = data::ParseCsvTable(*exported, schema, "export", data::OutputCsvFormat());
+  ASSERT_TRUE(records.ok()) << records.status();
+  EXPECT_EQ(records->report.rows, 2);
+  EXPECT_EQ(records->report.TotalClamped(), 0);
+  EXPECT_THAT(*exported, ::testing::Not(HasSubstr("0.5,-1"))) << "codes never exported raw";
 }
 
 TEST_F(SiteSessionTest, ASiteCannotActOnAnotherSitesRelease) {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/privacy/digest.h"
 #include "coordinator/storage.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_paths.h"
@@ -128,6 +129,31 @@ TEST_P(StorageConformance, APrivateModelsEpsilonIsChargedOnItsFirstReleaseOnly) 
   anonymous.model_private = true;
   anonymous.model_charge_micros = 5;
   EXPECT_EQ(storage_->Reserve(anonymous).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(StorageConformance, StoresACodesReleasesDecoderOnlyWhenItIsTheReservedModel) {
+  const std::string model = std::string("decoder bytes \0 with a zero", 28);
+  ReservationRequest codes = Request("r1", 1'000'000);
+  codes.mode = "codes";
+  codes.model_private = true;
+  codes.model_sha256 = privacy::Sha256Hex(model);
+  codes.model_charge_micros = 1'000'000;
+  ASSERT_TRUE(storage_->Reserve(codes)->granted);
+  ASSERT_TRUE(storage_->Reserve(Request("r2", 1'000'000))->granted);  // synthetic
+
+  EXPECT_EQ(storage_->StoreModel("cleveland", "r1", "other bytes").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(storage_->StoreModel("cleveland", "r2", model).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(storage_->StoreModel("va", "r1", model).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(storage_->StoreModel("cleveland", "r9", model).code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(storage_->ModelBytes(codes.model_sha256)->has_value());
+
+  ASSERT_TRUE(storage_->StoreModel("cleveland", "r1", model).ok());
+  ASSERT_TRUE(storage_->StoreModel("cleveland", "r1", model).ok()) << "a replay is harmless";
+  auto stored = storage_->ModelBytes(codes.model_sha256);
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ(**stored, model) << "binary-safe";
 }
 
 TEST_P(StorageConformance, TracksSitesLastSeen) {

@@ -150,5 +150,33 @@ TEST(TableIo, AtomicWriteReplacesWholeFiles) {
             absl::StatusCode::kPermissionDenied);
 }
 
+TEST(MatrixCsv, RoundTripsFloatsExactlyAndRefusesMalformedRows) {
+  Matrix m(2, 3);
+  m.values = {0.1f, -3.0e-7f, 1234.5f, 0.0f, 1.0f / 3.0f, -2.75f};
+  const std::string with_header = FormatMatrixCsv(m, /*header=*/true);
+  EXPECT_EQ(with_header.substr(0, with_header.find('\n')), "z1,z2,z3");
+  auto back = ParseMatrixCsv(with_header, 3, /*header=*/true, "codes.csv");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->rows, 2);
+  EXPECT_EQ(back->values, m.values) << "bit-exact: the codes are the mechanism's output";
+  const std::string body = FormatMatrixCsv(m, /*header=*/false);
+  EXPECT_EQ(ParseMatrixCsv(body, 3, false, "x")->values, m.values);
+
+  auto expect_error = [](const std::string& text, const std::string& reason) {
+    auto parsed = ParseMatrixCsv(text, 3, false, "chunk");
+    ASSERT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_THAT(std::string(parsed.status().message()), ::testing::HasSubstr(reason)) << text;
+  };
+  expect_error("1,2\n", "chunk:1: expected 3 numbers per row");
+  expect_error("1,2,3\n1,2,3,4\n", "chunk:2: expected 3 numbers per row");
+  expect_error("1,nan,3\n", "field 2 is not finite");
+  expect_error("1,2,1e999\n", "field 3 is not finite");
+  expect_error("1,x,3\n", "field 2 is not a number");
+  expect_error("1,2,3\n\n", "chunk:2: field 1 is not a number");
+  EXPECT_EQ(ParseMatrixCsv("", 3, false, "x")->rows, 0);
+  EXPECT_EQ(ParseMatrixCsv("1\n", 0, false, "x").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace fedsyn::data

@@ -25,8 +25,8 @@ TEST(EndToEndUtility, DpTrainedVaeOnAdultBeatsTheMajorityBaseline) {
       data::ReadCsvTable(testing::DemoDataDir() + "/adult/adult.test", *schema, test_format);
   ASSERT_TRUE(test.ok()) << test.status();
 
-  site::ModelBundle bundle;
-  bundle.kind = site::DataKind::kTable;
+  model::ModelBundle bundle;
+  bundle.kind = model::DataKind::kTable;
   bundle.schema = *schema;
   bundle.transformer = *data::Transformer::FromSchema(*schema);
   bundle.vae =

@@ -13,8 +13,8 @@
 #include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
 #include "coordinator/admin_client.h"
-#include "coordinator/server.h"
 #include "coordinator/export.h"
+#include "coordinator/server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "protocol/codec.h"
@@ -172,6 +172,26 @@ class Federation : public ::testing::Test {
     return -1;
   }
 
+  // Trains a DP-SGD model (epsilon <= 2, delta 1e-3) on `site`'s file; returns its charge.
+  int64_t TrainDpModel(const std::string& site, const std::string& model_out) {
+    site::TrainRequest train;
+    train.input_csv = Heart(site);
+    train.schema_path = testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml";
+    train.model_out = model_out;
+    train.seed = 5;
+    model::DpSgdOptions dp;
+    dp.target_epsilon = 2.0;
+    dp.delta = 1e-3;
+    dp.expected_batch_size = 50;
+    dp.epochs = 2;
+    train.dp = dp;
+    base::NullProgress progress;
+    auto trained = site::RunTrain(train, progress, rng_);
+    EXPECT_TRUE(trained.ok()) << trained.status();
+    if (!trained.ok() || !trained->dp) return -1;
+    return *privacy::EpsilonToChargeMicros(trained->dp->epsilon);
+  }
+
   std::string dir_;
   coordinator::CoordinatorConfig config_;
   std::unique_ptr<coordinator::Storage> storage_;
@@ -189,7 +209,7 @@ TEST_F(Federation, FourHospitalsReleaseAndTheExportHoldsExactlyTheirCommittedRow
     spooled[site] = *site::SpoolRows(summary->spool_path);
   }
   auto pooled =
-      coordinator::ExportPooledCsv(*storage_, config_, "heart", /*with_site_column=*/true);
+      coordinator::ExportPooledCsv(*storage_, config_, "heart", /*with_site_column=*/true, rng_);
   ASSERT_TRUE(pooled.ok());
   std::map<std::string, std::string> by_site;
   std::istringstream lines(*pooled);
@@ -372,7 +392,7 @@ TEST_F(Federation, AnAgentKilledMidUploadResumesAndCommitsExactlyOnce) {
   ASSERT_TRUE(record.ok() && record->has_value());
   EXPECT_EQ((*record)->next_chunk, 3u);
   EXPECT_EQ((*record)->status, coordinator::ReleaseStatus::kReserved);
-  EXPECT_THAT(*coordinator::ExportPooledCsv(*storage_, config_, "heart", false),
+  EXPECT_THAT(*coordinator::ExportPooledCsv(*storage_, config_, "heart", false, rng_),
               ::testing::Not(HasSubstr("\n6")));  // nothing pooled before the commit
 
   const std::string bytes_before = *site::SpoolRows(partial->spool_path);
@@ -439,22 +459,8 @@ TEST_F(Federation, PresentAgentsHeartbeatAndReconnectAfterACoordinatorRestart) {
 }
 
 TEST_F(Federation, ADpTrainedModelNeedsNoFlagAndItsEpsilonIsChargedOnce) {
-  site::TrainRequest train;
-  train.input_csv = Heart("va");
-  train.schema_path = testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml";
-  train.model_out = dir_ + "/dp.model";
-  train.seed = 5;
-  model::DpSgdOptions dp;
-  dp.target_epsilon = 2.0;
-  dp.delta = 1e-3;
-  dp.expected_batch_size = 50;
-  dp.epochs = 2;
-  train.dp = dp;
-  base::NullProgress progress;
-  auto trained = site::RunTrain(train, progress, rng_);
-  ASSERT_TRUE(trained.ok()) << trained.status();
-  ASSERT_TRUE(trained->dp.has_value());
-  const int64_t model_micros = *privacy::EpsilonToChargeMicros(trained->dp->epsilon);
+  const int64_t model_micros = TrainDpModel("va", dir_ + "/dp.model");
+  ASSERT_GT(model_micros, 0);
   EXPECT_LE(model_micros, 2'000'001);
 
   site::ReleaseRequest release = Release("va");
@@ -470,6 +476,59 @@ TEST_F(Federation, ADpTrainedModelNeedsNoFlagAndItsEpsilonIsChargedOnce) {
   EXPECT_EQ(Spent("va"), 2 * 6'001'382 + model_micros);
   auto ledger = site::LocalLedger::Open(Kit("va").ledger_path);
   EXPECT_EQ(*(*ledger)->Spent("heart"), 2 * 6'001'382 + model_micros) << "the site's ledger agrees";
+}
+
+TEST_F(Federation, CodesModeShipsTheDecoderAndTheExportDecodesTheCodes) {
+  // A decoder trained in the clear never leaves the site, whatever the flags say.
+  site::ReleaseRequest clear = Release("hungarian");
+  clear.mode = site::ReleaseMode::kCodes;
+  auto refused = site::SubmitRelease(clear, Kit("hungarian"), "heart", rng_, FastClient());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Spent("hungarian"), 0);
+
+  const int64_t model_micros = TrainDpModel("hungarian", dir_ + "/dp.model");
+  ASSERT_GT(model_micros, 0);
+  site::ReleaseRequest codes = Release("hungarian");
+  codes.model_path = dir_ + "/dp.model";
+  codes.allow_nonprivate_model = false;
+  codes.mode = site::ReleaseMode::kCodes;
+  // The agent stops after 2 chunks; resume sends the decoder again, then the rest.
+  site::ClientOptions small_chunks = FastClient();
+  small_chunks.chunk_bytes = 2048;
+  auto partial =
+      site::SubmitRelease(codes, Kit("hungarian"), "heart", rng_, small_chunks, /*max_chunks=*/2);
+  ASSERT_TRUE(partial.ok()) << partial.status();
+  EXPECT_FALSE(partial->committed);
+  EXPECT_EQ(partial->charged_micros, 6'001'382 + model_micros);
+  auto resumed = site::ResumePending(Kit("hungarian"), FastClient(), [] { return 0.5; });
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(*resumed, 1);
+
+  const auto record = *storage_->GetRelease(partial->release_id);
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->mode, "codes");
+  EXPECT_EQ(record->status, coordinator::ReleaseStatus::kCommitted);
+  EXPECT_EQ(*storage_->ReleaseContent(partial->release_id), *site::SpoolRows(partial->spool_path))
+      << "the coordinator holds exactly the spooled codes";
+  const auto decoder = storage_->ModelBytes(record->model_sha256);
+  ASSERT_TRUE(decoder.ok() && decoder->has_value());
+  EXPECT_EQ(**decoder, *data::ReadFileToString(site::PublishedModelPath(partial->spool_path)));
+
+  auto pooled = coordinator::ExportPooledCsv(*storage_, config_, "heart", false, rng_);
+  ASSERT_TRUE(pooled.ok()) << pooled.status();
+  auto records =
+      data::ParseCsvTable(*pooled, config_.datasets[0].schema, "pooled", data::OutputCsvFormat());
+  ASSERT_TRUE(records.ok()) << records.status();
+  EXPECT_EQ(records->report.rows, 294);
+
+  // The same model in synthetic mode: identified by the same published SHA-256, so its
+  // epsilon is not charged again.
+  site::ReleaseRequest synthetic = codes;
+  synthetic.mode = site::ReleaseMode::kSynthetic;
+  auto later = site::SubmitRelease(synthetic, Kit("hungarian"), "heart", rng_, FastClient());
+  ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_EQ(later->charged_micros, 6'001'382);
+  EXPECT_EQ(Spent("hungarian"), 2 * 6'001'382 + model_micros);
 }
 
 TEST_F(Federation, AReleaseWhoseSchemaDiffersFromTheFederationsIsRefusedBeforeAnyCharge) {

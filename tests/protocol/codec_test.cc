@@ -15,6 +15,7 @@ TEST(Codec, SiteRequestsRoundTrip) {
       Commit{"r-1", 303, std::string(64, 'f')},
       Heartbeat{},
       ReleaseStateQuery{"r-1"},
+      UploadModel{"r-1", std::string("FSYNMDL\0\x01\xff", 10)},
   };
   for (const SiteRequest& request : requests) {
     auto decoded = DecodeSiteRequest(EncodeSiteRequest(request));
@@ -30,6 +31,10 @@ TEST(Codec, SiteRequestsRoundTrip) {
   auto chunk = DecodeSiteRequest(EncodeSiteRequest(requests[2]));
   EXPECT_EQ(std::get<UploadChunk>(*chunk).rows, std::get<UploadChunk>(requests[2]).rows);
   EXPECT_EQ(std::get<UploadChunk>(*chunk).index, 7u);
+  auto model = DecodeSiteRequest(EncodeSiteRequest(requests[6]));
+  EXPECT_EQ(std::get<UploadModel>(*model).model, std::get<UploadModel>(requests[6]).model)
+      << "binary-safe";
+  EXPECT_EQ(std::get<UploadModel>(*model).release_id, "r-1");
 }
 
 TEST(Codec, SiteResponsesRoundTrip) {
@@ -49,7 +54,8 @@ TEST(Codec, SiteResponsesRoundTrip) {
   EXPECT_EQ(std::get<Error>(*e).remaining_micros, 123);
   for (const SiteResponse& r :
        std::vector<SiteResponse>{Reserved{"r", 5, true}, ChunkAck{"r", 3}, Committed{},
-                                 HeartbeatReply{}, ReleaseState{"r", "reserved", 2}}) {
+                                 HeartbeatReply{}, ReleaseState{"r", "reserved", 2},
+                                 ModelStored{"r"}}) {
     auto back = DecodeSiteResponse(EncodeSiteResponse(r));
     ASSERT_TRUE(back.ok());
     EXPECT_EQ(back->index(), r.index());
@@ -73,13 +79,15 @@ TEST(Codec, AdminMessagesRoundTrip) {
   auto request = DecodeAdminRequest(EncodeAdminRequest({kProtocolVersion, AdminQuery::kBudgets}));
   ASSERT_TRUE(request.ok());
   EXPECT_EQ(request->query, AdminQuery::kBudgets);
-  std::vector<ReleaseInfo> releases = {{"r1", "va", "heart", "committed", 5, 200, "ab", 17}};
+  std::vector<ReleaseInfo> releases = {
+      {"r1", "va", "heart", "committed", 5, 200, "ab", 17, true, "codes"}};
   auto response = DecodeAdminResponse(EncodeAdminResponse(releases));
   ASSERT_TRUE(response.ok());
   const auto& back = std::get<std::vector<ReleaseInfo>>(*response);
   ASSERT_EQ(back.size(), 1u);
   EXPECT_EQ(back[0].site_id, "va");
   EXPECT_EQ(back[0].rows, 200);
+  EXPECT_EQ(back[0].mode, "codes");
 }
 
 TEST(Codec, RefusesMalformedInputWithoutCrashing) {

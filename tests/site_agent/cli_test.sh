@@ -61,6 +61,21 @@ expect_text release out "MODEL NOT PRIVATE"
 expect_text release err "NON-PRIVATE model"
 [ -s "$scratch/va.csv.manifest.json" ] || { echo "FAIL release: no manifest"; failures=$((failures + 1)); }
 
+expect codes_clear 5 "$agent" release --model "$scratch/va.model" --input "$heart/processed.va.data" \
+  --out "$scratch/codes.csv" --epsilon-d 1 --clip-radius 2 --allow-nonprivate-model --mode codes
+expect_text codes_clear err "codes mode ships the decoder"
+[ -e "$scratch/codes.csv.decoder" ] && { echo "FAIL codes_clear: decoder written"; failures=$((failures + 1)); }
+expect dp_train 0 "$agent" --log-level warn train --input "$heart/processed.va.data" \
+  --schema "$heart/heart_disease.schema.toml" --model-out "$scratch/dp.model" --epochs 2 --seed 1 \
+  --dp-epsilon 2 --dp-delta 1e-3 --dp-batch-size 50
+expect codes 0 "$agent" --log-level warn release --model "$scratch/dp.model" --input "$heart/processed.va.data" \
+  --out "$scratch/codes.csv" --epsilon-d 1 --clip-radius 2 --mode codes
+expect_text codes out "released 200 noised codes"
+expect_text codes out "output: $scratch/codes.csv.decoder"
+[ "$(head -n 1 "$scratch/codes.csv")" = "z1,z2,z3,z4,z5,z6,z7,z8" ] || { echo "FAIL codes: header"; failures=$((failures + 1)); }
+expect bad_mode 2 "$agent" release --model "$scratch/dp.model" --input "$heart/processed.va.data" \
+  --out "$scratch/x.csv" --epsilon-d 1 --clip-radius 2 --mode decoder
+
 cat > "$scratch/agent.toml" <<TOML
 [synthesize]
 input = "$heart/processed.switzerland.data"

@@ -1,9 +1,12 @@
 #include "site_agent/pipeline.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
 #include "common/data/idx.h"
+#include "common/data/table_io.h"
+#include "common/model/model_bundle.h"
 #include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
 #include "gmock/gmock.h"
@@ -106,6 +109,76 @@ TEST(Pipeline, RefusesANonPrivateModelWithoutTheExplicitFlagAndWritesNothing) {
   EXPECT_THAT(std::string(summary.status().message()), HasSubstr("--allow-nonprivate-model"));
   EXPECT_FALSE(std::filesystem::exists(dir + "/va.csv"));
   EXPECT_FALSE(std::filesystem::exists(dir + "/va.csv.manifest.json"));
+}
+
+// Codes mode: the noised codes (exactly the mechanism's grid values) and the published
+// decoder leave the site; the decoder carries no data-dependent training outcome, is the
+// deterministic published form of the model, and decodes the codes into valid records.
+TEST(Pipeline, CodesModeWritesNoisedCodesAndThePublishedDecoderOfADpModelOnly) {
+  const std::string dir = testing::ScratchDir("pipeline_codes");
+  SeededRandom rng(11);
+  base::NullProgress progress;
+  TrainRequest clear = HeartTrainRequest("va", dir + "/clear.model");
+  clear.train.max_epochs = 2;
+  ASSERT_TRUE(RunTrain(clear, progress, rng).ok());
+  ReleaseRequest refused = HeartReleaseRequest(dir + "/clear.model", "va", dir + "/refused.csv");
+  refused.mode = ReleaseMode::kCodes;  // allow_nonprivate_model is set and must not matter
+  auto no = RunRelease(refused, rng);
+  ASSERT_EQ(no.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(no.status().message()), HasSubstr("needs a model trained with DP-SGD"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/refused.csv"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/refused.csv.decoder"));
+
+  TrainRequest dp = HeartTrainRequest("va", dir + "/dp.model");
+  dp.dp = model::DpSgdOptions{};
+  dp.dp->target_epsilon = 2;
+  dp.dp->delta = 1e-3;
+  dp.dp->expected_batch_size = 50;
+  dp.dp->epochs = 2;
+  ASSERT_TRUE(RunTrain(dp, progress, rng).ok());
+  ReleaseRequest codes = HeartReleaseRequest(dir + "/dp.model", "va", dir + "/codes.csv");
+  codes.allow_nonprivate_model = false;
+  codes.mode = ReleaseMode::kCodes;
+  auto summary = RunRelease(codes, rng);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->rows, 200);
+  EXPECT_EQ(summary->outputs,
+            (std::vector<std::string>{dir + "/codes.csv", dir + "/codes.csv.decoder"}));
+
+  auto matrix = data::ParseMatrixCsv(*data::ReadFileToString(dir + "/codes.csv"), 8,
+                                     /*header=*/true, "codes.csv");
+  ASSERT_TRUE(matrix.ok()) << matrix.status();
+  EXPECT_EQ(matrix->rows, 200);
+  auto mechanism = privacy::MetricMechanism::Create([&] {
+    privacy::MetricMechanismParams params = codes.mechanism;
+    params.dimension = 8;
+    return params;
+  }());
+  const double grid = mechanism->GridSpacing();
+  for (float v : matrix->values) {
+    EXPECT_EQ(std::fmod(static_cast<double>(v), grid), 0.0) << v << " is not on the output grid";
+  }
+
+  auto published = data::ReadFileToString(dir + "/codes.csv.decoder");
+  auto bundle = model::LoadModelBundle(dir + "/dp.model");
+  ASSERT_TRUE(bundle.ok());
+  EXPECT_EQ(*published, *model::PublishedModelBytes(*bundle)) << "deterministic";
+  auto decoder = model::ParseModelBundle(*published, "published");
+  ASSERT_TRUE(decoder.ok()) << decoder.status();
+  EXPECT_TRUE(decoder->model_private);
+  EXPECT_TRUE(bundle->training.contains("outcome"));
+  EXPECT_FALSE(decoder->training.contains("outcome")) << "losses stay at the site";
+  EXPECT_TRUE(decoder->training.contains("parameters"));
+  auto records = model::DecodeTable(*decoder, *matrix, data::DecodingMode::kSample,
+                                    [&rng] { return rng.UniformOpen01(); });
+  ASSERT_TRUE(records.ok());
+  EXPECT_EQ(records->num_rows(), 200);
+
+  const Json manifest = Json::parse(*data::ReadFileToString(summary->manifest_path));
+  EXPECT_EQ(manifest["mode"], "codes");
+  EXPECT_EQ(manifest["outputs"].size(), 2u);
+  EXPECT_NEAR(manifest["guarantee"]["epsilon_total"].get<double>(),
+              summary->guarantee.EpsilonTotal(), 1e-9);
 }
 
 TEST(Pipeline, BadInputStopsBeforeTrainingOrRelease) {

@@ -82,7 +82,7 @@ double MarginalDistance(const data::Table& real, const data::Table& synthetic,
 }
 
 TEST_F(HeartRelease, WeakNoiseKeepsMarginalsCloserThanStrongNoise) {
-  auto bundle = LoadModelBundle(*dir_ + "/cleveland.model");
+  auto bundle = model::LoadModelBundle(*dir_ + "/cleveland.model");
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   auto real = data::ReadCsvTable(
       testing::DemoDataDir() + "/heart_disease_uci/processed.cleveland.data", *bundle->schema);
@@ -104,7 +104,7 @@ TEST_F(HeartRelease, WeakNoiseKeepsMarginalsCloserThanStrongNoise) {
 }
 
 TEST_F(HeartRelease, RefusesImagesForATableModel) {
-  auto bundle = LoadModelBundle(*dir_ + "/cleveland.model");
+  auto bundle = model::LoadModelBundle(*dir_ + "/cleveland.model");
   ASSERT_TRUE(bundle.ok());
   SeededRandom rng(6);
   data::ImageSet images;

@@ -1,10 +1,12 @@
-#include "site_agent/model_bundle.h"
+#include "common/model/model_bundle.h"
 
-namespace fedsyn::site {
+namespace fedsyn::model {
 
 using Json = nlohmann::json;
 
-absl::Status SaveModelBundle(const std::string& path, const ModelBundle& bundle) {
+namespace {
+
+Json Metadata(const ModelBundle& bundle, const Json& training) {
   Json metadata;
   metadata["kind"] = bundle.kind == DataKind::kTable ? "table" : "image";
   if (bundle.kind == DataKind::kTable) {
@@ -14,19 +16,19 @@ absl::Status SaveModelBundle(const std::string& path, const ModelBundle& bundle)
                          {"width", bundle.image.width},
                          {"num_classes", bundle.image.num_classes}};
   }
-  metadata["training"] = bundle.training;
+  metadata["training"] = training;
   metadata["model_private"] = bundle.model_private;
   if (bundle.model_private) {
     metadata["model_epsilon"] = bundle.model_epsilon;
     metadata["model_delta"] = bundle.model_delta;
   }
-  return bundle.vae->Save(path, metadata.dump());
+  return metadata;
 }
 
-absl::StatusOr<ModelBundle> LoadModelBundle(const std::string& path) {
-  std::string metadata_text;
+absl::StatusOr<ModelBundle> FromMetadata(std::unique_ptr<Vae> vae, const std::string& metadata_text,
+                                         const std::string& path) {
   ModelBundle bundle;
-  ASSIGN_OR_RETURN(bundle.vae, model::Vae::Load(path, &metadata_text));
+  bundle.vae = std::move(vae);
   const Json metadata = Json::parse(metadata_text, nullptr, /*allow_exceptions=*/false);
   if (!metadata.is_object() || !metadata.contains("kind")) {
     return absl::DataLossError(path + ": model metadata is missing");
@@ -62,4 +64,43 @@ absl::StatusOr<ModelBundle> LoadModelBundle(const std::string& path) {
   return bundle;
 }
 
-}  // namespace fedsyn::site
+}  // namespace
+
+absl::Status SaveModelBundle(const std::string& path, const ModelBundle& bundle) {
+  return bundle.vae->Save(path, Metadata(bundle, bundle.training).dump());
+}
+
+absl::StatusOr<ModelBundle> LoadModelBundle(const std::string& path) {
+  std::string metadata_text;
+  ASSIGN_OR_RETURN(std::unique_ptr<Vae> vae, Vae::Load(path, &metadata_text));
+  return FromMetadata(std::move(vae), metadata_text, path);
+}
+
+absl::StatusOr<ModelBundle> ParseModelBundle(std::string_view bytes, const std::string& origin) {
+  std::string metadata_text;
+  ASSIGN_OR_RETURN(std::unique_ptr<Vae> vae, Vae::Deserialize(bytes, origin, &metadata_text));
+  return FromMetadata(std::move(vae), metadata_text, origin);
+}
+
+absl::StatusOr<std::string> PublishedModelBytes(const ModelBundle& bundle) {
+  Json training = Json::object();
+  if (bundle.training.contains("parameters"))
+    training["parameters"] = bundle.training["parameters"];
+  return bundle.vae->Serialize(Metadata(bundle, training).dump());
+}
+
+absl::StatusOr<data::Table> DecodeTable(const ModelBundle& bundle, const data::Matrix& codes,
+                                        data::DecodingMode decoding,
+                                        const std::function<double()>& uniform01) {
+  if (bundle.kind != DataKind::kTable)
+    return absl::InvalidArgumentError("this model was trained on images, not a table");
+  if (codes.cols != bundle.vae->spec().latent_dim) {
+    return absl::InvalidArgumentError("codes have " + std::to_string(codes.cols) +
+                                      " coordinates; the model's latent dimension is " +
+                                      std::to_string(bundle.vae->spec().latent_dim));
+  }
+  return bundle.transformer->DecodeLogits(bundle.vae->DecodeLogits(codes), decoding, uniform01,
+                                          bundle.vae->GaussianScales());
+}
+
+}  // namespace fedsyn::model

@@ -1,0 +1,49 @@
+#include "coordinator/decoder.h"
+
+#include "common/data/table_io.h"
+#include "common/model/model_bundle.h"
+
+namespace fedsyn::coordinator {
+namespace {
+
+absl::StatusOr<model::ModelBundle> LoadDecoder(std::string_view model,
+                                               const data::Schema& federation_schema) {
+  ASSIGN_OR_RETURN(model::ModelBundle bundle,
+                   model::ParseModelBundle(model, "published decoder"));
+  if (bundle.kind != model::DataKind::kTable) {
+    return absl::InvalidArgumentError("the published decoder is not a table model");
+  }
+  if (!bundle.model_private) {
+    return absl::FailedPreconditionError(
+        "the published decoder was trained without differential privacy; codes mode needs DP-SGD");
+  }
+  if (absl::Status same = data::CheckSameDomains(*bundle.schema, federation_schema); !same.ok()) {
+    return absl::InvalidArgumentError("the published decoder's schema differs from the federation's: " +
+                                      std::string(same.message()));
+  }
+  return bundle;
+}
+
+}  // namespace
+
+absl::StatusOr<int> CheckPublishedDecoder(std::string_view model,
+                                          const data::Schema& federation_schema) {
+  ASSIGN_OR_RETURN(const model::ModelBundle bundle, LoadDecoder(model, federation_schema));
+  return bundle.vae->spec().latent_dim;
+}
+
+absl::StatusOr<std::string> DecodeCodesRows(std::string_view model, std::string_view codes_rows,
+                                            const data::Schema& federation_schema,
+                                            privacy::RandomSource& rng) {
+  ASSIGN_OR_RETURN(const model::ModelBundle bundle, LoadDecoder(model, federation_schema));
+  ASSIGN_OR_RETURN(const data::Matrix codes,
+                   data::ParseMatrixCsv(codes_rows, bundle.vae->spec().latent_dim,
+                                        /*header=*/false, "stored codes"));
+  ASSIGN_OR_RETURN(const data::Table records,
+                   model::DecodeTable(bundle, codes, data::DecodingMode::kSample,
+                                      [&rng] { return rng.UniformOpen01(); }));
+  const std::string csv = data::FormatCsvTable(records, federation_schema);
+  return csv.substr(csv.find('\n') + 1);  // without the header
+}
+
+}  // namespace fedsyn::coordinator

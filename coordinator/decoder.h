@@ -1,0 +1,30 @@
+// Codes mode at the coordinator: checking a site's published decoder before storing it, and
+// decoding its noised codes into records for the pooled export. Decoding is post-processing
+// of what the site released, so it costs no privacy; the decoder's sampling draws from the
+// coordinator's secure generator.
+#ifndef FEDSYN_COORDINATOR_DECODER_H_
+#define FEDSYN_COORDINATOR_DECODER_H_
+
+#include <string>
+#include <string_view>
+
+#include "common/base/status.h"
+#include "common/data/schema.h"
+#include "common/privacy/random.h"
+
+namespace fedsyn::coordinator {
+
+// Parses a published model and checks that it may decode releases of a dataset declared with
+// `federation_schema`: a table model, trained with DP-SGD, over exactly the federation's
+// domains. Returns its latent dimension (the width of every codes row).
+absl::StatusOr<int> CheckPublishedDecoder(std::string_view model, const data::Schema& federation_schema);
+
+// Decodes codes rows (CSV, no header, latent_dim numbers each) through `model` into CSV rows
+// (no header) in the federation schema.
+absl::StatusOr<std::string> DecodeCodesRows(std::string_view model, std::string_view codes_rows,
+                                            const data::Schema& federation_schema,
+                                            privacy::RandomSource& rng);
+
+}  // namespace fedsyn::coordinator
+
+#endif  // FEDSYN_COORDINATOR_DECODER_H_
