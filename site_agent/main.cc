@@ -19,6 +19,7 @@
 #include "common/privacy/budget.h"
 #include "common/privacy/random.h"
 #include "site_agent/pipeline.h"
+#include "site_agent/evaluate.h"
 #include "site_agent/submit.h"
 
 namespace {
@@ -44,6 +45,9 @@ struct CliState {
   std::string site_kit, dataset;
   double dp_epsilon = 0;
   fedsyn::model::DpSgdOptions dp;
+  // evaluate
+  fedsyn::site::EvaluateRequest evaluate;
+  std::string evaluate_target = "mlp", evaluate_out;
   int grid_exponent = 0;
   uint64_t seed = 0;
 };
@@ -202,6 +206,78 @@ int DoRelease(CliState& s, fedsyn::privacy::RandomSource& secure) {
   return fedsyn::base::kExitOk;
 }
 
+void AddEvaluateOptions(CLI::App* cmd, CliState& s) {
+  fedsyn::site::EvaluateRequest& e = s.evaluate;
+  cmd->add_option("--input", e.input_csvs, "CSV file(s) of records, pooled (tables)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--schema", e.schema_path, "schema of the CSV files (its label is the target)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--images", e.images_idx, "IDX images (28x28)")->check(CLI::ExistingFile);
+  cmd->add_option("--labels", e.labels_idx, "IDX labels of the images")->check(CLI::ExistingFile);
+  cmd->add_option("--max-images", e.max_images, "use only the first N images (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--name", e.name, "data set name for the report");
+  cmd->add_option("--out", s.evaluate_out, "JSON report")->required();
+  cmd->add_option("--members", e.members, "members (= non-members; attacker pool: twice)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--test", e.test, "test records")->check(CLI::PositiveNumber);
+  cmd->add_option("--seeds", e.seeds, "seeds (splits, initialisation)")->delimiter(',');
+  cmd->add_option("--epsilons", e.epsilons, "total epsilons")->delimiter(',');
+  cmd->add_option("--methods", e.methods, "real, dpsgd, paper, e2e")->delimiter(',');
+  cmd->add_option("--delta", e.delta, "delta (default 1/members^1.1)")->check(CLI::PositiveNumber);
+  cmd->add_option("--target", s.evaluate_target, "target model: logistic, mlp or cnn")
+      ->check(CLI::IsMember({"logistic", "mlp", "cnn"}));
+  cmd->add_option("--target-hidden", e.target_hidden, "hidden widths of the target")
+      ->delimiter(',');
+  cmd->add_option("--target-epochs", e.classifier.epochs, "epochs of target and shadow models")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--shadow-models", e.shadow_models, "shadow / reference models")
+      ->check(CLI::Range(2, 256));
+  cmd->add_option("--dp-clip", e.dp_clip, "DP-SGD clipping norm")->check(CLI::PositiveNumber);
+  cmd->add_option("--dp-batch-size", e.dp_batch, "DP-SGD expected batch size")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--dp-epochs", e.dp_epochs, "DP-SGD epochs")->check(CLI::PositiveNumber);
+  cmd->add_option("--latent-dim", e.vae.latent_dim, "VAE latent dimension")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--hidden", e.vae.hidden, "VAE hidden widths")->delimiter(',');
+  cmd->add_option("--vae-epochs", e.vae_epochs, "VAE epochs (in the clear; max)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--clip-radius", e.clip_radius, "clip radius R of latent codes")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--bootstrap", e.bootstrap, "bootstrap resamples for confidence intervals")
+      ->check(CLI::Range(0, 100000));
+  cmd->add_option("--threads", e.classifier.threads, "compute threads (0 = all cores)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+int DoEvaluate(CliState& s, fedsyn::privacy::RandomSource& secure) {
+  s.evaluate.target = s.evaluate_target == "logistic" ? fedsyn::model::ClassifierArchitecture::kLinear
+                      : s.evaluate_target == "cnn"    ? fedsyn::model::ClassifierArchitecture::kCnn28
+                                                      : fedsyn::model::ClassifierArchitecture::kMlp;
+  fedsyn::base::ConsoleProgress progress("evaluate", stderr);
+  auto report = fedsyn::site::RunEvaluation(s.evaluate, secure, progress);
+  if (!report.ok()) return Fail(report.status());
+  if (absl::Status st = fedsyn::data::WriteFileAtomically(s.evaluate_out, report->dump(1) + "\n");
+      !st.ok()) {
+    return Fail(st);
+  }
+  std::printf("%-7s %-5s  %-15s  %-22s  %-15s  %s\n", "METHOD", "EPS", "TEST ACCURACY",
+              "STRONGEST ATTACK", "ATTACK AUC", "BALANCED ACC");
+  for (const auto& entry : (*report)["summary"]) {
+    const std::string attack = entry["strongest_attack"].get<std::string>();
+    const auto& a = entry["attacks"][attack];
+    std::printf("%-7s %-5s  %.3f +- %.3f    %-22s  %.3f +- %.3f    %.3f\n",
+                entry["method"].get<std::string>().c_str(),
+                entry["epsilon"].is_null() ? "-" : entry["epsilon"].dump().c_str(),
+                entry["utility"]["accuracy"]["mean"].get<double>(),
+                entry["utility"]["accuracy"]["sd"].get<double>(), attack.c_str(),
+                a["auc"]["mean"].get<double>(), a["auc"]["sd"].get<double>(),
+                a["balanced_accuracy"]["mean"].get<double>());
+  }
+  std::printf("report: %s\n", s.evaluate_out.c_str());
+  return fedsyn::base::kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -250,6 +326,10 @@ int main(int argc, char** argv) {
   int heartbeat_seconds = 30;
   presence->add_option("--interval", heartbeat_seconds, "seconds between heartbeats")
       ->check(CLI::Range(1, 3600));
+  CLI::App* evaluate = app.add_subcommand(
+      "evaluate",
+      "membership-inference and utility experiment on this site's records (aggregates only)");
+  AddEvaluateOptions(evaluate, s);
   CLI::App* resume =
       app.add_subcommand("resume", "finish uploads interrupted by a crash or a lost connection");
   resume->add_option("--site-kit", s.site_kit, "site.toml from the site kit")
@@ -293,6 +373,7 @@ int main(int argc, char** argv) {
     return fedsyn::base::kExitOk;
   }
   if (*train) return DoTrain(train, s, secure);
+  if (*evaluate) return DoEvaluate(s, secure);
   if (*release) {
     ResolveReleaseOptions(release, s);
     return DoRelease(s, secure);

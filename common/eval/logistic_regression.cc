@@ -8,8 +8,8 @@ namespace fedsyn::eval {
 
 absl::StatusOr<LabelledData> ToLabelledData(const data::Table& table, const data::Schema& schema) {
   if (!schema.label_index ||
-      schema.columns[static_cast<size_t>(*schema.label_index)].categories.size() != 2) {
-    return absl::InvalidArgumentError("the utility probe needs a binary label column");
+      !schema.columns[static_cast<size_t>(*schema.label_index)].IsCategorical()) {
+    return absl::InvalidArgumentError("a categorical or binary label column is needed");
   }
   const size_t label = static_cast<size_t>(*schema.label_index);
   data::Schema features_only = schema;
@@ -19,9 +19,10 @@ absl::StatusOr<LabelledData> ToLabelledData(const data::Table& table, const data
                    data::Transformer::FromSchema(features_only));
   LabelledData out;
   out.features = transformer.Encode(table);
+  out.num_classes = static_cast<int>(schema.columns[label].categories.size());
   for (const data::Row& row : table.rows) {
     if (!row[label]) return absl::InvalidArgumentError("a record has no label");
-    out.labels.push_back(*row[label] > 0.5 ? 1 : 0);
+    out.labels.push_back(static_cast<int>(std::lround(*row[label])));
   }
   return out;
 }

@@ -14,13 +14,16 @@ namespace fedsyn::eval {
 
 struct LabelledData {
   data::Matrix features;    // rows x width, the schema's non-label columns in model space
-  std::vector<int> labels;  // 0/1: the label column's second declared category is 1
+  std::vector<int> labels;  // the label's category index (binary: the second category is 1)
+  int num_classes = 2;
 };
 
 // Features from every modelled column but the label (through data::Transformer), labels from a
-// binary label column. InvalidArgument if the schema has no binary label.
+// categorical or binary label column. InvalidArgument if the schema has none, or a record
+// lacks its label.
 absl::StatusOr<LabelledData> ToLabelledData(const data::Table& table, const data::Schema& schema);
 
+// Binary labels only (0/1).
 class LogisticRegression {
  public:
   struct Options {

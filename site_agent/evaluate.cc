@@ -1,0 +1,598 @@
+#include "site_agent/evaluate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <random>
+
+#include "common/data/idx.h"
+#include "common/data/table_io.h"
+#include "common/eval/attacks.h"
+#include "common/eval/fidelity.h"
+#include "common/eval/logistic_regression.h"
+#include "common/eval/metrics.h"
+#include "common/model/model_bundle.h"
+#include "site_agent/release.h"
+#include "spdlog/spdlog.h"
+
+namespace fedsyn::site {
+namespace {
+
+using Json = nlohmann::json;
+
+// The records of the experiment in every form the steps need.
+struct Dataset {
+  model::DataKind kind = model::DataKind::kTable;
+  data::Table table;        // tables
+  data::ImageSet images;    // images
+  std::vector<int> labels;  // class index per record
+  data::Matrix features;    // classifier input: non-label columns in model space, or pixels
+  data::Matrix encoded;     // the whole record in model space (attacks on synthetic records)
+  int64_t size() const { return features.rows; }
+};
+
+// Shared by every subset: the schema and its transformer (tables), the class count.
+struct Domain {
+  model::DataKind kind = model::DataKind::kTable;
+  std::optional<data::Schema> schema;
+  std::optional<data::Transformer> transformer;
+  int num_classes = 2;
+};
+
+absl::StatusOr<Dataset> FromTable(data::Table table, const Domain& domain) {
+  Dataset d;
+  d.kind = model::DataKind::kTable;
+  ASSIGN_OR_RETURN(eval::LabelledData labelled, eval::ToLabelledData(table, *domain.schema));
+  d.features = std::move(labelled.features);
+  d.labels = std::move(labelled.labels);
+  d.encoded = domain.transformer->Encode(table);
+  d.table = std::move(table);
+  return d;
+}
+
+Dataset FromImages(data::ImageSet images, const std::vector<uint8_t>& labels) {
+  Dataset d;
+  d.kind = model::DataKind::kImage;
+  d.features = data::ImagesToMatrix(images);
+  d.encoded = d.features;
+  d.labels.assign(labels.begin(), labels.end());
+  d.images = std::move(images);
+  return d;
+}
+
+data::Matrix Rows(const data::Matrix& m, const std::vector<int64_t>& index) {
+  data::Matrix out(static_cast<int64_t>(index.size()), m.cols);
+  for (size_t i = 0; i < index.size(); ++i)
+    std::copy(m.Row(index[i]), m.Row(index[i]) + m.cols, out.Row(static_cast<int64_t>(i)));
+  return out;
+}
+
+Dataset Subset(const Dataset& d, const std::vector<int64_t>& index) {
+  Dataset s;
+  s.kind = d.kind;
+  s.features = Rows(d.features, index);
+  s.encoded = Rows(d.encoded, index);
+  for (int64_t i : index) s.labels.push_back(d.labels[static_cast<size_t>(i)]);
+  if (d.kind == model::DataKind::kTable) {
+    for (int64_t i : index) s.table.rows.push_back(d.table.rows[static_cast<size_t>(i)]);
+  } else {
+    s.images.height = d.images.height;
+    s.images.width = d.images.width;
+    s.images.count = static_cast<int64_t>(index.size());
+    const size_t pixels = static_cast<size_t>(d.images.height * d.images.width);
+    for (int64_t i : index) {
+      const auto from = d.images.pixels.begin() + static_cast<int64_t>(static_cast<size_t>(i) * pixels);
+      s.images.pixels.insert(s.images.pixels.end(), from, from + static_cast<int64_t>(pixels));
+    }
+  }
+  return s;
+}
+
+absl::StatusOr<std::pair<Domain, Dataset>> Load(const EvaluateRequest& r) {
+  Domain domain;
+  if (!r.input_csvs.empty()) {
+    ASSIGN_OR_RETURN(data::Schema schema, data::Schema::LoadFile(r.schema_path));
+    ASSIGN_OR_RETURN(data::Transformer transformer, data::Transformer::FromSchema(schema));
+    if (!schema.label_index)
+      return absl::InvalidArgumentError("the schema declares no label column to classify");
+    domain.num_classes =
+        static_cast<int>(schema.columns[static_cast<size_t>(*schema.label_index)].categories.size());
+    domain.schema = std::move(schema);
+    domain.transformer = std::move(transformer);
+    data::Table pooled;
+    for (const std::string& path : r.input_csvs) {
+      ASSIGN_OR_RETURN(data::ReadResult read, data::ReadCsvTable(path, *domain.schema));
+      for (auto& row : read.table.rows) pooled.rows.push_back(std::move(row));
+    }
+    ASSIGN_OR_RETURN(Dataset d, FromTable(std::move(pooled), domain));
+    return std::make_pair(std::move(domain), std::move(d));
+  }
+  if (r.images_idx.empty() || r.labels_idx.empty())
+    return absl::InvalidArgumentError("give a table (CSV files and a schema) or images with labels");
+  domain.kind = model::DataKind::kImage;
+  ASSIGN_OR_RETURN(data::ImageSet images, data::ReadIdxImages(r.images_idx, r.max_images));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> labels, data::ReadIdxLabels(r.labels_idx, r.max_images));
+  if (static_cast<int64_t>(labels.size()) != images.count)
+    return absl::InvalidArgumentError("image and label counts differ");
+  if (images.height != 28 || images.width != 28)
+    return absl::InvalidArgumentError("the convolutional models take 28x28 images");
+  domain.num_classes = 1 + *std::max_element(labels.begin(), labels.end());
+  Dataset d = FromImages(std::move(images), labels);
+  return std::make_pair(std::move(domain), std::move(d));
+}
+
+struct Split {
+  Dataset members, nonmembers, test, pool;
+};
+
+absl::StatusOr<Split> MakeSplit(const Dataset& all, const EvaluateRequest& r, std::mt19937_64& gen) {
+  const int64_t m = r.members, needed = 4 * r.members + r.test;
+  if (m < 10 || r.test < 10) return absl::InvalidArgumentError("members and test need >= 10 records");
+  if (all.size() < needed) {
+    return absl::InvalidArgumentError(
+        "the data has " + std::to_string(all.size()) + " records; members, non-members, test and "
+        "the attacker's pool (2 x members) need " + std::to_string(needed));
+  }
+  std::vector<int64_t> order(static_cast<size_t>(all.size()));
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), gen);
+  auto part = [&](int64_t from, int64_t count) {
+    return Subset(all, std::vector<int64_t>(order.begin() + from, order.begin() + from + count));
+  };
+  return Split{part(0, m), part(m, m), part(2 * m, r.test), part(2 * m + r.test, 2 * m)};
+}
+
+// Joins two datasets' features and labels (the candidates: members then non-members).
+eval::ModelOutputs Outputs(const model::Classifier& c, const Dataset& d) {
+  return {c.LogProbabilities(d.features), d.labels};
+}
+
+std::pair<eval::Scores, eval::Scores> SplitScores(const eval::Scores& all, size_t members) {
+  return {eval::Scores(all.begin(), all.begin() + static_cast<int64_t>(members)),
+          eval::Scores(all.begin() + static_cast<int64_t>(members), all.end())};
+}
+
+Dataset Concat(const Dataset& a, const Dataset& b) {
+  Dataset c;
+  c.kind = a.kind;
+  c.features = a.features;
+  c.features.rows += b.features.rows;
+  c.features.values.insert(c.features.values.end(), b.features.values.begin(), b.features.values.end());
+  c.encoded = a.encoded;
+  c.encoded.rows += b.encoded.rows;
+  c.encoded.values.insert(c.encoded.values.end(), b.encoded.values.begin(), b.encoded.values.end());
+  c.labels = a.labels;
+  c.labels.insert(c.labels.end(), b.labels.begin(), b.labels.end());
+  return c;
+}
+
+Json IntervalJson(const eval::Interval& i) {
+  return {{"estimate", i.estimate}, {"low", i.low}, {"high", i.high}};
+}
+
+Json AttackJson(const eval::AttackMetrics& m, bool with_roc) {
+  Json j = {{"auc", IntervalJson(m.auc)},
+            {"balanced_accuracy", IntervalJson(m.balanced_accuracy)},
+            {"tpr_at_1pct_fpr", IntervalJson(m.tpr_at_1pct_fpr)},
+            {"tpr_at_01pct_fpr", IntervalJson(m.tpr_at_01pct_fpr)}};
+  if (with_roc) {
+    Json roc = Json::array();
+    for (const eval::RocPoint& p : m.roc) roc.push_back({p.fpr, p.tpr});
+    j["roc"] = roc;
+  }
+  return j;
+}
+
+// Test accuracy and ROC AUC (binary: of class 1; more classes: one-vs-rest, averaged).
+Json UtilityJson(const model::Classifier& c, const Dataset& test, int num_classes) {
+  const data::Matrix p = c.LogProbabilities(test.features);
+  int64_t right = 0;
+  for (int64_t i = 0; i < p.rows; ++i) {
+    const float* row = p.Row(i);
+    right += (std::max_element(row, row + p.cols) - row) == test.labels[static_cast<size_t>(i)];
+  }
+  double auc_sum = 0;
+  int auc_classes = 0;
+  for (int k = (num_classes == 2 ? 1 : 0); k < num_classes; ++k) {
+    eval::Scores positive, negative;
+    for (int64_t i = 0; i < p.rows; ++i)
+      (test.labels[static_cast<size_t>(i)] == k ? positive : negative).push_back(p.Row(i)[k]);
+    if (positive.empty() || negative.empty()) continue;
+    auc_sum += eval::Auc(positive, negative);
+    ++auc_classes;
+  }
+  return {{"accuracy", static_cast<double>(right) / static_cast<double>(std::max<int64_t>(1, p.rows))},
+          {"auc", auc_classes > 0 ? auc_sum / auc_classes : 0.5}};
+}
+
+// What the attacker learns from its own shadow models, once per seed.
+struct AttackerKnowledge {
+  std::vector<eval::ModelOutputs> on_candidates;  // each shadow on members + non-members
+  eval::ShadowAttack shadow_attack;
+  double loss_threshold = 0;
+  double lira_threshold = 0;
+};
+
+class Experiment {
+ public:
+  Experiment(const EvaluateRequest& r, const Domain& domain, privacy::RandomSource& noise)
+      : r_(r), domain_(domain), noise_(noise) {}
+
+  absl::StatusOr<std::unique_ptr<model::Classifier>> TrainTarget(const Dataset& train,
+                                                                 std::optional<double> dp_epsilon,
+                                                                 uint64_t seed) {
+    model::ClassifierSpec spec;
+    spec.architecture = r_.target;
+    spec.input_width = static_cast<int>(train.features.cols);
+    spec.num_classes = domain_.num_classes;
+    spec.hidden = r_.target_hidden;
+    ASSIGN_OR_RETURN(auto classifier, model::Classifier::Create(spec, seed));
+    model::ClassifierTrainOptions options = r_.classifier;
+    options.seed = seed;
+    if (dp_epsilon) {
+      ASSIGN_OR_RETURN(auto report, classifier->TrainPrivately(train.features, train.labels,
+                                                               DpOptions(*dp_epsilon), options,
+                                                               noise_.NextU64()));
+      (void)report;
+    } else {
+      RETURN_IF_ERROR(classifier->Train(train.features, train.labels, options));
+    }
+    return classifier;
+  }
+
+  model::DpSgdOptions DpOptions(double epsilon) const {
+    model::DpSgdOptions dp;
+    dp.target_epsilon = epsilon;
+    dp.delta = Delta();
+    dp.clip_norm = r_.dp_clip;
+    dp.expected_batch_size = r_.dp_batch;
+    dp.epochs = r_.dp_epochs;
+    return dp;
+  }
+  double Delta() const {
+    return r_.delta > 0 ? r_.delta : 1.0 / std::pow(static_cast<double>(r_.members), 1.1);
+  }
+
+  absl::StatusOr<AttackerKnowledge> TrainShadows(const Split& split, std::mt19937_64& gen) {
+    AttackerKnowledge k;
+    const Dataset candidates = Concat(split.members, split.nonmembers);
+    std::vector<eval::ShadowAttack::Shadow> shadows;
+    std::vector<eval::ModelOutputs> on_pool;
+    std::vector<std::vector<bool>> saw;
+    eval::Scores loss_in, loss_out;
+    const int64_t pool = split.pool.size();
+    for (int s = 0; s < r_.shadow_models; ++s) {
+      std::vector<int64_t> order(static_cast<size_t>(pool));
+      std::iota(order.begin(), order.end(), 0);
+      std::shuffle(order.begin(), order.end(), gen);
+      const std::vector<int64_t> in(order.begin(), order.begin() + pool / 2);
+      const std::vector<int64_t> out(order.begin() + pool / 2, order.end());
+      ASSIGN_OR_RETURN(auto shadow, TrainTarget(Subset(split.pool, in), std::nullopt, gen()));
+      shadows.push_back({Outputs(*shadow, Subset(split.pool, in)), Outputs(*shadow, Subset(split.pool, out))});
+      const eval::Scores li = eval::LossScores(shadows.back().in), lo = eval::LossScores(shadows.back().out);
+      loss_in.insert(loss_in.end(), li.begin(), li.end());
+      loss_out.insert(loss_out.end(), lo.begin(), lo.end());
+      on_pool.push_back(Outputs(*shadow, split.pool));
+      std::vector<bool> mask(static_cast<size_t>(pool), false);
+      for (int64_t i : in) mask[static_cast<size_t>(i)] = true;
+      saw.push_back(std::move(mask));
+      k.on_candidates.push_back(Outputs(*shadow, candidates));
+    }
+    k.shadow_attack = eval::ShadowAttack::Fit(shadows);
+    k.loss_threshold = eval::BestThreshold(loss_in, loss_out);
+    // LiRA's threshold: each shadow in turn plays the target, the others are its references.
+    eval::Scores lira_in, lira_out;
+    for (size_t s = 0; s < on_pool.size(); ++s) {
+      std::vector<eval::ModelOutputs> others;
+      std::vector<std::vector<bool>> others_saw;
+      for (size_t o = 0; o < on_pool.size(); ++o) {
+        if (o == s) continue;
+        others.push_back(on_pool[o]);
+        others_saw.push_back(saw[o]);
+      }
+      const eval::Scores z = eval::LiraOfflineScores(on_pool[s], others, others_saw);
+      for (size_t i = 0; i < z.size(); ++i) (saw[s][i] ? lira_in : lira_out).push_back(z[i]);
+    }
+    k.lira_threshold = eval::BestThreshold(lira_in, lira_out);
+    return k;
+  }
+
+  // Attacks on a target model: loss threshold, shadow models, LiRA offline.
+  Json AttackTarget(const model::Classifier& target, const Split& split,
+                    const AttackerKnowledge& k, uint64_t seed, bool with_roc) const {
+    const eval::ModelOutputs members = Outputs(target, split.members);
+    const eval::ModelOutputs nonmembers = Outputs(target, split.nonmembers);
+    const Dataset candidates = Concat(split.members, split.nonmembers);
+    const eval::ModelOutputs all = Outputs(target, candidates);
+    Json attacks;
+    attacks["loss_threshold"] = AttackJson(
+        eval::EvaluateAttack(eval::LossScores(members), eval::LossScores(nonmembers),
+                             k.loss_threshold, r_.bootstrap, seed),
+        with_roc);
+    attacks["shadow_models"] = AttackJson(
+        eval::EvaluateAttack(k.shadow_attack.Score(members), k.shadow_attack.Score(nonmembers),
+                             k.shadow_attack.threshold(), r_.bootstrap, seed),
+        with_roc);
+    const auto [lira_members, lira_nonmembers] =
+        SplitScores(eval::LiraOfflineScores(all, k.on_candidates), members.labels.size());
+    attacks["lira_offline"] = AttackJson(
+        eval::EvaluateAttack(lira_members, lira_nonmembers, k.lira_threshold, r_.bootstrap, seed),
+        with_roc);
+    return attacks;
+  }
+
+  // Attacks on the synthetic records. The attacker knows members and non-members are equally
+  // many, so its threshold is the median score.
+  Json AttackSynthetic(const Dataset& synthetic, const Split& split, uint64_t seed,
+                       bool with_roc) const {
+    const Dataset candidates = Concat(split.members, split.nonmembers);
+    Json attacks;
+    auto evaluate = [&](const eval::Scores& scores) {
+      const auto [m, n] = SplitScores(scores, split.members.labels.size());
+      eval::Scores sorted = scores;
+      std::nth_element(sorted.begin(), sorted.begin() + static_cast<int64_t>(sorted.size() / 2), sorted.end());
+      return AttackJson(eval::EvaluateAttack(m, n, sorted[sorted.size() / 2], r_.bootstrap, seed),
+                        with_roc);
+    };
+    attacks["density_ratio"] =
+        evaluate(eval::DensityRatioScores(candidates.encoded, synthetic.encoded, split.pool.encoded));
+    attacks["closest_record"] =
+        evaluate(eval::ClosestRecordScores(candidates.encoded, synthetic.encoded));
+    return attacks;
+  }
+
+  // fedsyn's VAE on the members, in the clear (epsilon unset) or with DP-SGD.
+  absl::StatusOr<model::ModelBundle> TrainVae(const Dataset& members, std::optional<double> epsilon,
+                                              uint64_t seed) {
+    model::ModelBundle bundle;
+    bundle.kind = domain_.kind;
+    model::VaeSpec spec;
+    data::Matrix encoded = members.encoded;
+    if (domain_.kind == model::DataKind::kTable) {
+      bundle.schema = domain_.schema;
+      bundle.transformer = domain_.transformer;
+      spec = model::TableVaeSpec(*domain_.transformer, r_.vae.latent_dim, r_.vae.hidden);
+    } else {
+      spec = model::ImageVaeSpec(r_.vae.latent_dim, r_.vae.hidden.front());
+      bundle.image.num_classes = domain_.num_classes;
+    }
+    spec.beta = r_.vae.beta;
+    ASSIGN_OR_RETURN(bundle.vae, model::Vae::Create(spec, seed));
+    model::TrainOptions options;
+    options.max_epochs = r_.vae_epochs;
+    options.seed = seed;
+    options.threads = r_.classifier.threads;
+    base::NullProgress quiet;
+    if (epsilon) {
+      model::DpSgdOptions dp = DpOptions(*epsilon);
+      ASSIGN_OR_RETURN(const model::DpTrainReport report,
+                       bundle.vae->TrainPrivately(encoded, dp, options, noise_.NextU64(), quiet));
+      bundle.model_private = true;
+      bundle.model_epsilon = report.epsilon;
+      bundle.model_delta = report.delta;
+    } else {
+      ASSIGN_OR_RETURN(const model::TrainReport report, bundle.vae->Train(encoded, options, quiet));
+      (void)report;
+    }
+    return bundle;
+  }
+
+  // The members released through fedsyn at epsilon_release (images: half on the codes, half on
+  // the labels by randomized response).
+  absl::StatusOr<Dataset> Synthesize(const model::ModelBundle& bundle, const Dataset& members,
+                                     double epsilon_release) {
+    const double codes_epsilon =
+        domain_.kind == model::DataKind::kImage ? epsilon_release / 2 : epsilon_release;
+    privacy::MetricMechanismParams params;
+    params.clip_radius = r_.clip_radius;
+    params.dimension = bundle.vae->spec().latent_dim;
+    params.epsilon_per_unit = 1.0;
+    ASSIGN_OR_RETURN(const privacy::MetricMechanism unit, privacy::MetricMechanism::Create(params));
+    params.epsilon_per_unit = codes_epsilon / unit.RecordEpsilon();
+    ASSIGN_OR_RETURN(const privacy::MetricMechanism mechanism, privacy::MetricMechanism::Create(params));
+    if (domain_.kind == model::DataKind::kTable) {
+      ASSIGN_OR_RETURN(TableRelease released, ReleaseTable(bundle, members.table, mechanism,
+                                                           data::DecodingMode::kSample, noise_));
+      return FromTable(std::move(released.synthetic), domain_);
+    }
+    ASSIGN_OR_RETURN(const privacy::RandomizedResponse rr,
+                     privacy::RandomizedResponse::Create(domain_.num_classes, epsilon_release / 2));
+    std::vector<uint8_t> labels(members.labels.begin(), members.labels.end());
+    ASSIGN_OR_RETURN(ImageRelease released,
+                     ReleaseImages(bundle, members.images, labels, mechanism, rr, noise_));
+    return FromImages(std::move(released.images), released.labels);
+  }
+
+  Json FidelityJson(const Dataset& real, const Dataset& synthetic) const {
+    const eval::Fidelity f = domain_.kind == model::DataKind::kTable
+                                 ? eval::CompareTables(real.table, synthetic.table, *domain_.schema)
+                                 : eval::CompareMatrices(real.encoded, synthetic.encoded);
+    Json columns = Json::array();
+    for (const eval::ColumnDistance& c : f.columns)
+      columns.push_back({{"column", c.column}, {"measure", c.measure}, {"distance", c.distance}});
+    return {{"mean_column_distance", f.mean_column_distance},
+            {"correlation_difference", f.correlation_difference},
+            {"columns", columns}};
+  }
+
+ private:
+  const EvaluateRequest& r_;
+  const Domain& domain_;
+  privacy::RandomSource& noise_;
+};
+
+// Means and standard deviations over seeds, per method and epsilon.
+Json Summarise(const Json& runs) {
+  std::map<std::pair<std::string, double>, std::vector<const Json*>> groups;
+  for (const Json& run : runs) {
+    const double eps = run["epsilon"].is_null() ? -1.0 : run["epsilon"].get<double>();
+    groups[{run["method"].get<std::string>(), eps}].push_back(&run);
+  }
+  auto stats = [](const std::vector<double>& v) {
+    double mean = 0, square = 0;
+    for (double x : v) mean += x;
+    mean /= static_cast<double>(v.size());
+    for (double x : v) square += (x - mean) * (x - mean);
+    const double sd = v.size() > 1 ? std::sqrt(square / static_cast<double>(v.size() - 1)) : 0.0;
+    return Json{{"mean", mean}, {"sd", sd}, {"n", v.size()}};
+  };
+  Json summary = Json::array();
+  for (const auto& [key, group] : groups) {
+    Json entry = {{"method", key.first},
+                  {"epsilon", key.second < 0 ? Json(nullptr) : Json(key.second)}};
+    for (const char* u : {"accuracy", "auc"}) {
+      std::vector<double> v;
+      for (const Json* run : group) v.push_back((*run)["utility"][u].get<double>());
+      entry["utility"][u] = stats(v);
+    }
+    if (group.front()->contains("fidelity")) {
+      for (const char* f : {"mean_column_distance", "correlation_difference"}) {
+        std::vector<double> v;
+        for (const Json* run : group) v.push_back((*run)["fidelity"][f].get<double>());
+        entry["fidelity"][f] = stats(v);
+      }
+    }
+    std::string strongest;
+    double strongest_auc = -1;
+    for (const auto& [attack, unused] : (*group.front())["attacks"].items()) {
+      for (const char* metric : {"auc", "balanced_accuracy", "tpr_at_1pct_fpr", "tpr_at_01pct_fpr"}) {
+        std::vector<double> v;
+        for (const Json* run : group) v.push_back((*run)["attacks"][attack][metric]["estimate"].get<double>());
+        entry["attacks"][attack][metric] = stats(v);
+      }
+      const double auc = entry["attacks"][attack]["auc"]["mean"].get<double>();
+      // Distance to the closest record is a sanity check, not a privacy attack.
+      if (attack != "closest_record" && auc > strongest_auc) {
+        strongest_auc = auc;
+        strongest = attack;
+      }
+    }
+    entry["strongest_attack"] = strongest;
+    summary.push_back(entry);
+  }
+  return summary;
+}
+
+}  // namespace
+
+absl::StatusOr<Json> RunEvaluation(const EvaluateRequest& r, privacy::RandomSource& noise,
+                                   base::ProgressSink& progress) {
+  const auto start = std::chrono::steady_clock::now();
+  for (const std::string& m : r.methods) {
+    if (m != "real" && m != "dpsgd" && m != "paper" && m != "e2e")
+      return absl::InvalidArgumentError("unknown method '" + m + "' (real, dpsgd, paper, e2e)");
+  }
+  for (double e : r.epsilons) {
+    if (!(e > 0) || !std::isfinite(e)) return absl::InvalidArgumentError("epsilons must be positive");
+  }
+  if (r.seeds.empty()) return absl::InvalidArgumentError("at least one seed is needed");
+  if (r.shadow_models < 2) return absl::InvalidArgumentError("at least two shadow models are needed");
+  ASSIGN_OR_RETURN(auto loaded, Load(r));
+  const Domain& domain = loaded.first;
+  const Dataset& all = loaded.second;
+  if (r.target == model::ClassifierArchitecture::kCnn28 && domain.kind != model::DataKind::kImage)
+    return absl::InvalidArgumentError("the CNN target is for images");
+  Experiment experiment(r, domain, noise);
+  auto uses = [&r](const char* method) {
+    return std::find(r.methods.begin(), r.methods.end(), method) != r.methods.end();
+  };
+  const int per_seed = (uses("real") ? 1 : 0) +
+                       static_cast<int>(r.epsilons.size()) *
+                           ((uses("dpsgd") ? 1 : 0) + (uses("paper") ? 1 : 0) + (uses("e2e") ? 1 : 0));
+  const int total = per_seed * static_cast<int>(r.seeds.size());
+  int done = 0;
+  Json runs = Json::array();
+  for (size_t seed_index = 0; seed_index < r.seeds.size(); ++seed_index) {
+    const uint64_t seed = r.seeds[seed_index];
+    const bool with_roc = seed_index == 0;
+    std::mt19937_64 gen(seed);
+    ASSIGN_OR_RETURN(const Split split, MakeSplit(all, r, gen));
+    ASSIGN_OR_RETURN(const AttackerKnowledge attacker, experiment.TrainShadows(split, gen));
+    auto record = [&](Json run, const model::Classifier& target) {
+      run["seed"] = seed;
+      run["utility"] = UtilityJson(target, split.test, domain.num_classes);
+      Json attacks = experiment.AttackTarget(target, split, attacker, seed, with_roc);
+      if (run.contains("synthetic_attacks")) {
+        attacks.update(run["synthetic_attacks"]);
+        run.erase("synthetic_attacks");
+      }
+      run["attacks"] = attacks;
+      ++done;
+      char line[160];
+      std::snprintf(line, sizeof line, "seed %llu %s%s: accuracy %.3f",
+                    static_cast<unsigned long long>(seed), run["method"].get<std::string>().c_str(),
+                    run["epsilon"].is_null() ? "" : (" eps " + run["epsilon"].dump()).c_str(),
+                    run["utility"]["accuracy"].get<double>());
+      progress.Update({done, total, line});
+      runs.push_back(std::move(run));
+    };
+    if (uses("real")) {
+      ASSIGN_OR_RETURN(auto target, experiment.TrainTarget(split.members, std::nullopt, gen()));
+      record({{"method", "real"}, {"epsilon", nullptr}, {"guarantee", "none"}}, *target);
+    }
+    for (double eps : r.epsilons) {
+      if (!uses("dpsgd")) break;
+      ASSIGN_OR_RETURN(auto target, experiment.TrainTarget(split.members, eps, gen()));
+      record({{"method", "dpsgd"}, {"epsilon", eps}, {"guarantee", "(eps, delta)-DP target"}}, *target);
+    }
+    std::optional<model::ModelBundle> clear_vae;
+    if (uses("paper")) {
+      ASSIGN_OR_RETURN(clear_vae, experiment.TrainVae(split.members, std::nullopt, gen()));
+    }
+    for (const char* method : {"paper", "e2e"}) {
+      if (!uses(method)) continue;
+      const bool e2e = std::string(method) == "e2e";
+      for (double eps : r.epsilons) {
+        std::optional<model::ModelBundle> dp_vae;
+        if (e2e) {
+          ASSIGN_OR_RETURN(dp_vae, experiment.TrainVae(split.members, eps / 2, gen()));
+        }
+        const model::ModelBundle& bundle = e2e ? *dp_vae : *clear_vae;
+        ASSIGN_OR_RETURN(const Dataset synthetic,
+                         experiment.Synthesize(bundle, split.members, e2e ? eps / 2 : eps));
+        ASSIGN_OR_RETURN(auto target, experiment.TrainTarget(synthetic, std::nullopt, gen()));
+        Json run = {{"method", method},
+                    {"epsilon", eps},
+                    {"guarantee", e2e ? "end to end: DP-SGD VAE (eps/2) + release (eps/2)"
+                                      : "release only: the VAE saw the members in the clear"},
+                    {"fidelity", experiment.FidelityJson(split.members, synthetic)},
+                    {"synthetic_attacks", experiment.AttackSynthetic(synthetic, split, seed, with_roc)}};
+        record(std::move(run), *target);
+      }
+    }
+  }
+  Json settings = {{"name", r.name},
+                   {"kind", domain.kind == model::DataKind::kTable ? "table" : "images"},
+                   {"records", all.size()},
+                   {"members", r.members},
+                   {"nonmembers", r.members},
+                   {"test", r.test},
+                   {"attacker_pool", 2 * r.members},
+                   {"classes", domain.num_classes},
+                   {"seeds", r.seeds},
+                   {"epsilons", r.epsilons},
+                   {"delta", experiment.Delta()},
+                   {"target", r.target == model::ClassifierArchitecture::kLinear ? "logistic regression"
+                              : r.target == model::ClassifierArchitecture::kMlp ? "MLP"
+                                                                                 : "CNN"},
+                   {"target_hidden", r.target_hidden},
+                   {"target_epochs", r.classifier.epochs},
+                   {"shadow_models", r.shadow_models},
+                   {"dp_sgd", {{"clip", r.dp_clip}, {"expected_batch", r.dp_batch}, {"epochs", r.dp_epochs}}},
+                   {"vae", {{"latent_dim", r.vae.latent_dim}, {"hidden", r.vae.hidden}, {"epochs", r.vae_epochs}}},
+                   {"clip_radius", r.clip_radius},
+                   {"bootstrap_resamples", r.bootstrap}};
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  progress.Finish("evaluation done in " + std::to_string(static_cast<int>(seconds)) + " s");
+  return Json{{"format", "fedsyn-evaluation"},
+              {"version", 1},
+              {"settings", settings},
+              {"seconds", seconds},
+              {"runs", runs},
+              {"summary", Summarise(runs)}};
+}
+
+}  // namespace fedsyn::site
