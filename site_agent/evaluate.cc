@@ -144,7 +144,6 @@ absl::StatusOr<Split> MakeSplit(const Dataset& all, const EvaluateRequest& r, st
   return Split{part(0, m), part(m, m), part(2 * m, r.test), part(2 * m + r.test, 2 * m)};
 }
 
-// Joins two datasets' features and labels (the candidates: members then non-members).
 eval::ModelOutputs Outputs(const model::Classifier& c, const Dataset& d) {
   return {c.LogProbabilities(d.features), d.labels};
 }
@@ -154,6 +153,8 @@ std::pair<eval::Scores, eval::Scores> SplitScores(const eval::Scores& all, size_
           eval::Scores(all.begin() + static_cast<int64_t>(members), all.end())};
 }
 
+// Joins two datasets' features, encodings and labels (the candidates: members, then
+// non-members).
 Dataset Concat(const Dataset& a, const Dataset& b) {
   Dataset c;
   c.kind = a.kind;
@@ -232,10 +233,10 @@ class Experiment {
     model::ClassifierTrainOptions options = r_.classifier;
     options.seed = seed;
     if (dp_epsilon) {
-      ASSIGN_OR_RETURN(auto report, classifier->TrainPrivately(train.features, train.labels,
-                                                               DpOptions(*dp_epsilon), options,
-                                                               noise_.NextU64()));
-      (void)report;
+      RETURN_IF_ERROR(classifier
+                          ->TrainPrivately(train.features, train.labels, DpOptions(*dp_epsilon),
+                                           options, noise_.NextU64())
+                          .status());
     } else {
       RETURN_IF_ERROR(classifier->Train(train.features, train.labels, options));
     }
@@ -349,7 +350,7 @@ class Experiment {
     model::ModelBundle bundle;
     bundle.kind = domain_.kind;
     model::VaeSpec spec;
-    data::Matrix encoded = members.encoded;
+    const data::Matrix& encoded = members.encoded;
     if (domain_.kind == model::DataKind::kTable) {
       bundle.schema = domain_.schema;
       bundle.transformer = domain_.transformer;
@@ -373,8 +374,7 @@ class Experiment {
       bundle.model_epsilon = report.epsilon;
       bundle.model_delta = report.delta;
     } else {
-      ASSIGN_OR_RETURN(const model::TrainReport report, bundle.vae->Train(encoded, options, quiet));
-      (void)report;
+      RETURN_IF_ERROR(bundle.vae->Train(encoded, options, quiet).status());
     }
     return bundle;
   }

@@ -76,6 +76,18 @@ expect_text codes out "output: $scratch/codes.csv.decoder"
 expect bad_mode 2 "$agent" release --model "$scratch/dp.model" --input "$heart/processed.va.data" \
   --out "$scratch/x.csv" --epsilon-d 1 --clip-radius 2 --mode decoder
 
+expect evaluate_too_big 3 "$agent" --log-level warn evaluate --input "$heart/processed.va.data" \
+  --schema "$heart/heart_disease.schema.toml" --members 100 --test 50 --out "$scratch/eval.json"
+expect_text evaluate_too_big err "the data has 200 records"
+[ -e "$scratch/eval.json" ] && { echo "FAIL evaluate_too_big: report written"; failures=$((failures + 1)); }
+expect evaluate_no_out 2 "$agent" evaluate --input "$heart/processed.va.data" --schema "$heart/heart_disease.schema.toml"
+expect evaluate 0 "$agent" --log-level warn evaluate --input "$heart/processed.va.data" \
+  --schema "$heart/heart_disease.schema.toml" --members 30 --test 40 --seeds 1 --epsilons 4 \
+  --methods real,paper --target-epochs 3 --vae-epochs 3 --shadow-models 2 --bootstrap 10 \
+  --out "$scratch/eval.json"
+expect_text evaluate out "STRONGEST ATTACK"
+grep -q '"method": "paper"' "$scratch/eval.json" || { echo "FAIL evaluate: no paper run"; failures=$((failures + 1)); }
+
 cat > "$scratch/agent.toml" <<TOML
 [synthesize]
 input = "$heart/processed.switzerland.data"
