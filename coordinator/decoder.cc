@@ -8,8 +8,7 @@ namespace {
 
 absl::StatusOr<model::ModelBundle> LoadDecoder(std::string_view model,
                                                const data::Schema& federation_schema) {
-  ASSIGN_OR_RETURN(model::ModelBundle bundle,
-                   model::ParseModelBundle(model, "published decoder"));
+  ASSIGN_OR_RETURN(model::ModelBundle bundle, model::ParseModelBundle(model, "published decoder"));
   if (bundle.kind != model::DataKind::kTable) {
     return absl::InvalidArgumentError("the published decoder is not a table model");
   }
@@ -18,8 +17,9 @@ absl::StatusOr<model::ModelBundle> LoadDecoder(std::string_view model,
         "the published decoder was trained without differential privacy; codes mode needs DP-SGD");
   }
   if (absl::Status same = data::CheckSameDomains(*bundle.schema, federation_schema); !same.ok()) {
-    return absl::InvalidArgumentError("the published decoder's schema differs from the federation's: " +
-                                      std::string(same.message()));
+    return absl::InvalidArgumentError(
+        "the published decoder's schema differs from the federation's: " +
+        std::string(same.message()));
   }
   return bundle;
 }

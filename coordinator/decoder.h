@@ -17,7 +17,8 @@ namespace fedsyn::coordinator {
 // Parses a published model and checks that it may decode releases of a dataset declared with
 // `federation_schema`: a table model, trained with DP-SGD, over exactly the federation's
 // domains. Returns its latent dimension (the width of every codes row).
-absl::StatusOr<int> CheckPublishedDecoder(std::string_view model, const data::Schema& federation_schema);
+absl::StatusOr<int> CheckPublishedDecoder(std::string_view model,
+                                          const data::Schema& federation_schema);
 
 // Decodes codes rows (CSV, no header, latent_dim numbers each) through `model` into CSV rows
 // (no header) in the federation schema.

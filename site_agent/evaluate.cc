@@ -83,7 +83,8 @@ Dataset Subset(const Dataset& d, const std::vector<int64_t>& index) {
     s.images.count = static_cast<int64_t>(index.size());
     const size_t pixels = static_cast<size_t>(d.images.height * d.images.width);
     for (int64_t i : index) {
-      const auto from = d.images.pixels.begin() + static_cast<int64_t>(static_cast<size_t>(i) * pixels);
+      const auto from =
+          d.images.pixels.begin() + static_cast<int64_t>(static_cast<size_t>(i) * pixels);
       s.images.pixels.insert(s.images.pixels.end(), from, from + static_cast<int64_t>(pixels));
     }
   }
@@ -97,8 +98,8 @@ absl::StatusOr<std::pair<Domain, Dataset>> Load(const EvaluateRequest& r) {
     ASSIGN_OR_RETURN(data::Transformer transformer, data::Transformer::FromSchema(schema));
     if (!schema.label_index)
       return absl::InvalidArgumentError("the schema declares no label column to classify");
-    domain.num_classes =
-        static_cast<int>(schema.columns[static_cast<size_t>(*schema.label_index)].categories.size());
+    domain.num_classes = static_cast<int>(
+        schema.columns[static_cast<size_t>(*schema.label_index)].categories.size());
     domain.schema = std::move(schema);
     domain.transformer = std::move(transformer);
     data::Table pooled;
@@ -110,7 +111,8 @@ absl::StatusOr<std::pair<Domain, Dataset>> Load(const EvaluateRequest& r) {
     return std::make_pair(std::move(domain), std::move(d));
   }
   if (r.images_idx.empty() || r.labels_idx.empty())
-    return absl::InvalidArgumentError("give a table (CSV files and a schema) or images with labels");
+    return absl::InvalidArgumentError(
+        "give a table (CSV files and a schema) or images with labels");
   domain.kind = model::DataKind::kImage;
   ASSIGN_OR_RETURN(data::ImageSet images, data::ReadIdxImages(r.images_idx, r.max_images));
   ASSIGN_OR_RETURN(std::vector<uint8_t> labels, data::ReadIdxLabels(r.labels_idx, r.max_images));
@@ -127,13 +129,16 @@ struct Split {
   Dataset members, nonmembers, test, pool;
 };
 
-absl::StatusOr<Split> MakeSplit(const Dataset& all, const EvaluateRequest& r, std::mt19937_64& gen) {
+absl::StatusOr<Split> MakeSplit(const Dataset& all, const EvaluateRequest& r,
+                                std::mt19937_64& gen) {
   const int64_t m = r.members, needed = 4 * r.members + r.test;
-  if (m < 10 || r.test < 10) return absl::InvalidArgumentError("members and test need >= 10 records");
+  if (m < 10 || r.test < 10)
+    return absl::InvalidArgumentError("members and test need >= 10 records");
   if (all.size() < needed) {
-    return absl::InvalidArgumentError(
-        "the data has " + std::to_string(all.size()) + " records; members, non-members, test and "
-        "the attacker's pool (2 x members) need " + std::to_string(needed));
+    return absl::InvalidArgumentError("the data has " + std::to_string(all.size()) +
+                                      " records; members, non-members, test and "
+                                      "the attacker's pool (2 x members) need " +
+                                      std::to_string(needed));
   }
   std::vector<int64_t> order(static_cast<size_t>(all.size()));
   std::iota(order.begin(), order.end(), 0);
@@ -160,7 +165,8 @@ Dataset Concat(const Dataset& a, const Dataset& b) {
   c.kind = a.kind;
   c.features = a.features;
   c.features.rows += b.features.rows;
-  c.features.values.insert(c.features.values.end(), b.features.values.begin(), b.features.values.end());
+  c.features.values.insert(c.features.values.end(), b.features.values.begin(),
+                           b.features.values.end());
   c.encoded = a.encoded;
   c.encoded.rows += b.encoded.rows;
   c.encoded.values.insert(c.encoded.values.end(), b.encoded.values.begin(), b.encoded.values.end());
@@ -204,8 +210,9 @@ Json UtilityJson(const model::Classifier& c, const Dataset& test, int num_classe
     auc_sum += eval::Auc(positive, negative);
     ++auc_classes;
   }
-  return {{"accuracy", static_cast<double>(right) / static_cast<double>(std::max<int64_t>(1, p.rows))},
-          {"auc", auc_classes > 0 ? auc_sum / auc_classes : 0.5}};
+  return {
+      {"accuracy", static_cast<double>(right) / static_cast<double>(std::max<int64_t>(1, p.rows))},
+      {"auc", auc_classes > 0 ? auc_sum / auc_classes : 0.5}};
 }
 
 // What the attacker learns from its own shadow models, once per seed.
@@ -233,6 +240,7 @@ class Experiment {
     model::ClassifierTrainOptions options = r_.classifier;
     options.seed = seed;
     if (dp_epsilon) {
+      options.learning_rate = r_.dp_learning_rate;
       RETURN_IF_ERROR(classifier
                           ->TrainPrivately(train.features, train.labels, DpOptions(*dp_epsilon),
                                            options, noise_.NextU64())
@@ -271,8 +279,10 @@ class Experiment {
       const std::vector<int64_t> in(order.begin(), order.begin() + pool / 2);
       const std::vector<int64_t> out(order.begin() + pool / 2, order.end());
       ASSIGN_OR_RETURN(auto shadow, TrainTarget(Subset(split.pool, in), std::nullopt, gen()));
-      shadows.push_back({Outputs(*shadow, Subset(split.pool, in)), Outputs(*shadow, Subset(split.pool, out))});
-      const eval::Scores li = eval::LossScores(shadows.back().in), lo = eval::LossScores(shadows.back().out);
+      shadows.push_back(
+          {Outputs(*shadow, Subset(split.pool, in)), Outputs(*shadow, Subset(split.pool, out))});
+      const eval::Scores li = eval::LossScores(shadows.back().in),
+                         lo = eval::LossScores(shadows.back().out);
       loss_in.insert(loss_in.end(), li.begin(), li.end());
       loss_out.insert(loss_out.end(), lo.begin(), lo.end());
       on_pool.push_back(Outputs(*shadow, split.pool));
@@ -301,17 +311,17 @@ class Experiment {
   }
 
   // Attacks on a target model: loss threshold, shadow models, LiRA offline.
-  Json AttackTarget(const model::Classifier& target, const Split& split,
-                    const AttackerKnowledge& k, uint64_t seed, bool with_roc) const {
+  Json AttackTarget(const model::Classifier& target, const Split& split, const AttackerKnowledge& k,
+                    uint64_t seed, bool with_roc) const {
     const eval::ModelOutputs members = Outputs(target, split.members);
     const eval::ModelOutputs nonmembers = Outputs(target, split.nonmembers);
     const Dataset candidates = Concat(split.members, split.nonmembers);
     const eval::ModelOutputs all = Outputs(target, candidates);
     Json attacks;
-    attacks["loss_threshold"] = AttackJson(
-        eval::EvaluateAttack(eval::LossScores(members), eval::LossScores(nonmembers),
-                             k.loss_threshold, r_.bootstrap, seed),
-        with_roc);
+    attacks["loss_threshold"] =
+        AttackJson(eval::EvaluateAttack(eval::LossScores(members), eval::LossScores(nonmembers),
+                                        k.loss_threshold, r_.bootstrap, seed),
+                   with_roc);
     attacks["shadow_models"] = AttackJson(
         eval::EvaluateAttack(k.shadow_attack.Score(members), k.shadow_attack.Score(nonmembers),
                              k.shadow_attack.threshold(), r_.bootstrap, seed),
@@ -333,12 +343,13 @@ class Experiment {
     auto evaluate = [&](const eval::Scores& scores) {
       const auto [m, n] = SplitScores(scores, split.members.labels.size());
       eval::Scores sorted = scores;
-      std::nth_element(sorted.begin(), sorted.begin() + static_cast<int64_t>(sorted.size() / 2), sorted.end());
+      std::nth_element(sorted.begin(), sorted.begin() + static_cast<int64_t>(sorted.size() / 2),
+                       sorted.end());
       return AttackJson(eval::EvaluateAttack(m, n, sorted[sorted.size() / 2], r_.bootstrap, seed),
                         with_roc);
     };
-    attacks["density_ratio"] =
-        evaluate(eval::DensityRatioScores(candidates.encoded, synthetic.encoded, split.pool.encoded));
+    attacks["density_ratio"] = evaluate(
+        eval::DensityRatioScores(candidates.encoded, synthetic.encoded, split.pool.encoded));
     attacks["closest_record"] =
         evaluate(eval::ClosestRecordScores(candidates.encoded, synthetic.encoded));
     return attacks;
@@ -367,6 +378,7 @@ class Experiment {
     options.threads = r_.classifier.threads;
     base::NullProgress quiet;
     if (epsilon) {
+      options.learning_rate = r_.dp_learning_rate;
       model::DpSgdOptions dp = DpOptions(*epsilon);
       ASSIGN_OR_RETURN(const model::DpTrainReport report,
                        bundle.vae->TrainPrivately(encoded, dp, options, noise_.NextU64(), quiet));
@@ -391,7 +403,8 @@ class Experiment {
     params.epsilon_per_unit = 1.0;
     ASSIGN_OR_RETURN(const privacy::MetricMechanism unit, privacy::MetricMechanism::Create(params));
     params.epsilon_per_unit = codes_epsilon / unit.RecordEpsilon();
-    ASSIGN_OR_RETURN(const privacy::MetricMechanism mechanism, privacy::MetricMechanism::Create(params));
+    ASSIGN_OR_RETURN(const privacy::MetricMechanism mechanism,
+                     privacy::MetricMechanism::Create(params));
     if (domain_.kind == model::DataKind::kTable) {
       ASSIGN_OR_RETURN(TableRelease released, ReleaseTable(bundle, members.table, mechanism,
                                                            data::DecodingMode::kSample, noise_));
@@ -457,9 +470,11 @@ Json Summarise(const Json& runs) {
     std::string strongest;
     double strongest_auc = -1;
     for (const auto& [attack, unused] : (*group.front())["attacks"].items()) {
-      for (const char* metric : {"auc", "balanced_accuracy", "tpr_at_1pct_fpr", "tpr_at_01pct_fpr"}) {
+      for (const char* metric :
+           {"auc", "balanced_accuracy", "tpr_at_1pct_fpr", "tpr_at_01pct_fpr"}) {
         std::vector<double> v;
-        for (const Json* run : group) v.push_back((*run)["attacks"][attack][metric]["estimate"].get<double>());
+        for (const Json* run : group)
+          v.push_back((*run)["attacks"][attack][metric]["estimate"].get<double>());
         entry["attacks"][attack][metric] = stats(v);
       }
       const double auc = entry["attacks"][attack]["auc"]["mean"].get<double>();
@@ -485,10 +500,12 @@ absl::StatusOr<Json> RunEvaluation(const EvaluateRequest& r, privacy::RandomSour
       return absl::InvalidArgumentError("unknown method '" + m + "' (real, dpsgd, paper, e2e)");
   }
   for (double e : r.epsilons) {
-    if (!(e > 0) || !std::isfinite(e)) return absl::InvalidArgumentError("epsilons must be positive");
+    if (!(e > 0) || !std::isfinite(e))
+      return absl::InvalidArgumentError("epsilons must be positive");
   }
   if (r.seeds.empty()) return absl::InvalidArgumentError("at least one seed is needed");
-  if (r.shadow_models < 2) return absl::InvalidArgumentError("at least two shadow models are needed");
+  if (r.shadow_models < 2)
+    return absl::InvalidArgumentError("at least two shadow models are needed");
   ASSIGN_OR_RETURN(auto loaded, Load(r));
   const Domain& domain = loaded.first;
   const Dataset& all = loaded.second;
@@ -498,9 +515,10 @@ absl::StatusOr<Json> RunEvaluation(const EvaluateRequest& r, privacy::RandomSour
   auto uses = [&r](const char* method) {
     return std::find(r.methods.begin(), r.methods.end(), method) != r.methods.end();
   };
-  const int per_seed = (uses("real") ? 1 : 0) +
-                       static_cast<int>(r.epsilons.size()) *
-                           ((uses("dpsgd") ? 1 : 0) + (uses("paper") ? 1 : 0) + (uses("e2e") ? 1 : 0));
+  const int per_seed =
+      (uses("real") ? 1 : 0) +
+      static_cast<int>(r.epsilons.size()) *
+          ((uses("dpsgd") ? 1 : 0) + (uses("paper") ? 1 : 0) + (uses("e2e") ? 1 : 0));
   const int total = per_seed * static_cast<int>(r.seeds.size());
   int done = 0;
   Json runs = Json::array();
@@ -535,7 +553,8 @@ absl::StatusOr<Json> RunEvaluation(const EvaluateRequest& r, privacy::RandomSour
     for (double eps : r.epsilons) {
       if (!uses("dpsgd")) break;
       ASSIGN_OR_RETURN(auto target, experiment.TrainTarget(split.members, eps, gen()));
-      record({{"method", "dpsgd"}, {"epsilon", eps}, {"guarantee", "(eps, delta)-DP target"}}, *target);
+      record({{"method", "dpsgd"}, {"epsilon", eps}, {"guarantee", "(eps, delta)-DP target"}},
+             *target);
     }
     std::optional<model::ModelBundle> clear_vae;
     if (uses("paper")) {
@@ -553,37 +572,44 @@ absl::StatusOr<Json> RunEvaluation(const EvaluateRequest& r, privacy::RandomSour
         ASSIGN_OR_RETURN(const Dataset synthetic,
                          experiment.Synthesize(bundle, split.members, e2e ? eps / 2 : eps));
         ASSIGN_OR_RETURN(auto target, experiment.TrainTarget(synthetic, std::nullopt, gen()));
-        Json run = {{"method", method},
-                    {"epsilon", eps},
-                    {"guarantee", e2e ? "end to end: DP-SGD VAE (eps/2) + release (eps/2)"
-                                      : "release only: the VAE saw the members in the clear"},
-                    {"fidelity", experiment.FidelityJson(split.members, synthetic)},
-                    {"synthetic_attacks", experiment.AttackSynthetic(synthetic, split, seed, with_roc)}};
+        Json run = {
+            {"method", method},
+            {"epsilon", eps},
+            {"guarantee", e2e ? "end to end: DP-SGD VAE (eps/2) + release (eps/2)"
+                              : "release only: the VAE saw the members in the clear"},
+            {"fidelity", experiment.FidelityJson(split.members, synthetic)},
+            {"synthetic_attacks", experiment.AttackSynthetic(synthetic, split, seed, with_roc)}};
         record(std::move(run), *target);
       }
     }
   }
-  Json settings = {{"name", r.name},
-                   {"kind", domain.kind == model::DataKind::kTable ? "table" : "images"},
-                   {"records", all.size()},
-                   {"members", r.members},
-                   {"nonmembers", r.members},
-                   {"test", r.test},
-                   {"attacker_pool", 2 * r.members},
-                   {"classes", domain.num_classes},
-                   {"seeds", r.seeds},
-                   {"epsilons", r.epsilons},
-                   {"delta", experiment.Delta()},
-                   {"target", r.target == model::ClassifierArchitecture::kLinear ? "logistic regression"
-                              : r.target == model::ClassifierArchitecture::kMlp ? "MLP"
-                                                                                 : "CNN"},
-                   {"target_hidden", r.target_hidden},
-                   {"target_epochs", r.classifier.epochs},
-                   {"shadow_models", r.shadow_models},
-                   {"dp_sgd", {{"clip", r.dp_clip}, {"expected_batch", r.dp_batch}, {"epochs", r.dp_epochs}}},
-                   {"vae", {{"latent_dim", r.vae.latent_dim}, {"hidden", r.vae.hidden}, {"epochs", r.vae_epochs}}},
-                   {"clip_radius", r.clip_radius},
-                   {"bootstrap_resamples", r.bootstrap}};
+  Json settings = {
+      {"name", r.name},
+      {"kind", domain.kind == model::DataKind::kTable ? "table" : "images"},
+      {"records", all.size()},
+      {"members", r.members},
+      {"nonmembers", r.members},
+      {"test", r.test},
+      {"attacker_pool", 2 * r.members},
+      {"classes", domain.num_classes},
+      {"seeds", r.seeds},
+      {"epsilons", r.epsilons},
+      {"delta", experiment.Delta()},
+      {"target", r.target == model::ClassifierArchitecture::kLinear ? "logistic regression"
+                 : r.target == model::ClassifierArchitecture::kMlp  ? "MLP"
+                                                                    : "CNN"},
+      {"target_hidden", r.target_hidden},
+      {"target_epochs", r.classifier.epochs},
+      {"shadow_models", r.shadow_models},
+      {"dp_sgd",
+       {{"clip", r.dp_clip},
+        {"expected_batch", r.dp_batch},
+        {"epochs", r.dp_epochs},
+        {"learning_rate", r.dp_learning_rate}}},
+      {"vae",
+       {{"latent_dim", r.vae.latent_dim}, {"hidden", r.vae.hidden}, {"epochs", r.vae_epochs}}},
+      {"clip_radius", r.clip_radius},
+      {"bootstrap_resamples", r.bootstrap}};
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   progress.Finish("evaluation done in " + std::to_string(static_cast<int>(seconds)) + " s");

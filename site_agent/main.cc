@@ -18,8 +18,8 @@
 #include "common/data/table_io.h"
 #include "common/privacy/budget.h"
 #include "common/privacy/random.h"
-#include "site_agent/pipeline.h"
 #include "site_agent/evaluate.h"
+#include "site_agent/pipeline.h"
 #include "site_agent/submit.h"
 
 namespace {
@@ -237,6 +237,8 @@ void AddEvaluateOptions(CLI::App* cmd, CliState& s) {
   cmd->add_option("--dp-batch-size", e.dp_batch, "DP-SGD expected batch size")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--dp-epochs", e.dp_epochs, "DP-SGD epochs")->check(CLI::PositiveNumber);
+  cmd->add_option("--dp-learning-rate", e.dp_learning_rate, "Adam step size under DP-SGD")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--latent-dim", e.vae.latent_dim, "VAE latent dimension")
       ->check(CLI::Range(1, 4096));
   cmd->add_option("--hidden", e.vae.hidden, "VAE hidden widths")->delimiter(',');
@@ -251,9 +253,10 @@ void AddEvaluateOptions(CLI::App* cmd, CliState& s) {
 }
 
 int DoEvaluate(CliState& s, fedsyn::privacy::RandomSource& secure) {
-  s.evaluate.target = s.evaluate_target == "logistic" ? fedsyn::model::ClassifierArchitecture::kLinear
-                      : s.evaluate_target == "cnn"    ? fedsyn::model::ClassifierArchitecture::kCnn28
-                                                      : fedsyn::model::ClassifierArchitecture::kMlp;
+  s.evaluate.target = s.evaluate_target == "logistic"
+                          ? fedsyn::model::ClassifierArchitecture::kLinear
+                      : s.evaluate_target == "cnn" ? fedsyn::model::ClassifierArchitecture::kCnn28
+                                                   : fedsyn::model::ClassifierArchitecture::kMlp;
   fedsyn::base::ConsoleProgress progress("evaluate", stderr);
   auto report = fedsyn::site::RunEvaluation(s.evaluate, secure, progress);
   if (!report.ok()) return Fail(report.status());

@@ -16,13 +16,7 @@ namespace {
 constexpr size_t kMessageOverheadBytes = 64 << 10;
 
 std::string NewReleaseId(privacy::RandomSource& rng) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id = "r-";
-  for (int i = 0; i < 2; ++i) {
-    const uint64_t bits = rng.NextU64();
-    for (int nibble = 0; nibble < 16; ++nibble) id += kHex[(bits >> (4 * nibble)) & 0xf];
-  }
-  return id;
+  return "r-" + privacy::RandomHex([&rng] { return rng.NextU64(); }, 2);
 }
 
 absl::Status UploadAndCommit(CoordinatorClient& client, LocalLedger& ledger,

@@ -34,7 +34,8 @@ std::string Format(const char* format, double v) {
   return buffer;
 }
 std::string MeanSd(const Json& stat, const char* format = "%.3f") {
-  return Format(format, stat["mean"].get<double>()) + " ± " + Format(format, stat["sd"].get<double>());
+  return Format(format, stat["mean"].get<double>()) + " ± " +
+         Format(format, stat["sd"].get<double>());
 }
 
 const Json* Find(const Json& summary, const std::string& method, const Json& epsilon) {
@@ -83,7 +84,8 @@ std::string UtilityChart(const Json& report) {
   const std::vector<double> epsilons = report["settings"]["epsilons"].get<std::vector<double>>();
   Chart chart;
   chart.title = report["settings"]["name"].get<std::string>() + ": test accuracy against epsilon";
-  chart.x = {"total epsilon (log scale)", epsilons.front() / 1.3, epsilons.back() * 1.3, true, epsilons};
+  chart.x = {"total epsilon (log scale)", epsilons.front() / 1.3, epsilons.back() * 1.3, true,
+             epsilons};
   double lo = 1, hi = 0;
   for (const Json& e : summary) {
     lo = std::min(lo, e["utility"]["accuracy"]["mean"].get<double>());
@@ -91,7 +93,8 @@ std::string UtilityChart(const Json& report) {
   }
   lo = std::floor((lo - 0.03) * 20) / 20;
   hi = std::ceil((hi + 0.03) * 20) / 20;
-  chart.y = {"test accuracy (mean over seeds)", lo, hi, false, Ticks(lo, hi, hi - lo > 0.4 ? 0.1 : 0.05)};
+  chart.y = {"test accuracy (mean over seeds)", lo, hi, false,
+             Ticks(lo, hi, hi - lo > 0.4 ? 0.1 : 0.05)};
   for (const char* method : {"dpsgd", "paper", "e2e"}) {
     Series s{ShortName(method), {}, true, false};
     for (double eps : epsilons) {
@@ -116,16 +119,20 @@ std::string RocChart(const Json& report) {
   const std::vector<double> ticks = {0.001, 0.01, 0.1, 1};
   chart.x = {"false-positive rate", 1e-3, 1, true, ticks};
   chart.y = {"true-positive rate", 1e-3, 1, true, ticks};
-  for (const auto& [method, epsilon] :
-       std::vector<std::pair<std::string, Json>>{{"real", Json(nullptr)}, {"dpsgd", eps_max}, {"paper", eps_max}, {"e2e", eps_max}}) {
+  for (const auto& [method, epsilon] : std::vector<std::pair<std::string, Json>>{
+           {"real", Json(nullptr)}, {"dpsgd", eps_max}, {"paper", eps_max}, {"e2e", eps_max}}) {
     const Json* entry = Find(summary, method, epsilon);
     if (entry == nullptr) continue;
     const std::string attack = (*entry)["strongest_attack"].get<std::string>();
     for (const Json& run : report["runs"]) {
-      if (run["method"] != method || run["epsilon"] != epsilon || run["seed"] != first_seed) continue;
+      if (run["method"] != method || run["epsilon"] != epsilon || run["seed"] != first_seed)
+        continue;
       if (!run["attacks"][attack].contains("roc")) continue;
-      Series s{ShortName(method) + (epsilon.is_null() ? "" : " ε" + Format("%g", epsilon.get<double>())),
-               {}, false, false};
+      Series s{
+          ShortName(method) + (epsilon.is_null() ? "" : " ε" + Format("%g", epsilon.get<double>())),
+          {},
+          false,
+          false};
       for (const Json& p : run["attacks"][attack]["roc"]) {
         const double fpr = p[0].get<double>(), tpr = p[1].get<double>();
         if (fpr > 0) s.points.push_back({fpr, std::max(tpr, 1e-3)});
@@ -138,19 +145,24 @@ std::string RocChart(const Json& report) {
   return fedsyn::bench::RenderSvg(chart);
 }
 
-std::string DatasetSection(const Json& report, const std::string& figures_rel, const std::string& slug) {
+std::string DatasetSection(const Json& report, const std::string& figures_rel,
+                           const std::string& slug) {
   const Json& s = report["settings"];
   const Json& summary = report["summary"];
-  std::string md = "## " + s["name"].get<std::string>() + " — " + s["target"].get<std::string>() + " target\n\n";
+  std::string md =
+      "## " + s["name"].get<std::string>() + " — " + s["target"].get<std::string>() + " target\n\n";
   md += "Records " + s["records"].dump() + "; per seed " + s["members"].dump() + " members, " +
-        s["nonmembers"].dump() + " non-members, " + s["test"].dump() + " test records, an attacker pool of " +
-        s["attacker_pool"].dump() + "; " + s["classes"].dump() + " classes; seeds " + s["seeds"].dump() +
-        "; δ = " + Format("%.3g", s["delta"].get<double>()) + "; DP-SGD clip " + s["dp_sgd"]["clip"].dump() +
-        ", expected batch " + s["dp_sgd"]["expected_batch"].dump() + ", " + s["dp_sgd"]["epochs"].dump() +
-        " epochs; VAE latent " + s["vae"]["latent_dim"].dump() + ", hidden " + s["vae"]["hidden"].dump() +
+        s["nonmembers"].dump() + " non-members, " + s["test"].dump() +
+        " test records, an attacker pool of " + s["attacker_pool"].dump() + "; " +
+        s["classes"].dump() + " classes; seeds " + s["seeds"].dump() +
+        "; δ = " + Format("%.3g", s["delta"].get<double>()) + "; DP-SGD clip " +
+        s["dp_sgd"]["clip"].dump() + ", expected batch " + s["dp_sgd"]["expected_batch"].dump() +
+        ", " + s["dp_sgd"]["epochs"].dump() + " epochs, step size " +
+        s["dp_sgd"].value("learning_rate", Json(0.001)).dump() + "; VAE latent " +
+        s["vae"]["latent_dim"].dump() + ", hidden " + s["vae"]["hidden"].dump() +
         "; clip radius R = " + s["clip_radius"].dump() + "; " + s["shadow_models"].dump() +
-        " shadow/reference models; target trained " + s["target_epochs"].dump() + " epochs. Run time " +
-        Format("%.0f", report["seconds"].get<double>()) + " s.\n\n";
+        " shadow/reference models; target trained " + s["target_epochs"].dump() +
+        " epochs. Run time " + Format("%.0f", report["seconds"].get<double>()) + " s.\n\n";
 
   const Json* real = Find(summary, "real", Json(nullptr));
   std::string real_attack;
@@ -158,10 +170,12 @@ std::string DatasetSection(const Json& report, const std::string& figures_rel, c
   md += "### The paper's claims, measured\n\n";
   if (real) {
     md += "Baseline without defence: test accuracy " + MeanSd((*real)["utility"]["accuracy"]) +
-          ", best attack balanced accuracy " + Format("%.3f", real_bacc) + " (" + real_attack + ").";
+          ", best attack balanced accuracy " + Format("%.3f", real_bacc) + " (" + real_attack +
+          ").";
     if (real_bacc <= 0.5 + kChanceMargin) {
-      md += " The undefended model already leaks little on this data, so claim 1 cannot discriminate "
-            "between defences here.";
+      md +=
+          " The undefended model already leaks little on this data, so claim 1 cannot discriminate "
+          "between defences here.";
     }
     md += "\n\n";
   }
@@ -181,50 +195,67 @@ std::string DatasetSection(const Json& report, const std::string& figures_rel, c
     claim1 += bacc <= 0.5 + kChanceMargin;
     claim2 += pa > da;
     e2e_above += e2e_better;
-    rows += "| " + Format("%g", eps.get<double>()) + " | " + Format("%.3f", bacc) + " (" + which + ") | " +
-            (bacc <= 0.5 + kChanceMargin ? "yes" : "**no**") + " | " + MeanSd((*paper)["utility"]["accuracy"]) +
-            " vs " + MeanSd((*dpsgd)["utility"]["accuracy"]) + " | " + (pa > da ? "yes" : "**no**") + " | ";
-    rows += e2e ? MeanSd((*e2e)["utility"]["accuracy"]) + (e2e_better ? " (above)" : " (**below**)") : "-";
+    rows += "| " + Format("%g", eps.get<double>()) + " | " + Format("%.3f", bacc) + " (" + which +
+            ") | " + (bacc <= 0.5 + kChanceMargin ? "yes" : "**no**") + " | " +
+            MeanSd((*paper)["utility"]["accuracy"]) + " vs " +
+            MeanSd((*dpsgd)["utility"]["accuracy"]) + " | " + (pa > da ? "yes" : "**no**") + " | ";
+    rows += e2e ? MeanSd((*e2e)["utility"]["accuracy"]) + (e2e_better ? " (above)" : " (**below**)")
+                : "-";
     rows += " |\n";
   }
   md += "In short: claim 1 holds at " + std::to_string(claim1) + " of " + std::to_string(settings) +
         " ε settings, claim 2 at " + std::to_string(claim2) + " of " + std::to_string(settings) +
         "; the end-to-end mode beats DP-SGD at " + std::to_string(e2e_above) + " of " +
         std::to_string(settings) + ".\n\n";
-  md += "| ε | claim 1: attack accuracy on the paper-mode target ≈ 0.5 (best attack) | holds? | "
-        "claim 2: paper-mode accuracy vs DP-SGD | holds? | end to end vs DP-SGD |\n|---|---|---|---|---|---|\n";
+  md +=
+      "| ε | claim 1: attack accuracy on the paper-mode target ≈ 0.5 (best attack) | holds? | "
+      "claim 2: paper-mode accuracy vs DP-SGD | holds? | end to end vs DP-SGD "
+      "|\n|---|---|---|---|---|---|\n";
   md += rows;
-  md += "\nClaim 1 counts as holding when the best mean balanced accuracy of the loss-threshold, "
-        "shadow-model and LiRA attacks is at most " + Format("%.2f", 0.5 + kChanceMargin) +
-        ". Paper mode's ε is the release's only: its decoder saw the members in the clear. End to end "
-        "spends ε/2 on DP-SGD for the VAE and ε/2 on the release.\n\n";
+  md +=
+      "\nClaim 1 counts as holding when the best mean balanced accuracy of the loss-threshold, "
+      "shadow-model and LiRA attacks is at most " +
+      Format("%.2f", 0.5 + kChanceMargin) +
+      ". Paper mode's ε is the release's only: its decoder saw the members in the clear. End to "
+      "end "
+      "spends ε/2 on DP-SGD for the VAE and ε/2 on the release.\n\n";
 
-  md += "### All results (mean ± sd over seeds)\n\n| method | ε | test accuracy | test AUC | strongest attack | "
-        "attack AUC | balanced acc. | TPR @ 1% FPR | TPR @ 0.1% FPR | column distance | corr. diff. |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|\n";
+  md +=
+      "### All results (mean ± sd over seeds)\n\n| method | ε | test accuracy | test AUC | "
+      "strongest attack | "
+      "attack AUC | balanced acc. | TPR @ 1% FPR | TPR @ 0.1% FPR | column distance | corr. diff. "
+      "|\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const char* method : {"real", "dpsgd", "paper", "e2e"}) {
     for (const Json& e : summary) {
       if (e["method"] != method) continue;
       const std::string attack = e["strongest_attack"].get<std::string>();
       const Json& a = e["attacks"][attack];
-      md += "| " + std::string(method) + " | " + (e["epsilon"].is_null() ? "-" : Format("%g", e["epsilon"].get<double>())) +
-            " | " + MeanSd(e["utility"]["accuracy"]) + " | " + MeanSd(e["utility"]["auc"]) + " | " + attack + " | " +
-            MeanSd(a["auc"]) + " | " + MeanSd(a["balanced_accuracy"]) + " | " + MeanSd(a["tpr_at_1pct_fpr"]) +
-            " | " + MeanSd(a["tpr_at_01pct_fpr"]) + " | ";
+      md += "| " + std::string(method) + " | " +
+            (e["epsilon"].is_null() ? "-" : Format("%g", e["epsilon"].get<double>())) + " | " +
+            MeanSd(e["utility"]["accuracy"]) + " | " + MeanSd(e["utility"]["auc"]) + " | " +
+            attack + " | " + MeanSd(a["auc"]) + " | " + MeanSd(a["balanced_accuracy"]) + " | " +
+            MeanSd(a["tpr_at_1pct_fpr"]) + " | " + MeanSd(a["tpr_at_01pct_fpr"]) + " | ";
       if (e.contains("fidelity")) {
-        md += MeanSd(e["fidelity"]["mean_column_distance"]) + " | " + MeanSd(e["fidelity"]["correlation_difference"]) + " |\n";
+        md += MeanSd(e["fidelity"]["mean_column_distance"]) + " | " +
+              MeanSd(e["fidelity"]["correlation_difference"]) + " |\n";
       } else {
         md += "- | - |\n";
       }
     }
   }
-  md += "\nStrongest attack: the highest mean AUC among loss threshold, shadow models, LiRA (offline) "
-        "and, for synthetic data, the density ratio on the synthetic records (distance to the closest "
-        "record is a sanity check and never counts). Thresholds for balanced accuracy come from the "
-        "attacker's shadow models (density ratio: the median score, the attacker knowing half the "
-        "candidates are members).\n\n";
-  md += "![" + s["name"].get<std::string>() + ": privacy-utility](" + figures_rel + "/" + slug + "-utility.svg)\n";
-  md += "![" + s["name"].get<std::string>() + ": ROC of the strongest attack](" + figures_rel + "/" + slug + "-roc.svg)\n\n";
+  md +=
+      "\nStrongest attack: the highest mean AUC among loss threshold, shadow models, LiRA "
+      "(offline) "
+      "and, for synthetic data, the density ratio on the synthetic records (distance to the "
+      "closest "
+      "record is a sanity check and never counts). Thresholds for balanced accuracy come from the "
+      "attacker's shadow models (density ratio: the median score, the attacker knowing half the "
+      "candidates are members).\n\n";
+  md += "![" + s["name"].get<std::string>() + ": privacy-utility](" + figures_rel + "/" + slug +
+        "-utility.svg)\n";
+  md += "![" + s["name"].get<std::string>() + ": ROC of the strongest attack](" + figures_rel +
+        "/" + slug + "-roc.svg)\n\n";
   return md;
 }
 
@@ -236,8 +267,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> reports;
   app.add_option("--out", out, "markdown page to write")->required();
   app.add_option("--figures", figures, "folder for the SVG figures")->required();
-  app.add_option("--command", command, "the command that produced the reports (quoted on the page)");
-  app.add_option("reports", reports, "evaluation reports (JSON)")->required()->check(CLI::ExistingFile);
+  app.add_option("--command", command,
+                 "the command that produced the reports (quoted on the page)");
+  app.add_option("reports", reports, "evaluation reports (JSON)")
+      ->required()
+      ->check(CLI::ExistingFile);
   CLI11_PARSE(app, argc, argv);
 
   std::filesystem::create_directories(figures);

@@ -15,11 +15,16 @@ const char* const kColours[] = {"#1b6ca8", "#d1495b", "#2e933c", "#edae49",
 std::string Escape(const std::string& text) {
   std::string out;
   for (char c : text) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else if (c == '"')
+      out += "&quot;";
+    else
+      out += c;
   }
   return out;
 }
@@ -56,25 +61,27 @@ std::string RenderSvg(const Chart& chart) {
   auto px = [&](double x) { return kLeft + Scale(chart.x, x) * plot_w; };
   auto py = [&](double y) { return kTop + (1 - Scale(chart.y, y)) * plot_h; };
   std::string svg =
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"420\" viewBox=\"0 0 760 420\" "
-      "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"760\" height=\"420\" fill=\"white\"/>\n";
-  svg += "<text x=\"" + Number(kLeft + plot_w / 2) + "\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">" +
-         Escape(chart.title) + "</text>\n";
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"420\" viewBox=\"0 0 760 "
+      "420\" "
+      "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"760\" height=\"420\" "
+      "fill=\"white\"/>\n";
+  svg += "<text x=\"" + Number(kLeft + plot_w / 2) +
+         "\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">" + Escape(chart.title) + "</text>\n";
   svg += "<rect x=\"" + Number(kLeft) + "\" y=\"" + Number(kTop) + "\" width=\"" + Number(plot_w) +
          "\" height=\"" + Number(plot_h) + "\" fill=\"none\" stroke=\"#333\"/>\n";
   for (double t : chart.x.ticks) {
     const double x = px(t);
-    svg += "<line x1=\"" + Number(x) + "\" y1=\"" + Number(kTop) + "\" x2=\"" + Number(x) + "\" y2=\"" +
-           Number(kTop + plot_h) + "\" stroke=\"#ddd\"/>\n";
+    svg += "<line x1=\"" + Number(x) + "\" y1=\"" + Number(kTop) + "\" x2=\"" + Number(x) +
+           "\" y2=\"" + Number(kTop + plot_h) + "\" stroke=\"#ddd\"/>\n";
     svg += "<text x=\"" + Number(x) + "\" y=\"" + Number(kTop + plot_h + 16) +
            "\" text-anchor=\"middle\">" + TickLabel(t) + "</text>\n";
   }
   for (double t : chart.y.ticks) {
     const double y = py(t);
-    svg += "<line x1=\"" + Number(kLeft) + "\" y1=\"" + Number(y) + "\" x2=\"" + Number(kLeft + plot_w) +
-           "\" y2=\"" + Number(y) + "\" stroke=\"#ddd\"/>\n";
-    svg += "<text x=\"" + Number(kLeft - 6) + "\" y=\"" + Number(y + 4) + "\" text-anchor=\"end\">" +
-           TickLabel(t) + "</text>\n";
+    svg += "<line x1=\"" + Number(kLeft) + "\" y1=\"" + Number(y) + "\" x2=\"" +
+           Number(kLeft + plot_w) + "\" y2=\"" + Number(y) + "\" stroke=\"#ddd\"/>\n";
+    svg += "<text x=\"" + Number(kLeft - 6) + "\" y=\"" + Number(y + 4) +
+           "\" text-anchor=\"end\">" + TickLabel(t) + "</text>\n";
   }
   svg += "<text x=\"" + Number(kLeft + plot_w / 2) + "\" y=\"" + Number(kHeight - 18) +
          "\" text-anchor=\"middle\">" + Escape(chart.x.label) + "</text>\n";
@@ -89,7 +96,8 @@ std::string RenderSvg(const Chart& chart) {
            (series.dashed ? " stroke-dasharray=\"6,4\"" : "") + " points=\"" + points + "\"/>\n";
     if (series.markers) {
       for (const auto& [x, y] : series.points)
-        svg += "<circle cx=\"" + Number(px(x)) + "\" cy=\"" + Number(py(y)) + "\" r=\"3.5\" fill=\"" + colour + "\"/>\n";
+        svg += "<circle cx=\"" + Number(px(x)) + "\" cy=\"" + Number(py(y)) +
+               "\" r=\"3.5\" fill=\"" + colour + "\"/>\n";
     }
     const double ly = kTop + 10 + 20 * static_cast<double>(s);
     svg += "<line x1=\"" + Number(kLeft + plot_w + 12) + "\" y1=\"" + Number(ly) + "\" x2=\"" +

@@ -46,7 +46,12 @@ std::vector<double> ShadowFeatures(const ModelOutputs& o, int64_t i) {
   std::sort(sorted.begin(), sorted.end(), std::greater<>());
   sorted.resize(3, 0.0);
   const double log_truth = LogTrueLabel(o, i);
-  return {std::exp(log_truth), log_truth, sorted[0], sorted[1], sorted[2], entropy,
+  return {std::exp(log_truth),
+          log_truth,
+          sorted[0],
+          sorted[1],
+          sorted[2],
+          entropy,
           predicted == o.labels[static_cast<size_t>(i)] ? 1.0 : 0.0};
 }
 
@@ -63,7 +68,8 @@ double SquaredDistance(const float* a, const float* b, int64_t d) {
 double LogKde(const float* x, const data::Matrix& sample, const std::vector<double>& h) {
   const int64_t d = sample.cols;
   double log_norm = -std::log(static_cast<double>(sample.rows));
-  for (int64_t j = 0; j < d; ++j) log_norm -= std::log(h[static_cast<size_t>(j)] * std::sqrt(2 * M_PI));
+  for (int64_t j = 0; j < d; ++j)
+    log_norm -= std::log(h[static_cast<size_t>(j)] * std::sqrt(2 * M_PI));
   std::vector<double> exponents(static_cast<size_t>(sample.rows));
   for (int64_t r = 0; r < sample.rows; ++r) {
     const float* s = sample.Row(r);
@@ -123,7 +129,8 @@ Scores LiraOfflineScores(const ModelOutputs& target, const std::vector<ModelOutp
     if (counts[at] == 0) continue;
     means[at] /= counts[at];
     for (size_t k = 0; k < reference.size(); ++k) {
-      if (usable(k, i)) residual_square += std::pow(LogitConfidence(reference[k], i) - means[at], 2);
+      if (usable(k, i))
+        residual_square += std::pow(LogitConfidence(reference[k], i) - means[at], 2);
     }
     dof += std::max(1, counts[at] - 1);
   }
@@ -191,8 +198,9 @@ Scores ShadowAttack::Score(const ModelOutputs& outputs) const {
   for (int64_t i = 0; i < outputs.log_probabilities.rows; ++i) {
     const std::vector<double> f = ShadowFeatures(outputs, i);
     for (int j = 0; j < kShadowFeatures; ++j) {
-      standardised[static_cast<size_t>(j)] = static_cast<float>(
-          (f[static_cast<size_t>(j)] - mean_[static_cast<size_t>(j)]) / scale_[static_cast<size_t>(j)]);
+      standardised[static_cast<size_t>(j)] =
+          static_cast<float>((f[static_cast<size_t>(j)] - mean_[static_cast<size_t>(j)]) /
+                             scale_[static_cast<size_t>(j)]);
     }
     scores.push_back(classifier_.Probability(standardised.data()));
   }
@@ -236,7 +244,8 @@ Projection PrincipalComponents(const data::Matrix& reference, int components) {
   std::vector<double> v(static_cast<size_t>(d)), w(static_cast<size_t>(d));
   for (int c = 0; c < wanted; ++c) {
     // A deterministic start that is not orthogonal to any direction in general.
-    for (int64_t j = 0; j < d; ++j) v[static_cast<size_t>(j)] = 1.0 + 0.01 * static_cast<double>((j * 7919 + c * 104729) % 101);
+    for (int64_t j = 0; j < d; ++j)
+      v[static_cast<size_t>(j)] = 1.0 + 0.01 * static_cast<double>((j * 7919 + c * 104729) % 101);
     double eigenvalue = 0;
     for (int it = 0; it < 200; ++it) {
       for (int64_t a = 0; a < d; ++a) {
@@ -253,21 +262,27 @@ Projection PrincipalComponents(const data::Matrix& reference, int components) {
     p.components.push_back(v);
     for (int64_t a = 0; a < d; ++a)
       for (int64_t b = 0; b < d; ++b)
-        cov[static_cast<size_t>(a * d + b)] -= eigenvalue * v[static_cast<size_t>(a)] * v[static_cast<size_t>(b)];
+        cov[static_cast<size_t>(a * d + b)] -=
+            eigenvalue * v[static_cast<size_t>(a)] * v[static_cast<size_t>(b)];
   }
   return p;
 }
 
 Scores DensityRatioScores(const data::Matrix& candidates, const data::Matrix& synthetic,
                           const data::Matrix& reference, int components) {
-  const Projection projection = PrincipalComponents(reference, components);
+  const bool with_reference = reference.rows > 0;
+  const Projection projection =
+      PrincipalComponents(with_reference ? reference : synthetic, components);
   const data::Matrix c = projection.Apply(candidates);
   const data::Matrix s = projection.Apply(synthetic);
   const data::Matrix r = projection.Apply(reference);
-  const std::vector<double> hs = ScottBandwidths(s), hr = ScottBandwidths(r);
+  const std::vector<double> hs = ScottBandwidths(s);
+  const std::vector<double> hr = with_reference ? ScottBandwidths(r) : std::vector<double>();
   Scores scores(static_cast<size_t>(c.rows));
-  for (int64_t i = 0; i < c.rows; ++i)
-    scores[static_cast<size_t>(i)] = LogKde(c.Row(i), s, hs) - LogKde(c.Row(i), r, hr);
+  for (int64_t i = 0; i < c.rows; ++i) {
+    scores[static_cast<size_t>(i)] =
+        LogKde(c.Row(i), s, hs) - (with_reference ? LogKde(c.Row(i), r, hr) : 0.0);
+  }
   return scores;
 }
 

@@ -66,6 +66,8 @@ struct Projection {
 };
 Projection PrincipalComponents(const data::Matrix& reference, int components);
 
+// An empty `reference` leaves the denominator out (the principal components then come from the
+// synthetic records): the score is the synthetic records' log density alone.
 Scores DensityRatioScores(const data::Matrix& candidates, const data::Matrix& synthetic,
                           const data::Matrix& reference, int components = 10);
 Scores ClosestRecordScores(const data::Matrix& candidates, const data::Matrix& synthetic);

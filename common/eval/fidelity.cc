@@ -19,14 +19,17 @@ std::vector<double> Correlations(const data::Matrix& m) {
   std::vector<double> cov(static_cast<size_t>(d * d), 0.0);
   std::vector<double> c(static_cast<size_t>(d));
   for (int64_t r = 0; r < n; ++r) {
-    for (int64_t j = 0; j < d; ++j) c[static_cast<size_t>(j)] = m.Row(r)[j] - mean[static_cast<size_t>(j)];
+    for (int64_t j = 0; j < d; ++j)
+      c[static_cast<size_t>(j)] = m.Row(r)[j] - mean[static_cast<size_t>(j)];
     for (int64_t a = 0; a < d; ++a) {
       if (c[static_cast<size_t>(a)] == 0) continue;
       for (int64_t b = a; b < d; ++b)
-        cov[static_cast<size_t>(a * d + b)] += c[static_cast<size_t>(a)] * c[static_cast<size_t>(b)];
+        cov[static_cast<size_t>(a * d + b)] +=
+            c[static_cast<size_t>(a)] * c[static_cast<size_t>(b)];
     }
   }
-  for (int64_t j = 0; j < d; ++j) sd[static_cast<size_t>(j)] = std::sqrt(cov[static_cast<size_t>(j * d + j)]);
+  for (int64_t j = 0; j < d; ++j)
+    sd[static_cast<size_t>(j)] = std::sqrt(cov[static_cast<size_t>(j * d + j)]);
   std::vector<double> corr(static_cast<size_t>(d * d), std::nan(""));
   for (int64_t a = 0; a < d; ++a) {
     for (int64_t b = a + 1; b < d; ++b) {
@@ -82,10 +85,13 @@ Fidelity CompareTables(const data::Table& real, const data::Table& synthetic,
     if (column.IsCategorical()) {
       // Total variation over the categories plus "missing" (-1).
       std::map<long, double> p, q;
-      for (const data::Row& row : real.rows) p[row[c] ? std::lround(*row[c]) : -1] += 1.0 / static_cast<double>(real.rows.size());
-      for (const data::Row& row : synthetic.rows) q[row[c] ? std::lround(*row[c]) : -1] += 1.0 / static_cast<double>(synthetic.rows.size());
+      for (const data::Row& row : real.rows)
+        p[row[c] ? std::lround(*row[c]) : -1] += 1.0 / static_cast<double>(real.rows.size());
+      for (const data::Row& row : synthetic.rows)
+        q[row[c] ? std::lround(*row[c]) : -1] += 1.0 / static_cast<double>(synthetic.rows.size());
       double tv = 0;
-      for (long k = -1; k < static_cast<long>(column.categories.size()); ++k) tv += std::abs(p[k] - q[k]);
+      for (long k = -1; k < static_cast<long>(column.categories.size()); ++k)
+        tv += std::abs(p[k] - q[k]);
       f.columns.push_back({column.name, "tv", tv / 2});
     } else {
       std::vector<double> a, b;

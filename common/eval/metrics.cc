@@ -53,8 +53,8 @@ std::vector<RocPoint> RocCurve(const Scores& members, const Scores& nonmembers) 
   for (size_t i = 0; i < ranked.size(); ++i) {
     (ranked[i].second ? tp : fp) += 1;
     if (i + 1 == ranked.size() || ranked[i + 1].first != ranked[i].first) {
-      curve.push_back({fp / static_cast<double>(nonmembers.size()),
-                       tp / static_cast<double>(members.size())});
+      curve.push_back(
+          {fp / static_cast<double>(nonmembers.size()), tp / static_cast<double>(members.size())});
     }
   }
   return curve;
@@ -72,10 +72,10 @@ double BalancedAccuracy(const Scores& members, const Scores& nonmembers, double 
   if (members.empty() || nonmembers.empty()) return 0.5;
   const double tp = static_cast<double>(
       std::count_if(members.begin(), members.end(), [&](double s) { return s >= threshold; }));
-  const double tn = static_cast<double>(std::count_if(
-      nonmembers.begin(), nonmembers.end(), [&](double s) { return s < threshold; }));
-  return 0.5 * (tp / static_cast<double>(members.size()) +
-                tn / static_cast<double>(nonmembers.size()));
+  const double tn = static_cast<double>(
+      std::count_if(nonmembers.begin(), nonmembers.end(), [&](double s) { return s < threshold; }));
+  return 0.5 *
+         (tp / static_cast<double>(members.size()) + tn / static_cast<double>(nonmembers.size()));
 }
 
 double BestThreshold(const Scores& members, const Scores& nonmembers) {
@@ -94,8 +94,7 @@ double BestThreshold(const Scores& members, const Scores& nonmembers) {
 }
 
 Interval BootstrapInterval(const Scores& members, const Scores& nonmembers,
-                           const Statistic& statistic, int resamples, double level,
-                           uint64_t seed) {
+                           const Statistic& statistic, int resamples, double level, uint64_t seed) {
   Interval interval;
   interval.estimate = statistic(members, nonmembers);
   if (resamples < 2 || members.empty() || nonmembers.empty()) {
@@ -111,13 +110,15 @@ Interval BootstrapInterval(const Scores& members, const Scores& nonmembers,
   };
   std::vector<double> values;
   values.reserve(static_cast<size_t>(resamples));
-  for (int r = 0; r < resamples; ++r) values.push_back(statistic(resample(members), resample(nonmembers)));
+  for (int r = 0; r < resamples; ++r)
+    values.push_back(statistic(resample(members), resample(nonmembers)));
   std::sort(values.begin(), values.end());
   auto quantile = [&values](double q) {
     const double position = q * static_cast<double>(values.size() - 1);
     const size_t below = static_cast<size_t>(std::floor(position));
     const size_t above = std::min(values.size() - 1, below + 1);
-    return values[below] + (position - static_cast<double>(below)) * (values[above] - values[below]);
+    return values[below] +
+           (position - static_cast<double>(below)) * (values[above] - values[below]);
   };
   interval.low = quantile((1 - level) / 2);
   interval.high = quantile(1 - (1 - level) / 2);

@@ -46,8 +46,7 @@ using Statistic = std::function<double(const Scores& members, const Scores& nonm
 // Percentile bootstrap at `level` (e.g. 0.95) with `resamples` resamples. The resampling
 // generator is seeded for repeatable reports; it is not privacy noise.
 Interval BootstrapInterval(const Scores& members, const Scores& nonmembers,
-                           const Statistic& statistic, int resamples, double level,
-                           uint64_t seed);
+                           const Statistic& statistic, int resamples, double level, uint64_t seed);
 
 struct AttackMetrics {
   Interval auc;

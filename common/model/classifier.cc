@@ -123,26 +123,26 @@ absl::StatusOr<DpTrainReport> Classifier::TrainPrivately(const data::Matrix& fea
   base::NullProgress progress;
   ASSIGN_OR_RETURN(
       DpTrainReport report,
-      RunDpSgd(net, features.rows, dp, options.learning_rate, noise_seed,
-               [&](const torch::Tensor& chosen, at::Generator&) -> ClippedBatch {
-                 const torch::Tensor xs = x.index_select(0, chosen);
-                 const torch::Tensor ys = y.index_select(0, chosen);
-                 if (net.spec.architecture == ClassifierArchitecture::kCnn28) {
-                   return ClipByMicrobatches(
-                       net, xs.size(0),
-                       [&](int64_t i) {
-                         return record_losses(xs.narrow(0, i, 1), ys.narrow(0, i, 1)).sum();
-                       },
-                       dp.clip_norm);
-                 }
-                 LinearTrace trace;
-                 const torch::Tensor logits = trace.ApplySequential(net.layers, xs);
-                 return trace.Clip(F::cross_entropy(
-                                       logits, ys,
-                                       F::CrossEntropyFuncOptions().reduction(torch::kNone)),
-                                   net.parameters(), dp.clip_norm);
-               },
-               progress));
+      RunDpSgd(
+          net, features.rows, dp, options.learning_rate, noise_seed,
+          [&](const torch::Tensor& chosen, at::Generator&) -> ClippedBatch {
+            const torch::Tensor xs = x.index_select(0, chosen);
+            const torch::Tensor ys = y.index_select(0, chosen);
+            if (net.spec.architecture == ClassifierArchitecture::kCnn28) {
+              return ClipByMicrobatches(
+                  net, xs.size(0),
+                  [&](int64_t i) {
+                    return record_losses(xs.narrow(0, i, 1), ys.narrow(0, i, 1)).sum();
+                  },
+                  dp.clip_norm);
+            }
+            LinearTrace trace;
+            const torch::Tensor logits = trace.ApplySequential(net.layers, xs);
+            return trace.Clip(
+                F::cross_entropy(logits, ys, F::CrossEntropyFuncOptions().reduction(torch::kNone)),
+                net.parameters(), dp.clip_norm);
+          },
+          progress));
   report.train.threads = threads;
   net.eval();
   return report;

@@ -30,8 +30,7 @@ ClippedBatch ClipFast(VaeNet& net, const torch::Tensor& x, const torch::Tensor& 
     const torch::Tensor diff =
         (x.index_select(1, net.gaussian_index) - out.index_select(1, net.gaussian_index)).detach();
     const torch::Tensor active = (s >= kMinLogSigma).to(torch::kFloat32);
-    analytic[net.log_sigma.unsafeGetTensorImpl()] =
-        (1 - diff.pow(2) * torch::exp(-2 * s)) * active;
+    analytic[net.log_sigma.unsafeGetTensorImpl()] = (1 - diff.pow(2) * torch::exp(-2 * s)) * active;
   }
   return trace.Clip(loss, net.parameters(), clip_norm, analytic);
 }
@@ -117,15 +116,15 @@ absl::StatusOr<DpTrainReport> Vae::TrainPrivately(const data::Matrix& data,
   torch::manual_seed(train_options.seed);  // initialisation only; sampling and noise: noise_seed
   const torch::Tensor all = ToTensor(data);
   const int64_t latent_dim = net.spec_.latent_dim;
-  ASSIGN_OR_RETURN(
-      DpTrainReport report,
-      RunDpSgd(net, data.rows, options, train_options.learning_rate, noise_seed,
-               [&](const torch::Tensor& chosen, at::Generator& generator) {
-                 const torch::Tensor x = all.index_select(0, chosen);
-                 const torch::Tensor eps = torch::randn({x.size(0), latent_dim}, generator);
-                 return ClipPerRecord(net, x, eps, options.clip_norm);
-               },
-               progress));
+  ASSIGN_OR_RETURN(DpTrainReport report,
+                   RunDpSgd(
+                       net, data.rows, options, train_options.learning_rate, noise_seed,
+                       [&](const torch::Tensor& chosen, at::Generator& generator) {
+                         const torch::Tensor x = all.index_select(0, chosen);
+                         const torch::Tensor eps = torch::randn({x.size(0), latent_dim}, generator);
+                         return ClipPerRecord(net, x, eps, options.clip_norm);
+                       },
+                       progress));
   report.train.threads = threads;
   return report;
 }

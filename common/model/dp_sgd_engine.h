@@ -128,7 +128,8 @@ inline ClippedBatch ClipByMicrobatches(torch::nn::Module& module, int64_t record
 
 // Clips the records `chosen` (indices into the training data); draws any per-record randomness
 // it needs (the VAE's reparameterisation noise) from `generator`.
-using ClipBatchFn = std::function<ClippedBatch(const torch::Tensor& chosen, at::Generator& generator)>;
+using ClipBatchFn =
+    std::function<ClippedBatch(const torch::Tensor& chosen, at::Generator& generator)>;
 
 // The DP-SGD loop over `records` training records. Fills every DpTrainReport field but
 // train.threads; reports one progress update per epoch.

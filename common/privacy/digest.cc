@@ -54,4 +54,21 @@ absl::StatusOr<std::string> Sha256HexOfFile(const std::string& path) {
   return hash.FinishHex();
 }
 
+std::string Commitment(std::string_view message, std::string_view salt_hex) {
+  std::string preimage(salt_hex);
+  preimage += ':';
+  preimage += message;
+  return Sha256Hex(preimage);
+}
+
+std::string RandomHex(const std::function<uint64_t()>& random_u64, int words) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (int word = 0; word < words; ++word) {
+    const uint64_t bits = random_u64();
+    for (int nibble = 0; nibble < 16; ++nibble) hex += kHex[(bits >> (4 * nibble)) & 0xf];
+  }
+  return hex;
+}
+
 }  // namespace fedsyn::privacy

@@ -1,13 +1,14 @@
 // The attacks have teeth: against a deliberately overfit target (100 Adult records with
 // coin-flip labels, a wide MLP, 300 epochs) each reaches AUC > 0.75; against a target trained on
-// records independent of both groups, each one's 95% interval contains 0.5. Likewise for the attacks on synthetic records:
-// a "release" that copies the members (slightly jittered) is caught, an independent sample is
-// not. Then the evaluation end to end at smoke size, and its refusals.
+// records independent of both groups, each one's 95% interval contains 0.5. Likewise for the
+// attacks on synthetic records: a "release" that copies the members (slightly jittered) is caught,
+// an independent sample is not. Then the evaluation end to end at smoke size, and its refusals.
+#include "common/eval/attacks.h"
+
 #include <algorithm>
 #include <numeric>
 #include <random>
 
-#include "common/eval/attacks.h"
 #include "common/eval/logistic_regression.h"
 #include "common/model/classifier.h"
 #include "gmock/gmock.h"
@@ -137,9 +138,10 @@ class AttackTeeth : public ::testing::Test {
   static Result AttackAll(const model::Classifier& target) {
     const ModelOutputs m = On(target, g_->members), n = On(target, g_->nonmembers);
     const ShadowAttack shadow = ShadowAttack::Fit(*shadows_);
-    const Scores lira = LiraOfflineScores(On(target, Concat(g_->members, g_->nonmembers)),
-                                          *references_);
-    const Scores lira_m(lira.begin(), lira.begin() + kGroup), lira_n(lira.begin() + kGroup, lira.end());
+    const Scores lira =
+        LiraOfflineScores(On(target, Concat(g_->members, g_->nonmembers)), *references_);
+    const Scores lira_m(lira.begin(), lira.begin() + kGroup),
+        lira_n(lira.begin() + kGroup, lira.end());
     return {BootstrapInterval(LossScores(m), LossScores(n), Auc, 1000, 0.95, 3),
             BootstrapInterval(shadow.Score(m), shadow.Score(n), Auc, 1000, 0.95, 4),
             BootstrapInterval(lira_m, lira_n, Auc, 1000, 0.95, 5)};
@@ -164,9 +166,11 @@ TEST_F(AttackTeeth, EveryAttackCatchesAnOverfitTarget) {
 TEST_F(AttackTeeth, NoAttackSeesMembershipInAModelOfIndependentRecords) {
   const auto target = Overfit(g_->independent, g_->num_classes, 8);
   const Result r = AttackAll(*target);
-  std::printf("independent target: AUC loss %.3f [%.3f, %.3f], shadow %.3f [%.3f, %.3f], LiRA %.3f [%.3f, %.3f]\n",
-              r.loss.estimate, r.loss.low, r.loss.high, r.shadow.estimate, r.shadow.low, r.shadow.high,
-              r.lira.estimate, r.lira.low, r.lira.high);
+  std::printf(
+      "independent target: AUC loss %.3f [%.3f, %.3f], shadow %.3f [%.3f, %.3f], LiRA %.3f [%.3f, "
+      "%.3f]\n",
+      r.loss.estimate, r.loss.low, r.loss.high, r.shadow.estimate, r.shadow.low, r.shadow.high,
+      r.lira.estimate, r.lira.low, r.lira.high);
   for (const Interval& i : {r.loss, r.shadow, r.lira}) {
     EXPECT_LE(i.low, 0.5) << i.estimate;
     EXPECT_GE(i.high, 0.5) << i.estimate;
@@ -190,8 +194,9 @@ TEST_F(AttackTeeth, SyntheticRecordAttacksCatchCopiesAndNotIndependentSamples) {
   };
   EXPECT_GT(auc(DensityRatioScores(candidates, copies, g_->pool_encoded)).estimate, 0.75);
   EXPECT_GT(auc(ClosestRecordScores(candidates, copies)).estimate, 0.75);
-  for (const Interval& i : {auc(DensityRatioScores(candidates, g_->independent_encoded, g_->pool_encoded)),
-                            auc(ClosestRecordScores(candidates, g_->independent_encoded))}) {
+  for (const Interval& i :
+       {auc(DensityRatioScores(candidates, g_->independent_encoded, g_->pool_encoded)),
+        auc(ClosestRecordScores(candidates, g_->independent_encoded))}) {
     EXPECT_LE(i.low, 0.5) << i.estimate;
     EXPECT_GE(i.high, 0.5) << i.estimate;
   }
@@ -232,7 +237,8 @@ TEST(Classifier, DpSgdLearnsWithinItsBudgetAndTheCnnTrains) {
               right / 2000.0, majority_right / 2000.0);
   EXPECT_GT(right, majority_right + 60) << "3 points above the majority class";
   // Bad input is refused.
-  EXPECT_EQ((*c)->Train(train.features, {1, 0}, options).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*c)->Train(train.features, {1, 0}, options).code(),
+            absl::StatusCode::kInvalidArgument);
   spec.architecture = model::ClassifierArchitecture::kCnn28;
   EXPECT_EQ(model::Classifier::Create(spec, 1).status().code(), absl::StatusCode::kInvalidArgument);
   // The CNN: DP-SGD through the per-record fallback on a few random images.

@@ -34,10 +34,12 @@ TEST(EmpiricalEpsilon, IncompleteBetaAndClopperPearsonClosedForms) {
 TEST(EmpiricalEpsilon, BoundsOfAPerfectAttack) {
   // No errors on 1000 + 1000 canaries: FPR's upper end is 1 - 0.025^(1/1000).
   const double fpr = 1 - std::pow(0.025, 1.0 / 1000);
-  EXPECT_NEAR(ThresholdEpsilonLowerBound(0, 1000, 0, 1000, 0, 0.95), std::log((1 - fpr) / fpr), 1e-6);
+  EXPECT_NEAR(ThresholdEpsilonLowerBound(0, 1000, 0, 1000, 0, 0.95), std::log((1 - fpr) / fpr),
+              1e-6);
   EXPECT_LT(ThresholdEpsilonLowerBound(0, 1000, 0, 1000, 1e-3, 0.95),
             ThresholdEpsilonLowerBound(0, 1000, 0, 1000, 0, 0.95));
-  EXPECT_EQ(ThresholdEpsilonLowerBound(500, 1000, 500, 1000, 0, 0.95), 0) << "a coin flip proves nothing";
+  EXPECT_EQ(ThresholdEpsilonLowerBound(500, 1000, 500, 1000, 0, 0.95), 0)
+      << "a coin flip proves nothing";
   // 100 right of 100 guesses, delta 0: q^100 = 0.05, eps = log(q / (1 - q)).
   const double q = std::pow(0.05, 0.01);
   EXPECT_NEAR(OneRunEpsilonLowerBound(1000, 100, 100, 0, 0.95), std::log(q / (1 - q)), 1e-6);

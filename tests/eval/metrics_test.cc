@@ -78,8 +78,8 @@ TEST(Fidelity, KsCorrelationsAndTables) {
   // {1,2,3,4} vs {3,4,5,6}: at 2 the CDFs are 0.5 and 0.
   EXPECT_DOUBLE_EQ(KsStatistic({1, 2, 3, 4}, {3, 4, 5, 6}), 0.5);
   data::Matrix a(4, 2), b(4, 2);
-  a.values = {0, 0, 1, 1, 2, 2, 3, 3};   // corr +1
-  b.values = {0, 3, 1, 2, 2, 1, 3, 0};   // corr -1
+  a.values = {0, 0, 1, 1, 2, 2, 3, 3};  // corr +1
+  b.values = {0, 3, 1, 2, 2, 1, 3, 0};  // corr -1
   EXPECT_DOUBLE_EQ(CorrelationDifference(a, a), 0.0);
   EXPECT_DOUBLE_EQ(CorrelationDifference(a, b), 2.0);
   const Fidelity same = CompareMatrices(a, a);
@@ -98,9 +98,9 @@ TEST(Attacks, PrincipalComponentsFindTheDirectionOfVariance) {
   ASSERT_EQ(p.components.size(), 2u);
   EXPECT_NEAR(std::abs(p.components[0][0]), 0.6, 1e-4);
   EXPECT_NEAR(std::abs(p.components[0][1]), 0.8, 1e-4);
-  EXPECT_NEAR(std::abs(p.components[0][0] * p.components[1][0] +
-                       p.components[0][1] * p.components[1][1]),
-              0.0, 1e-6)
+  EXPECT_NEAR(
+      std::abs(p.components[0][0] * p.components[1][0] + p.components[0][1] * p.components[1][1]),
+      0.0, 1e-6)
       << "orthogonal";
 }
 
@@ -108,9 +108,8 @@ TEST(Attacks, LossAndLiraScoresFollowTheTrueLabelsConfidence) {
   ModelOutputs target;
   target.log_probabilities = data::Matrix(4, 2);
   // p(label 0) = 0.9, 0.5, 0.2, and 1 - e^-40 (1 in float; its log rounds to 0).
-  target.log_probabilities.values = {std::log(0.9f), std::log(0.1f), std::log(0.5f),
-                                     std::log(0.5f), std::log(0.2f), std::log(0.8f),
-                                     0.0f,           -40.0f};
+  target.log_probabilities.values = {std::log(0.9f), std::log(0.1f), std::log(0.5f), std::log(0.5f),
+                                     std::log(0.2f), std::log(0.8f), 0.0f,           -40.0f};
   target.labels = {0, 0, 0, 0};
   const Scores loss = LossScores(target);
   EXPECT_GT(loss[0], loss[1]);

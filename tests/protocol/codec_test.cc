@@ -52,10 +52,9 @@ TEST(Codec, SiteResponsesRoundTrip) {
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(std::get<Error>(*e).code, absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(std::get<Error>(*e).remaining_micros, 123);
-  for (const SiteResponse& r :
-       std::vector<SiteResponse>{Reserved{"r", 5, true}, ChunkAck{"r", 3}, Committed{},
-                                 HeartbeatReply{}, ReleaseState{"r", "reserved", 2},
-                                 ModelStored{"r"}}) {
+  for (const SiteResponse& r : std::vector<SiteResponse>{
+           Reserved{"r", 5, true}, ChunkAck{"r", 3}, Committed{}, HeartbeatReply{},
+           ReleaseState{"r", "reserved", 2}, ModelStored{"r"}}) {
     auto back = DecodeSiteResponse(EncodeSiteResponse(r));
     ASSERT_TRUE(back.ok());
     EXPECT_EQ(back->index(), r.index());

@@ -1,0 +1,141 @@
+#include "coordinator/canary_audit.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "common/data/transformer.h"
+#include "common/eval/attacks.h"
+#include "common/eval/empirical_epsilon.h"
+#include "common/privacy/digest.h"
+
+namespace fedsyn::coordinator {
+namespace {
+
+// Below this many reference rows a density estimate is noise; the ratio's denominator is then
+// left out (a constant: it does not change the ranking).
+constexpr int64_t kMinReferenceRows = 50;
+
+std::vector<int> Ks(int m) {
+  std::vector<int> ks;
+  for (int k : {m / 10, m / 4, m / 2}) {
+    if (k >= 1 && (ks.empty() || ks.back() != k)) ks.push_back(k);
+  }
+  return ks;
+}
+
+}  // namespace
+
+data::Table MakeCanaries(const data::Schema& schema, int count, privacy::RandomSource& rng) {
+  data::Table canaries;
+  for (int i = 0; i < count; ++i) {
+    data::Row row(schema.columns.size());
+    for (size_t c = 0; c < schema.columns.size(); ++c) {
+      const data::ColumnSpec& column = schema.columns[c];
+      if (column.IsCategorical()) {
+        row[c] = static_cast<double>(rng.UniformBelow(column.categories.size()));
+      } else if (column.IsNumeric()) {
+        const double span = column.max - column.min;
+        const double inset = 0.05 * rng.UniformOpen01() * span;
+        double value = (rng.NextU64() & 1) ? column.max - inset : column.min + inset;
+        if (column.type == data::ColumnType::kInteger)
+          value = std::clamp(std::round(value), column.min, column.max);
+        row[c] = value;
+      }  // ignored columns stay empty
+    }
+    canaries.rows.push_back(std::move(row));
+  }
+  return canaries;
+}
+
+std::string DrawInclusionBits(int count, privacy::RandomSource& secure) {
+  std::string bits;
+  for (int i = 0; i < count; ++i) bits += (secure.NextU64() & 1) ? '1' : '0';
+  return bits;
+}
+
+absl::Status CheckReveal(const std::string& commitment, const std::string& bits,
+                         const std::string& salt_hex, int count) {
+  if (static_cast<int>(bits.size()) != count ||
+      bits.find_first_not_of("01") != std::string::npos) {
+    return absl::InvalidArgumentError("the revealed bits must be one 0 or 1 per canary (" +
+                                      std::to_string(count) + ")");
+  }
+  if (privacy::Commitment(bits, salt_hex) != commitment) {
+    return absl::InvalidArgumentError(
+        "the revealed bits and salt do not match the commitment made before the release");
+  }
+  return absl::OkStatus();
+}
+
+CanaryScores ScoreCanaries(const data::Table& canaries, const data::Table& released,
+                           const data::Table& reference, const data::Schema& schema) {
+  CanaryScores scores;
+  auto transformer = data::Transformer::FromSchema(schema);
+  if (!transformer.ok() || released.rows.empty()) {
+    scores.nearest_row.assign(canaries.rows.size(), 0.0);
+    scores.density_ratio.assign(canaries.rows.size(), 0.0);
+    return scores;
+  }
+  const data::Matrix c = transformer->Encode(canaries);
+  const data::Matrix r = transformer->Encode(released);
+  scores.nearest_row = eval::ClosestRecordScores(c, r);
+  const data::Matrix ref = reference.num_rows() >= kMinReferenceRows ? transformer->Encode(reference)
+                                                                     : data::Matrix(0, r.cols);
+  scores.density_ratio = eval::DensityRatioScores(c, r, ref);
+  return scores;
+}
+
+CanaryVerdict JudgeCanaries(const CanaryScores& scores, const std::string& bits,
+                            double claimed_epsilon, double delta, double confidence) {
+  CanaryVerdict v;
+  v.claimed_epsilon = claimed_epsilon;
+  v.delta = delta;
+  v.confidence = confidence;
+  v.canaries = static_cast<int>(bits.size());
+  v.included = static_cast<int>(std::count(bits.begin(), bits.end(), '1'));
+  const int m = v.canaries;
+  const std::vector<int> ks = Ks(m);
+  const std::vector<std::pair<std::string, const eval::Scores*>> all = {
+      {"nearest_row", &scores.nearest_row}, {"density_ratio", &scores.density_ratio}};
+  // Bonferroni over every estimate, so that their maximum holds at `confidence`.
+  const double each =
+      1 - (1 - confidence) / static_cast<double>(std::max<size_t>(1, 2 * ks.size() * all.size()));
+  for (const auto& [name, s] : all) {
+    std::vector<int> order(static_cast<size_t>(m));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [s](int a, int b) { return (*s)[static_cast<size_t>(a)] > (*s)[static_cast<size_t>(b)]; });
+    eval::Scores in, out;
+    for (int i = 0; i < m; ++i) (bits[static_cast<size_t>(i)] == '1' ? in : out).push_back((*s)[static_cast<size_t>(i)]);
+    for (int k : ks) {
+      int64_t right = 0, false_positives = 0;
+      for (int j = 0; j < k; ++j) {
+        const bool top_in = bits[static_cast<size_t>(order[static_cast<size_t>(j)])] == '1';
+        right += top_in;
+        false_positives += !top_in;
+        right += bits[static_cast<size_t>(order[static_cast<size_t>(m - 1 - j)])] == '0';
+      }
+      const int64_t guesses = 2 * static_cast<int64_t>(k);
+      v.estimates.push_back(
+          {name, "one-run", k, eval::OneRunEpsilonLowerBound(m, guesses, right, delta, each)});
+      const int64_t true_positives = k - false_positives;
+      v.estimates.push_back({name, "threshold", k,
+                             eval::ThresholdEpsilonLowerBound(
+                                 false_positives, static_cast<int64_t>(out.size()),
+                                 static_cast<int64_t>(in.size()) - true_positives,
+                                 static_cast<int64_t>(in.size()), delta, each)});
+    }
+    eval::Scores sorted = *s;
+    std::nth_element(sorted.begin(), sorted.begin() + m / 2, sorted.end());
+    const eval::AttackMetrics metrics =
+        eval::EvaluateAttack(in, out, m > 0 ? sorted[static_cast<size_t>(m / 2)] : 0.0, 200, 1);
+    (name == "nearest_row" ? v.nearest_row : v.density_ratio) = metrics;
+  }
+  for (const EpsilonEstimate& e : v.estimates)
+    v.empirical_lower_bound = std::max(v.empirical_lower_bound, e.lower_bound);
+  v.exceeds_claim = v.empirical_lower_bound > claimed_epsilon;
+  return v;
+}
+
+}  // namespace fedsyn::coordinator

@@ -1,0 +1,77 @@
+// Canary audits (issue #6; DESIGN.md §5): the coordinator makes canary records from the
+// federation schema, a site includes each one in its input with probability 1/2 (committing to
+// its choices by hash before releasing, revealing them after), and the coordinator tries to tell
+// included from excluded canaries using only what it received. How well it can bounds epsilon
+// from below (common/eval/empirical_epsilon.h); a bound above the site's claim is a bug in the
+// site's mechanism or accounting.
+//
+// This file holds the coordinator's side that needs no network: making canaries, scoring them
+// against released rows, checking a reveal, and turning scores and revealed bits into the
+// audit's verdict.
+#ifndef FEDSYN_COORDINATOR_CANARY_AUDIT_H_
+#define FEDSYN_COORDINATOR_CANARY_AUDIT_H_
+
+#include <string>
+#include <vector>
+
+#include "common/base/status.h"
+#include "common/data/schema.h"
+#include "common/data/table.h"
+#include "common/eval/metrics.h"
+#include "common/privacy/random.h"
+
+namespace fedsyn::coordinator {
+
+// `count` valid records of `schema`, each from a sparse corner of the declared domain: every
+// numeric value in the outer 5% of its range (low or high end at random; integers rounded),
+// every category uniformly at random, never missing. Real records rarely look like that, so a
+// released row near a canary is evidence that the canary was in the input.
+data::Table MakeCanaries(const data::Schema& schema, int count, privacy::RandomSource& rng);
+
+// The site's choices: one '0' / '1' per canary, drawn with probability 1/2 each.
+std::string DrawInclusionBits(int count, privacy::RandomSource& secure);
+// Checks a reveal against the commitment made before the release: InvalidArgument if the bits
+// are malformed (length, characters) or do not hash to the commitment.
+absl::Status CheckReveal(const std::string& commitment, const std::string& bits,
+                         const std::string& salt_hex, int count);
+
+// Membership scores of each canary (higher: more likely included), from released rows only.
+struct CanaryScores {
+  // Minus the distance from the canary to its nearest released row (model space).
+  eval::Scores nearest_row;
+  // log density of the released rows at the canary minus log density of `reference` rows
+  // (other sites' releases of the dataset; without enough of them, a constant).
+  eval::Scores density_ratio;
+};
+CanaryScores ScoreCanaries(const data::Table& canaries, const data::Table& released,
+                           const data::Table& reference, const data::Schema& schema);
+
+// One way of turning scores into a bound: "one-run" (Steinke et al. 2023; guess "in" for the k
+// highest and "out" for the k lowest scores, abstain on the rest) or "threshold" (Jagielski et
+// al. 2020; call the k highest included).
+struct EpsilonEstimate {
+  std::string score;   // "nearest_row" | "density_ratio"
+  std::string method;  // "one-run" | "threshold"
+  int k = 0;
+  double lower_bound = 0;
+};
+
+struct CanaryVerdict {
+  double claimed_epsilon = 0;
+  double delta = 0;
+  double confidence = 0.95;
+  int canaries = 0;
+  int included = 0;
+  // The largest of the estimates; each estimate is taken at a Bonferroni-corrected confidence,
+  // so the maximum holds at `confidence`.
+  double empirical_lower_bound = 0;
+  std::vector<EpsilonEstimate> estimates;
+  eval::AttackMetrics nearest_row, density_ratio;  // with the revealed bits as ground truth
+  bool exceeds_claim = false;
+};
+CanaryVerdict JudgeCanaries(const CanaryScores& scores, const std::string& bits,
+                            double claimed_epsilon, double delta, double confidence = 0.95);
+
+}  // namespace fedsyn::coordinator
+
+#endif  // FEDSYN_COORDINATOR_CANARY_AUDIT_H_
