@@ -132,17 +132,12 @@ protocol::SiteResponse SiteSession::OnChunk(const protocol::UploadChunk& chunk) 
   if (chunk.rows.size() > protocol::kMaxChunkBytes) {
     return protocol::ErrorFromStatus(absl::InvalidArgumentError("chunk larger than the limit"));
   }
-  auto record = storage_.GetRelease(chunk.release_id);
+  auto record = OwnRelease(chunk.release_id);
   if (!record.ok()) return protocol::ErrorFromStatus(record.status());
-  if (!record->has_value() || (*record)->site_id != site_id_) {
-    return protocol::ErrorFromStatus(
-        absl::NotFoundError("no reservation " + chunk.release_id + " for this site"));
-  }
-  const DatasetDeclaration* dataset = config_.FindDataset((*record)->dataset);
-  if (dataset == nullptr)
-    return protocol::ErrorFromStatus(absl::InternalError("dataset no longer declared"));
+  auto dataset = DeclaredDataset(*record);
+  if (!dataset.ok()) return protocol::ErrorFromStatus(dataset.status());
   // Validate every row before anything is stored.
-  auto rows = ValidateChunkRows(**record, *dataset, chunk);
+  auto rows = ValidateChunkRows(*record, **dataset, chunk);
   if (!rows.ok()) {
     spdlog::warn("site {}: chunk refused: {}", site_id_, std::string(rows.status().message()));
     return protocol::ErrorFromStatus(rows.status());
@@ -150,6 +145,21 @@ protocol::SiteResponse SiteSession::OnChunk(const protocol::UploadChunk& chunk) 
   auto next = storage_.AppendChunk(site_id_, chunk.release_id, chunk.index, chunk.rows, *rows);
   if (!next.ok()) return protocol::ErrorFromStatus(next.status());
   return protocol::ChunkAck{chunk.release_id, *next};
+}
+
+absl::StatusOr<ReleaseRecord> SiteSession::OwnRelease(const std::string& release_id) {
+  ASSIGN_OR_RETURN(std::optional<ReleaseRecord> record, storage_.GetRelease(release_id));
+  // Another site's release looks exactly like an unknown one.
+  if (!record || record->site_id != site_id_)
+    return absl::NotFoundError("no reservation " + release_id + " for this site");
+  return *std::move(record);
+}
+
+absl::StatusOr<const DatasetDeclaration*> SiteSession::DeclaredDataset(
+    const ReleaseRecord& release) const {
+  const DatasetDeclaration* dataset = config_.FindDataset(release.dataset);
+  if (dataset == nullptr) return absl::InternalError("dataset no longer declared");
+  return dataset;
 }
 
 absl::StatusOr<int64_t> SiteSession::ValidateChunkRows(const ReleaseRecord& release,
@@ -187,16 +197,11 @@ absl::StatusOr<int> SiteSession::StoredDecoderLatentDim(const ReleaseRecord& rel
 }
 
 protocol::SiteResponse SiteSession::OnUploadModel(const protocol::UploadModel& upload) {
-  auto record = storage_.GetRelease(upload.release_id);
+  auto record = OwnRelease(upload.release_id);
   if (!record.ok()) return protocol::ErrorFromStatus(record.status());
-  if (!record->has_value() || (*record)->site_id != site_id_) {
-    return protocol::ErrorFromStatus(
-        absl::NotFoundError("no reservation " + upload.release_id + " for this site"));
-  }
-  const ReleaseRecord& release = **record;
-  const DatasetDeclaration* dataset = config_.FindDataset(release.dataset);
-  if (dataset == nullptr)
-    return protocol::ErrorFromStatus(absl::InternalError("dataset no longer declared"));
+  const ReleaseRecord& release = *record;
+  auto dataset = DeclaredDataset(release);
+  if (!dataset.ok()) return protocol::ErrorFromStatus(dataset.status());
   if (release.mode != "codes") {
     return protocol::ErrorFromStatus(absl::FailedPreconditionError(
         "release " + upload.release_id + " is not a codes-mode release; it takes no model"));
@@ -206,7 +211,7 @@ protocol::SiteResponse SiteSession::OnUploadModel(const protocol::UploadModel& u
     return protocol::ErrorFromStatus(absl::InvalidArgumentError(
         "the uploaded model's SHA-256 differs from the model named in the reservation"));
   }
-  auto latent_dim = CheckPublishedDecoder(upload.model, dataset->schema);
+  auto latent_dim = CheckPublishedDecoder(upload.model, (*dataset)->schema);
   if (!latent_dim.ok()) {
     spdlog::warn("site {}: decoder of {} refused: {}", site_id_, upload.release_id,
                  std::string(latent_dim.status().message()));
@@ -221,13 +226,9 @@ protocol::SiteResponse SiteSession::OnUploadModel(const protocol::UploadModel& u
 }
 
 protocol::SiteResponse SiteSession::OnCommit(const protocol::Commit& commit) {
-  auto record = storage_.GetRelease(commit.release_id);
+  auto record = OwnRelease(commit.release_id);
   if (!record.ok()) return protocol::ErrorFromStatus(record.status());
-  if (!record->has_value() || (*record)->site_id != site_id_) {
-    return protocol::ErrorFromStatus(
-        absl::NotFoundError("no reservation " + commit.release_id + " for this site"));
-  }
-  const ReleaseRecord& r = **record;
+  const ReleaseRecord& r = *record;
   auto content = storage_.ReleaseContent(commit.release_id);
   if (!content.ok()) return protocol::ErrorFromStatus(content.status());
   const std::string sha = privacy::Sha256Hex(*content);

@@ -37,6 +37,9 @@ class SiteSession {
   protocol::SiteResponse OnCommit(const protocol::Commit& commit);
   protocol::SiteResponse OnReleaseState(const protocol::ReleaseStateQuery& query);
   protocol::SiteResponse OnUploadModel(const protocol::UploadModel& upload);
+  // This site's release `release_id`; NotFound for an unknown one or another site's.
+  absl::StatusOr<ReleaseRecord> OwnRelease(const std::string& release_id);
+  absl::StatusOr<const DatasetDeclaration*> DeclaredDataset(const ReleaseRecord& release) const;
   // Validates a chunk's rows under the release's mode; returns the row count.
   absl::StatusOr<int64_t> ValidateChunkRows(const ReleaseRecord& release,
                                             const DatasetDeclaration& dataset,

@@ -53,6 +53,14 @@ ReleaseRequest HeartReleaseRequest(const std::string& model, const std::string& 
   return request;
 }
 
+// Two epochs on the VA file, without DP: enough for the refusals that concern the model's kind.
+void TrainQuickModelInTheClear(const std::string& model_out, SeededRandom& rng) {
+  base::NullProgress progress;
+  TrainRequest train = HeartTrainRequest("va", model_out);
+  train.train.max_epochs = 2;
+  ASSERT_TRUE(RunTrain(train, progress, rng).ok());
+}
+
 // The whole site pipeline on each of the four hospital files: the synthetic rows satisfy the
 // schema (re-read under it, with every bound and category checked) and the manifest states
 // the guarantee and matches the files.
@@ -98,10 +106,7 @@ TEST(Pipeline, SynthesizesEveryHospitalFileWithinTheSchema) {
 TEST(Pipeline, RefusesANonPrivateModelWithoutTheExplicitFlagAndWritesNothing) {
   const std::string dir = testing::ScratchDir("pipeline_refuse");
   SeededRandom rng(3);
-  base::NullProgress progress;
-  TrainRequest train = HeartTrainRequest("va", dir + "/va.model");
-  train.train.max_epochs = 2;
-  ASSERT_TRUE(RunTrain(train, progress, rng).ok());
+  TrainQuickModelInTheClear(dir + "/va.model", rng);
   ReleaseRequest release = HeartReleaseRequest(dir + "/va.model", "va", dir + "/va.csv");
   release.allow_nonprivate_model = false;
   auto summary = RunRelease(release, rng);
@@ -118,9 +123,7 @@ TEST(Pipeline, CodesModeWritesNoisedCodesAndThePublishedDecoderOfADpModelOnly) {
   const std::string dir = testing::ScratchDir("pipeline_codes");
   SeededRandom rng(11);
   base::NullProgress progress;
-  TrainRequest clear = HeartTrainRequest("va", dir + "/clear.model");
-  clear.train.max_epochs = 2;
-  ASSERT_TRUE(RunTrain(clear, progress, rng).ok());
+  TrainQuickModelInTheClear(dir + "/clear.model", rng);
   ReleaseRequest refused = HeartReleaseRequest(dir + "/clear.model", "va", dir + "/refused.csv");
   refused.mode = ReleaseMode::kCodes;  // allow_nonprivate_model is set and must not matter
   auto no = RunRelease(refused, rng);
