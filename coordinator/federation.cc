@@ -4,6 +4,12 @@
 #include "common/privacy/budget.h"
 
 namespace fedsyn::coordinator {
+namespace {
+
+// Enough for tight bounds; more would only swell every audited release.
+constexpr int64_t kMaxCanaries = 10000;
+
+}  // namespace
 
 const DatasetDeclaration* CoordinatorConfig::FindDataset(const std::string& name) const {
   for (const DatasetDeclaration& d : datasets) {
@@ -35,7 +41,12 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path)
       ASSIGN_OR_RETURN(data::Schema schema, data::Schema::LoadFile(file.Resolve(*schema_path)));
       if (config.FindDataset(*name))
         return absl::InvalidArgumentError(path + ": dataset " + *name + " declared twice");
-      config.datasets.push_back({*name, std::move(schema)});
+      const int64_t canaries = (*t)["audit_canaries"].value<int64_t>().value_or(0);
+      if (canaries < 0 || canaries > kMaxCanaries) {
+        return absl::InvalidArgumentError(path + ": dataset " + *name + ": audit_canaries must be 0.." +
+                                          std::to_string(kMaxCanaries));
+      }
+      config.datasets.push_back({*name, std::move(schema), static_cast<int>(canaries)});
     }
   }
   if (config.datasets.empty())

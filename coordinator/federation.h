@@ -5,7 +5,7 @@
 //   admin_listen = "127.0.0.1:7444"      # admin API (admin certificate only)
 //   database = "coordinator.db"
 //   ca = "pki/ca.pem"  cert = "pki/coordinator.pem"  key = "pki/coordinator.key"
-//   [[dataset]]  name = "heart"  schema = "heart_disease.schema.toml"
+//   [[dataset]]  name = "heart"  schema = "heart_disease.schema.toml"  audit_canaries = 100
 //   [[site]]     id = "cleveland"  budgets = { heart = 20.0 }
 #ifndef FEDSYN_COORDINATOR_FEDERATION_H_
 #define FEDSYN_COORDINATOR_FEDERATION_H_
@@ -23,6 +23,8 @@ namespace fedsyn::coordinator {
 struct DatasetDeclaration {
   std::string name;
   data::Schema schema;
+  // Canaries per release for the canary audit (docs/audits.md); 0: releases are not audited.
+  int audit_canaries = 0;
 };
 
 struct CoordinatorConfig {

@@ -14,6 +14,7 @@ struct State {
   std::map<std::pair<std::string, uint32_t>, std::string> chunks;
   std::map<std::string, int64_t> last_seen;
   std::map<std::string, std::string> models;
+  std::map<std::string, AuditRecord> audits;
 };
 
 class MemoryTables final : public Tables {
@@ -75,6 +76,14 @@ class MemoryTables final : public Tables {
   }
   absl::Status InsertModel(const std::string& sha256, const std::string& model) override {
     s_.models[sha256] = model;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<AuditRecord>> FindAudit(const std::string& release_id) override {
+    const auto it = s_.audits.find(release_id);
+    return it == s_.audits.end() ? std::optional<AuditRecord>() : it->second;
+  }
+  absl::Status PutAudit(const AuditRecord& audit) override {
+    s_.audits[audit.release_id] = audit;
     return absl::OkStatus();
   }
 

@@ -28,6 +28,13 @@ CREATE TABLE sites (site_id TEXT PRIMARY KEY, last_seen_unix INTEGER NOT NULL);
 )sql",
     // Codes mode: published decoders, once per SHA-256.
     "CREATE TABLE models (sha256 TEXT PRIMARY KEY, bytes BLOB NOT NULL);",
+    // Canary audits (docs/audits.md).
+    R"sql(
+CREATE TABLE audits (
+  release_id TEXT PRIMARY KEY REFERENCES releases(release_id), site_id TEXT NOT NULL,
+  canaries BLOB NOT NULL, count INTEGER NOT NULL, commitment TEXT NOT NULL, bits TEXT NOT NULL,
+  salt TEXT NOT NULL, state TEXT NOT NULL, created_unix INTEGER NOT NULL);
+)sql",
 };
 
 constexpr char kReleaseColumns[] =
@@ -151,6 +158,33 @@ class SqliteTables final : public Tables {
     if (s.Next()) return std::optional<std::string>(s.Text(0));
     RETURN_IF_ERROR(s.status());
     return std::optional<std::string>();
+  }
+  absl::StatusOr<std::optional<AuditRecord>> FindAudit(const std::string& release_id) override {
+    Statement s(db_,
+                "SELECT release_id, site_id, canaries, count, commitment, bits, salt, state, "
+                "created_unix FROM audits WHERE release_id = ?");
+    s.BindText(1, release_id);
+    if (s.Next()) {
+      AuditRecord a{s.Text(0), s.Text(1), s.Text(2), static_cast<int>(s.Int(3)), s.Text(4), s.Text(5), s.Text(6)};
+      const std::string state = s.Text(7);
+      for (AuditState candidate : {AuditState::kIssued, AuditState::kCommitted, AuditState::kRevealed,
+                                   AuditState::kInvalid}) {
+        if (state == AuditStateName(candidate)) a.state = candidate;
+      }
+      a.created_unix = s.Int(8);
+      return std::optional<AuditRecord>(std::move(a));
+    }
+    RETURN_IF_ERROR(s.status());
+    return std::optional<AuditRecord>();
+  }
+  absl::Status PutAudit(const AuditRecord& a) override {
+    Statement s(db_,
+                "INSERT OR REPLACE INTO audits (release_id, site_id, canaries, count, commitment, "
+                "bits, salt, state, created_unix) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    s.BindText(1, a.release_id).BindText(2, a.site_id).BindBlob(3, a.canaries).BindInt(4, a.count);
+    s.BindText(5, a.commitment).BindText(6, a.bits).BindText(7, a.salt);
+    s.BindText(8, AuditStateName(a.state)).BindInt(9, a.created_unix);
+    return s.Run();
   }
   absl::Status InsertModel(const std::string& sha256, const std::string& model) override {
     Statement s(db_, "INSERT INTO models (sha256, bytes) VALUES (?, ?)");

@@ -1,6 +1,7 @@
 #include "coordinator/storage.h"
 
 #include "common/privacy/digest.h"
+#include "coordinator/canary_audit.h"
 #include "coordinator/storage_backend.h"
 
 namespace fedsyn::coordinator {
@@ -19,6 +20,20 @@ absl::StatusOr<ReleaseRecord> OwnedRelease(Tables& t, const std::string& site_id
 }
 
 }  // namespace
+
+const char* AuditStateName(AuditState state) {
+  switch (state) {
+    case AuditState::kIssued:
+      return "issued";
+    case AuditState::kCommitted:
+      return "committed";
+    case AuditState::kRevealed:
+      return "revealed";
+    case AuditState::kInvalid:
+      return "invalid";
+  }
+  return "invalid";
+}
 
 const char* ReleaseStatusName(ReleaseStatus status) {
   return status == ReleaseStatus::kCommitted ? "committed" : "reserved";
@@ -173,6 +188,70 @@ absl::StatusOr<std::optional<std::string>> LedgerStorage::ModelBytes(
     return absl::OkStatus();
   }));
   return model;
+}
+
+absl::Status LedgerStorage::IssueAudit(const AuditRecord& audit) {
+  return RunInTransaction([&](Tables& t) -> absl::Status {
+    ASSIGN_OR_RETURN(const ReleaseRecord record, OwnedRelease(t, audit.site_id, audit.release_id));
+    if (record.status != ReleaseStatus::kReserved)
+      return absl::FailedPreconditionError("release " + audit.release_id + " is already committed");
+    ASSIGN_OR_RETURN(const std::optional<AuditRecord> existing, t.FindAudit(audit.release_id));
+    if (existing) return absl::AlreadyExistsError("release " + audit.release_id + " has an audit");
+    AuditRecord issued = audit;
+    issued.state = AuditState::kIssued;
+    return t.PutAudit(issued);
+  });
+}
+
+absl::StatusOr<std::optional<AuditRecord>> LedgerStorage::GetAudit(const std::string& release_id) {
+  std::optional<AuditRecord> audit;
+  RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
+    ASSIGN_OR_RETURN(audit, t.FindAudit(release_id));
+    return absl::OkStatus();
+  }));
+  return audit;
+}
+
+absl::Status LedgerStorage::CommitAudit(const std::string& site_id, const std::string& release_id,
+                                        const std::string& commitment) {
+  return RunInTransaction([&](Tables& t) -> absl::Status {
+    RETURN_IF_ERROR(OwnedRelease(t, site_id, release_id).status());
+    ASSIGN_OR_RETURN(std::optional<AuditRecord> audit, t.FindAudit(release_id));
+    if (!audit) return absl::NotFoundError("release " + release_id + " has no audit");
+    if (audit->state != AuditState::kIssued) {
+      return audit->commitment == commitment
+                 ? absl::OkStatus()
+                 : absl::AlreadyExistsError("release " + release_id + " has another commitment");
+    }
+    if (commitment.size() != 64 || commitment.find_first_not_of("0123456789abcdef") != std::string::npos)
+      return absl::InvalidArgumentError("a commitment is a lower-case hex SHA-256");
+    audit->commitment = commitment;
+    audit->state = AuditState::kCommitted;
+    return t.PutAudit(*audit);
+  });
+}
+
+absl::Status LedgerStorage::RevealAudit(const std::string& site_id, const std::string& release_id,
+                                        const std::string& bits, const std::string& salt) {
+  absl::Status verdict;
+  RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
+    ASSIGN_OR_RETURN(const ReleaseRecord record, OwnedRelease(t, site_id, release_id));
+    ASSIGN_OR_RETURN(std::optional<AuditRecord> audit, t.FindAudit(release_id));
+    if (!audit) return absl::NotFoundError("release " + release_id + " has no audit");
+    if (audit->state == AuditState::kRevealed && audit->bits == bits && audit->salt == salt)
+      return absl::OkStatus();  // a replay
+    if (audit->state != AuditState::kCommitted)
+      return absl::FailedPreconditionError("the audit of " + release_id + " is " +
+                                           AuditStateName(audit->state) + ", not committed");
+    if (record.status != ReleaseStatus::kCommitted)
+      return absl::FailedPreconditionError("reveal only after the release is committed");
+    verdict = CheckReveal(audit->commitment, bits, salt, audit->count);
+    audit->bits = bits;
+    audit->salt = salt;
+    audit->state = verdict.ok() ? AuditState::kRevealed : AuditState::kInvalid;
+    return t.PutAudit(*audit);  // an invalid reveal is recorded, not rolled back
+  }));
+  return verdict;
 }
 
 absl::StatusOr<std::optional<ReleaseRecord>> LedgerStorage::GetRelease(

@@ -66,6 +66,24 @@ struct ReleaseRecord {
   int64_t created_unix = 0;
 };
 
+// A canary audit of one release (docs/audits.md): issued (canaries sent) -> committed (the site's
+// commitment to its inclusion bits, before any upload) -> revealed (bits and salt match the
+// commitment) or invalid (they do not).
+enum class AuditState { kIssued, kCommitted, kRevealed, kInvalid };
+const char* AuditStateName(AuditState state);
+
+struct AuditRecord {
+  std::string release_id;
+  std::string site_id;
+  std::string canaries;  // CSV rows (no header) in the federation schema
+  int count = 0;
+  std::string commitment;
+  std::string bits;  // revealed: one '0' / '1' per canary
+  std::string salt;
+  AuditState state = AuditState::kIssued;
+  int64_t created_unix = 0;
+};
+
 class Storage {
  public:
   virtual ~Storage() = default;
@@ -105,6 +123,19 @@ class Storage {
   // The stored model with this SHA-256, if any.
   virtual absl::StatusOr<std::optional<std::string>> ModelBytes(
       const std::string& model_sha256) = 0;
+
+  // Canary audits. IssueAudit records the canaries of a reserved release owned by the record's
+  // site (AlreadyExists if the release has an audit: the caller reads it with GetAudit).
+  // CommitAudit moves issued -> committed (a replay of the same commitment is OK; another is
+  // AlreadyExists). RevealAudit, for a committed audit of a committed release, checks the bits
+  // and salt against the commitment: revealed if they match, otherwise invalid and
+  // InvalidArgument (the audit cannot be repaired).
+  virtual absl::Status IssueAudit(const AuditRecord& audit) = 0;
+  virtual absl::StatusOr<std::optional<AuditRecord>> GetAudit(const std::string& release_id) = 0;
+  virtual absl::Status CommitAudit(const std::string& site_id, const std::string& release_id,
+                                   const std::string& commitment) = 0;
+  virtual absl::Status RevealAudit(const std::string& site_id, const std::string& release_id,
+                                   const std::string& bits, const std::string& salt) = 0;
 
   virtual absl::StatusOr<std::optional<ReleaseRecord>> GetRelease(
       const std::string& release_id) = 0;

@@ -30,6 +30,9 @@ class Tables {
   virtual absl::Status TouchSite(const std::string& site_id, int64_t now_unix) = 0;
   virtual absl::StatusOr<std::optional<std::string>> FindModel(const std::string& sha256) = 0;
   virtual absl::Status InsertModel(const std::string& sha256, const std::string& model) = 0;
+  virtual absl::StatusOr<std::optional<AuditRecord>> FindAudit(const std::string& release_id) = 0;
+  // Inserts or replaces the audit of its release.
+  virtual absl::Status PutAudit(const AuditRecord& audit) = 0;
 };
 
 class LedgerStorage : public Storage {
@@ -46,6 +49,12 @@ class LedgerStorage : public Storage {
   absl::Status StoreModel(const std::string& site_id, const std::string& release_id,
                           const std::string& model) override;
   absl::StatusOr<std::optional<std::string>> ModelBytes(const std::string& model_sha256) override;
+  absl::Status IssueAudit(const AuditRecord& audit) override;
+  absl::StatusOr<std::optional<AuditRecord>> GetAudit(const std::string& release_id) override;
+  absl::Status CommitAudit(const std::string& site_id, const std::string& release_id,
+                           const std::string& commitment) override;
+  absl::Status RevealAudit(const std::string& site_id, const std::string& release_id,
+                           const std::string& bits, const std::string& salt) override;
   absl::StatusOr<std::optional<ReleaseRecord>> GetRelease(const std::string& release_id) override;
   absl::Status TouchSite(const std::string& site_id, int64_t now_unix) override;
 

@@ -156,6 +156,53 @@ TEST_P(StorageConformance, StoresACodesReleasesDecoderOnlyWhenItIsTheReservedMod
   EXPECT_EQ(**stored, model) << "binary-safe";
 }
 
+TEST_P(StorageConformance, CanaryAuditsGoIssuedCommittedThenRevealedOrInvalid) {
+  ASSERT_TRUE(storage_->Reserve(Request("r1", 1'000'000))->granted);
+  ASSERT_TRUE(storage_->Reserve(Request("r2", 1'000'000))->granted);
+  const std::string bits = "0110", salt = std::string(64, 'a');
+  const std::string commitment = privacy::Commitment(bits, salt);
+  for (const char* id : {"r1", "r2"}) {
+    AuditRecord audit;
+    audit.release_id = id;
+    audit.site_id = "cleveland";
+    audit.canaries = "1,2\n3,4\n5,6\n7,8\n";
+    audit.count = 4;
+    ASSERT_TRUE(storage_->IssueAudit(audit).ok());
+    EXPECT_EQ(storage_->IssueAudit(audit).code(), absl::StatusCode::kAlreadyExists);
+    audit.site_id = "va";
+    audit.release_id = "r9";
+    EXPECT_EQ(storage_->IssueAudit(audit).code(), absl::StatusCode::kNotFound);
+  }
+  auto issued = storage_->GetAudit("r1");
+  ASSERT_TRUE(issued.ok() && issued->has_value());
+  EXPECT_EQ((*issued)->state, AuditState::kIssued);
+  EXPECT_EQ((*issued)->canaries, "1,2\n3,4\n5,6\n7,8\n");
+  EXPECT_EQ(storage_->CommitAudit("cleveland", "r1", "not hex").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(storage_->CommitAudit("va", "r1", commitment).code(), absl::StatusCode::kPermissionDenied);
+  ASSERT_TRUE(storage_->CommitAudit("cleveland", "r1", commitment).ok());
+  EXPECT_TRUE(storage_->CommitAudit("cleveland", "r1", commitment).ok()) << "a replay";
+  EXPECT_EQ(storage_->CommitAudit("cleveland", "r1", std::string(64, 'b')).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(storage_->RevealAudit("cleveland", "r1", bits, salt).code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "not before the release is committed";
+  ASSERT_TRUE(storage_->MarkCommitted("cleveland", "r1", "h").ok());
+  ASSERT_TRUE(storage_->RevealAudit("cleveland", "r1", bits, salt).ok());
+  EXPECT_TRUE(storage_->RevealAudit("cleveland", "r1", bits, salt).ok()) << "a replay";
+  EXPECT_EQ((*storage_->GetAudit("r1"))->state, AuditState::kRevealed);
+  EXPECT_EQ((*storage_->GetAudit("r1"))->bits, bits);
+  // A reveal that does not match its commitment: refused and the audit marked invalid.
+  ASSERT_TRUE(storage_->CommitAudit("cleveland", "r2", commitment).ok());
+  ASSERT_TRUE(storage_->MarkCommitted("cleveland", "r2", "h").ok());
+  EXPECT_EQ(storage_->RevealAudit("cleveland", "r2", "1110", salt).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*storage_->GetAudit("r2"))->state, AuditState::kInvalid);
+  EXPECT_EQ(storage_->RevealAudit("cleveland", "r2", bits, salt).code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "an invalid audit stays invalid";
+}
+
 TEST_P(StorageConformance, TracksSitesLastSeen) {
   ASSERT_TRUE(storage_->TouchSite("va", 5).ok());
   ASSERT_TRUE(storage_->TouchSite("va", 9).ok());
