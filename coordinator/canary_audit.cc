@@ -56,8 +56,7 @@ std::string DrawInclusionBits(int count, privacy::RandomSource& secure) {
 
 absl::Status CheckReveal(const std::string& commitment, const std::string& bits,
                          const std::string& salt_hex, int count) {
-  if (static_cast<int>(bits.size()) != count ||
-      bits.find_first_not_of("01") != std::string::npos) {
+  if (static_cast<int>(bits.size()) != count || bits.find_first_not_of("01") != std::string::npos) {
     return absl::InvalidArgumentError("the revealed bits must be one 0 or 1 per canary (" +
                                       std::to_string(count) + ")");
   }
@@ -80,8 +79,9 @@ CanaryScores ScoreCanaries(const data::Table& canaries, const data::Table& relea
   const data::Matrix c = transformer->Encode(canaries);
   const data::Matrix r = transformer->Encode(released);
   scores.nearest_row = eval::ClosestRecordScores(c, r);
-  const data::Matrix ref = reference.num_rows() >= kMinReferenceRows ? transformer->Encode(reference)
-                                                                     : data::Matrix(0, r.cols);
+  const data::Matrix ref = reference.num_rows() >= kMinReferenceRows
+                               ? transformer->Encode(reference)
+                               : data::Matrix(0, r.cols);
   scores.density_ratio = eval::DensityRatioScores(c, r, ref);
   return scores;
 }
@@ -104,10 +104,12 @@ CanaryVerdict JudgeCanaries(const CanaryScores& scores, const std::string& bits,
   for (const auto& [name, s] : all) {
     std::vector<int> order(static_cast<size_t>(m));
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [s](int a, int b) { return (*s)[static_cast<size_t>(a)] > (*s)[static_cast<size_t>(b)]; });
+    std::stable_sort(order.begin(), order.end(), [s](int a, int b) {
+      return (*s)[static_cast<size_t>(a)] > (*s)[static_cast<size_t>(b)];
+    });
     eval::Scores in, out;
-    for (int i = 0; i < m; ++i) (bits[static_cast<size_t>(i)] == '1' ? in : out).push_back((*s)[static_cast<size_t>(i)]);
+    for (int i = 0; i < m; ++i)
+      (bits[static_cast<size_t>(i)] == '1' ? in : out).push_back((*s)[static_cast<size_t>(i)]);
     for (int k : ks) {
       int64_t right = 0, false_positives = 0;
       for (int j = 0; j < k; ++j) {
@@ -120,11 +122,11 @@ CanaryVerdict JudgeCanaries(const CanaryScores& scores, const std::string& bits,
       v.estimates.push_back(
           {name, "one-run", k, eval::OneRunEpsilonLowerBound(m, guesses, right, delta, each)});
       const int64_t true_positives = k - false_positives;
-      v.estimates.push_back({name, "threshold", k,
-                             eval::ThresholdEpsilonLowerBound(
-                                 false_positives, static_cast<int64_t>(out.size()),
-                                 static_cast<int64_t>(in.size()) - true_positives,
-                                 static_cast<int64_t>(in.size()), delta, each)});
+      v.estimates.push_back(
+          {name, "threshold", k,
+           eval::ThresholdEpsilonLowerBound(false_positives, static_cast<int64_t>(out.size()),
+                                            static_cast<int64_t>(in.size()) - true_positives,
+                                            static_cast<int64_t>(in.size()), delta, each)});
     }
     eval::Scores sorted = *s;
     std::nth_element(sorted.begin(), sorted.begin() + m / 2, sorted.end());

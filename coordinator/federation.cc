@@ -43,7 +43,8 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path)
         return absl::InvalidArgumentError(path + ": dataset " + *name + " declared twice");
       const int64_t canaries = (*t)["audit_canaries"].value<int64_t>().value_or(0);
       if (canaries < 0 || canaries > kMaxCanaries) {
-        return absl::InvalidArgumentError(path + ": dataset " + *name + ": audit_canaries must be 0.." +
+        return absl::InvalidArgumentError(path + ": dataset " + *name +
+                                          ": audit_canaries must be 0.." +
                                           std::to_string(kMaxCanaries));
       }
       config.datasets.push_back({*name, std::move(schema), static_cast<int>(canaries)});

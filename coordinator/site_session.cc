@@ -4,6 +4,7 @@
 
 #include "common/data/table_io.h"
 #include "common/privacy/digest.h"
+#include "coordinator/canary_audit.h"
 #include "coordinator/decoder.h"
 #include "protocol/codec.h"
 #include "spdlog/spdlog.h"
@@ -46,6 +47,9 @@ protocol::SiteResponse SiteSession::Handle(const protocol::SiteRequest& request)
         if constexpr (std::is_same_v<T, protocol::Commit>) return OnCommit(m);
         if constexpr (std::is_same_v<T, protocol::ReleaseStateQuery>) return OnReleaseState(m);
         if constexpr (std::is_same_v<T, protocol::UploadModel>) return OnUploadModel(m);
+        if constexpr (std::is_same_v<T, protocol::AuditJobQuery>) return OnAuditJob(m);
+        if constexpr (std::is_same_v<T, protocol::CanaryCommitment>) return OnCommitCanaries(m);
+        if constexpr (std::is_same_v<T, protocol::CanaryReveal>) return OnRevealCanaries(m);
         if constexpr (std::is_same_v<T, protocol::Heartbeat>) {
           if (absl::Status s = storage_.TouchSite(site_id_, clock_()); !s.ok())
             return protocol::ErrorFromStatus(s);
@@ -136,6 +140,12 @@ protocol::SiteResponse SiteSession::OnChunk(const protocol::UploadChunk& chunk) 
   if (!record.ok()) return protocol::ErrorFromStatus(record.status());
   auto dataset = DeclaredDataset(*record);
   if (!dataset.ok()) return protocol::ErrorFromStatus(dataset.status());
+  auto audit = storage_.GetAudit(chunk.release_id);
+  if (!audit.ok()) return protocol::ErrorFromStatus(audit.status());
+  if (audit->has_value() && (*audit)->state == AuditState::kIssued) {
+    return protocol::ErrorFromStatus(absl::FailedPreconditionError(
+        "release " + chunk.release_id + " is audited: commit to the canary choices first"));
+  }
   // Validate every row before anything is stored.
   auto rows = ValidateChunkRows(*record, **dataset, chunk);
   if (!rows.ok()) {
@@ -223,6 +233,59 @@ protocol::SiteResponse SiteSession::OnUploadModel(const protocol::UploadModel& u
   spdlog::info("site {}: stored the decoder of {} (latent dimension {})", site_id_,
                upload.release_id, *latent_dim);
   return protocol::ModelStored{upload.release_id};
+}
+
+protocol::SiteResponse SiteSession::OnAuditJob(const protocol::AuditJobQuery& query) {
+  auto record = OwnRelease(query.release_id);
+  if (!record.ok()) return protocol::ErrorFromStatus(record.status());
+  auto dataset = DeclaredDataset(*record);
+  if (!dataset.ok()) return protocol::ErrorFromStatus(dataset.status());
+  auto existing = storage_.GetAudit(query.release_id);
+  if (!existing.ok()) return protocol::ErrorFromStatus(existing.status());
+  if (existing->has_value()) {
+    const AuditRecord& a = **existing;
+    return protocol::AuditJob{a.release_id, a.canaries, static_cast<uint32_t>(a.count)};
+  }
+  if ((*dataset)->audit_canaries == 0) return protocol::AuditJob{query.release_id, "", 0};
+  if (record->next_chunk > 0 || record->status != ReleaseStatus::kReserved) {
+    // Canaries handed out after the upload began could not have been in the release.
+    return protocol::ErrorFromStatus(absl::FailedPreconditionError(
+        "release " + query.release_id + " is audited: ask for its canaries before uploading"));
+  }
+  const data::Schema& schema = (*dataset)->schema;
+  const std::string csv =
+      data::FormatCsvTable(MakeCanaries(schema, (*dataset)->audit_canaries, *secure_), schema);
+  AuditRecord audit;
+  audit.release_id = query.release_id;
+  audit.site_id = site_id_;
+  audit.canaries = csv.substr(csv.find('\n') + 1);
+  audit.count = (*dataset)->audit_canaries;
+  audit.created_unix = clock_();
+  if (absl::Status s = storage_.IssueAudit(audit); !s.ok()) return protocol::ErrorFromStatus(s);
+  spdlog::info("site {}: {} canaries issued for {}", site_id_, audit.count, query.release_id);
+  return protocol::AuditJob{audit.release_id, audit.canaries, static_cast<uint32_t>(audit.count)};
+}
+
+protocol::SiteResponse SiteSession::OnCommitCanaries(const protocol::CanaryCommitment& commitment) {
+  if (auto record = OwnRelease(commitment.release_id); !record.ok())
+    return protocol::ErrorFromStatus(record.status());
+  if (absl::Status s = storage_.CommitAudit(site_id_, commitment.release_id, commitment.commitment);
+      !s.ok()) {
+    return protocol::ErrorFromStatus(s);
+  }
+  return protocol::AuditStateReply{commitment.release_id, "committed"};
+}
+
+protocol::SiteResponse SiteSession::OnRevealCanaries(const protocol::CanaryReveal& reveal) {
+  if (auto record = OwnRelease(reveal.release_id); !record.ok())
+    return protocol::ErrorFromStatus(record.status());
+  if (absl::Status s = storage_.RevealAudit(site_id_, reveal.release_id, reveal.bits, reveal.salt);
+      !s.ok()) {
+    spdlog::warn("site {}: reveal for {} refused: {}", site_id_, reveal.release_id,
+                 std::string(s.message()));
+    return protocol::ErrorFromStatus(s);
+  }
+  return protocol::AuditStateReply{reveal.release_id, "revealed"};
 }
 
 protocol::SiteResponse SiteSession::OnCommit(const protocol::Commit& commit) {

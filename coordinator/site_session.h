@@ -8,14 +8,17 @@
 // against the stored chunks' SHA-256 and row count. A refused request stores nothing and
 // charges nothing. Codes mode: the published decoder must arrive (and pass
 // CheckPublishedDecoder) before any chunk, and each chunk row must hold exactly latent_dim
-// finite numbers.
+// finite numbers. Canary audits: the canaries are issued before any chunk, and no chunk is taken
+// until the site has committed to its inclusion bits; the reveal comes after the commit.
 #ifndef FEDSYN_COORDINATOR_SITE_SESSION_H_
 #define FEDSYN_COORDINATOR_SITE_SESSION_H_
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
+#include "common/privacy/random.h"
 #include "coordinator/federation.h"
 #include "coordinator/storage.h"
 #include "protocol/messages.h"
@@ -37,6 +40,9 @@ class SiteSession {
   protocol::SiteResponse OnCommit(const protocol::Commit& commit);
   protocol::SiteResponse OnReleaseState(const protocol::ReleaseStateQuery& query);
   protocol::SiteResponse OnUploadModel(const protocol::UploadModel& upload);
+  protocol::SiteResponse OnAuditJob(const protocol::AuditJobQuery& query);
+  protocol::SiteResponse OnCommitCanaries(const protocol::CanaryCommitment& commitment);
+  protocol::SiteResponse OnRevealCanaries(const protocol::CanaryReveal& reveal);
   // This site's release `release_id`; NotFound for an unknown one or another site's.
   absl::StatusOr<ReleaseRecord> OwnRelease(const std::string& release_id);
   absl::StatusOr<const DatasetDeclaration*> DeclaredDataset(const ReleaseRecord& release) const;
@@ -54,6 +60,9 @@ class SiteSession {
   Clock clock_;
   bool greeted_ = false;
   std::map<std::string, int> latent_dims_;  // model SHA-256 -> latent dimension
+  // The canaries' randomness (a site must not predict them); held by pointer so that a session
+  // stays movable.
+  std::unique_ptr<privacy::SecureRandom> secure_ = std::make_unique<privacy::SecureRandom>();
 };
 
 }  // namespace fedsyn::coordinator

@@ -165,10 +165,11 @@ class SqliteTables final : public Tables {
                 "created_unix FROM audits WHERE release_id = ?");
     s.BindText(1, release_id);
     if (s.Next()) {
-      AuditRecord a{s.Text(0), s.Text(1), s.Text(2), static_cast<int>(s.Int(3)), s.Text(4), s.Text(5), s.Text(6)};
+      AuditRecord a{s.Text(0), s.Text(1), s.Text(2), static_cast<int>(s.Int(3)),
+                    s.Text(4), s.Text(5), s.Text(6)};
       const std::string state = s.Text(7);
-      for (AuditState candidate : {AuditState::kIssued, AuditState::kCommitted, AuditState::kRevealed,
-                                   AuditState::kInvalid}) {
+      for (AuditState candidate : {AuditState::kIssued, AuditState::kCommitted,
+                                   AuditState::kRevealed, AuditState::kInvalid}) {
         if (state == AuditStateName(candidate)) a.state = candidate;
       }
       a.created_unix = s.Int(8);

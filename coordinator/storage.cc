@@ -223,7 +223,8 @@ absl::Status LedgerStorage::CommitAudit(const std::string& site_id, const std::s
                  ? absl::OkStatus()
                  : absl::AlreadyExistsError("release " + release_id + " has another commitment");
     }
-    if (commitment.size() != 64 || commitment.find_first_not_of("0123456789abcdef") != std::string::npos)
+    if (commitment.size() != 64 ||
+        commitment.find_first_not_of("0123456789abcdef") != std::string::npos)
       return absl::InvalidArgumentError("a commitment is a lower-case hex SHA-256");
     audit->commitment = commitment;
     audit->state = AuditState::kCommitted;

@@ -118,6 +118,18 @@ std::string EncodeSiteRequest(const SiteRequest& request) {
                    b.setReleaseId(AsText(m.release_id));
                    b.setModel(AsData(m.model));
                  },
+                 [&](const AuditJobQuery& m) { root.setAuditJob(AsText(m.release_id)); },
+                 [&](const CanaryCommitment& m) {
+                   auto b = root.initCommitCanaries();
+                   b.setReleaseId(AsText(m.release_id));
+                   b.setCommitment(AsText(m.commitment));
+                 },
+                 [&](const CanaryReveal& m) {
+                   auto b = root.initRevealCanaries();
+                   b.setReleaseId(AsText(m.release_id));
+                   b.setBits(AsText(m.bits));
+                   b.setSalt(AsText(m.salt));
+                 },
              },
              request);
   return ToBytes(message);
@@ -159,6 +171,17 @@ absl::StatusOr<SiteRequest> DecodeSiteRequest(std::string_view bytes) {
           case ::SiteRequest::UPLOAD_MODEL: {
             auto m = r.getUploadModel();
             return UploadModel{FromText(m.getReleaseId()), FromData(m.getModel())};
+          }
+          case ::SiteRequest::AUDIT_JOB:
+            return AuditJobQuery{FromText(r.getAuditJob())};
+          case ::SiteRequest::COMMIT_CANARIES: {
+            auto m = r.getCommitCanaries();
+            return CanaryCommitment{FromText(m.getReleaseId()), FromText(m.getCommitment())};
+          }
+          case ::SiteRequest::REVEAL_CANARIES: {
+            auto m = r.getRevealCanaries();
+            return CanaryReveal{FromText(m.getReleaseId()), FromText(m.getBits()),
+                                FromText(m.getSalt())};
           }
         }
         return absl::InvalidArgumentError("unknown site request type");
@@ -204,6 +227,17 @@ std::string EncodeSiteResponse(const SiteResponse& response) {
                    b.setNextIndex(m.next_index);
                  },
                  [&](const ModelStored& m) { root.setModelStored(AsText(m.release_id)); },
+                 [&](const AuditJob& m) {
+                   auto b = root.initAuditJob();
+                   b.setReleaseId(AsText(m.release_id));
+                   b.setCanaries(AsData(m.canaries));
+                   b.setCount(m.count);
+                 },
+                 [&](const AuditStateReply& m) {
+                   auto b = root.initAuditState();
+                   b.setReleaseId(AsText(m.release_id));
+                   b.setState(AsText(m.state));
+                 },
              },
              response);
   return ToBytes(message);
@@ -246,6 +280,14 @@ absl::StatusOr<SiteResponse> DecodeSiteResponse(std::string_view bytes) {
       }
       case ::SiteResponse::MODEL_STORED:
         return ModelStored{FromText(r.getModelStored())};
+      case ::SiteResponse::AUDIT_JOB: {
+        auto m = r.getAuditJob();
+        return AuditJob{FromText(m.getReleaseId()), FromData(m.getCanaries()), m.getCount()};
+      }
+      case ::SiteResponse::AUDIT_STATE: {
+        auto m = r.getAuditState();
+        return AuditStateReply{FromText(m.getReleaseId()), FromText(m.getState())};
+      }
     }
     return absl::InvalidArgumentError("unknown site response type");
   });

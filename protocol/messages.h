@@ -49,8 +49,20 @@ struct UploadModel {
   std::string release_id;
   std::string model;  // published model file bytes (codes mode)
 };
-using SiteRequest =
-    std::variant<Hello, Reserve, UploadChunk, Commit, Heartbeat, ReleaseStateQuery, UploadModel>;
+struct AuditJobQuery {
+  std::string release_id;
+};
+struct CanaryCommitment {
+  std::string release_id;
+  std::string commitment;
+};
+struct CanaryReveal {
+  std::string release_id;
+  std::string bits;
+  std::string salt;
+};
+using SiteRequest = std::variant<Hello, Reserve, UploadChunk, Commit, Heartbeat, ReleaseStateQuery,
+                                 UploadModel, AuditJobQuery, CanaryCommitment, CanaryReveal>;
 
 // ---- site API: coordinator -> agent
 struct Error {
@@ -97,8 +109,17 @@ struct ReleaseState {
 struct ModelStored {
   std::string release_id;
 };
+struct AuditJob {
+  std::string release_id;
+  std::string canaries;  // CSV rows, no header
+  uint32_t count = 0;
+};
+struct AuditStateReply {
+  std::string release_id;
+  std::string state;
+};
 using SiteResponse = std::variant<Error, Welcome, Reserved, ChunkAck, Committed, HeartbeatReply,
-                                  ReleaseState, ModelStored>;
+                                  ReleaseState, ModelStored, AuditJob, AuditStateReply>;
 
 // ---- admin API
 enum class AdminQuery { kStatus, kBudgets, kReleases };

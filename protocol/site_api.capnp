@@ -12,7 +12,23 @@ struct SiteRequest {
     heartbeat @4 :Void;
     releaseState @5 :Text;   # release id: how far the coordinator got (resume after a disconnect)
     uploadModel @6 :UploadModel;
+    auditJob @7 :Text;        # release id: its canaries (issued on the first ask, before any chunk)
+    commitCanaries @8 :CanaryCommitment;
+    revealCanaries @9 :CanaryReveal;
   }
+}
+
+# Canary audits (docs/audits.md). The site commits to its inclusion bits before uploading and
+# reveals them after the release is committed; commitment = SHA-256 hex of salt ":" bits.
+struct CanaryCommitment {
+  releaseId @0 :Text;
+  commitment @1 :Text;
+}
+
+struct CanaryReveal {
+  releaseId @0 :Text;
+  bits @1 :Text;            # one '0' or '1' per canary, in the order they were sent
+  salt @2 :Text;
 }
 
 # Codes mode: the published decoder of a reserved release, sent before its chunks. Its
@@ -61,7 +77,20 @@ struct SiteResponse {
     heartbeat @5 :Void;
     releaseState @6 :ReleaseState;
     modelStored @7 :Text;    # release id
+    auditJob @8 :AuditJob;
+    auditState @9 :AuditState;
   }
+}
+
+struct AuditJob {
+  releaseId @0 :Text;
+  canaries @1 :Data;        # CSV rows (no header) in the federation schema
+  count @2 :UInt32;         # 0: this dataset's releases are not audited
+}
+
+struct AuditState {
+  releaseId @0 :Text;
+  state @1 :Text;           # "issued" | "committed" | "revealed" | "invalid"
 }
 
 struct Error {

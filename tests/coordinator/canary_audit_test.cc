@@ -29,8 +29,10 @@ TEST(CanaryAudit, RevealMustMatchTheCommitment) {
   std::string flipped = bits;
   flipped[10] = flipped[10] == '1' ? '0' : '1';
   EXPECT_EQ(CheckReveal(commitment, flipped, salt, 64).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CheckReveal(commitment, bits, salt + "0", 64).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CheckReveal(commitment, bits.substr(1), salt, 64).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckReveal(commitment, bits, salt + "0", 64).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckReveal(commitment, bits.substr(1), salt, 64).code(),
+            absl::StatusCode::kInvalidArgument);
   std::string letters = bits;
   letters[0] = 'x';
   EXPECT_EQ(CheckReveal(privacy::Commitment(letters, salt), letters, salt, 64).code(),

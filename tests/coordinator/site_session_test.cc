@@ -233,6 +233,61 @@ TEST_F(SiteSessionTest, CodesModeTakesItsCheckedDecoderFirstThenValidatesEveryCo
   EXPECT_THAT(*exported, ::testing::Not(HasSubstr("0.5,-1"))) << "codes never exported raw";
 }
 
+TEST_F(SiteSessionTest, CanaryAuditsIssueBeforeUploadCommitFirstAndRevealAfter) {
+  config_.datasets[0].audit_canaries = 8;
+  const data::Schema& schema = config_.datasets[0].schema;
+  SiteSession session = Greeted("cleveland");
+  for (const char* id : {"r1", "r2"}) {
+    ASSERT_TRUE(std::holds_alternative<p::Reserved>(
+        session.Handle(p::Reserve{id, "heart", 1'000'000, 2, "synthetic", false})));
+  }
+  const auto job = session.Handle(p::AuditJobQuery{"r1"});
+  ASSERT_TRUE(std::holds_alternative<p::AuditJob>(job)) << ErrorOf(job).message;
+  const p::AuditJob& canaries = std::get<p::AuditJob>(job);
+  EXPECT_EQ(canaries.count, 8u);
+  auto parsed = data::ParseCsvTable(canaries.canaries, schema, "canaries", [] {
+    data::CsvFormat f = data::OutputCsvFormat();
+    f.header = false;
+    return f;
+  }());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->report.rows, 8);
+  EXPECT_EQ(std::get<p::AuditJob>(session.Handle(p::AuditJobQuery{"r1"})).canaries,
+            canaries.canaries)
+      << "asked again: the same canaries";
+  // No chunk before the commitment.
+  EXPECT_EQ(ErrorOf(session.Handle(p::UploadChunk{"r1", 0, kRow1})).code,
+            absl::StatusCode::kFailedPrecondition);
+  const std::string bits = "01101001", salt = std::string(64, 'c');
+  ASSERT_TRUE(std::holds_alternative<p::AuditStateReply>(
+      session.Handle(p::CanaryCommitment{"r1", privacy::Commitment(bits, salt)})));
+  ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(session.Handle(p::UploadChunk{"r1", 0, kRow1})));
+  // Canaries cannot be asked for once the upload began.
+  ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(session.Handle(p::UploadChunk{"r2", 0, kRow1})));
+  EXPECT_EQ(ErrorOf(session.Handle(p::AuditJobQuery{"r2"})).code,
+            absl::StatusCode::kFailedPrecondition);
+  // Reveal only after the commit of the release, and it must match.
+  EXPECT_EQ(ErrorOf(session.Handle(p::CanaryReveal{"r1", bits, salt})).code,
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(session.Handle(p::UploadChunk{"r1", 1, kRow2})));
+  ASSERT_TRUE(std::holds_alternative<p::Committed>(
+      session.Handle(p::Commit{"r1", 2, privacy::Sha256Hex(std::string(kRow1) + kRow2)})));
+  const p::Error mismatch = ErrorOf(session.Handle(p::CanaryReveal{"r1", "11101001", salt}));
+  EXPECT_EQ(mismatch.code, absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(mismatch.message, HasSubstr("do not match the commitment"));
+  EXPECT_EQ((*storage_->GetAudit("r1"))->state, AuditState::kInvalid);
+  // Another site sees nothing of it.
+  SiteSession va = Greeted("va");
+  EXPECT_EQ(ErrorOf(va.Handle(p::AuditJobQuery{"r1"})).code, absl::StatusCode::kNotFound);
+  EXPECT_EQ(ErrorOf(va.Handle(p::CanaryReveal{"r1", bits, salt})).code,
+            absl::StatusCode::kNotFound);
+  // Without audits declared the job is empty.
+  config_.datasets[0].audit_canaries = 0;
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(
+      session.Handle(p::Reserve{"r3", "heart", 1'000'000, 1, "synthetic", false})));
+  EXPECT_EQ(std::get<p::AuditJob>(session.Handle(p::AuditJobQuery{"r3"})).count, 0u);
+}
+
 TEST_F(SiteSessionTest, ASiteCannotActOnAnotherSitesRelease) {
   SiteSession cleveland = Greeted("cleveland");
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(

@@ -179,7 +179,8 @@ TEST_P(StorageConformance, CanaryAuditsGoIssuedCommittedThenRevealedOrInvalid) {
   EXPECT_EQ((*issued)->canaries, "1,2\n3,4\n5,6\n7,8\n");
   EXPECT_EQ(storage_->CommitAudit("cleveland", "r1", "not hex").code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(storage_->CommitAudit("va", "r1", commitment).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(storage_->CommitAudit("va", "r1", commitment).code(),
+            absl::StatusCode::kPermissionDenied);
   ASSERT_TRUE(storage_->CommitAudit("cleveland", "r1", commitment).ok());
   EXPECT_TRUE(storage_->CommitAudit("cleveland", "r1", commitment).ok()) << "a replay";
   EXPECT_EQ(storage_->CommitAudit("cleveland", "r1", std::string(64, 'b')).code(),

@@ -16,6 +16,9 @@ TEST(Codec, SiteRequestsRoundTrip) {
       Heartbeat{},
       ReleaseStateQuery{"r-1"},
       UploadModel{"r-1", std::string("FSYNMDL\0\x01\xff", 10)},
+      AuditJobQuery{"r-1"},
+      CanaryCommitment{"r-1", std::string(64, 'a')},
+      CanaryReveal{"r-1", "0110", std::string(64, 'b')},
   };
   for (const SiteRequest& request : requests) {
     auto decoded = DecodeSiteRequest(EncodeSiteRequest(request));
@@ -35,6 +38,13 @@ TEST(Codec, SiteRequestsRoundTrip) {
   EXPECT_EQ(std::get<UploadModel>(*model).model, std::get<UploadModel>(requests[6]).model)
       << "binary-safe";
   EXPECT_EQ(std::get<UploadModel>(*model).release_id, "r-1");
+  const auto reveal = std::get<CanaryReveal>(*DecodeSiteRequest(EncodeSiteRequest(requests[9])));
+  EXPECT_EQ(reveal.bits, "0110");
+  EXPECT_EQ(reveal.salt, std::string(64, 'b'));
+  const auto job =
+      std::get<AuditJob>(*DecodeSiteResponse(EncodeSiteResponse(AuditJob{"r-1", "1,2\n", 1})));
+  EXPECT_EQ(job.canaries, "1,2\n");
+  EXPECT_EQ(job.count, 1u);
 }
 
 TEST(Codec, SiteResponsesRoundTrip) {
