@@ -48,12 +48,6 @@ data::Table MakeCanaries(const data::Schema& schema, int count, privacy::RandomS
   return canaries;
 }
 
-std::string DrawInclusionBits(int count, privacy::RandomSource& secure) {
-  std::string bits;
-  for (int i = 0; i < count; ++i) bits += (secure.NextU64() & 1) ? '1' : '0';
-  return bits;
-}
-
 absl::Status CheckReveal(const std::string& commitment, const std::string& bits,
                          const std::string& salt_hex, int count) {
   if (static_cast<int>(bits.size()) != count || bits.find_first_not_of("01") != std::string::npos) {
@@ -128,10 +122,8 @@ CanaryVerdict JudgeCanaries(const CanaryScores& scores, const std::string& bits,
                                             static_cast<int64_t>(in.size()) - true_positives,
                                             static_cast<int64_t>(in.size()), delta, each)});
     }
-    eval::Scores sorted = *s;
-    std::nth_element(sorted.begin(), sorted.begin() + m / 2, sorted.end());
     const eval::AttackMetrics metrics =
-        eval::EvaluateAttack(in, out, m > 0 ? sorted[static_cast<size_t>(m / 2)] : 0.0, 200, 1);
+        eval::EvaluateAttack(in, out, eval::MedianScore(*s), 200, 1);
     (name == "nearest_row" ? v.nearest_row : v.density_ratio) = metrics;
   }
   for (const EpsilonEstimate& e : v.estimates)

@@ -28,8 +28,6 @@ namespace fedsyn::coordinator {
 // released row near a canary is evidence that the canary was in the input.
 data::Table MakeCanaries(const data::Schema& schema, int count, privacy::RandomSource& rng);
 
-// The site's choices: one '0' / '1' per canary, drawn with probability 1/2 each.
-std::string DrawInclusionBits(int count, privacy::RandomSource& secure);
 // Checks a reveal against the commitment made before the release: InvalidArgument if the bits
 // are malformed (length, characters) or do not hash to the commitment.
 absl::Status CheckReveal(const std::string& commitment, const std::string& bits,

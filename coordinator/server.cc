@@ -3,6 +3,7 @@
 #include <chrono>
 #include <regex>
 
+#include "common/privacy/random.h"
 #include "coordinator/admin.h"
 #include "coordinator/site_session.h"
 #include "protocol/codec.h"
@@ -76,7 +77,8 @@ void CoordinatorServer::ServeSite(net::TlsConnection& connection) {
     std::lock_guard lock(mutex_);
     connected_.insert(site);
   }
-  SiteSession session(site, storage_, config_, NowUnix);
+  privacy::SecureRandom secure;
+  SiteSession session(site, storage_, config_, NowUnix, secure);
   for (;;) {
     auto frame = connection.ReadFrame(protocol::kMaxMessageBytes, options_.idle_deadline);
     if (!frame.ok()) {

@@ -30,8 +30,12 @@ data::CsvFormat ChunkFormat() {
 }  // namespace
 
 SiteSession::SiteSession(std::string site_id, Storage& storage, const CoordinatorConfig& config,
-                         Clock clock)
-    : site_id_(std::move(site_id)), storage_(storage), config_(config), clock_(std::move(clock)) {}
+                         Clock clock, privacy::RandomSource& canary_random)
+    : site_id_(std::move(site_id)),
+      storage_(storage),
+      config_(config),
+      clock_(std::move(clock)),
+      canary_random_(&canary_random) {}
 
 protocol::SiteResponse SiteSession::Handle(const protocol::SiteRequest& request) {
   if (!greeted_ && !std::holds_alternative<protocol::Hello>(request)) {
@@ -140,12 +144,6 @@ protocol::SiteResponse SiteSession::OnChunk(const protocol::UploadChunk& chunk) 
   if (!record.ok()) return protocol::ErrorFromStatus(record.status());
   auto dataset = DeclaredDataset(*record);
   if (!dataset.ok()) return protocol::ErrorFromStatus(dataset.status());
-  auto audit = storage_.GetAudit(chunk.release_id);
-  if (!audit.ok()) return protocol::ErrorFromStatus(audit.status());
-  if (audit->has_value() && (*audit)->state == AuditState::kIssued) {
-    return protocol::ErrorFromStatus(absl::FailedPreconditionError(
-        "release " + chunk.release_id + " is audited: commit to the canary choices first"));
-  }
   // Validate every row before anything is stored.
   auto rows = ValidateChunkRows(*record, **dataset, chunk);
   if (!rows.ok()) {
@@ -247,14 +245,9 @@ protocol::SiteResponse SiteSession::OnAuditJob(const protocol::AuditJobQuery& qu
     return protocol::AuditJob{a.release_id, a.canaries, static_cast<uint32_t>(a.count)};
   }
   if ((*dataset)->audit_canaries == 0) return protocol::AuditJob{query.release_id, "", 0};
-  if (record->next_chunk > 0 || record->status != ReleaseStatus::kReserved) {
-    // Canaries handed out after the upload began could not have been in the release.
-    return protocol::ErrorFromStatus(absl::FailedPreconditionError(
-        "release " + query.release_id + " is audited: ask for its canaries before uploading"));
-  }
   const data::Schema& schema = (*dataset)->schema;
-  const std::string csv =
-      data::FormatCsvTable(MakeCanaries(schema, (*dataset)->audit_canaries, *secure_), schema);
+  const std::string csv = data::FormatCsvTable(
+      MakeCanaries(schema, (*dataset)->audit_canaries, *canary_random_), schema);
   AuditRecord audit;
   audit.release_id = query.release_id;
   audit.site_id = site_id_;

@@ -15,7 +15,6 @@
 
 #include <functional>
 #include <map>
-#include <memory>
 #include <string>
 
 #include "common/privacy/random.h"
@@ -28,7 +27,10 @@ namespace fedsyn::coordinator {
 class SiteSession {
  public:
   using Clock = std::function<int64_t()>;  // unix seconds
-  SiteSession(std::string site_id, Storage& storage, const CoordinatorConfig& config, Clock clock);
+  // `canary_random` draws the canaries of audited releases (the server passes the secure
+  // generator: a site must not predict them); one session, one thread.
+  SiteSession(std::string site_id, Storage& storage, const CoordinatorConfig& config, Clock clock,
+              privacy::RandomSource& canary_random);
 
   protocol::SiteResponse Handle(const protocol::SiteRequest& request);
   const std::string& site_id() const { return site_id_; }
@@ -60,9 +62,7 @@ class SiteSession {
   Clock clock_;
   bool greeted_ = false;
   std::map<std::string, int> latent_dims_;  // model SHA-256 -> latent dimension
-  // The canaries' randomness (a site must not predict them); held by pointer so that a session
-  // stays movable.
-  std::unique_ptr<privacy::SecureRandom> secure_ = std::make_unique<privacy::SecureRandom>();
+  privacy::RandomSource* canary_random_;    // a pointer, so that a session stays movable
 };
 
 }  // namespace fedsyn::coordinator

@@ -121,6 +121,11 @@ absl::StatusOr<uint32_t> LedgerStorage::AppendChunk(const std::string& site_id,
     if (record.status == ReleaseStatus::kCommitted) {
       return absl::FailedPreconditionError("release " + release_id + " is already committed");
     }
+    ASSIGN_OR_RETURN(const std::optional<AuditRecord> audit, t.FindAudit(release_id));
+    if (audit && audit->state == AuditState::kIssued) {
+      return absl::FailedPreconditionError("release " + release_id +
+                                           " is audited: commit to the canary choices first");
+    }
     next = record.next_chunk;
     if (index < record.next_chunk) return absl::OkStatus();  // retransmission: already durable
     if (index > record.next_chunk) {
@@ -193,8 +198,11 @@ absl::StatusOr<std::optional<std::string>> LedgerStorage::ModelBytes(
 absl::Status LedgerStorage::IssueAudit(const AuditRecord& audit) {
   return RunInTransaction([&](Tables& t) -> absl::Status {
     ASSIGN_OR_RETURN(const ReleaseRecord record, OwnedRelease(t, audit.site_id, audit.release_id));
-    if (record.status != ReleaseStatus::kReserved)
-      return absl::FailedPreconditionError("release " + audit.release_id + " is already committed");
+    if (record.status != ReleaseStatus::kReserved || record.next_chunk > 0) {
+      // Canaries handed out after the upload began could not have been in the release.
+      return absl::FailedPreconditionError("release " + audit.release_id +
+                                           " is audited: ask for its canaries before uploading");
+    }
     ASSIGN_OR_RETURN(const std::optional<AuditRecord> existing, t.FindAudit(audit.release_id));
     if (existing) return absl::AlreadyExistsError("release " + audit.release_id + " has an audit");
     AuditRecord issued = audit;

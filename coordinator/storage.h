@@ -103,7 +103,8 @@ class Storage {
 
   // Stores chunk `index` of a reserved release owned by `site_id`. Index == next_chunk
   // appends; index < next_chunk is a retransmission and is acknowledged without change;
-  // index > next_chunk is FailedPrecondition. Returns the next expected index.
+  // index > next_chunk is FailedPrecondition, as is any chunk of a release whose canary audit
+  // is issued but not yet committed. Returns the next expected index.
   virtual absl::StatusOr<uint32_t> AppendChunk(const std::string& site_id,
                                                const std::string& release_id, uint32_t index,
                                                const std::string& rows, int64_t row_count) = 0;
@@ -125,7 +126,8 @@ class Storage {
       const std::string& model_sha256) = 0;
 
   // Canary audits. IssueAudit records the canaries of a reserved release owned by the record's
-  // site (AlreadyExists if the release has an audit: the caller reads it with GetAudit).
+  // site whose upload has not begun (FailedPrecondition otherwise; AlreadyExists if the release
+  // has an audit: the caller reads it with GetAudit).
   // CommitAudit moves issued -> committed (a replay of the same commitment is OK; another is
   // AlreadyExists). RevealAudit, for a committed audit of a committed release, checks the bits
   // and salt against the commitment: revealed if they match, otherwise invalid and

@@ -125,8 +125,26 @@ absl::StatusOr<std::pair<Domain, Dataset>> Load(const EvaluateRequest& r) {
   return std::make_pair(std::move(domain), std::move(d));
 }
 
+// Joins two datasets' features, encodings and labels (the candidates: members, then
+// non-members).
+Dataset Concat(const Dataset& a, const Dataset& b) {
+  Dataset c;
+  c.kind = a.kind;
+  c.features = a.features;
+  c.features.rows += b.features.rows;
+  c.features.values.insert(c.features.values.end(), b.features.values.begin(),
+                           b.features.values.end());
+  c.encoded = a.encoded;
+  c.encoded.rows += b.encoded.rows;
+  c.encoded.values.insert(c.encoded.values.end(), b.encoded.values.begin(), b.encoded.values.end());
+  c.labels = a.labels;
+  c.labels.insert(c.labels.end(), b.labels.begin(), b.labels.end());
+  return c;
+}
+
 struct Split {
   Dataset members, nonmembers, test, pool;
+  Dataset candidates;  // members, then non-members: what every attack scores
 };
 
 absl::StatusOr<Split> MakeSplit(const Dataset& all, const EvaluateRequest& r,
@@ -146,7 +164,9 @@ absl::StatusOr<Split> MakeSplit(const Dataset& all, const EvaluateRequest& r,
   auto part = [&](int64_t from, int64_t count) {
     return Subset(all, std::vector<int64_t>(order.begin() + from, order.begin() + from + count));
   };
-  return Split{part(0, m), part(m, m), part(2 * m, r.test), part(2 * m + r.test, 2 * m)};
+  Split split{part(0, m), part(m, m), part(2 * m, r.test), part(2 * m + r.test, 2 * m), {}};
+  split.candidates = Concat(split.members, split.nonmembers);
+  return split;
 }
 
 eval::ModelOutputs Outputs(const model::Classifier& c, const Dataset& d) {
@@ -156,23 +176,6 @@ eval::ModelOutputs Outputs(const model::Classifier& c, const Dataset& d) {
 std::pair<eval::Scores, eval::Scores> SplitScores(const eval::Scores& all, size_t members) {
   return {eval::Scores(all.begin(), all.begin() + static_cast<int64_t>(members)),
           eval::Scores(all.begin() + static_cast<int64_t>(members), all.end())};
-}
-
-// Joins two datasets' features, encodings and labels (the candidates: members, then
-// non-members).
-Dataset Concat(const Dataset& a, const Dataset& b) {
-  Dataset c;
-  c.kind = a.kind;
-  c.features = a.features;
-  c.features.rows += b.features.rows;
-  c.features.values.insert(c.features.values.end(), b.features.values.begin(),
-                           b.features.values.end());
-  c.encoded = a.encoded;
-  c.encoded.rows += b.encoded.rows;
-  c.encoded.values.insert(c.encoded.values.end(), b.encoded.values.begin(), b.encoded.values.end());
-  c.labels = a.labels;
-  c.labels.insert(c.labels.end(), b.labels.begin(), b.labels.end());
-  return c;
 }
 
 Json IntervalJson(const eval::Interval& i) {
@@ -266,7 +269,6 @@ class Experiment {
 
   absl::StatusOr<AttackerKnowledge> TrainShadows(const Split& split, std::mt19937_64& gen) {
     AttackerKnowledge k;
-    const Dataset candidates = Concat(split.members, split.nonmembers);
     std::vector<eval::ShadowAttack::Shadow> shadows;
     std::vector<eval::ModelOutputs> on_pool;
     std::vector<std::vector<bool>> saw;
@@ -278,9 +280,9 @@ class Experiment {
       std::shuffle(order.begin(), order.end(), gen);
       const std::vector<int64_t> in(order.begin(), order.begin() + pool / 2);
       const std::vector<int64_t> out(order.begin() + pool / 2, order.end());
-      ASSIGN_OR_RETURN(auto shadow, TrainTarget(Subset(split.pool, in), std::nullopt, gen()));
-      shadows.push_back(
-          {Outputs(*shadow, Subset(split.pool, in)), Outputs(*shadow, Subset(split.pool, out))});
+      const Dataset trained_on = Subset(split.pool, in);
+      ASSIGN_OR_RETURN(auto shadow, TrainTarget(trained_on, std::nullopt, gen()));
+      shadows.push_back({Outputs(*shadow, trained_on), Outputs(*shadow, Subset(split.pool, out))});
       const eval::Scores li = eval::LossScores(shadows.back().in),
                          lo = eval::LossScores(shadows.back().out);
       loss_in.insert(loss_in.end(), li.begin(), li.end());
@@ -289,7 +291,7 @@ class Experiment {
       std::vector<bool> mask(static_cast<size_t>(pool), false);
       for (int64_t i : in) mask[static_cast<size_t>(i)] = true;
       saw.push_back(std::move(mask));
-      k.on_candidates.push_back(Outputs(*shadow, candidates));
+      k.on_candidates.push_back(Outputs(*shadow, split.candidates));
     }
     k.shadow_attack = eval::ShadowAttack::Fit(shadows);
     k.loss_threshold = eval::BestThreshold(loss_in, loss_out);
@@ -315,8 +317,7 @@ class Experiment {
                     uint64_t seed, bool with_roc) const {
     const eval::ModelOutputs members = Outputs(target, split.members);
     const eval::ModelOutputs nonmembers = Outputs(target, split.nonmembers);
-    const Dataset candidates = Concat(split.members, split.nonmembers);
-    const eval::ModelOutputs all = Outputs(target, candidates);
+    const eval::ModelOutputs all = Outputs(target, split.candidates);
     Json attacks;
     attacks["loss_threshold"] =
         AttackJson(eval::EvaluateAttack(eval::LossScores(members), eval::LossScores(nonmembers),
@@ -338,14 +339,11 @@ class Experiment {
   // many, so its threshold is the median score.
   Json AttackSynthetic(const Dataset& synthetic, const Split& split, uint64_t seed,
                        bool with_roc) const {
-    const Dataset candidates = Concat(split.members, split.nonmembers);
+    const Dataset& candidates = split.candidates;
     Json attacks;
     auto evaluate = [&](const eval::Scores& scores) {
       const auto [m, n] = SplitScores(scores, split.members.labels.size());
-      eval::Scores sorted = scores;
-      std::nth_element(sorted.begin(), sorted.begin() + static_cast<int64_t>(sorted.size() / 2),
-                       sorted.end());
-      return AttackJson(eval::EvaluateAttack(m, n, sorted[sorted.size() / 2], r_.bootstrap, seed),
+      return AttackJson(eval::EvaluateAttack(m, n, eval::MedianScore(scores), r_.bootstrap, seed),
                         with_roc);
     };
     attacks["density_ratio"] = evaluate(

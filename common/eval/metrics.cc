@@ -93,6 +93,13 @@ double BestThreshold(const Scores& members, const Scores& nonmembers) {
   return best_threshold;
 }
 
+double MedianScore(Scores scores) {
+  if (scores.empty()) return 0;
+  const auto middle = scores.begin() + static_cast<int64_t>(scores.size() / 2);
+  std::nth_element(scores.begin(), middle, scores.end());
+  return *middle;
+}
+
 Interval BootstrapInterval(const Scores& members, const Scores& nonmembers,
                            const Statistic& statistic, int resamples, double level, uint64_t seed) {
   Interval interval;

@@ -36,6 +36,10 @@ double BalancedAccuracy(const Scores& members, const Scores& nonmembers, double 
 // data); ties go to the highest threshold.
 double BestThreshold(const Scores& members, const Scores& nonmembers);
 
+// The median of the scores (0 if none): the threshold of an attacker that knows half the
+// candidates are members but has nothing to calibrate on.
+double MedianScore(Scores scores);
+
 struct Interval {
   double estimate = 0;
   double low = 0;

@@ -61,6 +61,12 @@ std::string Commitment(std::string_view message, std::string_view salt_hex) {
   return Sha256Hex(preimage);
 }
 
+std::string DrawInclusionBits(int count, const std::function<uint64_t()>& random_u64) {
+  std::string bits;
+  for (int i = 0; i < count; ++i) bits += (random_u64() & 1) ? '1' : '0';
+  return bits;
+}
+
 std::string RandomHex(const std::function<uint64_t()>& random_u64, int words) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;

@@ -21,6 +21,10 @@ absl::StatusOr<std::string> Sha256HexOfFile(const std::string& path);
 // 256-bit secret salt it hides the message until both are revealed and binds the committer to
 // it (finding another (salt, message) with the same hash would break SHA-256).
 std::string Commitment(std::string_view message, std::string_view salt_hex);
+// A site's canary choices (docs/audits.md): one '0' / '1' per canary, each '1' with probability
+// 1/2. Here rather than with the coordinator's audit code, because the site draws them.
+std::string DrawInclusionBits(int count, const std::function<uint64_t()>& random_u64);
+
 // `words` x 64 random bits as lower-case hex (release ids, commitment salts).
 std::string RandomHex(const std::function<uint64_t()>& random_u64, int words);
 

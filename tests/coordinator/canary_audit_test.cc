@@ -22,7 +22,7 @@ constexpr double kClipRadius = 10.0;
 
 TEST(CanaryAudit, RevealMustMatchTheCommitment) {
   SeededRandom rng(1);
-  const std::string bits = DrawInclusionBits(64, rng);
+  const std::string bits = privacy::DrawInclusionBits(64, [&rng] { return rng.NextU64(); });
   const std::string salt = privacy::RandomHex([&rng] { return rng.NextU64(); }, 4);
   const std::string commitment = privacy::Commitment(bits, salt);
   EXPECT_TRUE(CheckReveal(commitment, bits, salt, 64).ok());
@@ -80,7 +80,7 @@ class CanaryAuditOfARelease : public ::testing::Test {
     SeededRandom rng(seed);
     const data::Schema& schema = heart_->schema;
     const data::Table canaries = MakeCanaries(schema, 100, rng);
-    const std::string bits = DrawInclusionBits(100, rng);
+    const std::string bits = privacy::DrawInclusionBits(100, [&rng] { return rng.NextU64(); });
     data::Table input = *records_;
     for (size_t i = 0; i < bits.size(); ++i)
       if (bits[i] == '1') input.rows.push_back(canaries.rows[i]);

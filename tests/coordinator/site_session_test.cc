@@ -42,7 +42,8 @@ class SiteSessionTest : public ::testing::Test {
     ASSERT_TRUE(storage_->SetLimit("va", "heart", 10'000'000).ok());
   }
   SiteSession Greeted(const std::string& site) {
-    SiteSession session(site, *storage_, config_, [] { return 1000; });
+    SiteSession session(
+        site, *storage_, config_, [] { return 1000; }, rng_);
     EXPECT_TRUE(
         std::holds_alternative<p::Welcome>(session.Handle(p::Hello{p::kProtocolVersion, "test"})));
     return session;
@@ -59,7 +60,8 @@ class SiteSessionTest : public ::testing::Test {
 };
 
 TEST_F(SiteSessionTest, HelloFirstAndOnlyInOurProtocolVersion) {
-  SiteSession session("cleveland", *storage_, config_, [] { return 1; });
+  SiteSession session(
+      "cleveland", *storage_, config_, [] { return 1; }, rng_);
   EXPECT_EQ(ErrorOf(session.Handle(p::Heartbeat{})).code, absl::StatusCode::kFailedPrecondition);
   const p::Error wrong = ErrorOf(session.Handle(p::Hello{99, "future"}));
   EXPECT_EQ(wrong.code, absl::StatusCode::kFailedPrecondition);
