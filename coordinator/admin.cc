@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "coordinator/release_gate.h"
+
 namespace fedsyn::coordinator {
 namespace {
 
@@ -27,6 +29,10 @@ absl::StatusOr<std::vector<protocol::SiteStatus>> SiteStatuses(
     if (r.status == ReleaseStatus::kCommitted) {
       ++s.releases;
       s.rows += r.rows_received;
+      ASSIGN_OR_RETURN(const GateDecision gate, DecideGate(storage, r));
+      ++(gate.status == AuditStatus::kPassed   ? s.audits_passed
+         : gate.status == AuditStatus::kFailed ? s.audits_failed
+                                               : s.audits_pending);
     }
   }
   std::vector<protocol::SiteStatus> out;
@@ -66,9 +72,11 @@ protocol::AdminResponse HandleAdminRequest(const protocol::AdminRequest& request
       if (!releases.ok()) return protocol::ErrorFromStatus(releases.status());
       std::vector<protocol::ReleaseInfo> out;
       for (const ReleaseRecord& r : *releases) {
+        auto gate = DecideGate(storage, r);
+        if (!gate.ok()) return protocol::ErrorFromStatus(gate.status());
         out.push_back({r.release_id, r.site_id, r.dataset, ReleaseStatusName(r.status),
                        r.charge_micros, r.rows_received, r.sha256, r.created_unix, r.model_private,
-                       r.mode});
+                       r.mode, AuditStatusName(gate->status), gate->approval.has_value()});
       }
       return out;
     }

@@ -33,6 +33,11 @@ data::Table MakeCanaries(const data::Schema& schema, int count, privacy::RandomS
 absl::Status CheckReveal(const std::string& commitment, const std::string& bits,
                          const std::string& salt_hex, int count);
 
+// Parses the revealed positions of canary-derived rows ("3,17,40": 0-based, strictly
+// ascending, one per included canary, each below `release_rows`); InvalidArgument otherwise.
+absl::StatusOr<std::vector<int64_t>> ParseCanaryPositions(const std::string& positions,
+                                                          int64_t included, int64_t release_rows);
+
 // Membership scores of each canary (higher: more likely included), from released rows only.
 struct CanaryScores {
   // Minus the distance from the canary to its nearest released row (model space).

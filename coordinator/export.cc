@@ -1,16 +1,48 @@
 #include "coordinator/export.h"
 
 #include "common/data/csv.h"
+#include "coordinator/canary_audit.h"
 #include "coordinator/decoder.h"
+#include "coordinator/release_gate.h"
 
 namespace fedsyn::coordinator {
 
-absl::StatusOr<std::string> ExportPooledCsv(Storage& storage, const CoordinatorConfig& config,
-                                            const std::string& dataset, bool with_site_column,
-                                            privacy::RandomSource& rng) {
+absl::StatusOr<std::string> ReleaseRecordsCsv(Storage& storage, const DatasetDeclaration& dataset,
+                                              const ReleaseRecord& release,
+                                              privacy::RandomSource& rng) {
+  ASSIGN_OR_RETURN(std::string content, storage.ReleaseContent(release.release_id));
+  if (release.mode != "codes") return content;
+  ASSIGN_OR_RETURN(const std::optional<std::string> model,
+                   storage.ModelBytes(release.model_sha256));
+  if (!model)
+    return absl::DataLossError("the decoder of release " + release.release_id + " is missing");
+  return DecodeCodesRows(*model, content, dataset.schema, rng);
+}
+
+std::string WithoutRows(const std::string& rows, const std::vector<int64_t>& positions) {
+  std::string out;
+  size_t next = 0;  // index into positions
+  int64_t line = 0;
+  for (size_t start = 0; start < rows.size(); ++line) {
+    const size_t end = std::min(rows.find('\n', start), rows.size());
+    if (next < positions.size() && positions[next] == line) {
+      ++next;
+    } else {
+      out.append(rows, start, end - start);
+      out += '\n';
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+absl::StatusOr<PooledExport> ExportPooledCsv(Storage& storage, const CoordinatorConfig& config,
+                                             const std::string& dataset, bool with_site_column,
+                                             privacy::RandomSource& rng) {
   const DatasetDeclaration* declared = config.FindDataset(dataset);
   if (declared == nullptr) return absl::NotFoundError("unknown dataset '" + dataset + "'");
-  std::string out;
+  PooledExport pooled;
+  std::string& out = pooled.csv;
   if (with_site_column) out += "site,";
   for (size_t c = 0; c < declared->schema.columns.size(); ++c) {
     out += (c ? "," : "") + data::EscapeCsvField(declared->schema.columns[c].name, ',');
@@ -19,13 +51,23 @@ absl::StatusOr<std::string> ExportPooledCsv(Storage& storage, const CoordinatorC
   ASSIGN_OR_RETURN(const std::vector<ReleaseRecord> releases, storage.ListReleases());
   for (const ReleaseRecord& r : releases) {
     if (r.dataset != dataset || r.status != ReleaseStatus::kCommitted) continue;
-    ASSIGN_OR_RETURN(std::string content, storage.ReleaseContent(r.release_id));
-    if (r.mode == "codes") {
-      ASSIGN_OR_RETURN(const std::optional<std::string> model, storage.ModelBytes(r.model_sha256));
-      if (!model)
-        return absl::DataLossError("the decoder of release " + r.release_id + " is missing");
-      ASSIGN_OR_RETURN(content, DecodeCodesRows(*model, content, declared->schema, rng));
+    ASSIGN_OR_RETURN(const GateDecision gate, DecideGate(storage, r));
+    if (!gate.exportable()) {
+      pooled.held_back.push_back(r.release_id);
+      continue;
     }
+    ASSIGN_OR_RETURN(std::string content, ReleaseRecordsCsv(storage, *declared, r, rng));
+    ASSIGN_OR_RETURN(const std::optional<AuditRecord> audit, storage.GetAudit(r.release_id));
+    if (audit && audit->state == AuditState::kRevealed) {
+      // Canaries are the coordinator's own probes, never data: their rows stay out.
+      ASSIGN_OR_RETURN(const std::vector<int64_t> positions,
+                       ParseCanaryPositions(audit->positions,
+                                            std::count(audit->bits.begin(), audit->bits.end(), '1'),
+                                            r.rows_received));
+      content = WithoutRows(content, positions);
+      pooled.canary_rows_removed += static_cast<int64_t>(positions.size());
+    }
+    pooled.exported.push_back(r.release_id);
     if (!with_site_column) {
       out += content;
       continue;
@@ -41,7 +83,7 @@ absl::StatusOr<std::string> ExportPooledCsv(Storage& storage, const CoordinatorC
       start = stop + 1;
     }
   }
-  return out;
+  return pooled;
 }
 
 }  // namespace fedsyn::coordinator

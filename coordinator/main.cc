@@ -5,11 +5,16 @@
 //                                            (through the running coordinator's admin API)
 //                                 or  --db coordinator.db  (read-only, coordinator stopped)
 //   export   --config C --dataset D --out pooled.csv [--with-site-column]
+//   audit run  --config C [--report-dir DIR] [--max-tpr T]   (judge revealed canary audits)
+//   audit list | audit show ID   --config C | --db coordinator.db
+//   release approve ID --reason "..." [--by NAME] --config C
 //
 // Exit codes: common/base/exit_codes.h.
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -22,7 +27,9 @@
 #include "common/privacy/random.h"
 #include "coordinator/admin.h"
 #include "coordinator/admin_client.h"
+#include "coordinator/audit_runner.h"
 #include "coordinator/export.h"
+#include "coordinator/release_gate.h"
 #include "coordinator/server.h"
 #include "nlohmann/json.hpp"
 
@@ -82,7 +89,11 @@ void Show(const AdminResponse& response, bool json) {
                        {"releases", s.releases},
                        {"rows", s.rows},
                        {"spent_micros", s.spent_micros},
-                       {"limit_micros", s.limit_micros}});
+                       {"limit_micros", s.limit_micros},
+                       {"audits",
+                        {{"passed", s.audits_passed},
+                         {"failed", s.audits_failed},
+                         {"pending", s.audits_pending}}}});
       }
       std::cout << out.dump(2) << "\n";
       return;
@@ -91,9 +102,14 @@ void Show(const AdminResponse& response, bool json) {
     for (const auto& s : *sites) {
       rows.push_back({s.site_id, s.connected ? "connected" : "-", When(s.last_seen_unix),
                       std::to_string(s.releases), std::to_string(s.rows),
-                      Eps(s.spent_micros) + " / " + Eps(s.limit_micros)});
+                      Eps(s.spent_micros) + " / " + Eps(s.limit_micros),
+                      std::to_string(s.audits_passed) + " passed, " +
+                          std::to_string(s.audits_failed) + " failed, " +
+                          std::to_string(s.audits_pending) + " pending"});
     }
-    PrintTable({"SITE", "STATE", "LAST SEEN", "RELEASES", "ROWS", "EPSILON SPENT / LIMIT"}, rows);
+    PrintTable(
+        {"SITE", "STATE", "LAST SEEN", "RELEASES", "ROWS", "EPSILON SPENT / LIMIT", "AUDITS"},
+        rows);
   } else if (const auto* budgets = std::get_if<std::vector<fedsyn::protocol::Budget>>(&response)) {
     if (json) {
       Json out = Json::array();
@@ -126,7 +142,9 @@ void Show(const AdminResponse& response, bool json) {
                        {"sha256", r.sha256},
                        {"created_unix", r.created_unix},
                        {"model_private", r.model_private},
-                       {"mode", r.mode}});
+                       {"mode", r.mode},
+                       {"audit", r.audit},
+                       {"approved", r.approved}});
       }
       std::cout << out.dump(2) << "\n";
       return;
@@ -135,12 +153,132 @@ void Show(const AdminResponse& response, bool json) {
     for (const auto& r : *releases) {
       rows.push_back({r.release_id, r.site_id, r.dataset, r.state, Eps(r.charge_micros),
                       std::to_string(r.rows), r.mode, r.model_private ? "DP-SGD" : "NOT PRIVATE",
-                      When(r.created_unix)});
+                      r.audit + (r.approved ? " (approved)" : ""), When(r.created_unix)});
     }
-    PrintTable(
-        {"RELEASE", "SITE", "DATASET", "STATE", "EPSILON", "ROWS", "MODE", "MODEL", "CREATED"},
-        rows);
+    PrintTable({"RELEASE", "SITE", "DATASET", "STATE", "EPSILON", "ROWS", "MODE", "MODEL", "AUDIT",
+                "CREATED"},
+               rows);
   }
+}
+
+absl::StatusOr<std::unique_ptr<fedsyn::coordinator::Storage>> OpenForReading(
+    const std::string& config_path, const std::string& db_path) {
+  if (!db_path.empty()) return fedsyn::coordinator::OpenSqliteStorage(db_path, /*read_only=*/true);
+  if (config_path.empty()) return absl::InvalidArgumentError("give --config or --db");
+  ASSIGN_OR_RETURN(const auto config, fedsyn::coordinator::LoadCoordinatorConfig(config_path));
+  return fedsyn::coordinator::OpenSqliteStorage(config.database, /*read_only=*/true);
+}
+
+int RunAudit(const std::string& config_path, const fedsyn::coordinator::AuditRunOptions& options) {
+  auto config = fedsyn::coordinator::LoadCoordinatorConfig(config_path);
+  if (!config.ok()) return Fail(config.status());
+  // Read-write next to a running coordinator: SQLite serialises the writers.
+  auto storage = fedsyn::coordinator::OpenSqliteStorage(config->database);
+  if (!storage.ok()) return Fail(storage.status());
+  if (!options.report_dir.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(options.report_dir, error);
+    if (error)
+      return Fail(absl::PermissionDeniedError("cannot create " + options.report_dir + ": " +
+                                              error.message()));
+  }
+  fedsyn::privacy::SecureRandom secure;  // decoding codes-mode releases
+  auto audits =
+      fedsyn::coordinator::RunAudits(**storage, *config, options, secure, std::time(nullptr));
+  if (!audits.ok()) return Fail(audits.status());
+  if (audits->empty()) std::printf("nothing to judge: no revealed audit without a verdict\n");
+  for (const auto& a : *audits) {
+    std::printf("dataset %s: %zu release(s) judged, %zu failed\n", a.dataset.c_str(),
+                a.judged.size(), a.failed.size());
+    for (const auto& r : a.report["releases"]) {
+      std::printf("  %s  %-10s claimed %.3f  empirical >= %.3f  %s%s%s\n",
+                  r["release_id"].get<std::string>().c_str(), r["site"].get<std::string>().c_str(),
+                  r["claimed_epsilon"].get<double>(), r["empirical_lower_bound"].get<double>(),
+                  r["status"].get<std::string>().c_str(),
+                  r["reason"].get<std::string>().empty() ? "" : ": ",
+                  r["reason"].get<std::string>().c_str());
+    }
+    if (!a.html_path.empty())
+      std::printf("  report: %s\n  report: %s\n", a.json_path.c_str(), a.html_path.c_str());
+  }
+  return fedsyn::base::kExitOk;
+}
+
+int ListAudits(fedsyn::coordinator::Storage& storage) {
+  auto audits = storage.ListAudits();
+  if (!audits.ok()) return Fail(audits.status());
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& a : *audits) {
+    std::string status = "pending", bound = "-", claimed = "-";
+    auto release = storage.GetRelease(a.release_id);
+    if (!release.ok()) return Fail(release.status());
+    if (*release) {
+      auto gate = fedsyn::coordinator::DecideGate(storage, **release);
+      if (!gate.ok()) return Fail(gate.status());
+      status = fedsyn::coordinator::AuditStatusName(gate->status);
+      if (gate->approval) status += " (approved)";
+    }
+    auto verdict = storage.GetVerdict(a.release_id);
+    if (!verdict.ok()) return Fail(verdict.status());
+    if (*verdict) {
+      bound = Eps((*verdict)->lower_bound_micros);
+      claimed = Eps((*verdict)->claimed_micros);
+    }
+    const int included = static_cast<int>(std::count(a.bits.begin(), a.bits.end(), '1'));
+    rows.push_back(
+        {a.release_id, a.site_id, a.dataset, fedsyn::coordinator::AuditStateName(a.state),
+         std::to_string(a.count) + (a.bits.empty() ? "" : " (" + std::to_string(included) + " in)"),
+         claimed, bound, status});
+  }
+  PrintTable({"RELEASE", "SITE", "DATASET", "CANARY STATE", "CANARIES", "CLAIMED EPSILON",
+              "EMPIRICAL EPSILON >=", "AUDIT"},
+             rows);
+  return fedsyn::base::kExitOk;
+}
+
+int ShowAudit(fedsyn::coordinator::Storage& storage, const std::string& id) {
+  auto audit = storage.GetAudit(id);
+  if (!audit.ok()) return Fail(audit.status());
+  if (!*audit) return Fail(absl::NotFoundError("release " + id + " has no audit"));
+  Json out = {{"release_id", id},
+              {"site", (*audit)->site_id},
+              {"dataset", (*audit)->dataset},
+              {"canaries", (*audit)->count},
+              {"state", fedsyn::coordinator::AuditStateName((*audit)->state)}};
+  auto release = storage.GetRelease(id);
+  if (!release.ok()) return Fail(release.status());
+  if (*release) {
+    auto gate = fedsyn::coordinator::DecideGate(storage, **release);
+    if (!gate.ok()) return Fail(gate.status());
+    out["audit"] = fedsyn::coordinator::AuditStatusName(gate->status);
+    out["why"] = gate->why;
+    if (gate->approval) {
+      out["approval"] = {{"by", gate->approval->approved_by},
+                         {"reason", gate->approval->reason},
+                         {"when", When(gate->approval->approved_unix)}};
+    }
+  }
+  auto verdict = storage.GetVerdict(id);
+  if (!verdict.ok()) return Fail(verdict.status());
+  if (*verdict) {
+    out["verdict"] = Json::parse((*verdict)->report_json);
+    out["judged"] = When((*verdict)->judged_unix);
+  }
+  std::cout << out.dump(2) << "\n";
+  return fedsyn::base::kExitOk;
+}
+
+int ApproveRelease(const std::string& config_path, const std::string& id, const std::string& by,
+                   const std::string& reason) {
+  auto config = fedsyn::coordinator::LoadCoordinatorConfig(config_path);
+  if (!config.ok()) return Fail(config.status());
+  auto storage = fedsyn::coordinator::OpenSqliteStorage(config->database);
+  if (!storage.ok()) return Fail(storage.status());
+  const int64_t now = std::time(nullptr);
+  if (absl::Status s = (*storage)->Approve({id, by, reason, now}); !s.ok()) return Fail(s);
+  std::printf("release %s approved for export by %s at %s: %s\n", id.c_str(), by.c_str(),
+              When(now).c_str(), reason.c_str());
+  return fedsyn::base::kExitOk;
 }
 
 }  // namespace
@@ -184,6 +322,42 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--dataset", dataset, "dataset name")->required();
   export_cmd->add_option("--out", out, "output CSV")->required();
   export_cmd->add_flag("--with-site-column", with_site, "prefix every row with the releasing site");
+
+  CLI::App* audit = app.add_subcommand("audit", "privacy audits of the releases (docs/audits.md)");
+  audit->require_subcommand(1);
+  fedsyn::coordinator::AuditRunOptions audit_options;
+  CLI::App* audit_run = audit->add_subcommand(
+      "run", "judge every revealed canary audit, run the downstream audit, write reports");
+  audit_run->add_option("--config", config_path, "coordinator.toml")
+      ->required()
+      ->check(CLI::ExistingFile);
+  audit_run->add_option("--report-dir", audit_options.report_dir,
+                        "folder for <dataset>-audit.json and .html (created)");
+  audit_run
+      ->add_option("--max-tpr", audit_options.max_tpr_at_01pct_fpr,
+                   "fail a release when an attack's TPR at 0.1% FPR exceeds this")
+      ->check(CLI::Range(0.0, 1.0));
+  std::string audit_id;
+  CLI::App* audit_list = audit->add_subcommand("list", "every canary audit and its status");
+  CLI::App* audit_show = audit->add_subcommand("show", "one release's audit and verdict (JSON)");
+  audit_show->add_option("id", audit_id, "release id")->required();
+  for (CLI::App* cmd : {audit_list, audit_show}) {
+    cmd->add_option("--config", config_path, "coordinator.toml (for its database)")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--db", db_path, "the coordinator's database (read-only)")
+        ->check(CLI::ExistingFile);
+  }
+  CLI::App* release_cmd = app.add_subcommand("release", "operator decisions about releases");
+  release_cmd->require_subcommand(1);
+  CLI::App* approve = release_cmd->add_subcommand(
+      "approve", "let a failed or unaudited release into exports (recorded: who and why)");
+  std::string approve_reason, approve_by;
+  approve->add_option("id", audit_id, "release id")->required();
+  approve->add_option("--reason", approve_reason, "why it may be exported")->required();
+  approve->add_option("--by", approve_by, "who approves (default: $USER)");
+  approve->add_option("--config", config_path, "coordinator.toml")
+      ->required()
+      ->check(CLI::ExistingFile);
 
   try {
     app.parse(argc, argv);
@@ -236,17 +410,42 @@ int main(int argc, char** argv) {
     Show(response, json);
     return fedsyn::base::kExitOk;
   }
+  if (*audit_run) return RunAudit(config_path, audit_options);
+  if (*audit_list || *audit_show) {
+    auto storage = OpenForReading(config_path, db_path);
+    if (!storage.ok()) return Fail(storage.status());
+    return *audit_list ? ListAudits(**storage) : ShowAudit(**storage, audit_id);
+  }
+  if (*approve) {
+    if (approve_by.empty() && std::getenv("USER") != nullptr) approve_by = std::getenv("USER");
+    if (approve_by.empty()) {
+      std::fprintf(stderr, "fedsyn-coordinator: say who approves with --by\n");
+      return fedsyn::base::kExitUsage;
+    }
+    return ApproveRelease(config_path, audit_id, approve_by, approve_reason);
+  }
   if (*export_cmd) {
     auto config = fedsyn::coordinator::LoadCoordinatorConfig(config_path);
     if (!config.ok()) return Fail(config.status());
     auto storage = fedsyn::coordinator::OpenSqliteStorage(config->database, /*read_only=*/true);
     if (!storage.ok()) return Fail(storage.status());
     fedsyn::privacy::SecureRandom secure;  // the decoder's sampling for codes-mode releases
-    auto csv = fedsyn::coordinator::ExportPooledCsv(**storage, *config, dataset, with_site, secure);
-    if (!csv.ok()) return Fail(csv.status());
-    if (absl::Status s = fedsyn::data::WriteFileAtomically(out, *csv); !s.ok()) return Fail(s);
-    const size_t lines = static_cast<size_t>(std::count(csv->begin(), csv->end(), '\n'));
-    std::printf("exported %zu rows of %s to %s\n", lines - 1, dataset.c_str(), out.c_str());
+    auto pooled =
+        fedsyn::coordinator::ExportPooledCsv(**storage, *config, dataset, with_site, secure);
+    if (!pooled.ok()) return Fail(pooled.status());
+    if (absl::Status s = fedsyn::data::WriteFileAtomically(out, pooled->csv); !s.ok())
+      return Fail(s);
+    const size_t lines =
+        static_cast<size_t>(std::count(pooled->csv.begin(), pooled->csv.end(), '\n'));
+    std::printf("exported %zu rows of %s from %zu release(s) to %s (%lld canary rows left out)\n",
+                lines - 1, dataset.c_str(), pooled->exported.size(), out.c_str(),
+                static_cast<long long>(pooled->canary_rows_removed));
+    for (const std::string& id : pooled->held_back) {
+      std::fprintf(stderr,
+                   "fedsyn-coordinator: release %s held back by the release gate (audit not "
+                   "passed; see audit show %s, or release approve)\n",
+                   id.c_str(), id.c_str());
+    }
     return fedsyn::base::kExitOk;
   }
   return fedsyn::base::kExitUsage;

@@ -15,14 +15,21 @@ struct State {
   std::map<std::string, int64_t> last_seen;
   std::map<std::string, std::string> models;
   std::map<std::string, AuditRecord> audits;
+  std::map<std::string, AuditVerdictRecord> verdicts;
+  std::map<std::string, ApprovalRecord> approvals;
 };
+
+template <typename Record>
+std::optional<Record> Lookup(const std::map<std::string, Record>& rows, const std::string& key) {
+  const auto it = rows.find(key);
+  return it == rows.end() ? std::optional<Record>() : it->second;
+}
 
 class MemoryTables final : public Tables {
  public:
   explicit MemoryTables(State& s) : s_(s) {}
   absl::StatusOr<std::optional<ReleaseRecord>> FindRelease(const std::string& id) override {
-    const auto it = s_.releases.find(id);
-    return it == s_.releases.end() ? std::optional<ReleaseRecord>() : it->second;
+    return Lookup(s_.releases, id);
   }
   absl::StatusOr<std::optional<BudgetRow>> FindBudget(const std::string& site_id,
                                                       const std::string& dataset) override {
@@ -71,19 +78,34 @@ class MemoryTables final : public Tables {
     return absl::OkStatus();
   }
   absl::StatusOr<std::optional<std::string>> FindModel(const std::string& sha256) override {
-    const auto it = s_.models.find(sha256);
-    return it == s_.models.end() ? std::optional<std::string>() : it->second;
+    return Lookup(s_.models, sha256);
   }
   absl::Status InsertModel(const std::string& sha256, const std::string& model) override {
     s_.models[sha256] = model;
     return absl::OkStatus();
   }
   absl::StatusOr<std::optional<AuditRecord>> FindAudit(const std::string& release_id) override {
-    const auto it = s_.audits.find(release_id);
-    return it == s_.audits.end() ? std::optional<AuditRecord>() : it->second;
+    return Lookup(s_.audits, release_id);
   }
   absl::Status PutAudit(const AuditRecord& audit) override {
     s_.audits[audit.release_id] = audit;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<AuditVerdictRecord>> FindVerdict(
+      const std::string& release_id) override {
+    return Lookup(s_.verdicts, release_id);
+  }
+  absl::Status PutVerdict(const AuditVerdictRecord& verdict) override {
+    s_.verdicts[verdict.release_id] = verdict;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<ApprovalRecord>> FindApproval(
+      const std::string& release_id) override {
+    return Lookup(s_.approvals, release_id);
+  }
+  absl::Status InsertApproval(const ApprovalRecord& approval) override {
+    if (!s_.approvals.emplace(approval.release_id, approval).second)
+      return absl::InternalError("duplicate approval");
     return absl::OkStatus();
   }
 
@@ -97,6 +119,14 @@ class MemoryStorage final : public LedgerStorage {
     std::lock_guard lock(mutex_);
     std::vector<ReleaseRecord> out;
     for (const auto& [id, r] : state_.releases) out.push_back(r);
+    std::stable_sort(out.begin(), out.end(),
+                     [](const auto& a, const auto& b) { return a.created_unix < b.created_unix; });
+    return out;
+  }
+  absl::StatusOr<std::vector<AuditRecord>> ListAudits() override {
+    std::lock_guard lock(mutex_);
+    std::vector<AuditRecord> out;
+    for (const auto& [id, a] : state_.audits) out.push_back(a);
     std::stable_sort(out.begin(), out.end(),
                      [](const auto& a, const auto& b) { return a.created_unix < b.created_unix; });
     return out;

@@ -21,12 +21,6 @@ bool ValidReleaseId(const std::string& id) {
   return true;
 }
 
-data::CsvFormat ChunkFormat() {
-  data::CsvFormat format = data::OutputCsvFormat();
-  format.header = false;
-  return format;
-}
-
 }  // namespace
 
 SiteSession::SiteSession(std::string site_id, Storage& storage, const CoordinatorConfig& config,
@@ -111,6 +105,10 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
     return protocol::ErrorFromStatus(absl::FailedPreconditionError(
         "codes mode ships the decoder, so it needs a DP-trained model; use synthetic mode"));
   }
+  if (!(reserve.model_delta >= 0 && reserve.model_delta < 1)) {
+    return protocol::ErrorFromStatus(
+        absl::InvalidArgumentError("a model's delta must be in [0, 1)"));
+  }
   if (reserve.model_epsilon_micros < 0 ||
       (reserve.model_private && reserve.model_epsilon_micros == 0)) {
     return protocol::ErrorFromStatus(
@@ -121,6 +119,7 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
       reserve.rows, reserve.mode,    reserve.model_private, clock_()};
   request.model_sha256 = reserve.model_sha256;
   request.model_charge_micros = reserve.model_private ? reserve.model_epsilon_micros : 0;
+  request.model_delta = reserve.model_private ? reserve.model_delta : 0;
   auto result = storage_.Reserve(request);
   if (!result.ok()) return protocol::ErrorFromStatus(result.status());
   if (!result->granted) {
@@ -181,8 +180,9 @@ absl::StatusOr<int64_t> SiteSession::ValidateChunkRows(const ReleaseRecord& rele
                      data::ParseMatrixCsv(chunk.rows, latent_dim, /*header=*/false, source));
     return codes.rows;
   }
-  ASSIGN_OR_RETURN(const data::ReadResult parsed,
-                   data::ParseCsvTable(chunk.rows, dataset.schema, source, ChunkFormat()));
+  ASSIGN_OR_RETURN(
+      const data::ReadResult parsed,
+      data::ParseCsvTable(chunk.rows, dataset.schema, source, data::HeaderlessCsvFormat()));
   if (parsed.report.TotalClamped() > 0) {
     return absl::InvalidArgumentError("rows outside the federation schema's bounds");
   }
@@ -234,34 +234,49 @@ protocol::SiteResponse SiteSession::OnUploadModel(const protocol::UploadModel& u
 }
 
 protocol::SiteResponse SiteSession::OnAuditJob(const protocol::AuditJobQuery& query) {
-  auto record = OwnRelease(query.release_id);
-  if (!record.ok()) return protocol::ErrorFromStatus(record.status());
-  auto dataset = DeclaredDataset(*record);
-  if (!dataset.ok()) return protocol::ErrorFromStatus(dataset.status());
+  if (!ValidReleaseId(query.release_id)) {
+    return protocol::ErrorFromStatus(
+        absl::InvalidArgumentError("release id must be 1-64 characters of [A-Za-z0-9_-]"));
+  }
+  const DatasetDeclaration* dataset = config_.FindDataset(query.dataset);
+  const auto site_limits = config_.limits.find(site_id_);
+  if (dataset == nullptr || site_limits == config_.limits.end() ||
+      site_limits->second.count(query.dataset) == 0) {
+    return protocol::ErrorFromStatus(
+        absl::NotFoundError("no dataset '" + query.dataset + "' for this site"));
+  }
   auto existing = storage_.GetAudit(query.release_id);
   if (!existing.ok()) return protocol::ErrorFromStatus(existing.status());
-  if (existing->has_value()) {
+  if (existing->has_value() && (*existing)->site_id == site_id_) {
     const AuditRecord& a = **existing;
+    if (a.dataset != query.dataset) {
+      return protocol::ErrorFromStatus(absl::AlreadyExistsError(
+          "audit " + query.release_id + " was opened for dataset " + a.dataset));
+    }
     return protocol::AuditJob{a.release_id, a.canaries, static_cast<uint32_t>(a.count)};
   }
-  if ((*dataset)->audit_canaries == 0) return protocol::AuditJob{query.release_id, "", 0};
-  const data::Schema& schema = (*dataset)->schema;
-  const std::string csv = data::FormatCsvTable(
-      MakeCanaries(schema, (*dataset)->audit_canaries, *canary_random_), schema);
+  if (dataset->audit_canaries == 0) return protocol::AuditJob{query.release_id, "", 0};
+  const data::Schema& schema = dataset->schema;
+  const std::string csv =
+      data::FormatCsvTable(MakeCanaries(schema, dataset->audit_canaries, *canary_random_), schema);
   AuditRecord audit;
   audit.release_id = query.release_id;
   audit.site_id = site_id_;
+  audit.dataset = query.dataset;
   audit.canaries = csv.substr(csv.find('\n') + 1);
-  audit.count = (*dataset)->audit_canaries;
+  audit.count = dataset->audit_canaries;
   audit.created_unix = clock_();
-  if (absl::Status s = storage_.IssueAudit(audit); !s.ok()) return protocol::ErrorFromStatus(s);
+  if (absl::Status s = storage_.IssueAudit(audit); !s.ok()) {
+    // Another site's id looks like one already taken, and nothing of it is shown.
+    if (s.code() == absl::StatusCode::kPermissionDenied)
+      s = absl::AlreadyExistsError("release id " + query.release_id + " is taken");
+    return protocol::ErrorFromStatus(s);
+  }
   spdlog::info("site {}: {} canaries issued for {}", site_id_, audit.count, query.release_id);
   return protocol::AuditJob{audit.release_id, audit.canaries, static_cast<uint32_t>(audit.count)};
 }
 
 protocol::SiteResponse SiteSession::OnCommitCanaries(const protocol::CanaryCommitment& commitment) {
-  if (auto record = OwnRelease(commitment.release_id); !record.ok())
-    return protocol::ErrorFromStatus(record.status());
   if (absl::Status s = storage_.CommitAudit(site_id_, commitment.release_id, commitment.commitment);
       !s.ok()) {
     return protocol::ErrorFromStatus(s);
@@ -270,9 +285,8 @@ protocol::SiteResponse SiteSession::OnCommitCanaries(const protocol::CanaryCommi
 }
 
 protocol::SiteResponse SiteSession::OnRevealCanaries(const protocol::CanaryReveal& reveal) {
-  if (auto record = OwnRelease(reveal.release_id); !record.ok())
-    return protocol::ErrorFromStatus(record.status());
-  if (absl::Status s = storage_.RevealAudit(site_id_, reveal.release_id, reveal.bits, reveal.salt);
+  if (absl::Status s = storage_.RevealAudit(site_id_, reveal.release_id, reveal.bits, reveal.salt,
+                                            reveal.positions);
       !s.ok()) {
     spdlog::warn("site {}: reveal for {} refused: {}", site_id_, reveal.release_id,
                  std::string(s.message()));

@@ -1,5 +1,8 @@
 // SQLite backend of the coordinator storage; durability and locking come from
 // common/sqlite (WAL, synchronous=FULL, BEGIN IMMEDIATE for every ledger transaction).
+#include <cstdio>
+#include <cstdlib>
+
 #include "common/sqlite/sqlite.h"
 #include "coordinator/storage_backend.h"
 
@@ -35,11 +38,66 @@ CREATE TABLE audits (
   canaries BLOB NOT NULL, count INTEGER NOT NULL, commitment TEXT NOT NULL, bits TEXT NOT NULL,
   salt TEXT NOT NULL, state TEXT NOT NULL, created_unix INTEGER NOT NULL);
 )sql",
+    // Audits are opened before the release is reserved (so no foreign key), carry their
+    // dataset and the revealed canary rows; verdicts and approvals gate the export; a release
+    // keeps the model epsilon it claimed.
+    R"sql(
+ALTER TABLE releases ADD COLUMN model_epsilon_micros INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE releases ADD COLUMN model_delta TEXT NOT NULL DEFAULT '0';
+CREATE TABLE audits_v2 (
+  release_id TEXT PRIMARY KEY, site_id TEXT NOT NULL, dataset TEXT NOT NULL,
+  canaries BLOB NOT NULL, count INTEGER NOT NULL, commitment TEXT NOT NULL, bits TEXT NOT NULL,
+  salt TEXT NOT NULL, positions TEXT NOT NULL, state TEXT NOT NULL, created_unix INTEGER NOT NULL);
+INSERT INTO audits_v2 SELECT a.release_id, a.site_id, r.dataset, a.canaries, a.count,
+  a.commitment, a.bits, a.salt, '', a.state, a.created_unix
+  FROM audits a JOIN releases r ON r.release_id = a.release_id;
+DROP TABLE audits;
+ALTER TABLE audits_v2 RENAME TO audits;
+CREATE TABLE verdicts (
+  release_id TEXT PRIMARY KEY, passed INTEGER NOT NULL, claimed_micros INTEGER NOT NULL,
+  lower_bound_micros INTEGER NOT NULL, reason TEXT NOT NULL, report TEXT NOT NULL,
+  judged_unix INTEGER NOT NULL);
+CREATE TABLE approvals (
+  release_id TEXT PRIMARY KEY, approved_by TEXT NOT NULL, reason TEXT NOT NULL,
+  approved_unix INTEGER NOT NULL);
+)sql",
 };
+
+constexpr char kAuditColumns[] =
+    "release_id, site_id, dataset, canaries, count, commitment, bits, salt, positions, state, "
+    "created_unix";
+
+AuditRecord ReadAudit(const Statement& s) {
+  AuditRecord a;
+  a.release_id = s.Text(0);
+  a.site_id = s.Text(1);
+  a.dataset = s.Text(2);
+  a.canaries = s.Text(3);
+  a.count = static_cast<int>(s.Int(4));
+  a.commitment = s.Text(5);
+  a.bits = s.Text(6);
+  a.salt = s.Text(7);
+  a.positions = s.Text(8);
+  const std::string state = s.Text(9);
+  for (AuditState candidate :
+       {AuditState::kIssued, AuditState::kCommitted, AuditState::kRevealed, AuditState::kInvalid}) {
+    if (state == AuditStateName(candidate)) a.state = candidate;
+  }
+  a.created_unix = s.Int(10);
+  return a;
+}
 
 constexpr char kReleaseColumns[] =
     "release_id, site_id, dataset, mode, charge_micros, rows_declared, model_private, status, "
-    "next_chunk, rows_received, sha256, created_unix, model_sha256, model_charge_micros";
+    "next_chunk, rows_received, sha256, created_unix, model_sha256, model_charge_micros, "
+    "model_epsilon_micros, model_delta";
+
+// SQLite's statement wrapper binds integers and text; a delta is kept as exact decimal text.
+std::string FormatDelta(double delta) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", delta);
+  return text;
+}
 
 ReleaseRecord ReadRelease(const Statement& s) {
   ReleaseRecord r;
@@ -57,6 +115,8 @@ ReleaseRecord ReadRelease(const Statement& s) {
   r.created_unix = s.Int(11);
   r.model_sha256 = s.Text(12);
   r.model_charge_micros = s.Int(13);
+  r.model_epsilon_micros = s.Int(14);
+  r.model_delta = std::strtod(s.Text(15).c_str(), nullptr);  // written by FormatDelta
   return r;
 }
 
@@ -113,14 +173,15 @@ class SqliteTables final : public Tables {
   }
   absl::Status InsertRelease(const ReleaseRecord& r) override {
     Statement s(db_, std::string("INSERT INTO releases (") + kReleaseColumns +
-                         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.BindText(1, r.release_id).BindText(2, r.site_id).BindText(3, r.dataset).BindText(4, r.mode);
     s.BindInt(5, r.charge_micros).BindInt(6, r.rows_declared).BindInt(7, r.model_private);
     s.BindText(8, ReleaseStatusName(r.status))
         .BindInt(9, r.next_chunk)
         .BindInt(10, r.rows_received);
     s.BindText(11, r.sha256).BindInt(12, r.created_unix).BindText(13, r.model_sha256);
-    s.BindInt(14, r.model_charge_micros);
+    s.BindInt(14, r.model_charge_micros).BindInt(15, r.model_epsilon_micros);
+    s.BindText(16, FormatDelta(r.model_delta));
     return s.Run();
   }
   absl::Status UpdateRelease(const ReleaseRecord& r) override {
@@ -160,31 +221,61 @@ class SqliteTables final : public Tables {
     return std::optional<std::string>();
   }
   absl::StatusOr<std::optional<AuditRecord>> FindAudit(const std::string& release_id) override {
-    Statement s(db_,
-                "SELECT release_id, site_id, canaries, count, commitment, bits, salt, state, "
-                "created_unix FROM audits WHERE release_id = ?");
+    Statement s(db_, std::string("SELECT ") + kAuditColumns + " FROM audits WHERE release_id = ?");
     s.BindText(1, release_id);
-    if (s.Next()) {
-      AuditRecord a{s.Text(0), s.Text(1), s.Text(2), static_cast<int>(s.Int(3)),
-                    s.Text(4), s.Text(5), s.Text(6)};
-      const std::string state = s.Text(7);
-      for (AuditState candidate : {AuditState::kIssued, AuditState::kCommitted,
-                                   AuditState::kRevealed, AuditState::kInvalid}) {
-        if (state == AuditStateName(candidate)) a.state = candidate;
-      }
-      a.created_unix = s.Int(8);
-      return std::optional<AuditRecord>(std::move(a));
-    }
+    if (s.Next()) return std::optional<AuditRecord>(ReadAudit(s));
     RETURN_IF_ERROR(s.status());
     return std::optional<AuditRecord>();
   }
   absl::Status PutAudit(const AuditRecord& a) override {
+    Statement s(db_, std::string("INSERT OR REPLACE INTO audits (") + kAuditColumns +
+                         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    s.BindText(1, a.release_id).BindText(2, a.site_id).BindText(3, a.dataset);
+    s.BindBlob(4, a.canaries).BindInt(5, a.count).BindText(6, a.commitment).BindText(7, a.bits);
+    s.BindText(8, a.salt).BindText(9, a.positions).BindText(10, AuditStateName(a.state));
+    s.BindInt(11, a.created_unix);
+    return s.Run();
+  }
+  absl::StatusOr<std::optional<AuditVerdictRecord>> FindVerdict(
+      const std::string& release_id) override {
     Statement s(db_,
-                "INSERT OR REPLACE INTO audits (release_id, site_id, canaries, count, commitment, "
-                "bits, salt, state, created_unix) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    s.BindText(1, a.release_id).BindText(2, a.site_id).BindBlob(3, a.canaries).BindInt(4, a.count);
-    s.BindText(5, a.commitment).BindText(6, a.bits).BindText(7, a.salt);
-    s.BindText(8, AuditStateName(a.state)).BindInt(9, a.created_unix);
+                "SELECT passed, claimed_micros, lower_bound_micros, reason, report, judged_unix "
+                "FROM verdicts WHERE release_id = ?");
+    s.BindText(1, release_id);
+    if (s.Next()) {
+      return std::optional<AuditVerdictRecord>(AuditVerdictRecord{
+          release_id, s.Int(0) != 0, s.Int(1), s.Int(2), s.Text(3), s.Text(4), s.Int(5)});
+    }
+    RETURN_IF_ERROR(s.status());
+    return std::optional<AuditVerdictRecord>();
+  }
+  absl::Status PutVerdict(const AuditVerdictRecord& v) override {
+    Statement s(db_,
+                "INSERT OR REPLACE INTO verdicts (release_id, passed, claimed_micros, "
+                "lower_bound_micros, reason, report, judged_unix) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    s.BindText(1, v.release_id).BindInt(2, v.passed).BindInt(3, v.claimed_micros);
+    s.BindInt(4, v.lower_bound_micros).BindText(5, v.reason).BindText(6, v.report_json);
+    s.BindInt(7, v.judged_unix);
+    return s.Run();
+  }
+  absl::StatusOr<std::optional<ApprovalRecord>> FindApproval(
+      const std::string& release_id) override {
+    Statement s(db_,
+                "SELECT approved_by, reason, approved_unix FROM approvals WHERE release_id = ?");
+    s.BindText(1, release_id);
+    if (s.Next()) {
+      return std::optional<ApprovalRecord>(
+          ApprovalRecord{release_id, s.Text(0), s.Text(1), s.Int(2)});
+    }
+    RETURN_IF_ERROR(s.status());
+    return std::optional<ApprovalRecord>();
+  }
+  absl::Status InsertApproval(const ApprovalRecord& a) override {
+    Statement s(db_,
+                "INSERT INTO approvals (release_id, approved_by, reason, approved_unix) VALUES "
+                "(?, ?, ?, ?)");
+    s.BindText(1, a.release_id).BindText(2, a.approved_by).BindText(3, a.reason);
+    s.BindInt(4, a.approved_unix);
     return s.Run();
   }
   absl::Status InsertModel(const std::string& sha256, const std::string& model) override {
@@ -207,6 +298,16 @@ class SqliteStorage final : public LedgerStorage {
       Statement s(db_->handle(), std::string("SELECT ") + kReleaseColumns +
                                      " FROM releases ORDER BY created_unix, rowid");
       ASSIGN_OR_RETURN(out, Collect<ReleaseRecord>(s, ReadRelease));
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+  absl::StatusOr<std::vector<AuditRecord>> ListAudits() override {
+    std::vector<AuditRecord> out;
+    RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
+      Statement s(db_->handle(), std::string("SELECT ") + kAuditColumns +
+                                     " FROM audits ORDER BY created_unix, rowid");
+      ASSIGN_OR_RETURN(out, Collect<AuditRecord>(s, ReadAudit));
       return absl::OkStatus();
     }));
     return out;

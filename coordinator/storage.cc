@@ -1,5 +1,7 @@
 #include "coordinator/storage.h"
 
+#include <algorithm>
+
 #include "common/privacy/digest.h"
 #include "coordinator/canary_audit.h"
 #include "coordinator/storage_backend.h"
@@ -17,6 +19,15 @@ absl::StatusOr<ReleaseRecord> OwnedRelease(Tables& t, const std::string& site_id
     return absl::PermissionDeniedError("release " + release_id + " belongs to another site");
   }
   return *record;
+}
+
+absl::StatusOr<AuditRecord> OwnedAudit(Tables& t, const std::string& site_id,
+                                       const std::string& release_id) {
+  ASSIGN_OR_RETURN(std::optional<AuditRecord> audit, t.FindAudit(release_id));
+  // Another site's audit looks like none at all.
+  if (!audit || audit->site_id != site_id)
+    return absl::NotFoundError("release " + release_id + " has no audit");
+  return *audit;
 }
 
 }  // namespace
@@ -77,6 +88,15 @@ absl::StatusOr<ReservationResult> LedgerStorage::Reserve(const ReservationReques
       return absl::NotFoundError("site " + request.site_id + " has no budget for dataset " +
                                  request.dataset);
     }
+    ASSIGN_OR_RETURN(const std::optional<AuditRecord> audit, t.FindAudit(request.release_id));
+    if (audit && (audit->site_id != request.site_id || audit->dataset != request.dataset)) {
+      return absl::FailedPreconditionError("release id " + request.release_id +
+                                           " names another site's or dataset's audit");
+    }
+    if (audit && audit->state != AuditState::kCommitted) {
+      return absl::FailedPreconditionError("release " + request.release_id +
+                                           " is audited: commit to the canary choices first");
+    }
     int64_t model_charge = 0;
     if (request.model_private && request.model_charge_micros > 0) {
       if (request.model_sha256.empty()) {
@@ -102,6 +122,8 @@ absl::StatusOr<ReservationResult> LedgerStorage::Reserve(const ReservationReques
     record.model_private = request.model_private;
     record.model_sha256 = request.model_sha256;
     record.model_charge_micros = model_charge;
+    record.model_epsilon_micros = request.model_private ? request.model_charge_micros : 0;
+    record.model_delta = request.model_private ? request.model_delta : 0;
     record.created_unix = request.now_unix;
     RETURN_IF_ERROR(t.InsertRelease(record));
     result.granted = true;
@@ -197,14 +219,20 @@ absl::StatusOr<std::optional<std::string>> LedgerStorage::ModelBytes(
 
 absl::Status LedgerStorage::IssueAudit(const AuditRecord& audit) {
   return RunInTransaction([&](Tables& t) -> absl::Status {
-    ASSIGN_OR_RETURN(const ReleaseRecord record, OwnedRelease(t, audit.site_id, audit.release_id));
-    if (record.status != ReleaseStatus::kReserved || record.next_chunk > 0) {
-      // Canaries handed out after the upload began could not have been in the release.
-      return absl::FailedPreconditionError("release " + audit.release_id +
-                                           " is audited: ask for its canaries before uploading");
-    }
     ASSIGN_OR_RETURN(const std::optional<AuditRecord> existing, t.FindAudit(audit.release_id));
-    if (existing) return absl::AlreadyExistsError("release " + audit.release_id + " has an audit");
+    if (existing) {
+      if (existing->site_id != audit.site_id)
+        return absl::PermissionDeniedError("audit " + audit.release_id +
+                                           " belongs to another site");
+      return absl::AlreadyExistsError("release " + audit.release_id + " has an audit");
+    }
+    ASSIGN_OR_RETURN(const std::optional<ReleaseRecord> release, t.FindRelease(audit.release_id));
+    if (release) {
+      // Canaries handed out after the reservation could not have been in the model it names.
+      return absl::FailedPreconditionError(
+          "release " + audit.release_id +
+          " is already reserved: open the audit before training, under a new release id");
+    }
     AuditRecord issued = audit;
     issued.state = AuditState::kIssued;
     return t.PutAudit(issued);
@@ -223,44 +251,104 @@ absl::StatusOr<std::optional<AuditRecord>> LedgerStorage::GetAudit(const std::st
 absl::Status LedgerStorage::CommitAudit(const std::string& site_id, const std::string& release_id,
                                         const std::string& commitment) {
   return RunInTransaction([&](Tables& t) -> absl::Status {
-    RETURN_IF_ERROR(OwnedRelease(t, site_id, release_id).status());
-    ASSIGN_OR_RETURN(std::optional<AuditRecord> audit, t.FindAudit(release_id));
-    if (!audit) return absl::NotFoundError("release " + release_id + " has no audit");
-    if (audit->state != AuditState::kIssued) {
-      return audit->commitment == commitment
+    ASSIGN_OR_RETURN(AuditRecord audit, OwnedAudit(t, site_id, release_id));
+    if (audit.state != AuditState::kIssued) {
+      return audit.commitment == commitment
                  ? absl::OkStatus()
                  : absl::AlreadyExistsError("release " + release_id + " has another commitment");
     }
     if (commitment.size() != 64 ||
         commitment.find_first_not_of("0123456789abcdef") != std::string::npos)
       return absl::InvalidArgumentError("a commitment is a lower-case hex SHA-256");
-    audit->commitment = commitment;
-    audit->state = AuditState::kCommitted;
-    return t.PutAudit(*audit);
+    audit.commitment = commitment;
+    audit.state = AuditState::kCommitted;
+    return t.PutAudit(audit);
   });
 }
 
 absl::Status LedgerStorage::RevealAudit(const std::string& site_id, const std::string& release_id,
-                                        const std::string& bits, const std::string& salt) {
+                                        const std::string& bits, const std::string& salt,
+                                        const std::string& positions) {
   absl::Status verdict;
   RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
-    ASSIGN_OR_RETURN(const ReleaseRecord record, OwnedRelease(t, site_id, release_id));
-    ASSIGN_OR_RETURN(std::optional<AuditRecord> audit, t.FindAudit(release_id));
-    if (!audit) return absl::NotFoundError("release " + release_id + " has no audit");
-    if (audit->state == AuditState::kRevealed && audit->bits == bits && audit->salt == salt)
+    ASSIGN_OR_RETURN(AuditRecord audit, OwnedAudit(t, site_id, release_id));
+    if (audit.state == AuditState::kRevealed && audit.bits == bits && audit.salt == salt &&
+        audit.positions == positions)
       return absl::OkStatus();  // a replay
-    if (audit->state != AuditState::kCommitted)
+    if (audit.state != AuditState::kCommitted)
       return absl::FailedPreconditionError("the audit of " + release_id + " is " +
-                                           AuditStateName(audit->state) + ", not committed");
+                                           AuditStateName(audit.state) + ", not committed");
+    ASSIGN_OR_RETURN(const ReleaseRecord record, OwnedRelease(t, site_id, release_id));
     if (record.status != ReleaseStatus::kCommitted)
       return absl::FailedPreconditionError("reveal only after the release is committed");
-    verdict = CheckReveal(audit->commitment, bits, salt, audit->count);
-    audit->bits = bits;
-    audit->salt = salt;
-    audit->state = verdict.ok() ? AuditState::kRevealed : AuditState::kInvalid;
-    return t.PutAudit(*audit);  // an invalid reveal is recorded, not rolled back
+    verdict = CheckReveal(audit.commitment, bits, salt, audit.count);
+    if (verdict.ok()) {
+      const auto included = static_cast<int64_t>(std::count(bits.begin(), bits.end(), '1'));
+      verdict = ParseCanaryPositions(positions, included, record.rows_received).status();
+    }
+    audit.bits = bits;
+    audit.salt = salt;
+    audit.positions = positions;
+    audit.state = verdict.ok() ? AuditState::kRevealed : AuditState::kInvalid;
+    return t.PutAudit(audit);  // an invalid reveal is recorded, not rolled back
   }));
   return verdict;
+}
+
+absl::Status LedgerStorage::RecordVerdict(const AuditVerdictRecord& verdict) {
+  return RunInTransaction([&](Tables& t) -> absl::Status {
+    ASSIGN_OR_RETURN(const std::optional<AuditRecord> audit, t.FindAudit(verdict.release_id));
+    if (!audit || audit->state != AuditState::kRevealed)
+      return absl::FailedPreconditionError("release " + verdict.release_id +
+                                           " has no revealed audit to judge");
+    return t.PutVerdict(verdict);
+  });
+}
+
+absl::StatusOr<std::optional<AuditVerdictRecord>> LedgerStorage::GetVerdict(
+    const std::string& release_id) {
+  std::optional<AuditVerdictRecord> verdict;
+  RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
+    ASSIGN_OR_RETURN(verdict, t.FindVerdict(release_id));
+    return absl::OkStatus();
+  }));
+  return verdict;
+}
+
+absl::Status LedgerStorage::Approve(const ApprovalRecord& approval) {
+  if (approval.approved_by.empty() || approval.reason.empty())
+    return absl::InvalidArgumentError("an approval names who approved and why");
+  return RunInTransaction([&](Tables& t) -> absl::Status {
+    ASSIGN_OR_RETURN(const std::optional<ReleaseRecord> release,
+                     t.FindRelease(approval.release_id));
+    if (!release) return absl::NotFoundError("no release " + approval.release_id);
+    if (release->status != ReleaseStatus::kCommitted)
+      return absl::FailedPreconditionError("release " + approval.release_id +
+                                           " is not committed; only committed releases export");
+    ASSIGN_OR_RETURN(const std::optional<AuditRecord> audit, t.FindAudit(approval.release_id));
+    if (audit && audit->state != AuditState::kRevealed) {
+      // Its canary rows cannot be told from its records: approving it would export them.
+      return absl::FailedPreconditionError(
+          "release " + approval.release_id + " holds canaries whose positions are not known (" +
+          AuditStateName(audit->state) + " audit); it cannot be approved");
+    }
+    ASSIGN_OR_RETURN(const std::optional<ApprovalRecord> existing,
+                     t.FindApproval(approval.release_id));
+    if (existing)
+      return absl::AlreadyExistsError("release " + approval.release_id + " was approved by " +
+                                      existing->approved_by);
+    return t.InsertApproval(approval);
+  });
+}
+
+absl::StatusOr<std::optional<ApprovalRecord>> LedgerStorage::GetApproval(
+    const std::string& release_id) {
+  std::optional<ApprovalRecord> approval;
+  RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
+    ASSIGN_OR_RETURN(approval, t.FindApproval(release_id));
+    return absl::OkStatus();
+  }));
+  return approval;
 }
 
 absl::StatusOr<std::optional<ReleaseRecord>> LedgerStorage::GetRelease(

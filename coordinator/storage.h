@@ -38,6 +38,7 @@ struct ReservationRequest {
   // later releases from the same model (same SHA-256) reuse it without new privacy cost.
   std::string model_sha256;
   int64_t model_charge_micros = 0;
+  double model_delta = 0;  // recorded with the release; never charged
 };
 
 struct ReservationResult {
@@ -59,6 +60,11 @@ struct ReleaseRecord {
   bool model_private = false;
   std::string model_sha256;
   int64_t model_charge_micros = 0;  // > 0 only on the release that paid for the model
+  // The model's epsilon as claimed at reservation (0 if not private), whether or not this
+  // release paid for it: with charge_micros it is the release's claimed total epsilon, the
+  // figure a canary audit holds its empirical bound against.
+  int64_t model_epsilon_micros = 0;
+  double model_delta = 0;
   ReleaseStatus status = ReleaseStatus::kReserved;
   uint32_t next_chunk = 0;    // chunks 0..next_chunk-1 are stored
   int64_t rows_received = 0;  // rows in the stored chunks
@@ -66,22 +72,46 @@ struct ReleaseRecord {
   int64_t created_unix = 0;
 };
 
-// A canary audit of one release (docs/audits.md): issued (canaries sent) -> committed (the site's
-// commitment to its inclusion bits, before any upload) -> revealed (bits and salt match the
-// commitment) or invalid (they do not).
+// A canary audit of one release (docs/audits.md). The site opens it before training, naming
+// the id its audited release will have: issued (canaries sent) -> committed (the site's
+// commitment to its inclusion bits, before it trains and reserves) -> revealed (after the
+// release is committed: bits and salt match the commitment) or invalid (they do not).
 enum class AuditState { kIssued, kCommitted, kRevealed, kInvalid };
 const char* AuditStateName(AuditState state);
 
 struct AuditRecord {
-  std::string release_id;
+  std::string release_id;  // the release this audit will judge (reserved after the audit)
   std::string site_id;
+  std::string dataset;
   std::string canaries;  // CSV rows (no header) in the federation schema
   int count = 0;
   std::string commitment;
   std::string bits;  // revealed: one '0' / '1' per canary
   std::string salt;
+  // Revealed: the 0-based rows of the release derived from included canaries, ascending and
+  // comma-separated. They are kept out of every export.
+  std::string positions;
   AuditState state = AuditState::kIssued;
   int64_t created_unix = 0;
+};
+
+// The coordinator's judgement of an audited release (fedsyn-coordinator audit run).
+struct AuditVerdictRecord {
+  std::string release_id;
+  bool passed = false;
+  int64_t claimed_micros = 0;      // the release's claimed total epsilon
+  int64_t lower_bound_micros = 0;  // the empirical lower bound at 95%, rounded down
+  std::string reason;              // why it failed; empty when it passed
+  std::string report_json;         // the whole report (docs/audits.md)
+  int64_t judged_unix = 0;
+};
+
+// An operator's explicit approval of a release the gate would hold back.
+struct ApprovalRecord {
+  std::string release_id;
+  std::string approved_by;
+  std::string reason;
+  int64_t approved_unix = 0;
 };
 
 class Storage {
@@ -93,7 +123,9 @@ class Storage {
   virtual absl::Status SetLimit(const std::string& site_id, const std::string& dataset,
                                 int64_t limit_micros) = 0;
 
-  // Atomically reserves a release's full charge. A replay of an existing reservation with the
+  // Atomically reserves a release's full charge. An id with a canary audit must belong to the
+  // same site and dataset and its audit must be committed (FailedPrecondition otherwise).
+  // A replay of an existing reservation with the
   // same site, dataset and charge returns replayed = true and charges nothing; the same id
   // with other parameters is AlreadyExists; another site's id is PermissionDenied. When
   // spent + charge > limit it returns granted = false with the remainder and charges nothing;
@@ -125,19 +157,34 @@ class Storage {
   virtual absl::StatusOr<std::optional<std::string>> ModelBytes(
       const std::string& model_sha256) = 0;
 
-  // Canary audits. IssueAudit records the canaries of a reserved release owned by the record's
-  // site whose upload has not begun (FailedPrecondition otherwise; AlreadyExists if the release
-  // has an audit: the caller reads it with GetAudit).
+  // Canary audits. IssueAudit records the canaries of a release id nobody has reserved yet
+  // (FailedPrecondition if it is reserved: canaries handed out after the model was trained
+  // could not have been in it; AlreadyExists if this site already opened it — the caller reads
+  // it with GetAudit; PermissionDenied if another site did).
   // CommitAudit moves issued -> committed (a replay of the same commitment is OK; another is
-  // AlreadyExists). RevealAudit, for a committed audit of a committed release, checks the bits
-  // and salt against the commitment: revealed if they match, otherwise invalid and
-  // InvalidArgument (the audit cannot be repaired).
+  // AlreadyExists). A reservation of an audited id needs the commitment (see Reserve).
+  // RevealAudit, for a committed audit of a committed release, checks the bits and salt
+  // against the commitment and the positions against the bits and the release's rows: revealed
+  // if all match, otherwise invalid and InvalidArgument (the audit cannot be repaired).
   virtual absl::Status IssueAudit(const AuditRecord& audit) = 0;
   virtual absl::StatusOr<std::optional<AuditRecord>> GetAudit(const std::string& release_id) = 0;
   virtual absl::Status CommitAudit(const std::string& site_id, const std::string& release_id,
                                    const std::string& commitment) = 0;
   virtual absl::Status RevealAudit(const std::string& site_id, const std::string& release_id,
-                                   const std::string& bits, const std::string& salt) = 0;
+                                   const std::string& bits, const std::string& salt,
+                                   const std::string& positions) = 0;
+  virtual absl::StatusOr<std::vector<AuditRecord>> ListAudits() = 0;
+
+  // The release gate. RecordVerdict stores (or replaces, on a re-run) the verdict of a revealed
+  // audit. Approve records an operator's approval of a committed release (AlreadyExists if it
+  // has one; FailedPrecondition if its audit is not revealed, since its canary rows could not
+  // be kept out of the export).
+  virtual absl::Status RecordVerdict(const AuditVerdictRecord& verdict) = 0;
+  virtual absl::StatusOr<std::optional<AuditVerdictRecord>> GetVerdict(
+      const std::string& release_id) = 0;
+  virtual absl::Status Approve(const ApprovalRecord& approval) = 0;
+  virtual absl::StatusOr<std::optional<ApprovalRecord>> GetApproval(
+      const std::string& release_id) = 0;
 
   virtual absl::StatusOr<std::optional<ReleaseRecord>> GetRelease(
       const std::string& release_id) = 0;

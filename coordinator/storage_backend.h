@@ -33,6 +33,13 @@ class Tables {
   virtual absl::StatusOr<std::optional<AuditRecord>> FindAudit(const std::string& release_id) = 0;
   // Inserts or replaces the audit of its release.
   virtual absl::Status PutAudit(const AuditRecord& audit) = 0;
+  virtual absl::StatusOr<std::optional<AuditVerdictRecord>> FindVerdict(
+      const std::string& release_id) = 0;
+  // Inserts or replaces the verdict of its release.
+  virtual absl::Status PutVerdict(const AuditVerdictRecord& verdict) = 0;
+  virtual absl::StatusOr<std::optional<ApprovalRecord>> FindApproval(
+      const std::string& release_id) = 0;
+  virtual absl::Status InsertApproval(const ApprovalRecord& approval) = 0;
 };
 
 class LedgerStorage : public Storage {
@@ -54,7 +61,13 @@ class LedgerStorage : public Storage {
   absl::Status CommitAudit(const std::string& site_id, const std::string& release_id,
                            const std::string& commitment) override;
   absl::Status RevealAudit(const std::string& site_id, const std::string& release_id,
-                           const std::string& bits, const std::string& salt) override;
+                           const std::string& bits, const std::string& salt,
+                           const std::string& positions) override;
+  absl::Status RecordVerdict(const AuditVerdictRecord& verdict) override;
+  absl::StatusOr<std::optional<AuditVerdictRecord>> GetVerdict(
+      const std::string& release_id) override;
+  absl::Status Approve(const ApprovalRecord& approval) override;
+  absl::StatusOr<std::optional<ApprovalRecord>> GetApproval(const std::string& release_id) override;
   absl::StatusOr<std::optional<ReleaseRecord>> GetRelease(const std::string& release_id) override;
   absl::Status TouchSite(const std::string& site_id, int64_t now_unix) override;
 

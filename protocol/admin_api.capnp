@@ -33,6 +33,9 @@ struct SiteStatus {
   rows @4 :Int64;
   spentMicros @5 :Int64;
   limitMicros @6 :Int64;
+  auditsPassed @7 :Int64;   # committed releases by audit status (docs/audits.md)
+  auditsFailed @8 :Int64;
+  auditsPending @9 :Int64;
 }
 
 struct Budget {
@@ -53,4 +56,6 @@ struct ReleaseInfo {
   createdUnix @7 :Int64;
   modelPrivate @8 :Bool;    # false: the release's decoder was trained without DP
   mode @9 :Text;            # "synthetic" | "codes"
+  audit @10 :Text;          # "pending" | "passed" | "failed"
+  approved @11 :Bool;       # an operator approved it for export despite the gate
 }

@@ -98,6 +98,7 @@ std::string EncodeSiteRequest(const SiteRequest& request) {
                    b.setModelPrivate(m.model_private);
                    b.setModelSha256(AsText(m.model_sha256));
                    b.setModelEpsilonMicros(m.model_epsilon_micros);
+                   b.setModelDelta(m.model_delta);
                  },
                  [&](const UploadChunk& m) {
                    auto b = root.initUploadChunk();
@@ -118,7 +119,11 @@ std::string EncodeSiteRequest(const SiteRequest& request) {
                    b.setReleaseId(AsText(m.release_id));
                    b.setModel(AsData(m.model));
                  },
-                 [&](const AuditJobQuery& m) { root.setAuditJob(AsText(m.release_id)); },
+                 [&](const AuditJobQuery& m) {
+                   auto b = root.initOpenAudit();
+                   b.setReleaseId(AsText(m.release_id));
+                   b.setDataset(AsText(m.dataset));
+                 },
                  [&](const CanaryCommitment& m) {
                    auto b = root.initCommitCanaries();
                    b.setReleaseId(AsText(m.release_id));
@@ -129,6 +134,7 @@ std::string EncodeSiteRequest(const SiteRequest& request) {
                    b.setReleaseId(AsText(m.release_id));
                    b.setBits(AsText(m.bits));
                    b.setSalt(AsText(m.salt));
+                   b.setPositions(AsText(m.positions));
                  },
              },
              request);
@@ -154,6 +160,7 @@ absl::StatusOr<SiteRequest> DecodeSiteRequest(std::string_view bytes) {
             reserve.model_private = m.getModelPrivate();
             reserve.model_sha256 = FromText(m.getModelSha256());
             reserve.model_epsilon_micros = m.getModelEpsilonMicros();
+            reserve.model_delta = m.getModelDelta();
             return reserve;
           }
           case ::SiteRequest::UPLOAD_CHUNK: {
@@ -173,7 +180,12 @@ absl::StatusOr<SiteRequest> DecodeSiteRequest(std::string_view bytes) {
             return UploadModel{FromText(m.getReleaseId()), FromData(m.getModel())};
           }
           case ::SiteRequest::AUDIT_JOB:
-            return AuditJobQuery{FromText(r.getAuditJob())};
+            return absl::InvalidArgumentError(
+                "auditJob is retired: open an audit before reserving (openAudit)");
+          case ::SiteRequest::OPEN_AUDIT: {
+            auto m = r.getOpenAudit();
+            return AuditJobQuery{FromText(m.getReleaseId()), FromText(m.getDataset())};
+          }
           case ::SiteRequest::COMMIT_CANARIES: {
             auto m = r.getCommitCanaries();
             return CanaryCommitment{FromText(m.getReleaseId()), FromText(m.getCommitment())};
@@ -181,7 +193,7 @@ absl::StatusOr<SiteRequest> DecodeSiteRequest(std::string_view bytes) {
           case ::SiteRequest::REVEAL_CANARIES: {
             auto m = r.getRevealCanaries();
             return CanaryReveal{FromText(m.getReleaseId()), FromText(m.getBits()),
-                                FromText(m.getSalt())};
+                                FromText(m.getSalt()), FromText(m.getPositions())};
           }
         }
         return absl::InvalidArgumentError("unknown site request type");
@@ -350,6 +362,9 @@ std::string EncodeAdminResponse(const AdminResponse& response) {
                      list[i].setRows(v[i].rows);
                      list[i].setSpentMicros(v[i].spent_micros);
                      list[i].setLimitMicros(v[i].limit_micros);
+                     list[i].setAuditsPassed(v[i].audits_passed);
+                     list[i].setAuditsFailed(v[i].audits_failed);
+                     list[i].setAuditsPending(v[i].audits_pending);
                    }
                  },
                  [&](const std::vector<Budget>& v) {
@@ -374,6 +389,8 @@ std::string EncodeAdminResponse(const AdminResponse& response) {
                      list[i].setCreatedUnix(v[i].created_unix);
                      list[i].setModelPrivate(v[i].model_private);
                      list[i].setMode(AsText(v[i].mode));
+                     list[i].setAudit(AsText(v[i].audit));
+                     list[i].setApproved(v[i].approved);
                    }
                  },
              },
@@ -395,7 +412,8 @@ absl::StatusOr<AdminResponse> DecodeAdminResponse(std::string_view bytes) {
             std::vector<SiteStatus> v;
             for (auto s : r.getStatus()) {
               v.push_back({FromText(s.getSiteId()), s.getConnected(), s.getLastSeenUnix(),
-                           s.getReleases(), s.getRows(), s.getSpentMicros(), s.getLimitMicros()});
+                           s.getReleases(), s.getRows(), s.getSpentMicros(), s.getLimitMicros(),
+                           s.getAuditsPassed(), s.getAuditsFailed(), s.getAuditsPending()});
             }
             return v;
           }
@@ -413,7 +431,8 @@ absl::StatusOr<AdminResponse> DecodeAdminResponse(std::string_view bytes) {
               v.push_back({FromText(x.getReleaseId()), FromText(x.getSiteId()),
                            FromText(x.getDataset()), FromText(x.getState()), x.getChargeMicros(),
                            x.getRows(), FromText(x.getSha256()), x.getCreatedUnix(),
-                           x.getModelPrivate(), FromText(x.getMode())});
+                           x.getModelPrivate(), FromText(x.getMode()), FromText(x.getAudit()),
+                           x.getApproved()});
             }
             return v;
           }

@@ -30,6 +30,7 @@ struct Reserve {
   bool model_private = false;
   std::string model_sha256;
   int64_t model_epsilon_micros = 0;
+  double model_delta = 0;
 };
 struct UploadChunk {
   std::string release_id;
@@ -49,8 +50,9 @@ struct UploadModel {
   std::string release_id;
   std::string model;  // published model file bytes (codes mode)
 };
-struct AuditJobQuery {
+struct AuditJobQuery {  // the openAudit request
   std::string release_id;
+  std::string dataset;
 };
 struct CanaryCommitment {
   std::string release_id;
@@ -60,6 +62,7 @@ struct CanaryReveal {
   std::string release_id;
   std::string bits;
   std::string salt;
+  std::string positions;
 };
 using SiteRequest = std::variant<Hello, Reserve, UploadChunk, Commit, Heartbeat, ReleaseStateQuery,
                                  UploadModel, AuditJobQuery, CanaryCommitment, CanaryReveal>;
@@ -135,6 +138,9 @@ struct SiteStatus {
   int64_t rows = 0;
   int64_t spent_micros = 0;
   int64_t limit_micros = 0;
+  int64_t audits_passed = 0;
+  int64_t audits_failed = 0;
+  int64_t audits_pending = 0;
 };
 struct Budget {
   std::string site_id;
@@ -153,6 +159,8 @@ struct ReleaseInfo {
   int64_t created_unix = 0;
   bool model_private = false;
   std::string mode = "synthetic";
+  std::string audit = "pending";
+  bool approved = false;
 };
 using AdminResponse =
     std::variant<Error, std::vector<SiteStatus>, std::vector<Budget>, std::vector<ReleaseInfo>>;

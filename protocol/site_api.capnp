@@ -12,14 +12,22 @@ struct SiteRequest {
     heartbeat @4 :Void;
     releaseState @5 :Text;   # release id: how far the coordinator got (resume after a disconnect)
     uploadModel @6 :UploadModel;
-    auditJob @7 :Text;        # release id: its canaries (issued on the first ask, before any chunk)
+    auditJob @7 :Text;        # retired before any release (audits now open before the
+                              # reservation, see openAudit); answered with an error
     commitCanaries @8 :CanaryCommitment;
     revealCanaries @9 :CanaryReveal;
+    openAudit @10 :OpenAudit;
   }
 }
 
-# Canary audits (docs/audits.md). The site commits to its inclusion bits before uploading and
-# reveals them after the release is committed; commitment = SHA-256 hex of salt ":" bits.
+# Canary audits (docs/audits.md). The site opens an audit before training, under the id its
+# audited release will have, commits to its inclusion bits before reserving, and reveals them
+# after the release is committed; commitment = SHA-256 hex of salt ":" bits.
+struct OpenAudit {
+  releaseId @0 :Text;       # chosen by the agent; asking again returns the same canaries
+  dataset @1 :Text;
+}
+
 struct CanaryCommitment {
   releaseId @0 :Text;
   commitment @1 :Text;
@@ -29,6 +37,8 @@ struct CanaryReveal {
   releaseId @0 :Text;
   bits @1 :Text;            # one '0' or '1' per canary, in the order they were sent
   salt @2 :Text;
+  positions @3 :Text;       # 0-based rows of the release derived from included canaries,
+                            # ascending, comma-separated (kept out of exports)
 }
 
 # Codes mode: the published decoder of a reserved release, sent before its chunks. Its
@@ -52,6 +62,7 @@ struct Reserve {
   modelPrivate @5 :Bool;
   modelSha256 @6 :Text;           # identifies the model; its epsilon is charged once per model
   modelEpsilonMicros @7 :Int64;   # the DP-trained model's epsilon (0 if not private)
+  modelDelta @8 :Float64;         # ... and its delta (0 if not private)
 }
 
 struct UploadChunk {

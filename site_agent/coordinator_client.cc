@@ -86,6 +86,21 @@ absl::StatusOr<protocol::Reserved> CoordinatorClient::Reserve(const protocol::Re
   return Expect<protocol::Reserved>(Call(reserve));
 }
 
+absl::StatusOr<protocol::AuditJob> CoordinatorClient::OpenAudit(const std::string& release_id,
+                                                                const std::string& dataset) {
+  return Expect<protocol::AuditJob>(Call(protocol::AuditJobQuery{release_id, dataset}));
+}
+
+absl::Status CoordinatorClient::CommitCanaries(const std::string& release_id,
+                                               const std::string& commitment) {
+  return Expect<protocol::AuditStateReply>(Call(protocol::CanaryCommitment{release_id, commitment}))
+      .status();
+}
+
+absl::Status CoordinatorClient::RevealCanaries(const protocol::CanaryReveal& reveal) {
+  return Expect<protocol::AuditStateReply>(Call(reveal)).status();
+}
+
 absl::StatusOr<protocol::ReleaseState> CoordinatorClient::State(const std::string& release_id) {
   return Expect<protocol::ReleaseState>(Call(protocol::ReleaseStateQuery{release_id}));
 }

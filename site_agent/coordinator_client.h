@@ -50,6 +50,14 @@ class CoordinatorClient {
   absl::Status Commit(const std::string& release_id, int64_t rows, const std::string& sha256);
   absl::Status Heartbeat();
 
+  // Canary audits (docs/audits.md): open the audit of the release that will carry
+  // `release_id` (its canaries; count 0 if the dataset is not audited), commit to the inclusion
+  // bits before reserving, reveal them after the release is committed.
+  absl::StatusOr<protocol::AuditJob> OpenAudit(const std::string& release_id,
+                                               const std::string& dataset);
+  absl::Status CommitCanaries(const std::string& release_id, const std::string& commitment);
+  absl::Status RevealCanaries(const protocol::CanaryReveal& reveal);
+
   // Splits CSV text into chunks of whole lines, each at most `chunk_bytes` (deterministic, so a
   // resumed upload cuts the same chunks). InvalidArgument if one line is longer.
   static absl::StatusOr<std::vector<std::string>> SplitChunks(const std::string& rows,

@@ -13,6 +13,7 @@
 #include "common/eval/fidelity.h"
 #include "common/eval/logistic_regression.h"
 #include "common/eval/metrics.h"
+#include "common/eval/metrics_json.h"
 #include "common/model/model_bundle.h"
 #include "site_agent/release.h"
 #include "spdlog/spdlog.h"
@@ -178,22 +179,7 @@ std::pair<eval::Scores, eval::Scores> SplitScores(const eval::Scores& all, size_
           eval::Scores(all.begin() + static_cast<int64_t>(members), all.end())};
 }
 
-Json IntervalJson(const eval::Interval& i) {
-  return {{"estimate", i.estimate}, {"low", i.low}, {"high", i.high}};
-}
-
-Json AttackJson(const eval::AttackMetrics& m, bool with_roc) {
-  Json j = {{"auc", IntervalJson(m.auc)},
-            {"balanced_accuracy", IntervalJson(m.balanced_accuracy)},
-            {"tpr_at_1pct_fpr", IntervalJson(m.tpr_at_1pct_fpr)},
-            {"tpr_at_01pct_fpr", IntervalJson(m.tpr_at_01pct_fpr)}};
-  if (with_roc) {
-    Json roc = Json::array();
-    for (const eval::RocPoint& p : m.roc) roc.push_back({p.fpr, p.tpr});
-    j["roc"] = roc;
-  }
-  return j;
-}
+using eval::AttackJson;
 
 // Test accuracy and ROC AUC (binary: of class 1; more classes: one-vs-rest, averaged).
 Json UtilityJson(const model::Classifier& c, const Dataset& test, int num_classes) {

@@ -17,6 +17,11 @@ CREATE TABLE releases (
   model_sha256 TEXT NOT NULL DEFAULT '', model_charge_micros INTEGER NOT NULL DEFAULT 0, created_unix INTEGER NOT NULL DEFAULT (strftime('%s', 'now')));
 )sql",
     "ALTER TABLE releases ADD COLUMN mode TEXT NOT NULL DEFAULT 'synthetic';",
+    R"sql(
+CREATE TABLE audit_jobs (
+  release_id TEXT PRIMARY KEY, dataset TEXT NOT NULL, canaries BLOB NOT NULL, bits TEXT NOT NULL,
+  salt TEXT NOT NULL, commitment TEXT NOT NULL, positions TEXT NOT NULL, state TEXT NOT NULL);
+)sql",
 };
 
 // Everything except releases the coordinator refused before any noise was drawn.
@@ -119,7 +124,57 @@ class SqliteLocalLedger final : public LocalLedger {
     return out;
   }
 
+  absl::Status AddAuditJob(const AuditJobRecord& job) override {
+    return db_->Transaction([&]() -> absl::Status {
+      Statement known(db_->handle(), "SELECT 1 FROM audit_jobs WHERE release_id = ?");
+      known.BindText(1, job.release_id);
+      if (known.Next()) return absl::AlreadyExistsError("audit job " + job.release_id + " exists");
+      RETURN_IF_ERROR(known.status());
+      Statement s(db_->handle(),
+                  "INSERT INTO audit_jobs (release_id, dataset, canaries, bits, salt, commitment, "
+                  "positions, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+      s.BindText(1, job.release_id).BindText(2, job.dataset).BindBlob(3, job.canaries);
+      s.BindText(4, job.bits).BindText(5, job.salt).BindText(6, job.commitment);
+      s.BindText(7, job.positions).BindText(8, job.state);
+      return s.Run();
+    });
+  }
+
+  absl::StatusOr<std::optional<AuditJobRecord>> FindAuditJob(
+      const std::string& release_id) override {
+    std::optional<AuditJobRecord> job;
+    RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
+      Statement s(db_->handle(),
+                  "SELECT release_id, dataset, canaries, bits, salt, commitment, positions, state "
+                  "FROM audit_jobs WHERE release_id = ?");
+      s.BindText(1, release_id);
+      if (s.Next()) {
+        job = AuditJobRecord{s.Text(0), s.Text(1), s.Text(2), s.Text(3),
+                             s.Text(4), s.Text(5), s.Text(6), s.Text(7)};
+      }
+      return s.status();
+    }));
+    return job;
+  }
+
+  absl::Status SetAuditJobPositions(const std::string& release_id,
+                                    const std::string& positions) override {
+    return UpdateAuditJob("positions", release_id, positions);
+  }
+  absl::Status SetAuditJobState(const std::string& release_id, const std::string& state) override {
+    return UpdateAuditJob("state", release_id, state);
+  }
+
  private:
+  absl::Status UpdateAuditJob(const std::string& column, const std::string& release_id,
+                              const std::string& value) {
+    return db_->Transaction([&] {
+      Statement s(db_->handle(), "UPDATE audit_jobs SET " + column + " = ? WHERE release_id = ?");
+      s.BindText(1, value).BindText(2, release_id);
+      return s.Run();
+    });
+  }
+
   std::unique_ptr<sqlite::Database> db_;
 };
 

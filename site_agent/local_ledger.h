@@ -11,6 +11,7 @@
 #define FEDSYN_SITE_AGENT_LOCAL_LEDGER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,21 @@ struct LocalRelease {
   std::string mode = "synthetic";
 };
 
+// A canary audit job (docs/audits.md): the coordinator's canaries for the release that will
+// carry `release_id`, this site's secret inclusion bits and salt (revealed only after that
+// release is committed), and where the included canaries landed in the release.
+// States: committed (commitment sent) -> revealed.
+struct AuditJobRecord {
+  std::string release_id;
+  std::string dataset;
+  std::string canaries;  // CSV rows (no header) in the federation schema
+  std::string bits;      // one '0' / '1' per canary
+  std::string salt;
+  std::string commitment;
+  std::string positions;  // set when the release is generated: "3,17,40"
+  std::string state = "committed";
+};
+
 class LocalLedger {
  public:
   static absl::StatusOr<std::unique_ptr<LocalLedger>> Open(const std::string& path);
@@ -52,6 +68,16 @@ class LocalLedger {
   virtual absl::Status MarkGenerated(const LocalRelease& release) = 0;
   virtual absl::StatusOr<int64_t> Spent(const std::string& dataset) = 0;
   virtual absl::StatusOr<std::vector<LocalRelease>> Releases() = 0;
+
+  // Stores a new audit job before its commitment is sent (a crash must not lose the bits the
+  // commitment binds); AlreadyExists for a known id.
+  virtual absl::Status AddAuditJob(const AuditJobRecord& job) = 0;
+  virtual absl::StatusOr<std::optional<AuditJobRecord>> FindAuditJob(
+      const std::string& release_id) = 0;
+  virtual absl::Status SetAuditJobPositions(const std::string& release_id,
+                                            const std::string& positions) = 0;
+  virtual absl::Status SetAuditJobState(const std::string& release_id,
+                                        const std::string& state) = 0;
 };
 
 }  // namespace fedsyn::site

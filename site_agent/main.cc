@@ -18,6 +18,7 @@
 #include "common/data/table_io.h"
 #include "common/privacy/budget.h"
 #include "common/privacy/random.h"
+#include "site_agent/audit_job.h"
 #include "site_agent/evaluate.h"
 #include "site_agent/pipeline.h"
 #include "site_agent/submit.h"
@@ -42,7 +43,7 @@ struct CliState {
   TrainRequest train;
   ReleaseRequest release;
   std::string metric = "l2", decoding = "sample", mode = "synthetic";
-  std::string site_kit, dataset;
+  std::string site_kit, dataset, audit_job;
   double dp_epsilon = 0;
   fedsyn::model::DpSgdOptions dp;
   // evaluate
@@ -155,6 +156,15 @@ void ResolveReleaseOptions(CLI::App* cmd, CliState& s) {
 
 int DoTrain(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {
   if (cmd->count("--seed") > 0) s.train.seed = s.seed;
+  if (!s.audit_job.empty()) {
+    if (s.site_kit.empty())
+      return Fail(absl::InvalidArgumentError("--audit-job needs --site-kit (its ledger)"));
+    auto kit = fedsyn::site::LoadSiteKit(s.site_kit);
+    if (!kit.ok()) return Fail(kit.status());
+    auto job = fedsyn::site::LoadOpenAuditJob(*kit, s.audit_job);
+    if (!job.ok()) return Fail(job.status());
+    s.train.extra_rows_csv = fedsyn::site::IncludedCanaryRows(*job);
+  }
   if (cmd->count("--dp-epsilon") > 0) {
     s.dp.target_epsilon = s.dp_epsilon;
     if (cmd->count("--epochs") > 0) s.dp.epochs = s.train.train.max_epochs;
@@ -306,6 +316,10 @@ int main(int argc, char** argv) {
   CLI::App* train =
       app.add_subcommand("train", "train a VAE on a CSV table (with a schema) or IDX images");
   AddTrainOptions(train, s, /*model_out_required=*/true);
+  train->add_option("--audit-job", s.audit_job,
+                    "also train on the canaries this site's audit job includes (docs/audits.md)");
+  train->add_option("--site-kit", s.site_kit, "site.toml (its ledger holds the audit job)")
+      ->check(CLI::ExistingFile);
   CLI::App* release =
       app.add_subcommand("release", "release metric-private synthetic data from a trained model");
   AddReleaseOptions(release, s, /*needs_model_and_input=*/true);
@@ -321,6 +335,17 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
   submit->add_option("--dataset", s.dataset, "the federation's dataset name")->required();
+  submit->add_option("--audit-job", s.release.audit_job,
+                     "release under this audit job (its canaries join the input; revealed after "
+                     "the commit)");
+  CLI::App* audit_job_cmd = app.add_subcommand(
+      "audit-job",
+      "open a canary audit for the next release of a dataset: fetch canaries, draw and commit "
+      "the inclusion bits (then train and submit with --audit-job)");
+  audit_job_cmd->add_option("--site-kit", s.site_kit, "site.toml from the site kit")
+      ->required()
+      ->check(CLI::ExistingFile);
+  audit_job_cmd->add_option("--dataset", s.dataset, "the federation's dataset name")->required();
   CLI::App* presence = app.add_subcommand(
       "heartbeat", "stay connected to the coordinator and send heartbeats until SIGINT/SIGTERM");
   presence->add_option("--site-kit", s.site_kit, "site.toml from the site kit")
@@ -388,6 +413,24 @@ int main(int argc, char** argv) {
     std::signal(SIGTERM, OnStopSignal);
     fedsyn::site::KeepPresence(*kit, {}, std::chrono::seconds(heartbeat_seconds), g_stop,
                                [&secure] { return secure.UniformOpen01(); });
+    return fedsyn::base::kExitOk;
+  }
+  if (*audit_job_cmd) {
+    auto kit = fedsyn::site::LoadSiteKit(s.site_kit);
+    if (!kit.ok()) return Fail(kit.status());
+    auto job = fedsyn::site::OpenAuditJob(*kit, s.dataset, secure, {});
+    if (!job.ok()) return Fail(job.status());
+    if (job->canaries.empty()) {
+      std::printf("dataset %s is not audited by the federation: no audit job needed\n",
+                  s.dataset.c_str());
+      return fedsyn::base::kExitOk;
+    }
+    std::printf("audit job %s: %zu canaries, inclusion committed\n", job->release_id.c_str(),
+                job->bits.size());
+    std::printf(
+        "next: fedsyn-agent train ... --audit-job %s --site-kit %s, then submit ... "
+        "--audit-job %s\n",
+        job->release_id.c_str(), s.site_kit.c_str(), job->release_id.c_str());
     return fedsyn::base::kExitOk;
   }
   if (*submit || *resume) {

@@ -89,6 +89,13 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
       return absl::InvalidArgumentError("a schema file is required for CSV input");
     ASSIGN_OR_RETURN(data::Schema schema, data::Schema::LoadFile(request.schema_path));
     ASSIGN_OR_RETURN(data::ReadResult read, data::ReadCsvTable(request.input_csv, schema));
+    if (!request.extra_rows_csv.empty()) {
+      ASSIGN_OR_RETURN(data::ReadResult extra,
+                       data::ParseCsvTable(request.extra_rows_csv, schema, "audit canaries",
+                                           data::HeaderlessCsvFormat()));
+      summary.extra_rows = extra.table.num_rows();
+      for (data::Row& row : extra.table.rows) read.table.rows.push_back(std::move(row));
+    }
     ASSIGN_OR_RETURN(data::Transformer transformer, data::Transformer::FromSchema(schema));
     encoded = transformer.Encode(read.table);
     summary.read_report = read.report;
@@ -148,7 +155,9 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
     ASSIGN_OR_RETURN(summary.report, bundle.vae->Train(encoded, options, progress));
     bundle.model_private = false;
   }
-  bundle.training = {{"parameters", parameters}, {"outcome", TrainingOutcomeJson(summary.report)}};
+  Json outcome = TrainingOutcomeJson(summary.report);
+  if (summary.extra_rows > 0) outcome["audit_canaries_included"] = summary.extra_rows;
+  bundle.training = {{"parameters", parameters}, {"outcome", outcome}};
   RETURN_IF_ERROR(model::SaveModelBundle(request.model_out, bundle));
   return summary;
 }

@@ -41,12 +41,17 @@ struct TrainRequest {
   std::optional<uint64_t> seed;
   // Set: train with DP-SGD (epochs come from here, not from `train.max_epochs`).
   std::optional<model::DpSgdOptions> dp;
+  // Tables: more records to train on, as CSV rows (no header) in the schema — the included
+  // canaries of an audit job (audit_job.h). Their count is kept out of the model's published
+  // parameters (it would hint at the secret inclusion bits).
+  std::string extra_rows_csv;
 };
 
 struct TrainSummary {
   model::TrainReport report;
   std::optional<model::DpTrainReport> dp;
   int64_t rows = 0;
+  int64_t extra_rows = 0;        // of `rows`: from TrainRequest::extra_rows_csv
   data::ReadReport read_report;  // tables only
 };
 
@@ -66,6 +71,9 @@ struct ReleaseRequest {
   data::DecodingMode decoding = data::DecodingMode::kSample;
   std::optional<double> label_epsilon;  // images with labels
   bool allow_nonprivate_model = false;
+  // Federated submits only: the id of an open audit job (audit_job.h). The release takes the
+  // job's id and carries its included canaries at random positions.
+  std::string audit_job;
 };
 
 struct ReleaseSummary {

@@ -6,6 +6,7 @@
 #include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
 #include "protocol/codec.h"
+#include "site_agent/audit_job.h"
 #include "site_agent/local_ledger.h"
 #include "spdlog/spdlog.h"
 
@@ -15,8 +16,12 @@ namespace {
 // Room for the envelope of an uploadModel message around the model bytes.
 constexpr size_t kMessageOverheadBytes = 64 << 10;
 
-std::string NewReleaseId(privacy::RandomSource& rng) {
-  return "r-" + privacy::RandomHex([&rng] { return rng.NextU64(); }, 2);
+// A committed release that carries canaries reveals its audit job's secrets, once.
+absl::Status RevealIfAudited(CoordinatorClient& client, LocalLedger& ledger,
+                             const std::string& release_id) {
+  ASSIGN_OR_RETURN(const std::optional<AuditJobRecord> job, ledger.FindAuditJob(release_id));
+  if (!job || job->state != "committed") return absl::OkStatus();
+  return RevealAuditJob(client, ledger, *job);
 }
 
 absl::Status UploadAndCommit(CoordinatorClient& client, LocalLedger& ledger,
@@ -39,10 +44,14 @@ absl::Status UploadAndCommit(CoordinatorClient& client, LocalLedger& ledger,
   RETURN_IF_ERROR(client.Commit(release.release_id, release.rows, release.sha256));
   RETURN_IF_ERROR(ledger.SetState(release.release_id, "committed"));
   committed = true;
-  return absl::OkStatus();
+  return RevealIfAudited(client, ledger, release.release_id);
 }
 
 }  // namespace
+
+std::string NewReleaseId(privacy::RandomSource& rng) {
+  return "r-" + privacy::RandomHex([&rng] { return rng.NextU64(); }, 2);
+}
 
 absl::StatusOr<std::string> SpoolRows(const std::string& spool_path) {
   ASSIGN_OR_RETURN(const std::string text, data::ReadFileToString(spool_path));
@@ -67,15 +76,42 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
     return absl::PermissionDeniedError("cannot create spool " + kit.spool_dir + ": " +
                                        error.message());
   SubmitSummary summary;
-  summary.release_id = NewReleaseId(rng);
+  std::optional<AuditJobRecord> audit_job;
+  if (!request.audit_job.empty()) {
+    ASSIGN_OR_RETURN(audit_job, LoadOpenAuditJob(kit, request.audit_job));
+    if (audit_job->dataset != dataset) {
+      return absl::InvalidArgumentError("audit job " + request.audit_job + " is for dataset " +
+                                        audit_job->dataset + ", not " + dataset);
+    }
+  }
+  // An audited release carries its job's id: that is how the coordinator pairs them.
+  summary.release_id = audit_job ? audit_job->release_id : NewReleaseId(rng);
   summary.spool_path =
       (std::filesystem::path(kit.spool_dir) / (summary.release_id + ".csv")).string();
   request.output = summary.spool_path;
 
   // 1. Prepare: no randomness drawn.
-  ASSIGN_OR_RETURN(const PreparedRelease prepared, PrepareRelease(request));
+  ASSIGN_OR_RETURN(PreparedRelease prepared, PrepareRelease(request));
   if (prepared.bundle.kind != model::DataKind::kTable) {
     return absl::UnimplementedError("only table releases federate in this version");
+  }
+  ASSIGN_OR_RETURN(auto ledger, LocalLedger::Open(kit.ledger_path));
+  if (audit_job) {
+    ASSIGN_OR_RETURN(const std::vector<LocalRelease> known, ledger->Releases());
+    for (const LocalRelease& r : known) {
+      // One job, one release: a second attempt could draw noise twice under one reservation.
+      if (r.release_id == audit_job->release_id && r.state != "refused") {
+        return absl::FailedPreconditionError("audit job " + r.release_id +
+                                             " already has a release (" + r.state +
+                                             "); open a new audit job");
+      }
+    }
+    ASSIGN_OR_RETURN(const data::Table canaries,
+                     IncludedCanaries(*audit_job, *prepared.bundle.schema));
+    audit_job->positions = InsertAtRandomPositions(prepared.table->table, canaries, rng);
+    prepared.rows = prepared.table->table.num_rows();
+    // Recorded before the reservation: whatever gets generated, the reveal names these rows.
+    RETURN_IF_ERROR(ledger->SetAuditJobPositions(audit_job->release_id, audit_job->positions));
   }
   summary.charge_micros = prepared.charge_micros;
   summary.guarantee = prepared.guarantee;
@@ -95,7 +131,6 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
   }
 
   // 3. The site's own ledger first, then the coordinator's.
-  ASSIGN_OR_RETURN(auto ledger, LocalLedger::Open(kit.ledger_path));
   // A DP-trained model's epsilon is paid once per model, identified by the SHA-256 of its
   // published form (what codes mode ships; the coordinator can check it).
   ASSIGN_OR_RETURN(const std::string published, model::PublishedModelBytes(prepared.bundle));
@@ -119,6 +154,7 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
                             prepared.bundle.model_private};
   reserve.model_sha256 = model_sha;
   reserve.model_epsilon_micros = model_charge;
+  reserve.model_delta = prepared.bundle.model_private ? prepared.bundle.model_delta : 0;
   auto reserved = client->Reserve(reserve);
   if (!reserved.ok()) {
     // Refused before any noise was drawn: nothing left the site, the local charge is returned.
@@ -171,10 +207,19 @@ absl::StatusOr<int> ResumePending(const SiteKit& kit, const ClientOptions& optio
   std::unique_ptr<CoordinatorClient> client;
   int committed_count = 0;
   for (const LocalRelease& release : releases) {
-    if (release.state == "committed" || release.state == "refused" || release.state == "abandoned")
-      continue;
+    if (release.state == "refused" || release.state == "abandoned") continue;
+    if (release.state == "committed") {
+      // Committed, but the reveal may have been cut off.
+      ASSIGN_OR_RETURN(const std::optional<AuditJobRecord> job,
+                       ledger->FindAuditJob(release.release_id));
+      if (!job || job->state != "committed") continue;
+    }
     if (!client) {
       ASSIGN_OR_RETURN(client, CoordinatorClient::Connect(kit, options, uniform01));
+    }
+    if (release.state == "committed") {
+      RETURN_IF_ERROR(RevealIfAudited(*client, *ledger, release.release_id));
+      continue;
     }
     if (release.state == "generated") {
       bool committed = false;

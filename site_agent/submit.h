@@ -32,7 +32,9 @@ struct SubmitSummary {
 };
 
 // `request.output` is ignored: outputs go to the kit's spool. Only table models federate in
-// this version. `max_chunks` >= 0 stops the upload early (tests: an agent dying mid-upload).
+// this version. With `request.audit_job`, the release takes the job's id, carries its included
+// canaries, and reveals the job after its commit (audit_job.h). `max_chunks` >= 0 stops the upload
+// early (tests: an agent dying mid-upload).
 absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKit& kit,
                                             const std::string& dataset, privacy::RandomSource& rng,
                                             const ClientOptions& options, int max_chunks = -1);
@@ -42,6 +44,9 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
 // abandoned — charge kept — otherwise). Returns how many releases it committed.
 absl::StatusOr<int> ResumePending(const SiteKit& kit, const ClientOptions& options,
                                   std::function<double()> uniform01);
+
+// A fresh release id from the secure generator ("r-" and 32 hex digits).
+std::string NewReleaseId(privacy::RandomSource& rng);
 
 // The CSV body of a synthetic output file (everything after its header line).
 absl::StatusOr<std::string> SpoolRows(const std::string& spool_path);

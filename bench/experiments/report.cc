@@ -12,16 +12,16 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "bench/experiments/svg_plot.h"
 #include "common/data/table_io.h"
+#include "common/report/svg_plot.h"
 #include "nlohmann/json.hpp"
 
 namespace {
 
 using Json = nlohmann::json;
-using fedsyn::bench::Axis;
-using fedsyn::bench::Chart;
-using fedsyn::bench::Series;
+using fedsyn::report::Axis;
+using fedsyn::report::Chart;
+using fedsyn::report::Series;
 
 // "Attack accuracy about 0.5": the largest mean balanced accuracy of the attacks on the target
 // model stays within this of 0.5.
@@ -107,7 +107,7 @@ std::string UtilityChart(const Json& report) {
     const double a = (*real)["utility"]["accuracy"]["mean"].get<double>();
     chart.series.push_back({ShortName("real"), {{chart.x.min, a}, {chart.x.max, a}}, false, true});
   }
-  return fedsyn::bench::RenderSvg(chart);
+  return fedsyn::report::RenderSvg(chart);
 }
 
 std::string RocChart(const Json& report) {
@@ -142,7 +142,7 @@ std::string RocChart(const Json& report) {
     }
   }
   chart.series.push_back({"chance", {{1e-3, 1e-3}, {1, 1}}, false, true});
-  return fedsyn::bench::RenderSvg(chart);
+  return fedsyn::report::RenderSvg(chart);
 }
 
 std::string DatasetSection(const Json& report, const std::string& figures_rel,

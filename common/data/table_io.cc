@@ -210,6 +210,12 @@ CsvFormat OutputCsvFormat() {
   return format;
 }
 
+CsvFormat HeaderlessCsvFormat() {
+  CsvFormat format = OutputCsvFormat();
+  format.header = false;
+  return format;
+}
+
 std::string FormatCsvTable(const Table& table, const Schema& schema) {
   std::string out;
   for (size_t c = 0; c < schema.columns.size(); ++c) {

@@ -45,6 +45,9 @@ absl::StatusOr<ReadResult> ReadCsvTable(const std::string& path, const Schema& s
 
 // The CSV format fedsyn writes: header line of column names, comma-delimited.
 CsvFormat OutputCsvFormat();
+// The same without the header line: the rows fedsyn sends between agent and coordinator
+// (upload chunks, canaries).
+CsvFormat HeaderlessCsvFormat();
 
 // Writes `table` with a header; ignored columns are written empty (their content was never
 // read into the model). Returns the CSV text.

@@ -97,10 +97,14 @@ absl::Status Database::Transaction(const std::function<absl::Status()>& body) {
 }
 
 absl::Status Database::Migrate(std::span<const char* const> migrations) {
-  Statement version(db_, "PRAGMA user_version");
-  if (!version.Next())
-    return version.status().ok() ? absl::InternalError("no schema version") : version.status();
-  const int64_t applied = version.Int(0);
+  int64_t applied = 0;
+  {
+    // Finalised before migrating: an open statement would keep DROP TABLE from running.
+    Statement version(db_, "PRAGMA user_version");
+    if (!version.Next())
+      return version.status().ok() ? absl::InternalError("no schema version") : version.status();
+    applied = version.Int(0);
+  }
   const int64_t known = static_cast<int64_t>(migrations.size());
   if (applied > known) {
     return absl::FailedPreconditionError("database schema version " + std::to_string(applied) +

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The federation demo on one machine: a demo CA and four hospital site kits in a fresh folder,
-# the coordinator and the four UCI Heart Disease hospital agents on 127.0.0.1, one release per
-# site, the dashboard's status table, and the pooled export. Stops the coordinator on exit and
-# on Ctrl-C.
+# the coordinator and the four UCI Heart Disease hospital agents on 127.0.0.1, one audited
+# release per site (100 canaries each, docs/audits.md), the coordinator's audit run and its
+# reports, the dashboard's status table, and the pooled export of the releases that passed.
+# Stops the coordinator on exit and on Ctrl-C.
 #
 #   federation-demo.sh OUT_DIR [EPOCHS]      (binaries from $FEDSYN_BUILD_DIR or ./build)
 #
@@ -54,6 +55,7 @@ key = "pki/coordinator.key"
 [[dataset]]
 name = "heart"
 schema = "heart_disease.schema.toml"
+audit_canaries = 100
 TOML
 for site in "${sites[@]}"; do
   printf '\n[[site]]\nid = "%s"\nbudgets = { heart = 15.0 }\n' "$site" >> "$out/coordinator.toml"
@@ -82,12 +84,18 @@ for site in "${sites[@]}"; do
   presence_pids+=($!)
 done
 
-echo "== each hospital trains its model on its own records, with DP-SGD"
+echo "== each hospital opens a canary audit job, then trains its model with DP-SGD on its records"
+echo "   plus the canaries it secretly chose to include"
+declare -A job
 for site in "${sites[@]}"; do
+  kit="$out/pki/sites/$site/site.toml"
+  "$agent" --log-level warn audit-job --site-kit "$kit" --dataset heart > "$out/$site.audit-job.log"
+  job[$site]=$(sed -n 's/^audit job \([^:]*\):.*/\1/p' "$out/$site.audit-job.log")
   "$agent" --log-level warn train --input "$demo/processed.$site.data" --schema "$demo/heart_disease.schema.toml" \
+    --audit-job "${job[$site]}" --site-kit "$kit" \
     --model-out "$out/$site.model" --epochs "$epochs" --dp-epsilon 3 --dp-delta 1e-3 --dp-batch-size 32 \
     > "$out/$site.train.log"
-  echo "   $site: $(tail -n 1 "$out/$site.train.log")"
+  echo "   $site: $(head -n 1 "$out/$site.audit-job.log"); $(tail -n 1 "$out/$site.train.log")"
 done
 
 echo "== the four agents release into the federation at once (va sends noised codes + its DP decoder)"
@@ -97,6 +105,7 @@ for site in "${sites[@]}"; do
   [ "$site" = va ] && mode=codes
   "$agent" --log-level warn submit --site-kit "$out/pki/sites/$site/site.toml" --dataset heart \
     --model "$out/$site.model" --input "$demo/processed.$site.data" --mode "$mode" \
+    --audit-job "${job[$site]}" \
     --epsilon-d 1.0 --clip-radius 3.0 > "$out/$site.submit.log" 2>&1 &
   pids+=($!)
 done
@@ -109,6 +118,10 @@ for i in "${!pids[@]}"; do
   fi
 done
 
+echo
+echo "== the coordinator audits what it received: canaries scored against each release, an"
+echo "   attack on a model trained on the pooled data, verdicts held against the claimed epsilon"
+"$coordinator" --log-level warn audit run --config "$out/coordinator.toml" --report-dir "$out/audit"
 echo
 "$coordinator" --log-level warn status "${admin[@]}"
 echo

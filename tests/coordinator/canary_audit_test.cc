@@ -9,16 +9,14 @@
 #include "common/privacy/digest.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "site_agent/release.h"
 #include "tests/support/heart_data.h"
+#include "tests/support/memorising_release.h"
 #include "tests/support/seeded_random.h"
 
 namespace fedsyn::coordinator {
 namespace {
 
 using testing::SeededRandom;
-
-constexpr double kClipRadius = 10.0;
 
 TEST(CanaryAudit, RevealMustMatchTheCommitment) {
   SeededRandom rng(1);
@@ -86,28 +84,9 @@ class CanaryAuditOfARelease : public ::testing::Test {
       if (bits[i] == '1') input.rows.push_back(canaries.rows[i]);
     // The site trains on its input too, canaries included (in the clear: the audit here is
     // of the release mechanism and its claim).
-    model::ModelBundle bundle;
-    bundle.schema = heart_->schema;
-    bundle.transformer = heart_->transformer;
-    // A VAE that can memorise (weak KL weight, wide latent space), so that a release without
-    // noise would reproduce its included canaries.
-    model::VaeSpec spec = model::TableVaeSpec(heart_->transformer, 16, {128, 128});
-    spec.beta = 0.05;
-    bundle.vae = std::move(*model::Vae::Create(spec, seed));
-    model::TrainOptions options;
-    options.max_epochs = 200;
-    options.patience = 200;
-    options.seed = seed;
-    base::NullProgress quiet;
-    EXPECT_TRUE(bundle.vae->Train(heart_->transformer.Encode(input), options, quiet).ok());
-    privacy::MetricMechanismParams params;
-    params.epsilon_per_unit = epsilon_per_unit;
-    params.clip_radius = kClipRadius;
-    params.dimension = 16;
-    const auto mechanism = privacy::MetricMechanism::Create(params);
-    auto released = site::ReleaseTable(bundle, input, *mechanism, data::DecodingMode::kArgmax, rng);
-    EXPECT_TRUE(released.ok()) << released.status();
-    const CanaryScores scores = ScoreCanaries(canaries, released->synthetic, data::Table{}, schema);
+    const data::Table released =
+        fedsyn::testing::MemorisingRelease(*heart_, input, epsilon_per_unit, seed, rng);
+    const CanaryScores scores = ScoreCanaries(canaries, released, data::Table{}, schema);
     return JudgeCanaries(scores, bits, claimed, 0.0);
   }
 
@@ -129,11 +108,7 @@ TEST_F(CanaryAuditOfARelease, FindsTheLeakWhenTheNoiseIsSwitchedOff) {
 
 TEST_F(CanaryAuditOfARelease, StaysWithinAnHonestClaimInRepeatedRuns) {
   // eps_d = 0.2 with R = 10: a release epsilon of about 4 per record.
-  privacy::MetricMechanismParams params;
-  params.epsilon_per_unit = 0.2;
-  params.clip_radius = kClipRadius;
-  params.dimension = 16;
-  const double claim = privacy::MetricMechanism::Create(params)->RecordEpsilon();
+  const double claim = fedsyn::testing::MemorisingReleaseEpsilon(0.2);
   for (uint64_t seed = 10; seed < 15; ++seed) {
     const CanaryVerdict v = AuditOnce(seed, 0.2, claim);
     std::printf("seed %llu: lower bound %.3f (claim %.4f)\n", static_cast<unsigned long long>(seed),

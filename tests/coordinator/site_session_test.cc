@@ -40,6 +40,13 @@ class SiteSessionTest : public ::testing::Test {
     config_.datasets.push_back({"heart", *schema});
     ASSERT_TRUE(storage_->SetLimit("cleveland", "heart", 10'000'000).ok());
     ASSERT_TRUE(storage_->SetLimit("va", "heart", 10'000'000).ok());
+    config_.limits["cleveland"]["heart"] = 10'000'000;
+    config_.limits["va"]["heart"] = 10'000'000;
+  }
+  // Everything a release needs to be exported when it carries no canaries: an operator's
+  // approval (the gate holds back unaudited releases).
+  void Approve(const std::string& id) {
+    ASSERT_TRUE(storage_->Approve({id, "test operator", "unaudited test release", 1}).ok());
   }
   SiteSession Greeted(const std::string& site) {
     SiteSession session(
@@ -89,8 +96,9 @@ TEST_F(SiteSessionTest, UploadCommitAndExportOnlyCommittedRows) {
   // An uncommitted release is not exported.
   auto before = ExportPooledCsv(*storage_, config_, "heart", false, rng_);
   ASSERT_TRUE(before.ok());
-  EXPECT_THAT(*before, ::testing::StartsWith("age,sex,cp,"));
-  EXPECT_EQ(before->find('\n') + 1, before->size()) << "only the header line";
+  EXPECT_THAT(before->csv, ::testing::StartsWith("age,sex,cp,"));
+  EXPECT_EQ(before->csv.find('\n') + 1, before->csv.size()) << "only the header line";
+  EXPECT_TRUE(before->held_back.empty()) << "not committed: not even a candidate";
 
   EXPECT_EQ(ErrorOf(session.Handle(p::Commit{"r1", 2, privacy::Sha256Hex("tampered")})).code,
             absl::StatusCode::kInvalidArgument);
@@ -98,11 +106,17 @@ TEST_F(SiteSessionTest, UploadCommitAndExportOnlyCommittedRows) {
             absl::StatusCode::kInvalidArgument);
   ASSERT_TRUE(std::holds_alternative<p::Committed>(
       session.Handle(p::Commit{"r1", 2, privacy::Sha256Hex(content)})));
+  auto held = ExportPooledCsv(*storage_, config_, "heart", true, rng_);
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(held->held_back, std::vector<std::string>{"r1"}) << "unaudited: held back";
+  EXPECT_THAT(held->csv, ::testing::Not(HasSubstr("63,1,1,145")));
+  Approve("r1");
   auto exported = ExportPooledCsv(*storage_, config_, "heart", true, rng_);
   ASSERT_TRUE(exported.ok());
-  EXPECT_THAT(*exported, HasSubstr("site,age,sex"));
-  EXPECT_THAT(*exported, HasSubstr("cleveland,63,1,1,145"));
-  EXPECT_THAT(*exported, HasSubstr("cleveland,67,1,4,160"));
+  EXPECT_TRUE(exported->held_back.empty());
+  EXPECT_THAT(exported->csv, HasSubstr("site,age,sex"));
+  EXPECT_THAT(exported->csv, HasSubstr("cleveland,63,1,1,145"));
+  EXPECT_THAT(exported->csv, HasSubstr("cleveland,67,1,4,160"));
 }
 
 TEST_F(SiteSessionTest, RowsOutsideTheSchemaAreRefusedAndNothingIsStored) {
@@ -226,68 +240,111 @@ TEST_F(SiteSessionTest, CodesModeTakesItsCheckedDecoderFirstThenValidatesEveryCo
       again.Handle(p::Commit{"r1", 2, privacy::Sha256Hex(codes)})));
 
   // The export decodes the codes into records of the federation schema.
+  Approve("r1");
   auto exported = ExportPooledCsv(*storage_, config_, "heart", false, rng_);
   ASSERT_TRUE(exported.ok()) << exported.status();
-  auto records = data::ParseCsvTable(*exported, schema, "export", data::OutputCsvFormat());
+  auto records = data::ParseCsvTable(exported->csv, schema, "export", data::OutputCsvFormat());
   ASSERT_TRUE(records.ok()) << records.status();
   EXPECT_EQ(records->report.rows, 2);
   EXPECT_EQ(records->report.TotalClamped(), 0);
-  EXPECT_THAT(*exported, ::testing::Not(HasSubstr("0.5,-1"))) << "codes never exported raw";
+  EXPECT_THAT(exported->csv, ::testing::Not(HasSubstr("0.5,-1"))) << "codes never exported raw";
 }
 
-TEST_F(SiteSessionTest, CanaryAuditsIssueBeforeUploadCommitFirstAndRevealAfter) {
+TEST_F(SiteSessionTest, CanaryAuditsOpenBeforeTheReservationCommitFirstAndRevealAfter) {
   config_.datasets[0].audit_canaries = 8;
   const data::Schema& schema = config_.datasets[0].schema;
   SiteSession session = Greeted("cleveland");
-  for (const char* id : {"r1", "r2"}) {
-    ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-        session.Handle(p::Reserve{id, "heart", 1'000'000, 2, "synthetic", false})));
-  }
-  const auto job = session.Handle(p::AuditJobQuery{"r1"});
+  const auto job = session.Handle(p::AuditJobQuery{"r1", "heart"});
   ASSERT_TRUE(std::holds_alternative<p::AuditJob>(job)) << ErrorOf(job).message;
   const p::AuditJob& canaries = std::get<p::AuditJob>(job);
   EXPECT_EQ(canaries.count, 8u);
-  auto parsed = data::ParseCsvTable(canaries.canaries, schema, "canaries", [] {
-    data::CsvFormat f = data::OutputCsvFormat();
-    f.header = false;
-    return f;
-  }());
+  auto parsed =
+      data::ParseCsvTable(canaries.canaries, schema, "canaries", data::HeaderlessCsvFormat());
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->report.rows, 8);
-  EXPECT_EQ(std::get<p::AuditJob>(session.Handle(p::AuditJobQuery{"r1"})).canaries,
+  EXPECT_EQ(parsed->report.TotalClamped(), 0);
+  EXPECT_EQ(std::get<p::AuditJob>(session.Handle(p::AuditJobQuery{"r1", "heart"})).canaries,
             canaries.canaries)
       << "asked again: the same canaries";
-  // No chunk before the commitment.
-  EXPECT_EQ(ErrorOf(session.Handle(p::UploadChunk{"r1", 0, kRow1})).code,
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ErrorOf(session.Handle(p::AuditJobQuery{"r1", "adult"})).code,
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(ErrorOf(session.Handle(p::AuditJobQuery{"bad id!", "heart"})).code,
+            absl::StatusCode::kInvalidArgument);
+  // No reservation before the commitment; none for an id that is already reserved.
+  EXPECT_EQ(
+      ErrorOf(session.Handle(p::Reserve{"r1", "heart", 1'000'000, 3, "synthetic", false})).code,
+      absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(
+      session.Handle(p::Reserve{"r2", "heart", 1'000'000, 1, "synthetic", false})));
+  EXPECT_EQ(ErrorOf(session.Handle(p::AuditJobQuery{"r2", "heart"})).code,
+            absl::StatusCode::kFailedPrecondition)
+      << "canaries after the model was chosen could not be in it";
   const std::string bits = "01101001", salt = std::string(64, 'c');
   ASSERT_TRUE(std::holds_alternative<p::AuditStateReply>(
       session.Handle(p::CanaryCommitment{"r1", privacy::Commitment(bits, salt)})));
-  ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(session.Handle(p::UploadChunk{"r1", 0, kRow1})));
-  // Canaries cannot be asked for once the upload began.
-  ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(session.Handle(p::UploadChunk{"r2", 0, kRow1})));
-  EXPECT_EQ(ErrorOf(session.Handle(p::AuditJobQuery{"r2"})).code,
-            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(
+      session.Handle(p::Reserve{"r1", "heart", 1'000'000, 6, "synthetic", false})));
+  const std::string rows = std::string(kRow1) + kRow2 + kRow1 + kRow2 + kRow1 + kRow2;
+  ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(session.Handle(p::UploadChunk{"r1", 0, rows})));
   // Reveal only after the commit of the release, and it must match.
-  EXPECT_EQ(ErrorOf(session.Handle(p::CanaryReveal{"r1", bits, salt})).code,
+  EXPECT_EQ(ErrorOf(session.Handle(p::CanaryReveal{"r1", bits, salt, "0,1,2,3"})).code,
             absl::StatusCode::kFailedPrecondition);
-  ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(session.Handle(p::UploadChunk{"r1", 1, kRow2})));
   ASSERT_TRUE(std::holds_alternative<p::Committed>(
-      session.Handle(p::Commit{"r1", 2, privacy::Sha256Hex(std::string(kRow1) + kRow2)})));
-  const p::Error mismatch = ErrorOf(session.Handle(p::CanaryReveal{"r1", "11101001", salt}));
+      session.Handle(p::Commit{"r1", 6, privacy::Sha256Hex(rows)})));
+  // Another site sees nothing of it.
+  SiteSession va = Greeted("va");
+  EXPECT_EQ(ErrorOf(va.Handle(p::AuditJobQuery{"r1", "heart"})).code,
+            absl::StatusCode::kAlreadyExists)
+      << "the id is taken; nothing of it is shown";
+  EXPECT_EQ(ErrorOf(va.Handle(p::CanaryReveal{"r1", bits, salt, "0,1,2,3"})).code,
+            absl::StatusCode::kNotFound);
+  const p::Error mismatch =
+      ErrorOf(session.Handle(p::CanaryReveal{"r1", "11101001", salt, "0,1,2,3,4"}));
   EXPECT_EQ(mismatch.code, absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(mismatch.message, HasSubstr("do not match the commitment"));
   EXPECT_EQ((*storage_->GetAudit("r1"))->state, AuditState::kInvalid);
-  // Another site sees nothing of it.
-  SiteSession va = Greeted("va");
-  EXPECT_EQ(ErrorOf(va.Handle(p::AuditJobQuery{"r1"})).code, absl::StatusCode::kNotFound);
-  EXPECT_EQ(ErrorOf(va.Handle(p::CanaryReveal{"r1", bits, salt})).code,
-            absl::StatusCode::kNotFound);
-  // Without audits declared the job is empty.
+  // An invalid audit fails the release at the gate and cannot be approved into the export.
+  EXPECT_EQ(storage_->Approve({"r1", "op", "why", 1}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  auto pooled = ExportPooledCsv(*storage_, config_, "heart", false, rng_);
+  ASSERT_TRUE(pooled.ok());
+  EXPECT_THAT(pooled->held_back, ::testing::Contains("r1"));
+  // Without audits declared the job is empty and nothing is recorded.
   config_.datasets[0].audit_canaries = 0;
+  EXPECT_EQ(std::get<p::AuditJob>(session.Handle(p::AuditJobQuery{"r3", "heart"})).count, 0u);
+  EXPECT_FALSE(storage_->GetAudit("r3")->has_value());
+}
+
+TEST_F(SiteSessionTest, ARevealedAuditsCanaryRowsNeverReachTheExport) {
+  config_.datasets[0].audit_canaries = 4;
+  SiteSession session = Greeted("cleveland");
+  const auto job = session.Handle(p::AuditJobQuery{"r1", "heart"});
+  ASSERT_TRUE(std::holds_alternative<p::AuditJob>(job));
+  const std::string bits = "0101", salt = std::string(64, 'e');
+  ASSERT_TRUE(std::holds_alternative<p::AuditStateReply>(
+      session.Handle(p::CanaryCommitment{"r1", privacy::Commitment(bits, salt)})));
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-      session.Handle(p::Reserve{"r3", "heart", 1'000'000, 1, "synthetic", false})));
-  EXPECT_EQ(std::get<p::AuditJob>(session.Handle(p::AuditJobQuery{"r3"})).count, 0u);
+      session.Handle(p::Reserve{"r1", "heart", 1'000'000, 4, "synthetic", false})));
+  // Rows 1 and 3 stand for the two included canaries.
+  const std::string canary_row = "29,0,1,94,126,0,0,71,0,0,1,0,3,4\n";
+  const std::string rows = std::string(kRow1) + canary_row + kRow2 + canary_row;
+  ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(session.Handle(p::UploadChunk{"r1", 0, rows})));
+  ASSERT_TRUE(std::holds_alternative<p::Committed>(
+      session.Handle(p::Commit{"r1", 4, privacy::Sha256Hex(rows)})));
+  ASSERT_TRUE(std::holds_alternative<p::AuditStateReply>(
+      session.Handle(p::CanaryReveal{"r1", bits, salt, "1,3"})));
+  // Revealed but not judged: still pending, held back; an approval lets it through without
+  // its canary rows.
+  auto pending = ExportPooledCsv(*storage_, config_, "heart", false, rng_);
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(pending->held_back, std::vector<std::string>{"r1"});
+  Approve("r1");
+  auto pooled = ExportPooledCsv(*storage_, config_, "heart", false, rng_);
+  ASSERT_TRUE(pooled.ok()) << pooled.status();
+  EXPECT_EQ(pooled->canary_rows_removed, 2);
+  EXPECT_THAT(pooled->csv, HasSubstr(kRow1));
+  EXPECT_THAT(pooled->csv, HasSubstr(kRow2));
+  EXPECT_THAT(pooled->csv, ::testing::Not(HasSubstr("29,0,1,94")));
 }
 
 TEST_F(SiteSessionTest, ASiteCannotActOnAnotherSitesRelease) {

@@ -108,12 +108,21 @@ TEST_P(StorageConformance, APrivateModelsEpsilonIsChargedOnItsFirstReleaseOnly) 
     r.model_private = true;
     r.model_sha256 = model;
     r.model_charge_micros = 2'000'000;
+    r.model_delta = 1e-5;
     return storage_->Reserve(r);
   };
   auto first = with_model("r1", "model-a");
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->charged_micros, 3'000'000);
   EXPECT_EQ(with_model("r2", "model-a")->charged_micros, 1'000'000) << "same model: release only";
+  // Either way the release keeps the model's claim: the audit holds it against epsilon_model +
+  // epsilon_release.
+  for (const char* id : {"r1", "r2"}) {
+    const auto stored = storage_->GetRelease(id);
+    ASSERT_TRUE(stored.ok() && stored->has_value());
+    EXPECT_EQ((*stored)->model_epsilon_micros, 2'000'000) << id;
+    EXPECT_EQ((*stored)->model_delta, 1e-5) << id;
+  }
   EXPECT_EQ(with_model("r1", "model-a")->charged_micros, 3'000'000)
       << "a replay reports what it charged";
   EXPECT_EQ(with_model("r3", "model-b")->charged_micros, 3'000'000) << "another model pays again";
@@ -157,51 +166,138 @@ TEST_P(StorageConformance, StoresACodesReleasesDecoderOnlyWhenItIsTheReservedMod
 }
 
 TEST_P(StorageConformance, CanaryAuditsGoIssuedCommittedThenRevealedOrInvalid) {
-  ASSERT_TRUE(storage_->Reserve(Request("r1", 1'000'000))->granted);
-  ASSERT_TRUE(storage_->Reserve(Request("r2", 1'000'000))->granted);
   const std::string bits = "0110", salt = std::string(64, 'a');
   const std::string commitment = privacy::Commitment(bits, salt);
   for (const char* id : {"r1", "r2"}) {
     AuditRecord audit;
     audit.release_id = id;
     audit.site_id = "cleveland";
+    audit.dataset = "heart";
     audit.canaries = "1,2\n3,4\n5,6\n7,8\n";
     audit.count = 4;
     ASSERT_TRUE(storage_->IssueAudit(audit).ok());
     EXPECT_EQ(storage_->IssueAudit(audit).code(), absl::StatusCode::kAlreadyExists);
     audit.site_id = "va";
-    audit.release_id = "r9";
-    EXPECT_EQ(storage_->IssueAudit(audit).code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(storage_->IssueAudit(audit).code(), absl::StatusCode::kPermissionDenied)
+        << "another site's audit id";
   }
+  // Canaries for an id already reserved could not have been in its model: refused.
+  ASSERT_TRUE(storage_->Reserve(Request("r0", 1'000'000))->granted);
+  AuditRecord late;
+  late.release_id = "r0";
+  late.site_id = "cleveland";
+  late.dataset = "heart";
+  late.count = 1;
+  EXPECT_EQ(storage_->IssueAudit(late).code(), absl::StatusCode::kFailedPrecondition);
+
   auto issued = storage_->GetAudit("r1");
   ASSERT_TRUE(issued.ok() && issued->has_value());
   EXPECT_EQ((*issued)->state, AuditState::kIssued);
+  EXPECT_EQ((*issued)->dataset, "heart");
   EXPECT_EQ((*issued)->canaries, "1,2\n3,4\n5,6\n7,8\n");
+  EXPECT_EQ(storage_->Reserve(Request("r1", 1'000'000)).status().code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "no reservation before the commitment";
   EXPECT_EQ(storage_->CommitAudit("cleveland", "r1", "not hex").code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(storage_->CommitAudit("va", "r1", commitment).code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(storage_->CommitAudit("va", "r1", commitment).code(), absl::StatusCode::kNotFound)
+      << "another site's audit looks like none";
   ASSERT_TRUE(storage_->CommitAudit("cleveland", "r1", commitment).ok());
   EXPECT_TRUE(storage_->CommitAudit("cleveland", "r1", commitment).ok()) << "a replay";
   EXPECT_EQ(storage_->CommitAudit("cleveland", "r1", std::string(64, 'b')).code(),
             absl::StatusCode::kAlreadyExists);
-  EXPECT_EQ(storage_->RevealAudit("cleveland", "r1", bits, salt).code(),
+  EXPECT_EQ(storage_->Reserve(Request("r1", 1'000'000, "va")).status().code(),
+            absl::StatusCode::kNotFound)
+      << "va has no budget here at all";
+  ASSERT_TRUE(storage_->Reserve(Request("r1", 1'000'000))->granted);
+  ASSERT_TRUE(storage_->AppendChunk("cleveland", "r1", 0, "a\nb\nc\nd\ne\n", 5).ok());
+  EXPECT_EQ(storage_->RevealAudit("cleveland", "r1", bits, salt, "1,3").code(),
             absl::StatusCode::kFailedPrecondition)
       << "not before the release is committed";
   ASSERT_TRUE(storage_->MarkCommitted("cleveland", "r1", "h").ok());
-  ASSERT_TRUE(storage_->RevealAudit("cleveland", "r1", bits, salt).ok());
-  EXPECT_TRUE(storage_->RevealAudit("cleveland", "r1", bits, salt).ok()) << "a replay";
+  ASSERT_TRUE(storage_->RevealAudit("cleveland", "r1", bits, salt, "1,3").ok());
+  EXPECT_TRUE(storage_->RevealAudit("cleveland", "r1", bits, salt, "1,3").ok()) << "a replay";
   EXPECT_EQ((*storage_->GetAudit("r1"))->state, AuditState::kRevealed);
   EXPECT_EQ((*storage_->GetAudit("r1"))->bits, bits);
+  EXPECT_EQ((*storage_->GetAudit("r1"))->positions, "1,3");
+  ASSERT_EQ(storage_->ListAudits()->size(), 2u);
+
   // A reveal that does not match its commitment: refused and the audit marked invalid.
   ASSERT_TRUE(storage_->CommitAudit("cleveland", "r2", commitment).ok());
+  ASSERT_TRUE(storage_->Reserve(Request("r2", 1'000'000))->granted);
+  ASSERT_TRUE(storage_->AppendChunk("cleveland", "r2", 0, "a\nb\nc\n", 3).ok());
   ASSERT_TRUE(storage_->MarkCommitted("cleveland", "r2", "h").ok());
-  EXPECT_EQ(storage_->RevealAudit("cleveland", "r2", "1110", salt).code(),
+  EXPECT_EQ(storage_->RevealAudit("cleveland", "r2", "1110", salt, "0,1,2").code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ((*storage_->GetAudit("r2"))->state, AuditState::kInvalid);
-  EXPECT_EQ(storage_->RevealAudit("cleveland", "r2", bits, salt).code(),
+  EXPECT_EQ(storage_->RevealAudit("cleveland", "r2", bits, salt, "0,1").code(),
             absl::StatusCode::kFailedPrecondition)
       << "an invalid audit stays invalid";
+}
+
+TEST_P(StorageConformance, RevealedPositionsMustNameOneReleasedRowPerIncludedCanary) {
+  const std::string bits = "0110", salt = std::string(64, 'c');
+  for (const std::string positions : {"1", "1,2,3", "2,1", "1,5", "1,,2", "1,2,", "x,1"}) {
+    const std::string id = "p" + std::to_string(std::hash<std::string>{}(positions) % 100000);
+    AuditRecord audit{id, "cleveland", "heart", "1\n2\n3\n4\n", 4};
+    ASSERT_TRUE(storage_->IssueAudit(audit).ok());
+    ASSERT_TRUE(storage_->CommitAudit("cleveland", id, privacy::Commitment(bits, salt)).ok());
+    ASSERT_TRUE(storage_->Reserve(Request(id, 100'000))->granted);
+    ASSERT_TRUE(storage_->AppendChunk("cleveland", id, 0, "a\nb\nc\nd\ne\n", 5).ok());
+    ASSERT_TRUE(storage_->MarkCommitted("cleveland", id, "h").ok());
+    EXPECT_EQ(storage_->RevealAudit("cleveland", id, bits, salt, positions).code(),
+              absl::StatusCode::kInvalidArgument)
+        << positions;
+    EXPECT_EQ((*storage_->GetAudit(id))->state, AuditState::kInvalid) << positions;
+  }
+}
+
+TEST_P(StorageConformance, VerdictsNeedARevealAndApprovalsAreRecordedOnce) {
+  ASSERT_TRUE(storage_->Reserve(Request("r1", 1'000'000))->granted);
+  EXPECT_EQ(storage_->Approve({"r1", "alice", "checked by hand", 7}).code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "only committed releases export";
+  ASSERT_TRUE(storage_->MarkCommitted("cleveland", "r1", "h").ok());
+  EXPECT_EQ(storage_->Approve({"r1", "", "why", 7}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(storage_->Approve({"r1", "alice", "", 7}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(storage_->Approve({"nope", "alice", "why", 7}).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(storage_->RecordVerdict({"r1", true, 1, 0, "", "{}", 8}).code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "no audit to judge";
+  ASSERT_TRUE(storage_->Approve({"r1", "alice", "checked by hand", 7}).ok());
+  EXPECT_EQ(storage_->Approve({"r1", "bob", "again", 9}).code(), absl::StatusCode::kAlreadyExists);
+  auto approval = storage_->GetApproval("r1");
+  ASSERT_TRUE(approval.ok() && approval->has_value());
+  EXPECT_EQ((*approval)->approved_by, "alice");
+  EXPECT_EQ((*approval)->reason, "checked by hand");
+  EXPECT_EQ((*approval)->approved_unix, 7);
+
+  // A release whose canaries are committed but not revealed cannot be approved: its canary
+  // rows could not be kept out of the export.
+  const std::string bits = "01", salt = std::string(64, 'd');
+  ASSERT_TRUE(storage_->IssueAudit({"r2", "cleveland", "heart", "1\n2\n", 2}).ok());
+  ASSERT_TRUE(storage_->CommitAudit("cleveland", "r2", privacy::Commitment(bits, salt)).ok());
+  ASSERT_TRUE(storage_->Reserve(Request("r2", 1'000'000))->granted);
+  ASSERT_TRUE(storage_->AppendChunk("cleveland", "r2", 0, "a\nb\n", 2).ok());
+  ASSERT_TRUE(storage_->MarkCommitted("cleveland", "r2", "h").ok());
+  EXPECT_EQ(storage_->Approve({"r2", "alice", "why", 7}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(storage_->RevealAudit("cleveland", "r2", bits, salt, "0").ok());
+  ASSERT_TRUE(
+      storage_->RecordVerdict({"r2", false, 2'000'000, 3'500'000, "too leaky", "{}", 8}).ok());
+  ASSERT_TRUE(
+      storage_->RecordVerdict({"r2", false, 2'000'000, 3'600'000, "too leaky", "{\"a\":1}", 9})
+          .ok())
+      << "a re-run replaces";
+  auto verdict = storage_->GetVerdict("r2");
+  ASSERT_TRUE(verdict.ok() && verdict->has_value());
+  EXPECT_FALSE((*verdict)->passed);
+  EXPECT_EQ((*verdict)->lower_bound_micros, 3'600'000);
+  EXPECT_EQ((*verdict)->claimed_micros, 2'000'000);
+  EXPECT_EQ((*verdict)->reason, "too leaky");
+  EXPECT_EQ((*verdict)->report_json, "{\"a\":1}");
+  EXPECT_EQ((*verdict)->judged_unix, 9);
+  ASSERT_TRUE(storage_->Approve({"r2", "alice", "accepted risk", 10}).ok());
 }
 
 TEST_P(StorageConformance, TracksSitesLastSeen) {
@@ -219,6 +315,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Backend{"sqlite",
                               [](const std::string& dir) -> std::unique_ptr<Storage> {
                                 auto s = OpenSqliteStorage(dir + "/coordinator.db");
+                                EXPECT_TRUE(s.ok()) << s.status();
                                 return s.ok() ? std::move(*s) : nullptr;
                               }}),
     [](const auto& info) { return info.param.name; });

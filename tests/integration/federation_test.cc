@@ -200,19 +200,28 @@ class Federation : public ::testing::Test {
 };
 
 TEST_F(Federation, FourHospitalsReleaseAndTheExportHoldsExactlyTheirCommittedRows) {
-  std::map<std::string, std::string> spooled;
+  std::map<std::string, std::string> spooled, released;
   for (const std::string& site : kSites) {
     auto summary = Submit(site);
     ASSERT_TRUE(summary.ok()) << site << ": " << summary.status();
     EXPECT_TRUE(summary->committed);
     EXPECT_EQ(summary->charge_micros, 6'001'382);
     spooled[site] = *site::SpoolRows(summary->spool_path);
+    released[site] = summary->release_id;
+  }
+  auto unaudited =
+      coordinator::ExportPooledCsv(*storage_, config_, "heart", /*with_site_column=*/true, rng_);
+  ASSERT_TRUE(unaudited.ok());
+  EXPECT_EQ(unaudited->held_back.size(), 4u) << "no audits declared: the gate holds all back";
+  for (const std::string& site : kSites) {
+    ASSERT_TRUE(storage_->Approve({released[site], "operator", "demo data", 1}).ok());
   }
   auto pooled =
       coordinator::ExportPooledCsv(*storage_, config_, "heart", /*with_site_column=*/true, rng_);
   ASSERT_TRUE(pooled.ok());
+  EXPECT_TRUE(pooled->held_back.empty());
   std::map<std::string, std::string> by_site;
-  std::istringstream lines(*pooled);
+  std::istringstream lines(pooled->csv);
   std::string line;
   std::getline(lines, line);  // header
   EXPECT_THAT(line, ::testing::StartsWith("site,age,"));
@@ -392,8 +401,10 @@ TEST_F(Federation, AnAgentKilledMidUploadResumesAndCommitsExactlyOnce) {
   ASSERT_TRUE(record.ok() && record->has_value());
   EXPECT_EQ((*record)->next_chunk, 3u);
   EXPECT_EQ((*record)->status, coordinator::ReleaseStatus::kReserved);
-  EXPECT_THAT(*coordinator::ExportPooledCsv(*storage_, config_, "heart", false, rng_),
-              ::testing::Not(HasSubstr("\n6")));  // nothing pooled before the commit
+  auto before = coordinator::ExportPooledCsv(*storage_, config_, "heart", false, rng_);
+  ASSERT_TRUE(before.ok());
+  EXPECT_TRUE(before->exported.empty() && before->held_back.empty())
+      << "nothing pooled before the commit";
 
   const std::string bytes_before = *site::SpoolRows(partial->spool_path);
   auto resumed = site::ResumePending(Kit("cleveland"), FastClient(), [] { return 0.5; });
@@ -514,10 +525,11 @@ TEST_F(Federation, CodesModeShipsTheDecoderAndTheExportDecodesTheCodes) {
   ASSERT_TRUE(decoder.ok() && decoder->has_value());
   EXPECT_EQ(**decoder, *data::ReadFileToString(site::PublishedModelPath(partial->spool_path)));
 
+  ASSERT_TRUE(storage_->Approve({partial->release_id, "operator", "codes test", 1}).ok());
   auto pooled = coordinator::ExportPooledCsv(*storage_, config_, "heart", false, rng_);
   ASSERT_TRUE(pooled.ok()) << pooled.status();
-  auto records =
-      data::ParseCsvTable(*pooled, config_.datasets[0].schema, "pooled", data::OutputCsvFormat());
+  auto records = data::ParseCsvTable(pooled->csv, config_.datasets[0].schema, "pooled",
+                                     data::OutputCsvFormat());
   ASSERT_TRUE(records.ok()) << records.status();
   EXPECT_EQ(records->report.rows, 294);
 

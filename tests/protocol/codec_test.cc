@@ -16,9 +16,9 @@ TEST(Codec, SiteRequestsRoundTrip) {
       Heartbeat{},
       ReleaseStateQuery{"r-1"},
       UploadModel{"r-1", std::string("FSYNMDL\0\x01\xff", 10)},
-      AuditJobQuery{"r-1"},
+      AuditJobQuery{"r-1", "heart"},
       CanaryCommitment{"r-1", std::string(64, 'a')},
-      CanaryReveal{"r-1", "0110", std::string(64, 'b')},
+      CanaryReveal{"r-1", "0110", std::string(64, 'b'), "4,9"},
   };
   for (const SiteRequest& request : requests) {
     auto decoded = DecodeSiteRequest(EncodeSiteRequest(request));
@@ -41,6 +41,10 @@ TEST(Codec, SiteRequestsRoundTrip) {
   const auto reveal = std::get<CanaryReveal>(*DecodeSiteRequest(EncodeSiteRequest(requests[9])));
   EXPECT_EQ(reveal.bits, "0110");
   EXPECT_EQ(reveal.salt, std::string(64, 'b'));
+  EXPECT_EQ(reveal.positions, "4,9");
+  const auto open = std::get<AuditJobQuery>(*DecodeSiteRequest(EncodeSiteRequest(requests[7])));
+  EXPECT_EQ(open.release_id, "r-1");
+  EXPECT_EQ(open.dataset, "heart");
   const auto job =
       std::get<AuditJob>(*DecodeSiteResponse(EncodeSiteResponse(AuditJob{"r-1", "1,2\n", 1})));
   EXPECT_EQ(job.canaries, "1,2\n");
@@ -75,9 +79,11 @@ TEST(Codec, ModelChargeFieldsRoundTrip) {
   Reserve reserve{"r", "heart", 5, 3, "codes", true};
   reserve.model_sha256 = "abc";
   reserve.model_epsilon_micros = 42;
+  reserve.model_delta = 1e-5;
   const auto back = std::get<Reserve>(*DecodeSiteRequest(EncodeSiteRequest(reserve)));
   EXPECT_EQ(back.model_sha256, "abc");
   EXPECT_EQ(back.model_epsilon_micros, 42);
+  EXPECT_EQ(back.model_delta, 1e-5);
   EXPECT_TRUE(back.model_private);
   const auto reserved =
       std::get<Reserved>(*DecodeSiteResponse(EncodeSiteResponse(Reserved{"r", 5, true, 77})));
@@ -89,7 +95,7 @@ TEST(Codec, AdminMessagesRoundTrip) {
   ASSERT_TRUE(request.ok());
   EXPECT_EQ(request->query, AdminQuery::kBudgets);
   std::vector<ReleaseInfo> releases = {
-      {"r1", "va", "heart", "committed", 5, 200, "ab", 17, true, "codes"}};
+      {"r1", "va", "heart", "committed", 5, 200, "ab", 17, true, "codes", "failed", true}};
   auto response = DecodeAdminResponse(EncodeAdminResponse(releases));
   ASSERT_TRUE(response.ok());
   const auto& back = std::get<std::vector<ReleaseInfo>>(*response);
@@ -97,6 +103,15 @@ TEST(Codec, AdminMessagesRoundTrip) {
   EXPECT_EQ(back[0].site_id, "va");
   EXPECT_EQ(back[0].rows, 200);
   EXPECT_EQ(back[0].mode, "codes");
+  EXPECT_EQ(back[0].audit, "failed");
+  EXPECT_TRUE(back[0].approved);
+  std::vector<SiteStatus> sites = {{"va", true, 9, 2, 200, 5, 10, 1, 2, 3}};
+  const auto status =
+      std::get<std::vector<SiteStatus>>(*DecodeAdminResponse(EncodeAdminResponse(sites)));
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_EQ(status[0].audits_passed, 1);
+  EXPECT_EQ(status[0].audits_failed, 2);
+  EXPECT_EQ(status[0].audits_pending, 3);
 }
 
 TEST(Codec, RefusesMalformedInputWithoutCrashing) {

@@ -1,10 +1,10 @@
-#include "bench/experiments/svg_plot.h"
+#include "common/report/svg_plot.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-namespace fedsyn::bench {
+namespace fedsyn::report {
 namespace {
 
 constexpr double kWidth = 760, kHeight = 420;
@@ -110,4 +110,4 @@ std::string RenderSvg(const Chart& chart) {
   return svg;
 }
 
-}  // namespace fedsyn::bench
+}  // namespace fedsyn::report

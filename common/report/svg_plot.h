@@ -1,14 +1,14 @@
-// Minimal self-contained SVG line charts for the results page: linear or log10 axes, one
-// polyline (optionally with markers) per series, a legend. Enough for privacy-utility curves and
-// log-log ROC curves; not a plotting library.
-#ifndef FEDSYN_BENCH_EXPERIMENTS_SVG_PLOT_H_
-#define FEDSYN_BENCH_EXPERIMENTS_SVG_PLOT_H_
+// Minimal self-contained SVG line charts for reports (the results page, audit reports): linear or
+// log10 axes, one polyline (optionally with markers) per series, a legend. Enough for
+// privacy-utility curves and log-log ROC curves; not a plotting library.
+#ifndef FEDSYN_COMMON_REPORT_SVG_PLOT_H_
+#define FEDSYN_COMMON_REPORT_SVG_PLOT_H_
 
 #include <string>
 #include <utility>
 #include <vector>
 
-namespace fedsyn::bench {
+namespace fedsyn::report {
 
 struct Series {
   std::string label;
@@ -35,6 +35,6 @@ struct Chart {
 // (log axes: non-positive values sit at the axis minimum).
 std::string RenderSvg(const Chart& chart);
 
-}  // namespace fedsyn::bench
+}  // namespace fedsyn::report
 
-#endif  // FEDSYN_BENCH_EXPERIMENTS_SVG_PLOT_H_
+#endif  // FEDSYN_COMMON_REPORT_SVG_PLOT_H_

@@ -1,0 +1,351 @@
+#include "coordinator/audit_runner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <map>
+#include <random>
+#include <set>
+
+#include "common/data/table_io.h"
+#include "common/eval/attacks.h"
+#include "common/eval/logistic_regression.h"
+#include "common/eval/metrics_json.h"
+#include "common/model/classifier.h"
+#include "coordinator/audit_report.h"
+#include "coordinator/canary_audit.h"
+#include "coordinator/export.h"
+#include "spdlog/spdlog.h"
+
+namespace fedsyn::coordinator {
+namespace {
+
+using Json = nlohmann::json;
+
+// One committed release of the dataset as the audit sees it.
+struct PooledRelease {
+  ReleaseRecord record;
+  std::optional<AuditRecord> audit;  // revealed audits only
+  data::Table rows;                  // every row, canary-derived ones included
+  std::set<int64_t> canary_rows;     // known once revealed
+};
+
+absl::StatusOr<data::Table> ParseRows(const std::string& rows, const data::Schema& schema,
+                                      const std::string& source) {
+  ASSIGN_OR_RETURN(data::ReadResult read,
+                   data::ParseCsvTable(rows, schema, source, data::HeaderlessCsvFormat()));
+  return std::move(read.table);
+}
+
+double ClaimedEpsilon(const ReleaseRecord& r) {
+  return static_cast<double>(r.charge_micros + r.model_epsilon_micros) / 1e6;
+}
+
+std::string UtcNow(int64_t now_unix) {
+  const std::time_t t = static_cast<std::time_t>(now_unix);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+Json EstimatesJson(const CanaryVerdict& v) {
+  Json out = Json::array();
+  for (const EpsilonEstimate& e : v.estimates)
+    out.push_back(
+        {{"score", e.score}, {"method", e.method}, {"k", e.k}, {"lower_bound", e.lower_bound}});
+  return out;
+}
+
+// The downstream audit: a target trained on everything the sites released of the dataset
+// (canary-derived rows included), attacked with the included canaries as members and the
+// excluded ones as non-members.
+struct Downstream {
+  Json json = {{"ran", false}};
+  double worst_tpr = 0;
+  std::string worst_attack;
+};
+
+absl::StatusOr<Downstream> RunDownstream(const DatasetDeclaration& dataset,
+                                         const std::vector<PooledRelease>& pool,
+                                         const AuditRunOptions& options) {
+  Downstream result;
+  if (!dataset.schema.label_index) {
+    result.json["skipped"] = "the dataset's schema declares no label to train a target on";
+    return result;
+  }
+  data::Table pooled, candidates;
+  std::vector<bool> is_member;
+  data::Table without_canaries;  // the references' data: OUT for every canary
+  for (const PooledRelease& p : pool) {
+    for (int64_t i = 0; i < p.rows.num_rows(); ++i) {
+      pooled.rows.push_back(p.rows.rows[static_cast<size_t>(i)]);
+      if (!p.canary_rows.count(i))
+        without_canaries.rows.push_back(p.rows.rows[static_cast<size_t>(i)]);
+    }
+    if (!p.audit) continue;
+    ASSIGN_OR_RETURN(const data::Table canaries, ParseRows(p.audit->canaries, dataset.schema,
+                                                           "canaries of " + p.record.release_id));
+    for (size_t c = 0; c < canaries.rows.size(); ++c) {
+      candidates.rows.push_back(canaries.rows[c]);
+      is_member.push_back(p.audit->bits[c] == '1');
+    }
+  }
+  const int64_t members = std::count(is_member.begin(), is_member.end(), true);
+  const int64_t nonmembers = static_cast<int64_t>(is_member.size()) - members;
+  if (members == 0 || nonmembers == 0 || pooled.rows.empty()) {
+    result.json["skipped"] = "needs included and excluded canaries and released rows";
+    return result;
+  }
+  ASSIGN_OR_RETURN(const eval::LabelledData train, eval::ToLabelledData(pooled, dataset.schema));
+  ASSIGN_OR_RETURN(const eval::LabelledData probe,
+                   eval::ToLabelledData(candidates, dataset.schema));
+  ASSIGN_OR_RETURN(const eval::LabelledData out_data,
+                   eval::ToLabelledData(without_canaries, dataset.schema));
+  model::ClassifierSpec spec;
+  spec.architecture = model::ClassifierArchitecture::kMlp;
+  spec.input_width = static_cast<int>(train.features.cols);
+  spec.num_classes = train.num_classes;
+  spec.hidden = options.target_hidden;
+  model::ClassifierTrainOptions train_options;
+  train_options.epochs = options.target_epochs;
+  train_options.seed = options.seed;
+  auto fit = [&](const eval::LabelledData& data,
+                 uint64_t seed) -> absl::StatusOr<eval::ModelOutputs> {
+    ASSIGN_OR_RETURN(auto classifier, model::Classifier::Create(spec, seed));
+    model::ClassifierTrainOptions o = train_options;
+    o.seed = seed;
+    RETURN_IF_ERROR(classifier->Train(data.features, data.labels, o));
+    return eval::ModelOutputs{classifier->LogProbabilities(probe.features), probe.labels};
+  };
+  ASSIGN_OR_RETURN(const eval::ModelOutputs target, fit(train, options.seed));
+  // OUT references: random halves of the pooled rows without any canary-derived row.
+  std::mt19937_64 subsets(options.seed + 1);
+  std::vector<eval::ModelOutputs> references;
+  for (int k = 0; k < options.reference_models; ++k) {
+    eval::LabelledData half;
+    half.num_classes = out_data.num_classes;
+    std::vector<int64_t> picked;
+    for (int64_t i = 0; i < out_data.features.rows; ++i)
+      if (subsets() & 1) picked.push_back(i);
+    half.features = data::Matrix(static_cast<int64_t>(picked.size()), out_data.features.cols);
+    for (size_t j = 0; j < picked.size(); ++j) {
+      std::copy_n(out_data.features.values.begin() + picked[j] * out_data.features.cols,
+                  out_data.features.cols,
+                  half.features.values.begin() + static_cast<int64_t>(j) * out_data.features.cols);
+      half.labels.push_back(out_data.labels[static_cast<size_t>(picked[j])]);
+    }
+    ASSIGN_OR_RETURN(eval::ModelOutputs reference,
+                     fit(half, options.seed + 2 + static_cast<uint64_t>(k)));
+    references.push_back(std::move(reference));
+  }
+  const std::vector<std::pair<std::string, eval::Scores>> attacks = {
+      {"loss", eval::LossScores(target)},
+      {"lira_offline", eval::LiraOfflineScores(target, references)}};
+  Json attacks_json = Json::object();
+  for (const auto& [name, scores] : attacks) {
+    eval::Scores in, out;
+    for (size_t i = 0; i < scores.size(); ++i) (is_member[i] ? in : out).push_back(scores[i]);
+    const eval::AttackMetrics m =
+        eval::EvaluateAttack(in, out, eval::MedianScore(scores), options.bootstrap, options.seed);
+    attacks_json[name] = eval::AttackJson(m, /*with_roc=*/true);
+    if (m.tpr_at_01pct_fpr.estimate >= result.worst_tpr) {
+      result.worst_tpr = m.tpr_at_01pct_fpr.estimate;
+      result.worst_attack = name;
+    }
+  }
+  result.json = {{"ran", true},
+                 {"pooled_rows", pooled.num_rows()},
+                 {"members", members},
+                 {"nonmembers", nonmembers},
+                 {"target",
+                  {{"architecture", "mlp"},
+                   {"hidden", options.target_hidden},
+                   {"epochs", options.target_epochs}}},
+                 {"reference_models", options.reference_models},
+                 {"attacks", attacks_json},
+                 {"exceeds_threshold", result.worst_tpr > options.max_tpr_at_01pct_fpr}};
+  return result;
+}
+
+absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclaration& dataset,
+                                          const AuditRunOptions& options,
+                                          privacy::RandomSource& rng, int64_t now_unix) {
+  DatasetAudit result;
+  result.dataset = dataset.name;
+  ASSIGN_OR_RETURN(const std::vector<ReleaseRecord> releases, storage.ListReleases());
+  std::vector<PooledRelease> pool;
+  std::vector<size_t> to_judge;
+  for (const ReleaseRecord& r : releases) {
+    if (r.dataset != dataset.name || r.status != ReleaseStatus::kCommitted) continue;
+    PooledRelease p;
+    p.record = r;
+    ASSIGN_OR_RETURN(const std::string csv, ReleaseRecordsCsv(storage, dataset, r, rng));
+    ASSIGN_OR_RETURN(p.rows, ParseRows(csv, dataset.schema, "release " + r.release_id));
+    ASSIGN_OR_RETURN(std::optional<AuditRecord> audit, storage.GetAudit(r.release_id));
+    if (audit && audit->state == AuditState::kRevealed) {
+      const int64_t included = std::count(audit->bits.begin(), audit->bits.end(), '1');
+      ASSIGN_OR_RETURN(const std::vector<int64_t> positions,
+                       ParseCanaryPositions(audit->positions, included, r.rows_received));
+      p.canary_rows.insert(positions.begin(), positions.end());
+      p.audit = std::move(audit);
+      ASSIGN_OR_RETURN(const std::optional<AuditVerdictRecord> verdict,
+                       storage.GetVerdict(r.release_id));
+      if (!verdict) to_judge.push_back(pool.size());
+    }
+    pool.push_back(std::move(p));
+  }
+  if (to_judge.empty()) return result;
+
+  ASSIGN_OR_RETURN(const Downstream downstream, RunDownstream(dataset, pool, options));
+  Json releases_json = Json::array();
+  for (const size_t index : to_judge) {
+    const PooledRelease& p = pool[index];
+    const ReleaseRecord& r = p.record;
+    ASSIGN_OR_RETURN(const data::Table canaries,
+                     ParseRows(p.audit->canaries, dataset.schema, "canaries of " + r.release_id));
+    // The density ratio's reference: the other sites' releases, without their canary rows.
+    data::Table reference;
+    for (const PooledRelease& other : pool) {
+      if (other.record.site_id == r.site_id) continue;
+      for (int64_t i = 0; i < other.rows.num_rows(); ++i)
+        if (!other.canary_rows.count(i))
+          reference.rows.push_back(other.rows.rows[static_cast<size_t>(i)]);
+    }
+    const CanaryScores scores = ScoreCanaries(canaries, p.rows, reference, dataset.schema);
+    const CanaryVerdict verdict =
+        JudgeCanaries(scores, p.audit->bits, ClaimedEpsilon(r), r.model_delta, options.confidence);
+    std::vector<std::string> reasons;
+    if (verdict.exceeds_claim) {
+      char text[256];
+      std::snprintf(text, sizeof text,
+                    "empirical epsilon >= %.3f at %.0f%% exceeds the claimed %.3f: a bug in the "
+                    "site's mechanism or accounting",
+                    verdict.empirical_lower_bound, 100 * options.confidence,
+                    verdict.claimed_epsilon);
+      reasons.push_back(text);
+    }
+    for (const auto& [name, metrics] :
+         {std::pair<const char*, const eval::AttackMetrics*>{"nearest_row", &verdict.nearest_row},
+          {"density_ratio", &verdict.density_ratio}}) {
+      if (metrics->tpr_at_01pct_fpr.estimate > options.max_tpr_at_01pct_fpr) {
+        char text[160];
+        std::snprintf(text, sizeof text, "%s attack on its canaries: TPR %.3f at 0.1%% FPR > %.3f",
+                      name, metrics->tpr_at_01pct_fpr.estimate, options.max_tpr_at_01pct_fpr);
+        reasons.push_back(text);
+      }
+    }
+    if (downstream.json.value("exceeds_threshold", false)) {
+      char text[160];
+      std::snprintf(text, sizeof text,
+                    "downstream %s attack on the pooled data: TPR %.3f at 0.1%% FPR > %.3f",
+                    downstream.worst_attack.c_str(), downstream.worst_tpr,
+                    options.max_tpr_at_01pct_fpr);
+      reasons.push_back(text);
+    }
+    std::string reason;
+    for (const std::string& why : reasons) reason += (reason.empty() ? "" : "; ") + why;
+    const bool passed = reasons.empty();
+    Json entry = {
+        {"release_id", r.release_id},
+        {"site", r.site_id},
+        {"mode", r.mode},
+        {"claimed_epsilon", verdict.claimed_epsilon},
+        {"epsilon_release", static_cast<double>(r.charge_micros) / 1e6},
+        {"epsilon_model", static_cast<double>(r.model_epsilon_micros) / 1e6},
+        {"delta", r.model_delta},
+        {"canaries", verdict.canaries},
+        {"included", verdict.included},
+        {"rows", r.rows_received},
+        {"empirical_lower_bound", verdict.empirical_lower_bound},
+        // One-sided: epsilon is at least the bound with this confidence; nothing bounds it above.
+        {"interval",
+         {{"low", verdict.empirical_lower_bound},
+          {"high", nullptr},
+          {"confidence", options.confidence}}},
+        {"estimates", EstimatesJson(verdict)},
+        {"attacks",
+         {{"nearest_row", eval::AttackJson(verdict.nearest_row, true)},
+          {"density_ratio", eval::AttackJson(verdict.density_ratio, true)}}},
+        {"status", passed ? "passed" : "failed"},
+        {"reason", reason}};
+    AuditVerdictRecord record;
+    record.release_id = r.release_id;
+    record.passed = passed;
+    record.claimed_micros = r.charge_micros + r.model_epsilon_micros;
+    record.lower_bound_micros =
+        static_cast<int64_t>(std::floor(verdict.empirical_lower_bound * 1e6));
+    record.reason = reason;
+    record.report_json = Json{{"release", entry}, {"downstream", downstream.json}}.dump();
+    record.judged_unix = now_unix;
+    RETURN_IF_ERROR(storage.RecordVerdict(record));
+    spdlog::info("audit of {} ({}): {} (bound {:.3f}, claim {:.3f})", r.release_id, r.site_id,
+                 passed ? "passed" : "failed", verdict.empirical_lower_bound,
+                 verdict.claimed_epsilon);
+    result.judged.push_back(r.release_id);
+    if (!passed) result.failed.push_back(r.release_id);
+    releases_json.push_back(std::move(entry));
+  }
+
+  // Per site: every audited release of the dataset, judged now or before.
+  std::map<std::string, Json> sites;
+  for (const PooledRelease& p : pool) {
+    if (!p.audit) continue;
+    ASSIGN_OR_RETURN(const std::optional<AuditVerdictRecord> v,
+                     storage.GetVerdict(p.record.release_id));
+    if (!v) continue;
+    Json& site = sites[p.record.site_id];
+    if (site.is_null())
+      site = {{"site", p.record.site_id},
+              {"releases", 0},
+              {"passed", 0},
+              {"failed", 0},
+              {"max_lower_bound", 0.0}};
+    site["releases"] = site["releases"].get<int>() + 1;
+    site[v->passed ? "passed" : "failed"] = site[v->passed ? "passed" : "failed"].get<int>() + 1;
+    site["max_lower_bound"] = std::max(site["max_lower_bound"].get<double>(),
+                                       static_cast<double>(v->lower_bound_micros) / 1e6);
+  }
+  Json sites_json = Json::array();
+  for (auto& [id, site] : sites) sites_json.push_back(site);
+  result.report = {{"format", "fedsyn-audit-report"},
+                   {"version", 1},
+                   {"dataset", dataset.name},
+                   {"created_utc", UtcNow(now_unix)},
+                   {"parameters",
+                    {{"confidence", options.confidence},
+                     {"canaries_per_release", dataset.audit_canaries},
+                     {"k", "m/10, m/4, m/2 (Bonferroni over k x 2 scores x 2 methods)"},
+                     {"bounds",
+                      {"one-run (Steinke, Nasr, Jagielski 2023)",
+                       "threshold (Jagielski, Ullman, Oprea 2020; Clopper-Pearson)"}},
+                     {"max_tpr_at_01pct_fpr", options.max_tpr_at_01pct_fpr},
+                     {"bootstrap", options.bootstrap}}},
+                   {"releases", releases_json},
+                   {"sites", sites_json},
+                   {"downstream", downstream.json}};
+  if (!options.report_dir.empty()) {
+    result.json_path = options.report_dir + "/" + dataset.name + "-audit.json";
+    result.html_path = options.report_dir + "/" + dataset.name + "-audit.html";
+    RETURN_IF_ERROR(data::WriteFileAtomically(result.json_path, result.report.dump(1) + "\n"));
+    RETURN_IF_ERROR(data::WriteFileAtomically(result.html_path, RenderAuditHtml(result.report)));
+  }
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<DatasetAudit>> RunAudits(Storage& storage,
+                                                    const CoordinatorConfig& config,
+                                                    const AuditRunOptions& options,
+                                                    privacy::RandomSource& rng, int64_t now_unix) {
+  std::vector<DatasetAudit> out;
+  for (const DatasetDeclaration& dataset : config.datasets) {
+    ASSIGN_OR_RETURN(DatasetAudit audit, AuditDataset(storage, dataset, options, rng, now_unix));
+    if (!audit.judged.empty()) out.push_back(std::move(audit));
+  }
+  return out;
+}
+
+}  // namespace fedsyn::coordinator

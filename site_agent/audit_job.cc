@@ -1,0 +1,105 @@
+#include "site_agent/audit_job.h"
+
+#include <algorithm>
+
+#include "common/data/table_io.h"
+#include "common/privacy/digest.h"
+#include "site_agent/submit.h"
+#include "spdlog/spdlog.h"
+
+namespace fedsyn::site {
+
+absl::StatusOr<AuditJobRecord> OpenAuditJob(const SiteKit& kit, const std::string& dataset,
+                                            privacy::RandomSource& rng,
+                                            const ClientOptions& options) {
+  ASSIGN_OR_RETURN(auto client, CoordinatorClient::Connect(kit, options,
+                                                           [&rng] { return rng.UniformOpen01(); }));
+  RETURN_IF_ERROR(client->Grant(dataset).status());
+  AuditJobRecord job;
+  job.release_id = NewReleaseId(rng);
+  job.dataset = dataset;
+  ASSIGN_OR_RETURN(const protocol::AuditJob issued, client->OpenAudit(job.release_id, dataset));
+  if (issued.count == 0) return job;  // the dataset is not audited
+  job.canaries = issued.canaries;
+  const auto random_u64 = [&rng] { return rng.NextU64(); };
+  job.bits = privacy::DrawInclusionBits(static_cast<int>(issued.count), random_u64);
+  job.salt = privacy::RandomHex(random_u64, 4);
+  job.commitment = privacy::Commitment(job.bits, job.salt);
+  ASSIGN_OR_RETURN(auto ledger, LocalLedger::Open(kit.ledger_path));
+  RETURN_IF_ERROR(ledger->AddAuditJob(job));  // durable before the commitment leaves
+  RETURN_IF_ERROR(client->CommitCanaries(job.release_id, job.commitment));
+  spdlog::info("audit job {} for {}: {} canaries, commitment sent", job.release_id, dataset,
+               issued.count);
+  return job;
+}
+
+absl::StatusOr<AuditJobRecord> LoadOpenAuditJob(const SiteKit& kit, const std::string& job_id) {
+  ASSIGN_OR_RETURN(auto ledger, LocalLedger::Open(kit.ledger_path));
+  ASSIGN_OR_RETURN(const std::optional<AuditJobRecord> job, ledger->FindAuditJob(job_id));
+  if (!job) return absl::NotFoundError("no audit job " + job_id + " in " + kit.ledger_path);
+  if (job->state != "committed") {
+    return absl::FailedPreconditionError("audit job " + job_id +
+                                         " was used by its release already; open a new one");
+  }
+  return *job;
+}
+
+std::string IncludedCanaryRows(const AuditJobRecord& job) {
+  std::string included;
+  size_t start = 0;
+  for (const char bit : job.bits) {
+    if (start >= job.canaries.size()) break;
+    const size_t end = std::min(job.canaries.find('\n', start), job.canaries.size());
+    if (bit == '1') included.append(job.canaries, start, end - start).append("\n");
+    start = end + 1;
+  }
+  return included;
+}
+
+absl::StatusOr<data::Table> IncludedCanaries(const AuditJobRecord& job,
+                                             const data::Schema& schema) {
+  ASSIGN_OR_RETURN(data::ReadResult read, data::ParseCsvTable(IncludedCanaryRows(job), schema,
+                                                              "canaries of " + job.release_id,
+                                                              data::HeaderlessCsvFormat()));
+  const auto expected = std::count(job.bits.begin(), job.bits.end(), '1');
+  if (read.table.num_rows() != expected) {
+    return absl::DataLossError("audit job " + job.release_id +
+                               ": canaries and inclusion bits differ in number");
+  }
+  return std::move(read.table);
+}
+
+std::string InsertAtRandomPositions(data::Table& records, const data::Table& canaries,
+                                    privacy::RandomSource& rng) {
+  // Mark which of the n + c slots hold canaries: c distinct slots, uniformly (Floyd's method).
+  const uint64_t total = static_cast<uint64_t>(records.rows.size() + canaries.rows.size());
+  std::vector<bool> canary_slot(total, false);
+  for (uint64_t j = total - canaries.rows.size(); j < total; ++j) {
+    const uint64_t t = rng.UniformBelow(j + 1);
+    canary_slot[canary_slot[t] ? j : t] = true;
+  }
+  std::vector<data::Row> merged;
+  merged.reserve(total);
+  std::string positions;
+  size_t next_record = 0, next_canary = 0;
+  for (uint64_t slot = 0; slot < total; ++slot) {
+    if (canary_slot[slot]) {
+      merged.push_back(canaries.rows[next_canary++]);
+      positions += (positions.empty() ? "" : ",") + std::to_string(slot);
+    } else {
+      merged.push_back(std::move(records.rows[next_record++]));
+    }
+  }
+  records.rows = std::move(merged);
+  return positions;
+}
+
+absl::Status RevealAuditJob(CoordinatorClient& client, LocalLedger& ledger,
+                            const AuditJobRecord& job) {
+  RETURN_IF_ERROR(client.RevealCanaries({job.release_id, job.bits, job.salt, job.positions}));
+  RETURN_IF_ERROR(ledger.SetAuditJobState(job.release_id, "revealed"));
+  spdlog::info("audit job {}: inclusion bits revealed", job.release_id);
+  return absl::OkStatus();
+}
+
+}  // namespace fedsyn::site

@@ -1,0 +1,50 @@
+// The site's side of a canary audit (docs/audits.md). Before training, the site opens an audit
+// job: the coordinator hands out canaries for the release id the site picks; the site draws
+// one inclusion bit per canary and a salt with the secure generator, records them in its own
+// ledger, and only then sends the commitment. The included canaries join the training records
+// (`fedsyn-agent train --audit-job ID`) and the release's input at random positions
+// (`fedsyn-agent submit --audit-job ID`, which releases under the job's id); once the release
+// is committed, bits, salt and positions are revealed.
+#ifndef FEDSYN_SITE_AGENT_AUDIT_JOB_H_
+#define FEDSYN_SITE_AGENT_AUDIT_JOB_H_
+
+#include <string>
+
+#include "common/data/schema.h"
+#include "common/data/table.h"
+#include "common/privacy/random.h"
+#include "site_agent/coordinator_client.h"
+#include "site_agent/local_ledger.h"
+#include "site_agent/site_kit.h"
+
+namespace fedsyn::site {
+
+// Opens, records and commits an audit job for `dataset`. The returned job has no canaries
+// (and nothing is recorded) when the federation does not audit the dataset.
+absl::StatusOr<AuditJobRecord> OpenAuditJob(const SiteKit& kit, const std::string& dataset,
+                                            privacy::RandomSource& rng,
+                                            const ClientOptions& options);
+
+// The job from the site's ledger; NotFound for an unknown id, FailedPrecondition once its
+// release was revealed (one job, one release).
+absl::StatusOr<AuditJobRecord> LoadOpenAuditJob(const SiteKit& kit, const std::string& job_id);
+
+// The canaries the job's bits include: CSV rows (no header), for TrainRequest::extra_rows_csv.
+std::string IncludedCanaryRows(const AuditJobRecord& job);
+
+// The same, parsed under `schema`.
+absl::StatusOr<data::Table> IncludedCanaries(const AuditJobRecord& job, const data::Schema& schema);
+
+// Inserts `canaries` into `records` at uniformly random positions (secure generator: which
+// rows are canaries is secret until the reveal). Returns the positions, ascending, as
+// "3,17,40".
+std::string InsertAtRandomPositions(data::Table& records, const data::Table& canaries,
+                                    privacy::RandomSource& rng);
+
+// After the job's release is committed: sends bits, salt and positions; marks the job revealed.
+absl::Status RevealAuditJob(CoordinatorClient& client, LocalLedger& ledger,
+                            const AuditJobRecord& job);
+
+}  // namespace fedsyn::site
+
+#endif  // FEDSYN_SITE_AGENT_AUDIT_JOB_H_

@@ -1,0 +1,157 @@
+// `audit run` end to end at the coordinator: a site opens an audit over the site API, includes
+// its chosen canaries in training and in its release at random positions, uploads, commits and
+// reveals; RunAudits then judges the release from what arrived. With the noise switched off by
+// the test-only hook (tests/support/memorising_release.h) while the reservation claims epsilon 1,
+// the release fails and the gate keeps it out of the export until an operator approves it — and
+// even then its canary rows stay out. The real mechanism at a modest epsilon passes.
+#include "coordinator/audit_runner.h"
+
+#include <filesystem>
+
+#include "common/data/table_io.h"
+#include "common/privacy/budget.h"
+#include "common/privacy/digest.h"
+#include "coordinator/export.h"
+#include "coordinator/release_gate.h"
+#include "coordinator/site_session.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "site_agent/audit_job.h"
+#include "tests/support/heart_data.h"
+#include "tests/support/memorising_release.h"
+#include "tests/support/seeded_random.h"
+
+namespace fedsyn::coordinator {
+namespace {
+
+namespace p = protocol;
+using ::testing::HasSubstr;
+using testing::SeededRandom;
+
+class AuditRun : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    heart_ = new fedsyn::testing::EncodedHeart(fedsyn::testing::LoadEncodedHeart("cleveland"));
+  }
+  static void TearDownTestSuite() { delete heart_; }
+
+  void SetUp() override {
+    config_.datasets.push_back({"heart", heart_->schema, /*audit_canaries=*/100});
+    config_.limits["cleveland"]["heart"] = 50'000'000;
+    ASSERT_TRUE(storage_->SetLimit("cleveland", "heart", 50'000'000).ok());
+  }
+
+  // The site's whole audited release over the site API; returns the release id.
+  std::string AuditedRelease(const std::string& id, double epsilon_per_unit, double claimed,
+                             uint64_t seed) {
+    SeededRandom site_rng(seed);
+    SiteSession session(
+        "cleveland", *storage_, config_, [] { return 1000; }, coordinator_rng_);
+    EXPECT_TRUE(
+        std::holds_alternative<p::Welcome>(session.Handle(p::Hello{p::kProtocolVersion, "t"})));
+    const auto job = std::get<p::AuditJob>(session.Handle(p::AuditJobQuery{id, "heart"}));
+    site::AuditJobRecord record{id, "heart", job.canaries};
+    record.bits =
+        privacy::DrawInclusionBits(static_cast<int>(job.count), [&] { return site_rng.NextU64(); });
+    record.salt = privacy::RandomHex([&] { return site_rng.NextU64(); }, 4);
+    EXPECT_TRUE(std::holds_alternative<p::AuditStateReply>(
+        session.Handle(p::CanaryCommitment{id, privacy::Commitment(record.bits, record.salt)})));
+    data::Table input =
+        data::ReadCsvTable(fedsyn::testing::HeartFile("cleveland"), heart_->schema)->table;
+    record.positions = site::InsertAtRandomPositions(
+        input, *site::IncludedCanaries(record, heart_->schema), site_rng);
+    const data::Table released =
+        fedsyn::testing::MemorisingRelease(*heart_, input, epsilon_per_unit, seed, site_rng);
+    const std::string csv = data::FormatCsvTable(released, heart_->schema);
+    const std::string rows = csv.substr(csv.find('\n') + 1);
+    const auto reserved =
+        session.Handle(p::Reserve{id, "heart", *privacy::EpsilonToChargeMicros(claimed),
+                                  released.num_rows(), "synthetic", false});
+    EXPECT_TRUE(std::holds_alternative<p::Reserved>(reserved));
+    EXPECT_TRUE(std::holds_alternative<p::ChunkAck>(session.Handle(p::UploadChunk{id, 0, rows})));
+    EXPECT_TRUE(std::holds_alternative<p::Committed>(
+        session.Handle(p::Commit{id, released.num_rows(), privacy::Sha256Hex(rows)})));
+    EXPECT_TRUE(std::holds_alternative<p::AuditStateReply>(
+        session.Handle(p::CanaryReveal{id, record.bits, record.salt, record.positions})));
+    return id;
+  }
+
+  AuditStatus StatusOf(const std::string& id) {
+    return DecideGate(*storage_, **storage_->GetRelease(id))->status;
+  }
+
+  static fedsyn::testing::EncodedHeart* heart_;
+  CoordinatorConfig config_;
+  std::unique_ptr<Storage> storage_ = NewInMemoryStorage();
+  SeededRandom coordinator_rng_{99};
+};
+fedsyn::testing::EncodedHeart* AuditRun::heart_ = nullptr;
+
+TEST_F(AuditRun, ANoiselessReleaseFailsAndStaysOutOfTheExportUntilApproved) {
+  const std::string id = AuditedRelease("leaky", /*epsilon_per_unit=*/1e4, /*claimed=*/1.0, 3);
+  EXPECT_EQ(StatusOf(id), AuditStatus::kPending) << "revealed, not judged yet";
+  AuditRunOptions options;
+  options.report_dir = fedsyn::testing::ScratchDir("audit_run_leaky");
+  auto run = RunAudits(*storage_, config_, options, coordinator_rng_, 2000);
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_EQ(run->size(), 1u);
+  EXPECT_EQ(run->at(0).failed, std::vector<std::string>{id});
+  const auto verdict = *storage_->GetVerdict(id);
+  ASSERT_TRUE(verdict.has_value());
+  std::printf("noise off, claim 1: empirical lower bound %.3f; %s\n",
+              verdict->lower_bound_micros / 1e6, verdict->reason.c_str());
+  EXPECT_GT(verdict->lower_bound_micros, 1'000'000);
+  EXPECT_THAT(verdict->reason, HasSubstr("exceeds the claimed 1.000"));
+  EXPECT_EQ(StatusOf(id), AuditStatus::kFailed);
+
+  // A second run finds nothing new to judge: verdicts are final.
+  EXPECT_TRUE(RunAudits(*storage_, config_, options, coordinator_rng_, 2001)->empty());
+
+  // The reports: JSON with the figures, HTML with the ROC plots inline.
+  const std::string json = *data::ReadFileToString(run->at(0).json_path);
+  EXPECT_THAT(json, HasSubstr("\"status\": \"failed\""));
+  const std::string html = *data::ReadFileToString(run->at(0).html_path);
+  EXPECT_THAT(html, HasSubstr("<svg"));
+  EXPECT_THAT(html, HasSubstr("ROC (log-log)"));
+  EXPECT_THAT(html, HasSubstr("class=\"failed\""));
+  EXPECT_THAT(html, ::testing::Not(HasSubstr("src=\"http"))) << "self-contained";
+
+  // The gate: a failed release is held back; an approval lets it through, canary rows removed.
+  auto held = ExportPooledCsv(*storage_, config_, "heart", false, coordinator_rng_);
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(held->held_back, std::vector<std::string>{id});
+  ASSERT_TRUE(storage_->Approve({id, "dr. operator", "known test release", 3000}).ok());
+  auto approved = ExportPooledCsv(*storage_, config_, "heart", false, coordinator_rng_);
+  ASSERT_TRUE(approved.ok());
+  EXPECT_EQ(approved->exported, std::vector<std::string>{id});
+  const auto audit = **storage_->GetAudit(id);
+  EXPECT_EQ(approved->canary_rows_removed, std::count(audit.bits.begin(), audit.bits.end(), '1'));
+  EXPECT_EQ(std::count(approved->csv.begin(), approved->csv.end(), '\n') - 1, 303)
+      << "exactly the site's own 303 records' rows";
+  const auto gate = *DecideGate(*storage_, **storage_->GetRelease(id));
+  ASSERT_TRUE(gate.approval.has_value());
+  EXPECT_EQ(gate.approval->approved_by, "dr. operator");
+  EXPECT_EQ(gate.approval->reason, "known test release");
+}
+
+TEST_F(AuditRun, AnHonestReleasePassesAndIsExportedWithoutItsCanaryRows) {
+  const double claimed = fedsyn::testing::MemorisingReleaseEpsilon(0.2);
+  const std::string id = AuditedRelease("honest", /*epsilon_per_unit=*/0.2, claimed, 11);
+  auto run = RunAudits(*storage_, config_, AuditRunOptions{}, coordinator_rng_, 2000);
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_EQ(run->size(), 1u);
+  const auto verdict = **storage_->GetVerdict(id);
+  std::printf("honest, claim %.3f: empirical lower bound %.3f; downstream %s\n", claimed,
+              verdict.lower_bound_micros / 1e6,
+              run->at(0).report["downstream"].dump().substr(0, 200).c_str());
+  EXPECT_TRUE(verdict.passed) << verdict.reason;
+  EXPECT_LE(verdict.lower_bound_micros / 1e6, claimed);
+  EXPECT_TRUE(run->at(0).report["downstream"]["ran"].get<bool>());
+  auto pooled = ExportPooledCsv(*storage_, config_, "heart", false, coordinator_rng_);
+  ASSERT_TRUE(pooled.ok());
+  EXPECT_EQ(pooled->exported, std::vector<std::string>{id});
+  EXPECT_EQ(std::count(pooled->csv.begin(), pooled->csv.end(), '\n') - 1, 303);
+}
+
+}  // namespace
+}  // namespace fedsyn::coordinator
