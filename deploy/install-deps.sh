@@ -3,6 +3,8 @@
 # Idempotent: re-running it when everything is present only re-reads the package lists.
 # Notes (measured, see docs/toolchain.md):
 #  - pkgconf is required by Cap'n Proto's CMake config even though libcapnp-dev does not depend on it.
+#  - chromium and libpng-dev serve one test only: the audit's HTML report rendered headless and its
+#    screenshot checked for the plots (tests/coordinator/audit_report_render_test.cc).
 #  - libopenblas0-openmp is essential: without it LibTorch falls back to reference BLAS (~40x slower).
 #    The -pthread variant must not be installed alongside (it wins the alternative and oversubscribes).
 set -euo pipefail
@@ -17,6 +19,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libabsl-dev zlib1g-dev
   dataset-fashion-mnist
+  chromium libpng-dev
 )
 
 missing=()

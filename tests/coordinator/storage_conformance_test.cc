@@ -1,5 +1,7 @@
 // One conformance suite for every Storage backend (style: leveldb/flower): the same ledger
 // semantics must hold in memory and on SQLite.
+#include <sqlite3.h>
+
 #include <atomic>
 #include <filesystem>
 #include <thread>
@@ -352,6 +354,55 @@ TEST(SqliteStorage, ConcurrentConnectionsNeverOverspendAndStateIsDurable) {
   ASSERT_TRUE(read_only.ok()) << read_only.status();
   EXPECT_EQ((*read_only)->ListReleases()->size(), 10u);
   EXPECT_FALSE((*read_only)->SetLimit("va", "heart", 1).ok());
+}
+
+// A database written by the version before audits opened ahead of reservations (schema 3: an
+// audit per reserved release, no dataset, positions, verdicts or approvals) is migrated in
+// place: its audit keeps its state and gains its release's dataset.
+TEST(SqliteStorageMigration, AVersion3DatabaseKeepsItsAuditsAndReleases) {
+  const std::string path = testing::ScratchDir("storage_migration_v3") + "/coordinator.db";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const char* kVersion3 = R"sql(
+CREATE TABLE budgets (site_id TEXT NOT NULL, dataset TEXT NOT NULL, limit_micros INTEGER NOT NULL,
+  spent_micros INTEGER NOT NULL, PRIMARY KEY (site_id, dataset));
+CREATE TABLE releases (release_id TEXT PRIMARY KEY, site_id TEXT NOT NULL, dataset TEXT NOT NULL,
+  mode TEXT NOT NULL, charge_micros INTEGER NOT NULL, rows_declared INTEGER NOT NULL,
+  model_private INTEGER NOT NULL, model_sha256 TEXT NOT NULL, model_charge_micros INTEGER NOT NULL,
+  status TEXT NOT NULL, next_chunk INTEGER NOT NULL, rows_received INTEGER NOT NULL,
+  sha256 TEXT NOT NULL, created_unix INTEGER NOT NULL);
+CREATE TABLE chunks (release_id TEXT NOT NULL REFERENCES releases(release_id), idx INTEGER NOT NULL,
+  rows BLOB NOT NULL, PRIMARY KEY (release_id, idx));
+CREATE TABLE sites (site_id TEXT PRIMARY KEY, last_seen_unix INTEGER NOT NULL);
+CREATE TABLE models (sha256 TEXT PRIMARY KEY, bytes BLOB NOT NULL);
+CREATE TABLE audits (release_id TEXT PRIMARY KEY REFERENCES releases(release_id),
+  site_id TEXT NOT NULL, canaries BLOB NOT NULL, count INTEGER NOT NULL, commitment TEXT NOT NULL,
+  bits TEXT NOT NULL, salt TEXT NOT NULL, state TEXT NOT NULL, created_unix INTEGER NOT NULL);
+INSERT INTO budgets VALUES ('va', 'heart', 10000000, 1000000);
+INSERT INTO releases VALUES ('r1', 'va', 'heart', 'synthetic', 1000000, 2, 0, '', 0, 'reserved',
+  0, 0, '', 5);
+INSERT INTO audits VALUES ('r1', 'va', '1
+2
+', 2, '', '', '', 'issued', 5);
+PRAGMA user_version = 3;
+)sql";
+  ASSERT_EQ(sqlite3_exec(db, kVersion3, nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+
+  auto storage = OpenSqliteStorage(path);
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  auto audit = (*storage)->GetAudit("r1");
+  ASSERT_TRUE(audit.ok() && audit->has_value());
+  EXPECT_EQ((*audit)->dataset, "heart");
+  EXPECT_EQ((*audit)->state, AuditState::kIssued);
+  EXPECT_EQ((*audit)->canaries, "1\n2\n");
+  EXPECT_EQ((*audit)->positions, "");
+  auto release = (*storage)->GetRelease("r1");
+  ASSERT_TRUE(release.ok() && release->has_value());
+  EXPECT_EQ((*release)->model_epsilon_micros, 0);
+  EXPECT_EQ((*release)->model_delta, 0.0);
+  EXPECT_FALSE((*storage)->GetVerdict("r1")->has_value());
 }
 
 }  // namespace

@@ -13,11 +13,13 @@
 #include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
 #include "coordinator/admin_client.h"
+#include "coordinator/audit_runner.h"
 #include "coordinator/export.h"
 #include "coordinator/server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "protocol/codec.h"
+#include "site_agent/audit_job.h"
 #include "site_agent/local_ledger.h"
 #include "site_agent/submit.h"
 #include "tests/support/seeded_random.h"
@@ -564,6 +566,80 @@ TEST_F(Federation, AReleaseWhoseSchemaDiffersFromTheFederationsIsRefusedBeforeAn
   EXPECT_THAT(std::string(refused.status().message()),
               HasSubstr("column 1 'age' has other bounds"));
   EXPECT_EQ(Spent("va"), 0);
+}
+
+}  // namespace
+}  // namespace fedsyn
+
+namespace fedsyn {
+namespace {
+
+// The agent's side of a canary audit over the wire: the job opens before training, the model
+// learns the included canaries, the release carries them at secret positions and takes the
+// job's id, an upload cut short is resumed and the reveal follows the commit; the coordinator
+// then judges the release and its canary rows stay out of the export.
+TEST_F(Federation, AnAuditedReleaseRevealsAfterAResumedUploadAndIsJudged) {
+  config_.datasets[0].audit_canaries = 40;
+  const site::SiteKit kit = Kit("cleveland");
+  EXPECT_EQ(site::LoadOpenAuditJob(kit, "r-none").status().code(), absl::StatusCode::kNotFound);
+  auto job = site::OpenAuditJob(kit, "heart", rng_, FastClient());
+  ASSERT_TRUE(job.ok()) << job.status();
+  ASSERT_EQ(job->bits.size(), 40u);
+  const int64_t included = std::count(job->bits.begin(), job->bits.end(), '1');
+  auto issued = storage_->GetAudit(job->release_id);
+  ASSERT_TRUE(issued.ok() && issued->has_value());
+  EXPECT_EQ((*issued)->state, coordinator::AuditState::kCommitted) << "committed before training";
+  EXPECT_TRUE((*issued)->bits.empty()) << "the coordinator does not know the bits yet";
+
+  site::TrainRequest train;
+  train.input_csv = Heart("cleveland");
+  train.schema_path = testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml";
+  train.model_out = dir_ + "/audited.model";
+  train.train.max_epochs = 3;
+  train.seed = 2;
+  train.extra_rows_csv = site::IncludedCanaryRows(*job);
+  base::NullProgress progress;
+  auto trained = site::RunTrain(train, progress, rng_);
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  EXPECT_EQ(trained->rows, 303 + included) << "trained on the records and the included canaries";
+  EXPECT_EQ(trained->extra_rows, included);
+
+  site::ReleaseRequest release = Release("cleveland");
+  release.model_path = train.model_out;
+  release.audit_job = job->release_id;
+  site::ClientOptions small_chunks = FastClient();
+  small_chunks.chunk_bytes = 2048;
+  auto partial = site::SubmitRelease(release, kit, "heart", rng_, small_chunks, /*max_chunks=*/1);
+  ASSERT_TRUE(partial.ok()) << partial.status();
+  EXPECT_FALSE(partial->committed);
+  EXPECT_EQ(partial->release_id, job->release_id) << "the release takes the job's id";
+  EXPECT_EQ(partial->rows, 303 + included);
+  EXPECT_EQ((*storage_->GetAudit(job->release_id))->state, coordinator::AuditState::kCommitted);
+
+  auto resumed = site::ResumePending(kit, FastClient(), [] { return 0.5; });
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(*resumed, 1);
+  const auto revealed = **storage_->GetAudit(job->release_id);
+  EXPECT_EQ(revealed.state, coordinator::AuditState::kRevealed);
+  EXPECT_EQ(revealed.bits, job->bits);
+  EXPECT_EQ(std::count(revealed.positions.begin(), revealed.positions.end(), ',') + 1, included);
+  EXPECT_EQ(site::SubmitRelease(release, kit, "heart", rng_, FastClient()).status().code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "one job, one release";
+
+  auto judged = coordinator::RunAudits(*storage_, config_, {}, rng_, 5000);
+  ASSERT_TRUE(judged.ok()) << judged.status();
+  ASSERT_EQ(judged->size(), 1u);
+  const auto verdict = **storage_->GetVerdict(job->release_id);
+  std::printf("audited release: claimed %.3f, empirical lower bound %.3f, %s\n",
+              verdict.claimed_micros / 1e6, verdict.lower_bound_micros / 1e6,
+              verdict.passed ? "passed" : verdict.reason.c_str());
+  EXPECT_EQ(verdict.claimed_micros, 6'001'382);
+  EXPECT_TRUE(verdict.passed) << verdict.reason;
+  auto pooled = coordinator::ExportPooledCsv(*storage_, config_, "heart", false, rng_);
+  ASSERT_TRUE(pooled.ok()) << pooled.status();
+  EXPECT_EQ(pooled->canary_rows_removed, included);
+  EXPECT_EQ(std::count(pooled->csv.begin(), pooled->csv.end(), '\n') - 1, 303);
 }
 
 }  // namespace

@@ -101,5 +101,27 @@ TOML
 expect config_file 0 "$agent" --log-level warn --config "$scratch/agent.toml" synthesize
 [ -s "$scratch/ch.csv" ] || { echo "FAIL config_file: no output"; failures=$((failures + 1)); }
 
+# Audit jobs: --audit-job needs the site kit whose ledger holds the job; an unknown job is
+# named. (The whole audited path runs in the federation demo: tests/coordinator/cli_test.sh.)
+expect audit_job_without_kit 3 "$agent" train --input "$heart/processed.va.data" \
+  --schema "$heart/heart_disease.schema.toml" --model-out "$scratch/x.model" --audit-job r-1
+expect_text audit_job_without_kit err "needs --site-kit"
+cat > "$scratch/site.toml" <<TOML
+site_id = "va"
+coordinator = "localhost:1"
+ca = "$scratch/ca.pem"
+cert = "$scratch/site.pem"
+key = "$scratch/site.key"
+ledger = "$scratch/ledger.db"
+spool = "$scratch/spool"
+[budgets]
+heart = 10.0
+TOML
+expect unknown_audit_job 4 "$agent" train --input "$heart/processed.va.data" \
+  --schema "$heart/heart_disease.schema.toml" --model-out "$scratch/x.model" --audit-job r-1 \
+  --site-kit "$scratch/site.toml"
+expect_text unknown_audit_job err "no audit job r-1"
+expect audit_job_needs_dataset 2 "$agent" audit-job --site-kit "$scratch/site.toml"
+
 echo "cli contract: $failures failure(s)"
 [ "$failures" -eq 0 ]
