@@ -37,6 +37,14 @@ absl::StatusOr<data::Table> ParseRows(const std::string& rows, const data::Schem
   return std::move(read.table);
 }
 
+eval::LabelledData Subset(const eval::LabelledData& data, const std::vector<int64_t>& rows) {
+  eval::LabelledData subset;
+  subset.num_classes = data.num_classes;
+  subset.features = data.features.SelectRows(rows);
+  for (const int64_t row : rows) subset.labels.push_back(data.labels[static_cast<size_t>(row)]);
+  return subset;
+}
+
 double ClaimedEpsilon(const ReleaseRecord& r) {
   return static_cast<double>(r.charge_micros + r.model_epsilon_micros) / 1e6;
 }
@@ -60,7 +68,7 @@ Json EstimatesJson(const CanaryVerdict& v) {
 
 // The downstream audit: a target trained on everything the sites released of the dataset
 // (canary-derived rows included), attacked with the included canaries as members and the
-// excluded ones as non-members.
+// excluded ones as non-members — loss threshold, shadow models (Shokri et al.), LiRA offline.
 struct Downstream {
   Json json = {{"ran", false}};
   double worst_tpr = 0;
@@ -112,36 +120,34 @@ absl::StatusOr<Downstream> RunDownstream(const DatasetDeclaration& dataset,
   train_options.epochs = options.target_epochs;
   train_options.seed = options.seed;
   auto fit = [&](const eval::LabelledData& data,
-                 uint64_t seed) -> absl::StatusOr<eval::ModelOutputs> {
+                 uint64_t seed) -> absl::StatusOr<std::unique_ptr<model::Classifier>> {
     ASSIGN_OR_RETURN(auto classifier, model::Classifier::Create(spec, seed));
     model::ClassifierTrainOptions o = train_options;
     o.seed = seed;
     RETURN_IF_ERROR(classifier->Train(data.features, data.labels, o));
-    return eval::ModelOutputs{classifier->LogProbabilities(probe.features), probe.labels};
+    return classifier;
   };
-  ASSIGN_OR_RETURN(const eval::ModelOutputs target, fit(train, options.seed));
-  // OUT references: random halves of the pooled rows without any canary-derived row.
+  auto outputs = [](const model::Classifier& c, const eval::LabelledData& data) {
+    return eval::ModelOutputs{c.LogProbabilities(data.features), data.labels};
+  };
+  ASSIGN_OR_RETURN(const auto target_model, fit(train, options.seed));
+  const eval::ModelOutputs target = outputs(*target_model, probe);
+  // Reference models on random halves of the pooled rows without any canary-derived row: OUT
+  // models for LiRA, and shadows (their half IN, the other half OUT) for the shadow attack.
   std::mt19937_64 subsets(options.seed + 1);
   std::vector<eval::ModelOutputs> references;
+  std::vector<eval::ShadowAttack::Shadow> shadows;
   for (int k = 0; k < options.reference_models; ++k) {
-    eval::LabelledData half;
-    half.num_classes = out_data.num_classes;
-    std::vector<int64_t> picked;
-    for (int64_t i = 0; i < out_data.features.rows; ++i)
-      if (subsets() & 1) picked.push_back(i);
-    half.features = data::Matrix(static_cast<int64_t>(picked.size()), out_data.features.cols);
-    for (size_t j = 0; j < picked.size(); ++j) {
-      std::copy_n(out_data.features.values.begin() + picked[j] * out_data.features.cols,
-                  out_data.features.cols,
-                  half.features.values.begin() + static_cast<int64_t>(j) * out_data.features.cols);
-      half.labels.push_back(out_data.labels[static_cast<size_t>(picked[j])]);
-    }
-    ASSIGN_OR_RETURN(eval::ModelOutputs reference,
-                     fit(half, options.seed + 2 + static_cast<uint64_t>(k)));
-    references.push_back(std::move(reference));
+    std::vector<int64_t> halves[2];
+    for (int64_t i = 0; i < out_data.features.rows; ++i) halves[subsets() & 1].push_back(i);
+    const eval::LabelledData in = Subset(out_data, halves[0]), out = Subset(out_data, halves[1]);
+    ASSIGN_OR_RETURN(const auto reference, fit(in, options.seed + 2 + static_cast<uint64_t>(k)));
+    references.push_back(outputs(*reference, probe));
+    shadows.push_back({outputs(*reference, in), outputs(*reference, out)});
   }
   const std::vector<std::pair<std::string, eval::Scores>> attacks = {
       {"loss", eval::LossScores(target)},
+      {"shadow", eval::ShadowAttack::Fit(shadows).Score(target)},
       {"lira_offline", eval::LiraOfflineScores(target, references)}};
   Json attacks_json = Json::object();
   for (const auto& [name, scores] : attacks) {

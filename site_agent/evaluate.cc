@@ -63,18 +63,11 @@ Dataset FromImages(data::ImageSet images, const std::vector<uint8_t>& labels) {
   return d;
 }
 
-data::Matrix Rows(const data::Matrix& m, const std::vector<int64_t>& index) {
-  data::Matrix out(static_cast<int64_t>(index.size()), m.cols);
-  for (size_t i = 0; i < index.size(); ++i)
-    std::copy(m.Row(index[i]), m.Row(index[i]) + m.cols, out.Row(static_cast<int64_t>(i)));
-  return out;
-}
-
 Dataset Subset(const Dataset& d, const std::vector<int64_t>& index) {
   Dataset s;
   s.kind = d.kind;
-  s.features = Rows(d.features, index);
-  s.encoded = Rows(d.encoded, index);
+  s.features = d.features.SelectRows(index);
+  s.encoded = d.encoded.SelectRows(index);
   for (int64_t i : index) s.labels.push_back(d.labels[static_cast<size_t>(i)]);
   if (d.kind == model::DataKind::kTable) {
     for (int64_t i : index) s.table.rows.push_back(d.table.rows[static_cast<size_t>(i)]);

@@ -4,6 +4,7 @@
 #ifndef FEDSYN_COMMON_DATA_TABLE_H_
 #define FEDSYN_COMMON_DATA_TABLE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -28,6 +29,14 @@ struct Matrix {
   Matrix(int64_t r, int64_t c) : rows(r), cols(c), values(static_cast<size_t>(r * c), 0.0f) {}
   float* Row(int64_t i) { return values.data() + i * cols; }
   const float* Row(int64_t i) const { return values.data() + i * cols; }
+
+  // The rows at `index`, in that order (a subset, a resample, a permutation).
+  Matrix SelectRows(const std::vector<int64_t>& index) const {
+    Matrix out(static_cast<int64_t>(index.size()), cols);
+    for (size_t i = 0; i < index.size(); ++i)
+      std::copy(Row(index[i]), Row(index[i]) + cols, out.Row(static_cast<int64_t>(i)));
+    return out;
+  }
 };
 
 }  // namespace fedsyn::data

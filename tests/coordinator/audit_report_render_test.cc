@@ -25,7 +25,9 @@ struct Rgb {
 constexpr Rgb kFirstSeries{0x1b, 0x6c, 0xa8};
 constexpr Rgb kSecondSeries{0xd1, 0x49, 0x5b};
 
-Json Interval(double v) { return {{"estimate", v}, {"low", v / 2}, {"high", std::min(1.0, v * 1.5)}}; }
+Json Interval(double v) {
+  return {{"estimate", v}, {"low", v / 2}, {"high", std::min(1.0, v * 1.5)}};
+}
 
 Json Attack(double auc, double bend) {
   Json roc = Json::array();
@@ -43,26 +45,26 @@ Json Attack(double auc, double bend) {
 Json Report(bool with_attacks) {
   Json releases = Json::array();
   if (with_attacks) {
-    releases.push_back({{"release_id", "r-1"},
-                        {"site", "cleveland"},
-                        {"mode", "synthetic"},
-                        {"claimed_epsilon", 1.0},
-                        {"epsilon_release", 1.0},
-                        {"epsilon_model", 0.0},
-                        {"delta", 0},
-                        {"canaries", 100},
-                        {"included", 52},
-                        {"rows", 355},
-                        {"empirical_lower_bound", 2.1},
-                        {"interval", {{"low", 2.1}, {"high", nullptr}, {"confidence", 0.95}}},
-                        {"estimates", Json::array({{{"score", "nearest_row"},
-                                                    {"method", "one-run"},
-                                                    {"k", 10},
-                                                    {"lower_bound", 2.1}}})},
-                        {"attacks", {{"nearest_row", Attack(0.95, 0.2)},
-                                     {"density_ratio", Attack(0.8, 0.5)}}},
-                        {"status", "failed"},
-                        {"reason", "empirical epsilon exceeds the claim"}});
+    releases.push_back(
+        {{"release_id", "r-1"},
+         {"site", "cleveland"},
+         {"mode", "synthetic"},
+         {"claimed_epsilon", 1.0},
+         {"epsilon_release", 1.0},
+         {"epsilon_model", 0.0},
+         {"delta", 0},
+         {"canaries", 100},
+         {"included", 52},
+         {"rows", 355},
+         {"empirical_lower_bound", 2.1},
+         {"interval", {{"low", 2.1}, {"high", nullptr}, {"confidence", 0.95}}},
+         {"estimates", Json::array({{{"score", "nearest_row"},
+                                     {"method", "one-run"},
+                                     {"k", 10},
+                                     {"lower_bound", 2.1}}})},
+         {"attacks", {{"nearest_row", Attack(0.95, 0.2)}, {"density_ratio", Attack(0.8, 0.5)}}},
+         {"status", "failed"},
+         {"reason", "empirical epsilon exceeds the claim"}});
   }
   return {{"dataset", "heart"},
           {"created_utc", "2026-11-29T00:00:00Z"},
@@ -118,7 +120,8 @@ Screenshot Render(const std::string& dir, const std::string& name, const Json& r
   // --no-sandbox: CI runs as root in a container, where chromium's sandbox cannot start.
   const std::string command =
       "chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,1600 "
-      "--screenshot=" + png + " file://" + html + " > " + dir + "/" + name + ".log 2>&1";
+      "--screenshot=" +
+      png + " file://" + html + " > " + dir + "/" + name + ".log 2>&1";
   EXPECT_EQ(std::system(command.c_str()), 0) << command;
   return ReadPng(png);
 }
@@ -129,8 +132,8 @@ TEST(AuditReportRender, HeadlessChromiumDrawsTheRocCurves) {
   ASSERT_EQ(plotted.width, 1200);
   ASSERT_EQ(plotted.height, 1600);
   const int blue = plotted.CountNear(kFirstSeries), red = plotted.CountNear(kSecondSeries);
-  std::printf("non-white %d px, first series %d px, second series %d px\n",
-              plotted.CountNonWhite(), blue, red);
+  std::printf("non-white %d px, first series %d px, second series %d px\n", plotted.CountNonWhite(),
+              blue, red);
   EXPECT_GT(blue, 300) << "the first ROC curve is drawn";
   EXPECT_GT(red, 300) << "the second ROC curve is drawn";
 

@@ -103,6 +103,15 @@ TEST_F(AuditRun, ANoiselessReleaseFailsAndStaysOutOfTheExportUntilApproved) {
   EXPECT_GT(verdict->lower_bound_micros, 1'000'000);
   EXPECT_THAT(verdict->reason, HasSubstr("exceeds the claimed 1.000"));
   EXPECT_EQ(StatusOf(id), AuditStatus::kFailed);
+  // The downstream audit sees it too: a model trained on the pooled rows separates included
+  // from excluded canaries.
+  const auto& downstream = run->at(0).report["downstream"];
+  ASSERT_TRUE(downstream["ran"].get<bool>());
+  const double lira_auc = downstream["attacks"]["lira_offline"]["auc"]["estimate"].get<double>();
+  std::printf("downstream: LiRA AUC %.3f, loss AUC %.3f, shadow AUC %.3f\n", lira_auc,
+              downstream["attacks"]["loss"]["auc"]["estimate"].get<double>(),
+              downstream["attacks"]["shadow"]["auc"]["estimate"].get<double>());
+  EXPECT_GT(lira_auc, 0.65);
 
   // A second run finds nothing new to judge: verdicts are final.
   EXPECT_TRUE(RunAudits(*storage_, config_, options, coordinator_rng_, 2001)->empty());
