@@ -283,8 +283,16 @@ absl::Status LedgerStorage::RevealAudit(const std::string& site_id, const std::s
       return absl::FailedPreconditionError("reveal only after the release is committed");
     verdict = CheckReveal(audit.commitment, bits, salt, audit.count);
     if (verdict.ok()) {
+      // The salt fixes where the canaries had to go; positions named otherwise are refused.
       const auto included = static_cast<int64_t>(std::count(bits.begin(), bits.end(), '1'));
-      verdict = ParseCanaryPositions(positions, included, record.rows_received).status();
+      if (included > record.rows_received ||
+          positions != privacy::JoinPositions(
+                           privacy::CanaryPositions(salt, record.rows_received, included))) {
+        verdict = absl::InvalidArgumentError(
+            "the revealed canary positions are not those the committed salt determines for a "
+            "release of " +
+            std::to_string(record.rows_received) + " rows");
+      }
     }
     audit.bits = bits;
     audit.salt = salt;

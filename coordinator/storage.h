@@ -164,8 +164,9 @@ class Storage {
   // CommitAudit moves issued -> committed (a replay of the same commitment is OK; another is
   // AlreadyExists). A reservation of an audited id needs the commitment (see Reserve).
   // RevealAudit, for a committed audit of a committed release, checks the bits and salt
-  // against the commitment and the positions against the bits and the release's rows: revealed
-  // if all match, otherwise invalid and InvalidArgument (the audit cannot be repaired).
+  // against the commitment, and the positions against those the salt determines for the
+  // release's row count (privacy::CanaryPositions): revealed if all match, otherwise invalid and
+  // InvalidArgument (the audit cannot be repaired).
   virtual absl::Status IssueAudit(const AuditRecord& audit) = 0;
   virtual absl::StatusOr<std::optional<AuditRecord>> GetAudit(const std::string& release_id) = 0;
   virtual absl::Status CommitAudit(const std::string& site_id, const std::string& release_id,

@@ -69,29 +69,26 @@ absl::StatusOr<data::Table> IncludedCanaries(const AuditJobRecord& job,
   return std::move(read.table);
 }
 
-std::string InsertAtRandomPositions(data::Table& records, const data::Table& canaries,
-                                    privacy::RandomSource& rng) {
-  // Mark which of the n + c slots hold canaries: c distinct slots, uniformly (Floyd's method).
-  const uint64_t total = static_cast<uint64_t>(records.rows.size() + canaries.rows.size());
-  std::vector<bool> canary_slot(total, false);
-  for (uint64_t j = total - canaries.rows.size(); j < total; ++j) {
-    const uint64_t t = rng.UniformBelow(j + 1);
-    canary_slot[canary_slot[t] ? j : t] = true;
-  }
+absl::StatusOr<std::string> InsertIncludedCanaries(const AuditJobRecord& job,
+                                                   const data::Schema& schema,
+                                                   data::Table& records) {
+  ASSIGN_OR_RETURN(data::Table canaries, IncludedCanaries(job, schema));
+  const int64_t total = records.num_rows() + canaries.num_rows();
+  const std::vector<int64_t> positions =
+      privacy::CanaryPositions(job.salt, total, canaries.num_rows());
   std::vector<data::Row> merged;
-  merged.reserve(total);
-  std::string positions;
-  size_t next_record = 0, next_canary = 0;
-  for (uint64_t slot = 0; slot < total; ++slot) {
-    if (canary_slot[slot]) {
-      merged.push_back(canaries.rows[next_canary++]);
-      positions += (positions.empty() ? "" : ",") + std::to_string(slot);
+  merged.reserve(static_cast<size_t>(total));
+  size_t next_record = 0, next_canary = 0, next_position = 0;
+  for (int64_t slot = 0; slot < total; ++slot) {
+    if (next_position < positions.size() && positions[next_position] == slot) {
+      merged.push_back(std::move(canaries.rows[next_canary++]));
+      ++next_position;
     } else {
       merged.push_back(std::move(records.rows[next_record++]));
     }
   }
   records.rows = std::move(merged);
-  return positions;
+  return privacy::JoinPositions(positions);
 }
 
 absl::Status RevealAuditJob(CoordinatorClient& client, LocalLedger& ledger,

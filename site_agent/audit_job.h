@@ -35,11 +35,12 @@ std::string IncludedCanaryRows(const AuditJobRecord& job);
 // The same, parsed under `schema`.
 absl::StatusOr<data::Table> IncludedCanaries(const AuditJobRecord& job, const data::Schema& schema);
 
-// Inserts `canaries` into `records` at uniformly random positions (secure generator: which
-// rows are canaries is secret until the reveal). Returns the positions, ascending, as
-// "3,17,40".
-std::string InsertAtRandomPositions(data::Table& records, const data::Table& canaries,
-                                    privacy::RandomSource& rng);
+// Inserts the job's included canaries into `records` where the job's secret salt places them
+// (privacy::CanaryPositions: uniformly random, hidden until the reveal, bound by the
+// commitment). Returns the positions' wire form, "3,17,40".
+absl::StatusOr<std::string> InsertIncludedCanaries(const AuditJobRecord& job,
+                                                   const data::Schema& schema,
+                                                   data::Table& records);
 
 // After the job's release is committed: sends bits, salt and positions; marks the job revealed.
 absl::Status RevealAuditJob(CoordinatorClient& client, LocalLedger& ledger,

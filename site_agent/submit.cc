@@ -106,9 +106,9 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
                                              "); open a new audit job");
       }
     }
-    ASSIGN_OR_RETURN(const data::Table canaries,
-                     IncludedCanaries(*audit_job, *prepared.bundle.schema));
-    audit_job->positions = InsertAtRandomPositions(prepared.table->table, canaries, rng);
+    ASSIGN_OR_RETURN(
+        audit_job->positions,
+        InsertIncludedCanaries(*audit_job, *prepared.bundle.schema, prepared.table->table));
     prepared.rows = prepared.table->table.num_rows();
     // Recorded before the reservation: whatever gets generated, the reveal names these rows.
     RETURN_IF_ERROR(ledger->SetAuditJobPositions(audit_job->release_id, audit_job->positions));

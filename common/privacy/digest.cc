@@ -2,7 +2,9 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -65,6 +67,44 @@ std::string DrawInclusionBits(int count, const std::function<uint64_t()>& random
   std::string bits;
   for (int i = 0; i < count; ++i) bits += (random_u64() & 1) ? '1' : '0';
   return bits;
+}
+
+std::vector<int64_t> CanaryPositions(std::string_view salt_hex, int64_t total, int64_t count) {
+  if (count < 0 || count > total) return {};
+  // A deterministic stream of 64-bit words: SHA-256(salt ":canary-positions:" counter), four
+  // words per block.
+  uint64_t counter = 0;
+  std::string block;
+  size_t used = 4;
+  auto next_word = [&]() -> uint64_t {
+    if (used == 4) {
+      block = Sha256Hex(std::string(salt_hex) + ":canary-positions:" + std::to_string(counter++));
+      used = 0;
+    }
+    const uint64_t word = std::stoull(block.substr(16 * used++, 16), nullptr, 16);
+    return word;
+  };
+  auto below = [&](uint64_t n) {  // uniform in [0, n) by rejection
+    const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t word = next_word();
+    while (word >= limit) word = next_word();
+    return word % n;
+  };
+  std::vector<bool> chosen(static_cast<size_t>(std::max<int64_t>(total, 0)), false);
+  for (int64_t j = total - count; j < total; ++j) {
+    const uint64_t t = below(static_cast<uint64_t>(j + 1));
+    chosen[chosen[t] ? static_cast<size_t>(j) : t] = true;
+  }
+  std::vector<int64_t> positions;
+  for (int64_t i = 0; i < total; ++i)
+    if (chosen[static_cast<size_t>(i)]) positions.push_back(i);
+  return positions;
+}
+
+std::string JoinPositions(const std::vector<int64_t>& positions) {
+  std::string text;
+  for (const int64_t p : positions) text += (text.empty() ? "" : ",") + std::to_string(p);
+  return text;
 }
 
 std::string RandomHex(const std::function<uint64_t()>& random_u64, int words) {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/base/status.h"
 
@@ -24,6 +25,17 @@ std::string Commitment(std::string_view message, std::string_view salt_hex);
 // A site's canary choices (docs/audits.md): one '0' / '1' per canary, each '1' with probability
 // 1/2. Here rather than with the coordinator's audit code, because the site draws them.
 std::string DrawInclusionBits(int count, const std::function<uint64_t()>& random_u64);
+
+// Where a release of `total` rows carries its `count` included canaries (docs/audits.md): a
+// uniformly random `count`-subset of [0, total), ascending, derived from the audit's secret
+// salt. The salt is committed before the release and revealed after it, so the positions stay
+// secret until the reveal, cannot be chosen after the commitment, and the coordinator
+// recomputes them instead of trusting them. (SHA-256 in counter mode as the generator; Floyd's
+// subset sampling; rejection for exact uniformity.)
+// Empty unless 0 <= count <= total.
+std::vector<int64_t> CanaryPositions(std::string_view salt_hex, int64_t total, int64_t count);
+// Their wire form: "3,17,40".
+std::string JoinPositions(const std::vector<int64_t>& positions);
 
 // `words` x 64 random bits as lower-case hex (release ids, commitment salts).
 std::string RandomHex(const std::function<uint64_t()>& random_u64, int words);

@@ -325,14 +325,20 @@ TEST_F(SiteSessionTest, ARevealedAuditsCanaryRowsNeverReachTheExport) {
       session.Handle(p::CanaryCommitment{"r1", privacy::Commitment(bits, salt)})));
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(
       session.Handle(p::Reserve{"r1", "heart", 1'000'000, 4, "synthetic", false})));
-  // Rows 1 and 3 stand for the two included canaries.
+  // The two included canaries' rows sit where the salt puts them among 4 rows.
+  const std::vector<int64_t> positions = privacy::CanaryPositions(salt, 4, 2);
+  ASSERT_EQ(positions.size(), 2u);
   const std::string canary_row = "29,0,1,94,126,0,0,71,0,0,1,0,3,4\n";
-  const std::string rows = std::string(kRow1) + canary_row + kRow2 + canary_row;
+  std::string rows;
+  for (int64_t slot = 0, record = 0; slot < 4; ++slot) {
+    const bool canary = slot == positions[0] || slot == positions[1];
+    rows += canary ? canary_row : (record++ == 0 ? kRow1 : kRow2);
+  }
   ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(session.Handle(p::UploadChunk{"r1", 0, rows})));
   ASSERT_TRUE(std::holds_alternative<p::Committed>(
       session.Handle(p::Commit{"r1", 4, privacy::Sha256Hex(rows)})));
   ASSERT_TRUE(std::holds_alternative<p::AuditStateReply>(
-      session.Handle(p::CanaryReveal{"r1", bits, salt, "1,3"})));
+      session.Handle(p::CanaryReveal{"r1", bits, salt, privacy::JoinPositions(positions)})));
   // Revealed but not judged: still pending, held back; an approval lets it through without
   // its canary rows.
   auto pending = ExportPooledCsv(*storage_, config_, "heart", false, rng_);

@@ -170,6 +170,8 @@ TEST_P(StorageConformance, StoresACodesReleasesDecoderOnlyWhenItIsTheReservedMod
 TEST_P(StorageConformance, CanaryAuditsGoIssuedCommittedThenRevealedOrInvalid) {
   const std::string bits = "0110", salt = std::string(64, 'a');
   const std::string commitment = privacy::Commitment(bits, salt);
+  // Where this salt puts 2 canaries in a release of 5 rows.
+  const std::string positions = privacy::JoinPositions(privacy::CanaryPositions(salt, 5, 2));
   for (const char* id : {"r1", "r2"}) {
     AuditRecord audit;
     audit.release_id = id;
@@ -213,15 +215,15 @@ TEST_P(StorageConformance, CanaryAuditsGoIssuedCommittedThenRevealedOrInvalid) {
       << "va has no budget here at all";
   ASSERT_TRUE(storage_->Reserve(Request("r1", 1'000'000))->granted);
   ASSERT_TRUE(storage_->AppendChunk("cleveland", "r1", 0, "a\nb\nc\nd\ne\n", 5).ok());
-  EXPECT_EQ(storage_->RevealAudit("cleveland", "r1", bits, salt, "1,3").code(),
+  EXPECT_EQ(storage_->RevealAudit("cleveland", "r1", bits, salt, positions).code(),
             absl::StatusCode::kFailedPrecondition)
       << "not before the release is committed";
   ASSERT_TRUE(storage_->MarkCommitted("cleveland", "r1", "h").ok());
-  ASSERT_TRUE(storage_->RevealAudit("cleveland", "r1", bits, salt, "1,3").ok());
-  EXPECT_TRUE(storage_->RevealAudit("cleveland", "r1", bits, salt, "1,3").ok()) << "a replay";
+  ASSERT_TRUE(storage_->RevealAudit("cleveland", "r1", bits, salt, positions).ok());
+  EXPECT_TRUE(storage_->RevealAudit("cleveland", "r1", bits, salt, positions).ok()) << "a replay";
   EXPECT_EQ((*storage_->GetAudit("r1"))->state, AuditState::kRevealed);
   EXPECT_EQ((*storage_->GetAudit("r1"))->bits, bits);
-  EXPECT_EQ((*storage_->GetAudit("r1"))->positions, "1,3");
+  EXPECT_EQ((*storage_->GetAudit("r1"))->positions, positions);
   ASSERT_EQ(storage_->ListAudits()->size(), 2u);
 
   // A reveal that does not match its commitment: refused and the audit marked invalid.
@@ -237,10 +239,17 @@ TEST_P(StorageConformance, CanaryAuditsGoIssuedCommittedThenRevealedOrInvalid) {
       << "an invalid audit stays invalid";
 }
 
-TEST_P(StorageConformance, RevealedPositionsMustNameOneReleasedRowPerIncludedCanary) {
+TEST_P(StorageConformance, RevealedPositionsMustBeThoseTheCommittedSaltDetermines) {
   const std::string bits = "0110", salt = std::string(64, 'c');
-  for (const std::string positions : {"1", "1,2,3", "2,1", "1,5", "1,,2", "1,2,", "x,1"}) {
-    const std::string id = "p" + std::to_string(std::hash<std::string>{}(positions) % 100000);
+  const std::vector<int64_t> right = privacy::CanaryPositions(salt, 5, 2);
+  ASSERT_EQ(right.size(), 2u);
+  std::vector<std::string> wrong = {"1", "1,2,3", "2,1", "1,5", "1,,2", "1,2,", "x,1", ""};
+  for (const std::string candidate : {"0,1", "0,2", "1,2", "3,4", "0,4"}) {
+    if (candidate != privacy::JoinPositions(right)) wrong.push_back(candidate);
+  }
+  int case_number = 0;
+  for (const std::string& positions : wrong) {
+    const std::string id = "p" + std::to_string(case_number++);
     AuditRecord audit{id, "cleveland", "heart", "1\n2\n3\n4\n", 4};
     ASSERT_TRUE(storage_->IssueAudit(audit).ok());
     ASSERT_TRUE(storage_->CommitAudit("cleveland", id, privacy::Commitment(bits, salt)).ok());
@@ -249,7 +258,7 @@ TEST_P(StorageConformance, RevealedPositionsMustNameOneReleasedRowPerIncludedCan
     ASSERT_TRUE(storage_->MarkCommitted("cleveland", id, "h").ok());
     EXPECT_EQ(storage_->RevealAudit("cleveland", id, bits, salt, positions).code(),
               absl::StatusCode::kInvalidArgument)
-        << positions;
+        << "'" << positions << "'";
     EXPECT_EQ((*storage_->GetAudit(id))->state, AuditState::kInvalid) << positions;
   }
 }
@@ -284,7 +293,10 @@ TEST_P(StorageConformance, VerdictsNeedARevealAndApprovalsAreRecordedOnce) {
   ASSERT_TRUE(storage_->MarkCommitted("cleveland", "r2", "h").ok());
   EXPECT_EQ(storage_->Approve({"r2", "alice", "why", 7}).code(),
             absl::StatusCode::kFailedPrecondition);
-  ASSERT_TRUE(storage_->RevealAudit("cleveland", "r2", bits, salt, "0").ok());
+  ASSERT_TRUE(storage_
+                  ->RevealAudit("cleveland", "r2", bits, salt,
+                                privacy::JoinPositions(privacy::CanaryPositions(salt, 2, 1)))
+                  .ok());
   ASSERT_TRUE(
       storage_->RecordVerdict({"r2", false, 2'000'000, 3'500'000, "too leaky", "{}", 8}).ok());
   ASSERT_TRUE(
