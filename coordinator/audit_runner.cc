@@ -49,6 +49,13 @@ double ClaimedEpsilon(const ReleaseRecord& r) {
   return static_cast<double>(r.charge_micros + r.model_epsilon_micros) / 1e6;
 }
 
+template <typename... Args>
+std::string Printf(const char* format, Args... args) {
+  char text[512];
+  std::snprintf(text, sizeof text, format, args...);
+  return text;
+}
+
 std::string UtcNow(int64_t now_unix) {
   const std::time_t t = static_cast<std::time_t>(now_unix);
   std::tm tm{};
@@ -175,6 +182,83 @@ absl::StatusOr<Downstream> RunDownstream(const DatasetDeclaration& dataset,
   return result;
 }
 
+// Why a release fails; empty when it passes.
+std::string FailureReasons(const CanaryVerdict& verdict, const Downstream& downstream,
+                           const AuditRunOptions& options) {
+  std::vector<std::string> reasons;
+  if (verdict.exceeds_claim) {
+    reasons.push_back(
+        Printf("empirical epsilon >= %.3f at %.0f%% exceeds the claimed %.3f: a bug in the site's "
+               "mechanism or accounting",
+               verdict.empirical_lower_bound, 100 * options.confidence, verdict.claimed_epsilon));
+  }
+  for (const auto& [name, metrics] :
+       {std::pair<const char*, const eval::AttackMetrics*>{"nearest_row", &verdict.nearest_row},
+        {"density_ratio", &verdict.density_ratio}}) {
+    if (metrics->tpr_at_01pct_fpr.estimate > options.max_tpr_at_01pct_fpr) {
+      reasons.push_back(Printf("%s attack on its canaries: TPR %.3f at 0.1%% FPR > %.3f", name,
+                               metrics->tpr_at_01pct_fpr.estimate, options.max_tpr_at_01pct_fpr));
+    }
+  }
+  if (downstream.json.value("exceeds_threshold", false)) {
+    reasons.push_back(Printf(
+        "downstream %s attack on the pooled data: TPR %.3f at 0.1%% FPR > %.3f",
+        downstream.worst_attack.c_str(), downstream.worst_tpr, options.max_tpr_at_01pct_fpr));
+  }
+  std::string joined;
+  for (const std::string& why : reasons) joined += (joined.empty() ? "" : "; ") + why;
+  return joined;
+}
+
+Json ReleaseJson(const ReleaseRecord& r, const CanaryVerdict& verdict, double confidence) {
+  return {{"release_id", r.release_id},
+          {"site", r.site_id},
+          {"mode", r.mode},
+          {"claimed_epsilon", verdict.claimed_epsilon},
+          {"epsilon_release", static_cast<double>(r.charge_micros) / 1e6},
+          {"epsilon_model", static_cast<double>(r.model_epsilon_micros) / 1e6},
+          {"delta", r.model_delta},
+          {"canaries", verdict.canaries},
+          {"included", verdict.included},
+          {"rows", r.rows_received},
+          {"empirical_lower_bound", verdict.empirical_lower_bound},
+          // One-sided: epsilon is at least the bound with this confidence; nothing bounds it
+          // from above.
+          {"interval",
+           {{"low", verdict.empirical_lower_bound}, {"high", nullptr}, {"confidence", confidence}}},
+          {"estimates", EstimatesJson(verdict)},
+          {"attacks",
+           {{"nearest_row", eval::AttackJson(verdict.nearest_row, true)},
+            {"density_ratio", eval::AttackJson(verdict.density_ratio, true)}}}};
+}
+
+// Per site: every audited release of the dataset with a verdict, judged now or before.
+absl::StatusOr<Json> SitesJson(Storage& storage, const std::vector<PooledRelease>& pool) {
+  std::map<std::string, Json> sites;
+  for (const PooledRelease& p : pool) {
+    if (!p.audit) continue;
+    ASSIGN_OR_RETURN(const std::optional<AuditVerdictRecord> v,
+                     storage.GetVerdict(p.record.release_id));
+    if (!v) continue;
+    Json& site = sites[p.record.site_id];
+    if (site.is_null()) {
+      site = {{"site", p.record.site_id},
+              {"releases", 0},
+              {"passed", 0},
+              {"failed", 0},
+              {"max_lower_bound", 0.0}};
+    }
+    const char* outcome = v->passed ? "passed" : "failed";
+    site["releases"] = site["releases"].get<int>() + 1;
+    site[outcome] = site[outcome].get<int>() + 1;
+    site["max_lower_bound"] = std::max(site["max_lower_bound"].get<double>(),
+                                       static_cast<double>(v->lower_bound_micros) / 1e6);
+  }
+  Json out = Json::array();
+  for (auto& [id, site] : sites) out.push_back(std::move(site));
+  return out;
+}
+
 absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclaration& dataset,
                                           const AuditRunOptions& options,
                                           privacy::RandomSource& rng, int64_t now_unix) {
@@ -191,9 +275,7 @@ absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclara
     ASSIGN_OR_RETURN(p.rows, ParseRows(csv, dataset.schema, "release " + r.release_id));
     ASSIGN_OR_RETURN(std::optional<AuditRecord> audit, storage.GetAudit(r.release_id));
     if (audit && audit->state == AuditState::kRevealed) {
-      const int64_t included = std::count(audit->bits.begin(), audit->bits.end(), '1');
-      ASSIGN_OR_RETURN(const std::vector<int64_t> positions,
-                       ParseCanaryPositions(audit->positions, included, r.rows_received));
+      const std::vector<int64_t> positions = CanaryRows(audit->bits, audit->salt, r.rows_received);
       p.canary_rows.insert(positions.begin(), positions.end());
       p.audit = std::move(audit);
       ASSIGN_OR_RETURN(const std::optional<AuditVerdictRecord> verdict,
@@ -222,60 +304,11 @@ absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclara
     const CanaryScores scores = ScoreCanaries(canaries, p.rows, reference, dataset.schema);
     const CanaryVerdict verdict =
         JudgeCanaries(scores, p.audit->bits, ClaimedEpsilon(r), r.model_delta, options.confidence);
-    std::vector<std::string> reasons;
-    if (verdict.exceeds_claim) {
-      char text[256];
-      std::snprintf(text, sizeof text,
-                    "empirical epsilon >= %.3f at %.0f%% exceeds the claimed %.3f: a bug in the "
-                    "site's mechanism or accounting",
-                    verdict.empirical_lower_bound, 100 * options.confidence,
-                    verdict.claimed_epsilon);
-      reasons.push_back(text);
-    }
-    for (const auto& [name, metrics] :
-         {std::pair<const char*, const eval::AttackMetrics*>{"nearest_row", &verdict.nearest_row},
-          {"density_ratio", &verdict.density_ratio}}) {
-      if (metrics->tpr_at_01pct_fpr.estimate > options.max_tpr_at_01pct_fpr) {
-        char text[160];
-        std::snprintf(text, sizeof text, "%s attack on its canaries: TPR %.3f at 0.1%% FPR > %.3f",
-                      name, metrics->tpr_at_01pct_fpr.estimate, options.max_tpr_at_01pct_fpr);
-        reasons.push_back(text);
-      }
-    }
-    if (downstream.json.value("exceeds_threshold", false)) {
-      char text[160];
-      std::snprintf(text, sizeof text,
-                    "downstream %s attack on the pooled data: TPR %.3f at 0.1%% FPR > %.3f",
-                    downstream.worst_attack.c_str(), downstream.worst_tpr,
-                    options.max_tpr_at_01pct_fpr);
-      reasons.push_back(text);
-    }
-    std::string reason;
-    for (const std::string& why : reasons) reason += (reason.empty() ? "" : "; ") + why;
-    const bool passed = reasons.empty();
-    Json entry = {
-        {"release_id", r.release_id},
-        {"site", r.site_id},
-        {"mode", r.mode},
-        {"claimed_epsilon", verdict.claimed_epsilon},
-        {"epsilon_release", static_cast<double>(r.charge_micros) / 1e6},
-        {"epsilon_model", static_cast<double>(r.model_epsilon_micros) / 1e6},
-        {"delta", r.model_delta},
-        {"canaries", verdict.canaries},
-        {"included", verdict.included},
-        {"rows", r.rows_received},
-        {"empirical_lower_bound", verdict.empirical_lower_bound},
-        // One-sided: epsilon is at least the bound with this confidence; nothing bounds it above.
-        {"interval",
-         {{"low", verdict.empirical_lower_bound},
-          {"high", nullptr},
-          {"confidence", options.confidence}}},
-        {"estimates", EstimatesJson(verdict)},
-        {"attacks",
-         {{"nearest_row", eval::AttackJson(verdict.nearest_row, true)},
-          {"density_ratio", eval::AttackJson(verdict.density_ratio, true)}}},
-        {"status", passed ? "passed" : "failed"},
-        {"reason", reason}};
+    const std::string reason = FailureReasons(verdict, downstream, options);
+    const bool passed = reason.empty();
+    Json entry = ReleaseJson(r, verdict, options.confidence);
+    entry["status"] = passed ? "passed" : "failed";
+    entry["reason"] = reason;
     AuditVerdictRecord record;
     record.release_id = r.release_id;
     record.passed = passed;
@@ -294,27 +327,7 @@ absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclara
     releases_json.push_back(std::move(entry));
   }
 
-  // Per site: every audited release of the dataset, judged now or before.
-  std::map<std::string, Json> sites;
-  for (const PooledRelease& p : pool) {
-    if (!p.audit) continue;
-    ASSIGN_OR_RETURN(const std::optional<AuditVerdictRecord> v,
-                     storage.GetVerdict(p.record.release_id));
-    if (!v) continue;
-    Json& site = sites[p.record.site_id];
-    if (site.is_null())
-      site = {{"site", p.record.site_id},
-              {"releases", 0},
-              {"passed", 0},
-              {"failed", 0},
-              {"max_lower_bound", 0.0}};
-    site["releases"] = site["releases"].get<int>() + 1;
-    site[v->passed ? "passed" : "failed"] = site[v->passed ? "passed" : "failed"].get<int>() + 1;
-    site["max_lower_bound"] = std::max(site["max_lower_bound"].get<double>(),
-                                       static_cast<double>(v->lower_bound_micros) / 1e6);
-  }
-  Json sites_json = Json::array();
-  for (auto& [id, site] : sites) sites_json.push_back(site);
+  ASSIGN_OR_RETURN(Json sites_json, SitesJson(storage, pool));
   result.report = {{"format", "fedsyn-audit-report"},
                    {"version", 1},
                    {"dataset", dataset.name},

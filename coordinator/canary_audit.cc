@@ -1,7 +1,6 @@
 #include "coordinator/canary_audit.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <numeric>
 
@@ -27,30 +26,10 @@ std::vector<int> Ks(int m) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<int64_t>> ParseCanaryPositions(const std::string& positions,
-                                                          int64_t included, int64_t release_rows) {
-  std::vector<int64_t> out;
-  for (size_t start = 0; start < positions.size();) {
-    const size_t comma = std::min(positions.find(',', start), positions.size());
-    int64_t value = -1;
-    const char* end = positions.data() + comma;
-    const auto parsed = std::from_chars(positions.data() + start, end, value);
-    if (parsed.ec != std::errc() || parsed.ptr != end || value < 0 || value >= release_rows ||
-        (!out.empty() && value <= out.back())) {
-      return absl::InvalidArgumentError(
-          "canary positions must be ascending row indices of the release, below " +
-          std::to_string(release_rows));
-    }
-    out.push_back(value);
-    start = comma + 1;
-    if (comma + 1 == positions.size()) return absl::InvalidArgumentError("a trailing comma");
-  }
-  if (static_cast<int64_t>(out.size()) != included) {
-    return absl::InvalidArgumentError("the reveal includes " + std::to_string(included) +
-                                      " canaries but names " + std::to_string(out.size()) +
-                                      " canary rows");
-  }
-  return out;
+std::vector<int64_t> CanaryRows(const std::string& bits, const std::string& salt_hex,
+                                int64_t release_rows) {
+  const auto included = static_cast<int64_t>(std::count(bits.begin(), bits.end(), '1'));
+  return privacy::CanaryPositions(salt_hex, release_rows, included);
 }
 
 data::Table MakeCanaries(const data::Schema& schema, int count, privacy::RandomSource& rng) {

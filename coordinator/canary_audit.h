@@ -33,10 +33,11 @@ data::Table MakeCanaries(const data::Schema& schema, int count, privacy::RandomS
 absl::Status CheckReveal(const std::string& commitment, const std::string& bits,
                          const std::string& salt_hex, int count);
 
-// Parses the revealed positions of canary-derived rows ("3,17,40": 0-based, strictly
-// ascending, one per included canary, each below `release_rows`); InvalidArgument otherwise.
-absl::StatusOr<std::vector<int64_t>> ParseCanaryPositions(const std::string& positions,
-                                                          int64_t included, int64_t release_rows);
+// The rows of a release of `release_rows` rows that its included canaries occupy: where the
+// revealed salt puts one row per '1' in `bits` (privacy::CanaryPositions). Empty if there are
+// more included canaries than rows.
+std::vector<int64_t> CanaryRows(const std::string& bits, const std::string& salt_hex,
+                                int64_t release_rows);
 
 // Membership scores of each canary (higher: more likely included), from released rows only.
 struct CanaryScores {

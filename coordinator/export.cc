@@ -60,10 +60,7 @@ absl::StatusOr<PooledExport> ExportPooledCsv(Storage& storage, const Coordinator
     ASSIGN_OR_RETURN(const std::optional<AuditRecord> audit, storage.GetAudit(r.release_id));
     if (audit && audit->state == AuditState::kRevealed) {
       // Canaries are the coordinator's own probes, never data: their rows stay out.
-      ASSIGN_OR_RETURN(const std::vector<int64_t> positions,
-                       ParseCanaryPositions(audit->positions,
-                                            std::count(audit->bits.begin(), audit->bits.end(), '1'),
-                                            r.rows_received));
+      const std::vector<int64_t> positions = CanaryRows(audit->bits, audit->salt, r.rows_received);
       content = WithoutRows(content, positions);
       pooled.canary_rows_removed += static_cast<int64_t>(positions.size());
     }

@@ -284,10 +284,10 @@ absl::Status LedgerStorage::RevealAudit(const std::string& site_id, const std::s
     verdict = CheckReveal(audit.commitment, bits, salt, audit.count);
     if (verdict.ok()) {
       // The salt fixes where the canaries had to go; positions named otherwise are refused.
-      const auto included = static_cast<int64_t>(std::count(bits.begin(), bits.end(), '1'));
-      if (included > record.rows_received ||
-          positions != privacy::JoinPositions(
-                           privacy::CanaryPositions(salt, record.rows_received, included))) {
+      const std::vector<int64_t> rows = CanaryRows(bits, salt, record.rows_received);
+      const bool fits = static_cast<int64_t>(rows.size()) ==
+                        static_cast<int64_t>(std::count(bits.begin(), bits.end(), '1'));
+      if (!fits || positions != privacy::JoinPositions(rows)) {
         verdict = absl::InvalidArgumentError(
             "the revealed canary positions are not those the committed salt determines for a "
             "release of " +
