@@ -141,7 +141,7 @@ absl::StatusOr<Downstream> RunDownstream(const DatasetDeclaration& dataset,
   const eval::ModelOutputs target = outputs(*target_model, probe);
   // Reference models on random halves of the pooled rows without any canary-derived row: OUT
   // models for LiRA, and shadows (their half IN, the other half OUT) for the shadow attack.
-  std::mt19937_64 subsets(options.seed + 1);
+  std::mt19937_64 subsets(options.seed + 1);  // seeded: experiment design, not privacy noise
   std::vector<eval::ModelOutputs> references;
   std::vector<eval::ShadowAttack::Shadow> shadows;
   for (int k = 0; k < options.reference_models; ++k) {

@@ -293,48 +293,27 @@ class SqliteStorage final : public LedgerStorage {
   explicit SqliteStorage(std::unique_ptr<sqlite::Database> db) : db_(std::move(db)) {}
 
   absl::StatusOr<std::vector<ReleaseRecord>> ListReleases() override {
-    std::vector<ReleaseRecord> out;
-    RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
-      Statement s(db_->handle(), std::string("SELECT ") + kReleaseColumns +
-                                     " FROM releases ORDER BY created_unix, rowid");
-      ASSIGN_OR_RETURN(out, Collect<ReleaseRecord>(s, ReadRelease));
-      return absl::OkStatus();
-    }));
-    return out;
+    return Query<ReleaseRecord>(
+        std::string("SELECT ") + kReleaseColumns + " FROM releases ORDER BY created_unix, rowid",
+        ReadRelease);
   }
   absl::StatusOr<std::vector<AuditRecord>> ListAudits() override {
-    std::vector<AuditRecord> out;
-    RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
-      Statement s(db_->handle(), std::string("SELECT ") + kAuditColumns +
-                                     " FROM audits ORDER BY created_unix, rowid");
-      ASSIGN_OR_RETURN(out, Collect<AuditRecord>(s, ReadAudit));
-      return absl::OkStatus();
-    }));
-    return out;
+    return Query<AuditRecord>(
+        std::string("SELECT ") + kAuditColumns + " FROM audits ORDER BY created_unix, rowid",
+        ReadAudit);
   }
   absl::StatusOr<std::vector<BudgetRow>> ListBudgets() override {
-    std::vector<BudgetRow> out;
-    RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
-      Statement s(db_->handle(),
-                  "SELECT site_id, dataset, limit_micros, spent_micros FROM budgets ORDER BY "
-                  "site_id, dataset");
-      ASSIGN_OR_RETURN(out, Collect<BudgetRow>(s, [](const Statement& r) {
-                         return BudgetRow{r.Text(0), r.Text(1), r.Int(2), r.Int(3)};
-                       }));
-      return absl::OkStatus();
-    }));
-    return out;
+    return Query<BudgetRow>(
+        "SELECT site_id, dataset, limit_micros, spent_micros FROM budgets ORDER BY site_id, "
+        "dataset",
+        [](const Statement& r) {
+          return BudgetRow{r.Text(0), r.Text(1), r.Int(2), r.Int(3)};
+        });
   }
   absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> SitesLastSeen() override {
-    std::vector<std::pair<std::string, int64_t>> out;
-    RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
-      Statement s(db_->handle(), "SELECT site_id, last_seen_unix FROM sites ORDER BY site_id");
-      ASSIGN_OR_RETURN(out, (Collect<std::pair<std::string, int64_t>>(s, [](const Statement& r) {
-                         return std::make_pair(r.Text(0), r.Int(1));
-                       })));
-      return absl::OkStatus();
-    }));
-    return out;
+    return Query<std::pair<std::string, int64_t>>(
+        "SELECT site_id, last_seen_unix FROM sites ORDER BY site_id",
+        [](const Statement& r) { return std::make_pair(r.Text(0), r.Int(1)); });
   }
 
  protected:
@@ -346,6 +325,18 @@ class SqliteStorage final : public LedgerStorage {
   }
 
  private:
+  // Every row `sql` selects, read by `read`, in one read transaction.
+  template <typename Row, typename ReadRow>
+  absl::StatusOr<std::vector<Row>> Query(const std::string& sql, ReadRow read) {
+    std::vector<Row> out;
+    RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
+      Statement s(db_->handle(), sql);
+      ASSIGN_OR_RETURN(out, Collect<Row>(s, read));
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
   std::unique_ptr<sqlite::Database> db_;
 };
 
