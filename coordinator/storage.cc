@@ -165,12 +165,7 @@ absl::StatusOr<uint32_t> LedgerStorage::AppendChunk(const std::string& site_id,
 }
 
 absl::StatusOr<std::string> LedgerStorage::ReleaseContent(const std::string& release_id) {
-  std::string content;
-  RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
-    ASSIGN_OR_RETURN(content, t.ConcatenatedChunks(release_id));
-    return absl::OkStatus();
-  }));
-  return content;
+  return Read<std::string>([&](Tables& t) { return t.ConcatenatedChunks(release_id); });
 }
 
 absl::Status LedgerStorage::MarkCommitted(const std::string& site_id, const std::string& release_id,
@@ -209,12 +204,7 @@ absl::Status LedgerStorage::StoreModel(const std::string& site_id, const std::st
 
 absl::StatusOr<std::optional<std::string>> LedgerStorage::ModelBytes(
     const std::string& model_sha256) {
-  std::optional<std::string> model;
-  RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
-    ASSIGN_OR_RETURN(model, t.FindModel(model_sha256));
-    return absl::OkStatus();
-  }));
-  return model;
+  return Read<std::optional<std::string>>([&](Tables& t) { return t.FindModel(model_sha256); });
 }
 
 absl::Status LedgerStorage::IssueAudit(const AuditRecord& audit) {
@@ -240,12 +230,7 @@ absl::Status LedgerStorage::IssueAudit(const AuditRecord& audit) {
 }
 
 absl::StatusOr<std::optional<AuditRecord>> LedgerStorage::GetAudit(const std::string& release_id) {
-  std::optional<AuditRecord> audit;
-  RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
-    ASSIGN_OR_RETURN(audit, t.FindAudit(release_id));
-    return absl::OkStatus();
-  }));
-  return audit;
+  return Read<std::optional<AuditRecord>>([&](Tables& t) { return t.FindAudit(release_id); });
 }
 
 absl::Status LedgerStorage::CommitAudit(const std::string& site_id, const std::string& release_id,
@@ -315,12 +300,8 @@ absl::Status LedgerStorage::RecordVerdict(const AuditVerdictRecord& verdict) {
 
 absl::StatusOr<std::optional<AuditVerdictRecord>> LedgerStorage::GetVerdict(
     const std::string& release_id) {
-  std::optional<AuditVerdictRecord> verdict;
-  RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
-    ASSIGN_OR_RETURN(verdict, t.FindVerdict(release_id));
-    return absl::OkStatus();
-  }));
-  return verdict;
+  return Read<std::optional<AuditVerdictRecord>>(
+      [&](Tables& t) { return t.FindVerdict(release_id); });
 }
 
 absl::Status LedgerStorage::Approve(const ApprovalRecord& approval) {
@@ -351,22 +332,12 @@ absl::Status LedgerStorage::Approve(const ApprovalRecord& approval) {
 
 absl::StatusOr<std::optional<ApprovalRecord>> LedgerStorage::GetApproval(
     const std::string& release_id) {
-  std::optional<ApprovalRecord> approval;
-  RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
-    ASSIGN_OR_RETURN(approval, t.FindApproval(release_id));
-    return absl::OkStatus();
-  }));
-  return approval;
+  return Read<std::optional<ApprovalRecord>>([&](Tables& t) { return t.FindApproval(release_id); });
 }
 
 absl::StatusOr<std::optional<ReleaseRecord>> LedgerStorage::GetRelease(
     const std::string& release_id) {
-  std::optional<ReleaseRecord> record;
-  RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
-    ASSIGN_OR_RETURN(record, t.FindRelease(release_id));
-    return absl::OkStatus();
-  }));
-  return record;
+  return Read<std::optional<ReleaseRecord>>([&](Tables& t) { return t.FindRelease(release_id); });
 }
 
 absl::Status LedgerStorage::TouchSite(const std::string& site_id, int64_t now_unix) {

@@ -75,6 +75,18 @@ class LedgerStorage : public Storage {
   // Runs `body` in one atomic, durable transaction (write-locked from its start); rolls back
   // if `body` returns an error.
   virtual absl::Status RunInTransaction(const std::function<absl::Status(Tables&)>& body) = 0;
+
+ private:
+  // What `find` reads, in a transaction of its own.
+  template <typename T>
+  absl::StatusOr<T> Read(const std::function<absl::StatusOr<T>(Tables&)>& find) {
+    T value;
+    RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
+      ASSIGN_OR_RETURN(value, find(t));
+      return absl::OkStatus();
+    }));
+    return value;
+  }
 };
 
 }  // namespace fedsyn::coordinator
