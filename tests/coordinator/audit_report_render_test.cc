@@ -117,11 +117,14 @@ Screenshot Render(const std::string& dir, const std::string& name, const Json& r
   const std::string html = dir + "/" + name + ".html", png = dir + "/" + name + ".png";
   EXPECT_TRUE(data::WriteFileAtomically(html, RenderAuditHtml(report)).ok());
   std::filesystem::remove(png);
-  // --no-sandbox: CI runs as root in a container, where chromium's sandbox cannot start.
+  // --no-sandbox: CI runs as root in a container, where chromium's sandbox cannot start;
+  // --disable-dev-shm-usage: containers often have a tiny /dev/shm; a profile folder of its own
+  // so that nothing depends on $HOME.
   const std::string command =
-      "chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,1600 "
-      "--screenshot=" +
-      png + " file://" + html + " > " + dir + "/" + name + ".log 2>&1";
+      "chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --hide-scrollbars "
+      "--user-data-dir=" +
+      dir + "/profile --window-size=1200,1600 --screenshot=" + png + " file://" + html + " > " +
+      dir + "/" + name + ".log 2>&1";
   EXPECT_EQ(std::system(command.c_str()), 0) << command;
   return ReadPng(png);
 }
