@@ -164,7 +164,6 @@ void Show(const AdminResponse& response, bool json) {
 absl::StatusOr<std::unique_ptr<fedsyn::coordinator::Storage>> OpenForReading(
     const std::string& config_path, const std::string& db_path) {
   if (!db_path.empty()) return fedsyn::coordinator::OpenSqliteStorage(db_path, /*read_only=*/true);
-  if (config_path.empty()) return absl::InvalidArgumentError("give --config or --db");
   ASSIGN_OR_RETURN(const auto config, fedsyn::coordinator::LoadCoordinatorConfig(config_path));
   return fedsyn::coordinator::OpenSqliteStorage(config.database, /*read_only=*/true);
 }
@@ -412,6 +411,10 @@ int main(int argc, char** argv) {
   }
   if (*audit_run) return RunAudit(config_path, audit_options);
   if (*audit_list || *audit_show) {
+    if (config_path.empty() && db_path.empty()) {
+      std::fprintf(stderr, "fedsyn-coordinator: give --config or --db\n");
+      return fedsyn::base::kExitUsage;
+    }
     auto storage = OpenForReading(config_path, db_path);
     if (!storage.ok()) return Fail(storage.status());
     return *audit_list ? ListAudits(**storage) : ShowAudit(**storage, audit_id);

@@ -59,6 +59,8 @@ grep -q '"empirical_lower_bound"' "$scratch.show.json" || fail "audit show carri
 [ "$code" -eq 4 ] || fail "audit show of an unknown release: exit $code, wanted 4"
 "$coordinator" releases --db "$scratch/coordinator.db" | grep -q " passed " || fail "releases table: audit column"
 "$coordinator" audit run --config "$scratch/coordinator.toml" | grep -q "nothing to judge" || fail "verdicts are final"
+"$coordinator" audit list >/dev/null 2>&1; code=$?
+[ "$code" -eq 2 ] || fail "audit list without a target: exit $code, wanted 2"
 # Approvals are recorded with who and why; a second one is refused.
 "$coordinator" release approve "$release" --config "$scratch/coordinator.toml" >/dev/null 2>&1; code=$?
 [ "$code" -eq 2 ] || fail "approve without --reason: exit $code, wanted 2"
