@@ -14,6 +14,7 @@
 #include "common/model/classifier.h"
 #include "coordinator/audit_report.h"
 #include "coordinator/canary_audit.h"
+#include "coordinator/decoder.h"
 #include "coordinator/export.h"
 #include "spdlog/spdlog.h"
 
@@ -182,6 +183,28 @@ absl::StatusOr<Downstream> RunDownstream(const DatasetDeclaration& dataset,
   return result;
 }
 
+// The canaries' membership scores against one release: in record space from its rows, or for
+// a codes-mode release in its latent space (released codes against the canaries' codes under
+// its published encoder: sharper than comparing with decoded samples).
+absl::StatusOr<CanaryScores> ScoreRelease(Storage& storage, const DatasetDeclaration& dataset,
+                                          const ReleaseRecord& release, const data::Table& canaries,
+                                          const data::Table& released_rows,
+                                          const data::Table& reference) {
+  if (release.mode != "codes")
+    return ScoreCanaries(canaries, released_rows, reference, dataset.schema);
+  ASSIGN_OR_RETURN(const std::optional<std::string> model,
+                   storage.ModelBytes(release.model_sha256));
+  if (!model)
+    return absl::DataLossError("the decoder of release " + release.release_id + " is missing");
+  ASSIGN_OR_RETURN(const data::Matrix canary_codes,
+                   EncodeRecords(*model, canaries, dataset.schema));
+  ASSIGN_OR_RETURN(const std::string content, storage.ReleaseContent(release.release_id));
+  ASSIGN_OR_RETURN(const data::Matrix released_codes,
+                   data::ParseMatrixCsv(content, canary_codes.cols, /*header=*/false,
+                                        "codes of " + release.release_id));
+  return ScoreCanaryCodes(canary_codes, released_codes);
+}
+
 // Why a release fails; empty when it passes.
 std::string FailureReasons(const CanaryVerdict& verdict, const Downstream& downstream,
                            const AuditRunOptions& options) {
@@ -301,12 +324,14 @@ absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclara
         if (!other.canary_rows.count(i))
           reference.rows.push_back(other.rows.rows[static_cast<size_t>(i)]);
     }
-    const CanaryScores scores = ScoreCanaries(canaries, p.rows, reference, dataset.schema);
+    ASSIGN_OR_RETURN(const CanaryScores scores,
+                     ScoreRelease(storage, dataset, r, canaries, p.rows, reference));
     const CanaryVerdict verdict =
         JudgeCanaries(scores, p.audit->bits, ClaimedEpsilon(r), r.model_delta, options.confidence);
     const std::string reason = FailureReasons(verdict, downstream, options);
     const bool passed = reason.empty();
     Json entry = ReleaseJson(r, verdict, options.confidence);
+    entry["scored_in"] = r.mode == "codes" ? "latent codes (the published encoder)" : "records";
     entry["status"] = passed ? "passed" : "failed";
     entry["reason"] = reason;
     AuditVerdictRecord record;

@@ -86,6 +86,21 @@ CanaryScores ScoreCanaries(const data::Table& canaries, const data::Table& relea
   return scores;
 }
 
+CanaryScores ScoreCanaryCodes(const data::Matrix& canary_codes,
+                              const data::Matrix& released_codes) {
+  CanaryScores scores;
+  if (released_codes.rows == 0) {
+    scores.nearest_row.assign(static_cast<size_t>(canary_codes.rows), 0.0);
+    scores.density_ratio.assign(static_cast<size_t>(canary_codes.rows), 0.0);
+    return scores;
+  }
+  scores.nearest_row = eval::ClosestRecordScores(canary_codes, released_codes);
+  scores.density_ratio =
+      eval::DensityRatioScores(canary_codes, released_codes, data::Matrix(0, released_codes.cols),
+                               static_cast<int>(std::min<int64_t>(10, released_codes.cols)));
+  return scores;
+}
+
 CanaryVerdict JudgeCanaries(const CanaryScores& scores, const std::string& bits,
                             double claimed_epsilon, double delta, double confidence) {
   CanaryVerdict v;

@@ -49,6 +49,10 @@ struct CanaryScores {
 };
 CanaryScores ScoreCanaries(const data::Table& canaries, const data::Table& released,
                            const data::Table& reference, const data::Schema& schema);
+// Codes mode: the same two scores in the latent space, between the canaries' codes under the
+// published encoder and the released noised codes (other sites' codes live in other latent
+// spaces, so the density ratio has no reference here).
+CanaryScores ScoreCanaryCodes(const data::Matrix& canary_codes, const data::Matrix& released_codes);
 
 // One way of turning scores into a bound: "one-run" (Steinke et al. 2023; guess "in" for the k
 // highest and "out" for the k lowest scores, abstain on the rest) or "threshold" (Jagielski et

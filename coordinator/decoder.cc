@@ -46,4 +46,10 @@ absl::StatusOr<std::string> DecodeCodesRows(std::string_view model, std::string_
   return csv.substr(csv.find('\n') + 1);  // without the header
 }
 
+absl::StatusOr<data::Matrix> EncodeRecords(std::string_view model, const data::Table& records,
+                                           const data::Schema& federation_schema) {
+  ASSIGN_OR_RETURN(const model::ModelBundle bundle, LoadDecoder(model, federation_schema));
+  return bundle.vae->EncodeMean(bundle.transformer->Encode(records));
+}
+
 }  // namespace fedsyn::coordinator

@@ -10,6 +10,7 @@
 
 #include "common/base/status.h"
 #include "common/data/schema.h"
+#include "common/data/table.h"
 #include "common/privacy/random.h"
 
 namespace fedsyn::coordinator {
@@ -25,6 +26,12 @@ absl::StatusOr<int> CheckPublishedDecoder(std::string_view model,
 absl::StatusOr<std::string> DecodeCodesRows(std::string_view model, std::string_view codes_rows,
                                             const data::Schema& federation_schema,
                                             privacy::RandomSource& rng);
+
+// Codes mode: where the published encoder puts `records` (its means, rows x latent_dim) — the
+// codes the site's mechanism would clip and noise. The canary audit compares the canaries'
+// codes with the released codes directly, with no decoder sampling in between.
+absl::StatusOr<data::Matrix> EncodeRecords(std::string_view model, const data::Table& records,
+                                           const data::Schema& federation_schema);
 
 }  // namespace fedsyn::coordinator
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "common/data/table_io.h"
+#include "common/model/model_bundle.h"
 #include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
 #include "coordinator/export.h"
@@ -41,9 +42,11 @@ class AuditRun : public ::testing::Test {
     ASSERT_TRUE(storage_->SetLimit("cleveland", "heart", 50'000'000).ok());
   }
 
-  // The site's whole audited release over the site API; returns the release id.
+  // The site's whole audited release over the site API; returns the release id. `claimed` is
+  // the release's epsilon as reserved; in codes mode the decoder says it was trained with DP at
+  // epsilon 0.5 (it was not: part of the test-only hook), so the claim grows by 0.5.
   std::string AuditedRelease(const std::string& id, double epsilon_per_unit, double claimed,
-                             uint64_t seed) {
+                             uint64_t seed, const std::string& mode = "synthetic") {
     SeededRandom site_rng(seed);
     SiteSession session(
         "cleveland", *storage_, config_, [] { return 1000; }, coordinator_rng_);
@@ -59,17 +62,36 @@ class AuditRun : public ::testing::Test {
     data::Table input =
         data::ReadCsvTable(fedsyn::testing::HeartFile("cleveland"), heart_->schema)->table;
     record.positions = *site::InsertIncludedCanaries(record, heart_->schema, input);
-    const data::Table released =
-        fedsyn::testing::MemorisingRelease(*heart_, input, epsilon_per_unit, seed, site_rng);
-    const std::string csv = data::FormatCsvTable(released, heart_->schema);
-    const std::string rows = csv.substr(csv.find('\n') + 1);
-    const auto reserved =
-        session.Handle(p::Reserve{id, "heart", *privacy::EpsilonToChargeMicros(claimed),
-                                  released.num_rows(), "synthetic", false});
-    EXPECT_TRUE(std::holds_alternative<p::Reserved>(reserved));
+    model::ModelBundle bundle = fedsyn::testing::MemorisingModel(*heart_, input, seed);
+    const privacy::MetricMechanism mechanism =
+        fedsyn::testing::MemorisingMechanism(epsilon_per_unit);
+    p::Reserve reserve{id,   "heart", *privacy::EpsilonToChargeMicros(claimed), input.num_rows(),
+                       mode, false};
+    std::string rows;
+    if (mode == "codes") {
+      bundle.model_private = true;
+      bundle.model_epsilon = 0.5;
+      bundle.model_delta = 1e-5;
+      const std::string decoder = *model::PublishedModelBytes(bundle);
+      reserve.model_private = true;
+      reserve.model_sha256 = privacy::Sha256Hex(decoder);
+      reserve.model_epsilon_micros = 500'000;
+      reserve.model_delta = 1e-5;
+      EXPECT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(reserve)));
+      EXPECT_TRUE(
+          std::holds_alternative<p::ModelStored>(session.Handle(p::UploadModel{id, decoder})));
+      const auto codes = site::ReleaseTableCodes(bundle, input, mechanism, site_rng);
+      rows = data::FormatMatrixCsv(codes->noised_codes, /*header=*/false);
+    } else {
+      EXPECT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(reserve)));
+      const auto released =
+          site::ReleaseTable(bundle, input, mechanism, data::DecodingMode::kArgmax, site_rng);
+      const std::string csv = data::FormatCsvTable(released->synthetic, heart_->schema);
+      rows = csv.substr(csv.find('\n') + 1);
+    }
     EXPECT_TRUE(std::holds_alternative<p::ChunkAck>(session.Handle(p::UploadChunk{id, 0, rows})));
     EXPECT_TRUE(std::holds_alternative<p::Committed>(
-        session.Handle(p::Commit{id, released.num_rows(), privacy::Sha256Hex(rows)})));
+        session.Handle(p::Commit{id, input.num_rows(), privacy::Sha256Hex(rows)})));
     EXPECT_TRUE(std::holds_alternative<p::AuditStateReply>(
         session.Handle(p::CanaryReveal{id, record.bits, record.salt, record.positions})));
     return id;
@@ -163,6 +185,35 @@ TEST_F(AuditRun, AnHonestReleasePassesAndIsExportedWithoutItsCanaryRows) {
   ASSERT_TRUE(pooled.ok());
   EXPECT_EQ(pooled->exported, std::vector<std::string>{id});
   EXPECT_EQ(std::count(pooled->csv.begin(), pooled->csv.end(), '\n') - 1, 303);
+}
+
+TEST_F(AuditRun, ANoiselessCodesReleaseIsScoredInItsLatentSpaceAndFails) {
+  // Codes mode: the coordinator holds noised codes and the published decoder; it encodes the
+  // canaries with that model and compares codes directly.
+  const std::string id =
+      AuditedRelease("leaky-codes", /*epsilon_per_unit=*/1e4, /*claimed=*/1.0, 4, "codes");
+  auto run = RunAudits(*storage_, config_, AuditRunOptions{}, coordinator_rng_, 2000);
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_EQ(run->size(), 1u);
+  const auto& entry = run->at(0).report["releases"][0];
+  EXPECT_EQ(entry["scored_in"], "latent codes (the published encoder)");
+  EXPECT_NEAR(entry["claimed_epsilon"].get<double>(), 1.5, 1e-5) << "model 0.5 + release 1";
+  const auto verdict = **storage_->GetVerdict(id);
+  std::printf("codes, noise off, claim 1.5: lower bound %.3f, nearest-code AUC %.3f; %s\n",
+              verdict.lower_bound_micros / 1e6,
+              entry["attacks"]["nearest_row"]["auc"]["estimate"].get<double>(),
+              verdict.reason.c_str());
+  EXPECT_FALSE(verdict.passed);
+  EXPECT_GT(verdict.lower_bound_micros, 1'500'000);
+  // The gate and the export work on codes releases as on any other: held back, and once
+  // approved exported as decoded records without the canary rows.
+  auto held = ExportPooledCsv(*storage_, config_, "heart", false, coordinator_rng_);
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_EQ(held->held_back, std::vector<std::string>{id});
+  ASSERT_TRUE(storage_->Approve({id, "dr. operator", "codes test", 3000}).ok());
+  auto approved = ExportPooledCsv(*storage_, config_, "heart", false, coordinator_rng_);
+  ASSERT_TRUE(approved.ok()) << approved.status();
+  EXPECT_EQ(std::count(approved->csv.begin(), approved->csv.end(), '\n') - 1, 303);
 }
 
 }  // namespace

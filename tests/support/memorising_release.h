@@ -18,13 +18,9 @@ namespace fedsyn::testing {
 inline constexpr double kMemorisingClipRadius = 10.0;
 inline constexpr int kMemorisingLatentDim = 16;
 
-// Trains on `input` and releases every row of it through the metric mechanism at
-// `epsilon_per_unit` (R = 10, k = 16), decoding by argmax. A huge epsilon_per_unit is the
-// test-only way of switching the noise off: nothing in the product can ask for it while claiming
-// less.
-inline data::Table MemorisingRelease(const EncodedHeart& heart, const data::Table& input,
-                                     double epsilon_per_unit, uint64_t seed,
-                                     privacy::RandomSource& rng) {
+// A VAE (latent 16) trained in the clear on `input` until it memorises.
+inline model::ModelBundle MemorisingModel(const EncodedHeart& heart, const data::Table& input,
+                                          uint64_t seed) {
   model::ModelBundle bundle;
   bundle.schema = heart.schema;
   bundle.transformer = heart.transformer;
@@ -37,23 +33,35 @@ inline data::Table MemorisingRelease(const EncodedHeart& heart, const data::Tabl
   options.seed = seed;
   base::NullProgress quiet;
   EXPECT_TRUE(bundle.vae->Train(heart.transformer.Encode(input), options, quiet).ok());
+  return bundle;
+}
+
+// The metric mechanism at `epsilon_per_unit` with R = 10, k = 16. A huge epsilon_per_unit is the
+// test-only way of switching the noise off: nothing in the product can ask for it while
+// claiming less.
+inline privacy::MetricMechanism MemorisingMechanism(double epsilon_per_unit) {
   privacy::MetricMechanismParams params;
   params.epsilon_per_unit = epsilon_per_unit;
   params.clip_radius = kMemorisingClipRadius;
   params.dimension = kMemorisingLatentDim;
-  const auto mechanism = privacy::MetricMechanism::Create(params);
-  auto released = site::ReleaseTable(bundle, input, *mechanism, data::DecodingMode::kArgmax, rng);
+  return *privacy::MetricMechanism::Create(params);
+}
+
+// Trains on `input` and releases every row of it through MemorisingMechanism, decoding by
+// argmax.
+inline data::Table MemorisingRelease(const EncodedHeart& heart, const data::Table& input,
+                                     double epsilon_per_unit, uint64_t seed,
+                                     privacy::RandomSource& rng) {
+  const model::ModelBundle bundle = MemorisingModel(heart, input, seed);
+  auto released = site::ReleaseTable(bundle, input, MemorisingMechanism(epsilon_per_unit),
+                                     data::DecodingMode::kArgmax, rng);
   EXPECT_TRUE(released.ok()) << released.status();
   return released.ok() ? std::move(released->synthetic) : data::Table{};
 }
 
 // The release epsilon per record the mechanism above claims at `epsilon_per_unit`.
 inline double MemorisingReleaseEpsilon(double epsilon_per_unit) {
-  privacy::MetricMechanismParams params;
-  params.epsilon_per_unit = epsilon_per_unit;
-  params.clip_radius = kMemorisingClipRadius;
-  params.dimension = kMemorisingLatentDim;
-  return privacy::MetricMechanism::Create(params)->RecordEpsilon();
+  return MemorisingMechanism(epsilon_per_unit).RecordEpsilon();
 }
 
 }  // namespace fedsyn::testing
