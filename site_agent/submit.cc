@@ -129,6 +129,11 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
         "the model's schema does not match the federation's schema for " + dataset + ": " +
         std::string(same.message()));
   }
+  if (audit_job) {
+    // The commitment again (idempotent): `audit-job` recorded the job before sending it, so a
+    // connection lost right then leaves a job the coordinator never saw committed.
+    RETURN_IF_ERROR(client->CommitCanaries(audit_job->release_id, audit_job->commitment));
+  }
 
   // 3. The site's own ledger first, then the coordinator's.
   // A DP-trained model's epsilon is paid once per model, identified by the SHA-256 of its

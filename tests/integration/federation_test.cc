@@ -644,3 +644,37 @@ TEST_F(Federation, AnAuditedReleaseRevealsAfterAResumedUploadAndIsJudged) {
 
 }  // namespace
 }  // namespace fedsyn
+
+namespace fedsyn {
+namespace {
+
+// `audit-job` records the job before it sends the commitment; if the connection dies right
+// then, the coordinator holds an issued (uncommitted) audit. The submit sends the commitment
+// again, so the job is not lost.
+TEST_F(Federation, ASubmitCommitsAnAuditJobWhoseCommitmentWasLost) {
+  config_.datasets[0].audit_canaries = 20;
+  const site::SiteKit kit = Kit("va");
+  auto client = site::CoordinatorClient::Connect(kit, FastClient(), [] { return 0.5; });
+  ASSERT_TRUE(client.ok()) << client.status();
+  site::AuditJobRecord job{"r-lost-commit", "heart"};
+  auto issued = (*client)->OpenAudit(job.release_id, "heart");
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  job.canaries = issued->canaries;
+  job.bits = privacy::DrawInclusionBits(20, [this] { return rng_.NextU64(); });
+  job.salt = privacy::RandomHex([this] { return rng_.NextU64(); }, 4);
+  job.commitment = privacy::Commitment(job.bits, job.salt);
+  ASSERT_TRUE((*site::LocalLedger::Open(kit.ledger_path))->AddAuditJob(job).ok());
+  EXPECT_EQ((*storage_->GetAudit(job.release_id))->state, coordinator::AuditState::kIssued);
+
+  site::ReleaseRequest release = Release("va");
+  release.audit_job = job.release_id;
+  auto submitted = site::SubmitRelease(release, kit, "heart", rng_, FastClient());
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  EXPECT_TRUE(submitted->committed);
+  const auto audit = **storage_->GetAudit(job.release_id);
+  EXPECT_EQ(audit.state, coordinator::AuditState::kRevealed);
+  EXPECT_EQ(audit.commitment, job.commitment);
+}
+
+}  // namespace
+}  // namespace fedsyn
