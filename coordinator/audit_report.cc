@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "absl/strings/str_format.h"
 #include "common/report/svg_plot.h"
 
 namespace fedsyn::coordinator {
@@ -33,11 +34,7 @@ std::string Escape(const std::string& text) {
   return out;
 }
 
-std::string Fixed(double value, int digits = 3) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.*f", digits, value);
-  return text;
-}
+std::string Fixed(double value, int digits = 3) { return absl::StrFormat("%.*f", digits, value); }
 
 std::string Cell(const std::string& text) { return "<td>" + text + "</td>"; }
 

@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <ctime>
 #include <map>
 #include <random>
 #include <set>
 
+#include "absl/strings/str_format.h"
+#include "common/base/utc_time.h"
 #include "common/data/table_io.h"
 #include "common/eval/attacks.h"
 #include "common/eval/logistic_regression.h"
@@ -46,25 +47,8 @@ eval::LabelledData Subset(const eval::LabelledData& data, const std::vector<int6
   return subset;
 }
 
-double ClaimedEpsilon(const ReleaseRecord& r) {
-  return static_cast<double>(r.charge_micros + r.model_epsilon_micros) / 1e6;
-}
-
-template <typename... Args>
-std::string Printf(const char* format, Args... args) {
-  char text[512];
-  std::snprintf(text, sizeof text, format, args...);
-  return text;
-}
-
-std::string UtcNow(int64_t now_unix) {
-  const std::time_t t = static_cast<std::time_t>(now_unix);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
+// What the release claims per record: its model's epsilon plus its own, both as reserved.
+int64_t ClaimedMicros(const ReleaseRecord& r) { return r.charge_micros + r.model_epsilon_micros; }
 
 Json EstimatesJson(const CanaryVerdict& v) {
   Json out = Json::array();
@@ -210,21 +194,22 @@ std::string FailureReasons(const CanaryVerdict& verdict, const Downstream& downs
                            const AuditRunOptions& options) {
   std::vector<std::string> reasons;
   if (verdict.exceeds_claim) {
-    reasons.push_back(
-        Printf("empirical epsilon >= %.3f at %.0f%% exceeds the claimed %.3f: a bug in the site's "
-               "mechanism or accounting",
-               verdict.empirical_lower_bound, 100 * options.confidence, verdict.claimed_epsilon));
+    reasons.push_back(absl::StrFormat(
+        "empirical epsilon >= %.3f at %.0f%% exceeds the claimed %.3f: a bug in the site's "
+        "mechanism or accounting",
+        verdict.empirical_lower_bound, 100 * options.confidence, verdict.claimed_epsilon));
   }
   for (const auto& [name, metrics] :
        {std::pair<const char*, const eval::AttackMetrics*>{"nearest_row", &verdict.nearest_row},
         {"density_ratio", &verdict.density_ratio}}) {
     if (metrics->tpr_at_01pct_fpr.estimate > options.max_tpr_at_01pct_fpr) {
-      reasons.push_back(Printf("%s attack on its canaries: TPR %.3f at 0.1%% FPR > %.3f", name,
-                               metrics->tpr_at_01pct_fpr.estimate, options.max_tpr_at_01pct_fpr));
+      reasons.push_back(absl::StrFormat("%s attack on its canaries: TPR %.3f at 0.1%% FPR > %.3f",
+                                        name, metrics->tpr_at_01pct_fpr.estimate,
+                                        options.max_tpr_at_01pct_fpr));
     }
   }
   if (downstream.json.value("exceeds_threshold", false)) {
-    reasons.push_back(Printf(
+    reasons.push_back(absl::StrFormat(
         "downstream %s attack on the pooled data: TPR %.3f at 0.1%% FPR > %.3f",
         downstream.worst_attack.c_str(), downstream.worst_tpr, options.max_tpr_at_01pct_fpr));
   }
@@ -327,7 +312,8 @@ absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclara
     ASSIGN_OR_RETURN(const CanaryScores scores,
                      ScoreRelease(storage, dataset, r, canaries, p.rows, reference));
     const CanaryVerdict verdict =
-        JudgeCanaries(scores, p.audit->bits, ClaimedEpsilon(r), r.model_delta, options.confidence);
+        JudgeCanaries(scores, p.audit->bits, static_cast<double>(ClaimedMicros(r)) / 1e6,
+                      r.model_delta, options.confidence);
     const std::string reason = FailureReasons(verdict, downstream, options);
     const bool passed = reason.empty();
     Json entry = ReleaseJson(r, verdict, options.confidence);
@@ -337,7 +323,7 @@ absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclara
     AuditVerdictRecord record;
     record.release_id = r.release_id;
     record.passed = passed;
-    record.claimed_micros = r.charge_micros + r.model_epsilon_micros;
+    record.claimed_micros = ClaimedMicros(r);
     record.lower_bound_micros =
         static_cast<int64_t>(std::floor(verdict.empirical_lower_bound * 1e6));
     record.reason = reason;
@@ -356,7 +342,7 @@ absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclara
   result.report = {{"format", "fedsyn-audit-report"},
                    {"version", 1},
                    {"dataset", dataset.name},
-                   {"created_utc", UtcNow(now_unix)},
+                   {"created_utc", base::Iso8601Utc(now_unix)},
                    {"parameters",
                     {{"confidence", options.confidence},
                      {"canaries_per_release", dataset.audit_canaries},

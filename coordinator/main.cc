@@ -161,11 +161,12 @@ void Show(const AdminResponse& response, bool json) {
   }
 }
 
-absl::StatusOr<std::unique_ptr<fedsyn::coordinator::Storage>> OpenForReading(
-    const std::string& config_path, const std::string& db_path) {
-  if (!db_path.empty()) return fedsyn::coordinator::OpenSqliteStorage(db_path, /*read_only=*/true);
+// The database named by --db, or else by the config file's `database`.
+absl::StatusOr<std::unique_ptr<fedsyn::coordinator::Storage>> OpenDatabase(
+    const std::string& config_path, const std::string& db_path, bool read_only) {
+  if (!db_path.empty()) return fedsyn::coordinator::OpenSqliteStorage(db_path, read_only);
   ASSIGN_OR_RETURN(const auto config, fedsyn::coordinator::LoadCoordinatorConfig(config_path));
-  return fedsyn::coordinator::OpenSqliteStorage(config.database, /*read_only=*/true);
+  return fedsyn::coordinator::OpenSqliteStorage(config.database, read_only);
 }
 
 int RunAudit(const std::string& config_path, const fedsyn::coordinator::AuditRunOptions& options) {
@@ -269,9 +270,7 @@ int ShowAudit(fedsyn::coordinator::Storage& storage, const std::string& id) {
 
 int ApproveRelease(const std::string& config_path, const std::string& id, const std::string& by,
                    const std::string& reason) {
-  auto config = fedsyn::coordinator::LoadCoordinatorConfig(config_path);
-  if (!config.ok()) return Fail(config.status());
-  auto storage = fedsyn::coordinator::OpenSqliteStorage(config->database);
+  auto storage = OpenDatabase(config_path, /*db_path=*/"", /*read_only=*/false);
   if (!storage.ok()) return Fail(storage.status());
   const int64_t now = std::time(nullptr);
   if (absl::Status s = (*storage)->Approve({id, by, reason, now}); !s.ok()) return Fail(s);
@@ -415,7 +414,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "fedsyn-coordinator: give --config or --db\n");
       return fedsyn::base::kExitUsage;
     }
-    auto storage = OpenForReading(config_path, db_path);
+    auto storage = OpenDatabase(config_path, db_path, /*read_only=*/true);
     if (!storage.ok()) return Fail(storage.status());
     return *audit_list ? ListAudits(**storage) : ShowAudit(**storage, audit_id);
   }

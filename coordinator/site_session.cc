@@ -1,5 +1,6 @@
 #include "coordinator/site_session.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "common/data/table_io.h"
@@ -238,10 +239,14 @@ protocol::SiteResponse SiteSession::OnAuditJob(const protocol::AuditJobQuery& qu
     return protocol::ErrorFromStatus(
         absl::InvalidArgumentError("release id must be 1-64 characters of [A-Za-z0-9_-]"));
   }
+  // The same grant Hello announces and Reserve charges: a budget row in the ledger.
   const DatasetDeclaration* dataset = config_.FindDataset(query.dataset);
-  const auto site_limits = config_.limits.find(site_id_);
-  if (dataset == nullptr || site_limits == config_.limits.end() ||
-      site_limits->second.count(query.dataset) == 0) {
+  auto budgets = storage_.ListBudgets();
+  if (!budgets.ok()) return protocol::ErrorFromStatus(budgets.status());
+  const bool granted = std::any_of(budgets->begin(), budgets->end(), [&](const BudgetRow& b) {
+    return b.site_id == site_id_ && b.dataset == query.dataset;
+  });
+  if (dataset == nullptr || !granted) {
     return protocol::ErrorFromStatus(
         absl::NotFoundError("no dataset '" + query.dataset + "' for this site"));
   }

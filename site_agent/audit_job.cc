@@ -91,6 +91,21 @@ absl::StatusOr<std::string> InsertIncludedCanaries(const AuditJobRecord& job,
   return privacy::JoinPositions(positions);
 }
 
+absl::Status CarryCanaries(AuditJobRecord& job, LocalLedger& ledger, PreparedRelease& prepared) {
+  ASSIGN_OR_RETURN(const std::vector<LocalRelease> known, ledger.Releases());
+  for (const LocalRelease& r : known) {
+    if (r.release_id == job.release_id && r.state != "refused") {
+      return absl::FailedPreconditionError("audit job " + r.release_id +
+                                           " already has a release (" + r.state +
+                                           "); open a new audit job");
+    }
+  }
+  ASSIGN_OR_RETURN(job.positions,
+                   InsertIncludedCanaries(job, *prepared.bundle.schema, prepared.table->table));
+  prepared.rows = prepared.table->table.num_rows();
+  return ledger.SetAuditJobPositions(job.release_id, job.positions);
+}
+
 absl::Status RevealAuditJob(CoordinatorClient& client, LocalLedger& ledger,
                             const AuditJobRecord& job) {
   RETURN_IF_ERROR(client.RevealCanaries({job.release_id, job.bits, job.salt, job.positions}));

@@ -15,6 +15,7 @@
 #include "common/privacy/random.h"
 #include "site_agent/coordinator_client.h"
 #include "site_agent/local_ledger.h"
+#include "site_agent/pipeline.h"
 #include "site_agent/site_kit.h"
 
 namespace fedsyn::site {
@@ -41,6 +42,12 @@ absl::StatusOr<data::Table> IncludedCanaries(const AuditJobRecord& job, const da
 absl::StatusOr<std::string> InsertIncludedCanaries(const AuditJobRecord& job,
                                                    const data::Schema& schema,
                                                    data::Table& records);
+
+// Makes `prepared` the job's release: refuses a job that already has a release (a second attempt
+// could draw noise twice under one reservation), inserts the included canaries into the records
+// (InsertIncludedCanaries), counts them in the release's rows, and records the positions in the
+// ledger before anything is reserved.
+absl::Status CarryCanaries(AuditJobRecord& job, LocalLedger& ledger, PreparedRelease& prepared);
 
 // After the job's release is committed: sends bits, salt and positions; marks the job revealed.
 absl::Status RevealAuditJob(CoordinatorClient& client, LocalLedger& ledger,

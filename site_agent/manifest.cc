@@ -4,6 +4,7 @@
 #include <ctime>
 #include <filesystem>
 
+#include "common/base/utc_time.h"
 #include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
 
@@ -69,12 +70,7 @@ absl::StatusOr<Json> FileJson(const std::string& path) {
 }
 
 std::string UtcTimestamp() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buffer;
+  return base::Iso8601Utc(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));
 }
 
 }  // namespace fedsyn::site

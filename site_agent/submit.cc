@@ -96,23 +96,7 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
     return absl::UnimplementedError("only table releases federate in this version");
   }
   ASSIGN_OR_RETURN(auto ledger, LocalLedger::Open(kit.ledger_path));
-  if (audit_job) {
-    ASSIGN_OR_RETURN(const std::vector<LocalRelease> known, ledger->Releases());
-    for (const LocalRelease& r : known) {
-      // One job, one release: a second attempt could draw noise twice under one reservation.
-      if (r.release_id == audit_job->release_id && r.state != "refused") {
-        return absl::FailedPreconditionError("audit job " + r.release_id +
-                                             " already has a release (" + r.state +
-                                             "); open a new audit job");
-      }
-    }
-    ASSIGN_OR_RETURN(
-        audit_job->positions,
-        InsertIncludedCanaries(*audit_job, *prepared.bundle.schema, prepared.table->table));
-    prepared.rows = prepared.table->table.num_rows();
-    // Recorded before the reservation: whatever gets generated, the reveal names these rows.
-    RETURN_IF_ERROR(ledger->SetAuditJobPositions(audit_job->release_id, audit_job->positions));
-  }
+  if (audit_job) RETURN_IF_ERROR(CarryCanaries(*audit_job, *ledger, prepared));
   summary.charge_micros = prepared.charge_micros;
   summary.guarantee = prepared.guarantee;
   summary.rows = prepared.rows;

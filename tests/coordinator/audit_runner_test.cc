@@ -38,7 +38,6 @@ class AuditRun : public ::testing::Test {
 
   void SetUp() override {
     config_.datasets.push_back({"heart", heart_->schema, /*audit_canaries=*/100});
-    config_.limits["cleveland"]["heart"] = 50'000'000;
     ASSERT_TRUE(storage_->SetLimit("cleveland", "heart", 50'000'000).ok());
   }
 

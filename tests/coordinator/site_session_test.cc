@@ -40,8 +40,6 @@ class SiteSessionTest : public ::testing::Test {
     config_.datasets.push_back({"heart", *schema});
     ASSERT_TRUE(storage_->SetLimit("cleveland", "heart", 10'000'000).ok());
     ASSERT_TRUE(storage_->SetLimit("va", "heart", 10'000'000).ok());
-    config_.limits["cleveland"]["heart"] = 10'000'000;
-    config_.limits["va"]["heart"] = 10'000'000;
   }
   // Everything a release needs to be exported when it carries no canaries: an operator's
   // approval (the gate holds back unaudited releases).
