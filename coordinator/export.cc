@@ -1,6 +1,7 @@
 #include "coordinator/export.h"
 
 #include "common/data/csv.h"
+#include "common/privacy/distributions.h"
 #include "coordinator/canary_audit.h"
 #include "coordinator/decoder.h"
 #include "coordinator/release_gate.h"
@@ -48,6 +49,9 @@ absl::StatusOr<PooledExport> ExportPooledCsv(Storage& storage, const Coordinator
     out += (c ? "," : "") + data::EscapeCsvField(declared->schema.columns[c].name, ',');
   }
   out += '\n';
+  // Rows of every exported release, pooled and then put in a secure random order: the order in
+  // which sites released, and within a release anything an order could still say, stays out.
+  std::vector<std::string> rows;
   ASSIGN_OR_RETURN(const std::vector<ReleaseRecord> releases, storage.ListReleases());
   for (const ReleaseRecord& r : releases) {
     if (r.dataset != dataset || r.status != ReleaseStatus::kCommitted) continue;
@@ -65,21 +69,18 @@ absl::StatusOr<PooledExport> ExportPooledCsv(Storage& storage, const Coordinator
       pooled.canary_rows_removed += static_cast<int64_t>(positions.size());
     }
     pooled.exported.push_back(r.release_id);
-    if (!with_site_column) {
-      out += content;
-      continue;
-    }
-    const std::string prefix = data::EscapeCsvField(r.site_id, ',') + ",";
+    const std::string prefix =
+        with_site_column ? data::EscapeCsvField(r.site_id, ',') + "," : std::string();
     size_t start = 0;
     while (start < content.size()) {
       const size_t end = content.find('\n', start);
       const size_t stop = end == std::string::npos ? content.size() : end;
-      out += prefix;
-      out.append(content, start, stop - start);
-      out += '\n';
+      rows.push_back(prefix + content.substr(start, stop - start));
       start = stop + 1;
     }
   }
+  privacy::Shuffle(rng, rows);
+  for (const std::string& row : rows) out.append(row).append("\n");
   return pooled;
 }
 

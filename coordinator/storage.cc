@@ -5,6 +5,7 @@
 #include "common/privacy/digest.h"
 #include "coordinator/canary_audit.h"
 #include "coordinator/storage_backend.h"
+#include "spdlog/spdlog.h"
 
 namespace fedsyn::coordinator {
 namespace {
@@ -61,8 +62,28 @@ absl::Status LedgerStorage::SetLimit(const std::string& site_id, const std::stri
   });
 }
 
+namespace {
+
+// The first field in which a reservation differs from the release it claims to replay, or "".
+std::string ReservationMismatch(const ReleaseRecord& existing, const ReservationRequest& request) {
+  if (existing.dataset != request.dataset) return "dataset";
+  if (existing.charge_micros != request.charge_micros) return "charge";
+  if (existing.mode != request.mode) return "mode";
+  if (existing.rows_declared != request.rows) return "row count";
+  if (existing.model_private != request.model_private) return "model privacy";
+  if (existing.model_sha256 != request.model_sha256) return "model";
+  const int64_t model_epsilon = request.model_private ? request.model_charge_micros : 0;
+  if (existing.model_epsilon_micros != model_epsilon) return "model epsilon";
+  const double model_delta = request.model_private ? request.model_delta : 0;
+  if (existing.model_delta != model_delta) return "model delta";
+  return "";
+}
+
+}  // namespace
+
 absl::StatusOr<ReservationResult> LedgerStorage::Reserve(const ReservationRequest& request) {
-  if (request.charge_micros < 0) return absl::InvalidArgumentError("a charge cannot be negative");
+  if (request.charge_micros < 0 || request.model_charge_micros < 0)
+    return absl::InvalidArgumentError("a charge cannot be negative");
   ReservationResult result;
   RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
     ASSIGN_OR_RETURN(std::optional<BudgetRow> budget,
@@ -73,10 +94,13 @@ absl::StatusOr<ReservationResult> LedgerStorage::Reserve(const ReservationReques
         return absl::PermissionDeniedError("release id " + request.release_id +
                                            " belongs to another site");
       }
-      if (existing->dataset != request.dataset ||
-          existing->charge_micros != request.charge_micros) {
+      if (const std::string differs = ReservationMismatch(*existing, request); !differs.empty()) {
+        // A replay resends the same reservation; anything else reusing the id would spend
+        // under another release's grant (another model, mode or size) and is refused.
+        spdlog::warn("site {} reused release id {} with a different {}; refused", request.site_id,
+                     request.release_id, differs);
         return absl::AlreadyExistsError("release id " + request.release_id +
-                                        " was reserved with other parameters");
+                                        " was reserved with another " + differs);
       }
       result.granted = true;
       result.replayed = true;
@@ -106,7 +130,10 @@ absl::StatusOr<ReservationResult> LedgerStorage::Reserve(const ReservationReques
                        t.ModelCharged(request.site_id, request.dataset, request.model_sha256));
       if (!charged) model_charge = request.model_charge_micros;
     }
-    const int64_t total = request.charge_micros + model_charge;
+    int64_t total = 0;
+    if (__builtin_add_overflow(request.charge_micros, model_charge, &total)) {
+      return absl::InvalidArgumentError("the release's and the model's charges overflow");
+    }
     const int64_t remaining = budget->limit_micros - budget->spent_micros;
     result.remaining_micros = std::max<int64_t>(remaining, 0);
     if (total > remaining) return absl::OkStatus();  // refused: granted = false

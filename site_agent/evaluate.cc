@@ -15,6 +15,7 @@
 #include "common/eval/metrics.h"
 #include "common/eval/metrics_json.h"
 #include "common/model/model_bundle.h"
+#include "common/privacy/budget.h"
 #include "site_agent/release.h"
 #include "spdlog/spdlog.h"
 
@@ -207,8 +208,10 @@ struct AttackerKnowledge {
 
 class Experiment {
  public:
-  Experiment(const EvaluateRequest& r, const Domain& domain, privacy::RandomSource& noise)
-      : r_(r), domain_(domain), noise_(noise) {}
+  // `delta`: resolved for the members (privacy::ResolveDelta).
+  Experiment(const EvaluateRequest& r, const Domain& domain, double delta,
+             privacy::RandomSource& noise)
+      : r_(r), domain_(domain), delta_(delta), noise_(noise) {}
 
   absl::StatusOr<std::unique_ptr<model::Classifier>> TrainTarget(const Dataset& train,
                                                                  std::optional<double> dp_epsilon,
@@ -225,7 +228,7 @@ class Experiment {
       options.learning_rate = r_.dp_learning_rate;
       RETURN_IF_ERROR(classifier
                           ->TrainPrivately(train.features, train.labels, DpOptions(*dp_epsilon),
-                                           options, noise_.NextU64())
+                                           options, noise_)
                           .status());
     } else {
       RETURN_IF_ERROR(classifier->Train(train.features, train.labels, options));
@@ -242,9 +245,7 @@ class Experiment {
     dp.epochs = r_.dp_epochs;
     return dp;
   }
-  double Delta() const {
-    return r_.delta > 0 ? r_.delta : 1.0 / std::pow(static_cast<double>(r_.members), 1.1);
-  }
+  double Delta() const { return delta_; }
 
   absl::StatusOr<AttackerKnowledge> TrainShadows(const Split& split, std::mt19937_64& gen) {
     AttackerKnowledge k;
@@ -358,7 +359,7 @@ class Experiment {
       options.learning_rate = r_.dp_learning_rate;
       model::DpSgdOptions dp = DpOptions(*epsilon);
       ASSIGN_OR_RETURN(const model::DpTrainReport report,
-                       bundle.vae->TrainPrivately(encoded, dp, options, noise_.NextU64(), quiet));
+                       bundle.vae->TrainPrivately(encoded, dp, options, noise_, quiet));
       bundle.model_private = true;
       bundle.model_epsilon = report.epsilon;
       bundle.model_delta = report.delta;
@@ -410,6 +411,7 @@ class Experiment {
  private:
   const EvaluateRequest& r_;
   const Domain& domain_;
+  const double delta_;
   privacy::RandomSource& noise_;
 };
 
@@ -488,7 +490,12 @@ absl::StatusOr<Json> RunEvaluation(const EvaluateRequest& r, privacy::RandomSour
   const Dataset& all = loaded.second;
   if (r.target == model::ClassifierArchitecture::kCnn28 && domain.kind != model::DataKind::kImage)
     return absl::InvalidArgumentError("the CNN target is for images");
-  Experiment experiment(r, domain, noise);
+  std::string delta_warning;
+  ASSIGN_OR_RETURN(const double delta,
+                   privacy::ResolveDelta(r.delta > 0 ? std::optional<double>(r.delta) : std::nullopt,
+                                         r.members, &delta_warning));
+  if (!delta_warning.empty()) spdlog::warn("{}", delta_warning);
+  Experiment experiment(r, domain, delta, noise);
   auto uses = [&r](const char* method) {
     return std::find(r.methods.begin(), r.methods.end(), method) != r.methods.end();
   };

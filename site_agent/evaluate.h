@@ -44,7 +44,7 @@ struct EvaluateRequest {
   std::vector<uint64_t> seeds = {1, 2, 3};
   std::vector<double> epsilons = {1, 2, 4, 8};
   std::vector<std::string> methods = {"real", "dpsgd", "paper", "e2e"};
-  double delta = 0;  // 0: 1 / members^1.1
+  double delta = 0;  // 0: min(1e-6, 1/(10 members)); >= 1/members is refused
 
   // Target and shadow models.
   model::ClassifierArchitecture target = model::ClassifierArchitecture::kMlp;

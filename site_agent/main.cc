@@ -45,6 +45,7 @@ struct CliState {
   std::string metric = "l2", decoding = "sample", mode = "synthetic";
   std::string site_kit, dataset, audit_job;
   double dp_epsilon = 0;
+  double dp_delta = 0;
   fedsyn::model::DpSgdOptions dp;
   // evaluate
   fedsyn::site::EvaluateRequest evaluate;
@@ -88,8 +89,9 @@ void AddTrainOptions(CLI::App* cmd, CliState& s, bool model_out_required) {
          "--dp-epsilon", s.dp_epsilon,
          "train with DP-SGD to this epsilon (the model's part of every release's guarantee)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--dp-delta", s.dp.delta, "DP-SGD delta (default 1e-5; use < 1/records)")
-      ->check(CLI::Range(1e-12, 0.1));
+  cmd->add_option("--dp-delta", s.dp_delta,
+                  "DP-SGD delta (default min(1e-6, 1/(10n)); refused at 1/n or more)")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--dp-clip", s.dp.clip_norm, "DP-SGD per-record gradient clipping norm")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--dp-batch-size", s.dp.expected_batch_size,
@@ -164,11 +166,18 @@ int DoTrain(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {
     auto job = fedsyn::site::LoadOpenAuditJob(*kit, s.audit_job);
     if (!job.ok()) return Fail(job.status());
     s.train.extra_rows_csv = fedsyn::site::IncludedCanaryRows(*job);
+    if (!s.dataset.empty() && s.dataset != job->dataset) {
+      return Fail(absl::InvalidArgumentError("audit job " + s.audit_job + " is for dataset " +
+                                             job->dataset + ", not " + s.dataset));
+    }
+    s.dataset = job->dataset;
   }
+  s.train.dataset = s.dataset;
   if (cmd->count("--dp-epsilon") > 0) {
     s.dp.target_epsilon = s.dp_epsilon;
     if (cmd->count("--epochs") > 0) s.dp.epochs = s.train.train.max_epochs;
     s.train.dp = s.dp;
+    if (cmd->count("--dp-delta") > 0) s.train.dp_delta = s.dp_delta;
   } else if (cmd->count("--dp-delta") + cmd->count("--dp-clip") + cmd->count("--dp-batch-size") >
              0) {
     return Fail(
@@ -234,7 +243,7 @@ void AddEvaluateOptions(CLI::App* cmd, CliState& s) {
   cmd->add_option("--seeds", e.seeds, "seeds (splits, initialisation)")->delimiter(',');
   cmd->add_option("--epsilons", e.epsilons, "total epsilons")->delimiter(',');
   cmd->add_option("--methods", e.methods, "real, dpsgd, paper, e2e")->delimiter(',');
-  cmd->add_option("--delta", e.delta, "delta (default 1/members^1.1)")->check(CLI::PositiveNumber);
+  cmd->add_option("--delta", e.delta, "delta (default min(1e-6, 1/(10 members)))")->check(CLI::PositiveNumber);
   cmd->add_option("--target", s.evaluate_target, "target model: logistic, mlp or cnn")
       ->check(CLI::IsMember({"logistic", "mlp", "cnn"}));
   cmd->add_option("--target-hidden", e.target_hidden, "hidden widths of the target")
@@ -320,6 +329,9 @@ int main(int argc, char** argv) {
                     "also train on the canaries this site's audit job includes (docs/audits.md)");
   train->add_option("--site-kit", s.site_kit, "site.toml (its ledger holds the audit job)")
       ->check(CLI::ExistingFile);
+  train->add_option("--dataset", s.dataset,
+                    "the federation dataset the model is for (a DP model's epsilon is charged "
+                    "there; implied by --audit-job)");
   CLI::App* release =
       app.add_subcommand("release", "release metric-private synthetic data from a trained model");
   AddReleaseOptions(release, s, /*needs_model_and_input=*/true);

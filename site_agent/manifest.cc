@@ -7,6 +7,7 @@
 #include "common/base/utc_time.h"
 #include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
+#include "common/privacy/rdp_accountant.h"
 
 namespace fedsyn::site {
 
@@ -31,7 +32,11 @@ Json MechanismJson(const privacy::MetricMechanism& mechanism) {
 absl::StatusOr<Json> GuaranteeJson(const Guarantee& guarantee) {
   ASSIGN_OR_RETURN(const int64_t charge,
                    privacy::EpsilonToChargeMicros(guarantee.EpsilonRelease()));
-  Json j = {{"unit", "per record (local DP: each record is noised on its own)"},
+  Json j = {{"unit",
+             "row (local DP: each record is noised on its own); if a person has several rows, "
+             "their epsilon is the sum over those rows"},
+            {"neighbouring_relation",
+             privacy::NeighbouringRelationName(privacy::NeighbouringRelation::kReplaceOne)},
             {"epsilon_codes", guarantee.epsilon_codes},
             {"epsilon_labels", guarantee.epsilon_labels},
             {"epsilon_release", guarantee.EpsilonRelease()},

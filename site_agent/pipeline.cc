@@ -1,11 +1,14 @@
 #include "site_agent/pipeline.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "common/data/idx.h"
 #include "common/model/model_bundle.h"
 #include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
+#include "common/privacy/distributions.h"
+#include "common/privacy/rdp_accountant.h"
 #include "site_agent/manifest.h"
 #include "spdlog/spdlog.h"
 
@@ -17,7 +20,7 @@ using Json = nlohmann::json;
 // Hyperparameters only: they are chosen by the steward, not computed from the records.
 Json TrainingParametersJson(const TrainRequest& request, uint64_t seed) {
   const auto& o = request.train;
-  return {{"seed", seed},
+  Json parameters = {{"seed", seed},
           {"mode", "non-private (Adam)"},
           {"max_epochs", o.max_epochs},
           {"batch_size", o.batch_size},
@@ -27,6 +30,8 @@ Json TrainingParametersJson(const TrainRequest& request, uint64_t seed) {
           {"latent_dim", request.model.latent_dim},
           {"hidden", request.model.hidden},
           {"beta", request.model.beta}};
+  if (!request.dataset.empty()) parameters["dataset"] = request.dataset;
+  return parameters;
 }
 
 // How training went: loss curve, stopping epoch, split sizes. These are functions of the
@@ -129,20 +134,28 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
                spec.latent_dim);
   Json parameters = TrainingParametersJson(request, seed);
   if (request.dp) {
-    // The noise seed comes from the secure source and is never stored: with it, anyone could
-    // regenerate DP-SGD's noise and subtract it.
-    ASSIGN_OR_RETURN(summary.dp, bundle.vae->TrainPrivately(encoded, *request.dp, options,
-                                                            secure.NextU64(), progress));
+    model::DpSgdOptions dp = *request.dp;
+    std::string warning;
+    ASSIGN_OR_RETURN(dp.delta,
+                     privacy::ResolveDelta(request.dp_delta, encoded.rows - summary.extra_rows,
+                                           &warning));
+    if (!warning.empty()) spdlog::warn("{}", warning);
+    // DP-SGD's keystream is keyed from the secure source and the key is never stored: with it,
+    // anyone could regenerate the noise and subtract it.
+    ASSIGN_OR_RETURN(summary.dp,
+                     bundle.vae->TrainPrivately(encoded, dp, options, secure, progress));
     summary.report = summary.dp->train;
     bundle.model_private = true;
     bundle.model_epsilon = summary.dp->epsilon;
     bundle.model_delta = summary.dp->delta;
     parameters["mode"] = "DP-SGD (Poisson sampling, per-record clipping, RDP accounting)";
-    parameters["dp"] = {{"target_epsilon", request.dp->target_epsilon},
-                        {"delta", request.dp->delta},
-                        {"clip_norm", request.dp->clip_norm},
-                        {"expected_batch_size", request.dp->expected_batch_size},
-                        {"epochs", request.dp->epochs},
+    parameters["dp"] = {{"target_epsilon", dp.target_epsilon},
+                        {"delta", dp.delta},
+                        {"neighbouring_relation", privacy::NeighbouringRelationName(
+                                                      privacy::NeighbouringRelation::kReplaceOne)},
+                        {"clip_norm", dp.clip_norm},
+                        {"expected_batch_size", dp.expected_batch_size},
+                        {"epochs", dp.epochs},
                         {"noise_multiplier", summary.dp->noise_multiplier},
                         {"sampling_rate", summary.dp->sampling_rate},
                         {"steps", summary.dp->steps},
@@ -164,7 +177,39 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
 
 std::string PublishedModelPath(const std::string& output) { return output + ".decoder"; }
 
-absl::StatusOr<PreparedRelease> PrepareRelease(const ReleaseRequest& request) {
+std::string ModelDataset(const model::ModelBundle& bundle) {
+  const Json parameters = bundle.training.value("parameters", Json::object());
+  const auto it = parameters.find("dataset");
+  return it != parameters.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+namespace {
+
+// One secure permutation for the rows, or for the images and their labels together.
+void ShuffleRecords(PreparedRelease& prepared, privacy::RandomSource& rng) {
+  if (prepared.table) {
+    privacy::Shuffle(rng, prepared.table->table.rows);
+    return;
+  }
+  data::ImageSet& images = *prepared.images;
+  const size_t pixels = static_cast<size_t>(images.height) * static_cast<size_t>(images.width);
+  const std::vector<int64_t> order = privacy::RandomPermutation(rng, images.count);
+  std::vector<uint8_t> shuffled(images.pixels.size());
+  std::vector<uint8_t> labels(prepared.labels.size());
+  for (size_t to = 0; to < order.size(); ++to) {
+    const auto from = static_cast<size_t>(order[to]);
+    std::copy_n(images.pixels.begin() + static_cast<std::ptrdiff_t>(from * pixels), pixels,
+                shuffled.begin() + static_cast<std::ptrdiff_t>(to * pixels));
+    if (!labels.empty()) labels[to] = prepared.labels[from];
+  }
+  images.pixels = std::move(shuffled);
+  prepared.labels = std::move(labels);
+}
+
+}  // namespace
+
+absl::StatusOr<PreparedRelease> PrepareRelease(const ReleaseRequest& request,
+                                               privacy::RandomSource& rng) {
   if (request.output.empty()) return absl::InvalidArgumentError("an output path is required");
   RETURN_IF_ERROR(CheckOutputsAreNotInputs(
       {request.output, request.output + ".manifest.json", request.output + "-images.idx",
@@ -224,6 +269,7 @@ absl::StatusOr<PreparedRelease> PrepareRelease(const ReleaseRequest& request) {
   }
   ASSIGN_OR_RETURN(prepared.charge_micros,
                    privacy::EpsilonToChargeMicros(prepared.guarantee.EpsilonRelease()));
+  ShuffleRecords(prepared, rng);
   return prepared;
 }
 
@@ -316,7 +362,7 @@ absl::StatusOr<ReleaseSummary> GenerateRelease(const ReleaseRequest& request,
 
 absl::StatusOr<ReleaseSummary> RunRelease(const ReleaseRequest& request,
                                           privacy::RandomSource& rng) {
-  ASSIGN_OR_RETURN(const PreparedRelease prepared, PrepareRelease(request));
+  ASSIGN_OR_RETURN(const PreparedRelease prepared, PrepareRelease(request, rng));
   return GenerateRelease(request, prepared, rng);
 }
 

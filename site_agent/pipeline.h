@@ -37,15 +37,26 @@ struct TrainRequest {
   model::TrainOptions train;
   // Training seed; drawn from the secure generator (and recorded in the model) when unset.
   // It seeds initialisation and, for non-private training, shuffling; DP-SGD's sampling and
-  // noise use a separate seed drawn from the secure generator and never recorded.
+  // noise come from a keystream keyed by the secure generator, never recorded.
   std::optional<uint64_t> seed;
-  // Set: train with DP-SGD (epochs come from here, not from `train.max_epochs`).
+  // Set: train with DP-SGD (epochs come from here, not from `train.max_epochs`). Its delta is
+  // replaced by the resolved `dp_delta`.
   std::optional<model::DpSgdOptions> dp;
+  // DP-SGD's delta as the steward asked for it; unset: privacy::ResolveDelta's default
+  // min(1e-6, 1/(10n)). A delta >= 1/n is refused (n: the site's records, canaries excluded).
+  std::optional<double> dp_delta;
   // Tables: more records to train on, as CSV rows (no header) in the schema — the included
   // canaries of an audit job (audit_job.h). Their count is kept out of the model's published
   // parameters (it would hint at the secret inclusion bits).
   std::string extra_rows_csv;
+  // The federation dataset the model is for (recorded in its published parameters). A DP
+  // model's epsilon is charged to this dataset's budget, so submit refuses to release it to
+  // another one. Empty: not named (such a model cannot be submitted).
+  std::string dataset;
 };
+
+// The dataset a model was trained for (TrainRequest::dataset), "" if it names none.
+std::string ModelDataset(const model::ModelBundle& bundle);
 
 struct TrainSummary {
   model::TrainReport report;
@@ -101,8 +112,11 @@ struct PreparedRelease {
 };
 
 // Refuses (FailedPrecondition) a release from a non-private model unless
-// allow_nonprivate_model is set; validates parameters and reads the input.
-absl::StatusOr<PreparedRelease> PrepareRelease(const ReleaseRequest& request);
+// allow_nonprivate_model is set; validates parameters and reads the input, then puts the
+// records in an order drawn from `rng` (the input's order is data: DESIGN §2). Audit canaries
+// are placed after this, at their own secret positions.
+absl::StatusOr<PreparedRelease> PrepareRelease(const ReleaseRequest& request,
+                                               privacy::RandomSource& rng);
 
 // Draws the noise and writes the outputs, then the manifest (OUTPUT.manifest.json), each
 // atomically and durably.

@@ -90,10 +90,20 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
       (std::filesystem::path(kit.spool_dir) / (summary.release_id + ".csv")).string();
   request.output = summary.spool_path;
 
-  // 1. Prepare: no randomness drawn.
-  ASSIGN_OR_RETURN(PreparedRelease prepared, PrepareRelease(request));
+  // 1. Prepare: read and put the records in a random order (no noise drawn yet).
+  ASSIGN_OR_RETURN(PreparedRelease prepared, PrepareRelease(request, rng));
   if (prepared.bundle.kind != model::DataKind::kTable) {
     return absl::UnimplementedError("only table releases federate in this version");
+  }
+  if (prepared.bundle.model_private && ModelDataset(prepared.bundle) != dataset) {
+    // The model's epsilon is charged once, to the dataset whose records trained it.
+    const std::string trained_for = ModelDataset(prepared.bundle);
+    return absl::FailedPreconditionError(
+        trained_for.empty()
+            ? "the model does not name the dataset it was trained on, so its epsilon cannot be "
+              "charged to the right budget: train it with --dataset " + dataset
+            : "the model was trained for dataset '" + trained_for + "' and its epsilon is charged "
+              "there; it cannot release to '" + dataset + "'");
   }
   ASSIGN_OR_RETURN(auto ledger, LocalLedger::Open(kit.ledger_path));
   if (audit_job) RETURN_IF_ERROR(CarryCanaries(*audit_job, *ledger, prepared));

@@ -110,7 +110,7 @@ absl::StatusOr<DpTrainReport> Classifier::TrainPrivately(const data::Matrix& fea
                                                          const std::vector<int>& labels,
                                                          const DpSgdOptions& dp,
                                                          const ClassifierTrainOptions& options,
-                                                         uint64_t noise_seed) {
+                                                         privacy::RandomSource& key_source) {
   ClassifierNet& net = *impl_->net;
   RETURN_IF_ERROR(CheckData(net.spec, features, labels));
   const int threads = SetComputeThreads(options.threads);
@@ -124,8 +124,8 @@ absl::StatusOr<DpTrainReport> Classifier::TrainPrivately(const data::Matrix& fea
   ASSIGN_OR_RETURN(
       DpTrainReport report,
       RunDpSgd(
-          net, features.rows, dp, options.learning_rate, noise_seed,
-          [&](const torch::Tensor& chosen, at::Generator&) -> ClippedBatch {
+          net, features.rows, dp, options.learning_rate, key_source,
+          [&](const torch::Tensor& chosen, privacy::RandomSource&) -> ClippedBatch {
             const torch::Tensor xs = x.index_select(0, chosen);
             const torch::Tensor ys = y.index_select(0, chosen);
             if (net.spec.architecture == ClassifierArchitecture::kCnn28) {

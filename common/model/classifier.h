@@ -49,12 +49,13 @@ class Classifier {
   absl::Status Train(const data::Matrix& features, const std::vector<int>& labels,
                      const ClassifierTrainOptions& options);
   // DP-SGD (dp_sgd_engine.h): the linear and MLP classifiers by the fast per-record path, the
-  // CNN by the exact per-record fallback. `noise_seed` comes from the secure source.
+  // CNN by the exact per-record fallback. Its randomness is keyed from `key_source`
+  // (SecureRandom in production; see RunDpSgd).
   absl::StatusOr<DpTrainReport> TrainPrivately(const data::Matrix& features,
                                                const std::vector<int>& labels,
                                                const DpSgdOptions& dp,
                                                const ClassifierTrainOptions& options,
-                                               uint64_t noise_seed);
+                                               privacy::RandomSource& key_source);
 
   // Log class probabilities (log-softmax), rows x num_classes. Logarithms, because a confident
   // model's probabilities round to exactly 1 in float and membership attacks need the

@@ -10,10 +10,15 @@
 
 #include "common/model/dp_sgd_engine.h"
 #include "common/model/vae_net.h"
+#include "common/privacy/distributions.h"
 #include "common/privacy/rdp_accountant.h"
 
 namespace fedsyn::model {
 namespace {
+
+// Every model fedsyn trains is published with its row count (q = B/n is in the decoder's
+// training record, and releases state n), so its guarantee is replace-one (DESIGN §2.9).
+constexpr privacy::NeighbouringRelation kDpSgdRelation = privacy::NeighbouringRelation::kReplaceOne;
 
 ClippedBatch ClipFast(VaeNet& net, const torch::Tensor& x, const torch::Tensor& eps,
                       double clip_norm) {
@@ -93,35 +98,33 @@ absl::StatusOr<std::vector<float>> Vae::NoisyClippedGradient(const data::Matrix&
                                                              const data::Matrix& eps,
                                                              double clip_norm,
                                                              double noise_multiplier,
-                                                             uint64_t noise_seed) {
+                                                             privacy::RandomSource& key_source) {
   ASSIGN_OR_RETURN(ClippedGradients clipped, ClipPerRecordGradients(batch, eps, clip_norm));
-  at::Generator generator = at::detail::createCPUGenerator(noise_seed);
-  const torch::Tensor noise =
-      torch::randn({static_cast<int64_t>(clipped.clipped_sum.size())}, generator) *
-      (noise_multiplier * clip_norm);
-  for (size_t i = 0; i < clipped.clipped_sum.size(); ++i)
-    clipped.clipped_sum[i] += noise[static_cast<int64_t>(i)].item<float>();
+  privacy::KeyedStream stream(key_source);
+  std::vector<float> noise(clipped.clipped_sum.size());
+  privacy::FillNormal(stream, noise_multiplier * clip_norm, noise);
+  for (size_t i = 0; i < clipped.clipped_sum.size(); ++i) clipped.clipped_sum[i] += noise[i];
   return clipped.clipped_sum;
 }
 
 absl::StatusOr<DpTrainReport> Vae::TrainPrivately(const data::Matrix& data,
                                                   const DpSgdOptions& options,
                                                   const TrainOptions& train_options,
-                                                  uint64_t noise_seed,
+                                                  privacy::RandomSource& key_source,
                                                   base::ProgressSink& progress) {
   VaeNet& net = *impl_->net;
   if (data.cols != net.spec_.input_width)
     return absl::InvalidArgumentError("training data width does not match the model");
   const int threads = SetComputeThreads(train_options.threads);
-  torch::manual_seed(train_options.seed);  // initialisation only; sampling and noise: noise_seed
+  // The parameters were initialised by Create; nothing below draws from LibTorch's generator.
   const torch::Tensor all = ToTensor(data);
   const int64_t latent_dim = net.spec_.latent_dim;
   ASSIGN_OR_RETURN(DpTrainReport report,
                    RunDpSgd(
-                       net, data.rows, options, train_options.learning_rate, noise_seed,
-                       [&](const torch::Tensor& chosen, at::Generator& generator) {
+                       net, data.rows, options, train_options.learning_rate, key_source,
+                       [&](const torch::Tensor& chosen, privacy::RandomSource& noise) {
                          const torch::Tensor x = all.index_select(0, chosen);
-                         const torch::Tensor eps = torch::randn({x.size(0), latent_dim}, generator);
+                         const torch::Tensor eps = NormalTensor(noise, {x.size(0), latent_dim}, 1.0);
                          return ClipPerRecord(net, x, eps, options.clip_norm);
                        },
                        progress));
@@ -129,9 +132,17 @@ absl::StatusOr<DpTrainReport> Vae::TrainPrivately(const data::Matrix& data,
   return report;
 }
 
+torch::Tensor NormalTensor(privacy::RandomSource& rng, at::IntArrayRef sizes, double stddev) {
+  torch::Tensor out = torch::empty(sizes, torch::kFloat32);
+  privacy::FillNormal(rng, stddev,
+                      std::span<float>(out.data_ptr<float>(), static_cast<size_t>(out.numel())));
+  return out;
+}
+
 absl::StatusOr<DpTrainReport> RunDpSgd(torch::nn::Module& module, int64_t records,
                                        const DpSgdOptions& options, double learning_rate,
-                                       uint64_t noise_seed, const ClipBatchFn& clip_batch,
+                                       privacy::RandomSource& key_source,
+                                       const ClipBatchFn& clip_batch,
                                        base::ProgressSink& progress) {
   if (records < 2) return absl::InvalidArgumentError("at least two training records are needed");
   if (!(options.target_epsilon > 0) || !(options.delta > 0 && options.delta < 1) ||
@@ -149,8 +160,9 @@ absl::StatusOr<DpTrainReport> RunDpSgd(torch::nn::Module& module, int64_t record
   report.steps = steps_per_epoch * options.epochs;
   ASSIGN_OR_RETURN(report.noise_multiplier,
                    privacy::CalibrateNoiseMultiplier(options.target_epsilon, options.delta,
-                                                     report.sampling_rate, report.steps));
-  at::Generator generator = at::detail::createCPUGenerator(noise_seed);
+                                                     report.sampling_rate, report.steps,
+                                                     kDpSgdRelation));
+  privacy::KeyedStream noise(key_source);
   const double expected_batch = report.sampling_rate * static_cast<double>(n);
   const double noise_std = report.noise_multiplier * options.clip_norm;
   torch::optim::Adam optimizer(module.parameters(), torch::optim::AdamOptions(learning_rate));
@@ -160,11 +172,12 @@ absl::StatusOr<DpTrainReport> RunDpSgd(torch::nn::Module& module, int64_t record
     int64_t loss_rows = 0;
     for (int64_t step = 0; step < steps_per_epoch; ++step) {
       // Poisson sampling: each record independently with probability q.
+      std::vector<int64_t> kept = privacy::PoissonSample(noise, n, report.sampling_rate);
       const torch::Tensor chosen =
-          (torch::rand({n}, generator) < report.sampling_rate).nonzero().squeeze(1);
+          torch::from_blob(kept.data(), {static_cast<int64_t>(kept.size())}, torch::kInt64);
       std::vector<torch::Tensor> sums;
       if (chosen.numel() > 0) {
-        ClippedBatch clipped = clip_batch(chosen, generator);
+        ClippedBatch clipped = clip_batch(chosen, noise);
         sums = std::move(clipped.sums);
         loss_total += clipped.loss_sum;
         loss_rows += chosen.numel();
@@ -174,7 +187,7 @@ absl::StatusOr<DpTrainReport> RunDpSgd(torch::nn::Module& module, int64_t record
       for (size_t i = 0; i < parameters.size(); ++i) {
         torch::Tensor sum = sums.empty() ? torch::zeros_like(parameters[i]) : sums[i];
         parameters[i].mutable_grad() =
-            (sum + torch::randn(parameters[i].sizes(), generator) * noise_std) / expected_batch;
+            (sum + NormalTensor(noise, parameters[i].sizes(), noise_std)) / expected_batch;
       }
       optimizer.step();
     }
@@ -190,7 +203,7 @@ absl::StatusOr<DpTrainReport> RunDpSgd(torch::nn::Module& module, int64_t record
                   report.noise_multiplier);
     progress.Update({epoch, options.epochs, summary});
   }
-  privacy::RdpAccountant accountant;
+  privacy::RdpAccountant accountant(kDpSgdRelation);
   RETURN_IF_ERROR(accountant.Compose(report.sampling_rate, report.noise_multiplier, report.steps));
   ASSIGN_OR_RETURN(const privacy::PrivacySpent spent, accountant.Spent(options.delta));
   report.epsilon = spent.epsilon;

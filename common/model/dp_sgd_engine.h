@@ -22,6 +22,7 @@
 #include "common/base/progress.h"
 #include "common/base/status.h"
 #include "common/model/vae.h"
+#include "common/privacy/random.h"
 
 namespace fedsyn::model {
 
@@ -127,15 +128,22 @@ inline ClippedBatch ClipByMicrobatches(torch::nn::Module& module, int64_t record
 }
 
 // Clips the records `chosen` (indices into the training data); draws any per-record randomness
-// it needs (the VAE's reparameterisation noise) from `generator`.
+// it needs (the VAE's reparameterisation noise) from `noise`, the run's keyed stream.
 using ClipBatchFn =
-    std::function<ClippedBatch(const torch::Tensor& chosen, at::Generator& generator)>;
+    std::function<ClippedBatch(const torch::Tensor& chosen, privacy::RandomSource& noise)>;
 
-// The DP-SGD loop over `records` training records. Fills every DpTrainReport field but
-// train.threads; reports one progress update per epoch.
+// A float tensor of independent N(0, stddev^2) draws from `rng` (double precision, then cast).
+torch::Tensor NormalTensor(privacy::RandomSource& rng, at::IntArrayRef sizes, double stddev);
+
+// The DP-SGD loop over `records` training records. Every variate the guarantee depends on (the
+// Poisson masks, the clip function's noise, the Gaussian gradient noise) comes from one
+// privacy::KeyedStream keyed from `key_source` (in production SecureRandom); LibTorch's own
+// generator, which keeps only 32 bits of its seed, is not used. Fills every DpTrainReport field
+// but train.threads; reports one progress update per epoch.
 absl::StatusOr<DpTrainReport> RunDpSgd(torch::nn::Module& module, int64_t records,
                                        const DpSgdOptions& options, double learning_rate,
-                                       uint64_t noise_seed, const ClipBatchFn& clip_batch,
+                                       privacy::RandomSource& key_source,
+                                       const ClipBatchFn& clip_batch,
                                        base::ProgressSink& progress);
 
 }  // namespace fedsyn::model

@@ -1,10 +1,16 @@
 #include "common/model/model_bundle.h"
 
+#include "common/privacy/rdp_accountant.h"
+
 namespace fedsyn::model {
 
 using Json = nlohmann::json;
 
 namespace {
+
+// What a private model's (epsilon, delta) is stated under (rdp_accountant.h, DESIGN §2.9).
+const char* const kModelRelation =
+    privacy::NeighbouringRelationName(privacy::NeighbouringRelation::kReplaceOne);
 
 Json Metadata(const ModelBundle& bundle, const Json& training) {
   Json metadata;
@@ -21,6 +27,7 @@ Json Metadata(const ModelBundle& bundle, const Json& training) {
   if (bundle.model_private) {
     metadata["model_epsilon"] = bundle.model_epsilon;
     metadata["model_delta"] = bundle.model_delta;
+    metadata["neighbouring_relation"] = kModelRelation;
   }
   return metadata;
 }
@@ -41,6 +48,19 @@ absl::StatusOr<ModelBundle> FromMetadata(std::unique_ptr<Vae> vae, const std::st
       !(bundle.model_epsilon > 0 && bundle.model_delta >= 0 && bundle.model_delta < 1)) {
     return absl::DataLossError(
         path + ": a private model must state a positive epsilon and a delta in [0, 1)");
+  }
+  if (bundle.model_private) {
+    const Json* relation = metadata.contains("neighbouring_relation")
+                               ? &metadata["neighbouring_relation"]
+                               : nullptr;
+    if (relation == nullptr || !relation->is_string() || *relation != kModelRelation) {
+      // Models from before replace-one accounting state an add/remove epsilon, about half of
+      // what a release that publishes n costs: using it would understate every manifest.
+      return absl::FailedPreconditionError(
+          path + ": the model's epsilon is not stated under the replace-one relation (n "
+                 "public); it was trained by an earlier fedsyn under add/remove accounting. "
+                 "Train it again.");
+    }
   }
   if (metadata["kind"] == "table") {
     bundle.kind = DataKind::kTable;

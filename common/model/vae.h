@@ -18,6 +18,7 @@
 #include "common/base/status.h"
 #include "common/data/table.h"
 #include "common/data/transformer.h"
+#include "common/privacy/random.h"
 
 namespace fedsyn::model {
 
@@ -80,7 +81,7 @@ struct DpTrainReport {
   double noise_multiplier = 0;  // sigma
   double sampling_rate = 0;     // q
   int64_t steps = 0;
-  double epsilon = 0;  // spent, <= target
+  double epsilon = 0;  // spent, <= target, replace-one (n public): DESIGN §2.9
   double delta = 0;
   std::string accountant_state;  // RdpAccountant::Serialize()
 };
@@ -120,12 +121,15 @@ class Vae {
                                     base::ProgressSink& progress);
 
   // DP-SGD training. The MLP uses the fast per-record path below; the convolutional VAE an
-  // exact but slower fallback (one backward pass per record). `noise_seed` seeds the generator
-  // of the sampling and the Gaussian noise; callers draw it from the secure source (§2.7).
+  // exact but slower fallback (one backward pass per record). The sampling masks, the
+  // reparameterisation noise and the Gaussian gradient noise all come from a keystream keyed
+  // with 256 bits from `key_source` (SecureRandom in production, DESIGN §2.7); LibTorch's
+  // generator is not used (initialisation happened in Create).
   absl::StatusOr<DpTrainReport> TrainPrivately(const data::Matrix& data,
                                                const DpSgdOptions& options,
                                                const TrainOptions& train_options,
-                                               uint64_t noise_seed, base::ProgressSink& progress);
+                                               privacy::RandomSource& key_source,
+                                               base::ProgressSink& progress);
 
   // The fast per-record path DP-SGD uses: for each linear layer the per-record weight gradient
   // is the outer product of the layer's output gradient and input, so its norm is
@@ -138,11 +142,11 @@ class Vae {
   // reference: called on one record at a time it gives that record's gradient).
   std::vector<float> SummedGradient(const data::Matrix& batch, const data::Matrix& eps);
   // ClipPerRecordGradients' clipped sum plus N(0, (noise_multiplier * clip_norm)^2) per
-  // coordinate from a generator seeded with `noise_seed`: exactly what a DP-SGD step applies.
+  // coordinate from a keystream keyed from `key_source`: exactly what a DP-SGD step applies.
   absl::StatusOr<std::vector<float>> NoisyClippedGradient(const data::Matrix& batch,
                                                           const data::Matrix& eps, double clip_norm,
                                                           double noise_multiplier,
-                                                          uint64_t noise_seed);
+                                                          privacy::RandomSource& key_source);
 
   // Encoder means mu(x), rows x latent_dim.
   data::Matrix EncodeMean(const data::Matrix& data) const;

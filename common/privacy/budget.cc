@@ -1,5 +1,6 @@
 #include "common/privacy/budget.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -27,6 +28,34 @@ std::string FormatMicros(int64_t micros) {
                 static_cast<unsigned long long>(magnitude / kMicrosPerEpsilon),
                 static_cast<unsigned long long>(magnitude % kMicrosPerEpsilon));
   return buffer;
+}
+
+absl::StatusOr<double> ResolveDelta(std::optional<double> requested, int64_t records,
+                                    std::string* warning) {
+  if (warning != nullptr) warning->clear();
+  if (records < 1) return absl::InvalidArgumentError("delta needs at least one protected record");
+  const double n = static_cast<double>(records);
+  if (!requested) return std::min(1e-6, 1.0 / (10.0 * n));
+  const double delta = *requested;
+  if (!(delta > 0 && delta < 1)) return absl::InvalidArgumentError("delta must be in (0, 1)");
+  char text[256];
+  if (delta * n >= 1.0) {
+    std::snprintf(text, sizeof text,
+                  "delta %g is at least 1/n = 1/%lld for the n = %lld protected records: at such a "
+                  "delta a mechanism may publish a record in the clear. Use delta below "
+                  "1/(10n) = %.3g (or leave it unset for min(1e-6, 1/(10n)))",
+                  delta, static_cast<long long>(records), static_cast<long long>(records),
+                  1.0 / (10.0 * n));
+    return absl::FailedPreconditionError(text);
+  }
+  if (delta * 10.0 * n > 1.0 && warning != nullptr) {
+    std::snprintf(text, sizeof text,
+                  "delta %g is above 1/(10n) = %.3g for n = %lld protected records; a smaller "
+                  "delta costs little epsilon",
+                  delta, 1.0 / (10.0 * n), static_cast<long long>(records));
+    *warning = text;
+  }
+  return delta;
 }
 
 }  // namespace fedsyn::privacy

@@ -4,6 +4,7 @@
 #define FEDSYN_COMMON_PRIVACY_BUDGET_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/base/status.h"
@@ -23,6 +24,16 @@ absl::StatusOr<int64_t> EpsilonToLimitMicros(double epsilon);
 
 // "1.234567" for 1234567 micro-epsilon: exact decimal, for manifests and tables.
 std::string FormatMicros(int64_t micros);
+
+// The delta of an (epsilon, delta) guarantee over `records` protected records. delta is the
+// probability mass on which the guarantee may fail; at delta >= 1/n a mechanism that publishes
+// one record in the clear is (0, delta)-DP, so such a delta promises nothing. Hence:
+//  - unset: min(1e-6, 1/(10 n));
+//  - requested >= 1/n: FailedPrecondition (refused for privacy reasons), naming n;
+//  - 1/(10 n) < requested < 1/n: accepted, with `warning` set (else cleared).
+// InvalidArgument for records < 1 or a requested delta outside (0, 1).
+absl::StatusOr<double> ResolveDelta(std::optional<double> requested, int64_t records,
+                                    std::string* warning);
 
 }  // namespace fedsyn::privacy
 

@@ -1,7 +1,9 @@
 #include "common/privacy/distributions.h"
 
 #include <cmath>
+#include <algorithm>
 #include <numbers>
+#include <utility>
 
 namespace fedsyn::privacy {
 
@@ -36,6 +38,40 @@ std::vector<double> SampleUnitSphere(RandomSource& rng, int dimension) {
   const double norm = std::sqrt(squared_norm);
   for (double& x : direction) x /= norm;
   return direction;
+}
+
+void FillNormal(RandomSource& rng, double stddev, std::span<float> out) {
+  for (size_t i = 0; i < out.size(); i += 2) {
+    const double radius = stddev * std::sqrt(-2.0 * std::log(rng.UniformOpen01()));
+    const double angle = 2.0 * std::numbers::pi * rng.UniformOpen01();
+    out[i] = static_cast<float>(radius * std::cos(angle));
+    if (i + 1 < out.size()) out[i + 1] = static_cast<float>(radius * std::sin(angle));
+  }
+}
+
+std::vector<int64_t> PoissonSample(RandomSource& rng, int64_t n, double q) {
+  std::vector<int64_t> kept;
+  if (!(q > 0) || n <= 0) return kept;
+  if (q >= 1) {
+    kept.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) kept[static_cast<size_t>(i)] = i;
+    return kept;
+  }
+  // q < 1, so q * 2^64 < 2^64 and the threshold fits (ldexp is exact; the cast truncates).
+  const auto threshold = static_cast<uint64_t>(std::ldexp(q, 64));
+  for (int64_t i = 0; i < n; ++i) {
+    if (rng.NextU64() < threshold) kept.push_back(i);
+  }
+  return kept;
+}
+
+std::vector<int64_t> RandomPermutation(RandomSource& rng, int64_t n) {
+  std::vector<int64_t> order(static_cast<size_t>(std::max<int64_t>(n, 0)));
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
+  for (size_t i = order.size(); i > 1; --i) {
+    std::swap(order[i - 1], order[rng.UniformBelow(i)]);
+  }
+  return order;
 }
 
 }  // namespace fedsyn::privacy

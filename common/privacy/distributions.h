@@ -3,6 +3,8 @@
 #ifndef FEDSYN_COMMON_PRIVACY_DISTRIBUTIONS_H_
 #define FEDSYN_COMMON_PRIVACY_DISTRIBUTIONS_H_
 
+#include <cstdint>
+#include <span>
 #include <vector>
 
 #include "common/privacy/random.h"
@@ -22,6 +24,30 @@ double SampleLaplace(RandomSource& rng, double scale);
 
 // A point uniform on the unit sphere S^{k-1}: a standard normal vector divided by its norm.
 std::vector<double> SampleUnitSphere(RandomSource& rng, int dimension);
+
+// Fills `out` with independent N(0, stddev^2) draws: computed in double precision (both values
+// of each Box-Muller pair are used), then rounded to float. For bulk noise such as DP-SGD's.
+void FillNormal(RandomSource& rng, double stddev, std::span<float> out);
+
+// Poisson subsampling of n records at rate q in [0, 1]: record i is kept iff a fresh 64-bit
+// uniform is below floor(q * 2^64) (every record when q = 1), so the inclusion probability is q
+// to within 2^-64. Returns the kept indices in increasing order.
+std::vector<int64_t> PoissonSample(RandomSource& rng, int64_t n, double q);
+
+// A uniformly random permutation of 0..n-1 (Fisher-Yates with unbiased UniformBelow). Releases
+// reorder their records by one: the input's order (sorted by admission date, by diagnosis) is
+// data, and nothing in a release may carry it without noise.
+std::vector<int64_t> RandomPermutation(RandomSource& rng, int64_t n);
+
+// `items` reordered by a fresh RandomPermutation.
+template <typename T>
+void Shuffle(RandomSource& rng, std::vector<T>& items) {
+  const std::vector<int64_t> order = RandomPermutation(rng, static_cast<int64_t>(items.size()));
+  std::vector<T> shuffled;
+  shuffled.reserve(items.size());
+  for (int64_t i : order) shuffled.push_back(std::move(items[static_cast<size_t>(i)]));
+  items = std::move(shuffled);
+}
 
 }  // namespace fedsyn::privacy
 

@@ -17,7 +17,9 @@ class RandomSource {
   // 64 uniformly random bits.
   virtual uint64_t NextU64() = 0;
 
-  // Uniform on the open interval (0, 1) with 53 random bits: never 0, so log() is finite.
+  // Uniform on the open interval (0, 1): the midpoints (k + 1/2) / 2^52 of 2^52 equal cells,
+  // every one exactly representable (so no two cells merge) and strictly inside (0, 1): log()
+  // and log1p(-u) are both finite.
   double UniformOpen01();
   // Uniform integer in [0, n), n > 0, without modulo bias.
   uint64_t UniformBelow(uint64_t n);
@@ -39,6 +41,31 @@ class SecureRandom final : public RandomSource {
 
   // Bytes are fetched in blocks to amortise the DRBG call; the buffer is wiped on destruction.
   static constexpr size_t kBufferWords = 512;
+  std::array<uint64_t, kBufferWords> buffer_{};
+  size_t next_ = kBufferWords;
+};
+
+// A keystream generator for bulk privacy randomness (DP-SGD's sampling masks, reparameterisation
+// and gradient noise): AES-256 in counter mode under a 256-bit key drawn from another source
+// (in production SecureRandom), so its output is computationally indistinguishable from
+// uniform for anyone without the key, at a fraction of the DRBG's cost per byte. The 128-bit
+// counter starts at zero; a key is never reused because every stream draws a fresh one.
+// Aborts, like SecureRandom, if OpenSSL fails. Not thread-safe.
+class KeyedStream final : public RandomSource {
+ public:
+  // Draws the 256-bit key from `key_source`.
+  explicit KeyedStream(RandomSource& key_source);
+  KeyedStream(const KeyedStream&) = delete;
+  KeyedStream& operator=(const KeyedStream&) = delete;
+  ~KeyedStream() override;
+
+  uint64_t NextU64() override;
+
+ private:
+  void Refill();
+
+  static constexpr size_t kBufferWords = 4096;
+  void* cipher_ = nullptr;  // EVP_CIPHER_CTX, kept out of the header
   std::array<uint64_t, kBufferWords> buffer_{};
   size_t next_ = kBufferWords;
 };

@@ -71,7 +71,48 @@ double LogAFractional(double q, double sigma, double alpha) {
   return LogAdd(log_a0, log_a1);
 }
 
+// (epsilon, delta) from accumulated RDP at each order (Balle et al. 2020); +inf if none is finite.
+PrivacySpent ConvertRdp(const std::vector<double>& orders, const std::vector<double>& rdp,
+                        double delta) {
+  PrivacySpent best{std::numeric_limits<double>::infinity(), 0};
+  for (size_t i = 0; i < orders.size(); ++i) {
+    const double a = orders[i];
+    const double eps = rdp[i] + std::log((a - 1) / a) - (std::log(delta) + std::log(a)) / (a - 1);
+    if (std::isfinite(eps) && eps < best.epsilon) best = {std::max(eps, 0.0), a};
+  }
+  return best;
+}
+
+// Bound (b): the smallest 2e over add/remove guarantees (e, d) with (1 + e^e) d <= delta. The
+// feasibility of the returned point is checked, so the bound holds whatever the search finds.
+double GroupPrivacyReplaceOne(const std::vector<double>& orders, const std::vector<double>& rdp,
+                              double delta) {
+  auto feasible = [&](double d) {
+    const double e = ConvertRdp(orders, rdp, d).epsilon;
+    return std::isfinite(e) && (1 + std::exp(e)) * d <= delta;
+  };
+  // (1 + e^e) >= 2, so d <= delta / 2; bisection in log space for the largest feasible d.
+  double hi = delta / 2, lo = delta * 1e-300;
+  if (feasible(hi)) return 2 * ConvertRdp(orders, rdp, hi).epsilon;
+  if (!feasible(lo)) return std::numeric_limits<double>::infinity();
+  for (int i = 0; i < 100 && hi / lo > 1 + 1e-9; ++i) {
+    const double mid = std::sqrt(lo * hi);
+    (feasible(mid) ? lo : hi) = mid;
+  }
+  return 2 * ConvertRdp(orders, rdp, lo).epsilon;
+}
+
 }  // namespace
+
+const char* NeighbouringRelationName(NeighbouringRelation relation) {
+  return relation == NeighbouringRelation::kReplaceOne ? "replace-one (n public)"
+                                                       : "add/remove one";
+}
+
+double ReplaceOneSubsampledGaussianRdp(double q, double sigma, double alpha) {
+  return (alpha - 0.5) / (alpha - 1) * SubsampledGaussianRdp(q, sigma, 2 * alpha) +
+         SubsampledGaussianRdp(q, sigma, 2 * alpha - 1);
+}
 
 double SubsampledGaussianRdp(double q, double sigma, double alpha) {
   if (q == 0) return 0;
@@ -88,39 +129,49 @@ std::vector<double> RdpAccountant::DefaultOrders() {
   return orders;
 }
 
-RdpAccountant::RdpAccountant(std::vector<double> orders)
-    : orders_(std::move(orders)), rdp_(orders_.size(), 0.0) {}
+RdpAccountant::RdpAccountant(NeighbouringRelation relation, std::vector<double> orders)
+    : relation_(relation), orders_(std::move(orders)), rdp_(orders_.size(), 0.0) {
+  if (relation_ == NeighbouringRelation::kReplaceOne) replace_one_rdp_.assign(orders_.size(), 0.0);
+}
 
 absl::Status RdpAccountant::Compose(double q, double sigma, int64_t steps) {
   if (!(q >= 0 && q <= 1)) return absl::InvalidArgumentError("sampling rate must be in [0, 1]");
   if (!(sigma > 0) || !std::isfinite(sigma))
     return absl::InvalidArgumentError("noise multiplier must be positive");
   if (steps < 0) return absl::InvalidArgumentError("steps cannot be negative");
+  const auto count = static_cast<double>(steps);
   for (size_t i = 0; i < orders_.size(); ++i) {
-    rdp_[i] += static_cast<double>(steps) * SubsampledGaussianRdp(q, sigma, orders_[i]);
+    rdp_[i] += count * SubsampledGaussianRdp(q, sigma, orders_[i]);
+    if (!replace_one_rdp_.empty())
+      replace_one_rdp_[i] += count * ReplaceOneSubsampledGaussianRdp(q, sigma, orders_[i]);
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<PrivacySpent> RdpAccountant::Spent(double delta) const {
   if (!(delta > 0 && delta < 1)) return absl::InvalidArgumentError("delta must be in (0, 1)");
-  PrivacySpent best{std::numeric_limits<double>::infinity(), 0};
-  for (size_t i = 0; i < orders_.size(); ++i) {
-    const double a = orders_[i];
-    const double eps = rdp_[i] + std::log((a - 1) / a) - (std::log(delta) + std::log(a)) / (a - 1);
-    if (std::isfinite(eps) && eps < best.epsilon) best = {std::max(eps, 0.0), a};
+  PrivacySpent best = ConvertRdp(orders_, rdp_, delta);
+  if (relation_ == NeighbouringRelation::kReplaceOne) {
+    const PrivacySpent triangle = ConvertRdp(orders_, replace_one_rdp_, delta);
+    const double group = GroupPrivacyReplaceOne(orders_, rdp_, delta);
+    best = group < triangle.epsilon ? PrivacySpent{group, 0} : triangle;
   }
   if (!std::isfinite(best.epsilon))
     return absl::InternalError("no finite epsilon on the order grid");
   return best;
 }
 
+// v1 (add/remove only): "rdp-accountant v1 N (order rdp)*N".
+// v2: "rdp-accountant v2 add-remove|replace-one N (order rdp replace_one_rdp)*N", the last
+// column 0 under add/remove. Hex floats: exact.
 std::string RdpAccountant::Serialize() const {
   std::ostringstream out;
-  out << "rdp-accountant v1 " << orders_.size();
-  char buffer[64];
+  const bool replace_one = relation_ == NeighbouringRelation::kReplaceOne;
+  out << "rdp-accountant v2 " << (replace_one ? "replace-one " : "add-remove ") << orders_.size();
+  char buffer[96];
   for (size_t i = 0; i < orders_.size(); ++i) {
-    std::snprintf(buffer, sizeof buffer, " %a %a", orders_[i], rdp_[i]);  // hex floats: exact
+    std::snprintf(buffer, sizeof buffer, " %a %a %a", orders_[i], rdp_[i],
+                  replace_one ? replace_one_rdp_[i] : 0.0);
     out << buffer;
   }
   return out.str();
@@ -128,32 +179,45 @@ std::string RdpAccountant::Serialize() const {
 
 absl::StatusOr<RdpAccountant> RdpAccountant::Deserialize(const std::string& text) {
   std::istringstream in(text);
-  std::string tag, version;
+  std::string tag, version, relation_text = "add-remove";
   size_t n = 0;
-  if (!(in >> tag >> version >> n) || tag != "rdp-accountant" || version != "v1" || n == 0 ||
-      n > 10'000) {
+  if (!(in >> tag >> version) || tag != "rdp-accountant" || (version != "v1" && version != "v2"))
     return absl::DataLossError("not a saved RDP accountant");
-  }
-  std::vector<double> orders(n), rdp(n);
+  if (version == "v2" && !(in >> relation_text)) return absl::DataLossError("truncated RDP state");
+  if (relation_text != "add-remove" && relation_text != "replace-one")
+    return absl::DataLossError("unknown neighbouring relation in a saved RDP accountant");
+  if (!(in >> n) || n == 0 || n > 10'000) return absl::DataLossError("not a saved RDP accountant");
+  const NeighbouringRelation relation = relation_text == "replace-one"
+                                            ? NeighbouringRelation::kReplaceOne
+                                            : NeighbouringRelation::kAddRemove;
+  const int columns = version == "v1" ? 2 : 3;
+  std::vector<double> orders(n), rdp(n), replace_one(n, 0.0);
   for (size_t i = 0; i < n; ++i) {
-    std::string order_text, rdp_text;
-    if (!(in >> order_text >> rdp_text))
-      return absl::DataLossError("truncated RDP accountant state");
-    orders[i] = std::strtod(order_text.c_str(), nullptr);
-    rdp[i] = std::strtod(rdp_text.c_str(), nullptr);
-    if (!(orders[i] > 1) || !(rdp[i] >= 0))
+    double* fields[3] = {&orders[i], &rdp[i], &replace_one[i]};
+    for (int c = 0; c < columns; ++c) {
+      std::string field;
+      if (!(in >> field)) return absl::DataLossError("truncated RDP accountant state");
+      char* end = nullptr;
+      *fields[c] = std::strtod(field.c_str(), &end);
+      if (end != field.c_str() + field.size())
+        return absl::DataLossError("invalid number in a saved RDP accountant");
+    }
+    if (!(orders[i] > 1) || !(rdp[i] >= 0) || !(replace_one[i] >= 0) ||
+        !std::isfinite(orders[i]))
       return absl::DataLossError("invalid RDP accountant state");
   }
-  RdpAccountant accountant(std::move(orders));
+  RdpAccountant accountant(relation, std::move(orders));
   accountant.rdp_ = std::move(rdp);
+  if (relation == NeighbouringRelation::kReplaceOne)
+    accountant.replace_one_rdp_ = std::move(replace_one);
   return accountant;
 }
 
 absl::StatusOr<double> CalibrateNoiseMultiplier(double target_epsilon, double delta, double q,
-                                                int64_t steps) {
+                                                int64_t steps, NeighbouringRelation relation) {
   if (!(target_epsilon > 0)) return absl::InvalidArgumentError("target epsilon must be positive");
   auto epsilon_at = [&](double sigma) -> absl::StatusOr<double> {
-    RdpAccountant accountant;
+    RdpAccountant accountant(relation);
     RETURN_IF_ERROR(accountant.Compose(q, sigma, steps));
     ASSIGN_OR_RETURN(const PrivacySpent spent, accountant.Spent(delta));
     return spent.epsilon;

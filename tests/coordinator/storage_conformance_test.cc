@@ -4,7 +4,10 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "common/privacy/digest.h"
 #include "coordinator/storage.h"
@@ -66,6 +69,38 @@ TEST_P(StorageConformance, ReplayedReservationsNeverChargeTwice) {
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(storage_->Reserve(Request("r9", 1, "nowhere")).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// A replay must be the same reservation in every field: a reused id with another model, mode,
+// row count or model guarantee would spend under the first release's grant.
+TEST_P(StorageConformance, ReplayMustMatchEveryFieldOfTheReservation) {
+  auto private_request = [this] {
+    ReservationRequest r = Request("r1", 1'000'000);
+    r.model_private = true;
+    r.model_sha256 = "model-a";
+    r.model_charge_micros = 2'000'000;
+    r.model_delta = 1e-6;
+    return r;
+  };
+  ASSERT_TRUE(storage_->Reserve(private_request())->granted);
+  const std::vector<std::pair<const char*, std::function<void(ReservationRequest&)>>> changes = {
+      {"mode", [](ReservationRequest& r) { r.mode = "codes"; }},
+      {"rows", [](ReservationRequest& r) { r.rows = 304; }},
+      {"model", [](ReservationRequest& r) { r.model_sha256 = "model-b"; }},
+      {"model epsilon", [](ReservationRequest& r) { r.model_charge_micros = 1; }},
+      {"model delta", [](ReservationRequest& r) { r.model_delta = 1e-3; }},
+      {"model privacy", [](ReservationRequest& r) { r.model_private = false; }},
+  };
+  for (const auto& [what, change] : changes) {
+    ReservationRequest changed = private_request();
+    change(changed);
+    EXPECT_EQ(storage_->Reserve(changed).status().code(), absl::StatusCode::kAlreadyExists)
+        << what;
+  }
+  auto replay = storage_->Reserve(private_request());
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  EXPECT_TRUE(replay->replayed);
+  EXPECT_EQ(storage_->ListBudgets()->at(0).spent_micros, 3'000'000);
 }
 
 TEST_P(StorageConformance, ChunksAppendInOrderRetransmissionsAreHarmless) {

@@ -221,7 +221,8 @@ TEST(Classifier, DpSgdLearnsWithinItsBudgetAndTheCnnTrains) {
   dp.epochs = 10;
   model::ClassifierTrainOptions options;
   options.learning_rate = 1e-2;
-  auto report = (*c)->TrainPrivately(train.features, train.labels, dp, options, 5);
+  testing::SeededRandom key_source(5);
+  auto report = (*c)->TrainPrivately(train.features, train.labels, dp, options, key_source);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_LE(report->epsilon, 8.0);
   EXPECT_GT(report->epsilon, 7.0);
@@ -252,7 +253,7 @@ TEST(Classifier, DpSgdLearnsWithinItsBudgetAndTheCnnTrains) {
   std::vector<int> labels = {0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2};
   dp.expected_batch_size = 4;
   dp.epochs = 1;
-  EXPECT_TRUE((*cnn)->TrainPrivately(images, labels, dp, options, 6).ok());
+  EXPECT_TRUE((*cnn)->TrainPrivately(images, labels, dp, options, rng).ok());
   EXPECT_EQ((*cnn)->LogProbabilities(images).cols, 3);
 }
 
@@ -314,7 +315,8 @@ TEST(Evaluate, SmokeGridReportsEveryMethodAttackAndSummary) {
     EXPECT_EQ(entry["utility"]["accuracy"]["n"], 2);
     EXPECT_FALSE(entry["strongest_attack"].get<std::string>().empty());
   }
-  EXPECT_NEAR((*report)["settings"]["delta"].get<double>(), 1 / std::pow(60.0, 1.1), 1e-12);
+  // The default delta for 60 members: min(1e-6, 1/(10 * 60)).
+  EXPECT_EQ((*report)["settings"]["delta"].get<double>(), 1e-6);
   EXPECT_EQ((*report)["settings"]["records"], 920);
 }
 

@@ -40,8 +40,9 @@ TEST(EndToEndUtility, DpTrainedVaeOnAdultBeatsTheMajorityBaseline) {
   options.learning_rate = 2e-3;
   options.threads = 2;
   base::NullProgress progress;
+  testing::SeededRandom key_source(11);
   auto trained = bundle.vae->TrainPrivately(bundle.transformer->Encode(members->table), dp, options,
-                                            11, progress);
+                                            key_source, progress);
   ASSERT_TRUE(trained.ok()) << trained.status();
   ASSERT_LE(trained->epsilon, 8.0);
 

@@ -4,6 +4,7 @@
 // failure replays.
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -174,16 +175,18 @@ class Federation : public ::testing::Test {
     return -1;
   }
 
-  // Trains a DP-SGD model (epsilon <= 2, delta 1e-3) on `site`'s file; returns its charge.
-  int64_t TrainDpModel(const std::string& site, const std::string& model_out) {
+  // Trains a DP-SGD model (epsilon <= 2, the default delta) for `dataset` on `site`'s file;
+  // returns its charge.
+  int64_t TrainDpModel(const std::string& site, const std::string& model_out,
+                       const std::string& dataset = "heart") {
     site::TrainRequest train;
+    train.dataset = dataset;
     train.input_csv = Heart(site);
     train.schema_path = testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml";
     train.model_out = model_out;
     train.seed = 5;
     model::DpSgdOptions dp;
     dp.target_epsilon = 2.0;
-    dp.delta = 1e-3;
     dp.expected_batch_size = 50;
     dp.epochs = 2;
     train.dp = dp;
@@ -234,7 +237,19 @@ TEST_F(Federation, FourHospitalsReleaseAndTheExportHoldsExactlyTheirCommittedRow
     ++rows;
   }
   EXPECT_EQ(rows, 303 + 294 + 123 + 200);
-  for (const std::string& site : kSites) EXPECT_EQ(by_site[site], spooled[site]) << site;
+  // Exactly the committed rows, in a secure random order: as multisets equal, as sequences not
+  // (each site's rows in their spooled order has probability 1/n! under the shuffle).
+  auto sorted_lines = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  for (const std::string& site : kSites) {
+    EXPECT_EQ(sorted_lines(by_site[site]), sorted_lines(spooled[site])) << site;
+    EXPECT_NE(by_site[site], spooled[site]) << site << ": the export kept the release's order";
+  }
   for (const std::string& site : kSites) EXPECT_EQ(Spent(site), 6'001'382);
 
   auto status = coordinator::QueryAdmin(config_.admin_listen,
@@ -472,6 +487,18 @@ TEST_F(Federation, PresentAgentsHeartbeatAndReconnectAfterACoordinatorRestart) {
 }
 
 TEST_F(Federation, ADpTrainedModelNeedsNoFlagAndItsEpsilonIsChargedOnce) {
+  // Its epsilon is charged to the dataset it was trained for: a model that names another
+  // dataset, or none, is refused before anything is reserved.
+  for (const std::string named : {"", "adult"}) {
+    ASSERT_GT(TrainDpModel("va", dir_ + "/elsewhere.model", named), 0);
+    site::ReleaseRequest elsewhere = Release("va");
+    elsewhere.model_path = dir_ + "/elsewhere.model";
+    auto refused = site::SubmitRelease(elsewhere, Kit("va"), "heart", rng_, FastClient());
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << named;
+    EXPECT_THAT(std::string(refused.status().message()),
+                HasSubstr(named.empty() ? "--dataset heart" : "trained for dataset 'adult'"));
+  }
+  EXPECT_EQ(Spent("va"), 0);
   const int64_t model_micros = TrainDpModel("va", dir_ + "/dp.model");
   ASSERT_GT(model_micros, 0);
   EXPECT_LE(model_micros, 2'000'001);

@@ -68,6 +68,15 @@ expect_text codes_clear err "codes mode ships the decoder"
 expect dp_train 0 "$agent" --log-level warn train --input "$heart/processed.va.data" \
   --schema "$heart/heart_disease.schema.toml" --model-out "$scratch/dp.model" --epochs 2 --seed 1 \
   --dp-epsilon 2 --dp-delta 1e-3 --dp-batch-size 50
+expect_text dp_train err "above 1/(10n)"
+grep -aq 'replace-one (n public)' "$scratch/dp.model" \
+  || { echo "FAIL dp_train: the model does not state its neighbouring relation"; failures=$((failures + 1)); }
+# delta at 1/n (n = 200 records) promises nothing: refused for privacy reasons, naming n.
+expect dp_delta_too_big 5 "$agent" --log-level warn train --input "$heart/processed.va.data" \
+  --schema "$heart/heart_disease.schema.toml" --model-out "$scratch/big-delta.model" --epochs 1 \
+  --dp-epsilon 2 --dp-delta 5e-3
+expect_text dp_delta_too_big err "n = 200"
+[ -e "$scratch/big-delta.model" ] && { echo "FAIL dp_delta_too_big: model written"; failures=$((failures + 1)); }
 expect codes 0 "$agent" --log-level warn release --model "$scratch/dp.model" --input "$heart/processed.va.data" \
   --out "$scratch/codes.csv" --epsilon-d 1 --clip-radius 2 --mode codes
 expect_text codes out "released 200 noised codes"

@@ -1,5 +1,6 @@
 #include "site_agent/pipeline.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -59,6 +60,70 @@ void TrainQuickModelInTheClear(const std::string& model_out, SeededRandom& rng) 
   TrainRequest train = HeartTrainRequest("va", model_out);
   train.train.max_epochs = 2;
   ASSERT_TRUE(RunTrain(train, progress, rng).ok());
+}
+
+// Spearman's rank correlation between a row's position and column `c` (average ranks for ties).
+double PositionRankCorrelation(const data::Table& table, size_t c) {
+  const size_t n = table.rows.size();
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  auto value = [&](size_t i) { return table.rows[i][c].value_or(-1e300); };
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return value(a) < value(b); });
+  std::vector<double> rank(n);
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    while (j + 1 < n && value(order[j + 1]) == value(order[i])) ++j;
+    for (size_t k = i; k <= j; ++k) rank[order[k]] = (static_cast<double>(i + j)) / 2.0;
+    i = j + 1;
+  }
+  double mean_rank = 0, mean_pos = (static_cast<double>(n) - 1) / 2;
+  for (double r : rank) mean_rank += r / static_cast<double>(n);
+  double cov = 0, var_rank = 0, var_pos = 0;
+  for (size_t i = 0; i < n; ++i) {
+    cov += (rank[i] - mean_rank) * (static_cast<double>(i) - mean_pos);
+    var_rank += std::pow(rank[i] - mean_rank, 2);
+    var_pos += std::pow(static_cast<double>(i) - mean_pos, 2);
+  }
+  return cov / std::sqrt(var_rank * var_pos);
+}
+
+ReleaseRequest SortedRequest(const std::string& model, const std::string& csv,
+                             const std::string& dir) {
+  ReleaseRequest request = HeartReleaseRequest(model, "cleveland", dir + "/out.csv");
+  request.input_csv = csv;
+  return request;
+}
+
+// A hospital export sorted by age: the release's record order must not follow it. Under a
+// uniformly random order Spearman's rho is approximately N(0, 1/(n-1)); |rho| < 4.89/sqrt(n-1)
+// has size 1e-6. Power: the input order itself (rho ~ 1) fails the same bound.
+TEST(Pipeline, RecordOrderDoesNotFollowTheInputsSortOrder) {
+  const std::string dir = testing::ScratchDir("pipeline_order");
+  std::ifstream in(HeartFile("cleveland"));
+  std::vector<std::pair<double, std::string>> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.emplace_back(std::stod(line.substr(0, line.find(','))), line);
+  }
+  std::stable_sort(lines.begin(), lines.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  const std::string sorted_csv = dir + "/sorted_by_age.csv";
+  {
+    std::ofstream out(sorted_csv);
+    for (const auto& [age, line] : lines) out << line << "\n";
+  }
+  SeededRandom rng(7);
+  const std::string model = dir + "/m.model";
+  TrainQuickModelInTheClear(model, rng);
+  auto schema = data::Schema::LoadFile(HeartSchemaPath());
+  ASSERT_TRUE(schema.ok());
+  auto as_read = data::ReadCsvTable(sorted_csv, *schema);
+  ASSERT_TRUE(as_read.ok());
+  const double bound = 4.89 / std::sqrt(static_cast<double>(lines.size()) - 1);
+  EXPECT_GT(PositionRankCorrelation(as_read->table, 0), bound) << "the power check";
+  auto prepared = PrepareRelease(SortedRequest(model, sorted_csv, dir), rng);
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  ASSERT_EQ(prepared->table->table.num_rows(), static_cast<int64_t>(lines.size()));
+  EXPECT_LT(std::fabs(PositionRankCorrelation(prepared->table->table, 0)), bound);
 }
 
 // The whole site pipeline on each of the four hospital files: the synthetic rows satisfy the
