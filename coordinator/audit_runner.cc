@@ -10,6 +10,7 @@
 #include "common/base/utc_time.h"
 #include "common/data/table_io.h"
 #include "common/eval/attacks.h"
+#include "common/privacy/digest.h"
 #include "common/eval/logistic_regression.h"
 #include "common/eval/metrics_json.h"
 #include "common/model/classifier.h"
@@ -87,9 +88,14 @@ absl::StatusOr<Downstream> RunDownstream(const DatasetDeclaration& dataset,
     if (!p.audit) continue;
     ASSIGN_OR_RETURN(const data::Table canaries, ParseRows(p.audit->canaries, dataset.schema,
                                                            "canaries of " + p.record.release_id));
+    const std::vector<bool> included = privacy::IncludedCanaryFlags(p.audit->bits);
+    if (included.size() != canaries.rows.size()) {
+      return absl::DataLossError("audit of " + p.record.release_id +
+                                 ": canaries and revealed bits differ in number");
+    }
     for (size_t c = 0; c < canaries.rows.size(); ++c) {
       candidates.rows.push_back(canaries.rows[c]);
-      is_member.push_back(p.audit->bits[c] == '1');
+      is_member.push_back(included[c]);
     }
   }
   const int64_t members = std::count(is_member.begin(), is_member.end(), true);

@@ -18,7 +18,7 @@ constexpr int64_t kMinReferenceRows = 50;
 
 std::vector<int> Ks(int m) {
   std::vector<int> ks;
-  for (int k : {m / 10, m / 4, m / 2}) {
+  for (int k : {m / 10, m / 4, m / 2, m}) {
     if (k >= 1 && (ks.empty() || ks.back() != k)) ks.push_back(k);
   }
   return ks;
@@ -28,8 +28,7 @@ std::vector<int> Ks(int m) {
 
 std::vector<int64_t> CanaryRows(const std::string& bits, const std::string& salt_hex,
                                 int64_t release_rows) {
-  const auto included = static_cast<int64_t>(std::count(bits.begin(), bits.end(), '1'));
-  return privacy::CanaryPositions(salt_hex, release_rows, included);
+  return privacy::CanaryPositions(salt_hex, release_rows, static_cast<int64_t>(bits.size()));
 }
 
 data::Table MakeCanaries(const data::Schema& schema, int count, privacy::RandomSource& rng) {
@@ -56,13 +55,19 @@ data::Table MakeCanaries(const data::Schema& schema, int count, privacy::RandomS
 
 absl::Status CheckReveal(const std::string& commitment, const std::string& bits,
                          const std::string& salt_hex, int count) {
-  if (static_cast<int>(bits.size()) != count || bits.find_first_not_of("01") != std::string::npos) {
-    return absl::InvalidArgumentError("the revealed bits must be one 0 or 1 per canary (" +
-                                      std::to_string(count) + ")");
+  if (count % 2 != 0 || static_cast<int>(bits.size()) != count / 2 ||
+      bits.find_first_not_of("01") != std::string::npos) {
+    return absl::InvalidArgumentError("the revealed bits must be one 0 or 1 per canary pair (" +
+                                      std::to_string(count / 2) + ")");
   }
   if (privacy::Commitment(bits, salt_hex) != commitment) {
     return absl::InvalidArgumentError(
         "the revealed bits and salt do not match the commitment made before the release");
+  }
+  if (!privacy::PlausibleFairBits(bits)) {
+    return absl::InvalidArgumentError(
+        "the revealed bits are not plausible as fair coin flips (two-sided binomial test, "
+        "p < 1e-6)");
   }
   return absl::OkStatus();
 }
@@ -107,35 +112,50 @@ CanaryVerdict JudgeCanaries(const CanaryScores& scores, const std::string& bits,
   v.claimed_epsilon = claimed_epsilon;
   v.delta = delta;
   v.confidence = confidence;
-  v.canaries = static_cast<int>(bits.size());
-  v.included = static_cast<int>(std::count(bits.begin(), bits.end(), '1'));
-  const int m = v.canaries;
+  const int m = static_cast<int>(bits.size());  // pairs
+  v.canaries = 2 * m;
+  v.included = m;
   const std::vector<int> ks = Ks(m);
   const std::vector<std::pair<std::string, const eval::Scores*>> all = {
       {"nearest_row", &scores.nearest_row}, {"density_ratio", &scores.density_ratio}};
   // Bonferroni over every estimate, so that their maximum holds at `confidence`.
   const double each =
       1 - (1 - confidence) / static_cast<double>(std::max<size_t>(1, 2 * ks.size() * all.size()));
+  if (scores.nearest_row.size() != static_cast<size_t>(2 * m) ||
+      scores.density_ratio.size() != static_cast<size_t>(2 * m)) {
+    return v;  // nothing to judge: no estimate, a bound of 0
+  }
   for (const auto& [name, s] : all) {
-    std::vector<int> order(static_cast<size_t>(m));
+    const std::vector<bool> included = privacy::IncludedCanaryFlags(bits);
+    eval::Scores in, out;
+    for (int i = 0; i < 2 * m; ++i)
+      (included[static_cast<size_t>(i)] ? in : out).push_back((*s)[static_cast<size_t>(i)]);
+    // One-run: pairs by decreasing |score difference|, guessing the higher-scoring canary.
+    std::vector<int> pairs(static_cast<size_t>(m));
+    std::iota(pairs.begin(), pairs.end(), 0);
+    auto difference = [s](int j) {
+      return (*s)[static_cast<size_t>(2 * j + 1)] - (*s)[static_cast<size_t>(2 * j)];
+    };
+    std::stable_sort(pairs.begin(), pairs.end(), [&](int a, int b) {
+      return std::fabs(difference(a)) > std::fabs(difference(b));
+    });
+    // Threshold: canaries by decreasing score.
+    std::vector<int> order(static_cast<size_t>(2 * m));
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [s](int a, int b) {
       return (*s)[static_cast<size_t>(a)] > (*s)[static_cast<size_t>(b)];
     });
-    eval::Scores in, out;
-    for (int i = 0; i < m; ++i)
-      (bits[static_cast<size_t>(i)] == '1' ? in : out).push_back((*s)[static_cast<size_t>(i)]);
     for (int k : ks) {
-      int64_t right = 0, false_positives = 0;
-      for (int j = 0; j < k; ++j) {
-        const bool top_in = bits[static_cast<size_t>(order[static_cast<size_t>(j)])] == '1';
-        right += top_in;
-        false_positives += !top_in;
-        right += bits[static_cast<size_t>(order[static_cast<size_t>(m - 1 - j)])] == '0';
+      int64_t right = 0;
+      for (int t = 0; t < k; ++t) {
+        const int j = pairs[static_cast<size_t>(t)];
+        const char guess = difference(j) > 0 ? '1' : '0';
+        right += bits[static_cast<size_t>(j)] == guess;
       }
-      const int64_t guesses = 2 * static_cast<int64_t>(k);
       v.estimates.push_back(
-          {name, "one-run", k, eval::OneRunEpsilonLowerBound(m, guesses, right, delta, each)});
+          {name, "one-run", k, eval::OneRunEpsilonLowerBound(m, k, right, delta, each)});
+      int64_t false_positives = 0;
+      for (int t = 0; t < k; ++t) false_positives += !included[static_cast<size_t>(order[static_cast<size_t>(t)])];
       const int64_t true_positives = k - false_positives;
       v.estimates.push_back(
           {name, "threshold", k,

@@ -22,20 +22,23 @@
 
 namespace fedsyn::coordinator {
 
-// `count` valid records of `schema`, each from a sparse corner of the declared domain: every
+// `count` valid records of `schema` (an even number: pairs 2j, 2j+1, privacy::
+// IncludedCanaryIndex), each from a sparse corner of the declared domain: every
 // numeric value in the outer 5% of its range (low or high end at random; integers rounded),
 // every category uniformly at random, never missing. Real records rarely look like that, so a
 // released row near a canary is evidence that the canary was in the input.
 data::Table MakeCanaries(const data::Schema& schema, int count, privacy::RandomSource& rng);
 
-// Checks a reveal against the commitment made before the release: InvalidArgument if the bits
-// are malformed (length, characters) or do not hash to the commitment.
+// Checks a reveal against the commitment made before the release, for `count` issued canaries:
+// InvalidArgument if the bits are malformed (one '0'/'1' per pair), do not hash to the
+// commitment, or are implausible as fair coins (privacy::PlausibleFairBits: a site revealing,
+// say, all ones did not draw them honestly).
 absl::Status CheckReveal(const std::string& commitment, const std::string& bits,
                          const std::string& salt_hex, int count);
 
 // The rows of a release of `release_rows` rows that its included canaries occupy: where the
-// revealed salt puts one row per '1' in `bits` (privacy::CanaryPositions). Empty if there are
-// more included canaries than rows.
+// revealed salt puts one row per pair, i.e. per bit (privacy::CanaryPositions). Empty if there
+// are more pairs than rows.
 std::vector<int64_t> CanaryRows(const std::string& bits, const std::string& salt_hex,
                                 int64_t release_rows);
 
@@ -77,6 +80,11 @@ struct CanaryVerdict {
   eval::AttackMetrics nearest_row, density_ratio;  // with the revealed bits as ground truth
   bool exceeds_claim = false;
 };
+// `scores` has one entry per issued canary (2m), `bits` one per pair (m). The one-run estimates
+// guess each pair's bit from which of its two canaries scores higher, on the k pairs with the
+// largest score difference (a replace-one experiment per pair: the proven bound). The threshold
+// estimates call the k highest-scoring canaries included (a heuristic next to it, see
+// docs/audits.md).
 CanaryVerdict JudgeCanaries(const CanaryScores& scores, const std::string& bits,
                             double claimed_epsilon, double delta, double confidence = 0.95);
 

@@ -27,8 +27,19 @@ absl::StatusOr<model::ModelBundle> LoadDecoder(std::string_view model,
 }  // namespace
 
 absl::StatusOr<int> CheckPublishedDecoder(std::string_view model,
-                                          const data::Schema& federation_schema) {
+                                          const data::Schema& federation_schema,
+                                          const DecoderClaims& claims) {
   ASSIGN_OR_RETURN(const model::ModelBundle bundle, LoadDecoder(model, federation_schema));
+  if (model::TrainingParameterText(bundle, "dataset") != claims.dataset) {
+    return absl::FailedPreconditionError("the published decoder was not trained for dataset " +
+                                         claims.dataset + " (its epsilon is charged there)");
+  }
+  if (!claims.audit_job.empty() &&
+      model::TrainingParameterText(bundle, "audit_job") != claims.audit_job) {
+    return absl::FailedPreconditionError(
+        "the published decoder was not trained under the release's audit job " +
+        claims.audit_job);
+  }
   return bundle.vae->spec().latent_dim;
 }
 

@@ -15,11 +15,20 @@
 
 namespace fedsyn::coordinator {
 
+// What a release's decoder must state about its training: the dataset it was trained for (its
+// epsilon is charged there) and, for an audited release, the audit job it was trained under
+// (so it was trained after the job's canaries existed). Empty audit_job: not audited.
+struct DecoderClaims {
+  std::string dataset;
+  std::string audit_job;
+};
+
 // Parses a published model and checks that it may decode releases of a dataset declared with
 // `federation_schema`: a table model, trained with DP-SGD, over exactly the federation's
-// domains. Returns its latent dimension (the width of every codes row).
+// domains, stating `claims`. Returns its latent dimension (the width of every codes row).
 absl::StatusOr<int> CheckPublishedDecoder(std::string_view model,
-                                          const data::Schema& federation_schema);
+                                          const data::Schema& federation_schema,
+                                          const DecoderClaims& claims);
 
 // Decodes codes rows (CSV, no header, latent_dim numbers each) through `model` into CSV rows
 // (no header) in the federation schema.

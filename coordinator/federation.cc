@@ -42,9 +42,9 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path)
       if (config.FindDataset(*name))
         return absl::InvalidArgumentError(path + ": dataset " + *name + " declared twice");
       const int64_t canaries = (*t)["audit_canaries"].value<int64_t>().value_or(0);
-      if (canaries < 0 || canaries > kMaxCanaries) {
+      if (canaries < 0 || canaries > kMaxCanaries || canaries % 2 != 0) {
         return absl::InvalidArgumentError(path + ": dataset " + *name +
-                                          ": audit_canaries must be 0.." +
+                                          ": audit_canaries must be an even number (pairs) in 0.." +
                                           std::to_string(kMaxCanaries));
       }
       config.datasets.push_back({*name, std::move(schema), static_cast<int>(canaries)});

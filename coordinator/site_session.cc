@@ -192,7 +192,7 @@ absl::StatusOr<int64_t> SiteSession::ValidateChunkRows(const ReleaseRecord& rele
 
 absl::StatusOr<int> SiteSession::StoredDecoderLatentDim(const ReleaseRecord& release,
                                                         const DatasetDeclaration& dataset) {
-  if (const auto it = latent_dims_.find(release.model_sha256); it != latent_dims_.end())
+  if (const auto it = latent_dims_.find(release.release_id); it != latent_dims_.end())
     return it->second;
   ASSIGN_OR_RETURN(const std::optional<std::string> model,
                    storage_.ModelBytes(release.model_sha256));
@@ -200,9 +200,17 @@ absl::StatusOr<int> SiteSession::StoredDecoderLatentDim(const ReleaseRecord& rel
     return absl::FailedPreconditionError("release " + release.release_id +
                                          " is in codes mode: upload its decoder before the codes");
   }
-  ASSIGN_OR_RETURN(const int latent_dim, CheckPublishedDecoder(*model, dataset.schema));
-  latent_dims_[release.model_sha256] = latent_dim;
+  ASSIGN_OR_RETURN(const DecoderClaims claims, ClaimsOf(release));
+  ASSIGN_OR_RETURN(const int latent_dim, CheckPublishedDecoder(*model, dataset.schema, claims));
+  latent_dims_[release.release_id] = latent_dim;
   return latent_dim;
+}
+
+absl::StatusOr<DecoderClaims> SiteSession::ClaimsOf(const ReleaseRecord& release) {
+  DecoderClaims claims{release.dataset, ""};
+  ASSIGN_OR_RETURN(const std::optional<AuditRecord> audit, storage_.GetAudit(release.release_id));
+  if (audit) claims.audit_job = release.release_id;  // an audited release takes its job's id
+  return claims;
 }
 
 protocol::SiteResponse SiteSession::OnUploadModel(const protocol::UploadModel& upload) {
@@ -220,7 +228,9 @@ protocol::SiteResponse SiteSession::OnUploadModel(const protocol::UploadModel& u
     return protocol::ErrorFromStatus(absl::InvalidArgumentError(
         "the uploaded model's SHA-256 differs from the model named in the reservation"));
   }
-  auto latent_dim = CheckPublishedDecoder(upload.model, (*dataset)->schema);
+  auto claims = ClaimsOf(release);
+  if (!claims.ok()) return protocol::ErrorFromStatus(claims.status());
+  auto latent_dim = CheckPublishedDecoder(upload.model, (*dataset)->schema, *claims);
   if (!latent_dim.ok()) {
     spdlog::warn("site {}: decoder of {} refused: {}", site_id_, upload.release_id,
                  std::string(latent_dim.status().message()));
@@ -228,7 +238,7 @@ protocol::SiteResponse SiteSession::OnUploadModel(const protocol::UploadModel& u
   }
   if (absl::Status s = storage_.StoreModel(site_id_, upload.release_id, upload.model); !s.ok())
     return protocol::ErrorFromStatus(s);
-  latent_dims_[release.model_sha256] = *latent_dim;
+  latent_dims_[release.release_id] = *latent_dim;
   spdlog::info("site {}: stored the decoder of {} (latent dimension {})", site_id_,
                upload.release_id, *latent_dim);
   return protocol::ModelStored{upload.release_id};

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "common/privacy/random.h"
+#include "coordinator/decoder.h"
 #include "coordinator/federation.h"
 #include "coordinator/storage.h"
 #include "protocol/messages.h"
@@ -61,7 +62,10 @@ class SiteSession {
   const CoordinatorConfig& config_;
   Clock clock_;
   bool greeted_ = false;
-  std::map<std::string, int> latent_dims_;  // model SHA-256 -> latent dimension
+  // What the decoder of `release` must state (decoder.h).
+  absl::StatusOr<DecoderClaims> ClaimsOf(const ReleaseRecord& release);
+  // release id -> its checked decoder's latent dimension.
+  std::map<std::string, int> latent_dims_;
   privacy::RandomSource* canary_random_;    // a pointer, so that a session stays movable
 };
 

@@ -20,9 +20,13 @@ absl::StatusOr<AuditJobRecord> OpenAuditJob(const SiteKit& kit, const std::strin
   job.dataset = dataset;
   ASSIGN_OR_RETURN(const protocol::AuditJob issued, client->OpenAudit(job.release_id, dataset));
   if (issued.count == 0) return job;  // the dataset is not audited
+  if (issued.count % 2 != 0) {
+    return absl::InvalidArgumentError("the coordinator issued " + std::to_string(issued.count) +
+                                      " canaries; audits need pairs");
+  }
   job.canaries = issued.canaries;
   const auto random_u64 = [&rng] { return rng.NextU64(); };
-  job.bits = privacy::DrawInclusionBits(static_cast<int>(issued.count), random_u64);
+  job.bits = privacy::DrawInclusionBits(static_cast<int>(issued.count / 2), random_u64);
   job.salt = privacy::RandomHex(random_u64, 4);
   job.commitment = privacy::Commitment(job.bits, job.salt);
   ASSIGN_OR_RETURN(auto ledger, LocalLedger::Open(kit.ledger_path));
@@ -47,10 +51,12 @@ absl::StatusOr<AuditJobRecord> LoadOpenAuditJob(const SiteKit& kit, const std::s
 std::string IncludedCanaryRows(const AuditJobRecord& job) {
   std::string included;
   size_t start = 0;
-  for (const char bit : job.bits) {
+  for (int64_t canary = 0; canary < 2 * static_cast<int64_t>(job.bits.size()); ++canary) {
     if (start >= job.canaries.size()) break;
     const size_t end = std::min(job.canaries.find('\n', start), job.canaries.size());
-    if (bit == '1') included.append(job.canaries, start, end - start).append("\n");
+    const int64_t pair = canary / 2;
+    if (privacy::IncludedCanaryIndex(pair, job.bits[static_cast<size_t>(pair)]) == canary)
+      included.append(job.canaries, start, end - start).append("\n");
     start = end + 1;
   }
   return included;
@@ -61,8 +67,7 @@ absl::StatusOr<data::Table> IncludedCanaries(const AuditJobRecord& job,
   ASSIGN_OR_RETURN(data::ReadResult read, data::ParseCsvTable(IncludedCanaryRows(job), schema,
                                                               "canaries of " + job.release_id,
                                                               data::HeaderlessCsvFormat()));
-  const auto expected = std::count(job.bits.begin(), job.bits.end(), '1');
-  if (read.table.num_rows() != expected) {
+  if (read.table.num_rows() != static_cast<int64_t>(job.bits.size())) {  // one per pair
     return absl::DataLossError("audit job " + job.release_id +
                                ": canaries and inclusion bits differ in number");
   }

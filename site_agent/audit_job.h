@@ -30,7 +30,8 @@ absl::StatusOr<AuditJobRecord> OpenAuditJob(const SiteKit& kit, const std::strin
 // release was revealed (one job, one release).
 absl::StatusOr<AuditJobRecord> LoadOpenAuditJob(const SiteKit& kit, const std::string& job_id);
 
-// The canaries the job's bits include: CSV rows (no header), for TrainRequest::extra_rows_csv.
+// The canaries the job's bits include, one per pair (privacy::IncludedCanaryIndex): CSV rows
+// (no header), for TrainRequest::extra_rows_csv.
 std::string IncludedCanaryRows(const AuditJobRecord& job);
 
 // The same, parsed under `schema`.

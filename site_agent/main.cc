@@ -173,6 +173,7 @@ int DoTrain(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {
     s.dataset = job->dataset;
   }
   s.train.dataset = s.dataset;
+  s.train.audit_job = s.audit_job;
   if (cmd->count("--dp-epsilon") > 0) {
     s.dp.target_epsilon = s.dp_epsilon;
     if (cmd->count("--epochs") > 0) s.dp.epochs = s.train.train.max_epochs;
@@ -437,8 +438,9 @@ int main(int argc, char** argv) {
                   s.dataset.c_str());
       return fedsyn::base::kExitOk;
     }
-    std::printf("audit job %s: %zu canaries, inclusion committed\n", job->release_id.c_str(),
-                job->bits.size());
+    std::printf("audit job %s: %zu canaries (%zu pairs, one of each included), inclusion "
+                "committed\n",
+                job->release_id.c_str(), 2 * job->bits.size(), job->bits.size());
     std::printf(
         "next: fedsyn-agent train ... --audit-job %s --site-kit %s, then submit ... "
         "--audit-job %s\n",

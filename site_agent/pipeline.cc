@@ -31,6 +31,7 @@ Json TrainingParametersJson(const TrainRequest& request, uint64_t seed) {
           {"hidden", request.model.hidden},
           {"beta", request.model.beta}};
   if (!request.dataset.empty()) parameters["dataset"] = request.dataset;
+  if (!request.audit_job.empty()) parameters["audit_job"] = request.audit_job;
   return parameters;
 }
 
@@ -177,11 +178,6 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
 
 std::string PublishedModelPath(const std::string& output) { return output + ".decoder"; }
 
-std::string ModelDataset(const model::ModelBundle& bundle) {
-  const Json parameters = bundle.training.value("parameters", Json::object());
-  const auto it = parameters.find("dataset");
-  return it != parameters.end() && it->is_string() ? it->get<std::string>() : "";
-}
 
 namespace {
 

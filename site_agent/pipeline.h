@@ -53,10 +53,11 @@ struct TrainRequest {
   // model's epsilon is charged to this dataset's budget, so submit refuses to release it to
   // another one. Empty: not named (such a model cannot be submitted).
   std::string dataset;
+  // The audit job whose canaries `extra_rows_csv` holds, recorded in the published parameters
+  // so that the job's release can show its model was trained after the job was opened.
+  std::string audit_job;
 };
 
-// The dataset a model was trained for (TrainRequest::dataset), "" if it names none.
-std::string ModelDataset(const model::ModelBundle& bundle);
 
 struct TrainSummary {
   model::TrainReport report;

@@ -86,6 +86,13 @@ absl::StatusOr<ModelBundle> FromMetadata(std::unique_ptr<Vae> vae, const std::st
 
 }  // namespace
 
+std::string TrainingParameterText(const ModelBundle& bundle, const std::string& key) {
+  const auto parameters = bundle.training.find("parameters");
+  if (parameters == bundle.training.end() || !parameters->is_object()) return "";
+  const auto it = parameters->find(key);
+  return it != parameters->end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 absl::Status SaveModelBundle(const std::string& path, const ModelBundle& bundle) {
   return bundle.vae->Save(path, Metadata(bundle, bundle.training).dump());
 }

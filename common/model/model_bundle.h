@@ -49,6 +49,10 @@ absl::StatusOr<ModelBundle> LoadModelBundle(const std::string& path);
 // From the bytes of a model file; `origin` names them in errors.
 absl::StatusOr<ModelBundle> ParseModelBundle(std::string_view bytes, const std::string& origin);
 
+// A text the steward's training parameters state under `key` ("dataset": the federation dataset
+// the model is for; "audit_job": the canary audit job it was trained under), "" if none.
+std::string TrainingParameterText(const ModelBundle& bundle, const std::string& key);
+
 // The model file without the data-dependent training outcome (losses, epochs run): what may
 // leave the site in codes mode. Deterministic, so its SHA-256 identifies the model to both
 // ledgers (a DP model's epsilon is charged once per identity).

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -67,6 +68,32 @@ std::string DrawInclusionBits(int count, const std::function<uint64_t()>& random
   std::string bits;
   for (int i = 0; i < count; ++i) bits += (random_u64() & 1) ? '1' : '0';
   return bits;
+}
+
+int64_t IncludedCanaryIndex(int64_t pair, char bit) { return 2 * pair + (bit == '1' ? 1 : 0); }
+
+std::vector<bool> IncludedCanaryFlags(std::string_view bits) {
+  std::vector<bool> included(2 * bits.size(), false);
+  for (size_t j = 0; j < bits.size(); ++j)
+    included[static_cast<size_t>(IncludedCanaryIndex(static_cast<int64_t>(j), bits[j]))] = true;
+  return included;
+}
+
+bool PlausibleFairBits(std::string_view bits, double tail) {
+  const auto n = static_cast<double>(bits.size());
+  const auto ones = static_cast<double>(std::count(bits.begin(), bits.end(), '1'));
+  // P[X <= k] for X ~ Binomial(n, 1/2), summed in log space; the smaller tail, doubled.
+  auto log_pmf = [n](double i) {
+    return std::lgamma(n + 1) - std::lgamma(i + 1) - std::lgamma(n - i + 1) - n * std::log(2.0);
+  };
+  const double k = std::min(ones, n - ones);
+  double log_tail = -INFINITY;
+  for (double i = 0; i <= k; ++i) {
+    const double term = log_pmf(i);
+    const double hi = std::max(log_tail, term);
+    log_tail = hi + std::log(std::exp(log_tail - hi) + std::exp(term - hi));
+  }
+  return std::log(2.0) + log_tail >= std::log(tail);
 }
 
 std::vector<int64_t> CanaryPositions(std::string_view salt_hex, int64_t total, int64_t count) {

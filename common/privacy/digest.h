@@ -22,9 +22,21 @@ absl::StatusOr<std::string> Sha256HexOfFile(const std::string& path);
 // 256-bit secret salt it hides the message until both are revealed and binds the committer to
 // it (finding another (salt, message) with the same hash would break SHA-256).
 std::string Commitment(std::string_view message, std::string_view salt_hex);
-// A site's canary choices (docs/audits.md): one '0' / '1' per canary, each '1' with probability
-// 1/2. Here rather than with the coordinator's audit code, because the site draws them.
+// A site's canary choices (docs/audits.md): `count` independent fair bits '0' / '1', one per
+// canary pair. Here rather than with the coordinator's audit code, because the site draws them.
 std::string DrawInclusionBits(int count, const std::function<uint64_t()>& random_u64);
+
+// Canaries come in pairs (2j, 2j + 1), and pair j's bit picks the one that is included: '0' the
+// first, '1' the second. Exactly one canary per pair goes in whatever the bits, so the release's
+// row count says nothing about them: the audit matches the replace-one guarantee (n public).
+int64_t IncludedCanaryIndex(int64_t pair, char bit);
+// For each of the 2 * bits.size() canaries, whether it is included.
+std::vector<bool> IncludedCanaryFlags(std::string_view bits);
+
+// False when `bits` are implausible as fair coin flips: the two-sided binomial test of their
+// number of ones has a p-value below `tail` (default 1e-6). An honest site fails it with
+// probability below `tail`; all ones (or all zeros) fail it from 21 bits on.
+bool PlausibleFairBits(std::string_view bits, double tail = 1e-6);
 
 // Where a release of `total` rows carries its `count` included canaries (docs/audits.md): a
 // uniformly random `count`-subset of [0, total), ascending, derived from the audit's secret

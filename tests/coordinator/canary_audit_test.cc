@@ -20,24 +20,49 @@ using testing::SeededRandom;
 
 TEST(CanaryAudit, RevealMustMatchTheCommitment) {
   SeededRandom rng(1);
+  // 128 canaries: 64 pairs, one bit each.
   const std::string bits = privacy::DrawInclusionBits(64, [&rng] { return rng.NextU64(); });
   const std::string salt = privacy::RandomHex([&rng] { return rng.NextU64(); }, 4);
   const std::string commitment = privacy::Commitment(bits, salt);
-  EXPECT_TRUE(CheckReveal(commitment, bits, salt, 64).ok());
+  EXPECT_TRUE(CheckReveal(commitment, bits, salt, 128).ok());
   std::string flipped = bits;
   flipped[10] = flipped[10] == '1' ? '0' : '1';
-  EXPECT_EQ(CheckReveal(commitment, flipped, salt, 64).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CheckReveal(commitment, bits, salt + "0", 64).code(),
+  EXPECT_EQ(CheckReveal(commitment, flipped, salt, 128).code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CheckReveal(commitment, bits.substr(1), salt, 64).code(),
+  EXPECT_EQ(CheckReveal(commitment, bits, salt + "0", 128).code(),
             absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckReveal(commitment, bits.substr(1), salt, 128).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckReveal(commitment, bits, salt, 127).code(), absl::StatusCode::kInvalidArgument)
+      << "an odd number of canaries is not pairs";
   std::string letters = bits;
   letters[0] = 'x';
-  EXPECT_EQ(CheckReveal(privacy::Commitment(letters, salt), letters, salt, 64).code(),
+  EXPECT_EQ(CheckReveal(privacy::Commitment(letters, salt), letters, salt, 128).code(),
             absl::StatusCode::kInvalidArgument);
+  // Bits that match their commitment but were not drawn fairly (all ones: p = 2^-63).
+  const std::string all_ones(64, '1');
+  const absl::Status loaded =
+      CheckReveal(privacy::Commitment(all_ones, salt), all_ones, salt, 128);
+  EXPECT_EQ(loaded.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(loaded.message()), ::testing::HasSubstr("not plausible"));
   const int ones = static_cast<int>(std::count(bits.begin(), bits.end(), '1'));
   EXPECT_GT(ones, 16);
   EXPECT_LT(ones, 48);
+}
+
+// Fair bits pass the plausibility test at its stated rate; loaded bits fail it. 2,000 honest
+// draws of 50 bits: each fails with probability < 1e-6, so any failure here is a bug.
+TEST(CanaryAudit, PlausibilityOfRevealedBits) {
+  SeededRandom rng(9);
+  for (int i = 0; i < 2000; ++i) {
+    EXPECT_TRUE(
+        privacy::PlausibleFairBits(privacy::DrawInclusionBits(50, [&rng] { return rng.NextU64(); })));
+  }
+  EXPECT_FALSE(privacy::PlausibleFairBits(std::string(50, '1')));
+  EXPECT_FALSE(privacy::PlausibleFairBits(std::string(50, '0')));
+  EXPECT_FALSE(privacy::PlausibleFairBits(std::string(45, '1') + std::string(5, '0')));
+  EXPECT_TRUE(privacy::PlausibleFairBits(std::string(35, '1') + std::string(15, '0')));  // p ~ 0.007
+  EXPECT_TRUE(privacy::PlausibleFairBits(std::string(20, '1')));  // too few bits to tell
 }
 
 TEST(CanaryAudit, CanariesAreValidRecordsFromSparseCornersOfTheDomain) {
@@ -78,10 +103,12 @@ class CanaryAuditOfARelease : public ::testing::Test {
     SeededRandom rng(seed);
     const data::Schema& schema = heart_->schema;
     const data::Table canaries = MakeCanaries(schema, 100, rng);
-    const std::string bits = privacy::DrawInclusionBits(100, [&rng] { return rng.NextU64(); });
+    const std::string bits = privacy::DrawInclusionBits(50, [&rng] { return rng.NextU64(); });
     data::Table input = *records_;
-    for (size_t i = 0; i < bits.size(); ++i)
-      if (bits[i] == '1') input.rows.push_back(canaries.rows[i]);
+    for (size_t j = 0; j < bits.size(); ++j) {
+      const int64_t included = privacy::IncludedCanaryIndex(static_cast<int64_t>(j), bits[j]);
+      input.rows.push_back(canaries.rows[static_cast<size_t>(included)]);
+    }
     // The site trains on its input too, canaries included (in the clear: the audit here is
     // of the release mechanism and its claim).
     const data::Table released =

@@ -22,7 +22,7 @@ grep -q "va:.*committed (codes)" "$scratch.demo.log" || fail "va submitted in co
 grep -q "RELEASES" "$scratch.demo.log" || fail "status table"
 # Every site opened an audit job, trained and released with its canaries, revealed; the
 # coordinator judged all four (honest mechanism at a claimed ~9: within the claim).
-[ "$(grep -c "100 canaries, inclusion committed" "$scratch.demo.log")" -eq 4 ] || fail "four audit jobs"
+[ "$(grep -c "100 canaries (50 pairs, one of each included), inclusion committed" "$scratch.demo.log")" -eq 4 ] || fail "four audit jobs"
 grep -q "dataset heart: 4 release(s) judged, 0 failed" "$scratch.demo.log" || fail "audit run verdicts"
 grep -q "1 passed, 0 failed, 0 pending" "$scratch.demo.log" || fail "status table's audit column"
 grep -q "canary rows left out" "$scratch.demo.log" || fail "export leaves canary rows out"

@@ -19,9 +19,12 @@ constexpr char kRow1[] = "63,1,1,145,233,1,2,150,0,2.3,3,0,6,0\n";
 constexpr char kRow2[] = "67,1,4,160,286,0,2,108,1,1.5,2,3,3,2\n";
 
 // A published decoder for the session's checks. Untrained parameters suffice: the session
-// judges what a decoder is (table, DP-trained, federation domains), not how good it is.
-std::string PublishedDecoder(const data::Schema& schema, bool model_private, int latent_dim) {
+// judges what a decoder is (table, DP-trained, federation domains, the dataset it was trained
+// for), not how good it is.
+std::string PublishedDecoder(const data::Schema& schema, bool model_private, int latent_dim,
+                             const std::string& dataset = "heart") {
   model::ModelBundle bundle;
+  bundle.training = {{"parameters", {{"dataset", dataset}}}};
   bundle.schema = schema;
   bundle.transformer = *data::Transformer::FromSchema(schema);
   bundle.vae = *model::Vae::Create(model::TableVaeSpec(*bundle.transformer, latent_dim, {16}), 1);
@@ -172,6 +175,8 @@ TEST_F(SiteSessionTest, RefusesBadReservations) {
 TEST_F(SiteSessionTest, CodesModeTakesItsCheckedDecoderFirstThenValidatesEveryCode) {
   const data::Schema& schema = config_.datasets[0].schema;
   const std::string decoder = PublishedDecoder(schema, /*model_private=*/true, 4);
+  // Room for the six reservations below (each model pays its epsilon once).
+  ASSERT_TRUE(storage_->SetLimit("cleveland", "heart", 20'000'000).ok());
   SiteSession session = Greeted("cleveland");
   auto reserve_codes = [&](const std::string& id, const std::string& model) {
     p::Reserve r{id, "heart", 1'000'000, 2, "codes", true};
@@ -212,7 +217,13 @@ TEST_F(SiteSessionTest, CodesModeTakesItsCheckedDecoderFirstThenValidatesEveryCo
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(reserve_codes("r5", damaged)));
   EXPECT_EQ(ErrorOf(session.Handle(p::UploadModel{"r5", damaged})).code,
             absl::StatusCode::kDataLoss);
-  for (const char* refused : {"r3", "r4", "r5"}) {
+  // A decoder trained for another dataset: its epsilon was charged there, not here.
+  const std::string adult = PublishedDecoder(schema, true, 3, "adult");
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(reserve_codes("r6", adult)));
+  const p::Error elsewhere = ErrorOf(session.Handle(p::UploadModel{"r6", adult}));
+  EXPECT_EQ(elsewhere.code, absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(elsewhere.message, HasSubstr("not trained for dataset heart"));
+  for (const char* refused : {"r3", "r4", "r5", "r6"}) {
     EXPECT_FALSE(storage_->ModelBytes((*storage_->GetRelease(refused))->model_sha256)->has_value())
         << refused;
   }
@@ -277,7 +288,7 @@ TEST_F(SiteSessionTest, CanaryAuditsOpenBeforeTheReservationCommitFirstAndReveal
   EXPECT_EQ(ErrorOf(session.Handle(p::AuditJobQuery{"r2", "heart"})).code,
             absl::StatusCode::kFailedPrecondition)
       << "canaries after the model was chosen could not be in it";
-  const std::string bits = "01101001", salt = std::string(64, 'c');
+  const std::string bits = "0110", salt = std::string(64, 'c');  // 4 pairs
   ASSERT_TRUE(std::holds_alternative<p::AuditStateReply>(
       session.Handle(p::CanaryCommitment{"r1", privacy::Commitment(bits, salt)})));
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(
@@ -297,7 +308,7 @@ TEST_F(SiteSessionTest, CanaryAuditsOpenBeforeTheReservationCommitFirstAndReveal
   EXPECT_EQ(ErrorOf(va.Handle(p::CanaryReveal{"r1", bits, salt, "0,1,2,3"})).code,
             absl::StatusCode::kNotFound);
   const p::Error mismatch =
-      ErrorOf(session.Handle(p::CanaryReveal{"r1", "11101001", salt, "0,1,2,3,4"}));
+      ErrorOf(session.Handle(p::CanaryReveal{"r1", "1110", salt, "0,1,2,3"}));
   EXPECT_EQ(mismatch.code, absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(mismatch.message, HasSubstr("do not match the commitment"));
   EXPECT_EQ((*storage_->GetAudit("r1"))->state, AuditState::kInvalid);
@@ -318,7 +329,7 @@ TEST_F(SiteSessionTest, ARevealedAuditsCanaryRowsNeverReachTheExport) {
   SiteSession session = Greeted("cleveland");
   const auto job = session.Handle(p::AuditJobQuery{"r1", "heart"});
   ASSERT_TRUE(std::holds_alternative<p::AuditJob>(job));
-  const std::string bits = "0101", salt = std::string(64, 'e');
+  const std::string bits = "01", salt = std::string(64, 'e');  // 2 pairs
   ASSERT_TRUE(std::holds_alternative<p::AuditStateReply>(
       session.Handle(p::CanaryCommitment{"r1", privacy::Commitment(bits, salt)})));
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(

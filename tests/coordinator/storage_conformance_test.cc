@@ -203,7 +203,7 @@ TEST_P(StorageConformance, StoresACodesReleasesDecoderOnlyWhenItIsTheReservedMod
 }
 
 TEST_P(StorageConformance, CanaryAuditsGoIssuedCommittedThenRevealedOrInvalid) {
-  const std::string bits = "0110", salt = std::string(64, 'a');
+  const std::string bits = "01", salt = std::string(64, 'a');  // 4 canaries: 2 pairs
   const std::string commitment = privacy::Commitment(bits, salt);
   // Where this salt puts 2 canaries in a release of 5 rows.
   const std::string positions = privacy::JoinPositions(privacy::CanaryPositions(salt, 5, 2));
@@ -266,7 +266,7 @@ TEST_P(StorageConformance, CanaryAuditsGoIssuedCommittedThenRevealedOrInvalid) {
   ASSERT_TRUE(storage_->Reserve(Request("r2", 1'000'000))->granted);
   ASSERT_TRUE(storage_->AppendChunk("cleveland", "r2", 0, "a\nb\nc\n", 3).ok());
   ASSERT_TRUE(storage_->MarkCommitted("cleveland", "r2", "h").ok());
-  EXPECT_EQ(storage_->RevealAudit("cleveland", "r2", "1110", salt, "0,1,2").code(),
+  EXPECT_EQ(storage_->RevealAudit("cleveland", "r2", "11", salt, "0,1").code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ((*storage_->GetAudit("r2"))->state, AuditState::kInvalid);
   EXPECT_EQ(storage_->RevealAudit("cleveland", "r2", bits, salt, "0,1").code(),
@@ -275,7 +275,7 @@ TEST_P(StorageConformance, CanaryAuditsGoIssuedCommittedThenRevealedOrInvalid) {
 }
 
 TEST_P(StorageConformance, RevealedPositionsMustBeThoseTheCommittedSaltDetermines) {
-  const std::string bits = "0110", salt = std::string(64, 'c');
+  const std::string bits = "01", salt = std::string(64, 'c');  // 4 canaries: 2 pairs
   const std::vector<int64_t> right = privacy::CanaryPositions(salt, 5, 2);
   ASSERT_EQ(right.size(), 2u);
   std::vector<std::string> wrong = {"1", "1,2,3", "2,1", "1,5", "1,,2", "1,2,", "x,1", ""};
@@ -320,7 +320,7 @@ TEST_P(StorageConformance, VerdictsNeedARevealAndApprovalsAreRecordedOnce) {
 
   // A release whose canaries are committed but not revealed cannot be approved: its canary
   // rows could not be kept out of the export.
-  const std::string bits = "01", salt = std::string(64, 'd');
+  const std::string bits = "0", salt = std::string(64, 'd');  // 2 canaries: 1 pair
   ASSERT_TRUE(storage_->IssueAudit({"r2", "cleveland", "heart", "1\n2\n", 2}).ok());
   ASSERT_TRUE(storage_->CommitAudit("cleveland", "r2", privacy::Commitment(bits, salt)).ok());
   ASSERT_TRUE(storage_->Reserve(Request("r2", 1'000'000))->granted);

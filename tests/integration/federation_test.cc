@@ -611,8 +611,8 @@ TEST_F(Federation, AnAuditedReleaseRevealsAfterAResumedUploadAndIsJudged) {
   EXPECT_EQ(site::LoadOpenAuditJob(kit, "r-none").status().code(), absl::StatusCode::kNotFound);
   auto job = site::OpenAuditJob(kit, "heart", rng_, FastClient());
   ASSERT_TRUE(job.ok()) << job.status();
-  ASSERT_EQ(job->bits.size(), 40u);
-  const int64_t included = std::count(job->bits.begin(), job->bits.end(), '1');
+  ASSERT_EQ(job->bits.size(), 20u) << "one bit per pair of canaries";
+  const auto included = static_cast<int64_t>(job->bits.size());  // one canary of each pair
   auto issued = storage_->GetAudit(job->release_id);
   ASSERT_TRUE(issued.ok() && issued->has_value());
   EXPECT_EQ((*issued)->state, coordinator::AuditState::kCommitted) << "committed before training";
@@ -625,6 +625,7 @@ TEST_F(Federation, AnAuditedReleaseRevealsAfterAResumedUploadAndIsJudged) {
   train.train.max_epochs = 3;
   train.seed = 2;
   train.extra_rows_csv = site::IncludedCanaryRows(*job);
+  train.audit_job = job->release_id;
   base::NullProgress progress;
   auto trained = site::RunTrain(train, progress, rng_);
   ASSERT_TRUE(trained.ok()) << trained.status();
@@ -632,8 +633,13 @@ TEST_F(Federation, AnAuditedReleaseRevealsAfterAResumedUploadAndIsJudged) {
   EXPECT_EQ(trained->extra_rows, included);
 
   site::ReleaseRequest release = Release("cleveland");
-  release.model_path = train.model_out;
   release.audit_job = job->release_id;
+  // A model trained before the job was opened cannot hold its canaries: refused, nothing spent.
+  auto stale = site::SubmitRelease(release, kit, "heart", rng_, FastClient());
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(stale.status().message()), HasSubstr("not trained under audit job"));
+  EXPECT_EQ(Spent("cleveland"), 0);
+  release.model_path = train.model_out;
   site::ClientOptions small_chunks = FastClient();
   small_chunks.chunk_bytes = 2048;
   auto partial = site::SubmitRelease(release, kit, "heart", rng_, small_chunks, /*max_chunks=*/1);
@@ -687,13 +693,24 @@ TEST_F(Federation, ASubmitCommitsAnAuditJobWhoseCommitmentWasLost) {
   auto issued = (*client)->OpenAudit(job.release_id, "heart");
   ASSERT_TRUE(issued.ok()) << issued.status();
   job.canaries = issued->canaries;
-  job.bits = privacy::DrawInclusionBits(20, [this] { return rng_.NextU64(); });
+  job.bits = privacy::DrawInclusionBits(10, [this] { return rng_.NextU64(); });  // pairs
   job.salt = privacy::RandomHex([this] { return rng_.NextU64(); }, 4);
   job.commitment = privacy::Commitment(job.bits, job.salt);
   ASSERT_TRUE((*site::LocalLedger::Open(kit.ledger_path))->AddAuditJob(job).ok());
   EXPECT_EQ((*storage_->GetAudit(job.release_id))->state, coordinator::AuditState::kIssued);
 
+  site::TrainRequest train;
+  train.input_csv = Heart("va");
+  train.schema_path = testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml";
+  train.model_out = dir_ + "/lost-commit.model";
+  train.train.max_epochs = 2;
+  train.seed = 4;
+  train.extra_rows_csv = site::IncludedCanaryRows(job);
+  train.audit_job = job.release_id;
+  base::NullProgress progress;
+  ASSERT_TRUE(site::RunTrain(train, progress, rng_).ok());
   site::ReleaseRequest release = Release("va");
+  release.model_path = train.model_out;
   release.audit_job = job.release_id;
   auto submitted = site::SubmitRelease(release, kit, "heart", rng_, FastClient());
   ASSERT_TRUE(submitted.ok()) << submitted.status();

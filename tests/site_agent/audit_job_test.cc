@@ -12,18 +12,22 @@ namespace fedsyn::site {
 namespace {
 
 TEST(AuditJob, IncludesExactlyTheCanariesItsBitsChoose) {
-  AuditJobRecord job{"r-1", "heart", "a,1\nb,2\nc,3\nd,4\n", "0110"};
+  // Two pairs, (a, b) and (c, d): each bit picks one of its pair.
+  AuditJobRecord job{"r-1", "heart", "a,1\nb,2\nc,3\nd,4\n", "01"};
+  EXPECT_EQ(IncludedCanaryRows(job), "a,1\nd,4\n");
+  job.bits = "10";
   EXPECT_EQ(IncludedCanaryRows(job), "b,2\nc,3\n");
-  job.bits = "0000";
-  EXPECT_EQ(IncludedCanaryRows(job), "");
+  job.bits = "00";
+  EXPECT_EQ(IncludedCanaryRows(job), "a,1\nc,3\n");
   const data::Schema schema = fedsyn::testing::LoadEncodedHeart("cleveland").schema;
   AuditJobRecord heart{"r-2", "heart",
                        "29,0,1,94,126,0,0,71,0,0,1,0,3,4\n77,1,4,200,564,1,2,202,1,6.2,3,3,7,0\n",
-                       "11"};
-  auto both = IncludedCanaries(heart, schema);
-  ASSERT_TRUE(both.ok()) << both.status();
-  EXPECT_EQ(both->num_rows(), 2);
-  heart.bits = "111";  // more bits than canaries: the job is damaged
+                       "1"};
+  auto one = IncludedCanaries(heart, schema);
+  ASSERT_TRUE(one.ok()) << one.status();
+  ASSERT_EQ(one->num_rows(), 1);
+  EXPECT_EQ(one->rows[0][0], 77.0) << "the second of the pair";
+  heart.bits = "11";  // more pairs than canaries: the job is damaged
   EXPECT_EQ(IncludedCanaries(heart, schema).status().code(), absl::StatusCode::kDataLoss);
 }
 
@@ -33,16 +37,16 @@ TEST(AuditJob, CanariesLandWhereTheSaltPutsThemAndRecordsKeepTheirOrder) {
       data::ReadCsvTable(fedsyn::testing::HeartFile("cleveland"), heart.schema)->table;
   AuditJobRecord job{"r-3", "heart",
                      "29,0,1,94,126,0,0,71,0,0,1,0,3,4\n77,1,4,200,564,1,2,202,1,6.2,3,3,7,0\n"
-                     "40,1,2,120,200,0,0,150,0,1,1,0,3,0\n",
-                     "101", std::string(64, '5')};
+                     "40,1,2,120,200,0,0,150,0,1,1,0,3,0\n50,1,2,120,200,0,0,150,0,1,1,0,3,0\n",
+                     "10", std::string(64, '5')};
   data::Table records = original;
   auto positions = InsertIncludedCanaries(job, heart.schema, records);
   ASSERT_TRUE(positions.ok()) << positions.status();
   ASSERT_EQ(records.num_rows(), 305);
   const std::vector<int64_t> expected = privacy::CanaryPositions(job.salt, 305, 2);
   EXPECT_EQ(*positions, privacy::JoinPositions(expected));
-  EXPECT_EQ(records.rows[static_cast<size_t>(expected[0])][0], 29.0) << "first included canary";
-  EXPECT_EQ(records.rows[static_cast<size_t>(expected[1])][0], 40.0) << "the third (bit 1)";
+  EXPECT_EQ(records.rows[static_cast<size_t>(expected[0])][0], 77.0) << "pair 0, bit 1: second";
+  EXPECT_EQ(records.rows[static_cast<size_t>(expected[1])][0], 40.0) << "pair 1, bit 0: first";
   data::Table rest;
   for (int64_t i = 0; i < records.num_rows(); ++i)
     if (i != expected[0] && i != expected[1])
