@@ -32,13 +32,19 @@ Json MechanismJson(const privacy::MetricMechanism& mechanism) {
 absl::StatusOr<Json> GuaranteeJson(const Guarantee& guarantee) {
   ASSIGN_OR_RETURN(const int64_t charge,
                    privacy::EpsilonToChargeMicros(guarantee.EpsilonRelease()));
-  Json j = {{"unit",
-             "row (local DP: each record is noised on its own); if a person has several rows, "
-             "their epsilon is the sum over those rows"},
+  const std::string unit =
+      guarantee.rows_per_person > 0
+          ? "person (the schema's person identifier; at most " +
+                std::to_string(guarantee.rows_per_person) +
+                " rows each, extra rows dropped at random; the identifier never leaves the site)"
+          : "row (local DP: each record is noised on its own); if a person has several rows, "
+            "their epsilon is the sum over those rows";
+  Json j = {{"unit", unit},
+            {"rows_per_unit", std::max(1, guarantee.rows_per_person)},
             {"neighbouring_relation",
              privacy::NeighbouringRelationName(privacy::NeighbouringRelation::kReplaceOne)},
-            {"epsilon_codes", guarantee.epsilon_codes},
-            {"epsilon_labels", guarantee.epsilon_labels},
+            {"epsilon_codes_per_row", guarantee.epsilon_codes},
+            {"epsilon_labels_per_row", guarantee.epsilon_labels},
             {"epsilon_release", guarantee.EpsilonRelease()},
             {"epsilon_release_micros", charge},
             {"epsilon_release_exact", privacy::FormatMicros(charge)},

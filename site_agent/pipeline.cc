@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "common/data/idx.h"
 #include "common/model/model_bundle.h"
@@ -90,17 +91,24 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
   TrainSummary summary;
   data::Matrix encoded;
   model::VaeSpec spec;
+  PrivacyUnits units;  // tables with a person identifier: persons; otherwise rows
   if (tables) {
     if (request.schema_path.empty())
       return absl::InvalidArgumentError("a schema file is required for CSV input");
     ASSIGN_OR_RETURN(data::Schema schema, data::Schema::LoadFile(request.schema_path));
     ASSIGN_OR_RETURN(data::ReadResult read, data::ReadCsvTable(request.input_csv, schema));
+    ASSIGN_OR_RETURN(units, BoundContributions(read, schema, secure));
+    summary.rows_dropped = units.rows_dropped;
+    if (schema.person_index) summary.persons = units.count;
     if (!request.extra_rows_csv.empty()) {
       ASSIGN_OR_RETURN(data::ReadResult extra,
                        data::ParseCsvTable(request.extra_rows_csv, schema, "audit canaries",
                                            data::HeaderlessCsvFormat()));
       summary.extra_rows = extra.table.num_rows();
-      for (data::Row& row : extra.table.rows) read.table.rows.push_back(std::move(row));
+      for (data::Row& row : extra.table.rows) {
+        read.table.rows.push_back(std::move(row));
+        units.unit_of_row.push_back(units.count++);  // a canary is a unit of its own
+      }
     }
     ASSIGN_OR_RETURN(data::Transformer transformer, data::Transformer::FromSchema(schema));
     encoded = transformer.Encode(read.table);
@@ -137,14 +145,18 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
   if (request.dp) {
     model::DpSgdOptions dp = *request.dp;
     std::string warning;
-    ASSIGN_OR_RETURN(dp.delta,
-                     privacy::ResolveDelta(request.dp_delta, encoded.rows - summary.extra_rows,
-                                           &warning));
+    // delta protects people: with a person identifier n counts persons, not rows.
+    const int64_t protected_units =
+        summary.persons > 0 ? summary.persons : encoded.rows - summary.extra_rows;
+    ASSIGN_OR_RETURN(dp.delta, privacy::ResolveDelta(request.dp_delta, protected_units, &warning));
+    const bool per_person = bundle.schema && bundle.schema->person_index.has_value();
+    if (per_person) dp.max_rows_per_unit = bundle.schema->max_rows_per_person;
     if (!warning.empty()) spdlog::warn("{}", warning);
     // DP-SGD's keystream is keyed from the secure source and the key is never stored: with it,
     // anyone could regenerate the noise and subtract it.
-    ASSIGN_OR_RETURN(summary.dp,
-                     bundle.vae->TrainPrivately(encoded, dp, options, secure, progress));
+    ASSIGN_OR_RETURN(summary.dp, bundle.vae->TrainPrivately(
+                                     encoded, dp, options, secure, progress,
+                                     per_person ? units.unit_of_row : std::vector<int64_t>{}));
     summary.report = summary.dp->train;
     bundle.model_private = true;
     bundle.model_epsilon = summary.dp->epsilon;
@@ -171,12 +183,63 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
   }
   Json outcome = TrainingOutcomeJson(summary.report);
   if (summary.extra_rows > 0) outcome["audit_canaries_included"] = summary.extra_rows;
+  if (summary.rows_dropped > 0)
+    outcome["rows_dropped_beyond_max_rows_per_person"] = summary.rows_dropped;
   bundle.training = {{"parameters", parameters}, {"outcome", outcome}};
   RETURN_IF_ERROR(model::SaveModelBundle(request.model_out, bundle));
   return summary;
 }
 
 std::string PublishedModelPath(const std::string& output) { return output + ".decoder"; }
+
+absl::StatusOr<PrivacyUnits> BoundContributions(data::ReadResult& read, const data::Schema& schema,
+                                                privacy::RandomSource& rng) {
+  PrivacyUnits units;
+  const auto rows = static_cast<size_t>(read.table.num_rows());
+  if (!schema.person_index) {
+    units.count = read.table.num_rows();
+    units.unit_of_row.resize(rows);
+    for (size_t i = 0; i < rows; ++i) units.unit_of_row[i] = static_cast<int64_t>(i);
+    return units;
+  }
+  if (read.person_ids.size() != rows)
+    return absl::InternalError("person identifiers and rows differ in number");
+  const std::vector<std::string>& missing =
+      schema.columns[static_cast<size_t>(*schema.person_index)].missing_tokens;
+  std::map<std::string, std::vector<size_t>> by_person;
+  for (size_t i = 0; i < rows; ++i) {
+    const std::string& id = read.person_ids[i];
+    if (id.empty() || std::find(missing.begin(), missing.end(), id) != missing.end()) {
+      return absl::InvalidArgumentError("row " + std::to_string(i + 1) +
+                                        " has no person identifier; every row must name its "
+                                        "person when the schema declares person_id");
+    }
+    by_person[id].push_back(i);
+  }
+  // Exactly L rows per person: a random L of more, and rows repeated at random to fill fewer,
+  // so the number of rows (published) is L x persons whichever person is replaced.
+  const auto per_person = static_cast<size_t>(schema.max_rows_per_person);
+  data::Table kept;
+  int64_t next_unit = 0;
+  for (auto& [id, person_rows] : by_person) {
+    privacy::Shuffle(rng, person_rows);  // which rows stay is the secure generator's choice
+    if (person_rows.size() > per_person) {
+      units.rows_dropped += static_cast<int64_t>(person_rows.size() - per_person);
+      person_rows.resize(per_person);
+    }
+    const size_t own = person_rows.size();
+    while (person_rows.size() < per_person) person_rows.push_back(person_rows[rng.UniformBelow(own)]);
+    for (const size_t row : person_rows) {
+      kept.rows.push_back(read.table.rows[row]);
+      units.unit_of_row.push_back(next_unit);
+    }
+    ++next_unit;
+  }
+  read.table = std::move(kept);
+  read.person_ids.clear();  // the identifiers go no further
+  units.count = next_unit;
+  return units;
+}
 
 
 namespace {
@@ -244,7 +307,12 @@ absl::StatusOr<PreparedRelease> PrepareRelease(const ReleaseRequest& request,
       return absl::InvalidArgumentError("this is a table model: give a CSV input");
     }
     ASSIGN_OR_RETURN(prepared.table, data::ReadCsvTable(request.input_csv, *bundle.schema));
-    prepared.rows = prepared.table->report.rows;
+    ASSIGN_OR_RETURN(const PrivacyUnits units,
+                     BoundContributions(*prepared.table, *bundle.schema, rng));
+    prepared.rows_dropped = units.rows_dropped;
+    prepared.rows = prepared.table->table.num_rows();
+    if (bundle.schema->person_index)
+      prepared.guarantee.rows_per_person = bundle.schema->max_rows_per_person;
   } else {
     if (request.images_idx.empty()) {
       return absl::InvalidArgumentError("this is an image model: give an IDX image file");
@@ -304,6 +372,8 @@ absl::StatusOr<ReleaseSummary> GenerateRelease(const ReleaseRequest& request,
     summary.read_report = prepared.table->report;
     site_only = ReadReportJson(prepared.table->report, *bundle.schema);
     site_only["clipped_codes"] = counts.clipped_codes;
+    if (prepared.rows_dropped > 0)
+      site_only["rows_dropped_beyond_max_rows_per_person"] = prepared.rows_dropped;
     input_path = request.input_csv;
   } else {
     ASSIGN_OR_RETURN(const ImageRelease release,

@@ -64,8 +64,25 @@ struct TrainSummary {
   std::optional<model::DpTrainReport> dp;
   int64_t rows = 0;
   int64_t extra_rows = 0;        // of `rows`: from TrainRequest::extra_rows_csv
+  int64_t persons = 0;           // with a person identifier: the persons trained on
+  int64_t rows_dropped = 0;      // rows beyond a person's max_rows_per_person (site-only)
   data::ReadReport read_report;  // tables only
 };
+
+// The privacy units of rows read under a schema with a person identifier
+// (Schema::person_index): every person ends with exactly L = max_rows_per_person rows — a
+// uniformly random L of more (the rest dropped), or their rows repeated at random to fill fewer,
+// chosen with `rng` — so the row count L x persons says nothing about any one person. Rows are
+// grouped by person and numbered by unit (0..count-1); the identifiers are cleared.
+// InvalidArgument for a row without an identifier. Without a person identifier nothing changes
+// and every row is its own unit.
+struct PrivacyUnits {
+  int64_t count = 0;
+  int64_t rows_dropped = 0;
+  std::vector<int64_t> unit_of_row;
+};
+absl::StatusOr<PrivacyUnits> BoundContributions(data::ReadResult& read, const data::Schema& schema,
+                                                privacy::RandomSource& rng);
 
 absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::ProgressSink& progress,
                                       privacy::RandomSource& secure);
@@ -107,6 +124,7 @@ struct PreparedRelease {
   Guarantee guarantee;
   int64_t charge_micros = 0;  // per record, rounded up
   int64_t rows = 0;
+  int64_t rows_dropped = 0;               // beyond a person's max_rows_per_person (site-only)
   std::optional<data::ReadResult> table;  // table models
   std::optional<data::ImageSet> images;   // image models
   std::vector<uint8_t> labels;

@@ -169,7 +169,9 @@ absl::StatusOr<Schema> Schema::Parse(const std::string& toml_text, const std::st
   const toml::table* dataset = root["dataset"].as_table();
   if (dataset == nullptr) return KeyError(source, "[dataset]", "section is required");
   RETURN_IF_ERROR(
-      CheckKnownKeys(*dataset, {"name", "label", "missing", "out_of_range"}, source, "[dataset]"));
+      CheckKnownKeys(*dataset,
+                     {"name", "label", "missing", "out_of_range", "person_id", "max_rows_per_person"},
+                     source, "[dataset]"));
   schema.name = (*dataset)["name"].value_or(std::string());
   if (schema.name.empty()) return KeyError(source, "[dataset]", "needs a name");
   std::vector<std::string> default_missing;
@@ -229,6 +231,29 @@ absl::StatusOr<Schema> Schema::Parse(const std::string& toml_text, const std::st
     if (schema.columns[*schema.label_index].nullable) {
       return KeyError(source, "[dataset].label", "the label column cannot be nullable");
     }
+  }
+  if (const auto person = (*dataset)["person_id"].value<std::string>()) {
+    schema.person_index = schema.FindColumn(*person);
+    if (!schema.person_index) {
+      return KeyError(source, "[dataset].person_id", "no column named '" + *person + "'");
+    }
+    if (schema.columns[*schema.person_index].type != ColumnType::kIgnored) {
+      return KeyError(source, "[dataset].person_id",
+                      "the person identifier column must be declared type = \"ignored\" (it is "
+                      "never a model input and never leaves the site)");
+    }
+  } else if (dataset->contains("person_id")) {
+    return KeyError(source, "[dataset].person_id", "must be a column name");
+  }
+  if (dataset->contains("max_rows_per_person")) {
+    const auto rows = (*dataset)["max_rows_per_person"].value<int64_t>();
+    if (!schema.person_index) {
+      return KeyError(source, "[dataset].max_rows_per_person", "needs person_id");
+    }
+    if (!rows || *rows < 1 || *rows > 1000) {
+      return KeyError(source, "[dataset].max_rows_per_person", "must be an integer in 1..1000");
+    }
+    schema.max_rows_per_person = static_cast<int>(*rows);
   }
   return schema;
 }

@@ -3,7 +3,8 @@
 // private records are themselves a leak.
 //
 // File format (TOML):
-//   [dataset]  name, label (column name), missing = ["?"], out_of_range = "reject" | "clamp"
+//   [dataset]  name, label (column name), missing = ["?"], out_of_range = "reject" | "clamp",
+//              person_id (column name), max_rows_per_person = int (default 1)
 //   [csv]      header = bool, delimiter = ",", trim = bool, skip_rows = int
 //   [[column]] name, type = continuous | integer | categorical | binary | ignored,
 //              min/max (continuous, integer), categories = [...] (categorical; binary: 2),
@@ -56,6 +57,13 @@ struct Schema {
   std::optional<int> label_index;  // index into columns
   CsvFormat csv;
   std::string toml_text;  // the text it was parsed from, stored with trained models
+  // A person identifier column ([dataset] person_id): the unit of privacy is then a person, not
+  // a row. The column must be declared `type = "ignored"`: it is never a model input and never
+  // written out (its raw tokens are read into ReadResult::person_ids and stay at the site).
+  // Each person contributes exactly max_rows_per_person rows (a random subset of more, rows
+  // repeated at random to fill fewer; site::BoundContributions).
+  std::optional<int> person_index;
+  int max_rows_per_person = 1;
 
   // Parses and validates. Errors (InvalidArgument) name `source` and the offending key.
   static absl::StatusOr<Schema> Parse(const std::string& toml_text, const std::string& source);

@@ -181,6 +181,8 @@ absl::StatusOr<ReadResult> ParseCsvTable(const std::string& text, const Schema& 
                                             result.report.columns[c]));
     }
     result.table.rows.push_back(std::move(row));
+    if (schema.person_index)
+      result.person_ids.push_back(record.fields[static_cast<size_t>(*schema.person_index)]);
   }
   if (result.table.rows.empty()) return absl::InvalidArgumentError(source + ": no data rows");
   result.report.rows = result.table.num_rows();

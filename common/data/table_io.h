@@ -32,6 +32,9 @@ struct ReadReport {
 struct ReadResult {
   Table table;
   ReadReport report;
+  // When the schema declares a person identifier: each row's raw identifier token, aligned with
+  // table.rows. Private (site-only); never written out.
+  std::vector<std::string> person_ids;
 };
 
 // Parses CSV text under `schema`. `format` overrides the schema's [csv] section (used to read

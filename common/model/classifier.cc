@@ -125,7 +125,8 @@ absl::StatusOr<DpTrainReport> Classifier::TrainPrivately(const data::Matrix& fea
       DpTrainReport report,
       RunDpSgd(
           net, features.rows, dp, options.learning_rate, key_source,
-          [&](const torch::Tensor& chosen, privacy::RandomSource&) -> ClippedBatch {
+          [&](const torch::Tensor& chosen, double row_clip_norm,
+              privacy::RandomSource&) -> ClippedBatch {
             const torch::Tensor xs = x.index_select(0, chosen);
             const torch::Tensor ys = y.index_select(0, chosen);
             if (net.spec.architecture == ClassifierArchitecture::kCnn28) {
@@ -134,13 +135,13 @@ absl::StatusOr<DpTrainReport> Classifier::TrainPrivately(const data::Matrix& fea
                   [&](int64_t i) {
                     return record_losses(xs.narrow(0, i, 1), ys.narrow(0, i, 1)).sum();
                   },
-                  dp.clip_norm);
+                  row_clip_norm);
             }
             LinearTrace trace;
             const torch::Tensor logits = trace.ApplySequential(net.layers, xs);
             return trace.Clip(
                 F::cross_entropy(logits, ys, F::CrossEntropyFuncOptions().reduction(torch::kNone)),
-                net.parameters(), dp.clip_norm);
+                net.parameters(), row_clip_norm);
           },
           progress));
   report.train.threads = threads;

@@ -111,7 +111,8 @@ absl::StatusOr<DpTrainReport> Vae::TrainPrivately(const data::Matrix& data,
                                                   const DpSgdOptions& options,
                                                   const TrainOptions& train_options,
                                                   privacy::RandomSource& key_source,
-                                                  base::ProgressSink& progress) {
+                                                  base::ProgressSink& progress,
+                                                  const std::vector<int64_t>& unit_of_row) {
   VaeNet& net = *impl_->net;
   if (data.cols != net.spec_.input_width)
     return absl::InvalidArgumentError("training data width does not match the model");
@@ -122,12 +123,13 @@ absl::StatusOr<DpTrainReport> Vae::TrainPrivately(const data::Matrix& data,
   ASSIGN_OR_RETURN(DpTrainReport report,
                    RunDpSgd(
                        net, data.rows, options, train_options.learning_rate, key_source,
-                       [&](const torch::Tensor& chosen, privacy::RandomSource& noise) {
+                       [&](const torch::Tensor& chosen, double row_clip_norm,
+                           privacy::RandomSource& noise) {
                          const torch::Tensor x = all.index_select(0, chosen);
                          const torch::Tensor eps = NormalTensor(noise, {x.size(0), latent_dim}, 1.0);
-                         return ClipPerRecord(net, x, eps, options.clip_norm);
+                         return ClipPerRecord(net, x, eps, row_clip_norm);
                        },
-                       progress));
+                       progress, unit_of_row));
   report.train.threads = threads;
   return report;
 }
@@ -142,18 +144,41 @@ torch::Tensor NormalTensor(privacy::RandomSource& rng, at::IntArrayRef sizes, do
 absl::StatusOr<DpTrainReport> RunDpSgd(torch::nn::Module& module, int64_t records,
                                        const DpSgdOptions& options, double learning_rate,
                                        privacy::RandomSource& key_source,
-                                       const ClipBatchFn& clip_batch,
-                                       base::ProgressSink& progress) {
+                                       const ClipBatchFn& clip_batch, base::ProgressSink& progress,
+                                       const std::vector<int64_t>& unit_of_row) {
   if (records < 2) return absl::InvalidArgumentError("at least two training records are needed");
   if (!(options.target_epsilon > 0) || !(options.delta > 0 && options.delta < 1) ||
       !(options.clip_norm > 0) || options.expected_batch_size < 1 || options.epochs < 1 ||
-      !(learning_rate > 0)) {
+      !(learning_rate > 0) || options.max_rows_per_unit < 1) {
     return absl::InvalidArgumentError("invalid DP-SGD options");
   }
+  // The rows of each privacy unit; every row its own unit unless told otherwise.
+  std::vector<std::vector<int64_t>> unit_rows;
+  if (unit_of_row.empty()) {
+    unit_rows.resize(static_cast<size_t>(records));
+    for (int64_t i = 0; i < records; ++i) unit_rows[static_cast<size_t>(i)] = {i};
+  } else {
+    if (static_cast<int64_t>(unit_of_row.size()) != records)
+      return absl::InvalidArgumentError("one privacy unit per training row is needed");
+    for (int64_t i = 0; i < records; ++i) {
+      const int64_t unit = unit_of_row[static_cast<size_t>(i)];
+      if (unit < 0 || unit >= records) return absl::InvalidArgumentError("invalid privacy unit");
+      if (static_cast<size_t>(unit) >= unit_rows.size()) unit_rows.resize(static_cast<size_t>(unit) + 1);
+      unit_rows[static_cast<size_t>(unit)].push_back(i);
+    }
+  }
+  for (const std::vector<int64_t>& rows : unit_rows) {
+    if (static_cast<int64_t>(rows.size()) > options.max_rows_per_unit)
+      return absl::InvalidArgumentError("a privacy unit holds more rows than max_rows_per_unit");
+  }
+  // A unit's clipped rows sum to at most clip_norm: the sensitivity the noise is scaled to.
+  const double row_clip_norm = options.clip_norm / options.max_rows_per_unit;
   DpTrainReport report;
   report.delta = options.delta;
   const auto start = std::chrono::steady_clock::now();
-  const int64_t n = records;
+  const int64_t n = static_cast<int64_t>(unit_rows.size());
+  if (n < 2) return absl::InvalidArgumentError("at least two privacy units are needed");
+  report.units = n;
   report.sampling_rate =
       std::min(1.0, static_cast<double>(options.expected_batch_size) / static_cast<double>(n));
   const int64_t steps_per_epoch = static_cast<int64_t>(std::llround(1.0 / report.sampling_rate));
@@ -171,13 +196,17 @@ absl::StatusOr<DpTrainReport> RunDpSgd(torch::nn::Module& module, int64_t record
     double loss_total = 0;
     int64_t loss_rows = 0;
     for (int64_t step = 0; step < steps_per_epoch; ++step) {
-      // Poisson sampling: each record independently with probability q.
-      std::vector<int64_t> kept = privacy::PoissonSample(noise, n, report.sampling_rate);
+      // Poisson sampling: each unit independently with probability q, with all its rows.
+      std::vector<int64_t> kept;
+      for (const int64_t unit : privacy::PoissonSample(noise, n, report.sampling_rate)) {
+        const std::vector<int64_t>& rows = unit_rows[static_cast<size_t>(unit)];
+        kept.insert(kept.end(), rows.begin(), rows.end());
+      }
       const torch::Tensor chosen =
           torch::from_blob(kept.data(), {static_cast<int64_t>(kept.size())}, torch::kInt64);
       std::vector<torch::Tensor> sums;
       if (chosen.numel() > 0) {
-        ClippedBatch clipped = clip_batch(chosen, noise);
+        ClippedBatch clipped = clip_batch(chosen, row_clip_norm, noise);
         sums = std::move(clipped.sums);
         loss_total += clipped.loss_sum;
         loss_rows += chosen.numel();
@@ -209,7 +238,7 @@ absl::StatusOr<DpTrainReport> RunDpSgd(torch::nn::Module& module, int64_t record
   report.epsilon = spent.epsilon;
   report.accountant_state = accountant.Serialize();
   report.train.best_epoch = options.epochs;
-  report.train.train_rows = n;
+  report.train.train_rows = records;
   report.train.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   char summary[128];

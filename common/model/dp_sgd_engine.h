@@ -127,10 +127,11 @@ inline ClippedBatch ClipByMicrobatches(torch::nn::Module& module, int64_t record
   return result;
 }
 
-// Clips the records `chosen` (indices into the training data); draws any per-record randomness
-// it needs (the VAE's reparameterisation noise) from `noise`, the run's keyed stream.
-using ClipBatchFn =
-    std::function<ClippedBatch(const torch::Tensor& chosen, privacy::RandomSource& noise)>;
+// Clips each of the records `chosen` (indices into the training data) to `row_clip_norm`;
+// draws any per-record randomness it needs (the VAE's reparameterisation noise) from `noise`,
+// the run's keyed stream.
+using ClipBatchFn = std::function<ClippedBatch(const torch::Tensor& chosen, double row_clip_norm,
+                                               privacy::RandomSource& noise)>;
 
 // A float tensor of independent N(0, stddev^2) draws from `rng` (double precision, then cast).
 torch::Tensor NormalTensor(privacy::RandomSource& rng, at::IntArrayRef sizes, double stddev);
@@ -140,11 +141,12 @@ torch::Tensor NormalTensor(privacy::RandomSource& rng, at::IntArrayRef sizes, do
 // privacy::KeyedStream keyed from `key_source` (in production SecureRandom); LibTorch's own
 // generator, which keeps only 32 bits of its seed, is not used. Fills every DpTrainReport field
 // but train.threads; reports one progress update per epoch.
+// `unit_of_row`: as in Vae::TrainPrivately (empty: every record its own unit).
 absl::StatusOr<DpTrainReport> RunDpSgd(torch::nn::Module& module, int64_t records,
                                        const DpSgdOptions& options, double learning_rate,
                                        privacy::RandomSource& key_source,
-                                       const ClipBatchFn& clip_batch,
-                                       base::ProgressSink& progress);
+                                       const ClipBatchFn& clip_batch, base::ProgressSink& progress,
+                                       const std::vector<int64_t>& unit_of_row = {});
 
 }  // namespace fedsyn::model
 

@@ -68,12 +68,18 @@ struct TrainReport {
 // divides by the expected batch size. sigma is calibrated so that `epochs` epochs stay within
 // (target_epsilon, delta). No validation split and no early stopping: choosing an epoch by a
 // held-out loss would consult private records outside the accounting.
+//
+// Privacy units: by default every record is its own unit. With units (a person with several
+// rows), each step samples units with probability q = expected_batch_size / units, clips each of
+// a sampled unit's rows to clip_norm / max_rows_per_unit, so a unit's whole contribution has norm
+// at most clip_norm, and the accountant counts units: the guarantee is per unit.
 struct DpSgdOptions {
   double target_epsilon = 8.0;
   double delta = 1e-5;
   double clip_norm = 1.0;
   int expected_batch_size = 256;
   int epochs = 20;
+  int max_rows_per_unit = 1;
 };
 
 struct DpTrainReport {
@@ -81,6 +87,7 @@ struct DpTrainReport {
   double noise_multiplier = 0;  // sigma
   double sampling_rate = 0;     // q
   int64_t steps = 0;
+  int64_t units = 0;   // privacy units (records, or persons) the accountant counted
   double epsilon = 0;  // spent, <= target, replace-one (n public): DESIGN §2.9
   double delta = 0;
   std::string accountant_state;  // RdpAccountant::Serialize()
@@ -125,11 +132,14 @@ class Vae {
   // reparameterisation noise and the Gaussian gradient noise all come from a keystream keyed
   // with 256 bits from `key_source` (SecureRandom in production, DESIGN §2.7); LibTorch's
   // generator is not used (initialisation happened in Create).
+  // `unit_of_row` (empty: every row its own unit) numbers each row's privacy unit 0..U-1; no
+  // unit may hold more than options.max_rows_per_unit rows.
   absl::StatusOr<DpTrainReport> TrainPrivately(const data::Matrix& data,
                                                const DpSgdOptions& options,
                                                const TrainOptions& train_options,
                                                privacy::RandomSource& key_source,
-                                               base::ProgressSink& progress);
+                                               base::ProgressSink& progress,
+                                               const std::vector<int64_t>& unit_of_row = {});
 
   // The fast per-record path DP-SGD uses: for each linear layer the per-record weight gradient
   // is the outer product of the layer's output gradient and input, so its norm is

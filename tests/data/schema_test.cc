@@ -101,8 +101,30 @@ INSTANTIATE_TEST_SUITE_P(
         BadSchema{"DuplicateColumn", "name = \"id\"", "name = \"age\"", "declared twice"},
         BadSchema{"BadPolicy", "\"clamp\"", "\"drop\"", "out_of_range"},
         BadSchema{"BadDelimiter", "delimiter = \";\"", "delimiter = \";;\"", "delimiter"},
-        BadSchema{"SyntaxError", "[dataset]", "[dataset", "toy.toml:"}),
+        BadSchema{"SyntaxError", "[dataset]", "[dataset", "toy.toml:"},
+        BadSchema{"PersonIdUnknown", "missing = [\"?\"]\n", "missing = [\"?\"]\nperson_id = \"pid\"\n",
+                  "no column named 'pid'"},
+        BadSchema{"PersonIdModelled", "missing = [\"?\"]\n",
+                  "missing = [\"?\"]\nperson_id = \"age\"\n", "declared type = \"ignored\""},
+        BadSchema{"RowsPerPersonWithoutPerson", "missing = [\"?\"]\n",
+                  "missing = [\"?\"]\nmax_rows_per_person = 2\n", "needs person_id"},
+        BadSchema{"RowsPerPersonZero", "missing = [\"?\"]\n",
+                  "missing = [\"?\"]\nperson_id = \"id\"\nmax_rows_per_person = 0\n", "1..1000"}),
     [](const auto& info) { return info.param.name; });
+
+TEST(Schema, APersonIdentifierMakesThePersonTheUnit) {
+  std::string text = kGood;
+  const std::string missing_line = "missing = [\"?\"]\n";
+  text.replace(text.find(missing_line), missing_line.size(),
+               missing_line + "person_id = \"id\"\nmax_rows_per_person = 3\n");
+  auto schema = Schema::Parse(text, "toy.toml");
+  ASSERT_TRUE(schema.ok()) << schema.status();
+  EXPECT_EQ(schema->person_index, 2);
+  EXPECT_EQ(schema->max_rows_per_person, 3);
+  auto plain = Schema::Parse(kGood, "toy.toml");
+  EXPECT_FALSE(plain->person_index.has_value());
+  EXPECT_EQ(plain->max_rows_per_person, 1);
+}
 
 TEST(Schema, MissingFileIsNotFound) {
   EXPECT_EQ(Schema::LoadFile("/nonexistent/schema.toml").status().code(),

@@ -199,6 +199,19 @@ TEST(DpSgd, RefusesBadOptions) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(f.vae->ClipPerRecordGradients(f.batch, f.eps, 0.0).status().code(),
             absl::StatusCode::kInvalidArgument);
+  // Privacy units: a unit holding more rows than declared would break the per-unit clipping.
+  DpSgdOptions units;
+  units.max_rows_per_unit = 2;
+  std::vector<int64_t> unit_of_row(16);
+  for (size_t i = 0; i < unit_of_row.size(); ++i) unit_of_row[i] = static_cast<int64_t>(i / 2);
+  unit_of_row[2] = 0;  // unit 0 now holds three rows
+  EXPECT_EQ(
+      f.vae->TrainPrivately(f.batch, units, {}, key_source, progress, unit_of_row).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  unit_of_row.pop_back();  // one unit per row is required
+  EXPECT_EQ(
+      f.vae->TrainPrivately(f.batch, units, {}, key_source, progress, unit_of_row).status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

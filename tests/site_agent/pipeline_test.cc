@@ -4,6 +4,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
+#include <map>
 
 #include "common/data/idx.h"
 #include "common/data/table_io.h"
@@ -129,6 +132,110 @@ TEST(Pipeline, RecordOrderDoesNotFollowTheInputsSortOrder) {
 // The whole site pipeline on each of the four hospital files: the synthetic rows satisfy the
 // schema (re-read under it, with every bound and category checked) and the manifest states
 // the guarantee and matches the files.
+// Cleveland with a person identifier in front: persons p0..p49 own 3 rows each (the first
+// 150), every later row is a person of its own (153 more). Under max_rows_per_person = 2.
+struct PersonFiles {
+  std::string csv, schema;
+};
+PersonFiles WritePersonFiles(const std::string& dir, bool with_a_missing_id = false) {
+  std::ifstream in(HeartFile("cleveland"));
+  std::ostringstream csv;
+  int i = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    std::string id = i < 150 ? "p" + std::to_string(i / 3) : "q" + std::to_string(i);
+    if (with_a_missing_id && i == 7) id = "?";
+    csv << id << "," << line << "\n";
+    ++i;
+  }
+  std::ifstream schema_in(HeartSchemaPath());
+  std::string toml((std::istreambuf_iterator<char>(schema_in)), std::istreambuf_iterator<char>());
+  toml.replace(toml.find("[dataset]\n"), 10,
+               "[dataset]\nperson_id = \"pid\"\nmax_rows_per_person = 2\n");
+  toml.replace(toml.find("[[column]]"), 10, "[[column]]\nname = \"pid\"\ntype = \"ignored\"\n\n[[column]]");
+  PersonFiles files{dir + (with_a_missing_id ? "/persons-missing.csv" : "/persons.csv"),
+                    dir + "/persons.schema.toml"};
+  std::ofstream(files.csv) << csv.str();
+  std::ofstream(files.schema) << toml;
+  return files;
+}
+
+TEST(Pipeline, APersonContributesExactlyMaxRowsPerPersonRows) {
+  const std::string dir = testing::ScratchDir("pipeline_persons");
+  const PersonFiles files = WritePersonFiles(dir);
+  auto schema = data::Schema::LoadFile(files.schema);
+  ASSERT_TRUE(schema.ok()) << schema.status();
+  auto read = data::ReadCsvTable(files.csv, *schema);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->person_ids.size(), 303u);
+  EXPECT_EQ(read->person_ids[4], "p1");
+  SeededRandom rng(3);
+  auto units = BoundContributions(*read, *schema, rng);
+  ASSERT_TRUE(units.ok()) << units.status();
+  EXPECT_EQ(units->count, 50 + 153);
+  EXPECT_EQ(units->rows_dropped, 50) << "one of each 3-row person's rows";
+  ASSERT_EQ(read->table.num_rows(), 2 * (50 + 153)) << "exactly 2 rows per person";
+  std::map<int64_t, int> rows_of;
+  for (const int64_t u : units->unit_of_row) ++rows_of[u];
+  for (const auto& [unit, rows] : rows_of) EXPECT_EQ(rows, 2) << unit;
+  EXPECT_TRUE(read->person_ids.empty()) << "the identifiers go no further";
+  // A row without its person is refused.
+  const PersonFiles missing = WritePersonFiles(dir, /*with_a_missing_id=*/true);
+  auto damaged = data::ReadCsvTable(missing.csv, *schema);
+  ASSERT_TRUE(damaged.ok()) << damaged.status();
+  EXPECT_EQ(BoundContributions(*damaged, *schema, rng).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// DP-SGD samples and clips persons, delta counts persons, and the release states a per-person
+// epsilon of L = 2 rows' worth; the identifier column is never written.
+TEST(Pipeline, WithAPersonIdentifierTheGuaranteeIsPerPerson) {
+  const std::string dir = testing::ScratchDir("pipeline_persons_e2e");
+  const PersonFiles files = WritePersonFiles(dir);
+  SeededRandom rng(4);
+  base::NullProgress progress;
+  TrainRequest train;
+  train.input_csv = files.csv;
+  train.schema_path = files.schema;
+  train.model_out = dir + "/m.model";
+  train.seed = 1;
+  model::DpSgdOptions dp;
+  dp.target_epsilon = 3;
+  dp.expected_batch_size = 32;
+  dp.epochs = 1;
+  train.dp = dp;
+  auto trained = RunTrain(train, progress, rng);
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  EXPECT_EQ(trained->persons, 203);
+  EXPECT_EQ(trained->rows, 406);
+  ASSERT_TRUE(trained->dp.has_value());
+  EXPECT_EQ(trained->dp->units, 203) << "the accountant counts persons";
+  EXPECT_DOUBLE_EQ(trained->dp->sampling_rate, 32.0 / 203);
+  EXPECT_EQ(trained->dp->delta, 1e-6);
+  EXPECT_LE(trained->dp->epsilon, 3.0);
+
+  ReleaseRequest release = HeartReleaseRequest(train.model_out, "cleveland", dir + "/out.csv");
+  release.input_csv = files.csv;
+  release.allow_nonprivate_model = false;
+  auto summary = RunRelease(release, rng);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->rows, 406);
+  std::ifstream manifest_in(summary->manifest_path);
+  const Json manifest = Json::parse(manifest_in);
+  const Json& guarantee = manifest["guarantee"];
+  EXPECT_THAT(guarantee["unit"].get<std::string>(), HasSubstr("person"));
+  EXPECT_EQ(guarantee["rows_per_unit"], 2);
+  EXPECT_DOUBLE_EQ(guarantee["epsilon_release"].get<double>(),
+                   2 * guarantee["epsilon_codes_per_row"].get<double>());
+  EXPECT_EQ(manifest["site_only"]["rows_dropped_beyond_max_rows_per_person"], 50);
+  std::ifstream out(dir + "/out.csv");
+  std::string header, first;
+  std::getline(out, header);
+  std::getline(out, first);
+  EXPECT_EQ(header.substr(0, 4), "pid,");
+  EXPECT_EQ(first.substr(0, 1), ",") << "the identifier is never written";
+}
+
 TEST(Pipeline, SynthesizesEveryHospitalFileWithinTheSchema) {
   const std::string dir = testing::ScratchDir("pipeline_sites");
   auto schema = data::Schema::LoadFile(HeartSchemaPath());
@@ -334,7 +441,7 @@ TEST(Pipeline, ImagesReleaseWithRandomizedResponseLabels) {
   EXPECT_EQ(out_images->count, 64);
   EXPECT_EQ(out_labels->size(), 64u);
   const Json manifest = Json::parse(*data::ReadFileToString(summary->manifest_path));
-  EXPECT_DOUBLE_EQ(manifest["guarantee"]["epsilon_labels"].get<double>(), 2.0);
+  EXPECT_DOUBLE_EQ(manifest["guarantee"]["epsilon_labels_per_row"].get<double>(), 2.0);
   EXPECT_DOUBLE_EQ(manifest["guarantee"]["epsilon_release"].get<double>(),
                    summary->guarantee.epsilon_codes + 2.0);
 }
