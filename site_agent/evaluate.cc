@@ -599,6 +599,11 @@ absl::StatusOr<Json> RunEvaluation(const EvaluateRequest& r, privacy::RandomSour
   progress.Finish("evaluation done in " + std::to_string(static_cast<int>(seconds)) + " s");
   return Json{{"format", "fedsyn-evaluation"},
               {"version", 1},
+              {"site_only", true},
+              {"privacy_note",
+               "Aggregates of the site's real records without differential privacy (accuracies, "
+               "AUCs, attack figures). Site-only: no ledger charges for them; anything from this "
+               "file that leaves the site must be charged by hand."},
               {"settings", settings},
               {"seconds", seconds},
               {"runs", runs},

@@ -315,6 +315,7 @@ TEST(Evaluate, SmokeGridReportsEveryMethodAttackAndSummary) {
     EXPECT_EQ(entry["utility"]["accuracy"]["n"], 2);
     EXPECT_FALSE(entry["strongest_attack"].get<std::string>().empty());
   }
+  EXPECT_EQ((*report)["site_only"], true) << "non-private aggregates of real records";
   // The default delta for 60 members: min(1e-6, 1/(10 * 60)).
   EXPECT_EQ((*report)["settings"]["delta"].get<double>(), 1e-6);
   EXPECT_EQ((*report)["settings"]["records"], 920);
