@@ -4,7 +4,10 @@
 #include <cctype>
 
 #include "common/data/table_io.h"
+#include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
+#include "common/privacy/metric_mechanism.h"
+#include "common/privacy/rdp_accountant.h"
 #include "coordinator/canary_audit.h"
 #include "coordinator/decoder.h"
 #include "protocol/codec.h"
@@ -12,6 +15,19 @@
 
 namespace fedsyn::coordinator {
 namespace {
+
+// The mechanism a reservation states, in the privacy layer's terms.
+privacy::MetricMechanismParams WireToMechanismParams(const protocol::Mechanism& wire) {
+  privacy::MetricMechanismParams params;
+  params.metric =
+      wire.metric == protocol::NoiseMetric::kL1 ? privacy::NoiseMetric::kL1 : privacy::NoiseMetric::kL2;
+  params.epsilon_per_unit = wire.epsilon_per_unit;
+  params.clip_radius = wire.clip_radius;
+  params.grid_exponent = wire.grid_exponent;
+  // Create accepts 1..4096; anything larger stays larger (no wrap to a valid value).
+  params.dimension = static_cast<int>(std::min<uint32_t>(wire.latent_dim, 1u << 20));
+  return params;
+}
 
 // Release ids are chosen by agents; keep them short and inert (they appear in logs, paths).
 bool ValidReleaseId(const std::string& id) {
@@ -115,9 +131,28 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
     return protocol::ErrorFromStatus(
         absl::InvalidArgumentError("a private model must state a positive epsilon"));
   }
+  if (reserve.relation != protocol::NeighbouringRelation::kReplaceOne) {
+    // A release publishes its row count: only a replace-one claim is true of it (DESIGN §2.9).
+    return protocol::ErrorFromStatus(absl::FailedPreconditionError(
+        "the reservation does not state its claim under the replace-one relation (n public); "
+        "update the agent"));
+  }
+  auto mechanism = privacy::MetricMechanism::Create(WireToMechanismParams(reserve.mechanism));
+  if (!mechanism.ok()) {
+    return protocol::ErrorFromStatus(absl::InvalidArgumentError(
+        "invalid mechanism in the reservation: " + std::string(mechanism.status().message())));
+  }
+  auto per_row = privacy::EpsilonToChargeMicros(mechanism->RecordEpsilon());
+  if (!per_row.ok() || reserve.charge_micros < *per_row) {
+    return protocol::ErrorFromStatus(absl::InvalidArgumentError(
+        "the charge does not cover the stated mechanism's per-row epsilon"));
+  }
   ReservationRequest request{
       site_id_,     reserve.dataset, reserve.release_id,    reserve.charge_micros,
       reserve.rows, reserve.mode,    reserve.model_private, clock_()};
+  request.relation =
+      privacy::NeighbouringRelationName(privacy::NeighbouringRelation::kReplaceOne);
+  request.mechanism = privacy::FormatMechanismParams(mechanism->params());
   request.model_sha256 = reserve.model_sha256;
   request.model_charge_micros = reserve.model_private ? reserve.model_epsilon_micros : 0;
   request.model_delta = reserve.model_private ? reserve.model_delta : 0;

@@ -61,6 +61,12 @@ CREATE TABLE approvals (
   release_id TEXT PRIMARY KEY, approved_by TEXT NOT NULL, reason TEXT NOT NULL,
   approved_unix INTEGER NOT NULL);
 )sql",
+    // Issue #11: a release states its neighbouring relation and mechanism. Rows from before
+    // were claimed under add/remove (the accounting of the time).
+    R"sql(
+ALTER TABLE releases ADD COLUMN relation TEXT NOT NULL DEFAULT 'add/remove one';
+ALTER TABLE releases ADD COLUMN mechanism TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 constexpr char kAuditColumns[] =
@@ -90,7 +96,7 @@ AuditRecord ReadAudit(const Statement& s) {
 constexpr char kReleaseColumns[] =
     "release_id, site_id, dataset, mode, charge_micros, rows_declared, model_private, status, "
     "next_chunk, rows_received, sha256, created_unix, model_sha256, model_charge_micros, "
-    "model_epsilon_micros, model_delta";
+    "model_epsilon_micros, model_delta, relation, mechanism";
 
 // SQLite's statement wrapper binds integers and text; a delta is kept as exact decimal text.
 std::string FormatDelta(double delta) {
@@ -117,6 +123,8 @@ ReleaseRecord ReadRelease(const Statement& s) {
   r.model_charge_micros = s.Int(13);
   r.model_epsilon_micros = s.Int(14);
   r.model_delta = std::strtod(s.Text(15).c_str(), nullptr);  // written by FormatDelta
+  r.relation = s.Text(16);
+  r.mechanism = s.Text(17);
   return r;
 }
 
@@ -173,7 +181,7 @@ class SqliteTables final : public Tables {
   }
   absl::Status InsertRelease(const ReleaseRecord& r) override {
     Statement s(db_, std::string("INSERT INTO releases (") + kReleaseColumns +
-                         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.BindText(1, r.release_id).BindText(2, r.site_id).BindText(3, r.dataset).BindText(4, r.mode);
     s.BindInt(5, r.charge_micros).BindInt(6, r.rows_declared).BindInt(7, r.model_private);
     s.BindText(8, ReleaseStatusName(r.status))
@@ -181,7 +189,7 @@ class SqliteTables final : public Tables {
         .BindInt(10, r.rows_received);
     s.BindText(11, r.sha256).BindInt(12, r.created_unix).BindText(13, r.model_sha256);
     s.BindInt(14, r.model_charge_micros).BindInt(15, r.model_epsilon_micros);
-    s.BindText(16, FormatDelta(r.model_delta));
+    s.BindText(16, FormatDelta(r.model_delta)).BindText(17, r.relation).BindText(18, r.mechanism);
     return s.Run();
   }
   absl::Status UpdateRelease(const ReleaseRecord& r) override {

@@ -76,6 +76,8 @@ std::string ReservationMismatch(const ReleaseRecord& existing, const Reservation
   if (existing.model_epsilon_micros != model_epsilon) return "model epsilon";
   const double model_delta = request.model_private ? request.model_delta : 0;
   if (existing.model_delta != model_delta) return "model delta";
+  if (existing.relation != request.relation) return "neighbouring relation";
+  if (existing.mechanism != request.mechanism) return "mechanism";
   return "";
 }
 
@@ -151,6 +153,8 @@ absl::StatusOr<ReservationResult> LedgerStorage::Reserve(const ReservationReques
     record.model_charge_micros = model_charge;
     record.model_epsilon_micros = request.model_private ? request.model_charge_micros : 0;
     record.model_delta = request.model_private ? request.model_delta : 0;
+    record.relation = request.relation;
+    record.mechanism = request.mechanism;
     record.created_unix = request.now_unix;
     RETURN_IF_ERROR(t.InsertRelease(record));
     result.granted = true;

@@ -39,6 +39,10 @@ struct ReservationRequest {
   std::string model_sha256;
   int64_t model_charge_micros = 0;
   double model_delta = 0;  // recorded with the release; never charged
+  // What the claim is stated under (privacy::NeighbouringRelationName) and the mechanism behind
+  // charge_micros (privacy::FormatMechanismParams), as the site stated them.
+  std::string relation;
+  std::string mechanism;
 };
 
 struct ReservationResult {
@@ -65,6 +69,10 @@ struct ReleaseRecord {
   // figure a canary audit holds its empirical bound against.
   int64_t model_epsilon_micros = 0;
   double model_delta = 0;
+  // As reserved: the claim's neighbouring relation and the mechanism (FormatMechanismParams).
+  // Releases recorded before these were part of a reservation read "add/remove one" and "".
+  std::string relation;
+  std::string mechanism;
   ReleaseStatus status = ReleaseStatus::kReserved;
   uint32_t next_chunk = 0;    // chunks 0..next_chunk-1 are stored
   int64_t rows_received = 0;  // rows in the stored chunks

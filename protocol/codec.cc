@@ -99,6 +99,16 @@ std::string EncodeSiteRequest(const SiteRequest& request) {
                    b.setModelSha256(AsText(m.model_sha256));
                    b.setModelEpsilonMicros(m.model_epsilon_micros);
                    b.setModelDelta(m.model_delta);
+                   b.setRelation(m.relation == NeighbouringRelation::kReplaceOne
+                                     ? ::NeighbouringRelation::REPLACE_ONE
+                                     : ::NeighbouringRelation::UNSTATED);
+                   auto mechanism = b.initMechanism();
+                   mechanism.setMetric(m.mechanism.metric == NoiseMetric::kL1 ? ::NoiseMetric::L1
+                                                                              : ::NoiseMetric::L2);
+                   mechanism.setEpsilonPerUnit(m.mechanism.epsilon_per_unit);
+                   mechanism.setClipRadius(m.mechanism.clip_radius);
+                   mechanism.setGridExponent(m.mechanism.grid_exponent);
+                   mechanism.setLatentDim(m.mechanism.latent_dim);
                  },
                  [&](const UploadChunk& m) {
                    auto b = root.initUploadChunk();
@@ -161,6 +171,22 @@ absl::StatusOr<SiteRequest> DecodeSiteRequest(std::string_view bytes) {
             reserve.model_sha256 = FromText(m.getModelSha256());
             reserve.model_epsilon_micros = m.getModelEpsilonMicros();
             reserve.model_delta = m.getModelDelta();
+            // Unknown enumerants (a newer or hostile peer) read as unstated / an invalid metric.
+            reserve.relation = m.getRelation() == ::NeighbouringRelation::REPLACE_ONE
+                                   ? NeighbouringRelation::kReplaceOne
+                                   : NeighbouringRelation::kUnstated;
+            if (m.hasMechanism()) {
+              auto mechanism = m.getMechanism();
+              const auto metric = mechanism.getMetric();
+              if (metric != ::NoiseMetric::L2 && metric != ::NoiseMetric::L1)
+                return absl::InvalidArgumentError("unknown noise metric");
+              reserve.mechanism.metric =
+                  metric == ::NoiseMetric::L1 ? NoiseMetric::kL1 : NoiseMetric::kL2;
+              reserve.mechanism.epsilon_per_unit = mechanism.getEpsilonPerUnit();
+              reserve.mechanism.clip_radius = mechanism.getClipRadius();
+              reserve.mechanism.grid_exponent = mechanism.getGridExponent();
+              reserve.mechanism.latent_dim = mechanism.getLatentDim();
+            }
             return reserve;
           }
           case ::SiteRequest::UPLOAD_CHUNK: {

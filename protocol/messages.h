@@ -21,6 +21,17 @@ struct Hello {
   uint32_t protocol_version = kProtocolVersion;
   std::string agent_version;
 };
+enum class NeighbouringRelation { kUnstated, kReplaceOne };
+enum class NoiseMetric { kL2, kL1 };
+// The metric mechanism of a release (privacy::MetricMechanismParams on the wire).
+struct Mechanism {
+  NoiseMetric metric = NoiseMetric::kL2;
+  double epsilon_per_unit = 0;
+  double clip_radius = 0;
+  int32_t grid_exponent = 0;
+  uint32_t latent_dim = 0;
+  bool operator==(const Mechanism&) const = default;
+};
 struct Reserve {
   std::string release_id;
   std::string dataset;
@@ -31,6 +42,8 @@ struct Reserve {
   std::string model_sha256;
   int64_t model_epsilon_micros = 0;
   double model_delta = 0;
+  NeighbouringRelation relation = NeighbouringRelation::kUnstated;
+  Mechanism mechanism;
 };
 struct UploadChunk {
   std::string release_id;

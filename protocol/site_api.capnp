@@ -63,6 +63,30 @@ struct Reserve {
   modelSha256 @6 :Text;           # identifies the model; its epsilon is charged once per model
   modelEpsilonMicros @7 :Int64;   # the DP-trained model's epsilon (0 if not private)
   modelDelta @8 :Float64;         # ... and its delta (0 if not private)
+  # The neighbouring relation every part of the claim is stated under; the coordinator accepts
+  # replaceOne only (a release publishes its row count). Older agents send `unstated`.
+  relation @9 :NeighbouringRelation;
+  # The metric mechanism behind chargeMicros: the coordinator checks that the charge covers it
+  # and, for codes-mode releases, tests that the revealed canaries are present in the codes.
+  mechanism @10 :Mechanism;
+}
+
+enum NeighbouringRelation {
+  unstated @0;
+  replaceOne @1;
+}
+
+enum NoiseMetric {
+  l2 @0;
+  l1 @1;
+}
+
+struct Mechanism {
+  metric @0 :NoiseMetric;
+  epsilonPerUnit @1 :Float64;   # eps_d
+  clipRadius @2 :Float64;       # R
+  gridExponent @3 :Int32;       # grid spacing 2^gridExponent
+  latentDim @4 :UInt32;         # k
 }
 
 struct UploadChunk {

@@ -161,6 +161,13 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
   reserve.model_sha256 = model_sha;
   reserve.model_epsilon_micros = model_charge;
   reserve.model_delta = prepared.bundle.model_private ? prepared.bundle.model_delta : 0;
+  reserve.relation = protocol::NeighbouringRelation::kReplaceOne;
+  const privacy::MetricMechanismParams& mechanism = prepared.mechanism->params();
+  reserve.mechanism = {mechanism.metric == privacy::NoiseMetric::kL1 ? protocol::NoiseMetric::kL1
+                                                                     : protocol::NoiseMetric::kL2,
+                       mechanism.epsilon_per_unit, mechanism.clip_radius,
+                       mechanism.grid_exponent.value_or(0),
+                       static_cast<uint32_t>(mechanism.dimension)};
   auto reserved = client->Reserve(reserve);
   if (!reserved.ok()) {
     // Refused before any noise was drawn: nothing left the site, the local charge is returned.

@@ -1,6 +1,10 @@
 #include "common/privacy/metric_mechanism.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
 #include <string>
 
 #include "common/privacy/distributions.h"
@@ -65,8 +69,7 @@ std::vector<double> MetricMechanism::SampleNoise(RandomSource& rng) const {
   return noise;
 }
 
-absl::StatusOr<std::vector<double>> MetricMechanism::Release(std::span<const double> code,
-                                                             RandomSource& rng) const {
+absl::StatusOr<std::vector<double>> MetricMechanism::Center(std::span<const double> code) const {
   if (code.size() != static_cast<size_t>(params_.dimension)) {
     return absl::InvalidArgumentError("code has dimension " + std::to_string(code.size()) +
                                       ", mechanism expects " + std::to_string(params_.dimension));
@@ -74,18 +77,74 @@ absl::StatusOr<std::vector<double>> MetricMechanism::Release(std::span<const dou
   for (double x : code) {
     if (!std::isfinite(x)) return absl::InvalidArgumentError("code has a non-finite entry");
   }
-  std::vector<double> released = ClipToBall(code, params_.clip_radius, params_.metric);
+  std::vector<double> center = ClipToBall(code, params_.clip_radius, params_.metric);
+  // Multiples of the grid: division by a power of two is exact, and |code| <= R keeps the
+  // integer far below 2^50.
+  for (double& x : center) x = std::nearbyint(x / grid_) * grid_;
+  return center;
+}
+
+absl::StatusOr<std::vector<double>> MetricMechanism::Release(std::span<const double> code,
+                                                             RandomSource& rng) const {
+  ASSIGN_OR_RETURN(std::vector<double> released, Center(code));
   const std::vector<double> noise = SampleNoise(rng);
   for (size_t i = 0; i < released.size(); ++i) {
-    // Multiples of the grid, as exact integers in double: division by a power of two is exact.
-    const double code_steps = std::nearbyint(released[i] / grid_);
     const double noise_steps = std::nearbyint(noise[i] / grid_);
     if (!(std::fabs(noise_steps) < kMaxExactGridMultiple)) {
       return absl::InternalError("noise draw outside the exact grid range; release aborted");
     }
-    released[i] = (code_steps + noise_steps) * grid_;  // exact: integers below 2^51 times 2^e
+    released[i] += noise_steps * grid_;  // exact: integers below 2^51 times 2^e
   }
   return released;
+}
+
+double MetricMechanism::Norm(std::span<const double> v) const {
+  double sum = 0.0;
+  for (double x : v) sum += params_.metric == NoiseMetric::kL2 ? x * x : std::fabs(x);
+  return params_.metric == NoiseMetric::kL2 ? std::sqrt(sum) : sum;
+}
+
+double MetricMechanism::NoiseNormCdf(double r) const {
+  if (!(r > 0)) return 0.0;
+  // Gamma(k, 1/eps_d) with integer k: 1 - e^{-y} sum_{j<k} y^j / j!, y = eps_d r, in log space.
+  const double y = params_.epsilon_per_unit * r;
+  double log_term = 0.0, tail = 0.0;  // sum_{j<k} y^j/j! e^{-y}
+  for (int j = 0; j < params_.dimension; ++j) {
+    if (j > 0) log_term += std::log(y) - std::log(static_cast<double>(j));
+    tail += std::exp(log_term - y);
+  }
+  return std::clamp(1.0 - tail, 0.0, 1.0);
+}
+
+std::string FormatMechanismParams(const MetricMechanismParams& params) {
+  char text[160];
+  std::snprintf(text, sizeof text, "%s %a %a %d %d",
+                params.metric == NoiseMetric::kL1 ? "l1" : "l2", params.epsilon_per_unit,
+                params.clip_radius, params.grid_exponent.value_or(0), params.dimension);
+  return text;
+}
+
+absl::StatusOr<MetricMechanismParams> ParseMechanismParams(const std::string& text) {
+  std::istringstream in(text);
+  std::string metric, epsilon, radius, rest;
+  int exponent = 0, dimension = 0;
+  if (!(in >> metric >> epsilon >> radius >> exponent >> dimension) || (in >> rest) ||
+      (metric != "l1" && metric != "l2")) {
+    return absl::InvalidArgumentError("not a mechanism description: '" + text + "'");
+  }
+  MetricMechanismParams params;
+  params.metric = metric == "l1" ? NoiseMetric::kL1 : NoiseMetric::kL2;
+  char* end = nullptr;
+  params.epsilon_per_unit = std::strtod(epsilon.c_str(), &end);
+  if (end != epsilon.c_str() + epsilon.size())
+    return absl::InvalidArgumentError("bad epsilon in a mechanism description");
+  params.clip_radius = std::strtod(radius.c_str(), &end);
+  if (end != radius.c_str() + radius.size())
+    return absl::InvalidArgumentError("bad radius in a mechanism description");
+  params.grid_exponent = exponent;
+  params.dimension = dimension;
+  RETURN_IF_ERROR(MetricMechanism::Create(params).status());
+  return params;
 }
 
 }  // namespace fedsyn::privacy

@@ -49,6 +49,14 @@ class MetricMechanism {
 
   // Per-record epsilon of one released code: eps_d * (2R + slack).
   double RecordEpsilon() const;
+  // What the noise is added to: `code` clipped to the ball and rounded to the grid. A released
+  // code minus its centre is exactly the (rounded) noise. Same size checks as Release.
+  absl::StatusOr<std::vector<double>> Center(std::span<const double> code) const;
+  // The norm the mechanism measures distance in: L2 or L1.
+  double Norm(std::span<const double> v) const;
+  // P[Norm(noise) <= r]: the noise norm is Gamma(k, 1/eps_d) in both metrics (L2: the radius;
+  // L1: a sum of k exponentials), up to the grid rounding.
+  double NoiseNormCdf(double r) const;
   // Extra distance the grid rounding of the code can add: sqrt(k)*grid (L2) or k*grid (L1).
   double RoundingSlack() const;
   double GridSpacing() const { return grid_; }
@@ -61,6 +69,11 @@ class MetricMechanism {
   MetricMechanismParams params_;
   double grid_;
 };
+
+// The parameters as one line of text, exactly ("l2 <eps_d> <R> <grid exponent> <k>", hex floats),
+// for storage; and back, with Create's validation (InvalidArgument otherwise).
+std::string FormatMechanismParams(const MetricMechanismParams& params);
+absl::StatusOr<MetricMechanismParams> ParseMechanismParams(const std::string& text);
 
 }  // namespace fedsyn::privacy
 

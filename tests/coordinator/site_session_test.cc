@@ -34,6 +34,14 @@ std::string PublishedDecoder(const data::Schema& schema, bool model_private, int
   return *model::PublishedModelBytes(bundle);
 }
 
+// A reservation as the agent states it: replace-one, and a mechanism whose per-row epsilon
+// (eps_d 1e-7: 3 micro-epsilon after rounding up) every test charge covers.
+p::Reserve Stated(p::Reserve reserve) {
+  reserve.relation = p::NeighbouringRelation::kReplaceOne;
+  reserve.mechanism = {p::NoiseMetric::kL2, 1e-7, 3.0, -11, 8};
+  return reserve;
+}
+
 class SiteSessionTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -88,7 +96,7 @@ TEST_F(SiteSessionTest, HelloFirstAndOnlyInOurProtocolVersion) {
 TEST_F(SiteSessionTest, UploadCommitAndExportOnlyCommittedRows) {
   SiteSession session = Greeted("cleveland");
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-      session.Handle(p::Reserve{"r1", "heart", 2'000'000, 2, "synthetic", false})));
+      session.Handle(Stated(p::Reserve{"r1", "heart", 2'000'000, 2, "synthetic", false}))));
   auto ack = session.Handle(p::UploadChunk{"r1", 0, kRow1});
   ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(ack)) << ErrorOf(ack).message;
   EXPECT_EQ(std::get<p::ChunkAck>(session.Handle(p::UploadChunk{"r1", 1, kRow2})).next_index, 2u);
@@ -123,7 +131,7 @@ TEST_F(SiteSessionTest, UploadCommitAndExportOnlyCommittedRows) {
 TEST_F(SiteSessionTest, RowsOutsideTheSchemaAreRefusedAndNothingIsStored) {
   SiteSession session = Greeted("cleveland");
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-      session.Handle(p::Reserve{"r1", "heart", 1'000'000, 1, "synthetic", false})));
+      session.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 1, "synthetic", false}))));
   for (const char* bad :
        {"63,1,1,nan,233,1,2,150,0,2.3,3,0,6,0\n", "63,1,1,inf,233,1,2,150,0,2.3,3,0,6,0\n",
         "63,1,1,145,233,1,2,150,0,2.3,3,0,6,9\n", "999,1,1,145,233,1,2,150,0,2.3,3,0,6,0\n",
@@ -138,32 +146,46 @@ TEST_F(SiteSessionTest, RowsOutsideTheSchemaAreRefusedAndNothingIsStored) {
 TEST_F(SiteSessionTest, BudgetRefusalCarriesTheRemainder) {
   SiteSession session = Greeted("cleveland");
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-      session.Handle(p::Reserve{"r1", "heart", 7'000'000, 1, "synthetic", false})));
+      session.Handle(Stated(p::Reserve{"r1", "heart", 7'000'000, 1, "synthetic", false}))));
   const p::Error refused =
-      ErrorOf(session.Handle(p::Reserve{"r2", "heart", 7'000'000, 1, "synthetic", false}));
+      ErrorOf(session.Handle(Stated(p::Reserve{"r2", "heart", 7'000'000, 1, "synthetic", false})));
   EXPECT_EQ(refused.code, absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(refused.remaining_micros, 3'000'000);
-  auto replay = session.Handle(p::Reserve{"r1", "heart", 7'000'000, 1, "synthetic", false});
+  auto replay = session.Handle(Stated(p::Reserve{"r1", "heart", 7'000'000, 1, "synthetic", false}));
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(replay));
   EXPECT_TRUE(std::get<p::Reserved>(replay).replayed);
 }
 
 TEST_F(SiteSessionTest, RefusesBadReservations) {
   SiteSession session = Greeted("cleveland");
-  EXPECT_EQ(ErrorOf(session.Handle(p::Reserve{"../etc", "heart", 1, 1, "synthetic", false})).code,
+  EXPECT_EQ(ErrorOf(session.Handle(Stated(p::Reserve{"../etc", "heart", 1, 1, "synthetic", false}))).code,
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ErrorOf(session.Handle(p::Reserve{"r1", "adult", 1, 1, "synthetic", false})).code,
+  EXPECT_EQ(ErrorOf(session.Handle(Stated(p::Reserve{"r1", "adult", 1, 1, "synthetic", false}))).code,
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(ErrorOf(session.Handle(p::Reserve{"r1", "heart", 0, 1, "synthetic", false})).code,
+  EXPECT_EQ(ErrorOf(session.Handle(Stated(p::Reserve{"r1", "heart", 0, 1, "synthetic", false}))).code,
             absl::StatusCode::kInvalidArgument);
-  const p::Error codes = ErrorOf(session.Handle(p::Reserve{"r1", "heart", 1, 1, "codes", false}));
+  const p::Error codes = ErrorOf(session.Handle(Stated(p::Reserve{"r1", "heart", 1, 1, "codes", false})));
   EXPECT_EQ(codes.code, absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(codes.message, HasSubstr("DP-trained model"));
   // A private model must say what its epsilon is.
-  EXPECT_EQ(ErrorOf(session.Handle(p::Reserve{"r1", "heart", 1, 1, "codes", true})).code,
+  EXPECT_EQ(ErrorOf(session.Handle(Stated(p::Reserve{"r1", "heart", 1, 1, "codes", true}))).code,
             absl::StatusCode::kInvalidArgument);
+  // The claim must be stated under replace-one, with a valid mechanism the charge covers.
+  p::Reserve unstated = Stated(p::Reserve{"r1", "heart", 1'000'000, 1, "synthetic", false});
+  unstated.relation = p::NeighbouringRelation::kUnstated;
+  const p::Error add_remove = ErrorOf(session.Handle(unstated));
+  EXPECT_EQ(add_remove.code, absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(add_remove.message, HasSubstr("replace-one"));
+  p::Reserve no_mechanism{"r1", "heart", 1'000'000, 1, "synthetic", false};
+  no_mechanism.relation = p::NeighbouringRelation::kReplaceOne;
+  EXPECT_EQ(ErrorOf(session.Handle(no_mechanism)).code, absl::StatusCode::kInvalidArgument);
+  p::Reserve undercharged = Stated(p::Reserve{"r1", "heart", 1'000'000, 1, "synthetic", false});
+  undercharged.mechanism.epsilon_per_unit = 1.0;  // 6.0 per row with R = 3: the charge says 1
+  const p::Error uncovered = ErrorOf(session.Handle(undercharged));
+  EXPECT_EQ(uncovered.code, absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(uncovered.message, HasSubstr("does not cover"));
   EXPECT_TRUE(storage_->ListReleases()->empty());
-  p::Reserve private_codes{"r1", "heart", 1'000'000, 1, "codes", true};
+  p::Reserve private_codes = Stated(p::Reserve{"r1", "heart", 1'000'000, 1, "codes", true});
   private_codes.model_sha256 = "abc";
   private_codes.model_epsilon_micros = 2'000'000;
   auto granted = session.Handle(private_codes);
@@ -179,7 +201,7 @@ TEST_F(SiteSessionTest, CodesModeTakesItsCheckedDecoderFirstThenValidatesEveryCo
   ASSERT_TRUE(storage_->SetLimit("cleveland", "heart", 20'000'000).ok());
   SiteSession session = Greeted("cleveland");
   auto reserve_codes = [&](const std::string& id, const std::string& model) {
-    p::Reserve r{id, "heart", 1'000'000, 2, "codes", true};
+    p::Reserve r = Stated(p::Reserve{id, "heart", 1'000'000, 2, "codes", true});
     r.model_sha256 = privacy::Sha256Hex(model);
     r.model_epsilon_micros = 1'000'000;
     return session.Handle(r);
@@ -196,7 +218,7 @@ TEST_F(SiteSessionTest, CodesModeTakesItsCheckedDecoderFirstThenValidatesEveryCo
             absl::StatusCode::kInvalidArgument);
   // A synthetic release takes no model.
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-      session.Handle(p::Reserve{"r2", "heart", 1'000'000, 1, "synthetic", false})));
+      session.Handle(Stated(p::Reserve{"r2", "heart", 1'000'000, 1, "synthetic", false}))));
   EXPECT_EQ(ErrorOf(session.Handle(p::UploadModel{"r2", decoder})).code,
             absl::StatusCode::kFailedPrecondition);
   // The reservation claimed a DP model, but the decoder says otherwise: refused.
@@ -281,10 +303,10 @@ TEST_F(SiteSessionTest, CanaryAuditsOpenBeforeTheReservationCommitFirstAndReveal
             absl::StatusCode::kInvalidArgument);
   // No reservation before the commitment; none for an id that is already reserved.
   EXPECT_EQ(
-      ErrorOf(session.Handle(p::Reserve{"r1", "heart", 1'000'000, 3, "synthetic", false})).code,
+      ErrorOf(session.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 3, "synthetic", false}))).code,
       absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-      session.Handle(p::Reserve{"r2", "heart", 1'000'000, 1, "synthetic", false})));
+      session.Handle(Stated(p::Reserve{"r2", "heart", 1'000'000, 1, "synthetic", false}))));
   EXPECT_EQ(ErrorOf(session.Handle(p::AuditJobQuery{"r2", "heart"})).code,
             absl::StatusCode::kFailedPrecondition)
       << "canaries after the model was chosen could not be in it";
@@ -292,7 +314,7 @@ TEST_F(SiteSessionTest, CanaryAuditsOpenBeforeTheReservationCommitFirstAndReveal
   ASSERT_TRUE(std::holds_alternative<p::AuditStateReply>(
       session.Handle(p::CanaryCommitment{"r1", privacy::Commitment(bits, salt)})));
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-      session.Handle(p::Reserve{"r1", "heart", 1'000'000, 6, "synthetic", false})));
+      session.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 6, "synthetic", false}))));
   const std::string rows = std::string(kRow1) + kRow2 + kRow1 + kRow2 + kRow1 + kRow2;
   ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(session.Handle(p::UploadChunk{"r1", 0, rows})));
   // Reveal only after the commit of the release, and it must match.
@@ -333,7 +355,7 @@ TEST_F(SiteSessionTest, ARevealedAuditsCanaryRowsNeverReachTheExport) {
   ASSERT_TRUE(std::holds_alternative<p::AuditStateReply>(
       session.Handle(p::CanaryCommitment{"r1", privacy::Commitment(bits, salt)})));
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-      session.Handle(p::Reserve{"r1", "heart", 1'000'000, 4, "synthetic", false})));
+      session.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 4, "synthetic", false}))));
   // The two included canaries' rows sit where the salt puts them among 4 rows.
   const std::vector<int64_t> positions = privacy::CanaryPositions(salt, 4, 2);
   ASSERT_EQ(positions.size(), 2u);
@@ -365,12 +387,12 @@ TEST_F(SiteSessionTest, ARevealedAuditsCanaryRowsNeverReachTheExport) {
 TEST_F(SiteSessionTest, ASiteCannotActOnAnotherSitesRelease) {
   SiteSession cleveland = Greeted("cleveland");
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-      cleveland.Handle(p::Reserve{"r1", "heart", 1'000'000, 1, "synthetic", false})));
+      cleveland.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 1, "synthetic", false}))));
   SiteSession va = Greeted("va");
   EXPECT_EQ(ErrorOf(va.Handle(p::UploadChunk{"r1", 0, kRow1})).code, absl::StatusCode::kNotFound);
   EXPECT_EQ(ErrorOf(va.Handle(p::Commit{"r1", 1, privacy::Sha256Hex(kRow1)})).code,
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(ErrorOf(va.Handle(p::Reserve{"r1", "heart", 1'000'000, 1, "synthetic", false})).code,
+  EXPECT_EQ(ErrorOf(va.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 1, "synthetic", false}))).code,
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(std::get<p::ReleaseState>(va.Handle(p::ReleaseStateQuery{"r1"})).state, "unknown");
   EXPECT_EQ(std::get<p::ReleaseState>(cleveland.Handle(p::ReleaseStateQuery{"r1"})).state,

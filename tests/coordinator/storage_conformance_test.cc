@@ -80,6 +80,8 @@ TEST_P(StorageConformance, ReplayMustMatchEveryFieldOfTheReservation) {
     r.model_sha256 = "model-a";
     r.model_charge_micros = 2'000'000;
     r.model_delta = 1e-6;
+    r.relation = "replace-one (n public)";
+    r.mechanism = "l2 0x1p-1 0x1.8p+1 -11 8";
     return r;
   };
   ASSERT_TRUE(storage_->Reserve(private_request())->granted);
@@ -90,6 +92,8 @@ TEST_P(StorageConformance, ReplayMustMatchEveryFieldOfTheReservation) {
       {"model epsilon", [](ReservationRequest& r) { r.model_charge_micros = 1; }},
       {"model delta", [](ReservationRequest& r) { r.model_delta = 1e-3; }},
       {"model privacy", [](ReservationRequest& r) { r.model_private = false; }},
+      {"relation", [](ReservationRequest& r) { r.relation = "add/remove one"; }},
+      {"mechanism", [](ReservationRequest& r) { r.mechanism = "l2 0x1p+0 0x1.8p+1 -11 8"; }},
   };
   for (const auto& [what, change] : changes) {
     ReservationRequest changed = private_request();
@@ -100,6 +104,9 @@ TEST_P(StorageConformance, ReplayMustMatchEveryFieldOfTheReservation) {
   auto replay = storage_->Reserve(private_request());
   ASSERT_TRUE(replay.ok()) << replay.status();
   EXPECT_TRUE(replay->replayed);
+  const auto stored = **storage_->GetRelease("r1");
+  EXPECT_EQ(stored.relation, "replace-one (n public)");
+  EXPECT_EQ(stored.mechanism, "l2 0x1p-1 0x1.8p+1 -11 8");
   EXPECT_EQ(storage_->ListBudgets()->at(0).spent_micros, 3'000'000);
 }
 
@@ -449,6 +456,8 @@ PRAGMA user_version = 3;
   ASSERT_TRUE(release.ok() && release->has_value());
   EXPECT_EQ((*release)->model_epsilon_micros, 0);
   EXPECT_EQ((*release)->model_delta, 0.0);
+  EXPECT_EQ((*release)->relation, "add/remove one") << "what releases of that time claimed";
+  EXPECT_EQ((*release)->mechanism, "");
   EXPECT_FALSE((*storage)->GetVerdict("r1")->has_value());
 }
 

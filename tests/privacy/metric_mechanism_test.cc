@@ -4,6 +4,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/support/seeded_random.h"
+#include "tests/support/statistics.h"
 
 namespace fedsyn::privacy {
 namespace {
@@ -91,6 +92,60 @@ TEST(MetricMechanism, NoiseShrinksAsEpsilonGrows) {
   };
   EXPECT_NEAR(mean_radius(0.5), 16.0, 16.0 * 0.05);
   EXPECT_NEAR(mean_radius(50.0), 0.16, 0.16 * 0.05);
+}
+
+TEST(MetricMechanism, ReleaseIsItsCenterPlusNoiseOfTheStatedNormLaw) {
+  for (NoiseMetric metric : {NoiseMetric::kL2, NoiseMetric::kL1}) {
+    MetricMechanismParams p = Params();
+    p.metric = metric;
+    auto m = MetricMechanism::Create(p);
+    ASSERT_TRUE(m.ok());
+    const std::vector<double> code = {5, -1, 0.3, 0, 0, 2, 0, 0};  // outside the ball: clipped
+    auto center = m->Center(code);
+    ASSERT_TRUE(center.ok());
+    EXPECT_LE(m->Norm(*center), p.clip_radius + m->RoundingSlack());
+    for (double x : *center) EXPECT_EQ(x, std::nearbyint(x / m->GridSpacing()) * m->GridSpacing());
+    // Noise norms over 20,000 releases against NoiseNormCdf: KS at alpha 1e-6 (critical 0.0194);
+    // the same norms against a 10% larger epsilon are rejected.
+    SeededRandom rng(11);
+    std::vector<double> norms;
+    for (int i = 0; i < 20000; ++i) {
+      std::vector<double> released = *m->Release(code, rng);
+      for (size_t c = 0; c < released.size(); ++c) released[c] -= (*center)[c];
+      norms.push_back(m->Norm(released));
+    }
+    const double critical = testing::KsCriticalValue(norms.size(), 1e-6);
+    EXPECT_LT(testing::KolmogorovSmirnov(norms, [&](double r) { return m->NoiseNormCdf(r); }),
+              critical);
+    MetricMechanismParams wrong = p;
+    wrong.epsilon_per_unit *= 1.1;
+    auto w = MetricMechanism::Create(wrong);
+    EXPECT_GT(testing::KolmogorovSmirnov(norms, [&](double r) { return w->NoiseNormCdf(r); }),
+              critical);
+    // The closed form agrees with the test library's Gamma CDF.
+    for (double r : {0.5, 4.0, 12.0, 40.0}) {
+      EXPECT_NEAR(m->NoiseNormCdf(r),
+                  testing::GammaIntegerShapeCdf(r, p.dimension, 1 / p.epsilon_per_unit), 1e-12);
+    }
+  }
+}
+
+TEST(MetricMechanism, ParametersSurviveTheirTextForm) {
+  MetricMechanismParams p = Params();
+  p.metric = NoiseMetric::kL1;
+  p.epsilon_per_unit = 0.1;  // not a short decimal: the text form must be exact
+  p.grid_exponent = -11;
+  auto back = ParseMechanismParams(FormatMechanismParams(p));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->metric, p.metric);
+  EXPECT_EQ(back->epsilon_per_unit, p.epsilon_per_unit);
+  EXPECT_EQ(back->clip_radius, p.clip_radius);
+  EXPECT_EQ(back->grid_exponent, -11);
+  EXPECT_EQ(back->dimension, p.dimension);
+  for (const char* bad : {"", "l3 0x1p-1 0x1p+1 -11 8", "l2 0x1p-1 0x1p+1 -11", "l2 x 1 -11 8",
+                          "l2 -1 3 -11 8", "l2 1 3 -11 8 extra", "l2 1 3 -11 0"}) {
+    EXPECT_FALSE(ParseMechanismParams(bad).ok()) << bad;
+  }
 }
 
 }  // namespace

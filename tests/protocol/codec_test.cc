@@ -75,6 +75,18 @@ TEST(Codec, SiteResponsesRoundTrip) {
   }
 }
 
+TEST(Codec, RelationAndMechanismRoundTrip) {
+  Reserve reserve{"r", "heart", 5, 3, "codes", true};
+  EXPECT_EQ(std::get<Reserve>(*DecodeSiteRequest(EncodeSiteRequest(reserve))).relation,
+            NeighbouringRelation::kUnstated)
+      << "what an older agent sends";
+  reserve.relation = NeighbouringRelation::kReplaceOne;
+  reserve.mechanism = {NoiseMetric::kL1, 0.5, 3.0, -11, 8};
+  const auto back = std::get<Reserve>(*DecodeSiteRequest(EncodeSiteRequest(reserve)));
+  EXPECT_EQ(back.relation, NeighbouringRelation::kReplaceOne);
+  EXPECT_EQ(back.mechanism, reserve.mechanism);
+}
+
 TEST(Codec, ModelChargeFieldsRoundTrip) {
   Reserve reserve{"r", "heart", 5, 3, "codes", true};
   reserve.model_sha256 = "abc";
