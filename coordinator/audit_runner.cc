@@ -176,12 +176,23 @@ absl::StatusOr<Downstream> RunDownstream(const DatasetDeclaration& dataset,
 // The canaries' membership scores against one release: in record space from its rows, or for
 // a codes-mode release in its latent space (released codes against the canaries' codes under
 // its published encoder: sharper than comparing with decoded samples).
-absl::StatusOr<CanaryScores> ScoreRelease(Storage& storage, const DatasetDeclaration& dataset,
-                                          const ReleaseRecord& release, const data::Table& canaries,
-                                          const data::Table& released_rows,
-                                          const data::Table& reference) {
-  if (release.mode != "codes")
-    return ScoreCanaries(canaries, released_rows, reference, dataset.schema);
+// What the coordinator can tell from a release about its canaries: their scores and, in codes
+// mode with a stated mechanism, whether they are present at all.
+struct ReleaseEvidence {
+  CanaryScores scores;
+  std::optional<PresenceTest> presence;
+};
+
+absl::StatusOr<ReleaseEvidence> ScoreRelease(Storage& storage, const DatasetDeclaration& dataset,
+                                             const ReleaseRecord& release, const AuditRecord& audit,
+                                             const data::Table& canaries,
+                                             const data::Table& released_rows,
+                                             const data::Table& reference) {
+  ReleaseEvidence evidence;
+  if (release.mode != "codes") {
+    evidence.scores = ScoreCanaries(canaries, released_rows, reference, dataset.schema);
+    return evidence;
+  }
   ASSIGN_OR_RETURN(const std::optional<std::string> model,
                    storage.ModelBytes(release.model_sha256));
   if (!model)
@@ -192,13 +203,31 @@ absl::StatusOr<CanaryScores> ScoreRelease(Storage& storage, const DatasetDeclara
   ASSIGN_OR_RETURN(const data::Matrix released_codes,
                    data::ParseMatrixCsv(content, canary_codes.cols, /*header=*/false,
                                         "codes of " + release.release_id));
-  return ScoreCanaryCodes(canary_codes, released_codes);
+  evidence.scores = ScoreCanaryCodes(canary_codes, released_codes);
+  if (!release.mechanism.empty()) {
+    ASSIGN_OR_RETURN(const privacy::MetricMechanismParams params,
+                     privacy::ParseMechanismParams(release.mechanism));
+    ASSIGN_OR_RETURN(const privacy::MetricMechanism mechanism,
+                     privacy::MetricMechanism::Create(params));
+    ASSIGN_OR_RETURN(evidence.presence,
+                     TestCanaryPresence(mechanism, canary_codes, released_codes,
+                                        CanaryRows(audit.bits, audit.salt, release.rows_received),
+                                        audit.bits));
+  }
+  return evidence;
 }
 
 // Why a release fails; empty when it passes.
-std::string FailureReasons(const CanaryVerdict& verdict, const Downstream& downstream,
-                           const AuditRunOptions& options) {
+std::string FailureReasons(const CanaryVerdict& verdict,
+                           const std::optional<PresenceTest>& presence,
+                           const Downstream& downstream, const AuditRunOptions& options) {
   std::vector<std::string> reasons;
+  if (presence && !presence->passed) {
+    reasons.push_back(absl::StrFormat(
+        "canaries missing or the mechanism is not as stated: the codes at the revealed positions "
+        "are not the canaries' codes plus the stated noise (KS %.3f > %.3f over %d pairs)",
+        presence->ks_statistic, presence->critical_value, presence->pairs));
+  }
   if (verdict.exceeds_claim) {
     reasons.push_back(absl::StrFormat(
         "empirical epsilon >= %.3f at %.0f%% exceeds the claimed %.3f: a bug in the site's "
@@ -315,15 +344,27 @@ absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclara
         if (!other.canary_rows.count(i))
           reference.rows.push_back(other.rows.rows[static_cast<size_t>(i)]);
     }
-    ASSIGN_OR_RETURN(const CanaryScores scores,
-                     ScoreRelease(storage, dataset, r, canaries, p.rows, reference));
+    ASSIGN_OR_RETURN(const ReleaseEvidence evidence,
+                     ScoreRelease(storage, dataset, r, *p.audit, canaries, p.rows, reference));
     const CanaryVerdict verdict =
-        JudgeCanaries(scores, p.audit->bits, static_cast<double>(ClaimedMicros(r)) / 1e6,
+        JudgeCanaries(evidence.scores, p.audit->bits, static_cast<double>(ClaimedMicros(r)) / 1e6,
                       r.model_delta, options.confidence);
-    const std::string reason = FailureReasons(verdict, downstream, options);
+    const std::string reason = FailureReasons(verdict, evidence.presence, downstream, options);
     const bool passed = reason.empty();
     Json entry = ReleaseJson(r, verdict, options.confidence);
     entry["scored_in"] = r.mode == "codes" ? "latent codes (the published encoder)" : "records";
+    entry["neighbouring_relation"] = r.relation;
+    if (evidence.presence) {
+      entry["presence_test"] = {{"pairs", evidence.presence->pairs},
+                                {"ks_statistic", evidence.presence->ks_statistic},
+                                {"critical_value", evidence.presence->critical_value},
+                                {"alpha", 1e-6},
+                                {"passed", evidence.presence->passed}};
+    } else {
+      entry["presence_test"] = r.mode == "codes"
+                                   ? "not run: the reservation stated no mechanism"
+                                   : "not possible for synthetic records (no known output law)";
+    }
     entry["status"] = passed ? "passed" : "failed";
     entry["reason"] = reason;
     AuditVerdictRecord record;

@@ -106,6 +106,46 @@ CanaryScores ScoreCanaryCodes(const data::Matrix& canary_codes,
   return scores;
 }
 
+absl::StatusOr<PresenceTest> TestCanaryPresence(const privacy::MetricMechanism& mechanism,
+                                                const data::Matrix& canary_codes,
+                                                const data::Matrix& released_codes,
+                                                const std::vector<int64_t>& positions,
+                                                const std::string& bits) {
+  const auto m = static_cast<int64_t>(bits.size());
+  if (static_cast<int64_t>(positions.size()) != m || canary_codes.rows != 2 * m ||
+      canary_codes.cols != mechanism.params().dimension ||
+      released_codes.cols != canary_codes.cols) {
+    return absl::InvalidArgumentError("the presence test needs one position and two canary "
+                                      "codes per pair, in the mechanism's dimension");
+  }
+  std::vector<double> norms;
+  for (int64_t j = 0; j < m; ++j) {
+    const int64_t row = positions[static_cast<size_t>(j)];
+    if (row < 0 || row >= released_codes.rows)
+      return absl::InvalidArgumentError("a revealed position lies outside the release");
+    const int64_t canary = privacy::IncludedCanaryIndex(j, bits[static_cast<size_t>(j)]);
+    const float* code = canary_codes.Row(canary);
+    ASSIGN_OR_RETURN(const std::vector<double> center,
+                     mechanism.Center(std::vector<double>(code, code + canary_codes.cols)));
+    std::vector<double> residual(center.size());
+    const float* released = released_codes.Row(row);
+    for (size_t c = 0; c < center.size(); ++c) residual[c] = released[c] - center[c];
+    norms.push_back(mechanism.Norm(residual));
+  }
+  PresenceTest test;
+  test.pairs = static_cast<int>(m);
+  if (m == 0) return test;
+  std::sort(norms.begin(), norms.end());
+  for (size_t i = 0; i < norms.size(); ++i) {
+    const double f = mechanism.NoiseNormCdf(norms[i]);
+    test.ks_statistic = std::max({test.ks_statistic, (i + 1.0) / m - f, f - static_cast<double>(i) / m});
+  }
+  constexpr double kAlpha = 1e-6;
+  test.critical_value = std::sqrt(std::log(2.0 / kAlpha) / (2.0 * static_cast<double>(m)));
+  test.passed = test.ks_statistic <= test.critical_value;
+  return test;
+}
+
 CanaryVerdict JudgeCanaries(const CanaryScores& scores, const std::string& bits,
                             double claimed_epsilon, double delta, double confidence) {
   CanaryVerdict v;

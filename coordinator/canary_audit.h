@@ -18,6 +18,7 @@
 #include "common/data/schema.h"
 #include "common/data/table.h"
 #include "common/eval/metrics.h"
+#include "common/privacy/metric_mechanism.h"
 #include "common/privacy/random.h"
 
 namespace fedsyn::coordinator {
@@ -56,6 +57,28 @@ CanaryScores ScoreCanaries(const data::Table& canaries, const data::Table& relea
 // published encoder and the released noised codes (other sites' codes live in other latent
 // spaces, so the density ratio has no reference here).
 CanaryScores ScoreCanaryCodes(const data::Matrix& canary_codes, const data::Matrix& released_codes);
+
+// Codes mode: are the revealed canaries in the released codes? The code at pair j's revealed
+// position minus the stated mechanism's centre of its included canary's code (the published
+// encoder's mean) is exactly the rounded noise, whose norm follows the mechanism's law
+// (MetricMechanism::NoiseNormCdf, Gamma(k, 1/eps_d)). A one-sample Kolmogorov-Smirnov test of
+// the m norms against that law at alpha = 1e-6 (DKW critical value): an honest release fails
+// it with probability below 1e-6 (plus the grid rounding's negligible shift). Codes at those
+// positions that do not come from the canaries (canaries left out of the release), or noise from
+// another mechanism than the one stated, fail it when the difference shows in m norms — with
+// little power when eps_d is small (the noise then dwarfs the distance between codes).
+// `positions` are the revealed rows, ascending: the j-th holds pair j's included canary.
+struct PresenceTest {
+  int pairs = 0;
+  double ks_statistic = 0;
+  double critical_value = 0;
+  bool passed = true;
+};
+absl::StatusOr<PresenceTest> TestCanaryPresence(const privacy::MetricMechanism& mechanism,
+                                                const data::Matrix& canary_codes,
+                                                const data::Matrix& released_codes,
+                                                const std::vector<int64_t>& positions,
+                                                const std::string& bits);
 
 // One way of turning scores into a bound: "one-run" (Steinke et al. 2023; guess "in" for the k
 // highest and "out" for the k lowest scores, abstain on the rest) or "threshold" (Jagielski et

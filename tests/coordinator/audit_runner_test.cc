@@ -7,6 +7,7 @@
 #include "coordinator/audit_runner.h"
 
 #include <filesystem>
+#include <map>
 
 #include "common/data/table_io.h"
 #include "common/model/model_bundle.h"
@@ -45,8 +46,11 @@ class AuditRun : public ::testing::Test {
   // The site's whole audited release over the site API; returns the release id. `claimed` is
   // the release's epsilon as reserved; in codes mode the decoder says it was trained with DP at
   // epsilon 0.5 (it was not: part of the test-only hook), so the claim grows by 0.5.
+  // `canaries_released` false: a dishonest site that trains on its canaries but releases real
+  // records at their positions.
   std::string AuditedRelease(const std::string& id, double epsilon_per_unit, double claimed,
-                             uint64_t seed, const std::string& mode = "synthetic") {
+                             uint64_t seed, const std::string& mode = "synthetic",
+                             bool canaries_released = true) {
     SeededRandom site_rng(seed);
     SiteSession session(
         "cleveland", *storage_, config_, [] { return 1000; }, coordinator_rng_);
@@ -63,6 +67,12 @@ class AuditRun : public ::testing::Test {
         data::ReadCsvTable(fedsyn::testing::HeartFile("cleveland"), heart_->schema)->table;
     record.positions = *site::InsertIncludedCanaries(record, heart_->schema, input);
     model::ModelBundle bundle = fedsyn::testing::MemorisingModel(*heart_, input, seed);
+    if (!canaries_released) {
+      const std::vector<int64_t> positions =
+          privacy::CanaryPositions(record.salt, input.num_rows(), record.bits.size());
+      for (size_t j = 0; j < positions.size(); ++j)
+        input.rows[static_cast<size_t>(positions[j])] = input.rows[j];  // a real record instead
+    }
     const privacy::MetricMechanism mechanism =
         fedsyn::testing::MemorisingMechanism(epsilon_per_unit);
     p::Reserve reserve{id,   "heart", *privacy::EpsilonToChargeMicros(claimed), input.num_rows(),
@@ -216,6 +226,9 @@ TEST_F(AuditRun, ANoiselessCodesReleaseIsScoredInItsLatentSpaceAndFails) {
               verdict.reason.c_str());
   EXPECT_FALSE(verdict.passed);
   EXPECT_GT(verdict.lower_bound_micros, 1'500'000);
+  // The codes are not what the stated mechanism would give: the presence test says so too.
+  EXPECT_FALSE(entry["presence_test"]["passed"].get<bool>());
+  EXPECT_THAT(verdict.reason, HasSubstr("mechanism is not as stated"));
   // The gate and the export work on codes releases as on any other: held back, and once
   // approved exported as decoded records without the canary rows.
   auto held = ExportPooledCsv(*storage_, config_, "heart", false, coordinator_rng_);
@@ -225,6 +238,33 @@ TEST_F(AuditRun, ANoiselessCodesReleaseIsScoredInItsLatentSpaceAndFails) {
   auto approved = ExportPooledCsv(*storage_, config_, "heart", false, coordinator_rng_);
   ASSERT_TRUE(approved.ok()) << approved.status();
   EXPECT_EQ(std::count(approved->csv.begin(), approved->csv.end(), '\n') - 1, 303);
+}
+
+// The presence test in codes mode: an honest release (the stated mechanism at eps_d = 2) keeps
+// its canaries' codes plus noise of the stated law and passes; a site that trained on its
+// canaries but released real records at their positions fails as "canaries missing".
+TEST_F(AuditRun, CodesWithoutTheirCanariesFailThePresenceTest) {
+  ASSERT_TRUE(storage_->SetLimit("cleveland", "heart", 500'000'000).ok());  // two claims of ~40
+  const double claim = fedsyn::testing::MemorisingReleaseEpsilon(2.0);
+  const std::string honest = AuditedRelease("present", 2.0, claim, 6, "codes");
+  const std::string missing = AuditedRelease("missing", 2.0, claim, 7, "codes",
+                                             /*canaries_released=*/false);
+  auto run = RunAudits(*storage_, config_, AuditRunOptions{}, coordinator_rng_, 2000);
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_EQ(run->size(), 1u);
+  std::map<std::string, nlohmann::json> by_id;
+  for (const auto& entry : run->at(0).report["releases"]) by_id[entry["release_id"]] = entry;
+  const auto& present_test = by_id.at(honest)["presence_test"];
+  const auto& missing_test = by_id.at(missing)["presence_test"];
+  std::printf("presence: honest KS %.3f, canaries missing KS %.3f (critical %.3f, %d pairs)\n",
+              present_test["ks_statistic"].get<double>(),
+              missing_test["ks_statistic"].get<double>(),
+              present_test["critical_value"].get<double>(), present_test["pairs"].get<int>());
+  EXPECT_TRUE(present_test["passed"].get<bool>());
+  EXPECT_FALSE(missing_test["passed"].get<bool>());
+  EXPECT_THAT((**storage_->GetVerdict(missing)).reason, HasSubstr("canaries missing"));
+  EXPECT_THAT((**storage_->GetVerdict(honest)).reason,
+              ::testing::Not(HasSubstr("canaries missing")));
 }
 
 }  // namespace
