@@ -116,7 +116,8 @@ int main(int argc, char** argv) {
   model::DpSgdOptions conv_dp_options = dp;
   conv_dp_options.expected_batch_size = 64;
   start = std::chrono::steady_clock::now();
-  auto conv_report = (*conv_dp)->TrainPrivately(pixels, conv_dp_options, conv_options, key_source, progress);
+  auto conv_report =
+      (*conv_dp)->TrainPrivately(pixels, conv_dp_options, conv_options, key_source, progress);
   const double conv_dp_seconds = bench::Seconds(start);
   if (!conv_report.ok()) return 1;
   std::printf(

@@ -10,10 +10,10 @@
 #include "common/base/utc_time.h"
 #include "common/data/table_io.h"
 #include "common/eval/attacks.h"
-#include "common/privacy/digest.h"
 #include "common/eval/logistic_regression.h"
 #include "common/eval/metrics_json.h"
 #include "common/model/classifier.h"
+#include "common/privacy/digest.h"
 #include "coordinator/audit_report.h"
 #include "coordinator/canary_audit.h"
 #include "coordinator/decoder.h"
@@ -209,10 +209,10 @@ absl::StatusOr<ReleaseEvidence> ScoreRelease(Storage& storage, const DatasetDecl
                      privacy::ParseMechanismParams(release.mechanism));
     ASSIGN_OR_RETURN(const privacy::MetricMechanism mechanism,
                      privacy::MetricMechanism::Create(params));
-    ASSIGN_OR_RETURN(evidence.presence,
-                     TestCanaryPresence(mechanism, canary_codes, released_codes,
-                                        CanaryRows(audit.bits, audit.salt, release.rows_received),
-                                        audit.bits));
+    ASSIGN_OR_RETURN(
+        evidence.presence,
+        TestCanaryPresence(mechanism, canary_codes, released_codes,
+                           CanaryRows(audit.bits, audit.salt, release.rows_received), audit.bits));
   }
   return evidence;
 }

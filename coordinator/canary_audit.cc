@@ -115,8 +115,9 @@ absl::StatusOr<PresenceTest> TestCanaryPresence(const privacy::MetricMechanism& 
   if (static_cast<int64_t>(positions.size()) != m || canary_codes.rows != 2 * m ||
       canary_codes.cols != mechanism.params().dimension ||
       released_codes.cols != canary_codes.cols) {
-    return absl::InvalidArgumentError("the presence test needs one position and two canary "
-                                      "codes per pair, in the mechanism's dimension");
+    return absl::InvalidArgumentError(
+        "the presence test needs one position and two canary "
+        "codes per pair, in the mechanism's dimension");
   }
   std::vector<double> norms;
   for (int64_t j = 0; j < m; ++j) {
@@ -138,7 +139,8 @@ absl::StatusOr<PresenceTest> TestCanaryPresence(const privacy::MetricMechanism& 
   std::sort(norms.begin(), norms.end());
   for (size_t i = 0; i < norms.size(); ++i) {
     const double f = mechanism.NoiseNormCdf(norms[i]);
-    test.ks_statistic = std::max({test.ks_statistic, (i + 1.0) / m - f, f - static_cast<double>(i) / m});
+    test.ks_statistic =
+        std::max({test.ks_statistic, (i + 1.0) / m - f, f - static_cast<double>(i) / m});
   }
   constexpr double kAlpha = 1e-6;
   test.critical_value = std::sqrt(std::log(2.0 / kAlpha) / (2.0 * static_cast<double>(m)));
@@ -195,7 +197,8 @@ CanaryVerdict JudgeCanaries(const CanaryScores& scores, const std::string& bits,
       v.estimates.push_back(
           {name, "one-run", k, eval::OneRunEpsilonLowerBound(m, k, right, delta, each)});
       int64_t false_positives = 0;
-      for (int t = 0; t < k; ++t) false_positives += !included[static_cast<size_t>(order[static_cast<size_t>(t)])];
+      for (int t = 0; t < k; ++t)
+        false_positives += !included[static_cast<size_t>(order[static_cast<size_t>(t)])];
       const int64_t true_positives = k - false_positives;
       v.estimates.push_back(
           {name, "threshold", k,

@@ -37,8 +37,7 @@ absl::StatusOr<int> CheckPublishedDecoder(std::string_view model,
   if (!claims.audit_job.empty() &&
       model::TrainingParameterText(bundle, "audit_job") != claims.audit_job) {
     return absl::FailedPreconditionError(
-        "the published decoder was not trained under the release's audit job " +
-        claims.audit_job);
+        "the published decoder was not trained under the release's audit job " + claims.audit_job);
   }
   return bundle.vae->spec().latent_dim;
 }

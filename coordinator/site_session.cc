@@ -19,8 +19,8 @@ namespace {
 // The mechanism a reservation states, in the privacy layer's terms.
 privacy::MetricMechanismParams WireToMechanismParams(const protocol::Mechanism& wire) {
   privacy::MetricMechanismParams params;
-  params.metric =
-      wire.metric == protocol::NoiseMetric::kL1 ? privacy::NoiseMetric::kL1 : privacy::NoiseMetric::kL2;
+  params.metric = wire.metric == protocol::NoiseMetric::kL1 ? privacy::NoiseMetric::kL1
+                                                            : privacy::NoiseMetric::kL2;
   params.epsilon_per_unit = wire.epsilon_per_unit;
   params.clip_radius = wire.clip_radius;
   params.grid_exponent = wire.grid_exponent;
@@ -150,8 +150,7 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
   ReservationRequest request{
       site_id_,     reserve.dataset, reserve.release_id,    reserve.charge_micros,
       reserve.rows, reserve.mode,    reserve.model_private, clock_()};
-  request.relation =
-      privacy::NeighbouringRelationName(privacy::NeighbouringRelation::kReplaceOne);
+  request.relation = privacy::NeighbouringRelationName(privacy::NeighbouringRelation::kReplaceOne);
   request.mechanism = privacy::FormatMechanismParams(mechanism->params());
   request.model_sha256 = reserve.model_sha256;
   request.model_charge_micros = reserve.model_private ? reserve.model_epsilon_micros : 0;

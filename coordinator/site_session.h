@@ -66,7 +66,7 @@ class SiteSession {
   absl::StatusOr<DecoderClaims> ClaimsOf(const ReleaseRecord& release);
   // release id -> its checked decoder's latent dimension.
   std::map<std::string, int> latent_dims_;
-  privacy::RandomSource* canary_random_;    // a pointer, so that a session stays movable
+  privacy::RandomSource* canary_random_;  // a pointer, so that a session stays movable
 };
 
 }  // namespace fedsyn::coordinator

@@ -491,9 +491,10 @@ absl::StatusOr<Json> RunEvaluation(const EvaluateRequest& r, privacy::RandomSour
   if (r.target == model::ClassifierArchitecture::kCnn28 && domain.kind != model::DataKind::kImage)
     return absl::InvalidArgumentError("the CNN target is for images");
   std::string delta_warning;
-  ASSIGN_OR_RETURN(const double delta,
-                   privacy::ResolveDelta(r.delta > 0 ? std::optional<double>(r.delta) : std::nullopt,
-                                         r.members, &delta_warning));
+  ASSIGN_OR_RETURN(
+      const double delta,
+      privacy::ResolveDelta(r.delta > 0 ? std::optional<double>(r.delta) : std::nullopt, r.members,
+                            &delta_warning));
   if (!delta_warning.empty()) spdlog::warn("{}", delta_warning);
   Experiment experiment(r, domain, delta, noise);
   auto uses = [&r](const char* method) {

@@ -244,7 +244,8 @@ void AddEvaluateOptions(CLI::App* cmd, CliState& s) {
   cmd->add_option("--seeds", e.seeds, "seeds (splits, initialisation)")->delimiter(',');
   cmd->add_option("--epsilons", e.epsilons, "total epsilons")->delimiter(',');
   cmd->add_option("--methods", e.methods, "real, dpsgd, paper, e2e")->delimiter(',');
-  cmd->add_option("--delta", e.delta, "delta (default min(1e-6, 1/(10 members)))")->check(CLI::PositiveNumber);
+  cmd->add_option("--delta", e.delta, "delta (default min(1e-6, 1/(10 members)))")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--target", s.evaluate_target, "target model: logistic, mlp or cnn")
       ->check(CLI::IsMember({"logistic", "mlp", "cnn"}));
   cmd->add_option("--target-hidden", e.target_hidden, "hidden widths of the target")
@@ -438,9 +439,10 @@ int main(int argc, char** argv) {
                   s.dataset.c_str());
       return fedsyn::base::kExitOk;
     }
-    std::printf("audit job %s: %zu canaries (%zu pairs, one of each included), inclusion "
-                "committed\n",
-                job->release_id.c_str(), 2 * job->bits.size(), job->bits.size());
+    std::printf(
+        "audit job %s: %zu canaries (%zu pairs, one of each included), inclusion "
+        "committed\n",
+        job->release_id.c_str(), 2 * job->bits.size(), job->bits.size());
     std::printf(
         "next: fedsyn-agent train ... --audit-job %s --site-kit %s, then submit ... "
         "--audit-job %s\n",

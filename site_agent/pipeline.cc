@@ -22,15 +22,15 @@ using Json = nlohmann::json;
 Json TrainingParametersJson(const TrainRequest& request, uint64_t seed) {
   const auto& o = request.train;
   Json parameters = {{"seed", seed},
-          {"mode", "non-private (Adam)"},
-          {"max_epochs", o.max_epochs},
-          {"batch_size", o.batch_size},
-          {"learning_rate", o.learning_rate},
-          {"validation_fraction", o.validation_fraction},
-          {"patience", o.patience},
-          {"latent_dim", request.model.latent_dim},
-          {"hidden", request.model.hidden},
-          {"beta", request.model.beta}};
+                     {"mode", "non-private (Adam)"},
+                     {"max_epochs", o.max_epochs},
+                     {"batch_size", o.batch_size},
+                     {"learning_rate", o.learning_rate},
+                     {"validation_fraction", o.validation_fraction},
+                     {"patience", o.patience},
+                     {"latent_dim", request.model.latent_dim},
+                     {"hidden", request.model.hidden},
+                     {"beta", request.model.beta}};
   if (!request.dataset.empty()) parameters["dataset"] = request.dataset;
   if (!request.audit_job.empty()) parameters["audit_job"] = request.audit_job;
   return parameters;
@@ -228,7 +228,8 @@ absl::StatusOr<PrivacyUnits> BoundContributions(data::ReadResult& read, const da
       person_rows.resize(per_person);
     }
     const size_t own = person_rows.size();
-    while (person_rows.size() < per_person) person_rows.push_back(person_rows[rng.UniformBelow(own)]);
+    while (person_rows.size() < per_person)
+      person_rows.push_back(person_rows[rng.UniformBelow(own)]);
     for (const size_t row : person_rows) {
       kept.rows.push_back(read.table.rows[row]);
       units.unit_of_row.push_back(next_unit);
@@ -240,7 +241,6 @@ absl::StatusOr<PrivacyUnits> BoundContributions(data::ReadResult& read, const da
   units.count = next_unit;
   return units;
 }
-
 
 namespace {
 

@@ -58,7 +58,6 @@ struct TrainRequest {
   std::string audit_job;
 };
 
-
 struct TrainSummary {
   model::TrainReport report;
   std::optional<model::DpTrainReport> dp;

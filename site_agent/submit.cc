@@ -101,16 +101,19 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
     return absl::FailedPreconditionError(
         trained_for.empty()
             ? "the model does not name the dataset it was trained on, so its epsilon cannot be "
-              "charged to the right budget: train it with --dataset " + dataset
-            : "the model was trained for dataset '" + trained_for + "' and its epsilon is charged "
-              "there; it cannot release to '" + dataset + "'");
+              "charged to the right budget: train it with --dataset " +
+                  dataset
+            : "the model was trained for dataset '" + trained_for +
+                  "' and its epsilon is charged "
+                  "there; it cannot release to '" +
+                  dataset + "'");
   }
   if (audit_job &&
       model::TrainingParameterText(prepared.bundle, "audit_job") != audit_job->release_id) {
     // A model trained before the job was opened cannot hold the job's canaries.
-    return absl::FailedPreconditionError(
-        "the model was not trained under audit job " + audit_job->release_id +
-        ": train it with --audit-job " + audit_job->release_id + " (after the job was opened)");
+    return absl::FailedPreconditionError("the model was not trained under audit job " +
+                                         audit_job->release_id + ": train it with --audit-job " +
+                                         audit_job->release_id + " (after the job was opened)");
   }
   ASSIGN_OR_RETURN(auto ledger, LocalLedger::Open(kit.ledger_path));
   if (audit_job) RETURN_IF_ERROR(CarryCanaries(*audit_job, *ledger, prepared));

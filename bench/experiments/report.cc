@@ -161,9 +161,9 @@ std::string DatasetSection(const Json& report, const std::string& figures_rel,
         " test records, an attacker pool of " + s["attacker_pool"].dump() + "; " +
         s["classes"].dump() + " classes; seeds " + s["seeds"].dump() +
         "; δ = " + Format("%.3g", s["delta"].get<double>()) +
-        "; every ε replace-one (n public); DP-SGD clip " +
-        s["dp_sgd"]["clip"].dump() + ", expected batch " + s["dp_sgd"]["expected_batch"].dump() +
-        ", " + s["dp_sgd"]["epochs"].dump() + " epochs, step size " +
+        "; every ε replace-one (n public); DP-SGD clip " + s["dp_sgd"]["clip"].dump() +
+        ", expected batch " + s["dp_sgd"]["expected_batch"].dump() + ", " +
+        s["dp_sgd"]["epochs"].dump() + " epochs, step size " +
         s["dp_sgd"].value("learning_rate", Json(0.001)).dump() + "; VAE latent " +
         s["vae"]["latent_dim"].dump() + ", hidden " + s["vae"]["hidden"].dump() +
         "; clip radius R = " + s["clip_radius"].dump() + "; " + s["shadow_models"].dump() +

@@ -168,10 +168,9 @@ absl::StatusOr<Schema> Schema::Parse(const std::string& toml_text, const std::st
 
   const toml::table* dataset = root["dataset"].as_table();
   if (dataset == nullptr) return KeyError(source, "[dataset]", "section is required");
-  RETURN_IF_ERROR(
-      CheckKnownKeys(*dataset,
-                     {"name", "label", "missing", "out_of_range", "person_id", "max_rows_per_person"},
-                     source, "[dataset]"));
+  RETURN_IF_ERROR(CheckKnownKeys(
+      *dataset, {"name", "label", "missing", "out_of_range", "person_id", "max_rows_per_person"},
+      source, "[dataset]"));
   schema.name = (*dataset)["name"].value_or(std::string());
   if (schema.name.empty()) return KeyError(source, "[dataset]", "needs a name");
   std::vector<std::string> default_missing;

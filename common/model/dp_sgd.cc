@@ -120,16 +120,16 @@ absl::StatusOr<DpTrainReport> Vae::TrainPrivately(const data::Matrix& data,
   // The parameters were initialised by Create; nothing below draws from LibTorch's generator.
   const torch::Tensor all = ToTensor(data);
   const int64_t latent_dim = net.spec_.latent_dim;
-  ASSIGN_OR_RETURN(DpTrainReport report,
-                   RunDpSgd(
-                       net, data.rows, options, train_options.learning_rate, key_source,
-                       [&](const torch::Tensor& chosen, double row_clip_norm,
-                           privacy::RandomSource& noise) {
-                         const torch::Tensor x = all.index_select(0, chosen);
-                         const torch::Tensor eps = NormalTensor(noise, {x.size(0), latent_dim}, 1.0);
-                         return ClipPerRecord(net, x, eps, row_clip_norm);
-                       },
-                       progress, unit_of_row));
+  ASSIGN_OR_RETURN(
+      DpTrainReport report,
+      RunDpSgd(
+          net, data.rows, options, train_options.learning_rate, key_source,
+          [&](const torch::Tensor& chosen, double row_clip_norm, privacy::RandomSource& noise) {
+            const torch::Tensor x = all.index_select(0, chosen);
+            const torch::Tensor eps = NormalTensor(noise, {x.size(0), latent_dim}, 1.0);
+            return ClipPerRecord(net, x, eps, row_clip_norm);
+          },
+          progress, unit_of_row));
   report.train.threads = threads;
   return report;
 }
@@ -163,7 +163,8 @@ absl::StatusOr<DpTrainReport> RunDpSgd(torch::nn::Module& module, int64_t record
     for (int64_t i = 0; i < records; ++i) {
       const int64_t unit = unit_of_row[static_cast<size_t>(i)];
       if (unit < 0 || unit >= records) return absl::InvalidArgumentError("invalid privacy unit");
-      if (static_cast<size_t>(unit) >= unit_rows.size()) unit_rows.resize(static_cast<size_t>(unit) + 1);
+      if (static_cast<size_t>(unit) >= unit_rows.size())
+        unit_rows.resize(static_cast<size_t>(unit) + 1);
       unit_rows[static_cast<size_t>(unit)].push_back(i);
     }
   }
@@ -183,10 +184,10 @@ absl::StatusOr<DpTrainReport> RunDpSgd(torch::nn::Module& module, int64_t record
       std::min(1.0, static_cast<double>(options.expected_batch_size) / static_cast<double>(n));
   const int64_t steps_per_epoch = static_cast<int64_t>(std::llround(1.0 / report.sampling_rate));
   report.steps = steps_per_epoch * options.epochs;
-  ASSIGN_OR_RETURN(report.noise_multiplier,
-                   privacy::CalibrateNoiseMultiplier(options.target_epsilon, options.delta,
-                                                     report.sampling_rate, report.steps,
-                                                     kDpSgdRelation));
+  ASSIGN_OR_RETURN(
+      report.noise_multiplier,
+      privacy::CalibrateNoiseMultiplier(options.target_epsilon, options.delta, report.sampling_rate,
+                                        report.steps, kDpSgdRelation));
   privacy::KeyedStream noise(key_source);
   const double expected_batch = report.sampling_rate * static_cast<double>(n);
   const double noise_std = report.noise_multiplier * options.clip_norm;

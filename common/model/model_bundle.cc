@@ -50,16 +50,16 @@ absl::StatusOr<ModelBundle> FromMetadata(std::unique_ptr<Vae> vae, const std::st
         path + ": a private model must state a positive epsilon and a delta in [0, 1)");
   }
   if (bundle.model_private) {
-    const Json* relation = metadata.contains("neighbouring_relation")
-                               ? &metadata["neighbouring_relation"]
-                               : nullptr;
+    const Json* relation =
+        metadata.contains("neighbouring_relation") ? &metadata["neighbouring_relation"] : nullptr;
     if (relation == nullptr || !relation->is_string() || *relation != kModelRelation) {
       // Models from before replace-one accounting state an add/remove epsilon, about half of
       // what a release that publishes n costs: using it would understate every manifest.
       return absl::FailedPreconditionError(
-          path + ": the model's epsilon is not stated under the replace-one relation (n "
-                 "public); it was trained by an earlier fedsyn under add/remove accounting. "
-                 "Train it again.");
+          path +
+          ": the model's epsilon is not stated under the replace-one relation (n "
+          "public); it was trained by an earlier fedsyn under add/remove accounting. "
+          "Train it again.");
     }
   }
   if (metadata["kind"] == "table") {

@@ -1,7 +1,7 @@
 #include "common/privacy/distributions.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <numbers>
 #include <utility>
 

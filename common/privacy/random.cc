@@ -12,7 +12,8 @@ namespace fedsyn::privacy {
 namespace {
 
 [[noreturn]] void FailClosed(const char* what) {
-  // Without entropy (or the keystream built from it) no privacy guarantee holds, and no caller can repair it.
+  // Without entropy (or the keystream built from it) no privacy guarantee holds, and no caller can
+  // repair it.
   std::fprintf(stderr, "fatal: OpenSSL %s failed (error %lu); refusing to continue\n", what,
                ERR_get_error());
   std::abort();
@@ -65,8 +66,7 @@ KeyedStream::KeyedStream(RandomSource& key_source) {
   if (ctx == nullptr) FailClosed("EVP_CIPHER_CTX_new");
   cipher_ = ctx;
   if (EVP_EncryptInit_ex(ctx, EVP_aes_256_ctr(), nullptr,
-                         reinterpret_cast<const unsigned char*>(key.data()),
-                         counter.data()) != 1) {
+                         reinterpret_cast<const unsigned char*>(key.data()), counter.data()) != 1) {
     FailClosed("EVP_EncryptInit_ex(aes-256-ctr)");
   }
   OPENSSL_cleanse(key.data(), sizeof(key));

@@ -202,8 +202,7 @@ absl::StatusOr<RdpAccountant> RdpAccountant::Deserialize(const std::string& text
       if (end != field.c_str() + field.size())
         return absl::DataLossError("invalid number in a saved RDP accountant");
     }
-    if (!(orders[i] > 1) || !(rdp[i] >= 0) || !(replace_one[i] >= 0) ||
-        !std::isfinite(orders[i]))
+    if (!(orders[i] > 1) || !(rdp[i] >= 0) || !(replace_one[i] >= 0) || !std::isfinite(orders[i]))
       return absl::DataLossError("invalid RDP accountant state");
   }
   RdpAccountant accountant(relation, std::move(orders));

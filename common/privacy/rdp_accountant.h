@@ -36,7 +36,7 @@ namespace fedsyn::privacy {
 double SubsampledGaussianRdp(double q, double sigma, double alpha);
 
 enum class NeighbouringRelation {
-  kAddRemove,  // D vs D with one record added or removed
+  kAddRemove,   // D vs D with one record added or removed
   kReplaceOne,  // D vs D with one record replaced (n public): what every fedsyn release states
 };
 

@@ -81,11 +81,11 @@ class AuditRun : public ::testing::Test {
     // The mechanism the site states: the one it runs when honest; under the noise-off hook, one
     // that would justify its (false) claim.
     const double honest = mechanism.RecordEpsilon();
-    reserve.mechanism = {p::NoiseMetric::kL2,
-                         honest <= claimed ? epsilon_per_unit
-                                           : epsilon_per_unit * claimed / honest * (1 - 1e-9),
-                         mechanism.params().clip_radius, *mechanism.params().grid_exponent,
-                         static_cast<uint32_t>(mechanism.params().dimension)};
+    reserve.mechanism = {
+        p::NoiseMetric::kL2,
+        honest <= claimed ? epsilon_per_unit : epsilon_per_unit * claimed / honest * (1 - 1e-9),
+        mechanism.params().clip_radius, *mechanism.params().grid_exponent,
+        static_cast<uint32_t>(mechanism.params().dimension)};
     std::string rows;
     if (mode == "codes") {
       bundle.model_private = true;

@@ -27,8 +27,7 @@ TEST(CanaryAudit, RevealMustMatchTheCommitment) {
   EXPECT_TRUE(CheckReveal(commitment, bits, salt, 128).ok());
   std::string flipped = bits;
   flipped[10] = flipped[10] == '1' ? '0' : '1';
-  EXPECT_EQ(CheckReveal(commitment, flipped, salt, 128).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckReveal(commitment, flipped, salt, 128).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(CheckReveal(commitment, bits, salt + "0", 128).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(CheckReveal(commitment, bits.substr(1), salt, 128).code(),
@@ -41,8 +40,7 @@ TEST(CanaryAudit, RevealMustMatchTheCommitment) {
             absl::StatusCode::kInvalidArgument);
   // Bits that match their commitment but were not drawn fairly (all ones: p = 2^-63).
   const std::string all_ones(64, '1');
-  const absl::Status loaded =
-      CheckReveal(privacy::Commitment(all_ones, salt), all_ones, salt, 128);
+  const absl::Status loaded = CheckReveal(privacy::Commitment(all_ones, salt), all_ones, salt, 128);
   EXPECT_EQ(loaded.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(loaded.message()), ::testing::HasSubstr("not plausible"));
   const int ones = static_cast<int>(std::count(bits.begin(), bits.end(), '1'));
@@ -55,13 +53,14 @@ TEST(CanaryAudit, RevealMustMatchTheCommitment) {
 TEST(CanaryAudit, PlausibilityOfRevealedBits) {
   SeededRandom rng(9);
   for (int i = 0; i < 2000; ++i) {
-    EXPECT_TRUE(
-        privacy::PlausibleFairBits(privacy::DrawInclusionBits(50, [&rng] { return rng.NextU64(); })));
+    EXPECT_TRUE(privacy::PlausibleFairBits(
+        privacy::DrawInclusionBits(50, [&rng] { return rng.NextU64(); })));
   }
   EXPECT_FALSE(privacy::PlausibleFairBits(std::string(50, '1')));
   EXPECT_FALSE(privacy::PlausibleFairBits(std::string(50, '0')));
   EXPECT_FALSE(privacy::PlausibleFairBits(std::string(45, '1') + std::string(5, '0')));
-  EXPECT_TRUE(privacy::PlausibleFairBits(std::string(35, '1') + std::string(15, '0')));  // p ~ 0.007
+  EXPECT_TRUE(
+      privacy::PlausibleFairBits(std::string(35, '1') + std::string(15, '0')));  // p ~ 0.007
   EXPECT_TRUE(privacy::PlausibleFairBits(std::string(20, '1')));  // too few bits to tell
 }
 

@@ -158,13 +158,17 @@ TEST_F(SiteSessionTest, BudgetRefusalCarriesTheRemainder) {
 
 TEST_F(SiteSessionTest, RefusesBadReservations) {
   SiteSession session = Greeted("cleveland");
-  EXPECT_EQ(ErrorOf(session.Handle(Stated(p::Reserve{"../etc", "heart", 1, 1, "synthetic", false}))).code,
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ErrorOf(session.Handle(Stated(p::Reserve{"r1", "adult", 1, 1, "synthetic", false}))).code,
-            absl::StatusCode::kNotFound);
-  EXPECT_EQ(ErrorOf(session.Handle(Stated(p::Reserve{"r1", "heart", 0, 1, "synthetic", false}))).code,
-            absl::StatusCode::kInvalidArgument);
-  const p::Error codes = ErrorOf(session.Handle(Stated(p::Reserve{"r1", "heart", 1, 1, "codes", false})));
+  EXPECT_EQ(
+      ErrorOf(session.Handle(Stated(p::Reserve{"../etc", "heart", 1, 1, "synthetic", false}))).code,
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      ErrorOf(session.Handle(Stated(p::Reserve{"r1", "adult", 1, 1, "synthetic", false}))).code,
+      absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      ErrorOf(session.Handle(Stated(p::Reserve{"r1", "heart", 0, 1, "synthetic", false}))).code,
+      absl::StatusCode::kInvalidArgument);
+  const p::Error codes =
+      ErrorOf(session.Handle(Stated(p::Reserve{"r1", "heart", 1, 1, "codes", false})));
   EXPECT_EQ(codes.code, absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(codes.message, HasSubstr("DP-trained model"));
   // A private model must say what its epsilon is.
@@ -303,7 +307,8 @@ TEST_F(SiteSessionTest, CanaryAuditsOpenBeforeTheReservationCommitFirstAndReveal
             absl::StatusCode::kInvalidArgument);
   // No reservation before the commitment; none for an id that is already reserved.
   EXPECT_EQ(
-      ErrorOf(session.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 3, "synthetic", false}))).code,
+      ErrorOf(session.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 3, "synthetic", false})))
+          .code,
       absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(
       session.Handle(Stated(p::Reserve{"r2", "heart", 1'000'000, 1, "synthetic", false}))));
@@ -329,8 +334,7 @@ TEST_F(SiteSessionTest, CanaryAuditsOpenBeforeTheReservationCommitFirstAndReveal
       << "the id is taken; nothing of it is shown";
   EXPECT_EQ(ErrorOf(va.Handle(p::CanaryReveal{"r1", bits, salt, "0,1,2,3"})).code,
             absl::StatusCode::kNotFound);
-  const p::Error mismatch =
-      ErrorOf(session.Handle(p::CanaryReveal{"r1", "1110", salt, "0,1,2,3"}));
+  const p::Error mismatch = ErrorOf(session.Handle(p::CanaryReveal{"r1", "1110", salt, "0,1,2,3"}));
   EXPECT_EQ(mismatch.code, absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(mismatch.message, HasSubstr("do not match the commitment"));
   EXPECT_EQ((*storage_->GetAudit("r1"))->state, AuditState::kInvalid);
@@ -392,8 +396,9 @@ TEST_F(SiteSessionTest, ASiteCannotActOnAnotherSitesRelease) {
   EXPECT_EQ(ErrorOf(va.Handle(p::UploadChunk{"r1", 0, kRow1})).code, absl::StatusCode::kNotFound);
   EXPECT_EQ(ErrorOf(va.Handle(p::Commit{"r1", 1, privacy::Sha256Hex(kRow1)})).code,
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(ErrorOf(va.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 1, "synthetic", false}))).code,
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      ErrorOf(va.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 1, "synthetic", false}))).code,
+      absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(std::get<p::ReleaseState>(va.Handle(p::ReleaseStateQuery{"r1"})).state, "unknown");
   EXPECT_EQ(std::get<p::ReleaseState>(cleveland.Handle(p::ReleaseStateQuery{"r1"})).state,
             "reserved");

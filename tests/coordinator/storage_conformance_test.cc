@@ -98,8 +98,7 @@ TEST_P(StorageConformance, ReplayMustMatchEveryFieldOfTheReservation) {
   for (const auto& [what, change] : changes) {
     ReservationRequest changed = private_request();
     change(changed);
-    EXPECT_EQ(storage_->Reserve(changed).status().code(), absl::StatusCode::kAlreadyExists)
-        << what;
+    EXPECT_EQ(storage_->Reserve(changed).status().code(), absl::StatusCode::kAlreadyExists) << what;
   }
   auto replay = storage_->Reserve(private_request());
   ASSERT_TRUE(replay.ok()) << replay.status();

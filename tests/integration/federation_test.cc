@@ -398,8 +398,8 @@ TEST_F(Federation, ConcurrentReservationsOverTheWireNeverOverspend) {
       auto client =
           site::CoordinatorClient::Connect(Kit("hungarian"), FastClient(), [] { return 0.5; });
       if (!client.ok()) return;
-      protocol::Reserve reserve{"c-" + std::to_string(i), "heart", 1'000'000, 1, "synthetic",
-                                false};
+      protocol::Reserve reserve{
+          "c-" + std::to_string(i), "heart", 1'000'000, 1, "synthetic", false};
       reserve.relation = protocol::NeighbouringRelation::kReplaceOne;
       reserve.mechanism = {protocol::NoiseMetric::kL2, 0.1, 3.0, -11, 8};  // 0.6 per row
       auto reserved = (*client)->Reserve(reserve);

@@ -104,7 +104,8 @@ double ConvertToEpsilon(const std::vector<double>& orders, const std::vector<dou
   double best = INFINITY;
   for (size_t i = 0; i < orders.size(); ++i) {
     const double a = orders[i];
-    best = std::min(best, rdp[i] + std::log((a - 1) / a) - (std::log(delta) + std::log(a)) / (a - 1));
+    best =
+        std::min(best, rdp[i] + std::log((a - 1) / a) - (std::log(delta) + std::log(a)) / (a - 1));
   }
   return best;
 }
@@ -127,9 +128,8 @@ TEST(RdpAccountant, ReplaceOneBoundMatchesIndependentGoldenValues) {
   for (int a = 2; a < 64; ++a) orders.push_back(a);
   std::vector<double> expected_rdp;
   for (double a : orders) {
-    expected_rdp.push_back(
-        2250 * ((a - 0.5) / (a - 1) * IntegratedRdp(0.04, 1.5, 2 * a) +
-                IntegratedRdp(0.04, 1.5, 2 * a - 1)));
+    expected_rdp.push_back(2250 * ((a - 0.5) / (a - 1) * IntegratedRdp(0.04, 1.5, 2 * a) +
+                                   IntegratedRdp(0.04, 1.5, 2 * a - 1)));
   }
   const double expected = ConvertToEpsilon(orders, expected_rdp, 1e-5);
   EXPECT_NEAR(expected, 18.6847, 1e-3);

@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <sstream>
 #include <map>
+#include <sstream>
 
 #include "common/data/idx.h"
 #include "common/data/table_io.h"
@@ -152,7 +152,8 @@ PersonFiles WritePersonFiles(const std::string& dir, bool with_a_missing_id = fa
   std::string toml((std::istreambuf_iterator<char>(schema_in)), std::istreambuf_iterator<char>());
   toml.replace(toml.find("[dataset]\n"), 10,
                "[dataset]\nperson_id = \"pid\"\nmax_rows_per_person = 2\n");
-  toml.replace(toml.find("[[column]]"), 10, "[[column]]\nname = \"pid\"\ntype = \"ignored\"\n\n[[column]]");
+  toml.replace(toml.find("[[column]]"), 10,
+               "[[column]]\nname = \"pid\"\ntype = \"ignored\"\n\n[[column]]");
   PersonFiles files{dir + (with_a_missing_id ? "/persons-missing.csv" : "/persons.csv"),
                     dir + "/persons.schema.toml"};
   std::ofstream(files.csv) << csv.str();
