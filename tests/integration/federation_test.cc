@@ -110,6 +110,22 @@ class Federation : public ::testing::Test {
     return testing::DemoDataDir() + "/heart_disease_uci/processed." + site + ".data";
   }
 
+  // A quick model of `site` trained in the clear under audit job `job`, with its canaries.
+  static site::TrainRequest TrainUnderAuditJob(const std::string& site,
+                                               const std::string& model_out,
+                                               const site::AuditJobRecord& job, int epochs,
+                                               uint64_t seed) {
+    site::TrainRequest train;
+    train.input_csv = Heart(site);
+    train.schema_path = testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml";
+    train.model_out = model_out;
+    train.train.max_epochs = epochs;
+    train.seed = seed;
+    train.extra_rows_csv = site::IncludedCanaryRows(job);
+    train.audit_job = job.release_id;
+    return train;
+  }
+
   site::SiteKit Kit(const std::string& site, const std::string& pki = "pki",
                     int64_t own_limit = 100'000'000) {
     site::SiteKit kit;
@@ -621,14 +637,8 @@ TEST_F(Federation, AnAuditedReleaseRevealsAfterAResumedUploadAndIsJudged) {
   EXPECT_EQ((*issued)->state, coordinator::AuditState::kCommitted) << "committed before training";
   EXPECT_TRUE((*issued)->bits.empty()) << "the coordinator does not know the bits yet";
 
-  site::TrainRequest train;
-  train.input_csv = Heart("cleveland");
-  train.schema_path = testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml";
-  train.model_out = dir_ + "/audited.model";
-  train.train.max_epochs = 3;
-  train.seed = 2;
-  train.extra_rows_csv = site::IncludedCanaryRows(*job);
-  train.audit_job = job->release_id;
+  const site::TrainRequest train =
+      TrainUnderAuditJob("cleveland", dir_ + "/audited.model", *job, /*epochs=*/3, /*seed=*/2);
   base::NullProgress progress;
   auto trained = site::RunTrain(train, progress, rng_);
   ASSERT_TRUE(trained.ok()) << trained.status();
@@ -702,14 +712,8 @@ TEST_F(Federation, ASubmitCommitsAnAuditJobWhoseCommitmentWasLost) {
   ASSERT_TRUE((*site::LocalLedger::Open(kit.ledger_path))->AddAuditJob(job).ok());
   EXPECT_EQ((*storage_->GetAudit(job.release_id))->state, coordinator::AuditState::kIssued);
 
-  site::TrainRequest train;
-  train.input_csv = Heart("va");
-  train.schema_path = testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml";
-  train.model_out = dir_ + "/lost-commit.model";
-  train.train.max_epochs = 2;
-  train.seed = 4;
-  train.extra_rows_csv = site::IncludedCanaryRows(job);
-  train.audit_job = job.release_id;
+  const site::TrainRequest train =
+      TrainUnderAuditJob("va", dir_ + "/lost-commit.model", job, /*epochs=*/2, /*seed=*/4);
   base::NullProgress progress;
   ASSERT_TRUE(site::RunTrain(train, progress, rng_).ok());
   site::ReleaseRequest release = Release("va");
