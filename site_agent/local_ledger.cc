@@ -1,6 +1,7 @@
 #include "site_agent/local_ledger.h"
 
 #include "common/privacy/budget.h"
+#include "common/privacy/rdp_accountant.h"
 #include "common/sqlite/sqlite.h"
 
 namespace fedsyn::site {
@@ -22,6 +23,8 @@ CREATE TABLE audit_jobs (
   release_id TEXT PRIMARY KEY, dataset TEXT NOT NULL, canaries BLOB NOT NULL, bits TEXT NOT NULL,
   salt TEXT NOT NULL, commitment TEXT NOT NULL, positions TEXT NOT NULL, state TEXT NOT NULL);
 )sql",
+    // Issue #11: the relation each charge is stated under; earlier charges were add/remove.
+    "ALTER TABLE releases ADD COLUMN relation TEXT NOT NULL DEFAULT 'add/remove one';",
 };
 
 // Everything except releases the coordinator refused before any noise was drawn.
@@ -49,7 +52,8 @@ class SqliteLocalLedger final : public LocalLedger {
         RETURN_IF_ERROR(paid.status());
         if (!already) model_part = model_charge;
       }
-      total = charge + model_part;
+      if (__builtin_add_overflow(charge, model_part, &total))
+        return absl::InvalidArgumentError("the release's and the model's charges overflow");
       Statement spent(db_->handle(), kSpentSql);
       spent.BindText(1, dataset);
       if (!spent.Next()) return spent.status();
@@ -60,14 +64,17 @@ class SqliteLocalLedger final : public LocalLedger {
                                             privacy::FormatMicros(total) + " epsilon, remaining " +
                                             privacy::FormatMicros(std::max<int64_t>(remaining, 0)));
       }
-      Statement insert(db_->handle(),
-                       "INSERT INTO releases (release_id, dataset, charge_micros, model_sha256, "
-                       "model_charge_micros, state) VALUES (?, ?, ?, ?, ?, 'reserving')");
+      Statement insert(
+          db_->handle(),
+          "INSERT INTO releases (release_id, dataset, charge_micros, model_sha256, "
+          "model_charge_micros, state, relation) VALUES (?, ?, ?, ?, ?, 'reserving', ?)");
       insert.BindText(1, release_id)
           .BindText(2, dataset)
           .BindInt(3, charge)
           .BindText(4, model_sha256);
-      insert.BindInt(5, model_part);
+      insert.BindInt(5, model_part)
+          .BindText(6,
+                    privacy::NeighbouringRelationName(privacy::NeighbouringRelation::kReplaceOne));
       return insert.Run();
     }));
     return total;
@@ -113,11 +120,11 @@ class SqliteLocalLedger final : public LocalLedger {
     RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
       Statement s(db_->handle(),
                   "SELECT release_id, dataset, charge_micros, state, spool_path, sha256, rows, "
-                  "chunk_bytes, mode FROM releases "
+                  "chunk_bytes, mode, relation FROM releases "
                   "ORDER BY created_unix, rowid");
       while (s.Next()) {
         out.push_back({s.Text(0), s.Text(1), s.Int(2), s.Text(3), s.Text(4), s.Text(5), s.Int(6),
-                       s.Int(7), s.Text(8)});
+                       s.Int(7), s.Text(8), s.Text(9)});
       }
       return s.status();
     }));

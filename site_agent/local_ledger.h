@@ -32,6 +32,9 @@ struct LocalRelease {
   // "synthetic" or "codes"; a codes release also sends its published decoder, spooled beside
   // the codes (PublishedModelPath(spool_path)).
   std::string mode = "synthetic";
+  // The neighbouring relation the charge is stated under ("replace-one (n public)"; releases
+  // recorded before issue #11 read "add/remove one").
+  std::string relation;
 };
 
 // A canary audit job (docs/audits.md): the coordinator's canaries for the release that will

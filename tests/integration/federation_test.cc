@@ -535,6 +535,11 @@ TEST_F(Federation, ADpTrainedModelNeedsNoFlagAndItsEpsilonIsChargedOnce) {
   EXPECT_EQ(Spent("va"), 2 * 6'001'382 + model_micros);
   auto ledger = site::LocalLedger::Open(Kit("va").ledger_path);
   EXPECT_EQ(*(*ledger)->Spent("heart"), 2 * 6'001'382 + model_micros) << "the site's ledger agrees";
+  const auto local_releases = (*ledger)->Releases();
+  ASSERT_TRUE(local_releases.ok()) << local_releases.status();
+  for (const site::LocalRelease& r : *local_releases)
+    EXPECT_EQ(r.relation, "replace-one (n public)") << "both ledgers state the relation";
+  EXPECT_EQ((**storage_->GetRelease(first->release_id)).relation, "replace-one (n public)");
 }
 
 TEST_F(Federation, CodesModeShipsTheDecoderAndTheExportDecodesTheCodes) {
