@@ -161,7 +161,10 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
     bundle.model_private = true;
     bundle.model_epsilon = summary.dp->epsilon;
     bundle.model_delta = summary.dp->delta;
-    parameters["mode"] = "DP-SGD (Poisson sampling, per-record clipping, RDP accounting)";
+    parameters["mode"] = per_person ? "DP-SGD (Poisson sampling of persons, rows clipped to "
+                                      "C / max_rows_per_person, RDP accounting)"
+                                    : "DP-SGD (Poisson sampling, per-record clipping, RDP "
+                                      "accounting)";
     parameters["dp"] = {{"target_epsilon", dp.target_epsilon},
                         {"delta", dp.delta},
                         {"neighbouring_relation", privacy::NeighbouringRelationName(
