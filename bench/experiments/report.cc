@@ -98,9 +98,9 @@ std::string UtilityChart(const Json& report) {
   chart.y = {"test accuracy (mean over seeds)", lo, hi, false,
              Ticks(lo, hi, hi - lo > 0.4 ? 0.1 : 0.05)};
   for (const char* method : {"dpsgd", "paper", "e2e"}) {
-    const std::string name = std::string(method) == "paper"
-                                 ? ShortName(method) + " (at release ε; model not private)"
-                                 : ShortName(method);
+    // The legend has room for about 30 characters.
+    const std::string name =
+        std::string(method) == "paper" ? "paper mode (release ε only)" : ShortName(method);
     Series s{name, {}, true, false};
     for (double eps : epsilons) {
       if (const Json* e = Find(summary, method, Json(eps)))
