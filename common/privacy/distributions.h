@@ -25,8 +25,9 @@ double SampleLaplace(RandomSource& rng, double scale);
 // A point uniform on the unit sphere S^{k-1}: a standard normal vector divided by its norm.
 std::vector<double> SampleUnitSphere(RandomSource& rng, int dimension);
 
-// Fills `out` with independent N(0, stddev^2) draws: computed in double precision (both values
-// of each Box-Muller pair are used), then rounded to float. For bulk noise such as DP-SGD's.
+// Fills `out` with independent N(0, stddev^2) draws: computed in double precision (Marsaglia's
+// polar method, both values of each pair used), then rounded to float. For bulk noise such as
+// DP-SGD's.
 void FillNormal(RandomSource& rng, double stddev, std::span<float> out);
 
 // Poisson subsampling of n records at rate q in [0, 1]: record i is kept iff a fresh 64-bit
