@@ -84,6 +84,18 @@ absl::StatusOr<ModelBundle> FromMetadata(std::unique_ptr<Vae> vae, const std::st
   return bundle;
 }
 
+// The metadata comes from a file or a peer: a wrong-typed field makes the JSON library throw,
+// which must become a status here, not a crash (issue #12, F1).
+absl::StatusOr<ModelBundle> FromMetadataChecked(std::unique_ptr<Vae> vae,
+                                                const std::string& metadata_text,
+                                                const std::string& origin) {
+  try {
+    return FromMetadata(std::move(vae), metadata_text, origin);
+  } catch (const std::exception& e) {
+    return absl::DataLossError(origin + ": malformed model metadata: " + e.what());
+  }
+}
+
 }  // namespace
 
 std::string TrainingParameterText(const ModelBundle& bundle, const std::string& key) {
@@ -100,13 +112,13 @@ absl::Status SaveModelBundle(const std::string& path, const ModelBundle& bundle)
 absl::StatusOr<ModelBundle> LoadModelBundle(const std::string& path) {
   std::string metadata_text;
   ASSIGN_OR_RETURN(std::unique_ptr<Vae> vae, Vae::Load(path, &metadata_text));
-  return FromMetadata(std::move(vae), metadata_text, path);
+  return FromMetadataChecked(std::move(vae), metadata_text, path);
 }
 
 absl::StatusOr<ModelBundle> ParseModelBundle(std::string_view bytes, const std::string& origin) {
   std::string metadata_text;
   ASSIGN_OR_RETURN(std::unique_ptr<Vae> vae, Vae::Deserialize(bytes, origin, &metadata_text));
-  return FromMetadata(std::move(vae), metadata_text, origin);
+  return FromMetadataChecked(std::move(vae), metadata_text, origin);
 }
 
 absl::StatusOr<std::string> PublishedModelBytes(const ModelBundle& bundle) {

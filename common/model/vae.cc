@@ -82,8 +82,31 @@ absl::StatusOr<VaeSpec> SpecFromJson(const Json& j) {
   return spec;
 }
 
+// Bounds on what a model file may ask us to build. A published decoder comes from a peer, and
+// Vae::Create allocates what the spec says before any tensor is read: without these, a 200 KB
+// upload could ask for terabytes (issue #12, F4). Real models are far below them (Adult: width
+// 110, hidden 128x128; images: 784, one dense layer of 256).
+constexpr int kMaxInputWidth = 1 << 16;
+constexpr size_t kMaxHiddenLayers = 16;
+constexpr int64_t kMaxParameters = int64_t{64} << 20;  // 64 Mi floats = 256 MB
+
+// An upper estimate of the MLP's parameter count (encoder, both heads, mirrored decoder).
+int64_t EstimatedParameters(const VaeSpec& spec) {
+  std::vector<int64_t> widths = {spec.input_width};
+  for (int h : spec.hidden) widths.push_back(h);
+  int64_t total = 0;
+  for (size_t i = 0; i + 1 < widths.size(); ++i) total += (widths[i] + 1) * widths[i + 1];
+  total += 2 * (widths.back() + 1) * spec.latent_dim;  // mean and log-variance heads
+  return 2 * total + 2 * (spec.latent_dim + 1) * widths.back() + 2 * spec.input_width;
+}
+
 absl::Status ValidateSpec(const VaeSpec& spec) {
-  if (spec.input_width < 1) return absl::InvalidArgumentError("input width must be positive");
+  if (spec.input_width < 1 || spec.input_width > kMaxInputWidth)
+    return absl::InvalidArgumentError("input width must be in 1.." +
+                                      std::to_string(kMaxInputWidth));
+  if (spec.hidden.size() > kMaxHiddenLayers)
+    return absl::InvalidArgumentError("at most " + std::to_string(kMaxHiddenLayers) +
+                                      " hidden layers");
   if (spec.latent_dim < 1 || spec.latent_dim > 1024)
     return absl::InvalidArgumentError("latent dimension must be in 1..1024");
   if (!(spec.beta > 0) || !std::isfinite(spec.beta))
@@ -104,6 +127,9 @@ absl::Status ValidateSpec(const VaeSpec& spec) {
   }
   if (covered != spec.input_width)
     return absl::InvalidArgumentError("blocks must cover the input width exactly");
+  if (EstimatedParameters(spec) > kMaxParameters)
+    return absl::InvalidArgumentError("the model would exceed " + std::to_string(kMaxParameters) +
+                                      " parameters");
   return absl::OkStatus();
 }
 
@@ -357,13 +383,33 @@ absl::StatusOr<std::unique_ptr<Vae>> Vae::Deserialize(std::string_view file,
   std::memcpy(&header_size, file.data() + sizeof kMagic + sizeof version, sizeof header_size);
   if (header_size > body.size() - fixed)
     return absl::DataLossError(path + ": model header length out of range");
+  // Everything below reads bytes a peer may have written (a published decoder): any exception
+  // from the JSON or tensor libraries is a malformed file, never a crash (issue #12, F1).
+  try {
+    return DeserializeChecked(body, fixed, header_size, path, metadata_json);
+  } catch (const std::exception& e) {
+    return absl::DataLossError(path + ": malformed model file: " + e.what());
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Vae>> Vae::DeserializeChecked(std::string_view body, size_t fixed,
+                                                             uint64_t header_size,
+                                                             const std::string& path,
+                                                             std::string* metadata_json) {
   Json header;
   try {
     header = Json::parse(body.substr(fixed, header_size));
   } catch (const Json::exception& e) {
     return absl::DataLossError(path + ": model header is not JSON");
   }
+  if (!header.is_object() || !header.contains("spec") || !header.contains("tensors") ||
+      !header["tensors"].is_array()) {
+    return absl::DataLossError(path + ": model header lacks its spec or tensor list");
+  }
   ASSIGN_OR_RETURN(VaeSpec spec, SpecFromJson(header["spec"]));
+  // Checked before anything is allocated; a file's invalid spec is a damaged file.
+  if (const absl::Status valid = ValidateSpec(spec); !valid.ok())
+    return absl::DataLossError(path + ": " + std::string(valid.message()));
   ASSIGN_OR_RETURN(std::unique_ptr<Vae> vae, Create(spec, 0));
   size_t offset = fixed + header_size;
   torch::NoGradGuard no_grad;
@@ -383,6 +429,8 @@ absl::StatusOr<std::unique_ptr<Vae>> Vae::Deserialize(std::string_view file,
       return absl::DataLossError(path + ": parameter data truncated");
     std::memcpy(target->data_ptr<float>(), body.data() + offset, bytes);
     offset += bytes;
+    if (!torch::isfinite(*target).all().item<bool>())
+      return absl::DataLossError(path + ": parameter '" + name + "' is not finite");
   }
   if (offset != body.size())
     return absl::DataLossError(path + ": trailing bytes after the parameters");

@@ -1,11 +1,16 @@
 #include "common/model/vae.h"
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
+#include <functional>
 
 #include "common/data/table_io.h"
 #include "common/data/transformer.h"
+#include "common/model/model_bundle.h"
+#include "common/privacy/digest.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "tests/support/heart_data.h"
 #include "tests/support/test_paths.h"
 
@@ -161,6 +166,75 @@ TEST(Vae, LoadRejectsDamagedAndForeignFiles) {
   EXPECT_EQ(Vae::Load(dir + "/text", nullptr).status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(Vae::Load(dir + "/none", nullptr).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ((*vae)->Save(dir + "/bad-meta", "not json").code(), absl::StatusCode::kInvalidArgument);
+}
+
+// A model file with its JSON header replaced (and, optionally, its parameter bytes): the frame
+// (length, checksum) is rebuilt, so only the content is hostile. Layout: 8-byte magic, u32
+// version, u64 header length, header, float32 parameters, hex SHA-256.
+std::string WithHeader(const std::string& file, const nlohmann::json& header,
+                       const std::function<void(std::string&)>& edit_parameters = {}) {
+  uint64_t old_size = 0;
+  std::memcpy(&old_size, file.data() + 12, sizeof old_size);
+  std::string parameters = file.substr(20 + old_size, file.size() - 64 - 20 - old_size);
+  if (edit_parameters) edit_parameters(parameters);
+  const std::string text = header.dump();
+  const uint64_t size = text.size();
+  std::string out = file.substr(0, 12);
+  out.append(reinterpret_cast<const char*>(&size), sizeof size);
+  out += text + parameters;
+  return out + privacy::Sha256Hex(out);
+}
+
+// Issue #12 F1, F4, F6: a published decoder is a peer's bytes. Wrong-typed JSON, a spec asking
+// for absurd sizes and non-finite parameters are each a DataLoss status, never a crash.
+TEST(Vae, HostileModelFilesAreErrorsNotCrashes) {
+  Heart heart = LoadCleveland();
+  ModelBundle bundle;
+  bundle.schema = heart.schema;
+  bundle.transformer = heart.transformer;
+  bundle.vae = std::move(*Vae::Create(MlpSpec(heart.transformer), 1));
+  bundle.model_private = true;
+  bundle.model_epsilon = 1;
+  bundle.model_delta = 1e-6;
+  const std::string good = *PublishedModelBytes(bundle);
+  ASSERT_TRUE(ParseModelBundle(good, "good").ok());
+  uint64_t header_size = 0;
+  std::memcpy(&header_size, good.data() + 12, sizeof header_size);
+  const nlohmann::json header = nlohmann::json::parse(good.substr(20, header_size));
+
+  std::vector<std::pair<std::string, nlohmann::json>> cases;
+  cases.push_back({"header is an array", nlohmann::json::array()});
+  auto change = [&](const std::string& name, const std::function<void(nlohmann::json&)>& f) {
+    nlohmann::json h = header;
+    f(h);
+    cases.push_back({name, h});
+  };
+  change("spec is a number", [](auto& h) { h["spec"] = 5; });
+  change("tensors are a number", [](auto& h) { h["tensors"] = 7; });
+  change("a tensor entry is a number", [](auto& h) { h["tensors"][0] = 3; });
+  change("a shape is text", [](auto& h) { h["tensors"][0]["shape"] = "big"; });
+  change("model_private is text", [](auto& h) { h["metadata"]["model_private"] = "yes"; });
+  change("model_epsilon is text", [](auto& h) { h["metadata"]["model_epsilon"] = "3"; });
+  change("metadata is an array", [](auto& h) { h["metadata"] = nlohmann::json::array(); });
+  change("hidden widths are text", [](auto& h) { h["spec"]["hidden"] = "wide"; });
+  change("input width asks for terabytes", [](auto& h) { h["spec"]["input_width"] = 1 << 30; });
+  change("thousands of layers",
+         [](auto& h) { h["spec"]["hidden"] = std::vector<int>(4096, 8192); });
+  for (const auto& [name, hostile] : cases) {
+    auto parsed = ParseModelBundle(WithHeader(good, hostile), name);
+    EXPECT_FALSE(parsed.ok()) << name;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kDataLoss)
+        << name << ": " << parsed.status();
+  }
+  // A NaN among the parameters: refused, whatever the metadata says.
+  auto nan = ParseModelBundle(WithHeader(good, header,
+                                         [](std::string& p) {
+                                           const float value = std::nanf("");
+                                           std::memcpy(p.data(), &value, sizeof value);
+                                         }),
+                              "nan");
+  EXPECT_EQ(nan.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(std::string(nan.status().message()).find("not finite"), std::string::npos);
 }
 
 TEST(Vae, ConvolutionalVaeTrainsOnImages) {
