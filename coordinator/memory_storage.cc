@@ -65,6 +65,12 @@ class MemoryTables final : public Tables {
     s_.chunks[{release_id, index}] = rows;
     return absl::OkStatus();
   }
+  absl::StatusOr<std::optional<std::string>> FindChunk(const std::string& release_id,
+                                                       uint32_t index) override {
+    const auto it = s_.chunks.find({release_id, index});
+    if (it == s_.chunks.end()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
+  }
   absl::StatusOr<std::string> ConcatenatedChunks(const std::string& release_id) override {
     std::string out;
     for (auto it = s_.chunks.lower_bound({release_id, 0});

@@ -206,6 +206,15 @@ class SqliteTables final : public Tables {
     s.BindText(1, release_id).BindInt(2, index).BindBlob(3, rows);
     return s.Run();
   }
+  absl::StatusOr<std::optional<std::string>> FindChunk(const std::string& release_id,
+                                                       uint32_t index) override {
+    Statement s(db_, "SELECT rows FROM chunks WHERE release_id = ? AND idx = ?");
+    s.BindText(1, release_id).BindInt(2, index);
+    std::optional<std::string> rows;
+    if (s.Next()) rows = s.Text(0);
+    RETURN_IF_ERROR(s.status());
+    return rows;
+  }
   absl::StatusOr<std::string> ConcatenatedChunks(const std::string& release_id) override {
     Statement s(db_, "SELECT rows FROM chunks WHERE release_id = ? ORDER BY idx");
     s.BindText(1, release_id);

@@ -180,11 +180,26 @@ absl::StatusOr<uint32_t> LedgerStorage::AppendChunk(const std::string& site_id,
                                            " is audited: commit to the canary choices first");
     }
     next = record.next_chunk;
-    if (index < record.next_chunk) return absl::OkStatus();  // retransmission: already durable
+    if (index < record.next_chunk) {
+      // A retransmission is the same bytes again (already durable); other bytes under an
+      // acknowledged index would be silently dropped, so they are refused (issue #12, F11).
+      ASSIGN_OR_RETURN(const std::optional<std::string> stored, t.FindChunk(release_id, index));
+      if (!stored || *stored != rows) {
+        return absl::AlreadyExistsError("chunk " + std::to_string(index) + " of " + release_id +
+                                        " was already received with other content");
+      }
+      return absl::OkStatus();
+    }
     if (index > record.next_chunk) {
       return absl::FailedPreconditionError("chunk " + std::to_string(index) +
                                            " out of order; expected " +
                                            std::to_string(record.next_chunk));
+    }
+    if (row_count < 0 || row_count > record.rows_declared - record.rows_received) {
+      // Nothing beyond the reserved rows is stored (issue #12, F7).
+      return absl::InvalidArgumentError("chunk " + std::to_string(index) + " of " + release_id +
+                                        " goes beyond the " + std::to_string(record.rows_declared) +
+                                        " rows reserved");
     }
     RETURN_IF_ERROR(t.InsertChunk(release_id, index, rows));
     record.next_chunk = index + 1;

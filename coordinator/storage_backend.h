@@ -27,6 +27,8 @@ class Tables {
   virtual absl::Status InsertChunk(const std::string& release_id, uint32_t index,
                                    const std::string& rows) = 0;
   virtual absl::StatusOr<std::string> ConcatenatedChunks(const std::string& release_id) = 0;
+  virtual absl::StatusOr<std::optional<std::string>> FindChunk(const std::string& release_id,
+                                                               uint32_t index) = 0;
   virtual absl::Status TouchSite(const std::string& site_id, int64_t now_unix) = 0;
   virtual absl::StatusOr<std::optional<std::string>> FindModel(const std::string& sha256) = 0;
   virtual absl::Status InsertModel(const std::string& sha256, const std::string& model) = 0;

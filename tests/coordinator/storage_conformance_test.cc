@@ -109,10 +109,26 @@ TEST_P(StorageConformance, ReplayMustMatchEveryFieldOfTheReservation) {
   EXPECT_EQ(storage_->ListBudgets()->at(0).spent_micros, 3'000'000);
 }
 
+// Nothing beyond the reserved rows is stored (issue #12, F7).
+TEST_P(StorageConformance, ChunksCannotCarryMoreRowsThanReserved) {
+  ASSERT_TRUE(storage_->Reserve(Request("r1", 1))->granted);  // 303 rows reserved
+  EXPECT_EQ(storage_->AppendChunk("cleveland", "r1", 0, "a\n", 304).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(*storage_->AppendChunk("cleveland", "r1", 0, "a\n", 300), 1u);
+  EXPECT_EQ(storage_->AppendChunk("cleveland", "r1", 1, "b\n", 4).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(*storage_->AppendChunk("cleveland", "r1", 1, "b\n", 3), 2u);
+  EXPECT_EQ((*storage_->GetRelease("r1"))->rows_received, 303);
+  EXPECT_EQ(*storage_->ReleaseContent("r1"), "a\nb\n");
+}
+
 TEST_P(StorageConformance, ChunksAppendInOrderRetransmissionsAreHarmless) {
   ASSERT_TRUE(storage_->Reserve(Request("r1", 1))->granted);
   EXPECT_EQ(*storage_->AppendChunk("cleveland", "r1", 0, "a\n", 1), 1u);
   EXPECT_EQ(*storage_->AppendChunk("cleveland", "r1", 0, "a\n", 1), 1u);  // retransmitted
+  EXPECT_EQ(storage_->AppendChunk("cleveland", "r1", 0, "z\n", 1).status().code(),
+            absl::StatusCode::kAlreadyExists)
+      << "other bytes under an acknowledged index are refused, not dropped";
   EXPECT_EQ(storage_->AppendChunk("cleveland", "r1", 2, "c\n", 1).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(*storage_->AppendChunk("cleveland", "r1", 1, "b\n", 1), 2u);
