@@ -29,15 +29,6 @@ privacy::MetricMechanismParams WireToMechanismParams(const protocol::Mechanism& 
   return params;
 }
 
-// Release ids are chosen by agents; keep them short and inert (they appear in logs, paths).
-bool ValidReleaseId(const std::string& id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (char c : id) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 SiteSession::SiteSession(std::string site_id, Storage& storage, const CoordinatorConfig& config,
@@ -101,7 +92,7 @@ protocol::SiteResponse SiteSession::OnHello(const protocol::Hello& hello) {
 }
 
 protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) {
-  if (!ValidReleaseId(reserve.release_id)) {
+  if (!IsSafeName(reserve.release_id)) {
     return protocol::ErrorFromStatus(
         absl::InvalidArgumentError("release id must be 1-64 characters of [A-Za-z0-9_-]"));
   }
@@ -279,7 +270,7 @@ protocol::SiteResponse SiteSession::OnUploadModel(const protocol::UploadModel& u
 }
 
 protocol::SiteResponse SiteSession::OnAuditJob(const protocol::AuditJobQuery& query) {
-  if (!ValidReleaseId(query.release_id)) {
+  if (!IsSafeName(query.release_id)) {
     return protocol::ErrorFromStatus(
         absl::InvalidArgumentError("release id must be 1-64 characters of [A-Za-z0-9_-]"));
   }

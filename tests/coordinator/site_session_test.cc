@@ -1,5 +1,7 @@
 #include "coordinator/site_session.h"
 
+#include <fstream>
+
 #include "common/data/table_io.h"
 #include "common/model/model_bundle.h"
 #include "common/privacy/digest.h"
@@ -402,6 +404,31 @@ TEST_F(SiteSessionTest, ASiteCannotActOnAnotherSitesRelease) {
   EXPECT_EQ(std::get<p::ReleaseState>(va.Handle(p::ReleaseStateQuery{"r1"})).state, "unknown");
   EXPECT_EQ(std::get<p::ReleaseState>(cleveland.Handle(p::ReleaseStateQuery{"r1"})).state,
             "reserved");
+}
+
+// Names that reach paths and logs (issue #12, F9): refused at config load, before any report
+// could be written outside its folder.
+TEST(CoordinatorConfig, DatasetNamesAndSiteIdsMustBeSafe) {
+  EXPECT_TRUE(IsSafeName("heart_disease-2"));
+  for (const char* bad : {"", "../x", "a/b", "a b", "x\n", "caf\xc3\xa9"})
+    EXPECT_FALSE(IsSafeName(bad)) << bad;
+  EXPECT_FALSE(IsSafeName(std::string(65, 'a')));
+  const std::string dir = testing::ScratchDir("coordinator_config_names");
+  const std::string schema =
+      testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml";
+  auto load = [&](const std::string& dataset, const std::string& site) {
+    const std::string path = dir + "/coordinator.toml";
+    std::ofstream(path) << "ca = \"ca.pem\"\ncert = \"c.pem\"\nkey = \"c.key\"\n"
+                        << "[[dataset]]\nname = \"" << dataset << "\"\nschema = \"" << schema
+                        << "\"\n[[site]]\nid = \"" << site << "\"\nbudgets = { \"" << dataset
+                        << "\" = 10.0 }\n";
+    return LoadCoordinatorConfig(path);
+  };
+  EXPECT_TRUE(load("heart", "cleveland").ok()) << load("heart", "cleveland").status();
+  EXPECT_EQ(load("../x", "cleveland").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(load("heart", "../../etc").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(load(std::string(300, 'h'), "cleveland").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
