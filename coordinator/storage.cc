@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
 #include "coordinator/canary_audit.h"
 #include "coordinator/storage_backend.h"
@@ -84,8 +85,14 @@ std::string ReservationMismatch(const ReleaseRecord& existing, const Reservation
 }  // namespace
 
 absl::StatusOr<ReservationResult> LedgerStorage::Reserve(const ReservationRequest& request) {
-  if (request.charge_micros < 0 || request.model_charge_micros < 0)
-    return absl::InvalidArgumentError("a charge cannot be negative");
+  if (request.charge_micros < 0 || request.model_charge_micros < 0 ||
+      request.charge_micros > privacy::kMaxChargeMicros ||
+      request.model_charge_micros > privacy::kMaxChargeMicros) {
+    spdlog::warn("site {}: reservation {} refused: charge out of range", request.site_id,
+                 request.release_id);
+    return absl::InvalidArgumentError("a charge must be in 0.." +
+                                      std::to_string(privacy::kMaxChargeMicros) + " micro-epsilon");
+  }
   ReservationResult result;
   RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
     ASSIGN_OR_RETURN(std::optional<BudgetRow> budget,

@@ -12,6 +12,9 @@
 namespace fedsyn::privacy {
 
 inline constexpr int64_t kMicrosPerEpsilon = 1'000'000;
+// The largest charge a ledger accepts: EpsilonToChargeMicros' bound of 1e9 epsilon. Ledgers refuse
+// anything above it, so no sum of a few charges and limits (<= 1e6 epsilon) can overflow int64.
+inline constexpr int64_t kMaxChargeMicros = int64_t{1'000'000'000} * kMicrosPerEpsilon;
 
 // Converts a computed epsilon into the charge in micro-epsilon, rounding UP so a charge never
 // understates the guarantee. Returns InvalidArgument for a negative, non-finite or absurdly

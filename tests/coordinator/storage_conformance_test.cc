@@ -5,10 +5,13 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <random>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
 #include "coordinator/storage.h"
 #include "gtest/gtest.h"
@@ -110,6 +113,45 @@ TEST_P(StorageConformance, ReplayMustMatchEveryFieldOfTheReservation) {
 }
 
 // Nothing beyond the reserved rows is stored (issue #12, F7).
+// Issue #12 F2: random reservation sequences with extreme values (negative, zero, beyond the
+// maximum, INT64_MAX, replays with other fields) never leave spent below 0 or above the limit,
+// and spent always equals the sum of what was granted.
+TEST_P(StorageConformance, RandomReservationsNeverLeaveTheBudgetRange) {
+  std::mt19937_64 rng(20261130);
+  const std::vector<int64_t> extremes = {-1,
+                                         0,
+                                         1,
+                                         999'999,
+                                         3'000'000,
+                                         privacy::kMaxChargeMicros,
+                                         privacy::kMaxChargeMicros + 1,
+                                         INT64_MAX,
+                                         INT64_MIN};
+  auto pick = [&] {
+    return rng() % 3 == 0 ? static_cast<int64_t>(rng() % 4'000'000)
+                          : extremes[rng() % extremes.size()];
+  };
+  int64_t granted_total = 0;
+  std::map<std::string, int64_t> charged;
+  for (int i = 0; i < 400; ++i) {
+    ReservationRequest r = Request("q" + std::to_string(rng() % 60), pick());
+    r.model_private = rng() % 2 == 0;
+    r.model_sha256 = "m" + std::to_string(rng() % 4);
+    r.model_charge_micros = pick();
+    r.model_delta = 1e-6;
+    auto result = storage_->Reserve(r);
+    if (result.ok() && result->granted && !result->replayed) {
+      granted_total += result->charged_micros;
+      charged[r.release_id] = result->charged_micros;
+    }
+    const int64_t spent = storage_->ListBudgets()->at(0).spent_micros;
+    ASSERT_GE(spent, 0) << "step " << i;
+    ASSERT_LE(spent, 10'000'000) << "step " << i;
+    ASSERT_EQ(spent, granted_total) << "step " << i;
+  }
+  EXPECT_GT(charged.size(), 0u) << "the sequence must grant something";
+}
+
 TEST_P(StorageConformance, ChunksCannotCarryMoreRowsThanReserved) {
   ASSERT_TRUE(storage_->Reserve(Request("r1", 1))->granted);  // 303 rows reserved
   EXPECT_EQ(storage_->AppendChunk("cleveland", "r1", 0, "a\n", 304).status().code(),
