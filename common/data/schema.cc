@@ -90,9 +90,15 @@ absl::StatusOr<ColumnSpec> ParseColumn(const toml::table& table, int index,
   if (column.IsNumeric()) {
     const auto min = table["min"].value<double>();
     const auto max = table["max"].value<double>();
+    if ((table.contains("min") && !min) || (table.contains("max") && !max))
+      return KeyError(source, where, "min and max must be numbers");
     if (!min || !max) return KeyError(source, where, "numeric columns need declared min and max");
-    if (!std::isfinite(*min) || !std::isfinite(*max) || !(*min < *max)) {
-      return KeyError(source, where, "min and max must be finite with min < max");
+    // Values are scaled by (max - min) in float: beyond 1e15 the model's arithmetic overflows or
+    // loses every digit, and training "diverges" instead of the schema being refused (#12, F12).
+    constexpr double kMaxMagnitude = 1e15;
+    if (!std::isfinite(*min) || !std::isfinite(*max) || !(*min < *max) ||
+        std::fabs(*min) > kMaxMagnitude || std::fabs(*max) > kMaxMagnitude) {
+      return KeyError(source, where, "min and max must be finite, within ±1e15, with min < max");
     }
     if (column.type == ColumnType::kInteger &&
         (std::floor(*min) != *min || std::floor(*max) != *max)) {

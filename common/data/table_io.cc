@@ -32,10 +32,14 @@ NumberParse ParseNumber(std::string_view text, double& value) {
   return std::isfinite(value) ? NumberParse::kOk : NumberParse::kNonFinite;
 }
 
+// A value named in an error message: cut to a few characters, because the message goes to the
+// terminal and logs, and a field may be a patient's data (or 10 MB of it; issue #12, F12).
 std::string Quote(std::string_view s) {
+  constexpr size_t kShown = 24;
   std::string quoted(1, '\'');
-  quoted.append(s);
+  quoted.append(s.substr(0, kShown));
   quoted += '\'';
+  if (s.size() > kShown) quoted += "... (" + std::to_string(s.size()) + " bytes)";
   return quoted;
 }
 

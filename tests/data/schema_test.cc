@@ -102,6 +102,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadSchema{"BadPolicy", "\"clamp\"", "\"drop\"", "out_of_range"},
         BadSchema{"BadDelimiter", "delimiter = \";\"", "delimiter = \";;\"", "delimiter"},
         BadSchema{"SyntaxError", "[dataset]", "[dataset", "toy.toml:"},
+        BadSchema{"HugeBound", "max = 120", "max = 1e308", "within ±1e15"},
+        BadSchema{"TextBound", "min = 0\n", "min = \"eighteen\"\n", "must be numbers"},
         BadSchema{"PersonIdUnknown", "missing = [\"?\"]\n",
                   "missing = [\"?\"]\nperson_id = \"pid\"\n", "no column named 'pid'"},
         BadSchema{"PersonIdModelled", "missing = [\"?\"]\n",

@@ -55,6 +55,18 @@ TEST(TableIo, ReadsValuesMissingAndNumericCategoryCodes) {
   EXPECT_EQ(read->report.rows, 2);
 }
 
+// A bad field is named in the error, but only its first characters: the message reaches the
+// terminal and logs, and the field is a patient's data (issue #12, F12).
+TEST(TableIo, ErrorsShowOnlyTheStartOfABadField) {
+  const std::string huge(100'000, '7');
+  auto read = ParseCsvTable("63,145.5,1," + huge + "\n", ToySchema(), "toy.csv");
+  ASSERT_FALSE(read.ok());
+  const std::string message(read.status().message());
+  EXPECT_LT(message.size(), 200u) << message.substr(0, 300);
+  EXPECT_THAT(message, HasSubstr("(100000 bytes)"));
+  EXPECT_THAT(message, HasSubstr("unknown category"));
+}
+
 TEST(TableIo, ClampsWhenTheSchemaSaysSoAndCountsIt) {
   auto read = ParseCsvTable("63,300,1,no\n64,10,2,no\n65,100,2,no\n", ToySchema(), "toy.csv");
   ASSERT_TRUE(read.ok());
