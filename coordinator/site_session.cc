@@ -1,7 +1,6 @@
 #include "coordinator/site_session.h"
 
 #include <algorithm>
-#include <cctype>
 
 #include "common/data/table_io.h"
 #include "common/privacy/budget.h"
@@ -141,7 +140,7 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
   ReservationRequest request{
       site_id_,     reserve.dataset, reserve.release_id,    reserve.charge_micros,
       reserve.rows, reserve.mode,    reserve.model_private, clock_()};
-  request.relation = privacy::NeighbouringRelationName(privacy::NeighbouringRelation::kReplaceOne);
+  request.relation = privacy::NeighbouringRelationName(privacy::kReleaseRelation);
   request.mechanism = privacy::FormatMechanismParams(mechanism->params());
   request.model_sha256 = reserve.model_sha256;
   request.model_charge_micros = reserve.model_private ? reserve.model_epsilon_micros : 0;

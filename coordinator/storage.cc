@@ -65,20 +65,38 @@ absl::Status LedgerStorage::SetLimit(const std::string& site_id, const std::stri
 
 namespace {
 
+// The release a reservation records (before the model charge is decided).
+ReleaseRecord RecordOf(const ReservationRequest& request) {
+  ReleaseRecord record;
+  record.release_id = request.release_id;
+  record.site_id = request.site_id;
+  record.dataset = request.dataset;
+  record.mode = request.mode;
+  record.charge_micros = request.charge_micros;
+  record.rows_declared = request.rows;
+  record.model_private = request.model_private;
+  record.model_sha256 = request.model_sha256;
+  record.model_epsilon_micros = request.model_private ? request.model_charge_micros : 0;
+  record.model_delta = request.model_private ? request.model_delta : 0;
+  record.relation = request.relation;
+  record.mechanism = request.mechanism;
+  record.created_unix = request.now_unix;
+  return record;
+}
+
 // The first field in which a reservation differs from the release it claims to replay, or "".
 std::string ReservationMismatch(const ReleaseRecord& existing, const ReservationRequest& request) {
-  if (existing.dataset != request.dataset) return "dataset";
-  if (existing.charge_micros != request.charge_micros) return "charge";
-  if (existing.mode != request.mode) return "mode";
-  if (existing.rows_declared != request.rows) return "row count";
-  if (existing.model_private != request.model_private) return "model privacy";
-  if (existing.model_sha256 != request.model_sha256) return "model";
-  const int64_t model_epsilon = request.model_private ? request.model_charge_micros : 0;
-  if (existing.model_epsilon_micros != model_epsilon) return "model epsilon";
-  const double model_delta = request.model_private ? request.model_delta : 0;
-  if (existing.model_delta != model_delta) return "model delta";
-  if (existing.relation != request.relation) return "neighbouring relation";
-  if (existing.mechanism != request.mechanism) return "mechanism";
+  const ReleaseRecord replay = RecordOf(request);
+  if (existing.dataset != replay.dataset) return "dataset";
+  if (existing.charge_micros != replay.charge_micros) return "charge";
+  if (existing.mode != replay.mode) return "mode";
+  if (existing.rows_declared != replay.rows_declared) return "row count";
+  if (existing.model_private != replay.model_private) return "model privacy";
+  if (existing.model_sha256 != replay.model_sha256) return "model";
+  if (existing.model_epsilon_micros != replay.model_epsilon_micros) return "model epsilon";
+  if (existing.model_delta != replay.model_delta) return "model delta";
+  if (existing.relation != replay.relation) return "neighbouring relation";
+  if (existing.mechanism != replay.mechanism) return "mechanism";
   return "";
 }
 
@@ -148,21 +166,8 @@ absl::StatusOr<ReservationResult> LedgerStorage::Reserve(const ReservationReques
     if (total > remaining) return absl::OkStatus();  // refused: granted = false
     budget->spent_micros += total;
     RETURN_IF_ERROR(t.UpsertBudget(*budget));
-    ReleaseRecord record;
-    record.release_id = request.release_id;
-    record.site_id = request.site_id;
-    record.dataset = request.dataset;
-    record.mode = request.mode;
-    record.charge_micros = request.charge_micros;
-    record.rows_declared = request.rows;
-    record.model_private = request.model_private;
-    record.model_sha256 = request.model_sha256;
+    ReleaseRecord record = RecordOf(request);
     record.model_charge_micros = model_charge;
-    record.model_epsilon_micros = request.model_private ? request.model_charge_micros : 0;
-    record.model_delta = request.model_private ? request.model_delta : 0;
-    record.relation = request.relation;
-    record.mechanism = request.mechanism;
-    record.created_unix = request.now_unix;
     RETURN_IF_ERROR(t.InsertRelease(record));
     result.granted = true;
     result.charged_micros = total;

@@ -73,8 +73,7 @@ class SqliteLocalLedger final : public LocalLedger {
           .BindInt(3, charge)
           .BindText(4, model_sha256);
       insert.BindInt(5, model_part)
-          .BindText(6,
-                    privacy::NeighbouringRelationName(privacy::NeighbouringRelation::kReplaceOne));
+          .BindText(6, privacy::NeighbouringRelationName(privacy::kReleaseRelation));
       return insert.Run();
     }));
     return total;

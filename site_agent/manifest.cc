@@ -41,8 +41,7 @@ absl::StatusOr<Json> GuaranteeJson(const Guarantee& guarantee) {
             "their epsilon is the sum over those rows";
   Json j = {{"unit", unit},
             {"rows_per_unit", std::max(1, guarantee.rows_per_person)},
-            {"neighbouring_relation",
-             privacy::NeighbouringRelationName(privacy::NeighbouringRelation::kReplaceOne)},
+            {"neighbouring_relation", privacy::NeighbouringRelationName(privacy::kReleaseRelation)},
             {"epsilon_codes_per_row", guarantee.epsilon_codes},
             {"epsilon_labels_per_row", guarantee.epsilon_labels},
             {"epsilon_release", guarantee.EpsilonRelease()},

@@ -165,18 +165,18 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
                                       "C / max_rows_per_person, RDP accounting)"
                                     : "DP-SGD (Poisson sampling, per-record clipping, RDP "
                                       "accounting)";
-    parameters["dp"] = {{"target_epsilon", dp.target_epsilon},
-                        {"delta", dp.delta},
-                        {"neighbouring_relation", privacy::NeighbouringRelationName(
-                                                      privacy::NeighbouringRelation::kReplaceOne)},
-                        {"clip_norm", dp.clip_norm},
-                        {"expected_batch_size", dp.expected_batch_size},
-                        {"epochs", dp.epochs},
-                        {"noise_multiplier", summary.dp->noise_multiplier},
-                        {"sampling_rate", summary.dp->sampling_rate},
-                        {"steps", summary.dp->steps},
-                        {"epsilon", summary.dp->epsilon},
-                        {"accountant_state", summary.dp->accountant_state}};
+    parameters["dp"] = {
+        {"target_epsilon", dp.target_epsilon},
+        {"delta", dp.delta},
+        {"neighbouring_relation", privacy::NeighbouringRelationName(privacy::kReleaseRelation)},
+        {"clip_norm", dp.clip_norm},
+        {"expected_batch_size", dp.expected_batch_size},
+        {"epochs", dp.epochs},
+        {"noise_multiplier", summary.dp->noise_multiplier},
+        {"sampling_rate", summary.dp->sampling_rate},
+        {"steps", summary.dp->steps},
+        {"epsilon", summary.dp->epsilon},
+        {"accountant_state", summary.dp->accountant_state}};
     for (const char* unused : {"max_epochs", "validation_fraction", "patience", "batch_size"}) {
       parameters.erase(unused);
     }

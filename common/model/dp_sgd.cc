@@ -16,10 +16,6 @@
 namespace fedsyn::model {
 namespace {
 
-// Every model fedsyn trains is published with its row count (q = B/n is in the decoder's
-// training record, and releases state n), so its guarantee is replace-one (DESIGN §2.9).
-constexpr privacy::NeighbouringRelation kDpSgdRelation = privacy::NeighbouringRelation::kReplaceOne;
-
 ClippedBatch ClipFast(VaeNet& net, const torch::Tensor& x, const torch::Tensor& eps,
                       double clip_norm) {
   LinearTrace trace;
@@ -187,7 +183,7 @@ absl::StatusOr<DpTrainReport> RunDpSgd(torch::nn::Module& module, int64_t record
   ASSIGN_OR_RETURN(
       report.noise_multiplier,
       privacy::CalibrateNoiseMultiplier(options.target_epsilon, options.delta, report.sampling_rate,
-                                        report.steps, kDpSgdRelation));
+                                        report.steps, privacy::kReleaseRelation));
   privacy::KeyedStream noise(key_source);
   const double expected_batch = report.sampling_rate * static_cast<double>(n);
   const double noise_std = report.noise_multiplier * options.clip_norm;
@@ -233,7 +229,7 @@ absl::StatusOr<DpTrainReport> RunDpSgd(torch::nn::Module& module, int64_t record
                   report.noise_multiplier);
     progress.Update({epoch, options.epochs, summary});
   }
-  privacy::RdpAccountant accountant(kDpSgdRelation);
+  privacy::RdpAccountant accountant(privacy::kReleaseRelation);
   RETURN_IF_ERROR(accountant.Compose(report.sampling_rate, report.noise_multiplier, report.steps));
   ASSIGN_OR_RETURN(const privacy::PrivacySpent spent, accountant.Spent(options.delta));
   report.epsilon = spent.epsilon;

@@ -9,8 +9,7 @@ using Json = nlohmann::json;
 namespace {
 
 // What a private model's (epsilon, delta) is stated under (rdp_accountant.h, DESIGN §2.9).
-const char* const kModelRelation =
-    privacy::NeighbouringRelationName(privacy::NeighbouringRelation::kReplaceOne);
+const char* const kModelRelation = privacy::NeighbouringRelationName(privacy::kReleaseRelation);
 
 Json Metadata(const ModelBundle& bundle, const Json& training) {
   Json metadata;

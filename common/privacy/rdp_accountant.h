@@ -43,6 +43,10 @@ enum class NeighbouringRelation {
 // The text manifests and model files state: "add/remove one" or "replace-one (n public)".
 const char* NeighbouringRelationName(NeighbouringRelation relation);
 
+// The relation every fedsyn guarantee is stated under: a release publishes its row count
+// (DESIGN §2.9). Model training, manifests, model files, reservations and both ledgers use it.
+inline constexpr NeighbouringRelation kReleaseRelation = NeighbouringRelation::kReplaceOne;
+
 struct PrivacySpent {
   double epsilon = 0;
   double order = 0;  // the order that gave the minimum
