@@ -1,7 +1,6 @@
 #include "coordinator/server.h"
 
 #include <chrono>
-#include <regex>
 
 #include "common/privacy/random.h"
 #include "coordinator/admin.h"
@@ -16,11 +15,6 @@ int64_t NowUnix() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-bool ValidSiteId(const std::string& id) {
-  static const std::regex pattern("[A-Za-z0-9_-]{1,64}");
-  return std::regex_match(id, pattern);
 }
 
 }  // namespace
@@ -40,11 +34,11 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   CoordinatorServer* self = server.get();
   ASSIGN_OR_RETURN(server->site_listener_,
                    net::TlsListener::Bind(site_address.first, site_address.second, context,
-                                          options.handshake_deadline,
+                                          options.handshake_deadline, options.limits,
                                           [self](net::TlsConnection& c) { self->ServeSite(c); }));
   ASSIGN_OR_RETURN(server->admin_listener_,
                    net::TlsListener::Bind(admin_address.first, admin_address.second, context,
-                                          options.handshake_deadline,
+                                          options.handshake_deadline, options.limits,
                                           [self](net::TlsConnection& c) { self->ServeAdmin(c); }));
   server->site_listener_->Start();
   server->admin_listener_->Start();
@@ -67,16 +61,25 @@ std::multiset<std::string> CoordinatorServer::ConnectedSites() {
 
 void CoordinatorServer::ServeSite(net::TlsConnection& connection) {
   const net::PeerIdentity& peer = connection.peer();
-  if (peer.organizational_unit != "site" || !ValidSiteId(peer.common_name)) {
+  if (peer.organizational_unit != "site" || !IsSafeName(peer.common_name)) {
     spdlog::warn("refused {} on the site API: certificate role '{}' name '{}' is not a site",
                  connection.remote_address(), peer.organizational_unit, peer.common_name);
     return;
   }
   const std::string site = peer.common_name;
-  {
+  // Listed as connected for exactly as long as this function runs, however it ends.
+  struct ConnectedEntry {
+    CoordinatorServer& server;
+    std::multiset<std::string>::iterator entry;
+    ~ConnectedEntry() {
+      std::lock_guard lock(server.mutex_);
+      server.connected_.erase(entry);
+    }
+  };
+  const ConnectedEntry connected = [&] {
     std::lock_guard lock(mutex_);
-    connected_.insert(site);
-  }
+    return ConnectedEntry{*this, connected_.insert(site)};
+  }();
   privacy::SecureRandom secure;
   SiteSession session(site, storage_, config_, NowUnix, secure);
   for (;;) {
@@ -100,8 +103,6 @@ void CoordinatorServer::ServeSite(net::TlsConnection& connection) {
              .ok())
       break;
   }
-  std::lock_guard lock(mutex_);
-  connected_.erase(connected_.find(site));
 }
 
 void CoordinatorServer::ServeAdmin(net::TlsConnection& connection) {

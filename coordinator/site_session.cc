@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/base/logging.h"
 #include "common/data/table_io.h"
 #include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
@@ -14,6 +15,9 @@
 
 namespace fedsyn::coordinator {
 namespace {
+
+// How much of a peer-chosen agent version string the connection log shows.
+constexpr size_t kMaxAgentVersionShown = 64;
 
 // The mechanism a reservation states, in the privacy layer's terms.
 privacy::MetricMechanismParams WireToMechanismParams(const protocol::Mechanism& wire) {
@@ -86,7 +90,9 @@ protocol::SiteResponse SiteSession::OnHello(const protocol::Hello& hello) {
         {row.dataset, dataset->schema.toml_text, row.limit_micros, row.spent_micros});
   }
   greeted_ = true;
-  spdlog::info("site {}: connected (agent {})", site_id_, hello.agent_version);
+  // The version string is the peer's choice: shown escaped and short.
+  spdlog::info("site {}: connected (agent {})", site_id_,
+               base::EscapeForLog(hello.agent_version, kMaxAgentVersionShown));
   return welcome;
 }
 

@@ -2,8 +2,14 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <sys/resource.h>
 
+#include <array>
 #include <charconv>
+#include <condition_variable>
+#include <future>
+#include <limits>
+#include <stdexcept>
 
 #include "spdlog/spdlog.h"
 
@@ -49,39 +55,84 @@ absl::StatusOr<std::shared_ptr<ssl::context>> MakeTlsContext(const TlsFiles& fil
   return context;
 }
 
-TlsConnection::TlsConnection(std::shared_ptr<ssl::context> context)
-    : context_(std::move(context)), stream_(io_, *context_) {}
+// A client connection's io_context and the thread that runs it until the connection ends.
+class TlsConnection::IoThread {
+ public:
+  IoThread() : work_(io_.get_executor()), thread_([this] { io_.run(); }) {}
+  ~IoThread() {
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+  asio::io_context& io() { return io_; }
 
-TlsConnection::~TlsConnection() { Close(); }
+ private:
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::thread thread_;
+};
 
-void TlsConnection::Close() {
-  std::lock_guard lock(close_mutex_);
+TlsConnection::TlsConnection(std::unique_ptr<IoThread> own_io, Strand strand, tcp::socket socket,
+                             std::shared_ptr<ssl::context> context)
+    : own_io_(std::move(own_io)),
+      context_(std::move(context)),
+      strand_(std::move(strand)),
+      stream_(std::move(socket), *context_) {}
+
+TlsConnection::~TlsConnection() {
+  // A client closes its socket while its own io thread still runs; a server connection is
+  // destroyed only once no handler refers to it, so its socket simply closes with it.
+  if (own_io_) Close();
+}
+
+void TlsConnection::CloseOnStrand() {
   boost::system::error_code ignored;
   stream_.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
   stream_.lowest_layer().close(ignored);
 }
 
+void TlsConnection::Close() {
+  std::promise<void> closed;
+  asio::dispatch(strand_, [this, &closed] {
+    CloseOnStrand();
+    closed.set_value();
+  });
+  closed.get_future().wait();
+}
+
 template <typename StartOperation>
-absl::Status TlsConnection::RunWithDeadline(StartOperation start, Deadline deadline,
-                                            const char* what) {
-  boost::system::error_code result = asio::error::would_block;
-  start([&result](const boost::system::error_code& ec, auto&&...) { result = ec; });
-  io_.restart();
-  io_.run_for(deadline);
-  if (result == asio::error::would_block) {
+absl::Status TlsConnection::RunUntil(StartOperation start,
+                                     std::chrono::steady_clock::time_point deadline,
+                                     const char* what) {
+  struct Outcome {
+    std::mutex mutex;
+    std::condition_variable finished;
+    bool done = false;
+    boost::system::error_code error;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  asio::dispatch(strand_, [&start, outcome] {
+    start([outcome](const boost::system::error_code& ec, auto&&...) {
+      std::lock_guard lock(outcome->mutex);
+      outcome->error = ec;
+      outcome->done = true;
+      outcome->finished.notify_all();
+    });
+  });
+  std::unique_lock lock(outcome->mutex);
+  if (!outcome->finished.wait_until(lock, deadline, [&] { return outcome->done; })) {
+    lock.unlock();
     Close();  // aborts the pending operation
-    io_.restart();
-    io_.run();
+    lock.lock();
+    outcome->finished.wait(lock, [&] { return outcome->done; });
     return absl::DeadlineExceededError(std::string(what) + ": no progress within the deadline");
   }
-  if (result) return absl::UnavailableError(std::string(what) + ": " + result.message());
+  if (outcome->error)
+    return absl::UnavailableError(std::string(what) + ": " + outcome->error.message());
   return absl::OkStatus();
 }
 
-absl::Status TlsConnection::Handshake(ssl::stream_base::handshake_type type, Deadline deadline) {
-  RETURN_IF_ERROR(
-      RunWithDeadline([this, type](auto handler) { stream_.async_handshake(type, handler); },
-                      deadline, "TLS handshake"));
+absl::Status TlsConnection::ReadPeerIdentity() {
   X509* cert = SSL_get1_peer_certificate(stream_.native_handle());
   if (cert == nullptr) return absl::UnauthenticatedError("peer presented no certificate");
   peer_.common_name = SubjectField(cert, NID_commonName);
@@ -93,70 +144,128 @@ absl::Status TlsConnection::Handshake(ssl::stream_base::handshake_type type, Dea
 absl::StatusOr<std::unique_ptr<TlsConnection>> TlsConnection::Connect(
     const std::string& host, uint16_t port, std::shared_ptr<ssl::context> context,
     Deadline deadline) {
-  std::unique_ptr<TlsConnection> connection(new TlsConnection(std::move(context)));
-  tcp::resolver resolver(connection->io_);
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  auto io = std::make_unique<IoThread>();
+  Strand strand = asio::make_strand(io->io());
+  tcp::socket socket(strand);
+  std::unique_ptr<TlsConnection> connection(
+      new TlsConnection(std::move(io), strand, std::move(socket), std::move(context)));
+  tcp::resolver resolver(connection->own_io_->io());
   boost::system::error_code ec;
   const auto endpoints = resolver.resolve(host, std::to_string(port), ec);
   if (ec) return absl::UnavailableError("cannot resolve " + host + ": " + ec.message());
-  RETURN_IF_ERROR(connection->RunWithDeadline(
-      [&](auto handler) {
-        asio::async_connect(connection->stream_.lowest_layer(), endpoints, handler);
-      },
-      deadline, "connect"));
+  ssl::stream<tcp::socket>& stream = connection->stream_;
+  RETURN_IF_ERROR(connection->RunUntil(
+      [&](auto handler) { asio::async_connect(stream.lowest_layer(), endpoints, handler); }, until,
+      "connect"));
   // Verify the coordinator's name (SAN) as well as its CA, and send SNI.
-  SSL_set_tlsext_host_name(connection->stream_.native_handle(), host.c_str());
-  connection->stream_.set_verify_mode(ssl::verify_peer);
-  connection->stream_.set_verify_callback(ssl::host_name_verification(host));
-  RETURN_IF_ERROR(connection->Handshake(ssl::stream_base::client, deadline));
+  SSL_set_tlsext_host_name(stream.native_handle(), host.c_str());
+  stream.set_verify_mode(ssl::verify_peer);
+  stream.set_verify_callback(ssl::host_name_verification(host));
+  RETURN_IF_ERROR(connection->RunUntil(
+      [&](auto handler) { stream.async_handshake(ssl::stream_base::client, handler); }, until,
+      "TLS handshake"));
+  RETURN_IF_ERROR(connection->ReadPeerIdentity());
   connection->remote_address_ = host + ":" + std::to_string(port);
   return connection;
 }
 
 absl::StatusOr<std::string> TlsConnection::ReadFrame(size_t max_bytes, Deadline deadline) {
   unsigned char header[4];
-  RETURN_IF_ERROR(RunWithDeadline(
-      [&](auto handler) { asio::async_read(stream_, asio::buffer(header), handler); }, deadline,
-      "read"));
+  RETURN_IF_ERROR(
+      RunUntil([&](auto handler) { asio::async_read(stream_, asio::buffer(header), handler); },
+               std::chrono::steady_clock::now() + deadline, "read"));
   const uint32_t size = (uint32_t{header[0]} << 24) | (uint32_t{header[1]} << 16) |
                         (uint32_t{header[2]} << 8) | uint32_t{header[3]};
   if (size > max_bytes) {
     return absl::InvalidArgumentError("frame of " + std::to_string(size) +
                                       " bytes exceeds the limit of " + std::to_string(max_bytes));
   }
-  std::string payload(size, '\0');
-  if (size > 0) {
-    RETURN_IF_ERROR(RunWithDeadline(
+  const auto body_deadline = std::chrono::steady_clock::now() + deadline;
+  std::string payload;
+  while (payload.size() < size) {
+    const size_t offset = payload.size();
+    const size_t step = std::min<size_t>(kFrameReadStep, size - offset);
+    payload.resize(offset + step);
+    RETURN_IF_ERROR(RunUntil(
         [&](auto handler) {
-          asio::async_read(stream_, asio::buffer(payload.data(), size), handler);
+          asio::async_read(stream_, asio::buffer(payload.data() + offset, step), handler);
         },
-        deadline, "read"));
+        body_deadline, "read"));
   }
   return payload;
 }
 
 absl::Status TlsConnection::WriteFrame(std::string_view payload, Deadline deadline) {
+  if (payload.size() > std::numeric_limits<uint32_t>::max())
+    return absl::InvalidArgumentError("frame too large for its 4-byte length");
   const uint32_t size = static_cast<uint32_t>(payload.size());
   const unsigned char header[4] = {
       static_cast<unsigned char>(size >> 24), static_cast<unsigned char>(size >> 16),
       static_cast<unsigned char>(size >> 8), static_cast<unsigned char>(size)};
   const std::array<asio::const_buffer, 2> buffers = {asio::buffer(header),
                                                      asio::buffer(payload.data(), size)};
-  return RunWithDeadline([&](auto handler) { asio::async_write(stream_, buffers, handler); },
-                         deadline, "write");
+  return RunUntil([&](auto handler) { asio::async_write(stream_, buffers, handler); },
+                  std::chrono::steady_clock::now() + deadline, "write");
 }
 
+// One log line per second at most for a class of events an attacker can repeat at will (refused
+// connections, failed handshakes); the line says how many were not logged since the last one.
+class TlsListener::RateLimitedLog {
+ public:
+  void Warn(const std::string& message) {
+    std::lock_guard lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::seconds(1)) {
+      ++suppressed_;
+      return;
+    }
+    if (suppressed_ > 0) {
+      spdlog::warn("{} ({} similar events not logged in the last second)", message, suppressed_);
+    } else {
+      spdlog::warn("{}", message);
+    }
+    last_ = now;
+    suppressed_ = 0;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::chrono::steady_clock::time_point last_{};
+  uint64_t suppressed_ = 0;
+};
+
 TlsListener::TlsListener(std::shared_ptr<ssl::context> context, Deadline handshake_deadline,
-                         Handler handler)
+                         ListenerLimits limits, Handler handler)
     : context_(std::move(context)),
       handshake_deadline_(handshake_deadline),
+      limits_(limits),
       handler_(std::move(handler)),
-      acceptor_(accept_io_) {}
+      acceptor_(io_),
+      accept_retry_(io_),
+      refusals_(std::make_unique<RateLimitedLog>()) {}
 
 absl::StatusOr<std::unique_ptr<TlsListener>> TlsListener::Bind(
     const std::string& host, uint16_t port, std::shared_ptr<ssl::context> context,
-    Deadline handshake_deadline, Handler handler) {
+    Deadline handshake_deadline, ListenerLimits limits, Handler handler) {
+  if (limits.max_connections == 0 || limits.max_connections_per_address == 0)
+    return absl::InvalidArgumentError("connection limits must be at least 1");
+  // Keep the connection cap inside the descriptor limit, with room for the database, logs, the
+  // other listener and outgoing work: accepting until EMFILE is what the cap exists to avoid.
+  constexpr rlim_t kReservedDescriptors = 128;
+  rlimit descriptors{};
+  if (getrlimit(RLIMIT_NOFILE, &descriptors) == 0 && descriptors.rlim_cur != RLIM_INFINITY) {
+    const rlim_t room = descriptors.rlim_cur > 2 * kReservedDescriptors
+                            ? (descriptors.rlim_cur - kReservedDescriptors) / 2
+                            : 1;
+    if (limits.max_connections > room) {
+      spdlog::warn("listener on {}:{}: at most {} connections fit the descriptor limit of {}", host,
+                   port, room, descriptors.rlim_cur);
+      limits.max_connections = static_cast<size_t>(room);
+    }
+  }
   std::unique_ptr<TlsListener> listener(
-      new TlsListener(std::move(context), handshake_deadline, std::move(handler)));
+      new TlsListener(std::move(context), handshake_deadline, limits, std::move(handler)));
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(host, ec);
   if (ec) return absl::InvalidArgumentError("bad listen address " + host + ": " + ec.message());
@@ -175,86 +284,210 @@ absl::StatusOr<std::unique_ptr<TlsListener>> TlsListener::Bind(
 TlsListener::~TlsListener() { Stop(); }
 
 void TlsListener::Start() {
-  accept_thread_ = std::thread([this] {
-    AcceptLoop();
-    accept_io_.run();
+  work_.emplace(io_.get_executor());
+  asio::post(io_, [this] { AcceptNext(); });
+  io_thread_ = std::thread([this] { io_.run(); });
+}
+
+size_t TlsListener::open_connections() {
+  std::lock_guard lock(mutex_);
+  return open_.size();
+}
+
+void TlsListener::AcceptNext() {
+  // Each connection's socket runs on a strand of its own: its handlers never run concurrently.
+  TlsConnection::Strand strand = asio::make_strand(io_);
+  acceptor_.async_accept(strand,
+                         [this, strand](const boost::system::error_code& ec, tcp::socket socket) {
+                           if (stopping_ || ec == asio::error::operation_aborted) return;
+                           ReapFinishedSessions();
+                           if (ec) {
+                             OnAcceptError(ec);
+                             return;
+                           }
+                           if (accept_pause_.count() > 0) {
+                             spdlog::info("listener on port {}: accepting again", port_);
+                             accept_pause_ = Deadline(0);
+                           }
+                           Admit(strand, std::move(socket));
+                           AcceptNext();
+                         });
+}
+
+void TlsListener::OnAcceptError(const boost::system::error_code& error) {
+  // Out of descriptors (EMFILE, ENFILE) or memory: accepting again at once would fail again
+  // and spin. Pause, doubling up to 2 s, and log only when the pause starts.
+  ++accept_errors_;
+  if (accept_pause_.count() == 0) {
+    spdlog::error("listener on port {}: cannot accept ({}); pausing accepts until it clears", port_,
+                  error.message());
+    accept_pause_ = Deadline(50);
+  } else {
+    accept_pause_ = std::min<Deadline>(accept_pause_ * 2, std::chrono::seconds(2));
+  }
+  accept_retry_.expires_after(accept_pause_);
+  accept_retry_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec && !stopping_) AcceptNext();
   });
 }
 
-void TlsListener::AcceptLoop() {
-  acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
-    if (stopping_) return;
-    ReapFinishedWorkers();
-    if (!ec) {
-      std::lock_guard lock(mutex_);
-      auto done = std::make_shared<std::atomic<bool>>(false);
-      workers_.push_back({std::thread([this, done, s = std::move(socket)]() mutable {
-                            Serve(std::move(s));
-                            *done = true;
-                          }),
-                          done});
-    }
-    AcceptLoop();
-  });
-}
-
-void TlsListener::Serve(tcp::socket socket) {
-  TlsConnection connection(context_);
+void TlsListener::Admit(TlsConnection::Strand strand, tcp::socket socket) {
   boost::system::error_code ec;
   const auto remote = socket.remote_endpoint(ec);
-  connection.remote_address_ =
-      ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
-  // Move the accepted descriptor onto the connection's own io_context.
-  const auto protocol = remote.protocol();
-  connection.stream_.lowest_layer().assign(protocol, socket.release(ec), ec);
-  if (ec) return;
+  if (ec) return;  // already gone
+  const std::string address = remote.address().to_string();
+  std::string refusal;
+  std::shared_ptr<TlsConnection> connection;
   {
     std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    connections_.push_back(&connection);
+    const auto it = open_per_address_.find(address);
+    const size_t from_address = it == open_per_address_.end() ? 0 : it->second;
+    if (open_.size() >= limits_.max_connections) {
+      refusal = "the listener's limit of " + std::to_string(limits_.max_connections) +
+                " open connections is reached";
+    } else if (from_address >= limits_.max_connections_per_address) {
+      refusal = "the limit of " + std::to_string(limits_.max_connections_per_address) +
+                " open connections per address is reached";
+    } else {
+      connection.reset(new TlsConnection(nullptr, strand, std::move(socket), context_));
+      connection->remote_address_ = address + ":" + std::to_string(remote.port());
+      open_.emplace(connection, address);
+      ++open_per_address_[address];
+    }
   }
-  const absl::Status handshake =
-      connection.Handshake(ssl::stream_base::server, handshake_deadline_);
-  if (!handshake.ok()) {
-    spdlog::warn("refused connection from {}: {}", connection.remote_address_,
-                 std::string(handshake.message()));
-  } else {
-    handler_(connection);
+  if (!connection) {
+    // The socket closes as it goes out of scope, before any TLS byte.
+    refusals_->Warn("refused connection from " + address + ": " + refusal);
+    return;
   }
-  connection.Close();
-  std::lock_guard lock(mutex_);
-  connections_.remove(&connection);
+  StartHandshake(std::move(connection), address);
 }
 
-void TlsListener::ReapFinishedWorkers() {
-  std::list<Worker> finished;
+void TlsListener::StartHandshake(std::shared_ptr<TlsConnection> connection,
+                                 const std::string& address) {
+  auto timer = std::make_shared<asio::steady_timer>(connection->strand_);
+  asio::dispatch(connection->strand_, [this, connection, timer, address] {
+    // A peer that sends nothing (or too little) is closed at the deadline; the handshake then
+    // completes with an error and releases its slot.
+    timer->expires_after(handshake_deadline_);
+    auto timed_out = std::make_shared<bool>(false);  // only touched on the strand
+    timer->async_wait([connection, timed_out](const boost::system::error_code& ec) {
+      if (ec) return;
+      *timed_out = true;
+      connection->CloseOnStrand();
+    });
+    connection->stream_.async_handshake(
+        ssl::stream_base::server,
+        [this, connection, timer, timed_out, address](const boost::system::error_code& ec) {
+          timer->cancel();
+          absl::Status handshake =
+              *timed_out ? absl::DeadlineExceededError("no TLS handshake within the deadline")
+              : ec       ? absl::UnavailableError("TLS handshake: " + ec.message())
+                         : connection->ReadPeerIdentity();
+          if (!handshake.ok() || stopping_) {
+            if (!handshake.ok()) {
+              refusals_->Warn("refused connection from " + connection->remote_address_ + ": " +
+                              std::string(handshake.message()));
+            }
+            connection->CloseOnStrand();
+            Release(connection, address);
+            return;
+          }
+          StartSession(connection, address);
+        });
+  });
+}
+
+void TlsListener::StartSession(std::shared_ptr<TlsConnection> connection,
+                               const std::string& address) {
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  try {
+    std::lock_guard lock(mutex_);
+    sessions_.push_back({std::thread([this, connection, address, done] {
+                           RunSession(*connection);
+                           Release(connection, address);
+                           *done = true;
+                         }),
+                         done});
+  } catch (const std::exception& e) {
+    // No thread to be had (resource limit): refuse this peer, keep serving the others.
+    spdlog::error("cannot start a session for {}: {}; closing it", connection->remote_address_,
+                  e.what());
+    connection->CloseOnStrand();
+    Release(connection, address);
+  }
+}
+
+void TlsListener::RunSession(TlsConnection& connection) {
+  // The last-resort guard: whatever the handler throws ends this connection only.
+  try {
+    handler_(connection);
+  } catch (const std::exception& e) {
+    spdlog::error("session with {} ended by an unexpected error: {}; closed it",
+                  connection.remote_address_, e.what());
+  } catch (...) {
+    spdlog::error("session with {} ended by an unexpected non-standard exception; closed it",
+                  connection.remote_address_);
+  }
+  connection.Close();
+}
+
+void TlsListener::Release(const std::shared_ptr<TlsConnection>& connection,
+                          const std::string& address) {
+  std::lock_guard lock(mutex_);
+  if (open_.erase(connection) == 0) return;
+  const auto it = open_per_address_.find(address);
+  if (it != open_per_address_.end() && --it->second == 0) open_per_address_.erase(it);
+}
+
+void TlsListener::ReapFinishedSessions() {
+  std::list<Session> finished;
   {
     std::lock_guard lock(mutex_);
-    for (auto it = workers_.begin(); it != workers_.end();) {
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
       if (*it->done) {
-        finished.splice(finished.end(), workers_, it++);
+        finished.splice(finished.end(), sessions_, it++);
       } else {
         ++it;
       }
     }
   }
-  for (Worker& w : finished) w.thread.join();
+  for (Session& s : finished) s.thread.join();
 }
 
 void TlsListener::Stop() {
   if (stopping_.exchange(true)) return;
-  asio::post(accept_io_, [this] {
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-  });
-  if (accept_thread_.joinable()) accept_thread_.join();
-  std::list<Worker> workers;
+  if (!io_thread_.joinable()) return;  // never started
   {
-    std::lock_guard lock(mutex_);
-    for (TlsConnection* c : connections_) c->Close();
-    workers.swap(workers_);
+    std::promise<void> closed;
+    asio::post(io_, [this, &closed] {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      accept_retry_.cancel();
+      closed.set_value();
+    });
+    closed.get_future().wait();
   }
-  for (Worker& w : workers) w.thread.join();
+  // Close every connection (a session blocked in a read returns at once; a handshake aborts)
+  // and join the session threads, until none is left. The io thread keeps running meanwhile:
+  // it delivers the aborts. A handshake that completed just before stopping_ was set may still
+  // start a session, hence the loop.
+  for (;;) {
+    std::vector<std::shared_ptr<TlsConnection>> open;
+    std::list<Session> sessions;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [connection, address] : open_) open.push_back(connection);
+      sessions.swap(sessions_);
+    }
+    if (open.empty() && sessions.empty()) break;
+    for (const auto& connection : open) connection->Close();
+    open.clear();
+    for (Session& s : sessions) s.thread.join();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  work_.reset();
+  io_thread_.join();
 }
 
 absl::StatusOr<std::pair<std::string, uint16_t>> ParseHostPort(const std::string& address) {

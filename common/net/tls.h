@@ -1,8 +1,10 @@
 // Mutual-TLS transport: TLS 1.3 only, both sides present certificates from the federation CA.
-// Connections are synchronous with a deadline on every operation (each owns a private
-// io_context and runs it for at most the deadline), which keeps sessions simple: one thread
-// per connection, no callbacks above this layer. The transport knows nothing of messages: it
-// moves length-prefixed frames of bytes.
+// Above this layer connections are synchronous with a deadline on every operation: one thread
+// per authenticated session, no callbacks. Underneath, a listener runs every socket of its
+// connections on one shared io_context (asynchronously, one strand per connection), so a
+// connection that has not authenticated costs one descriptor and no thread: plain TCP floods
+// and slow handshakes cannot exhaust threads or descriptors beyond the listener's caps. The
+// transport knows nothing of messages: it moves length-prefixed frames of bytes.
 #ifndef FEDSYN_COMMON_NET_TLS_H_
 #define FEDSYN_COMMON_NET_TLS_H_
 
@@ -16,8 +18,10 @@
 #include <chrono>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -53,7 +57,8 @@ class TlsConnection {
  public:
   // Dials host:port, verifies the server certificate against the CA and `host` (SAN), and
   // completes the handshake, all within `deadline`. Unavailable on failure (retryable),
-  // DeadlineExceeded on timeout.
+  // DeadlineExceeded on timeout. A client connection runs its socket on an io_context and
+  // thread of its own.
   static absl::StatusOr<std::unique_ptr<TlsConnection>> Connect(
       const std::string& host, uint16_t port, std::shared_ptr<boost::asio::ssl::context> context,
       Deadline deadline);
@@ -62,35 +67,63 @@ class TlsConnection {
   TlsConnection(const TlsConnection&) = delete;
   TlsConnection& operator=(const TlsConnection&) = delete;
 
-  // Reads one frame: a 4-byte big-endian length, then that many bytes. A length above
-  // `max_bytes` is refused (InvalidArgument) before anything is allocated: it protects the
-  // reader's memory against a peer that announces a huge frame.
+  // Reads one frame: a 4-byte big-endian length, then that many bytes; the header must arrive
+  // within `deadline`, and the whole body within `deadline` after it. A length above
+  // `max_bytes` is refused (InvalidArgument) before anything is read or allocated, and the body
+  // is allocated in steps of kFrameReadStep as its bytes arrive, never from the announced
+  // length: a peer that announces a large frame and sends nothing costs one step of memory.
   absl::StatusOr<std::string> ReadFrame(size_t max_bytes, Deadline deadline);
   absl::Status WriteFrame(std::string_view payload, Deadline deadline);
 
   const PeerIdentity& peer() const { return peer_; }
   std::string remote_address() const { return remote_address_; }
-  // Closes the socket; safe to call from another thread to interrupt a blocked operation.
+  // Closes the socket and waits until it is closed; safe to call from any thread that is not
+  // running the connection's io_context, to interrupt a blocked operation.
   void Close();
+
+  static constexpr size_t kFrameReadStep = 64 * 1024;
 
  private:
   friend class TlsListener;
-  explicit TlsConnection(std::shared_ptr<boost::asio::ssl::context> context);
+  class IoThread;
+  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+  TlsConnection(std::unique_ptr<IoThread> own_io, Strand strand,
+                boost::asio::ip::tcp::socket socket,
+                std::shared_ptr<boost::asio::ssl::context> context);
+  // Starts one asynchronous operation on the connection's strand and waits for its completion
+  // until `deadline`; past it, closes the socket (which aborts the operation) and waits for the
+  // aborted completion, so no handler outlives the buffers it writes into.
   template <typename StartOperation>
-  absl::Status RunWithDeadline(StartOperation start, Deadline deadline, const char* what);
-  absl::Status Handshake(boost::asio::ssl::stream_base::handshake_type type, Deadline deadline);
+  absl::Status RunUntil(StartOperation start, std::chrono::steady_clock::time_point deadline,
+                        const char* what);
+  void CloseOnStrand();
+  absl::Status ReadPeerIdentity();
 
+  std::unique_ptr<IoThread> own_io_;  // clients only; declared first so it outlives stream_
   std::shared_ptr<boost::asio::ssl::context> context_;
-  boost::asio::io_context io_;
+  Strand strand_;
   boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream_;
   PeerIdentity peer_;
   std::string remote_address_;
-  std::mutex close_mutex_;
+};
+
+// Caps that keep a listener serving under abuse. Every accepted connection, authenticated or
+// still handshaking, counts until it is closed. Connections beyond a cap are closed at accept,
+// before any TLS byte or allocation, and counted in one rate-limited log line.
+struct ListenerLimits {
+  // Total open connections. Each costs one descriptor (plus a session thread once
+  // authenticated); Bind lowers this to fit the process's descriptor limit.
+  size_t max_connections = 256;
+  // Open connections from one IP address: one client cannot take every slot.
+  size_t max_connections_per_address = 16;
 };
 
 // Accepts TLS connections on host:port and hands each authenticated one to `handler` on a
-// thread of its own. Handshake failures (no certificate, wrong CA, expired, plain TCP, old
-// TLS) are logged with the peer address and the reason, and never reach the handler.
+// thread of its own. Handshakes run asynchronously on the listener's io thread with a deadline;
+// failures (no certificate, wrong CA, expired, plain TCP, old TLS) are logged with the peer
+// address and the reason (rate-limited), and never reach the handler. Accept errors such as
+// EMFILE are logged once and retried after a growing pause instead of spinning. A handler that
+// throws ends only its own connection: the exception is logged and the listener keeps serving.
 class TlsListener {
  public:
   using Handler = std::function<void(TlsConnection& connection)>;
@@ -98,39 +131,58 @@ class TlsListener {
   // Binds (port 0 picks a free port; see port()). Call Start() to accept.
   static absl::StatusOr<std::unique_ptr<TlsListener>> Bind(
       const std::string& host, uint16_t port, std::shared_ptr<boost::asio::ssl::context> context,
-      Deadline handshake_deadline, Handler handler);
+      Deadline handshake_deadline, ListenerLimits limits, Handler handler);
   ~TlsListener();
 
   void Start();
   // Stops accepting, closes every open connection and joins all threads.
   void Stop();
   uint16_t port() const { return port_; }
+  const ListenerLimits& limits() const { return limits_; }
+  // Connections open now (handshaking or authenticated).
+  size_t open_connections();
+  // Failed accept() calls so far (EMFILE and the like); each starts or extends a pause.
+  uint64_t accept_errors() const { return accept_errors_; }
 
  private:
-  TlsListener(std::shared_ptr<boost::asio::ssl::context> context, Deadline handshake_deadline,
-              Handler handler);
-  void AcceptLoop();
-  void Serve(boost::asio::ip::tcp::socket socket);
-
-  std::shared_ptr<boost::asio::ssl::context> context_;
-  Deadline handshake_deadline_;
-  Handler handler_;
-  boost::asio::io_context accept_io_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  uint16_t port_ = 0;
-  std::atomic<bool> stopping_ = false;
-  std::thread accept_thread_;
-  struct Worker {
+  class RateLimitedLog;
+  struct Session {
     std::thread thread;
     std::shared_ptr<std::atomic<bool>> done;
   };
-  // Joins the threads of connections that have ended (called on each accept), so a
-  // long-running server does not accumulate finished threads.
-  void ReapFinishedWorkers();
+  TlsListener(std::shared_ptr<boost::asio::ssl::context> context, Deadline handshake_deadline,
+              ListenerLimits limits, Handler handler);
+  void AcceptNext();
+  void OnAcceptError(const boost::system::error_code& error);
+  // Admits a freshly accepted socket under the caps and starts its handshake.
+  void Admit(TlsConnection::Strand strand, boost::asio::ip::tcp::socket socket);
+  void StartHandshake(std::shared_ptr<TlsConnection> connection, const std::string& address);
+  void StartSession(std::shared_ptr<TlsConnection> connection, const std::string& address);
+  void RunSession(TlsConnection& connection);
+  void Release(const std::shared_ptr<TlsConnection>& connection, const std::string& address);
+  // Joins the threads of sessions that have ended (called on each accept), so a long-running
+  // server does not accumulate finished threads.
+  void ReapFinishedSessions();
 
-  std::mutex mutex_;  // guards connections_ and workers_
-  std::list<TlsConnection*> connections_;
-  std::list<Worker> workers_;
+  std::shared_ptr<boost::asio::ssl::context> context_;
+  Deadline handshake_deadline_;
+  ListenerLimits limits_;
+  Handler handler_;
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer accept_retry_;
+  Deadline accept_pause_{0};
+  std::atomic<uint64_t> accept_errors_ = 0;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_ = false;
+  std::thread io_thread_;
+  std::unique_ptr<RateLimitedLog> refusals_;
+
+  std::mutex mutex_;                                            // guards everything below
+  std::map<std::shared_ptr<TlsConnection>, std::string> open_;  // connection -> peer address
+  std::map<std::string, size_t> open_per_address_;
+  std::list<Session> sessions_;
 };
 
 // "host:port" -> (host, port). InvalidArgument for anything else.

@@ -1,0 +1,282 @@
+// The TLS listener under abuse, over real sockets and certificates made by deploy/pki/pki.sh:
+// connection caps, descriptor exhaustion, frames announced but not sent, handlers that throw.
+// A small echo handler stands in for the coordinator's sessions (issue #12, F3 and F5; the
+// coordinator's own regression tests are in tests/integration/hostile_peer_test.cc).
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "common/net/tls.h"
+#include "gtest/gtest.h"
+#include "tests/support/test_paths.h"
+
+namespace fedsyn::net {
+namespace {
+
+using std::chrono::milliseconds;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+std::string g_pki;  // certificates shared by the suite
+
+constexpr size_t kMaxFrame = 8 << 20;
+
+class Listener : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    g_pki = testing::ScratchDir("listener_pki");
+    const std::string pki = std::string("bash ") + FEDSYN_PKI_SCRIPT + " ";
+    for (const std::string& step :
+         {"init " + g_pki, "coordinator " + g_pki + " localhost", "site " + g_pki + " alpha"}) {
+      ASSERT_EQ(std::system((pki + step + " >/dev/null").c_str()), 0) << step;
+    }
+  }
+
+  // Starts a listener whose handler echoes frames back until the peer stops; a frame "throw"
+  // makes it throw a standard exception, "throw-int" a non-standard one.
+  void StartEcho(ListenerLimits limits, Deadline handshake = std::chrono::seconds(5)) {
+    auto context = MakeTlsContext(
+        {g_pki + "/ca.pem", g_pki + "/coordinator.pem", g_pki + "/coordinator.key"}, Role::kServer);
+    ASSERT_TRUE(context.ok()) << context.status();
+    auto listener = TlsListener::Bind("127.0.0.1", 0, *context, handshake, limits,
+                                      [this](TlsConnection& connection) {
+                                        for (;;) {
+                                          auto frame = connection.ReadFrame(kMaxFrame, seconds(10));
+                                          if (!frame.ok()) return;
+                                          if (*frame == "throw") throw std::runtime_error("boom");
+                                          if (*frame == "throw-int") throw 7;
+                                          ++frames_served_;
+                                          if (!connection.WriteFrame(*frame, seconds(10)).ok())
+                                            return;
+                                        }
+                                      });
+    ASSERT_TRUE(listener.ok()) << listener.status();
+    listener_ = std::move(*listener);
+    listener_->Start();
+  }
+
+  absl::StatusOr<std::unique_ptr<TlsConnection>> Dial() {
+    auto context = MakeTlsContext(
+        {g_pki + "/ca.pem", g_pki + "/sites/alpha/site.pem", g_pki + "/sites/alpha/site.key"},
+        Role::kClient);
+    if (!context.ok()) return context.status();
+    return TlsConnection::Connect("localhost", listener_->port(), *context, seconds(5));
+  }
+
+  // An echo round trip over a fresh, authenticated connection.
+  void ExpectServed() {
+    auto connection = Dial();
+    ASSERT_TRUE(connection.ok()) << connection.status();
+    ASSERT_TRUE((*connection)->WriteFrame("ping", seconds(5)).ok());
+    auto reply = (*connection)->ReadFrame(kMaxFrame, seconds(5));
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    EXPECT_EQ(*reply, "ping");
+  }
+
+  // A plain TCP connection from `source` (another loopback address stands for another host)
+  // that sends nothing.
+  std::unique_ptr<tcp::socket> Plain(const std::string& source) {
+    auto socket = std::make_unique<tcp::socket>(io_);
+    boost::system::error_code ec;
+    socket->open(tcp::v4(), ec);
+    if (!ec) socket->bind({asio::ip::make_address(source), 0}, ec);
+    if (!ec) socket->connect({asio::ip::make_address("127.0.0.1"), listener_->port()}, ec);
+    return ec ? nullptr : std::move(socket);
+  }
+
+  // True when the server closed `socket` (EOF or reset) within `wait`.
+  static bool ClosedByServer(tcp::socket& socket, milliseconds wait = milliseconds(2000)) {
+    socket.non_blocking(true);
+    char byte;
+    for (int i = 0; i < wait.count() / 10; ++i) {
+      boost::system::error_code ec;
+      socket.read_some(asio::buffer(&byte, 1), ec);
+      if (ec != asio::error::would_block) return true;
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return false;
+  }
+
+  static std::chrono::seconds seconds(int n) { return std::chrono::seconds(n); }
+
+  // A site's TLS stream driven by the test byte by byte, to send what TlsConnection would not
+  // (a frame header without its body).
+  struct RawTls {
+    explicit RawTls(std::shared_ptr<asio::ssl::context> c) : context(std::move(c)) {}
+    void Write(const std::string& bytes) { asio::write(stream, asio::buffer(bytes)); }
+    std::string Read(size_t n) {
+      std::string bytes(n, '\0');
+      asio::read(stream, asio::buffer(bytes));
+      return bytes;
+    }
+    std::shared_ptr<asio::ssl::context> context;
+    asio::io_context io;
+    asio::ssl::stream<tcp::socket> stream{io, *context};
+  };
+  std::unique_ptr<RawTls> RawDial() {
+    auto context = MakeTlsContext(
+        {g_pki + "/ca.pem", g_pki + "/sites/alpha/site.pem", g_pki + "/sites/alpha/site.key"},
+        Role::kClient);
+    if (!context.ok()) return nullptr;
+    auto raw = std::make_unique<RawTls>(*context);
+    raw->stream.lowest_layer().connect({asio::ip::make_address("127.0.0.1"), listener_->port()});
+    raw->stream.handshake(asio::ssl::stream_base::client);
+    return raw;
+  }
+
+  asio::io_context io_;
+  std::atomic<int> frames_served_ = 0;
+  std::unique_ptr<TlsListener> listener_;
+};
+
+TEST_F(Listener, AHandlerThatThrowsEndsOnlyItsOwnConnection) {
+  StartEcho({});
+  for (const char* poison : {"throw", "throw-int"}) {
+    auto victim = Dial();
+    ASSERT_TRUE(victim.ok()) << victim.status();
+    auto bystander = Dial();
+    ASSERT_TRUE(bystander.ok()) << bystander.status();
+    ASSERT_TRUE((*victim)->WriteFrame(poison, seconds(5)).ok());
+    EXPECT_FALSE((*victim)->ReadFrame(kMaxFrame, seconds(5)).ok())
+        << poison << ": the throwing session is closed";
+    // The other session, opened before the throw, still works; so do new ones.
+    ASSERT_TRUE((*bystander)->WriteFrame("still here", seconds(5)).ok());
+    auto reply = (*bystander)->ReadFrame(kMaxFrame, seconds(5));
+    ASSERT_TRUE(reply.ok()) << poison << ": " << reply.status();
+    EXPECT_EQ(*reply, "still here");
+    ExpectServed();
+  }
+}
+
+TEST_F(Listener, PlainConnectionsBeyondTheCapsAreClosedAndOthersAreServed) {
+  ListenerLimits limits;
+  limits.max_connections = 12;
+  limits.max_connections_per_address = 4;
+  StartEcho(limits, std::chrono::seconds(30));  // long: the silent peers hold their slots
+  std::vector<std::unique_ptr<tcp::socket>> flood;
+  for (int i = 0; i < 40; ++i) {
+    auto socket = Plain("127.0.0.2");
+    ASSERT_NE(socket, nullptr);
+    flood.push_back(std::move(socket));
+  }
+  int closed = 0;
+  for (auto& socket : flood) closed += ClosedByServer(*socket, milliseconds(500)) ? 1 : 0;
+  EXPECT_EQ(closed, 36) << "all but the per-address cap are closed at once";
+  EXPECT_EQ(listener_->open_connections(), 4u);
+  ExpectServed();  // another address still gets in
+
+  // Many addresses fill the total cap; then even a new address is refused until slots free.
+  std::vector<std::unique_ptr<tcp::socket>> spread;
+  for (int host = 3; host < 5; ++host) {
+    for (int i = 0; i < 4; ++i) spread.push_back(Plain("127.0.0." + std::to_string(host)));
+  }
+  for (auto& socket : spread) ASSERT_NE(socket, nullptr);
+  for (int i = 0; i < 100 && listener_->open_connections() < 12; ++i)
+    std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_EQ(listener_->open_connections(), 12u);
+  auto over = Plain("127.0.0.9");
+  ASSERT_NE(over, nullptr);
+  EXPECT_TRUE(ClosedByServer(*over)) << "the total cap holds";
+  flood.clear();
+  spread.clear();
+  for (int i = 0; i < 200 && listener_->open_connections() > 0; ++i)
+    std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_EQ(listener_->open_connections(), 0u) << "closed peers release their slots";
+  ExpectServed();
+}
+
+TEST_F(Listener, SilentPeersAreClosedAtTheHandshakeDeadline) {
+  ListenerLimits limits;
+  limits.max_connections_per_address = 2;
+  StartEcho(limits, milliseconds(300));
+  auto first = Plain("127.0.0.2");
+  auto second = Plain("127.0.0.2");
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  EXPECT_TRUE(ClosedByServer(*first));
+  EXPECT_TRUE(ClosedByServer(*second));
+  for (int i = 0; i < 100 && listener_->open_connections() > 0; ++i)
+    std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_EQ(listener_->open_connections(), 0u);
+  auto third = Plain("127.0.0.2");  // the address has its slots back
+  ASSERT_NE(third, nullptr);
+  for (int i = 0; i < 100 && listener_->open_connections() == 0; ++i)
+    std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_EQ(listener_->open_connections(), 1u);
+}
+
+TEST_F(Listener, OutOfDescriptorsItPausesAcceptingAndRecovers) {
+  StartEcho({});
+  ExpectServed();
+  // Use up every descriptor but one: the client's socket takes it, the server's accept fails.
+  rlimit original{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &original), 0);
+  rlimit low = original;
+  low.rlim_cur = 512;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  tcp::socket pending(io_);  // made first: the socket and the test's io_context need descriptors
+  boost::system::error_code ec;
+  pending.open(tcp::v4(), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  std::vector<int> hog;
+  for (int fd = open("/dev/null", O_RDONLY); fd >= 0; fd = open("/dev/null", O_RDONLY))
+    hog.push_back(fd);
+  ASSERT_EQ(errno, EMFILE);
+  const uint64_t errors_before = listener_->accept_errors();
+  pending.connect({asio::ip::make_address("127.0.0.1"), listener_->port()}, ec);
+  ASSERT_FALSE(ec) << ec.message();  // the kernel completes it; accept() cannot take it
+  for (int i = 0; i < 100 && listener_->accept_errors() == errors_before; ++i)
+    std::this_thread::sleep_for(milliseconds(10));
+  std::this_thread::sleep_for(milliseconds(1000));
+  const uint64_t failed_accepts = listener_->accept_errors() - errors_before;
+  EXPECT_GE(failed_accepts, 1u);
+  // A spinning loop retries millions of times a second; pausing 50 ms doubling to 2 s, a few.
+  EXPECT_LE(failed_accepts, 20u) << "accept must back off, not spin";
+  for (int fd : hog) close(fd);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &original), 0);
+  ExpectServed();
+  // The pending connection was accepted in the end: speaking plain text, it is refused.
+  asio::write(pending, asio::buffer(std::string("GET / HTTP/1.0\r\n\r\n")), ec);
+  EXPECT_TRUE(ClosedByServer(pending));
+}
+
+TEST_F(Listener, AnAnnouncedFrameIsAllocatedAsItArrives) {
+  ListenerLimits limits;
+  limits.max_connections_per_address = 64;
+  StartEcho(limits);
+  // Twenty sessions each announce an 8 MiB frame and send 100 bytes of it. Allocating from the
+  // announced length would hold 160 MiB; allocating as bytes arrive holds one step each.
+  const auto in_use = [] {
+    const struct mallinfo2 info = mallinfo2();
+    return info.uordblks + info.hblkhd;
+  };
+  std::vector<std::unique_ptr<RawTls>> sessions;
+  for (int i = 0; i < 20; ++i) {
+    sessions.push_back(RawDial());
+    ASSERT_NE(sessions.back(), nullptr);
+    // An echo round trip: the session's handler is running and waits for the next frame.
+    sessions.back()->Write(std::string("\0\0\0\5ready", 9));
+    EXPECT_EQ(sessions.back()->Read(9), std::string("\0\0\0\5ready", 9));
+  }
+  const size_t before = in_use();
+  const std::string announce_8_mib_send_100 =
+      std::string("\x00\x80\x00\x00", 4) + std::string(100, 'x');
+  for (auto& s : sessions) s->Write(announce_8_mib_send_100);
+  std::this_thread::sleep_for(milliseconds(500));
+  const size_t grown = in_use() - std::min(in_use(), before);
+  // 20 x 8 MiB = 160 MiB if allocated from the header; 20 steps of 64 KiB (and growth slack)
+  // stay far below this bound.
+  EXPECT_LT(grown, size_t{16} << 20)
+      << "memory grew by " << grown << " bytes for 20 announced 8 MiB frames";
+  sessions.clear();
+  ExpectServed();
+}
+
+}  // namespace
+}  // namespace fedsyn::net
