@@ -41,6 +41,20 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path)
   if (config.ca_file.empty() || config.cert_file.empty() || config.key_file.empty()) {
     return absl::InvalidArgumentError(path + ": ca, cert and key are required");
   }
+  config.max_connections =
+      root["max_connections"].value<int64_t>().value_or(config.max_connections);
+  config.max_connections_per_address =
+      root["max_connections_per_address"].value<int64_t>().value_or(
+          config.max_connections_per_address);
+  constexpr int64_t kMostConnections = 1'000'000;
+  if (config.max_connections < 1 || config.max_connections > kMostConnections ||
+      config.max_connections_per_address < 1 ||
+      config.max_connections_per_address > config.max_connections) {
+    return absl::InvalidArgumentError(
+        path +
+        ": max_connections must be in 1..1000000 and max_connections_per_address in "
+        "1..max_connections");
+  }
   if (const toml::array* datasets = root["dataset"].as_array()) {
     for (const toml::node& node : *datasets) {
       const toml::table* t = node.as_table();

@@ -41,6 +41,10 @@ struct CoordinatorConfig {
   std::vector<DatasetDeclaration> datasets;
   // site id -> dataset -> limit in micro-epsilon (rounded down: a limit never grows by rounding)
   std::map<std::string, std::map<std::string, int64_t>> limits;
+  // Caps on open connections per listener (sites, admins), in total and from one IP address;
+  // connections beyond them are closed at accept (docs/reliability.md, F3).
+  int64_t max_connections = 256;
+  int64_t max_connections_per_address = 16;
 
   const DatasetDeclaration* FindDataset(const std::string& name) const;
 };

@@ -10,6 +10,8 @@
 //   release approve ID --reason "..." [--by NAME] --config C
 //
 // Exit codes: common/base/exit_codes.h.
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +34,7 @@
 #include "coordinator/release_gate.h"
 #include "coordinator/server.h"
 #include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
 
 namespace {
 
@@ -45,6 +48,17 @@ int Fail(const absl::Status& status) {
 
 std::atomic<bool> g_stop = false;
 void OnSignal(int) { g_stop = true; }
+
+// A server's soft descriptor limit is often 1,024 while the hard one is far higher; take what
+// the system allows, so the connection caps (not EMFILE) decide when to refuse.
+void RaiseDescriptorLimit() {
+  rlimit descriptors{};
+  if (getrlimit(RLIMIT_NOFILE, &descriptors) != 0 || descriptors.rlim_cur >= descriptors.rlim_max)
+    return;
+  descriptors.rlim_cur = descriptors.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &descriptors) != 0)
+    spdlog::warn("cannot raise the descriptor limit to {}", descriptors.rlim_max);
+}
 
 std::string Eps(int64_t micros) { return fedsyn::privacy::FormatMicros(micros); }
 
@@ -370,6 +384,7 @@ int main(int argc, char** argv) {
     if (!config.ok()) return Fail(config.status());
     auto storage = fedsyn::coordinator::OpenSqliteStorage(config->database);
     if (!storage.ok()) return Fail(storage.status());
+    RaiseDescriptorLimit();
     auto server = fedsyn::coordinator::CoordinatorServer::Start(*config, **storage);
     if (!server.ok()) return Fail(server.status());
     std::signal(SIGINT, OnSignal);

@@ -32,13 +32,16 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   ASSIGN_OR_RETURN(const auto site_address, net::ParseHostPort(config.listen));
   ASSIGN_OR_RETURN(const auto admin_address, net::ParseHostPort(config.admin_listen));
   CoordinatorServer* self = server.get();
+  net::ListenerLimits limits;
+  limits.max_connections = static_cast<size_t>(config.max_connections);
+  limits.max_connections_per_address = static_cast<size_t>(config.max_connections_per_address);
   ASSIGN_OR_RETURN(server->site_listener_,
                    net::TlsListener::Bind(site_address.first, site_address.second, context,
-                                          options.handshake_deadline, options.limits,
+                                          options.handshake_deadline, limits,
                                           [self](net::TlsConnection& c) { self->ServeSite(c); }));
   ASSIGN_OR_RETURN(server->admin_listener_,
                    net::TlsListener::Bind(admin_address.first, admin_address.second, context,
-                                          options.handshake_deadline, options.limits,
+                                          options.handshake_deadline, limits,
                                           [self](net::TlsConnection& c) { self->ServeAdmin(c); }));
   server->site_listener_->Start();
   server->admin_listener_->Start();

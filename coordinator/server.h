@@ -19,8 +19,6 @@ struct ServerOptions {
   net::Deadline idle_deadline = std::chrono::seconds(120);
   net::Deadline handshake_deadline = std::chrono::seconds(10);
   net::Deadline write_deadline = std::chrono::seconds(30);
-  // Caps on open connections, for each of the two listeners.
-  net::ListenerLimits limits;
 };
 
 class CoordinatorServer {

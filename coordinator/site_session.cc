@@ -90,9 +90,9 @@ protocol::SiteResponse SiteSession::OnHello(const protocol::Hello& hello) {
         {row.dataset, dataset->schema.toml_text, row.limit_micros, row.spent_micros});
   }
   greeted_ = true;
-  // The version string is the peer's choice: shown escaped and short.
+  // The version string is the peer's choice: shown short (and escaped, as every message is).
   spdlog::info("site {}: connected (agent {})", site_id_,
-               base::EscapeForLog(hello.agent_version, kMaxAgentVersionShown));
+               base::Truncated(hello.agent_version, kMaxAgentVersionShown));
   return welcome;
 }
 

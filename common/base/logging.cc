@@ -9,6 +9,8 @@
 namespace fedsyn::base {
 namespace {
 
+std::string MoreBytes(size_t count) { return "...(+" + std::to_string(count) + " bytes)"; }
+
 constexpr const char* kPattern = "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v";
 
 // Escapes the message, then formats it with the usual pattern (time, level, message).
@@ -64,9 +66,13 @@ std::string EscapeForLog(std::string_view text, size_t max_bytes) {
         }
     }
   }
-  if (text.size() > shown.size())
-    out += "...(+" + std::to_string(text.size() - shown.size()) + " bytes)";
+  if (text.size() > shown.size()) out += MoreBytes(text.size() - shown.size());
   return out;
+}
+
+std::string Truncated(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  return std::string(text.substr(0, max_bytes)) + MoreBytes(text.size() - max_bytes);
 }
 
 void UseEscapingFormatter(spdlog::logger& logger) {

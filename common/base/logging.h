@@ -34,8 +34,13 @@ absl::Status SetUpLogging(std::string_view level);
 void UseEscapingFormatter(spdlog::logger& logger);
 
 // `text` as it may appear in a log line: printable ASCII kept, everything else escaped, at most
-// `max_bytes` of input shown and the rest counted ("...(+N bytes)").
+// `max_bytes` of input shown and the rest counted ("...(+N bytes)"). The logger applies it to
+// every message.
 std::string EscapeForLog(std::string_view text, size_t max_bytes = kMaxLogMessageBytes);
+
+// The first `max_bytes` of `text` and a count of the rest: for peer-chosen fields inside a
+// message (the logger escapes the whole message).
+std::string Truncated(std::string_view text, size_t max_bytes);
 
 }  // namespace fedsyn::base
 

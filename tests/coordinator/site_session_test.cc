@@ -1,13 +1,18 @@
 #include "coordinator/site_session.h"
 
+#include <algorithm>
 #include <fstream>
+#include <sstream>
 
+#include "common/base/logging.h"
 #include "common/data/table_io.h"
 #include "common/model/model_bundle.h"
 #include "common/privacy/digest.h"
 #include "coordinator/export.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "spdlog/sinks/ostream_sink.h"
+#include "spdlog/spdlog.h"
 #include "tests/support/seeded_random.h"
 #include "tests/support/test_paths.h"
 
@@ -76,6 +81,41 @@ class SiteSessionTest : public ::testing::Test {
   std::unique_ptr<Storage> storage_ = NewInMemoryStorage();
   testing::SeededRandom rng_{7};
 };
+
+// F8: a peer-chosen string cannot forge a log line. The session logs the hello's agent version
+// through a logger set up as the binaries set theirs up.
+TEST_F(SiteSessionTest, PeerTextInTheLogIsEscapedAndShort) {
+  std::ostringstream captured;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(captured);
+  auto logger = std::make_shared<spdlog::logger>("capture", sink);
+  base::UseEscapingFormatter(*logger);
+  const auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(logger);
+  SiteSession session(
+      "cleveland", *storage_, config_, [] { return 1000; }, rng_);
+  const std::string forged =
+      "1.0\n2026-11-30T00:00:00.000 info site va: committed r-forged (1000 rows)\x1b[2J" +
+      std::string(5000, 'A');
+  EXPECT_TRUE(
+      std::holds_alternative<p::Welcome>(session.Handle(p::Hello{p::kProtocolVersion, forged})));
+  spdlog::set_default_logger(previous);
+  const std::string log = captured.str();
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
+  EXPECT_THAT(log, HasSubstr("site cleveland: connected (agent 1.0\\n2026"));
+  EXPECT_EQ(log.find('\x1b'), std::string::npos) << "no terminal escapes";
+  EXPECT_LT(log.size(), 300u) << "the version is cut short";
+  EXPECT_THAT(log, HasSubstr("bytes)"));
+}
+
+TEST(LogEscaping, EscapesEverythingButPrintableAscii) {
+  EXPECT_EQ(base::EscapeForLog("plain text 1.0"), "plain text 1.0");
+  EXPECT_EQ(base::EscapeForLog("a\nb\rc\td\\e"), "a\\nb\\rc\\td\\\\e");
+  EXPECT_EQ(base::EscapeForLog(std::string("\x00\x1b\x7f\xc3\xa9", 5)),
+            "\\x00\\x1b\\x7f\\xc3\\xa9");
+  EXPECT_EQ(base::EscapeForLog("abcdef", 3), "abc...(+3 bytes)");
+  EXPECT_EQ(base::Truncated("a\nbcdef", 3), "a\nb...(+4 bytes)");
+  EXPECT_EQ(base::Truncated("abc", 3), "abc");
+}
 
 TEST_F(SiteSessionTest, HelloFirstAndOnlyInOurProtocolVersion) {
   SiteSession session(
@@ -429,6 +469,32 @@ TEST(CoordinatorConfig, DatasetNamesAndSiteIdsMustBeSafe) {
   EXPECT_EQ(load("heart", "../../etc").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(load(std::string(300, 'h'), "cleveland").status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(CoordinatorConfig, ConnectionCapsAreReadAndBounded) {
+  const std::string dir = testing::ScratchDir("coordinator_config_caps");
+  const std::string schema =
+      testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml";
+  auto load = [&](const std::string& caps) {
+    const std::string path = dir + "/coordinator.toml";
+    std::ofstream(path) << "ca = \"ca.pem\"\ncert = \"c.pem\"\nkey = \"c.key\"\n"
+                        << caps << "\n[[dataset]]\nname = \"heart\"\nschema = \"" << schema
+                        << "\"\n";
+    return LoadCoordinatorConfig(path);
+  };
+  auto defaults = load("");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->max_connections, 256);
+  EXPECT_EQ(defaults->max_connections_per_address, 16);
+  auto set = load("max_connections = 40\nmax_connections_per_address = 4");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->max_connections, 40);
+  EXPECT_EQ(set->max_connections_per_address, 4);
+  for (const char* bad : {"max_connections = 0", "max_connections = -5",
+                          "max_connections = 10\nmax_connections_per_address = 11",
+                          "max_connections_per_address = 0", "max_connections = 10000000"}) {
+    EXPECT_EQ(load(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
 }
 
 }  // namespace
