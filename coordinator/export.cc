@@ -39,14 +39,17 @@ std::string WithoutRows(const std::string& rows, const std::vector<int64_t>& pos
 
 absl::StatusOr<PooledExport> ExportPooledCsv(Storage& storage, const CoordinatorConfig& config,
                                              const std::string& dataset, bool with_site_column,
-                                             privacy::RandomSource& rng) {
+                                             privacy::RandomSource& rng, data::FormulaCells cells) {
   const DatasetDeclaration* declared = config.FindDataset(dataset);
   if (declared == nullptr) return absl::NotFoundError("unknown dataset '" + dataset + "'");
   PooledExport pooled;
   std::string& out = pooled.csv;
   if (with_site_column) out += "site,";
   for (size_t c = 0; c < declared->schema.columns.size(); ++c) {
-    out += (c ? "," : "") + data::EscapeCsvField(declared->schema.columns[c].name, ',');
+    const std::string& name = declared->schema.columns[c].name;
+    out += (c ? "," : "") +
+           data::EscapeCsvField(
+               cells == data::FormulaCells::kNeutralise ? data::NeutraliseFormula(name) : name, ',');
   }
   out += '\n';
   // Rows of every exported release, pooled and then put in a secure random order: the order in
@@ -67,6 +70,9 @@ absl::StatusOr<PooledExport> ExportPooledCsv(Storage& storage, const Coordinator
       const std::vector<int64_t> positions = CanaryRows(audit->bits, audit->salt, r.rows_received);
       content = WithoutRows(content, positions);
       pooled.canary_rows_removed += static_cast<int64_t>(positions.size());
+    }
+    if (cells == data::FormulaCells::kNeutralise) {
+      ASSIGN_OR_RETURN(content, data::NeutraliseFormulas(content, ',', r.release_id));
     }
     pooled.exported.push_back(r.release_id);
     const std::string prefix =

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/data/table_io.h"
 #include "common/privacy/random.h"
 #include "coordinator/federation.h"
 #include "coordinator/storage.h"
@@ -35,7 +36,8 @@ struct PooledExport {
 // Uncommitted releases never appear.
 absl::StatusOr<PooledExport> ExportPooledCsv(Storage& storage, const CoordinatorConfig& config,
                                              const std::string& dataset, bool with_site_column,
-                                             privacy::RandomSource& rng);
+                                             privacy::RandomSource& rng,
+                                             data::FormulaCells cells = data::FormulaCells::kNeutralise);
 
 }  // namespace fedsyn::coordinator
 

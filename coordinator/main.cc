@@ -300,7 +300,7 @@ int main(int argc, char** argv) {
       "fedsyn coordinator: pools metric-private releases and keeps the privacy-budget ledger"};
   app.require_subcommand(1);
   std::string log_level = "info", config_path, db_path, admin_cert, admin_key, dataset, out;
-  bool json = false, with_site = false;
+  bool json = false, with_site = false, keep_formulas = false;
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off");
 
   CLI::App* serve = app.add_subcommand("serve", "serve sites and admins (until SIGINT/SIGTERM)");
@@ -334,6 +334,9 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--dataset", dataset, "dataset name")->required();
   export_cmd->add_option("--out", out, "output CSV")->required();
   export_cmd->add_flag("--with-site-column", with_site, "prefix every row with the releasing site");
+  export_cmd->add_flag("--keep-formulas", keep_formulas,
+                       "write text values verbatim even when a spreadsheet would run them as "
+                       "formulas (by default they get a leading ' ; numbers are never changed)");
 
   CLI::App* audit = app.add_subcommand("audit", "privacy audits of the releases (docs/audits.md)");
   audit->require_subcommand(1);
@@ -448,7 +451,9 @@ int main(int argc, char** argv) {
     if (!storage.ok()) return Fail(storage.status());
     fedsyn::privacy::SecureRandom secure;  // the decoder's sampling for codes-mode releases
     auto pooled =
-        fedsyn::coordinator::ExportPooledCsv(**storage, *config, dataset, with_site, secure);
+        fedsyn::coordinator::ExportPooledCsv(**storage, *config, dataset, with_site, secure,
+                                             keep_formulas ? fedsyn::data::FormulaCells::kKeep
+                                                           : fedsyn::data::FormulaCells::kNeutralise);
     if (!pooled.ok()) return Fail(pooled.status());
     if (absl::Status s = fedsyn::data::WriteFileAtomically(out, pooled->csv); !s.ok())
       return Fail(s);

@@ -303,7 +303,8 @@ protocol::SiteResponse SiteSession::OnAuditJob(const protocol::AuditJobQuery& qu
   if (dataset->audit_canaries == 0) return protocol::AuditJob{query.release_id, "", 0};
   const data::Schema& schema = dataset->schema;
   const std::string csv =
-      data::FormatCsvTable(MakeCanaries(schema, dataset->audit_canaries, *canary_random_), schema);
+      data::FormatCsvTable(MakeCanaries(schema, dataset->audit_canaries, *canary_random_), schema,
+                            data::FormulaCells::kKeep);
   AuditRecord audit;
   audit.release_id = query.release_id;
   audit.site_id = site_id_;

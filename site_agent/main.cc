@@ -43,6 +43,7 @@ struct CliState {
   TrainRequest train;
   ReleaseRequest release;
   std::string metric = "l2", decoding = "sample", mode = "synthetic";
+  bool keep_formulas = false;
   std::string site_kit, dataset, audit_job;
   double dp_epsilon = 0;
   double dp_delta = 0;
@@ -144,12 +145,17 @@ void AddReleaseOptions(CLI::App* cmd, CliState& s, bool needs_model_and_input,
   cmd->add_flag(
       "--allow-nonprivate-model", s.release.allow_nonprivate_model,
       "release from a VAE trained without DP (the paper's mode; no end-to-end guarantee)");
+  cmd->add_flag("--keep-formulas", s.keep_formulas,
+                "write text values verbatim even when a spreadsheet would run them as formulas "
+                "(by default they get a leading ' ; numbers are never changed)");
 }
 
 void ResolveReleaseOptions(CLI::App* cmd, CliState& s) {
   s.release.mechanism.metric =
       s.metric == "l1" ? fedsyn::privacy::NoiseMetric::kL1 : fedsyn::privacy::NoiseMetric::kL2;
   if (cmd->count("--grid-exponent") > 0) s.release.mechanism.grid_exponent = s.grid_exponent;
+  s.release.formula_cells = s.keep_formulas ? fedsyn::data::FormulaCells::kKeep
+                                            : fedsyn::data::FormulaCells::kNeutralise;
   s.release.decoding = s.decoding == "argmax" ? fedsyn::data::DecodingMode::kArgmax
                                               : fedsyn::data::DecodingMode::kSample;
   s.release.mode =

@@ -99,6 +99,8 @@ struct ReleaseRequest {
   data::DecodingMode decoding = data::DecodingMode::kSample;
   std::optional<double> label_epsilon;  // images with labels
   bool allow_nonprivate_model = false;
+  // The synthetic CSV's text values that a spreadsheet would run as formulas (data/csv.h).
+  data::FormulaCells formula_cells = data::FormulaCells::kNeutralise;
   // Federated submits only: the id of an open audit job (audit_job.h). The release takes the
   // job's id and carries its included canaries at random positions.
   std::string audit_job;

@@ -1,5 +1,7 @@
 #include "common/data/csv.h"
 
+#include <charconv>
+
 namespace fedsyn::data {
 namespace {
 
@@ -92,6 +94,45 @@ std::string EscapeCsvField(std::string_view field, char delimiter) {
     out += c;
   }
   out += '"';
+  return out;
+}
+
+bool IsFormulaLike(std::string_view field) {
+  if (field.empty() || std::string_view("=+-@\t\r").find(field.front()) == std::string_view::npos)
+    return false;
+  // A plain number is data, not a formula: from_chars takes no leading '+', so skip one.
+  std::string_view number = field;
+  if (number.front() == '+') number.remove_prefix(1);
+  double value = 0.0;
+  const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), value);
+  const bool plain_number =
+      !number.empty() && error == std::errc() && end == number.data() + number.size();
+  return !plain_number;
+}
+
+std::string NeutraliseFormula(std::string_view field) {
+  return IsFormulaLike(field) ? "'" + std::string(field) : std::string(field);
+}
+
+std::string_view RestoreFormula(std::string_view field) {
+  if (field.size() > 1 && field.front() == '\'' && IsFormulaLike(field.substr(1)))
+    return field.substr(1);
+  return field;
+}
+
+absl::StatusOr<std::string> NeutraliseFormulas(std::string_view text, char delimiter,
+                                               const std::string& source) {
+  ASSIGN_OR_RETURN(const std::vector<CsvRecord> records,
+                   ParseCsv(text, delimiter, /*trim=*/false, source));
+  std::string out;
+  out.reserve(text.size() + text.size() / 16);
+  for (const CsvRecord& record : records) {
+    for (size_t f = 0; f < record.fields.size(); ++f) {
+      if (f > 0) out += delimiter;
+      out += EscapeCsvField(NeutraliseFormula(record.fields[f]), delimiter);
+    }
+    out += '\n';
+  }
   return out;
 }
 

@@ -26,6 +26,22 @@ absl::StatusOr<std::vector<CsvRecord>> ParseCsv(std::string_view text, char deli
 // Quotes a field when it contains the delimiter, a quote, a newline or edge spaces.
 std::string EscapeCsvField(std::string_view field, char delimiter);
 
+// Spreadsheet formula injection (CWE-1236): Excel and LibreOffice run a cell that starts with
+// '=', '+', '-', '@', a tab or a carriage return as a formula. fedsyn's human-facing CSV files
+// (`release`, `export`) therefore write such a text value or column name with a leading single
+// quote (the spreadsheets' own "this is text" marker). A value that is a plain number, negative
+// ones included ("-1.5", "+3", "-2e5"), is never altered.
+bool IsFormulaLike(std::string_view field);
+// `field` with a leading quote when IsFormulaLike; idempotent.
+std::string NeutraliseFormula(std::string_view field);
+// The inverse, used by every reader: "'=x" reads as "=x" (only when the rest is formula-like,
+// so a genuine leading quote is kept). Files fedsyn wrote read back under their schema.
+std::string_view RestoreFormula(std::string_view field);
+// NeutraliseFormula applied to every field of a CSV text; fields are re-escaped, one record per
+// line. Errors as ParseCsv's.
+absl::StatusOr<std::string> NeutraliseFormulas(std::string_view text, char delimiter,
+                                               const std::string& source);
+
 }  // namespace fedsyn::data
 
 #endif  // FEDSYN_COMMON_DATA_CSV_H_

@@ -159,7 +159,7 @@ absl::StatusOr<ReadResult> ParseCsvTable(const std::string& text, const Schema& 
                                         " columns, schema declares " + std::to_string(width));
     }
     for (size_t c = 0; c < width; ++c) {
-      if (header.fields[c] != schema.columns[c].name) {
+      if (RestoreFormula(header.fields[c]) != schema.columns[c].name) {
         return absl::InvalidArgumentError(source + ":" + std::to_string(header.line) + ": column " +
                                           std::to_string(c + 1) + " is named " +
                                           Quote(header.fields[c]) + " in the header but " +
@@ -181,7 +181,8 @@ absl::StatusOr<ReadResult> ParseCsvTable(const std::string& text, const Schema& 
     }
     Row row(width);
     for (size_t c = 0; c < width; ++c) {
-      ASSIGN_OR_RETURN(row[c], parser.Parse(record.fields[c], static_cast<int>(c), record.line,
+      ASSIGN_OR_RETURN(row[c], parser.Parse(std::string(RestoreFormula(record.fields[c])),
+                                            static_cast<int>(c), record.line,
                                             result.report.columns[c]));
     }
     result.table.rows.push_back(std::move(row));
@@ -222,11 +223,16 @@ CsvFormat HeaderlessCsvFormat() {
   return format;
 }
 
-std::string FormatCsvTable(const Table& table, const Schema& schema) {
+std::string FormatCsvTable(const Table& table, const Schema& schema, FormulaCells cells) {
+  // Only text goes through here: numbers are formatted below and never altered.
+  const auto text = [cells](std::string_view value) {
+    return EscapeCsvField(
+        cells == FormulaCells::kNeutralise ? NeutraliseFormula(value) : std::string(value), ',');
+  };
   std::string out;
   for (size_t c = 0; c < schema.columns.size(); ++c) {
     if (c > 0) out += ',';
-    out += EscapeCsvField(schema.columns[c].name, ',');
+    out += text(schema.columns[c].name);
   }
   out += '\n';
   for (const Row& row : table.rows) {
@@ -237,12 +243,12 @@ std::string FormatCsvTable(const Table& table, const Schema& schema) {
         // A missing value is written as the column's first missing token, so that the file
         // reads back under the same schema.
         if (column.nullable && !column.missing_tokens.empty()) {
-          out += EscapeCsvField(column.missing_tokens.front(), ',');
+          out += text(column.missing_tokens.front());
         }
         continue;
       }
       if (column.IsCategorical()) {
-        out += EscapeCsvField(column.categories[static_cast<size_t>(*row[c])], ',');
+        out += text(column.categories[static_cast<size_t>(*row[c])]);
       } else {
         // Model outputs carry float precision; the shortest float text keeps files readable.
         out += column.type == ColumnType::kInteger ? FormatNumber(*row[c])

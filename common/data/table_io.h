@@ -52,9 +52,15 @@ CsvFormat OutputCsvFormat();
 // (upload chunks, canaries).
 CsvFormat HeaderlessCsvFormat();
 
+// What FormatCsvTable does with text that a spreadsheet would run as a formula (csv.h).
+enum class FormulaCells {
+  kNeutralise,  // files for people (release, export): a leading quote; the default of the CLIs
+  kKeep,        // rows between programs (upload chunks, canaries, decoded codes), and --keep-formulas
+};
+
 // Writes `table` with a header; ignored columns are written empty (their content was never
-// read into the model). Returns the CSV text.
-std::string FormatCsvTable(const Table& table, const Schema& schema);
+// read into the model). Returns the CSV text. ParseCsvTable reads either form back.
+std::string FormatCsvTable(const Table& table, const Schema& schema, FormulaCells cells);
 
 // A numeric matrix as CSV (codes mode's noised latent codes): a header `z1,...,zk` when
 // `header` is set, then one row per line, each value in its shortest exact float text.

@@ -170,6 +170,50 @@ TEST_F(SiteSessionTest, UploadCommitAndExportOnlyCommittedRows) {
   EXPECT_THAT(exported->csv, HasSubstr("cleveland,67,1,4,160"));
 }
 
+// F10: a site's rows carry categories a spreadsheet would run; the export neutralises them (and
+// the column names) unless asked to keep them, and never alters a number.
+TEST_F(SiteSessionTest, TheExportNeutralisesFormulaLikeTextButNotNumbers) {
+  auto schema = data::Schema::Parse(R"toml(
+[dataset]
+name = "formulas"
+[[column]]
+name = "@who"
+type = "categorical"
+categories = ["=HYPERLINK(\"http://x\")", "-1", "plain"]
+[[column]]
+name = "delta"
+type = "integer"
+min = -1000
+max = 1000
+)toml",
+                                    "formulas.toml");
+  ASSERT_TRUE(schema.ok()) << schema.status();
+  config_.datasets.push_back({"formulas", *schema});
+  ASSERT_TRUE(storage_->SetLimit("cleveland", "formulas", 10'000'000).ok());
+  SiteSession session = Greeted("cleveland");
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(
+      session.Handle(Stated(p::Reserve{"r1", "formulas", 1'000'000, 2, "synthetic", false}))));
+  const std::string rows = "\"=HYPERLINK(\"\"http://x\"\")\",-5\n-1,-1000\n";
+  auto ack = session.Handle(p::UploadChunk{"r1", 0, rows});
+  ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(ack)) << ErrorOf(ack).message;
+  ASSERT_TRUE(std::holds_alternative<p::Committed>(
+      session.Handle(p::Commit{"r1", 2, privacy::Sha256Hex(rows)})));
+  Approve("r1");
+  auto neutral = ExportPooledCsv(*storage_, config_, "formulas", false, rng_);
+  ASSERT_TRUE(neutral.ok()) << neutral.status();
+  EXPECT_THAT(neutral->csv, ::testing::StartsWith("'@who,delta\n"));
+  EXPECT_THAT(neutral->csv, HasSubstr("\"'=HYPERLINK(\"\"http://x\"\")\",-5\n"));
+  EXPECT_THAT(neutral->csv, HasSubstr("\n-1,-1000\n"));
+  auto reread = data::ParseCsvTable(neutral->csv, *schema, "export", data::OutputCsvFormat());
+  ASSERT_TRUE(reread.ok()) << reread.status();
+  EXPECT_EQ(reread->table.num_rows(), 2);
+  auto kept = ExportPooledCsv(*storage_, config_, "formulas", false, rng_,
+                              data::FormulaCells::kKeep);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_THAT(kept->csv, ::testing::StartsWith("@who,delta\n"));
+  EXPECT_THAT(kept->csv, HasSubstr("\"=HYPERLINK("));
+}
+
 TEST_F(SiteSessionTest, RowsOutsideTheSchemaAreRefusedAndNothingIsStored) {
   SiteSession session = Greeted("cleveland");
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(

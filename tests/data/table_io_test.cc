@@ -1,5 +1,7 @@
 #include "common/data/table_io.h"
 
+#include "common/data/csv.h"
+
 #include <fstream>
 
 #include "gmock/gmock.h"
@@ -53,6 +55,62 @@ TEST(TableIo, ReadsValuesMissingAndNumericCategoryCodes) {
   EXPECT_EQ(read->table.rows[1][3], 1.0);  // alias "yes." -> "yes"
   EXPECT_EQ(read->report.columns[1].missing, 1);
   EXPECT_EQ(read->report.rows, 2);
+}
+
+// F10: a schema whose text values and column names a spreadsheet would run as formulas.
+constexpr char kFormulaSchema[] = R"toml(
+[dataset]
+name = "formulas"
+missing = ["-"]
+[[column]]
+name = "=cmd|' /C calc'!A0"
+type = "categorical"
+categories = ["=HYPERLINK(\"http://x\")", "+x", "@SUM(A1)", "-1", "\tlead", "plain"]
+[[column]]
+name = "delta"
+type = "integer"
+min = -1000
+max = 1000
+nullable = true
+)toml";
+
+TEST(TableIo, FormulaLikeTextIsNeutralisedNumbersNeverAndItReadsBack) {
+  const Schema schema = *Schema::Parse(kFormulaSchema, "formulas.toml");
+  auto read = ParseCsvTable(
+      "\"=HYPERLINK(\"\"http://x\"\")\",-5\n+x,-\n@SUM(A1),+7\n-1,-1000\n\"\tlead\",0\nplain,12\n",
+      schema, "in.csv");
+  ASSERT_TRUE(read.ok()) << read.status();
+  const std::string neutral = FormatCsvTable(read->table, schema, FormulaCells::kNeutralise);
+  EXPECT_EQ(neutral,
+            "'=cmd|' /C calc'!A0,delta\n"
+            "\"'=HYPERLINK(\"\"http://x\"\")\",-5\n"
+            "'+x,'-\n"  // the missing token "-" is not a number either; the reader restores it
+            "'@SUM(A1),7\n"
+            "-1,-1000\n"  // a category that is a number, and a negative number: unchanged
+            "'\tlead,0\n"
+            "plain,12\n")
+      << neutral;
+  EXPECT_THAT(FormatCsvTable(read->table, schema, FormulaCells::kKeep),
+              ::testing::StartsWith("=cmd|' /C calc'!A0,delta\n\"=HYPERLINK("));
+  auto reread = ParseCsvTable(neutral, schema, "out.csv", OutputCsvFormat());
+  ASSERT_TRUE(reread.ok()) << reread.status();
+  EXPECT_EQ(reread->table.rows, read->table.rows);
+}
+
+TEST(Csv, FormulaLikeFieldsAndPlainNumbers) {
+  for (const char* formula : {"=1+1", "+cmd", "-x", "@A1", "\tx", "\rx", "-", "+", "=", "-1x"})
+    EXPECT_TRUE(IsFormulaLike(formula)) << formula;
+  for (const char* data : {"", "x=1", "1", "-1", "+3", "-1.5", "-2e5", "+.5", "'=x", " =x"})
+    EXPECT_FALSE(IsFormulaLike(data)) << data;
+  EXPECT_EQ(NeutraliseFormula("=1+1"), "'=1+1");
+  EXPECT_EQ(NeutraliseFormula(NeutraliseFormula("=1+1")), "'=1+1") << "idempotent";
+  EXPECT_EQ(NeutraliseFormula("-1.5"), "-1.5");
+  EXPECT_EQ(RestoreFormula("'=1+1"), "=1+1");
+  EXPECT_EQ(RestoreFormula("'quoted"), "'quoted") << "a genuine leading quote stays";
+  auto rows = NeutraliseFormulas("=a,-1,\"x,y\"\n@b,+2,-\n", ',', "rows");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(*rows, "'=a,-1,\"x,y\"\n'@b,+2,'-\n");
+  EXPECT_FALSE(NeutraliseFormulas("\"unterminated\n", ',', "rows").ok());
 }
 
 // A bad field is named in the error, but only its first characters: the message reaches the
@@ -127,7 +185,7 @@ TEST(TableIo, WrittenTablesReadBackIdentically) {
   const Schema schema = ToySchema();
   auto read = ParseCsvTable("63,145.25,1,no\n67,?,4,yes\n", schema, "toy.csv");
   ASSERT_TRUE(read.ok());
-  const std::string text = FormatCsvTable(read->table, schema);
+  const std::string text = FormatCsvTable(read->table, schema, FormulaCells::kKeep);
   EXPECT_EQ(text, "age,bp,cp,y\n63,145.25,1,no\n67,?,4,yes\n");
   auto again = ParseCsvTable(text, schema, "out.csv", OutputCsvFormat());
   ASSERT_TRUE(again.ok()) << again.status();
