@@ -52,7 +52,8 @@ absl::StatusOr<std::string> DecodeCodesRows(std::string_view model, std::string_
   ASSIGN_OR_RETURN(const data::Table records,
                    model::DecodeTable(bundle, codes, data::DecodingMode::kSample,
                                       [&rng] { return rng.UniformOpen01(); }));
-  const std::string csv = data::FormatCsvTable(records, federation_schema, data::FormulaCells::kKeep);
+  const std::string csv =
+      data::FormatCsvTable(records, federation_schema, data::FormulaCells::kKeep);
   return csv.substr(csv.find('\n') + 1);  // without the header
 }
 

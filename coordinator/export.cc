@@ -47,9 +47,10 @@ absl::StatusOr<PooledExport> ExportPooledCsv(Storage& storage, const Coordinator
   if (with_site_column) out += "site,";
   for (size_t c = 0; c < declared->schema.columns.size(); ++c) {
     const std::string& name = declared->schema.columns[c].name;
-    out += (c ? "," : "") +
-           data::EscapeCsvField(
-               cells == data::FormulaCells::kNeutralise ? data::NeutraliseFormula(name) : name, ',');
+    out +=
+        (c ? "," : "") +
+        data::EscapeCsvField(
+            cells == data::FormulaCells::kNeutralise ? data::NeutraliseFormula(name) : name, ',');
   }
   out += '\n';
   // Rows of every exported release, pooled and then put in a secure random order: the order in

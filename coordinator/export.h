@@ -34,10 +34,10 @@ struct PooledExport {
 // gate lets through (release_gate.h: audit passed, or approved by an operator), in commit order,
 // each without its canary-derived rows; with `with_site_column`, a first column "site".
 // Uncommitted releases never appear.
-absl::StatusOr<PooledExport> ExportPooledCsv(Storage& storage, const CoordinatorConfig& config,
-                                             const std::string& dataset, bool with_site_column,
-                                             privacy::RandomSource& rng,
-                                             data::FormulaCells cells = data::FormulaCells::kNeutralise);
+absl::StatusOr<PooledExport> ExportPooledCsv(
+    Storage& storage, const CoordinatorConfig& config, const std::string& dataset,
+    bool with_site_column, privacy::RandomSource& rng,
+    data::FormulaCells cells = data::FormulaCells::kNeutralise);
 
 }  // namespace fedsyn::coordinator
 

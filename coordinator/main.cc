@@ -450,10 +450,10 @@ int main(int argc, char** argv) {
     auto storage = fedsyn::coordinator::OpenSqliteStorage(config->database, /*read_only=*/true);
     if (!storage.ok()) return Fail(storage.status());
     fedsyn::privacy::SecureRandom secure;  // the decoder's sampling for codes-mode releases
-    auto pooled =
-        fedsyn::coordinator::ExportPooledCsv(**storage, *config, dataset, with_site, secure,
-                                             keep_formulas ? fedsyn::data::FormulaCells::kKeep
-                                                           : fedsyn::data::FormulaCells::kNeutralise);
+    auto pooled = fedsyn::coordinator::ExportPooledCsv(
+        **storage, *config, dataset, with_site, secure,
+        keep_formulas ? fedsyn::data::FormulaCells::kKeep
+                      : fedsyn::data::FormulaCells::kNeutralise);
     if (!pooled.ok()) return Fail(pooled.status());
     if (absl::Status s = fedsyn::data::WriteFileAtomically(out, pooled->csv); !s.ok())
       return Fail(s);

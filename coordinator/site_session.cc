@@ -43,6 +43,20 @@ SiteSession::SiteSession(std::string site_id, Storage& storage, const Coordinato
       canary_random_(&canary_random) {}
 
 protocol::SiteResponse SiteSession::Handle(const protocol::SiteRequest& request) {
+  protocol::SiteResponse response = Dispatch(request);
+  // The site is told (Unavailable: retry later); the operator must hear of it too: a full disk
+  // or a failing database stops every site's uploads.
+  if (const auto* error = std::get_if<protocol::Error>(&response)) {
+    if (error->code == absl::StatusCode::kUnavailable ||
+        error->code == absl::StatusCode::kInternal) {
+      spdlog::error("site {}: request failed on the coordinator's side: {}", site_id_,
+                    error->message);
+    }
+  }
+  return response;
+}
+
+protocol::SiteResponse SiteSession::Dispatch(const protocol::SiteRequest& request) {
   if (!greeted_ && !std::holds_alternative<protocol::Hello>(request)) {
     return protocol::ErrorFromStatus(
         absl::FailedPreconditionError("the first message must be a hello"));
@@ -205,19 +219,32 @@ absl::StatusOr<int64_t> SiteSession::ValidateChunkRows(const ReleaseRecord& rele
                                                        const protocol::UploadChunk& chunk) {
   const std::string source =
       "release " + chunk.release_id + " chunk " + std::to_string(chunk.index);
+  int64_t rows = 0;
+  size_t max_row_bytes = 0;
   if (release.mode == "codes") {
     ASSIGN_OR_RETURN(const int latent_dim, StoredDecoderLatentDim(release, dataset));
     ASSIGN_OR_RETURN(const data::Matrix codes,
                      data::ParseMatrixCsv(chunk.rows, latent_dim, /*header=*/false, source));
-    return codes.rows;
+    rows = codes.rows;
+    max_row_bytes = data::MaxMatrixCsvRowBytes(latent_dim);
+  } else {
+    ASSIGN_OR_RETURN(
+        const data::ReadResult parsed,
+        data::ParseCsvTable(chunk.rows, dataset.schema, source, data::HeaderlessCsvFormat()));
+    if (parsed.report.TotalClamped() > 0) {
+      return absl::InvalidArgumentError("rows outside the federation schema's bounds");
+    }
+    rows = parsed.report.rows;
+    max_row_bytes = data::MaxCsvRowBytes(dataset.schema);
   }
-  ASSIGN_OR_RETURN(
-      const data::ReadResult parsed,
-      data::ParseCsvTable(chunk.rows, dataset.schema, source, data::HeaderlessCsvFormat()));
-  if (parsed.report.TotalClamped() > 0) {
-    return absl::InvalidArgumentError("rows outside the federation schema's bounds");
+  // Padding (blank lines, long numerals, ignored columns) would let a reservation of a few rows
+  // store megabytes: the bytes must fit the rows they carry (issue #12, F7).
+  if (chunk.rows.size() > static_cast<size_t>(rows) * max_row_bytes) {
+    return absl::InvalidArgumentError(
+        source + ": " + std::to_string(chunk.rows.size()) + " bytes for " + std::to_string(rows) +
+        " rows, more than such rows can take (" + std::to_string(max_row_bytes) + " bytes each)");
   }
-  return parsed.report.rows;
+  return rows;
 }
 
 absl::StatusOr<int> SiteSession::StoredDecoderLatentDim(const ReleaseRecord& release,
@@ -304,7 +331,7 @@ protocol::SiteResponse SiteSession::OnAuditJob(const protocol::AuditJobQuery& qu
   const data::Schema& schema = dataset->schema;
   const std::string csv =
       data::FormatCsvTable(MakeCanaries(schema, dataset->audit_canaries, *canary_random_), schema,
-                            data::FormulaCells::kKeep);
+                           data::FormulaCells::kKeep);
   AuditRecord audit;
   audit.release_id = query.release_id;
   audit.site_id = site_id_;

@@ -37,6 +37,7 @@ class SiteSession {
   const std::string& site_id() const { return site_id_; }
 
  private:
+  protocol::SiteResponse Dispatch(const protocol::SiteRequest& request);
   protocol::SiteResponse OnHello(const protocol::Hello& hello);
   protocol::SiteResponse OnReserve(const protocol::Reserve& reserve);
   protocol::SiteResponse OnChunk(const protocol::UploadChunk& chunk);

@@ -154,8 +154,8 @@ void ResolveReleaseOptions(CLI::App* cmd, CliState& s) {
   s.release.mechanism.metric =
       s.metric == "l1" ? fedsyn::privacy::NoiseMetric::kL1 : fedsyn::privacy::NoiseMetric::kL2;
   if (cmd->count("--grid-exponent") > 0) s.release.mechanism.grid_exponent = s.grid_exponent;
-  s.release.formula_cells = s.keep_formulas ? fedsyn::data::FormulaCells::kKeep
-                                            : fedsyn::data::FormulaCells::kNeutralise;
+  s.release.formula_cells =
+      s.keep_formulas ? fedsyn::data::FormulaCells::kKeep : fedsyn::data::FormulaCells::kNeutralise;
   s.release.decoding = s.decoding == "argmax" ? fedsyn::data::DecodingMode::kArgmax
                                               : fedsyn::data::DecodingMode::kSample;
   s.release.mode =

@@ -367,7 +367,8 @@ absl::StatusOr<ReleaseSummary> GenerateRelease(const ReleaseRequest& request,
       ASSIGN_OR_RETURN(const TableRelease release, ReleaseTable(bundle, prepared.table->table,
                                                                 mechanism, request.decoding, rng));
       RETURN_IF_ERROR(data::WriteFileAtomically(
-          request.output, data::FormatCsvTable(release.synthetic, *bundle.schema, request.formula_cells)));
+          request.output,
+          data::FormatCsvTable(release.synthetic, *bundle.schema, request.formula_cells)));
       summary.outputs.push_back(request.output);
       summary.rows = release.synthetic.num_rows();
       counts = release.counts;

@@ -89,6 +89,8 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
   summary.spool_path =
       (std::filesystem::path(kit.spool_dir) / (summary.release_id + ".csv")).string();
   request.output = summary.spool_path;
+  // The spool holds the rows to upload, for programs: values verbatim (the export neutralises).
+  request.formula_cells = data::FormulaCells::kKeep;
 
   // 1. Prepare: read and put the records in a random order (no noise drawn yet).
   ASSIGN_OR_RETURN(PreparedRelease prepared, PrepareRelease(request, rng));

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <memory>
 
+#include "common/base/regular_file.h"
 #include "common/data/table_io.h"
 
 namespace fedsyn::data {
@@ -23,6 +24,8 @@ constexpr uint32_t kLabelMagic = 0x00000801;
 using GzFile = std::unique_ptr<gzFile_s, decltype(&gzclose)>;
 
 absl::StatusOr<GzFile> Open(const std::string& path) {
+  RETURN_IF_ERROR(base::RequireRegularFile(path));
+  RETURN_IF_ERROR(base::RequireRegularFile(path));
   GzFile file(gzopen(path.c_str(), "rb"), &gzclose);
   if (!file) return absl::NotFoundError("cannot open " + path);
   return file;

@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/base/regular_file.h"
 #include "toml++/toml.h"
 
 namespace fedsyn::data {
@@ -32,9 +33,17 @@ absl::StatusOr<std::vector<std::string>> StringList(const toml::node_view<const 
   std::vector<std::string> out;
   const toml::array* array = node.as_array();
   if (array == nullptr) return KeyError(source, where, "must be an array of strings");
+  if (array->size() > kMaxSchemaCategories) {
+    return KeyError(source, where,
+                    "holds more than " + std::to_string(kMaxSchemaCategories) + " entries");
+  }
   for (const toml::node& element : *array) {
     const auto text = element.value<std::string>();
     if (!text) return KeyError(source, where, "must be an array of strings");
+    if (text->size() > kMaxSchemaTextBytes) {
+      return KeyError(source, where,
+                      "entries must be at most " + std::to_string(kMaxSchemaTextBytes) + " bytes");
+    }
     out.push_back(*text);
   }
   return out;
@@ -71,6 +80,10 @@ absl::StatusOr<ColumnSpec> ParseColumn(const toml::table& table, int index,
   ColumnSpec column;
   const auto name = table["name"].value<std::string>();
   if (!name || name->empty()) return KeyError(source, where, "needs a non-empty name");
+  if (name->size() > kMaxSchemaTextBytes) {
+    return KeyError(source, where,
+                    "name must be at most " + std::to_string(kMaxSchemaTextBytes) + " bytes");
+  }
   column.name = *name;
   where = "column '" + column.name + "'";
   const auto type = table["type"].value<std::string>();
@@ -208,6 +221,10 @@ absl::StatusOr<Schema> Schema::Parse(const std::string& toml_text, const std::st
   if (columns == nullptr || columns->empty()) {
     return KeyError(source, "[[column]]", "at least one column is required");
   }
+  if (columns->size() > kMaxSchemaColumns) {
+    return KeyError(source, "[[column]]",
+                    "at most " + std::to_string(kMaxSchemaColumns) + " columns are supported");
+  }
   std::set<std::string> names;
   for (size_t i = 0; i < columns->size(); ++i) {
     const toml::table* table = (*columns)[i].as_table();
@@ -264,6 +281,7 @@ absl::StatusOr<Schema> Schema::Parse(const std::string& toml_text, const std::st
 }
 
 absl::StatusOr<Schema> Schema::LoadFile(const std::string& path) {
+  RETURN_IF_ERROR(base::RequireRegularFile(path));
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError("cannot open schema file " + path);
   std::ostringstream text;

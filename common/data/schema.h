@@ -22,6 +22,16 @@
 
 namespace fedsyn::data {
 
+// Bounds on what a schema may declare; each keeps a hostile or mistaken schema (or `schema
+// infer` on a malformed file) from turning into huge allocations downstream.
+// Columns: the model's one-hot input grows with them (model::kMaxInputWidth caps it too).
+inline constexpr size_t kMaxSchemaColumns = 4096;
+// Categories per column: each becomes an input and an output unit of the model.
+inline constexpr size_t kMaxSchemaCategories = 4096;
+// Bytes of a column name, category, alias or missing token: these are labels, and they are
+// repeated in every CSV row written (see MaxCsvRowBytes).
+inline constexpr size_t kMaxSchemaTextBytes = 256;
+
 enum class ColumnType { kContinuous, kInteger, kCategorical, kBinary, kIgnored };
 enum class OutOfRangePolicy { kReject, kClamp };
 

@@ -44,11 +44,26 @@ absl::StatusOr<std::string> InferSchemaToml(const std::string& csv_path,
                    ParseCsv(text, options.delimiter, true, csv_path));
   if (records.empty()) return absl::InvalidArgumentError(csv_path + ": no records");
   const size_t width = records.front().fields.size();
+  // Refused before anything is proposed: a line with millions of fields would otherwise become
+  // a schema of hundreds of megabytes that no model could take.
+  if (width > kMaxSchemaColumns) {
+    return absl::InvalidArgumentError(csv_path + ":" + std::to_string(records.front().line) + ": " +
+                                      std::to_string(width) + " columns; a schema holds at most " +
+                                      std::to_string(kMaxSchemaColumns));
+  }
   std::vector<std::string> names;
   size_t first = 0;
   if (options.header) {
     names = records.front().fields;
     first = 1;
+    for (size_t c = 0; c < width; ++c) {
+      if (names[c].size() > kMaxSchemaTextBytes) {
+        return absl::InvalidArgumentError(csv_path + ": header column " + std::to_string(c + 1) +
+                                          " has a name of " + std::to_string(names[c].size()) +
+                                          " bytes; at most " + std::to_string(kMaxSchemaTextBytes) +
+                                          " are allowed");
+      }
+    }
   } else {
     for (size_t c = 0; c < width; ++c) names.push_back("col" + std::to_string(c + 1));
   }
@@ -59,7 +74,7 @@ absl::StatusOr<std::string> InferSchemaToml(const std::string& csv_path,
       << "header = " << (options.header ? "true" : "false")
       << "\ndelimiter = " << TomlString(std::string(1, options.delimiter)) << "\n";
   for (size_t c = 0; c < width; ++c) {
-    bool numeric = true, integral = true, has_missing = false;
+    bool numeric = true, integral = true, has_missing = false, long_values = false;
     double lo = INFINITY, hi = -INFINITY;
     std::set<std::string> distinct;
     for (size_t r = first; r < records.size(); ++r) {
@@ -74,6 +89,7 @@ absl::StatusOr<std::string> InferSchemaToml(const std::string& csv_path,
         has_missing = true;
         continue;
       }
+      if (field.size() > kMaxSchemaTextBytes) long_values = true;
       if (distinct.size() <= static_cast<size_t>(options.max_categories_for_text))
         distinct.insert(field);
       double v = 0;
@@ -96,6 +112,9 @@ absl::StatusOr<std::string> InferSchemaToml(const std::string& csv_path,
           << "\nmax = " << hi << "\n";
     } else if (distinct.size() > static_cast<size_t>(options.max_categories_for_text)) {
       out << "type = \"ignored\"  # too many distinct values: an identifier?\n";
+      continue;
+    } else if (long_values) {
+      out << "type = \"ignored\"  # values longer than a category may be: free text?\n";
       continue;
     } else {
       std::vector<std::string> categories(distinct.begin(), distinct.end());

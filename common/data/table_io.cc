@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/base/regular_file.h"
 #include "common/data/csv.h"
 
 namespace fedsyn::data {
@@ -181,9 +182,9 @@ absl::StatusOr<ReadResult> ParseCsvTable(const std::string& text, const Schema& 
     }
     Row row(width);
     for (size_t c = 0; c < width; ++c) {
-      ASSIGN_OR_RETURN(row[c], parser.Parse(std::string(RestoreFormula(record.fields[c])),
-                                            static_cast<int>(c), record.line,
-                                            result.report.columns[c]));
+      ASSIGN_OR_RETURN(
+          row[c], parser.Parse(std::string(RestoreFormula(record.fields[c])), static_cast<int>(c),
+                               record.line, result.report.columns[c]));
     }
     result.table.rows.push_back(std::move(row));
     if (schema.person_index)
@@ -195,6 +196,7 @@ absl::StatusOr<ReadResult> ParseCsvTable(const std::string& text, const Schema& 
 }
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
+  RETURN_IF_ERROR(base::RequireRegularFile(path));
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError("cannot open " + path);
   std::ostringstream text;
@@ -258,6 +260,25 @@ std::string FormatCsvTable(const Table& table, const Schema& schema, FormulaCell
     out += '\n';
   }
   return out;
+}
+
+size_t MaxCsvRowBytes(const Schema& schema) {
+  size_t total = schema.columns.size();  // delimiters and the newline
+  for (const ColumnSpec& column : schema.columns) {
+    size_t widest = kMaxNumberTextBytes;
+    const auto consider = [&widest](const std::string& text) {
+      // Neutralised (one quote more) and escaped (quotes doubled, two around) at worst.
+      widest = std::max(widest, 2 * (text.size() + 1) + 2);
+    };
+    for (const std::string& category : column.categories) consider(category);
+    for (const std::string& token : column.missing_tokens) consider(token);
+    total += widest;
+  }
+  return total;
+}
+
+size_t MaxMatrixCsvRowBytes(int64_t cols) {
+  return static_cast<size_t>(std::max<int64_t>(cols, 1)) * (kMaxNumberTextBytes + 1);
 }
 
 std::string FormatMatrixCsv(const Matrix& matrix, bool header) {

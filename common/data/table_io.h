@@ -55,12 +55,20 @@ CsvFormat HeaderlessCsvFormat();
 // What FormatCsvTable does with text that a spreadsheet would run as a formula (csv.h).
 enum class FormulaCells {
   kNeutralise,  // files for people (release, export): a leading quote; the default of the CLIs
-  kKeep,        // rows between programs (upload chunks, canaries, decoded codes), and --keep-formulas
+  kKeep,  // rows between programs (upload chunks, canaries, decoded codes), and --keep-formulas
 };
 
 // Writes `table` with a header; ignored columns are written empty (their content was never
 // read into the model). Returns the CSV text. ParseCsvTable reads either form back.
 std::string FormatCsvTable(const Table& table, const Schema& schema, FormulaCells cells);
+
+// Bounds on the bytes one row takes in the forms above (header excluded): numbers in their
+// shortest text take at most kMaxNumberTextBytes, text values their escaped length, plus the
+// delimiters and the newline. A receiver that counts rows refuses more bytes than its rows can
+// need (issue #12, F7: bytes stored per reservation stay proportional to its rows).
+inline constexpr size_t kMaxNumberTextBytes = 32;
+size_t MaxCsvRowBytes(const Schema& schema);
+size_t MaxMatrixCsvRowBytes(int64_t cols);
 
 // A numeric matrix as CSV (codes mode's noised latent codes): a header `z1,...,zk` when
 // `header` is set, then one row per line, each value in its shortest exact float text.

@@ -3,9 +3,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/base/regular_file.h"
+
 namespace fedsyn::data {
 
 absl::StatusOr<TomlFile> TomlFile::Load(const std::string& path) {
+  RETURN_IF_ERROR(base::RequireRegularFile(path));
+  RETURN_IF_ERROR(base::RequireRegularFile(path));
   if (!std::ifstream(path)) return absl::NotFoundError("cannot open " + path);
   try {
     return TomlFile(path, toml::parse_file(path));

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <memory>
 
+#include "common/base/regular_file.h"
+
 namespace fedsyn::privacy {
 namespace {
 
@@ -46,6 +48,8 @@ std::string Sha256Hex(std::string_view bytes) {
 }
 
 absl::StatusOr<std::string> Sha256HexOfFile(const std::string& path) {
+  RETURN_IF_ERROR(base::RequireRegularFile(path));
+  RETURN_IF_ERROR(base::RequireRegularFile(path));
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError("cannot open " + path);
   Sha256 hash;

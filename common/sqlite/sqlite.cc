@@ -3,10 +3,36 @@
 #include <sqlite3.h>
 
 namespace fedsyn::sqlite {
+namespace {
+
+// A failed SQLite call as a Status naming the database file. Conditions that pass (a full disk,
+// an I/O error, a lock held too long, memory) are Unavailable: the caller may retry later, and a
+// site is told so. Anything else is Internal.
+absl::Status Failure(sqlite3* db, int rc, std::string_view what, const char* detail = nullptr) {
+  const char* file = db ? sqlite3_db_filename(db, "main") : nullptr;
+  const std::string message = "database " + std::string(file && *file ? file : "(memory)") + ": " +
+                              std::string(what) + ": " +
+                              (detail ? detail
+                               : db   ? sqlite3_errmsg(db)
+                                      : "failed");
+  switch (rc & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_NOMEM:
+    case SQLITE_CANTOPEN:
+      return absl::UnavailableError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+}  // namespace
 
 Statement::Statement(sqlite3* db, const std::string& sql) : db_(db) {
   if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) {
-    status_ = absl::InternalError(std::string("sqlite prepare: ") + sqlite3_errmsg(db));
+    status_ = Failure(db, sqlite3_errcode(db), "prepare");
     stmt_ = nullptr;
   }
 }
@@ -32,8 +58,7 @@ bool Statement::Next() {
   if (!stmt_ || !status_.ok()) return false;
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
-  if (rc != SQLITE_DONE)
-    status_ = absl::InternalError(std::string("sqlite step: ") + sqlite3_errmsg(db_));
+  if (rc != SQLITE_DONE) status_ = Failure(db_, rc, "step");
   return false;
 }
 
@@ -79,10 +104,10 @@ Database::~Database() { sqlite3_close(db_); }
 
 absl::Status Database::Exec(const std::string& sql) {
   char* error = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
-    const std::string message = error ? error : sqlite3_errmsg(db_);
+  if (const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error); rc != SQLITE_OK) {
+    const std::string detail = error ? error : sqlite3_errmsg(db_);
     sqlite3_free(error);
-    return absl::InternalError("sqlite: " + message);
+    return Failure(db_, rc, "exec", detail.c_str());
   }
   return absl::OkStatus();
 }

@@ -106,7 +106,8 @@ class AuditRun : public ::testing::Test {
       EXPECT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(reserve)));
       const auto released =
           site::ReleaseTable(bundle, input, mechanism, data::DecodingMode::kArgmax, site_rng);
-      const std::string csv = data::FormatCsvTable(released->synthetic, heart_->schema, data::FormulaCells::kKeep);
+      const std::string csv =
+          data::FormatCsvTable(released->synthetic, heart_->schema, data::FormulaCells::kKeep);
       rows = csv.substr(csv.find('\n') + 1);
     }
     EXPECT_TRUE(std::holds_alternative<p::ChunkAck>(session.Handle(p::UploadChunk{id, 0, rows})));

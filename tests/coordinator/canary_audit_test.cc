@@ -69,8 +69,9 @@ TEST(CanaryAudit, CanariesAreValidRecordsFromSparseCornersOfTheDomain) {
   SeededRandom rng(2);
   const data::Table canaries = MakeCanaries(schema, 200, rng);
   ASSERT_EQ(canaries.num_rows(), 200);
-  auto reread = data::ParseCsvTable(data::FormatCsvTable(canaries, schema, data::FormulaCells::kKeep), schema, "canaries",
-                                    data::OutputCsvFormat());
+  auto reread =
+      data::ParseCsvTable(data::FormatCsvTable(canaries, schema, data::FormulaCells::kKeep), schema,
+                          "canaries", data::OutputCsvFormat());
   ASSERT_TRUE(reread.ok()) << reread.status();
   EXPECT_EQ(reread->report.TotalClamped(), 0);
   EXPECT_EQ(reread->report.TotalMissing(), 0);

@@ -1,6 +1,9 @@
 #include "coordinator/site_session.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <csignal>
 #include <fstream>
 #include <sstream>
 
@@ -207,11 +210,68 @@ max = 1000
   auto reread = data::ParseCsvTable(neutral->csv, *schema, "export", data::OutputCsvFormat());
   ASSERT_TRUE(reread.ok()) << reread.status();
   EXPECT_EQ(reread->table.num_rows(), 2);
-  auto kept = ExportPooledCsv(*storage_, config_, "formulas", false, rng_,
-                              data::FormulaCells::kKeep);
+  auto kept =
+      ExportPooledCsv(*storage_, config_, "formulas", false, rng_, data::FormulaCells::kKeep);
   ASSERT_TRUE(kept.ok());
   EXPECT_THAT(kept->csv, ::testing::StartsWith("@who,delta\n"));
   EXPECT_THAT(kept->csv, HasSubstr("\"=HYPERLINK("));
+}
+
+// F7: a reservation of a few rows cannot carry megabytes: padding is refused before storage.
+TEST_F(SiteSessionTest, ChunksCannotCarryMoreBytesThanTheirRowsNeed) {
+  SiteSession session = Greeted("cleveland");
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(
+      session.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 2, "synthetic", false}))));
+  const std::string blank_lines = std::string(kRow1) + std::string(100'000, '\n');
+  const std::string long_numeral = "63.0" + std::string(50'000, '0') + std::string(kRow1).substr(2);
+  for (const std::string& padded : {blank_lines, long_numeral}) {
+    const p::Error refused = ErrorOf(session.Handle(p::UploadChunk{"r1", 0, padded}));
+    EXPECT_EQ(refused.code, absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(refused.message, HasSubstr("more than such rows can take"));
+  }
+  EXPECT_EQ((*storage_->GetRelease("r1"))->next_chunk, 0u) << "nothing stored";
+  auto ack = session.Handle(p::UploadChunk{"r1", 0, std::string(kRow1) + kRow2});
+  ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(ack)) << ErrorOf(ack).message;
+}
+
+// F7: a full disk fails the upload as retryable (Unavailable, naming the database) and is
+// logged; once space is back the same chunk is accepted. The disk is "full" through the file
+// size limit (RLIMIT_FSIZE), the closest a test can get without a filesystem of its own.
+TEST_F(SiteSessionTest, AFullDiskIsRetryableAndLogged) {
+  const std::string dir = testing::ScratchDir("site_session_disk_full");
+  auto sqlite = OpenSqliteStorage(dir + "/coordinator.db");
+  ASSERT_TRUE(sqlite.ok()) << sqlite.status();
+  storage_ = std::move(*sqlite);
+  ASSERT_TRUE(storage_->SetLimit("cleveland", "heart", 10'000'000).ok());
+  SiteSession session = Greeted("cleveland");
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(
+      session.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 4000, "synthetic", false}))));
+  std::string rows;
+  for (int i = 0; i < 4000; ++i) rows += i % 2 ? kRow1 : kRow2;
+
+  std::ostringstream captured;
+  auto logger = std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(captured));
+  const auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(logger);
+  std::signal(SIGXFSZ, SIG_IGN);  // a write past the limit fails with EFBIG instead of killing us
+  rlimit original{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &original), 0);
+  rlimit full = original;
+  full.rlim_cur = 64 * 1024;  // the database and its WAL hold less; 4000 rows need more
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &full), 0);
+  const p::SiteResponse refused = session.Handle(p::UploadChunk{"r1", 0, rows});
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &original), 0);
+  spdlog::set_default_logger(previous);
+
+  const p::Error error = ErrorOf(refused);
+  EXPECT_EQ(error.code, absl::StatusCode::kUnavailable) << error.message;
+  EXPECT_THAT(error.message, HasSubstr(dir + "/coordinator.db"));
+  EXPECT_THAT(captured.str(), HasSubstr("request failed on the coordinator's side"));
+  EXPECT_THAT(captured.str(), HasSubstr("coordinator.db"));
+  auto retried = session.Handle(p::UploadChunk{"r1", 0, rows});
+  ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(retried)) << ErrorOf(retried).message;
+  EXPECT_EQ((*storage_->GetRelease("r1"))->rows_received, 4000);
 }
 
 TEST_F(SiteSessionTest, RowsOutsideTheSchemaAreRefusedAndNothingIsStored) {

@@ -40,5 +40,26 @@ TEST(SchemaInfer, RaggedFilesAreErrors) {
   EXPECT_THAT(std::string(toml.status().message()), HasSubstr("bad.csv:2"));
 }
 
+// F12: a line of millions of fields is refused before any proposal is built; free-text values
+// longer than a category may be are proposed as ignored.
+TEST(SchemaInfer, HugeLinesAreRefusedAndLongValuesIgnored) {
+  const std::string dir = testing::ScratchDir("infer_huge");
+  std::string wide;
+  for (int c = 0; c < 100'000; ++c) wide += "1,";
+  wide += "1\n";
+  ASSERT_TRUE(WriteFileAtomically(dir + "/wide.csv", wide).ok());
+  auto toml = InferSchemaToml(dir + "/wide.csv", {});
+  ASSERT_FALSE(toml.ok());
+  EXPECT_THAT(std::string(toml.status().message()), HasSubstr("100001 columns"));
+
+  const std::string note(1000, 'n');
+  ASSERT_TRUE(WriteFileAtomically(dir + "/notes.csv", "1," + note + "\n2," + note + "\n").ok());
+  toml = InferSchemaToml(dir + "/notes.csv", {});
+  ASSERT_TRUE(toml.ok()) << toml.status();
+  auto schema = Schema::Parse(*toml, "inferred");
+  ASSERT_TRUE(schema.ok()) << schema.status();
+  EXPECT_EQ(schema->columns[1].type, ColumnType::kIgnored);
+}
+
 }  // namespace
 }  // namespace fedsyn::data

@@ -1,5 +1,8 @@
 #include "common/data/schema.h"
 
+#include <sys/stat.h>
+
+#include "common/data/table_io.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_paths.h"
@@ -104,6 +107,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadSchema{"SyntaxError", "[dataset]", "[dataset", "toy.toml:"},
         BadSchema{"HugeBound", "max = 120", "max = 1e308", "within ±1e15"},
         BadSchema{"TextBound", "min = 0\n", "min = \"eighteen\"\n", "must be numbers"},
+        BadSchema{"LongCategory", "categories = [\"no\", \"yes\"]",
+                  "categories = [\"no\", \"" + std::string(300, 'y') + "\"]", "at most 256 bytes"},
+        BadSchema{"LongName", "name = \"age\"", "name = \"" + std::string(300, 'a') + "\"",
+                  "at most 256 bytes"},
         BadSchema{"PersonIdUnknown", "missing = [\"?\"]\n",
                   "missing = [\"?\"]\nperson_id = \"pid\"\n", "no column named 'pid'"},
         BadSchema{"PersonIdModelled", "missing = [\"?\"]\n",
@@ -131,6 +138,39 @@ TEST(Schema, APersonIdentifierMakesThePersonTheUnit) {
 TEST(Schema, MissingFileIsNotFound) {
   EXPECT_EQ(Schema::LoadFile("/nonexistent/schema.toml").status().code(),
             absl::StatusCode::kNotFound);
+}
+
+TEST(Schema, TooManyColumnsOrCategoriesAreRefused) {
+  std::string wide = "[dataset]\nname = \"wide\"\n";
+  for (size_t c = 0; c <= kMaxSchemaColumns; ++c)
+    wide += "[[column]]\nname = \"c" + std::to_string(c) + "\"\ntype = \"ignored\"\n";
+  auto schema = Schema::Parse(wide, "wide.toml");
+  ASSERT_FALSE(schema.ok());
+  EXPECT_THAT(std::string(schema.status().message()), HasSubstr("at most 4096 columns"));
+  std::string many =
+      "[dataset]\nname = \"many\"\n[[column]]\nname = \"x\"\n"
+      "type = \"categorical\"\ncategories = [";
+  for (size_t i = 0; i <= kMaxSchemaCategories; ++i) many += "\"k" + std::to_string(i) + "\",";
+  many += "]\n";
+  schema = Schema::Parse(many, "many.toml");
+  ASSERT_FALSE(schema.ok());
+  EXPECT_THAT(std::string(schema.status().message()), HasSubstr("more than 4096 entries"));
+}
+
+// F12: input paths that are not regular files fail at once instead of blocking (a FIFO opens
+// only when a writer comes) or never ending (a device).
+TEST(Schema, InputsMustBeRegularFiles) {
+  const std::string dir = testing::ScratchDir("regular_files");
+  const std::string fifo = dir + "/input.fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {fifo, dir, std::string("/dev/zero")}) {
+    const absl::Status schema = Schema::LoadFile(path).status();
+    EXPECT_EQ(schema.code(), absl::StatusCode::kInvalidArgument) << path << ": " << schema;
+    EXPECT_THAT(std::string(schema.message()), HasSubstr("regular files only"));
+    EXPECT_EQ(ReadFileToString(path).status().code(), absl::StatusCode::kInvalidArgument) << path;
+  }
+  EXPECT_THAT(std::string(Schema::LoadFile(fifo).status().message()), HasSubstr("is a FIFO"));
+  EXPECT_EQ(ReadFileToString(dir + "/absent.csv").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(Schema, ShippedDemoSchemasParse) {

@@ -1,9 +1,8 @@
 #include "common/data/table_io.h"
 
-#include "common/data/csv.h"
-
 #include <fstream>
 
+#include "common/data/csv.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_paths.h"

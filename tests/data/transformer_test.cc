@@ -73,7 +73,8 @@ TEST(Transformer, DecodedLogitsAlwaysSatisfyTheSchema) {
   for (auto decoding : {DecodingMode::kSample, DecodingMode::kArgmax}) {
     const Table table = t->DecodeLogits(logits, decoding, [&rng] { return rng.UniformOpen01(); });
     // Writing and re-reading under the schema validates every value and bound.
-    auto again = ParseCsvTable(FormatCsvTable(table, schema, FormulaCells::kKeep), schema, "decoded", OutputCsvFormat());
+    auto again = ParseCsvTable(FormatCsvTable(table, schema, FormulaCells::kKeep), schema,
+                               "decoded", OutputCsvFormat());
     EXPECT_TRUE(again.ok()) << again.status();
   }
 }
