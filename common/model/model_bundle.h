@@ -16,18 +16,11 @@
 #include "common/data/schema.h"
 #include "common/data/table.h"
 #include "common/data/transformer.h"
+#include "common/model/model_file.h"
 #include "common/model/vae.h"
 #include "nlohmann/json.hpp"
 
 namespace fedsyn::model {
-
-enum class DataKind { kTable, kImage };
-
-struct ImageShape {
-  int height = 28;
-  int width = 28;
-  int num_classes = 10;
-};
 
 struct ModelBundle {
   DataKind kind = DataKind::kTable;

@@ -7,131 +7,14 @@
 #include <thread>
 
 #include "common/data/table_io.h"
+#include "common/model/model_file.h"
 #include "common/model/vae_net.h"
 #include "common/privacy/digest.h"
-#include "nlohmann/json.hpp"
 
 namespace fedsyn::model {
 namespace {
 
-using Json = nlohmann::json;
-
-// File layout: magic, u32 version, u64 header length, JSON header, float32 tensors in header
-// order, then the hex SHA-256 of everything before it. Bump kFormatVersion on any change.
-constexpr char kMagic[8] = {'F', 'S', 'Y', 'N', 'V', 'A', 'E', '\0'};
-constexpr uint32_t kFormatVersion = 1;
-constexpr size_t kChecksumChars = 64;
 constexpr int64_t kEvalBatch = 4096;
-
-const char* ArchitectureName(Architecture a) { return a == Architecture::kMlp ? "mlp" : "conv28"; }
-
-const char* BlockKindName(data::BlockKind k) {
-  switch (k) {
-    case data::BlockKind::kGaussian:
-      return "gaussian";
-    case data::BlockKind::kCategorical:
-      return "categorical";
-    case data::BlockKind::kBernoulli:
-      return "bernoulli";
-  }
-  return "?";
-}
-
-Json SpecToJson(const VaeSpec& spec) {
-  Json blocks = Json::array();
-  for (const data::Block& b : spec.blocks)
-    blocks.push_back({BlockKindName(b.kind), b.offset, b.width});
-  return {{"architecture", ArchitectureName(spec.architecture)},
-          {"input_width", spec.input_width},
-          {"latent_dim", spec.latent_dim},
-          {"hidden", spec.hidden},
-          {"beta", spec.beta},
-          {"blocks", blocks}};
-}
-
-absl::StatusOr<VaeSpec> SpecFromJson(const Json& j) {
-  VaeSpec spec;
-  try {
-    const std::string architecture = j.at("architecture").get<std::string>();
-    if (architecture == "mlp") {
-      spec.architecture = Architecture::kMlp;
-    } else if (architecture == "conv28") {
-      spec.architecture = Architecture::kConv28;
-    } else {
-      return absl::DataLossError("unknown architecture '" + architecture + "'");
-    }
-    spec.input_width = j.at("input_width").get<int>();
-    spec.latent_dim = j.at("latent_dim").get<int>();
-    spec.hidden = j.at("hidden").get<std::vector<int>>();
-    spec.beta = j.at("beta").get<double>();
-    for (const Json& b : j.at("blocks")) {
-      const std::string kind = b.at(0).get<std::string>();
-      data::BlockKind k = data::BlockKind::kGaussian;
-      if (kind == "categorical") {
-        k = data::BlockKind::kCategorical;
-      } else if (kind == "bernoulli") {
-        k = data::BlockKind::kBernoulli;
-      } else if (kind != "gaussian") {
-        return absl::DataLossError("unknown block kind '" + kind + "'");
-      }
-      spec.blocks.push_back({k, b.at(1).get<int>(), b.at(2).get<int>()});
-    }
-  } catch (const Json::exception& e) {
-    return absl::DataLossError(std::string("model header: ") + e.what());
-  }
-  return spec;
-}
-
-// Bounds on what a model file may ask us to build. A published decoder comes from a peer, and
-// Vae::Create allocates what the spec says before any tensor is read: without these, a 200 KB
-// upload could ask for terabytes (issue #12, F4). Real models are far below them (Adult: width
-// 110, hidden 128x128; images: 784, one dense layer of 256).
-constexpr int kMaxInputWidth = 1 << 16;
-constexpr size_t kMaxHiddenLayers = 16;
-constexpr int64_t kMaxParameters = int64_t{64} << 20;  // 64 Mi floats = 256 MB
-
-// An upper estimate of the MLP's parameter count (encoder, both heads, mirrored decoder).
-int64_t EstimatedParameters(const VaeSpec& spec) {
-  std::vector<int64_t> widths = {spec.input_width};
-  for (int h : spec.hidden) widths.push_back(h);
-  int64_t total = 0;
-  for (size_t i = 0; i + 1 < widths.size(); ++i) total += (widths[i] + 1) * widths[i + 1];
-  total += 2 * (widths.back() + 1) * spec.latent_dim;  // mean and log-variance heads
-  return 2 * total + 2 * (spec.latent_dim + 1) * widths.back() + 2 * spec.input_width;
-}
-
-absl::Status ValidateSpec(const VaeSpec& spec) {
-  if (spec.input_width < 1 || spec.input_width > kMaxInputWidth)
-    return absl::InvalidArgumentError("input width must be in 1.." +
-                                      std::to_string(kMaxInputWidth));
-  if (spec.hidden.size() > kMaxHiddenLayers)
-    return absl::InvalidArgumentError("at most " + std::to_string(kMaxHiddenLayers) +
-                                      " hidden layers");
-  if (spec.latent_dim < 1 || spec.latent_dim > 1024)
-    return absl::InvalidArgumentError("latent dimension must be in 1..1024");
-  if (!(spec.beta > 0) || !std::isfinite(spec.beta))
-    return absl::InvalidArgumentError("beta must be positive");
-  if (spec.hidden.empty())
-    return absl::InvalidArgumentError("at least one hidden layer is required");
-  for (int h : spec.hidden) {
-    if (h < 1 || h > 8192) return absl::InvalidArgumentError("hidden widths must be in 1..8192");
-  }
-  if (spec.architecture == Architecture::kConv28 && spec.input_width != 28 * 28) {
-    return absl::InvalidArgumentError("the convolutional VAE takes 28x28 images (width 784)");
-  }
-  int covered = 0;
-  for (const data::Block& b : spec.blocks) {
-    if (b.offset != covered || b.width < 1)
-      return absl::InvalidArgumentError("blocks must tile the input in order");
-    covered += b.width;
-  }
-  if (covered != spec.input_width)
-    return absl::InvalidArgumentError("blocks must cover the input width exactly");
-  if (EstimatedParameters(spec) > kMaxParameters)
-    return absl::InvalidArgumentError("the model would exceed " + std::to_string(kMaxParameters) +
-                                      " parameters");
-  return absl::OkStatus();
-}
 
 std::vector<torch::Tensor> CloneParameters(const VaeNet& net) {
   std::vector<torch::Tensor> copy;
@@ -156,13 +39,6 @@ torch::Tensor EvaluateInBatches(VaeNet& net, const torch::Tensor& x, F f) {
     parts.push_back(f(x.narrow(0, begin, std::min(kEvalBatch, x.size(0) - begin))));
   }
   return torch::cat(parts, 0);
-}
-
-void AppendU32(std::string& out, uint32_t v) {
-  out.append(reinterpret_cast<const char*>(&v), sizeof v);
-}
-void AppendU64(std::string& out, uint64_t v) {
-  out.append(reinterpret_cast<const char*>(&v), sizeof v);
 }
 
 }  // namespace
@@ -334,108 +210,42 @@ absl::StatusOr<std::unique_ptr<Vae>> Vae::Load(const std::string& path,
 }
 
 absl::StatusOr<std::string> Vae::Serialize(const std::string& metadata_json) const {
-  Json header;
-  header["spec"] = SpecToJson(spec());
-  try {
-    header["metadata"] = Json::parse(metadata_json);
-  } catch (const Json::exception& e) {
-    return absl::InvalidArgumentError(std::string("model metadata is not JSON: ") + e.what());
-  }
-  Json tensors = Json::array();
-  std::string payload;
+  std::vector<TensorEntry> tensors;
+  std::string parameters;
   for (const auto& item : impl_->net->named_parameters()) {
     const torch::Tensor t = item.value().detach().contiguous().to(torch::kFloat32);
-    tensors.push_back({{"name", item.key()}, {"shape", t.sizes().vec()}});
-    payload.append(reinterpret_cast<const char*>(t.data_ptr<float>()),
-                   static_cast<size_t>(t.numel()) * sizeof(float));
+    tensors.push_back({item.key(), t.sizes().vec(), static_cast<size_t>(t.numel())});
+    parameters.append(reinterpret_cast<const char*>(t.data_ptr<float>()),
+                      static_cast<size_t>(t.numel()) * sizeof(float));
   }
-  header["tensors"] = tensors;
-  const std::string header_text = header.dump();
-  std::string file(kMagic, sizeof kMagic);
-  AppendU32(file, kFormatVersion);
-  AppendU64(file, header_text.size());
-  file += header_text;
-  file += payload;
-  file += privacy::Sha256Hex(file);
-  return file;
+  return WriteModelFile(spec(), tensors, parameters, metadata_json);
 }
 
 absl::StatusOr<std::unique_ptr<Vae>> Vae::Deserialize(std::string_view file,
                                                       const std::string& path,
                                                       std::string* metadata_json) {
-  const size_t fixed = sizeof kMagic + sizeof(uint32_t) + sizeof(uint64_t);
-  if (file.size() < fixed + kChecksumChars ||
-      std::memcmp(file.data(), kMagic, sizeof kMagic) != 0) {
-    return absl::DataLossError(path + ": not a fedsyn model file");
-  }
-  uint32_t version = 0;
-  std::memcpy(&version, file.data() + sizeof kMagic, sizeof version);
-  if (version != kFormatVersion) {
-    return absl::FailedPreconditionError(
-        path + ": model format version " + std::to_string(version) +
-        " is not supported (this build reads version " + std::to_string(kFormatVersion) + ")");
-  }
-  const std::string_view body(file.data(), file.size() - kChecksumChars);
-  if (privacy::Sha256Hex(body) != file.substr(file.size() - kChecksumChars)) {
-    return absl::DataLossError(path + ": model file checksum mismatch (damaged or truncated)");
-  }
-  uint64_t header_size = 0;
-  std::memcpy(&header_size, file.data() + sizeof kMagic + sizeof version, sizeof header_size);
-  if (header_size > body.size() - fixed)
-    return absl::DataLossError(path + ": model header length out of range");
-  // Everything below reads bytes a peer may have written (a published decoder): any exception
-  // from the JSON or tensor libraries is a malformed file, never a crash (issue #12, F1).
+  // Everything the file states is checked (torch-free) before the model is built.
+  ASSIGN_OR_RETURN(const ModelFile parsed, ParseModelFile(file, path));
   try {
-    return DeserializeChecked(body, fixed, header_size, path, metadata_json);
+    ASSIGN_OR_RETURN(std::unique_ptr<Vae> vae, Create(parsed.spec, 0));
+    torch::NoGradGuard no_grad;
+    auto parameters = vae->impl_->net->named_parameters();
+    if (parsed.tensors.size() != parameters.size())
+      return absl::DataLossError(path + ": parameter list does not match the architecture");
+    size_t offset = 0;
+    for (const TensorEntry& entry : parsed.tensors) {
+      torch::Tensor* target = parameters.find(entry.name);
+      if (target == nullptr || target->sizes().vec() != entry.shape)
+        return absl::DataLossError(path + ": unexpected parameter '" + entry.name + "'");
+      const size_t bytes = entry.floats * sizeof(float);
+      std::memcpy(target->data_ptr<float>(), parsed.parameters.data() + offset, bytes);
+      offset += bytes;
+    }
+    if (metadata_json != nullptr) *metadata_json = parsed.metadata_json;
+    return vae;
   } catch (const std::exception& e) {
     return absl::DataLossError(path + ": malformed model file: " + e.what());
   }
-}
-
-absl::StatusOr<std::unique_ptr<Vae>> Vae::DeserializeChecked(std::string_view body, size_t fixed,
-                                                             uint64_t header_size,
-                                                             const std::string& path,
-                                                             std::string* metadata_json) {
-  Json header;
-  try {
-    header = Json::parse(body.substr(fixed, header_size));
-  } catch (const Json::exception& e) {
-    return absl::DataLossError(path + ": model header is not JSON");
-  }
-  if (!header.is_object() || !header.contains("spec") || !header.contains("tensors") ||
-      !header["tensors"].is_array()) {
-    return absl::DataLossError(path + ": model header lacks its spec or tensor list");
-  }
-  ASSIGN_OR_RETURN(VaeSpec spec, SpecFromJson(header["spec"]));
-  // Checked before anything is allocated; a file's invalid spec is a damaged file.
-  if (const absl::Status valid = ValidateSpec(spec); !valid.ok())
-    return absl::DataLossError(path + ": " + std::string(valid.message()));
-  ASSIGN_OR_RETURN(std::unique_ptr<Vae> vae, Create(spec, 0));
-  size_t offset = fixed + header_size;
-  torch::NoGradGuard no_grad;
-  auto parameters = vae->impl_->net->named_parameters();
-  if (!header.contains("tensors") || header["tensors"].size() != parameters.size()) {
-    return absl::DataLossError(path + ": parameter list does not match the architecture");
-  }
-  for (const Json& entry : header["tensors"]) {
-    const std::string name = entry.value("name", "");
-    torch::Tensor* target = parameters.find(name);
-    if (target == nullptr ||
-        target->sizes().vec() != entry.value("shape", std::vector<int64_t>{})) {
-      return absl::DataLossError(path + ": unexpected parameter '" + name + "'");
-    }
-    const size_t bytes = static_cast<size_t>(target->numel()) * sizeof(float);
-    if (offset + bytes > body.size())
-      return absl::DataLossError(path + ": parameter data truncated");
-    std::memcpy(target->data_ptr<float>(), body.data() + offset, bytes);
-    offset += bytes;
-    if (!torch::isfinite(*target).all().item<bool>())
-      return absl::DataLossError(path + ": parameter '" + name + "' is not finite");
-  }
-  if (offset != body.size())
-    return absl::DataLossError(path + ": trailing bytes after the parameters");
-  if (metadata_json != nullptr) *metadata_json = header.value("metadata", Json::object()).dump();
-  return vae;
 }
 
 }  // namespace fedsyn::model

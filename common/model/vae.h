@@ -179,11 +179,6 @@ class Vae {
  private:
   struct Impl;
   explicit Vae(std::unique_ptr<Impl> impl);
-  // Deserialize after the file's frame (magic, version, checksum) was checked; may throw.
-  static absl::StatusOr<std::unique_ptr<Vae>> DeserializeChecked(std::string_view body,
-                                                                 size_t fixed, uint64_t header_size,
-                                                                 const std::string& path,
-                                                                 std::string* metadata_json);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -11,6 +11,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "common/net/frame.h"
 #include "spdlog/spdlog.h"
 
 namespace fedsyn::net {
@@ -171,16 +172,11 @@ absl::StatusOr<std::unique_ptr<TlsConnection>> TlsConnection::Connect(
 }
 
 absl::StatusOr<std::string> TlsConnection::ReadFrame(size_t max_bytes, Deadline deadline) {
-  unsigned char header[4];
+  FrameHeader header;
   RETURN_IF_ERROR(
       RunUntil([&](auto handler) { asio::async_read(stream_, asio::buffer(header), handler); },
                std::chrono::steady_clock::now() + deadline, "read"));
-  const uint32_t size = (uint32_t{header[0]} << 24) | (uint32_t{header[1]} << 16) |
-                        (uint32_t{header[2]} << 8) | uint32_t{header[3]};
-  if (size > max_bytes) {
-    return absl::InvalidArgumentError("frame of " + std::to_string(size) +
-                                      " bytes exceeds the limit of " + std::to_string(max_bytes));
-  }
+  ASSIGN_OR_RETURN(const uint32_t size, DecodeFrameHeader(header, max_bytes));
   const auto body_deadline = std::chrono::steady_clock::now() + deadline;
   std::string payload;
   while (payload.size() < size) {
@@ -200,9 +196,7 @@ absl::Status TlsConnection::WriteFrame(std::string_view payload, Deadline deadli
   if (payload.size() > std::numeric_limits<uint32_t>::max())
     return absl::InvalidArgumentError("frame too large for its 4-byte length");
   const uint32_t size = static_cast<uint32_t>(payload.size());
-  const unsigned char header[4] = {
-      static_cast<unsigned char>(size >> 24), static_cast<unsigned char>(size >> 16),
-      static_cast<unsigned char>(size >> 8), static_cast<unsigned char>(size)};
+  const FrameHeader header = EncodeFrameHeader(size);
   const std::array<asio::const_buffer, 2> buffers = {asio::buffer(header),
                                                      asio::buffer(payload.data(), size)};
   return RunUntil([&](auto handler) { asio::async_write(stream_, buffers, handler); },

@@ -2,223 +2,13 @@
 // by deploy/pki/pki.sh, Cap'n Proto frames, SQLite, trained models, the secure generator's
 // stand-in only for test reproducibility of the *training*; noise uses SeededRandom so that a
 // failure replays.
-#include <openssl/ssl.h>
+#include "tests/integration/federation_fixture.h"
 
-#include <algorithm>
-#include <atomic>
-#include <filesystem>
-#include <fstream>
-#include <thread>
-
-#include "common/data/table_io.h"
-#include "common/privacy/budget.h"
-#include "common/privacy/digest.h"
-#include "coordinator/admin_client.h"
-#include "coordinator/audit_runner.h"
-#include "coordinator/export.h"
-#include "coordinator/server.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
-#include "protocol/codec.h"
-#include "site_agent/audit_job.h"
-#include "site_agent/local_ledger.h"
-#include "site_agent/submit.h"
-#include "tests/support/seeded_random.h"
-#include "tests/support/test_paths.h"
-
-namespace fedsyn {
+namespace fedsyn::testing_federation {
 namespace {
 
 using std::chrono::milliseconds;
 using ::testing::HasSubstr;
-
-const std::vector<std::string> kSites = {"cleveland", "hungarian", "switzerland", "va"};
-constexpr int64_t kCoordinatorLimit = 20'000'000;  // 20 epsilon per site
-
-std::string g_dir;  // scratch folder shared by the suite
-
-void Shell(const std::string& command) { ASSERT_EQ(std::system(command.c_str()), 0) << command; }
-
-std::string Pki() { return std::string("bash ") + FEDSYN_PKI_SCRIPT + " "; }
-
-class Federation : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    g_dir = testing::ScratchDir("federation");
-    Shell(Pki() + "init " + g_dir + "/pki >/dev/null");
-    Shell(Pki() + "coordinator " + g_dir + "/pki localhost >/dev/null");
-    Shell(Pki() + "admin " + g_dir + "/pki operator >/dev/null");
-    for (const std::string& site : kSites)
-      Shell(Pki() + "site " + g_dir + "/pki " + site + " >/dev/null");
-    Shell("FEDSYN_PKI_VALIDITY='20200101000000Z 20200102000000Z' " + Pki() + "site " + g_dir +
-          "/pki expired >/dev/null");
-    Shell(Pki() + "init " + g_dir + "/rogue >/dev/null");
-    Shell(Pki() + "site " + g_dir + "/rogue cleveland >/dev/null");
-    // One small model per hospital, trained on its own file.
-    for (const std::string& site : kSites) {
-      site::TrainRequest train;
-      train.input_csv = Heart(site);
-      train.schema_path = testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml";
-      train.model_out = g_dir + "/" + site + ".model";
-      train.train.max_epochs = 5;
-      train.seed = 1;
-      base::NullProgress progress;
-      testing::SeededRandom rng(1);
-      ASSERT_TRUE(site::RunTrain(train, progress, rng).ok());
-    }
-  }
-
-  void SetUp() override {
-    dir_ = testing::ScratchDir(std::string("federation_case_") +
-                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    auto schema = data::Schema::LoadFile(testing::DemoDataDir() +
-                                         "/heart_disease_uci/heart_disease.schema.toml");
-    ASSERT_TRUE(schema.ok());
-    config_.listen = "127.0.0.1:0";
-    config_.admin_listen = "127.0.0.1:0";
-    config_.database = dir_ + "/coordinator.db";
-    config_.ca_file = g_dir + "/pki/ca.pem";
-    config_.cert_file = g_dir + "/pki/coordinator.pem";
-    config_.key_file = g_dir + "/pki/coordinator.key";
-    config_.datasets.push_back({"heart", *schema});
-    for (const std::string& s : kSites) config_.limits[s]["heart"] = kCoordinatorLimit;
-    StartCoordinator();
-  }
-
-  void StartCoordinator() {
-    auto storage = coordinator::OpenSqliteStorage(config_.database);
-    ASSERT_TRUE(storage.ok()) << storage.status();
-    storage_ = std::move(*storage);
-    coordinator::ServerOptions options;
-    options.idle_deadline = std::chrono::seconds(5);
-    options.handshake_deadline = std::chrono::seconds(3);
-    auto server = coordinator::CoordinatorServer::Start(config_, *storage_, options);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    // Restarts reuse the same ports, as a real restart would.
-    config_.listen = "127.0.0.1:" + std::to_string(server_->site_port());
-    config_.admin_listen = "127.0.0.1:" + std::to_string(server_->admin_port());
-  }
-
-  void StopCoordinator() {
-    server_->Stop();
-    server_.reset();
-    storage_.reset();
-  }
-
-  static std::string Heart(const std::string& site) {
-    return testing::DemoDataDir() + "/heart_disease_uci/processed." + site + ".data";
-  }
-
-  // A quick model of `site` trained in the clear under audit job `job`, with its canaries.
-  static site::TrainRequest TrainUnderAuditJob(const std::string& site,
-                                               const std::string& model_out,
-                                               const site::AuditJobRecord& job, int epochs,
-                                               uint64_t seed) {
-    site::TrainRequest train;
-    train.input_csv = Heart(site);
-    train.schema_path = testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml";
-    train.model_out = model_out;
-    train.train.max_epochs = epochs;
-    train.seed = seed;
-    train.extra_rows_csv = site::IncludedCanaryRows(job);
-    train.audit_job = job.release_id;
-    return train;
-  }
-
-  site::SiteKit Kit(const std::string& site, const std::string& pki = "pki",
-                    int64_t own_limit = 100'000'000) {
-    site::SiteKit kit;
-    kit.site_id = site;
-    kit.coordinator = "localhost:" + std::to_string(server_ ? server_->site_port() : 1);
-    kit.ca_file = g_dir + "/" + pki + "/ca.pem";
-    kit.cert_file = g_dir + "/" + pki + "/sites/" + site + "/site.pem";
-    kit.key_file = g_dir + "/" + pki + "/sites/" + site + "/site.key";
-    kit.ledger_path = dir_ + "/" + site + "-ledger.db";
-    kit.spool_dir = dir_ + "/" + site + "-spool";
-    kit.limits_micros["heart"] = own_limit;
-    return kit;
-  }
-
-  static site::ReleaseRequest Release(const std::string& site) {
-    site::ReleaseRequest r;
-    r.model_path = g_dir + "/" + site + ".model";
-    r.input_csv = Heart(site);
-    r.mechanism.epsilon_per_unit = 1.0;
-    r.mechanism.clip_radius = 3.0;  // 6.001382 epsilon per release
-    r.allow_nonprivate_model = true;
-    return r;
-  }
-
-  static site::ClientOptions FastClient() {
-    site::ClientOptions options;
-    options.connect_attempts = 2;
-    options.backoff_base = milliseconds(10);
-    options.request_deadline = std::chrono::seconds(10);
-    return options;
-  }
-
-  absl::StatusOr<site::SubmitSummary> Submit(const std::string& site, int max_chunks = -1,
-                                             site::ClientOptions options = FastClient()) {
-    return site::SubmitRelease(Release(site), Kit(site), "heart", rng_, options, max_chunks);
-  }
-
-  // A raw TLS connection with a site certificate, for speaking malformed protocol.
-  std::unique_ptr<net::TlsConnection> RawSiteConnection(const std::string& site) {
-    auto context =
-        net::MakeTlsContext({g_dir + "/pki/ca.pem", g_dir + "/pki/sites/" + site + "/site.pem",
-                             g_dir + "/pki/sites/" + site + "/site.key"},
-                            net::Role::kClient);
-    EXPECT_TRUE(context.ok());
-    auto connection = net::TlsConnection::Connect("localhost", server_->site_port(), *context,
-                                                  std::chrono::seconds(3));
-    EXPECT_TRUE(connection.ok()) << connection.status();
-    return connection.ok() ? std::move(*connection) : nullptr;
-  }
-
-  // The coordinator still serves a legitimate site.
-  void ExpectStillServing() {
-    auto client = site::CoordinatorClient::Connect(Kit("va"), FastClient(), [] { return 0.5; });
-    ASSERT_TRUE(client.ok()) << client.status();
-    EXPECT_TRUE((*client)->Heartbeat().ok());
-  }
-
-  int64_t Spent(const std::string& site) {
-    const auto budgets = storage_->ListBudgets();
-    for (const auto& b : *budgets) {
-      if (b.site_id == site) return b.spent_micros;
-    }
-    return -1;
-  }
-
-  // Trains a DP-SGD model (epsilon <= 2, the default delta) for `dataset` on `site`'s file;
-  // returns its charge.
-  int64_t TrainDpModel(const std::string& site, const std::string& model_out,
-                       const std::string& dataset = "heart") {
-    site::TrainRequest train;
-    train.dataset = dataset;
-    train.input_csv = Heart(site);
-    train.schema_path = testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml";
-    train.model_out = model_out;
-    train.seed = 5;
-    model::DpSgdOptions dp;
-    dp.target_epsilon = 2.0;
-    dp.expected_batch_size = 50;
-    dp.epochs = 2;
-    train.dp = dp;
-    base::NullProgress progress;
-    auto trained = site::RunTrain(train, progress, rng_);
-    EXPECT_TRUE(trained.ok()) << trained.status();
-    if (!trained.ok() || !trained->dp) return -1;
-    return *privacy::EpsilonToChargeMicros(trained->dp->epsilon);
-  }
-
-  std::string dir_;
-  coordinator::CoordinatorConfig config_;
-  std::unique_ptr<coordinator::Storage> storage_;
-  std::unique_ptr<coordinator::CoordinatorServer> server_;
-  testing::SeededRandom rng_{42};
-};
 
 TEST_F(Federation, FourHospitalsReleaseAndTheExportHoldsExactlyTheirCommittedRows) {
   std::map<std::string, std::string> spooled, released;
@@ -619,12 +409,6 @@ TEST_F(Federation, AReleaseWhoseSchemaDiffersFromTheFederationsIsRefusedBeforeAn
   EXPECT_EQ(Spent("va"), 0);
 }
 
-}  // namespace
-}  // namespace fedsyn
-
-namespace fedsyn {
-namespace {
-
 // The agent's side of a canary audit over the wire: the job opens before training, the model
 // learns the included canaries, the release carries them at secret positions and takes the
 // job's id, an upload cut short is resumed and the reveal follows the commit; the coordinator
@@ -693,12 +477,6 @@ TEST_F(Federation, AnAuditedReleaseRevealsAfterAResumedUploadAndIsJudged) {
   EXPECT_EQ(std::count(pooled->csv.begin(), pooled->csv.end(), '\n') - 1, 303);
 }
 
-}  // namespace
-}  // namespace fedsyn
-
-namespace fedsyn {
-namespace {
-
 // `audit-job` records the job before it sends the commitment; if the connection dies right
 // then, the coordinator holds an issued (uncommitted) audit. The submit sends the commitment
 // again, so the job is not lost.
@@ -733,4 +511,4 @@ TEST_F(Federation, ASubmitCommitsAnAuditJobWhoseCommitmentWasLost) {
 }
 
 }  // namespace
-}  // namespace fedsyn
+}  // namespace fedsyn::testing_federation

@@ -9,6 +9,7 @@
 #include "common/data/transformer.h"
 #include "common/model/model_bundle.h"
 #include "common/privacy/digest.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/heart_data.h"
@@ -226,6 +227,14 @@ TEST(Vae, HostileModelFilesAreErrorsNotCrashes) {
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kDataLoss)
         << name << ": " << parsed.status();
   }
+  // A spec within the bounds (34 M parameters) that the file's few KB of tensors cannot fill:
+  // refused before the model is built.
+  nlohmann::json big = header;
+  big["spec"]["hidden"] = std::vector<int>{4096, 4096};
+  auto oversized = ParseModelBundle(WithHeader(good, big), "oversized");
+  EXPECT_EQ(oversized.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(oversized.status().message()),
+              ::testing::HasSubstr("far more parameters"));
   // A NaN among the parameters: refused, whatever the metadata says.
   auto nan = ParseModelBundle(WithHeader(good, header,
                                          [](std::string& p) {

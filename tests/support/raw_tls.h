@@ -1,0 +1,57 @@
+// A TLS client the test drives byte by byte, to send what TlsConnection never would (a frame
+// header without its body). Synchronous Asio; throws on failure (the test fails).
+#ifndef FEDSYN_TESTS_SUPPORT_RAW_TLS_H_
+#define FEDSYN_TESTS_SUPPORT_RAW_TLS_H_
+
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "common/net/frame.h"
+#include "common/net/tls.h"
+
+namespace fedsyn::testing {
+
+class RawTlsClient {
+ public:
+  // Connects to 127.0.0.1:port with the client certificate in `files` and completes the
+  // handshake.
+  RawTlsClient(const net::TlsFiles& files, uint16_t port)
+      : context_(*net::MakeTlsContext(files, net::Role::kClient)), stream_(io_, *context_) {
+    stream_.lowest_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    stream_.handshake(boost::asio::ssl::stream_base::client);
+  }
+
+  void Write(const std::string& bytes) { boost::asio::write(stream_, boost::asio::buffer(bytes)); }
+  std::string Read(size_t n) {
+    std::string bytes(n, '\0');
+    boost::asio::read(stream_, boost::asio::buffer(bytes));
+    return bytes;
+  }
+  // A whole frame, and the reply frame's payload.
+  std::string RoundTrip(const std::string& payload) {
+    Write(Framed(payload));
+    const std::string header = Read(net::kFrameHeaderBytes);
+    net::FrameHeader h;
+    std::memcpy(h.data(), header.data(), h.size());  // Read returned exactly h.size() bytes
+    return Read(*net::DecodeFrameHeader(h, size_t{1} << 30));
+  }
+  // Announces a frame of `announced` bytes and sends only `sent` of them.
+  void StartFrame(uint32_t announced, size_t sent) {
+    const net::FrameHeader h = net::EncodeFrameHeader(announced);
+    Write(std::string(h.begin(), h.end()) + std::string(sent, 'x'));
+  }
+  static std::string Framed(const std::string& payload) {
+    const net::FrameHeader h = net::EncodeFrameHeader(static_cast<uint32_t>(payload.size()));
+    return std::string(h.begin(), h.end()) + payload;
+  }
+
+ private:
+  std::shared_ptr<boost::asio::ssl::context> context_;
+  boost::asio::io_context io_;
+  boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream_;
+};
+
+}  // namespace fedsyn::testing
+
+#endif  // FEDSYN_TESTS_SUPPORT_RAW_TLS_H_
