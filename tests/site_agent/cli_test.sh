@@ -55,6 +55,19 @@ head -c 1000 "$scratch/va.model" > "$scratch/damaged.model"
 expect damaged_model 4 "$agent" release --model "$scratch/damaged.model" --input "$heart/processed.va.data" \
   --out "$scratch/d.csv" --epsilon-d 1 --clip-radius 2 --allow-nonprivate-model
 
+# Issue #12, F1 and F12: hostile model files (the fuzz corpus's) are exit 4, never an abort;
+# a FIFO as input is refused at once (exit 3), not waited on.
+for hostile in F1_header_array F1_private_text F4_input_terabytes F6_nan; do
+  expect "hostile_$hostile" 4 "$agent" release --model "$FEDSYN_FUZZ_CORPUS/model_bundle/$hostile" \
+    --input "$heart/processed.va.data" --out "$scratch/h.csv" --epsilon-d 1 --clip-radius 2 \
+    --allow-nonprivate-model
+done
+mkfifo "$scratch/input.fifo"
+expect fifo_input 3 timeout 20 "$agent" release --model "$scratch/va.model" \
+  --input "$scratch/input.fifo" --out "$scratch/f.csv" --epsilon-d 1 --clip-radius 2 \
+  --allow-nonprivate-model
+expect_text fifo_input err "is a FIFO"
+
 expect release 0 "$agent" --log-level warn release --model "$scratch/va.model" --input "$heart/processed.va.data" \
   --out "$scratch/va.csv" --epsilon-d 1 --clip-radius 2 --allow-nonprivate-model
 expect_text release out "MODEL NOT PRIVATE"
