@@ -31,7 +31,9 @@ constexpr size_t kMaxFrame = 8 << 20;
 class Listener : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    g_pki = testing::ScratchDir("listener_pki");
+    // One PKI per process: ctest runs these tests in parallel processes, and a shared folder
+    // would have one process replace the CA another is using.
+    g_pki = testing::ScratchDir("listener_pki_" + std::to_string(getpid()));
     const std::string pki = std::string("bash ") + FEDSYN_PKI_SCRIPT + " ";
     for (const std::string& step :
          {"init " + g_pki, "coordinator " + g_pki + " localhost", "site " + g_pki + " alpha"}) {
