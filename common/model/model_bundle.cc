@@ -1,15 +1,10 @@
 #include "common/model/model_bundle.h"
 
-#include "common/privacy/rdp_accountant.h"
-
 namespace fedsyn::model {
 
 using Json = nlohmann::json;
 
 namespace {
-
-// What a private model's (epsilon, delta) is stated under (rdp_accountant.h, DESIGN §2.9).
-const char* const kModelRelation = privacy::NeighbouringRelationName(privacy::kReleaseRelation);
 
 Json Metadata(const ModelBundle& bundle, const Json& training) {
   Json metadata;
@@ -26,7 +21,7 @@ Json Metadata(const ModelBundle& bundle, const Json& training) {
   if (bundle.model_private) {
     metadata["model_epsilon"] = bundle.model_epsilon;
     metadata["model_delta"] = bundle.model_delta;
-    metadata["neighbouring_relation"] = kModelRelation;
+    metadata["neighbouring_relation"] = ModelRelationName();
   }
   return metadata;
 }

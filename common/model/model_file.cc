@@ -248,11 +248,9 @@ absl::StatusOr<BundleMetadata> BundleMetadataFromJson(const Json& metadata, int 
         path + ": a private model must state a positive epsilon and a delta in [0, 1)");
   }
   if (out.model_private) {
-    // What a private model's (epsilon, delta) is stated under (rdp_accountant.h, DESIGN §2.9).
-    const char* const relation_name = privacy::NeighbouringRelationName(privacy::kReleaseRelation);
     const Json* relation =
         metadata.contains("neighbouring_relation") ? &metadata["neighbouring_relation"] : nullptr;
-    if (relation == nullptr || !relation->is_string() || *relation != relation_name) {
+    if (relation == nullptr || !relation->is_string() || *relation != ModelRelationName()) {
       // Models from before replace-one accounting state an add/remove epsilon, about half of
       // what a release that publishes n costs: using it would understate every manifest.
       return absl::FailedPreconditionError(
@@ -285,6 +283,10 @@ absl::StatusOr<BundleMetadata> BundleMetadataFromJson(const Json& metadata, int 
 }
 
 }  // namespace
+
+const char* ModelRelationName() {
+  return privacy::NeighbouringRelationName(privacy::kReleaseRelation);
+}
 
 absl::StatusOr<BundleMetadata> ParseBundleMetadata(const std::string& metadata_json,
                                                    int input_width, const std::string& path) {

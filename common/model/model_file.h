@@ -78,6 +78,10 @@ struct ImageShape {
   int num_classes = 10;
 };
 
+// The neighbouring relation a private model's (epsilon, delta) is stated under in its metadata
+// (rdp_accountant.h, DESIGN §2.9): the releases' replace-one.
+const char* ModelRelationName();
+
 // What a model file's metadata states (model_bundle.h joins it to the model).
 struct BundleMetadata {
   DataKind kind = DataKind::kTable;
