@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "common/privacy/digest.h"
 #include "common/privacy/rdp_accountant.h"
@@ -42,6 +43,29 @@ Json SpecToJson(const VaeSpec& spec) {
           {"blocks", blocks}};
 }
 
+// A JSON value as an integer in [low, high]. nlohmann's get<int>() would convert a float such as
+// 1e80 with a cast whose result is undefined (found by fuzzing): only integers are accepted.
+absl::StatusOr<int64_t> IntegerIn(const Json& value, int64_t low, int64_t high,
+                                  const std::string& what) {
+  int64_t result = 0;
+  if (value.is_number_unsigned()) {
+    const uint64_t u = value.get<uint64_t>();
+    if (u > static_cast<uint64_t>(high)) return absl::DataLossError(what + " is out of range");
+    result = static_cast<int64_t>(u);
+  } else if (value.is_number_integer()) {
+    result = value.get<int64_t>();
+  } else {
+    return absl::DataLossError(what + " must be an integer");
+  }
+  if (result < low || result > high) return absl::DataLossError(what + " is out of range");
+  return result;
+}
+
+absl::StatusOr<int> IntIn(const Json& value, int low, int high, const std::string& what) {
+  ASSIGN_OR_RETURN(const int64_t result, IntegerIn(value, low, high, what));
+  return static_cast<int>(result);
+}
+
 // Throws Json::exception on wrong types; the caller turns that into DataLoss.
 absl::StatusOr<VaeSpec> SpecFromJson(const Json& j) {
   VaeSpec spec;
@@ -53,9 +77,20 @@ absl::StatusOr<VaeSpec> SpecFromJson(const Json& j) {
   } else {
     return absl::DataLossError("unknown architecture '" + architecture + "'");
   }
-  spec.input_width = j.at("input_width").get<int>();
-  spec.latent_dim = j.at("latent_dim").get<int>();
-  spec.hidden = j.at("hidden").get<std::vector<int>>();
+  // Ranges wider than ValidateSpec's, which names the exact bound; these only keep the values
+  // representable.
+  constexpr int kMaxInt = std::numeric_limits<int>::max();
+  ASSIGN_OR_RETURN(spec.input_width, IntIn(j.at("input_width"), 0, kMaxInt, "input width"));
+  ASSIGN_OR_RETURN(spec.latent_dim, IntIn(j.at("latent_dim"), 0, kMaxInt, "latent dimension"));
+  const Json& hidden = j.at("hidden");
+  if (!hidden.is_array() || hidden.size() > kMaxHiddenLayers)
+    return absl::DataLossError("hidden must be a list of at most " +
+                               std::to_string(kMaxHiddenLayers) + " widths");
+  spec.hidden.clear();
+  for (const Json& width : hidden) {
+    ASSIGN_OR_RETURN(const int h, IntIn(width, 0, kMaxInt, "a hidden width"));
+    spec.hidden.push_back(h);
+  }
   spec.beta = j.at("beta").get<double>();
   const Json& blocks = j.at("blocks");
   if (!blocks.is_array() || blocks.size() > static_cast<size_t>(kMaxInputWidth))
@@ -71,7 +106,9 @@ absl::StatusOr<VaeSpec> SpecFromJson(const Json& j) {
     } else if (kind != "gaussian") {
       return absl::DataLossError("unknown block kind '" + kind + "'");
     }
-    spec.blocks.push_back({k, b.at(1).get<int>(), b.at(2).get<int>()});
+    ASSIGN_OR_RETURN(const int offset, IntIn(b.at(1), 0, kMaxInt, "a block offset"));
+    ASSIGN_OR_RETURN(const int width, IntIn(b.at(2), 0, kMaxInt, "a block width"));
+    spec.blocks.push_back({k, offset, width});
   }
   return spec;
 }
@@ -84,11 +121,10 @@ absl::StatusOr<TensorEntry> TensorFromJson(const Json& entry) {
     return absl::DataLossError("tensor '" + tensor.name + "' has a bad shape");
   tensor.floats = 1;
   for (const Json& dim : shape) {
-    const int64_t d = dim.get<int64_t>();
     // Each factor is at most kMaxParameters, and the product is checked after every step, so
     // it never overflows.
-    if (d < 0 || d > kMaxParameters)
-      return absl::DataLossError("tensor '" + tensor.name + "' has a dimension out of range");
+    ASSIGN_OR_RETURN(const int64_t d, IntegerIn(dim, 0, kMaxParameters,
+                                                "a dimension of tensor '" + tensor.name + "'"));
     tensor.shape.push_back(d);
     tensor.floats *= static_cast<size_t>(d);
     if (tensor.floats > static_cast<size_t>(kMaxParameters))
@@ -273,9 +309,14 @@ absl::StatusOr<BundleMetadata> BundleMetadataFromJson(const Json& metadata, int 
   } else if (metadata["kind"] == "image") {
     out.kind = DataKind::kImage;
     const Json image = metadata.value("image", Json::object());
-    out.image.height = image.value("height", 28);
-    out.image.width = image.value("width", 28);
-    out.image.num_classes = image.value("num_classes", 10);
+    if (!image.is_object()) return absl::DataLossError(path + ": image metadata must be an object");
+    const auto field = [&image](const char* key, int fallback) -> absl::StatusOr<int> {
+      if (!image.contains(key)) return fallback;
+      return IntIn(image[key], 1, 1 << 16, std::string("image ") + key);
+    };
+    ASSIGN_OR_RETURN(out.image.height, field("height", 28));
+    ASSIGN_OR_RETURN(out.image.width, field("width", 28));
+    ASSIGN_OR_RETURN(out.image.num_classes, field("num_classes", 10));
   } else {
     return absl::DataLossError(path + ": unknown model kind");
   }

@@ -173,6 +173,11 @@ int main(int argc, char** argv) {
        [](nlohmann::json& h) {
          h["spec"]["hidden"] = std::vector<int>{4096, 4096};
        }},
+      // Found by the model_bundle fuzz target: a float where an integer belongs made the JSON
+      // library's conversion undefined behaviour.
+      {"F4_float_width",
+       [](nlohmann::json& h) { h["spec"]["hidden"] = std::vector<double>{8.8e80}; }},
+      {"F4_float_shape", [](nlohmann::json& h) { h["tensors"][0]["shape"][0] = 1e300; }},
   };
   for (const auto& [name, change] : hostile) {
     nlohmann::json h = header;

@@ -219,6 +219,11 @@ TEST(Vae, HostileModelFilesAreErrorsNotCrashes) {
   change("metadata is an array", [](auto& h) { h["metadata"] = nlohmann::json::array(); });
   change("hidden widths are text", [](auto& h) { h["spec"]["hidden"] = "wide"; });
   change("input width asks for terabytes", [](auto& h) { h["spec"]["input_width"] = 1 << 30; });
+  // Found by fuzzing: floats where integers belong (the JSON library's cast would be undefined).
+  change("a hidden width is a huge float",
+         [](auto& h) { h["spec"]["hidden"] = std::vector<double>{8.8e80}; });
+  change("a tensor dimension is a huge float",
+         [](auto& h) { h["tensors"][0]["shape"][0] = 1e300; });
   change("thousands of layers",
          [](auto& h) { h["spec"]["hidden"] = std::vector<int>(4096, 8192); });
   for (const auto& [name, hostile] : cases) {
