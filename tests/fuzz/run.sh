@@ -71,15 +71,15 @@ for target in "${targets[@]}"; do
     -runs="$runs" -rss_limit_mb=2048 -max_len=1048576 -timeout=30 -print_final_stats=1 \
     -artifact_prefix="$build/artifacts/$target-" >"$log" 2>&1
   status=$?
-  executed=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-  edges=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
+  executed=$(grep -a -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+  rate=$(grep -a -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+  edges=$(grep -a -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
   size=$(ls "$corpus" | wc -l)
   result=ok
   if [ $status -ne 0 ]; then
     result="CRASH (exit $status; see $log)"
     failed=1
-    grep -m5 -E 'ERROR|runtime error|==[0-9]+==' "$log" || true
+    grep -a -m5 -E 'ERROR|runtime error|==[0-9]+==' "$log" || true
   fi
   printf '%-14s %12s %10s %8s %8s %s\n' "$target" "${executed:-?}" "${rate:-?}" "${edges:-?}" "$size" "$result"
 done
