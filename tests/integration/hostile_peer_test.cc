@@ -130,13 +130,8 @@ TEST_F(HostilePeer, APlainTcpFloodDoesNotStopTheSites) {
   boost::asio::io_context io;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> flood;
   for (int i = 0; i < 300; ++i) {
-    auto socket = std::make_unique<boost::asio::ip::tcp::socket>(io);
-    boost::system::error_code ec;
-    socket->open(boost::asio::ip::tcp::v4(), ec);
-    if (!ec) socket->bind({boost::asio::ip::make_address("127.0.0.2"), 0}, ec);
-    if (!ec)
-      socket->connect({boost::asio::ip::make_address("127.0.0.1"), server_->site_port()}, ec);
-    ASSERT_FALSE(ec) << i << ": " << ec.message();
+    auto socket = testing::PlainConnectionFrom(io, "127.0.0.2", server_->site_port());
+    ASSERT_NE(socket, nullptr) << i;
     flood.push_back(std::move(socket));
   }
   ExpectStillServing();

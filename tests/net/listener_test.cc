@@ -85,12 +85,7 @@ class Listener : public ::testing::Test {
   // A plain TCP connection from `source` (another loopback address stands for another host)
   // that sends nothing.
   std::unique_ptr<tcp::socket> Plain(const std::string& source) {
-    auto socket = std::make_unique<tcp::socket>(io_);
-    boost::system::error_code ec;
-    socket->open(tcp::v4(), ec);
-    if (!ec) socket->bind({asio::ip::make_address(source), 0}, ec);
-    if (!ec) socket->connect({asio::ip::make_address("127.0.0.1"), listener_->port()}, ec);
-    return ec ? nullptr : std::move(socket);
+    return testing::PlainConnectionFrom(io_, source, listener_->port());
   }
 
   // True when the server closed `socket` (EOF or reset) within `wait`.

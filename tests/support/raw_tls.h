@@ -12,6 +12,18 @@
 
 namespace fedsyn::testing {
 
+// A plain TCP connection to 127.0.0.1:port from `source` (another loopback address stands for
+// another host), sending nothing; nullptr when it cannot be made.
+inline std::unique_ptr<boost::asio::ip::tcp::socket> PlainConnectionFrom(
+    boost::asio::io_context& io, const std::string& source, uint16_t port) {
+  auto socket = std::make_unique<boost::asio::ip::tcp::socket>(io);
+  boost::system::error_code ec;
+  socket->open(boost::asio::ip::tcp::v4(), ec);
+  if (!ec) socket->bind({boost::asio::ip::make_address(source), 0}, ec);
+  if (!ec) socket->connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+  return ec ? nullptr : std::move(socket);
+}
+
 class RawTlsClient {
  public:
   // Connects to 127.0.0.1:port with the client certificate in `files` and completes the
