@@ -20,6 +20,7 @@
 #include "common/privacy/random.h"
 #include "site_agent/audit_job.h"
 #include "site_agent/evaluate.h"
+#include "site_agent/marginal_release.h"
 #include "site_agent/pipeline.h"
 #include "site_agent/submit.h"
 
@@ -48,6 +49,10 @@ struct CliState {
   double dp_epsilon = 0;
   double dp_delta = 0;
   fedsyn::model::DpSgdOptions dp;
+  // synthesize --generator marginals
+  std::string generator = "marginals";
+  fedsyn::site::MarginalSynthesisRequest marginals;
+  double marginal_delta = 0;
   // evaluate
   fedsyn::site::EvaluateRequest evaluate;
   std::string evaluate_target = "mlp", evaluate_out;
@@ -103,7 +108,7 @@ void AddTrainOptions(CLI::App* cmd, CliState& s, bool model_out_required) {
 }
 
 void AddReleaseOptions(CLI::App* cmd, CliState& s, bool needs_model_and_input,
-                       bool output_required = true) {
+                       bool output_required = true, bool mechanism_required = true) {
   if (needs_model_and_input) {
     cmd->add_option("--model", s.release.model_path, "trained model file")
         ->required()
@@ -125,10 +130,10 @@ void AddReleaseOptions(CLI::App* cmd, CliState& s, bool needs_model_and_input,
   if (output_required) out->required();
   cmd->add_option("--epsilon-d", s.release.mechanism.epsilon_per_unit,
                   "metric-privacy epsilon per unit latent distance")
-      ->required()
+      ->required(mechanism_required)
       ->check(CLI::PositiveNumber);
   cmd->add_option("--clip-radius", s.release.mechanism.clip_radius, "clip radius R of latent codes")
-      ->required()
+      ->required(mechanism_required)
       ->check(CLI::PositiveNumber);
   cmd->add_option("--metric", s.metric, "l2 (Gamma radius, clip in L2) or l1 (Laplace, clip in L1)")
       ->check(CLI::IsMember({"l2", "l1"}));
@@ -229,6 +234,56 @@ int DoRelease(CliState& s, fedsyn::privacy::RandomSource& secure) {
         stderr,
         "fedsyn-agent: WARNING: released with a NON-PRIVATE model (--allow-nonprivate-model)\n");
   }
+  return fedsyn::base::kExitOk;
+}
+
+void AddMarginalOptions(CLI::App* cmd, CliState& s) {
+  cmd->add_option("--generator", s.generator,
+                  "marginals: a private graphical model of noisy marginals (default); vae: a VAE "
+                  "and the metric mechanism")
+      ->check(CLI::IsMember({"marginals", "vae"}));
+  cmd->add_option("--epsilon", s.marginals.epsilon,
+                  "marginals: the release's whole epsilon (replace-one, per record or person)")
+      ->check(CLI::Range(1e-6, 1e6));
+  cmd->add_option("--delta", s.marginal_delta,
+                  "marginals: delta (default min(1e-6, 1/(10n)); refused at 1/n or more)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--rows", s.marginals.rows,
+                  "marginals: rows to sample (default: as many as the "
+                  "input)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 34));
+}
+
+int DoMarginalSynthesis(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {
+  fedsyn::site::MarginalSynthesisRequest& request = s.marginals;
+  if (cmd->count("--epsilon") == 0) {
+    return Fail(absl::InvalidArgumentError("--generator marginals needs --epsilon"));
+  }
+  if (s.train.input_csv.empty() || s.train.schema_path.empty()) {
+    return Fail(absl::InvalidArgumentError("--generator marginals needs --input and --schema"));
+  }
+  for (const char* vae_only : {"--epsilon-d", "--clip-radius", "--dp-epsilon", "--model-out",
+                               "--images", "--mode", "--metric", "--decoding"}) {
+    if (cmd->count(vae_only) > 0) {
+      return Fail(
+          absl::InvalidArgumentError(std::string(vae_only) + " belongs to --generator vae"));
+    }
+  }
+  request.input_csv = s.train.input_csv;
+  request.schema_path = s.train.schema_path;
+  request.output = s.release.output;
+  if (cmd->count("--delta") > 0) request.delta = s.marginal_delta;
+  request.formula_cells =
+      s.keep_formulas ? fedsyn::data::FormulaCells::kKeep : fedsyn::data::FormulaCells::kNeutralise;
+  auto summary = fedsyn::site::RunMarginalSynthesis(request, secure);
+  if (!summary.ok()) return Fail(summary.status());
+  if (!summary->delta_warning.empty())
+    std::fprintf(stderr, "fedsyn-agent: WARNING: %s\n", summary->delta_warning.c_str());
+  std::printf("sampled %lld synthetic records from a private model of %zu measured tables\n",
+              static_cast<long long>(summary->rows), summary->fit.edges.size());
+  std::printf("output: %s\n", summary->output.c_str());
+  std::printf("manifest: %s\n", summary->manifest_path.c_str());
+  std::printf("guarantee: %s\n", summary->guarantee_summary.c_str());
   return fedsyn::base::kExitOk;
 }
 
@@ -343,10 +398,15 @@ int main(int argc, char** argv) {
   CLI::App* release =
       app.add_subcommand("release", "release metric-private synthetic data from a trained model");
   AddReleaseOptions(release, s, /*needs_model_and_input=*/true);
-  CLI::App* synthesize =
-      app.add_subcommand("synthesize", "train, then release (the whole site pipeline)");
+  CLI::App* synthesize = app.add_subcommand(
+      "synthesize",
+      "the whole site pipeline: --generator marginals fits a private graphical model to noisy "
+      "marginals under --epsilon/--delta and samples from it; --generator vae trains a VAE, "
+      "then releases through the metric mechanism (--epsilon-d, --clip-radius)");
   AddTrainOptions(synthesize, s, /*model_out_required=*/false);
-  AddReleaseOptions(synthesize, s, /*needs_model_and_input=*/false);
+  AddReleaseOptions(synthesize, s, /*needs_model_and_input=*/false, /*output_required=*/true,
+                    /*mechanism_required=*/false);
+  AddMarginalOptions(synthesize, s);
 
   CLI::App* submit = app.add_subcommand(
       "submit", "release into the federation: reserve budget, noise, persist, upload, commit");
@@ -480,6 +540,18 @@ int main(int argc, char** argv) {
     return fedsyn::base::kExitOk;
   }
   if (*synthesize) {
+    if (s.generator == "marginals") return DoMarginalSynthesis(synthesize, s, secure);
+    if (synthesize->count("--epsilon") + synthesize->count("--delta") +
+            synthesize->count("--rows") >
+        0) {
+      return Fail(absl::InvalidArgumentError(
+          "--epsilon, --delta and --rows belong to --generator marginals; the vae generator takes "
+          "--dp-epsilon (model) and --epsilon-d/--clip-radius (release)"));
+    }
+    if (synthesize->count("--epsilon-d") == 0 || synthesize->count("--clip-radius") == 0) {
+      return Fail(absl::InvalidArgumentError(
+          "--generator vae needs --epsilon-d and --clip-radius (the release mechanism)"));
+    }
     if (s.train.model_out.empty()) s.train.model_out = s.release.output + ".model";
     ResolveReleaseOptions(synthesize, s);
     const int trained = DoTrain(synthesize, s, secure);

@@ -83,4 +83,32 @@ std::string UtcTimestamp() {
   return base::Iso8601Utc(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));
 }
 
+Json ReadReportJson(const data::ReadReport& report, const data::Schema& schema) {
+  Json clamped = Json::object(), missing = Json::object();
+  for (size_t c = 0; c < report.columns.size(); ++c) {
+    clamped[schema.columns[c].name] = report.columns[c].clamped;
+    missing[schema.columns[c].name] = report.columns[c].missing;
+  }
+  return {{"rows", report.rows}, {"clamped_values", clamped}, {"missing_values", missing}};
+}
+
+bool SamePath(const std::string& a, const std::string& b) {
+  std::error_code error;
+  return !a.empty() && !b.empty() &&
+         std::filesystem::weakly_canonical(a, error) == std::filesystem::weakly_canonical(b, error);
+}
+
+// Outputs must never overwrite the private input or the model they are made from.
+absl::Status CheckOutputsAreNotInputs(const std::vector<std::string>& outputs,
+                                      const std::vector<std::string>& inputs) {
+  for (const std::string& out : outputs) {
+    for (const std::string& in : inputs) {
+      if (SamePath(out, in)) {
+        return absl::InvalidArgumentError("output " + out + " would overwrite the input " + in);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace fedsyn::site

@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "common/base/status.h"
+#include "common/data/schema.h"
+#include "common/data/table_io.h"
 #include "common/privacy/metric_mechanism.h"
 #include "nlohmann/json.hpp"
 #include "site_agent/release.h"
@@ -32,6 +34,14 @@ absl::StatusOr<nlohmann::json> GuaranteeJson(const Guarantee& guarantee);
 absl::StatusOr<nlohmann::json> FileJson(const std::string& path);
 
 std::string UtcTimestamp();
+
+// The reader's counts per column (clamped and missing values): site-only facts.
+nlohmann::json ReadReportJson(const data::ReadReport& report, const data::Schema& schema);
+
+// InvalidArgument if an output path names one of the inputs (a release must never overwrite
+// the private input or the model it is made from).
+absl::Status CheckOutputsAreNotInputs(const std::vector<std::string>& outputs,
+                                      const std::vector<std::string>& inputs);
 
 }  // namespace fedsyn::site
 

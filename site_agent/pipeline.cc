@@ -46,34 +46,6 @@ Json TrainingOutcomeJson(const model::TrainReport& report) {
           {"seconds", report.seconds},       {"loss_per_epoch", epochs}};
 }
 
-Json ReadReportJson(const data::ReadReport& report, const data::Schema& schema) {
-  Json clamped = Json::object(), missing = Json::object();
-  for (size_t c = 0; c < report.columns.size(); ++c) {
-    clamped[schema.columns[c].name] = report.columns[c].clamped;
-    missing[schema.columns[c].name] = report.columns[c].missing;
-  }
-  return {{"rows", report.rows}, {"clamped_values", clamped}, {"missing_values", missing}};
-}
-
-bool SamePath(const std::string& a, const std::string& b) {
-  std::error_code error;
-  return !a.empty() && !b.empty() &&
-         std::filesystem::weakly_canonical(a, error) == std::filesystem::weakly_canonical(b, error);
-}
-
-// Outputs must never overwrite the private input or the model they are made from.
-absl::Status CheckOutputsAreNotInputs(const std::vector<std::string>& outputs,
-                                      const std::vector<std::string>& inputs) {
-  for (const std::string& out : outputs) {
-    for (const std::string& in : inputs) {
-      if (SamePath(out, in)) {
-        return absl::InvalidArgumentError("output " + out + " would overwrite the input " + in);
-      }
-    }
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::ProgressSink& progress,

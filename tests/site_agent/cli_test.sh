@@ -110,11 +110,44 @@ expect evaluate 0 "$agent" --log-level warn evaluate --input "$heart/processed.v
 expect_text evaluate out "STRONGEST ATTACK"
 grep -q '"method": "paper"' "$scratch/eval.json" || { echo "FAIL evaluate: no paper run"; failures=$((failures + 1)); }
 
+# The marginal generator: the whole job from a total budget; the manifest states it exactly.
+expect marginals 0 "$agent" --log-level warn synthesize --generator marginals \
+  --input "$heart/processed.cleveland.data" --schema "$heart/heart_disease.schema.toml" \
+  --out "$scratch/m.csv" --epsilon 1 --delta 1e-4
+expect_text marginals out "eps_total = 1.000000 per record, delta 0.0001"
+grep -q '"epsilon_total_micros": 1000000' "$scratch/m.csv.manifest.json" ||
+  { echo "FAIL marginals: manifest lacks the exact charge"; failures=$((failures + 1)); }
+grep -q '"generator": "marginals"' "$scratch/m.csv.manifest.json" ||
+  { echo "FAIL marginals: manifest lacks the generator"; failures=$((failures + 1)); }
+rows=$(($(wc -l < "$scratch/m.csv") - 1))
+want=$(grep -c . "$heart/processed.cleveland.data")
+[ "$rows" -eq "$want" ] || { echo "FAIL marginals: $rows rows, wanted $want"; failures=$((failures + 1)); }
+expect marginals_default_generator 0 "$agent" --log-level warn synthesize \
+  --input "$heart/processed.cleveland.data" --schema "$heart/heart_disease.schema.toml" \
+  --out "$scratch/m2.csv" --epsilon 2 --delta 1e-4 --rows 50
+[ "$(wc -l < "$scratch/m2.csv")" -eq 51 ] || { echo "FAIL marginals --rows"; failures=$((failures + 1)); }
+expect marginals_no_epsilon 3 "$agent" synthesize --input "$heart/processed.cleveland.data" \
+  --schema "$heart/heart_disease.schema.toml" --out "$scratch/m3.csv"
+expect_text marginals_no_epsilon err "needs --epsilon"
+expect marginals_vae_flag 3 "$agent" synthesize --input "$heart/processed.cleveland.data" \
+  --schema "$heart/heart_disease.schema.toml" --out "$scratch/m3.csv" --epsilon 1 --epsilon-d 2
+expect_text marginals_vae_flag err "belongs to --generator vae"
+expect marginals_delta_too_large 5 "$agent" synthesize --input "$heart/processed.cleveland.data" \
+  --schema "$heart/heart_disease.schema.toml" --out "$scratch/m3.csv" --epsilon 1 --delta 0.01
+expect marginals_overwrites_input 3 "$agent" synthesize --input "$heart/processed.cleveland.data" \
+  --schema "$heart/heart_disease.schema.toml" --out "$heart/processed.cleveland.data" --epsilon 1
+[ -e "$scratch/m3.csv" ] && { echo "FAIL marginals: a refused run wrote output"; failures=$((failures + 1)); }
+expect vae_needs_mechanism 3 "$agent" synthesize --generator vae \
+  --input "$heart/processed.cleveland.data" --schema "$heart/heart_disease.schema.toml" \
+  --out "$scratch/m3.csv"
+expect_text vae_needs_mechanism err "needs --epsilon-d"
+
 cat > "$scratch/agent.toml" <<TOML
 [synthesize]
 input = "$heart/processed.switzerland.data"
 schema = "$heart/heart_disease.schema.toml"
 out = "$scratch/ch.csv"
+generator = "vae"
 epsilon-d = 1.0
 clip-radius = 2.0
 epochs = 3

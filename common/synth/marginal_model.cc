@@ -1,0 +1,480 @@
+#include "common/synth/marginal_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <numeric>
+#include <string>
+
+#include "common/privacy/zcdp.h"
+
+namespace fedsyn::synth {
+namespace {
+
+using Codes = std::vector<int32_t>;
+
+// Counts of the joint values of `columns` (row-major over `sizes`, first column slowest).
+std::vector<double> CountJoint(const std::vector<const Codes*>& columns,
+                               const std::vector<int>& sizes) {
+  int64_t cells = 1;
+  for (int size : sizes) cells *= size;
+  std::vector<double> counts(static_cast<size_t>(cells), 0.0);
+  const size_t rows = columns.front()->size();
+  for (size_t r = 0; r < rows; ++r) {
+    int64_t index = 0;
+    for (size_t c = 0; c < columns.size(); ++c) index = index * sizes[c] + (*columns[c])[r];
+    counts[static_cast<size_t>(index)] += 1.0;
+  }
+  return counts;
+}
+
+void AddDiscreteGaussian(std::vector<double>& counts, double sigma, privacy::RandomSource& rng) {
+  for (double& count : counts)
+    count += static_cast<double>(privacy::SampleDiscreteGaussian(rng, sigma));
+}
+
+// Cumulative sums of max(weights, 0), normalised; uniform when nothing is positive.
+std::vector<double> Cumulative(const std::vector<double>& weights) {
+  std::vector<double> out(weights.size());
+  double total = 0;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    total += std::max(0.0, weights[i]);
+    out[i] = total;
+  }
+  if (total <= 0) {
+    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(i + 1);
+    total = static_cast<double>(out.size());
+  }
+  for (double& v : out) v /= total;
+  out.back() = 1.0;
+  return out;
+}
+
+int Draw(const std::vector<double>& cumulative, privacy::RandomSource& rng) {
+  const double u = rng.UniformOpen01();
+  const auto it = std::lower_bound(cumulative.begin(), cumulative.end(), u);
+  return static_cast<int>(
+      std::min<ptrdiff_t>(it - cumulative.begin(), static_cast<ptrdiff_t>(cumulative.size()) - 1));
+}
+
+struct UnionFind {
+  std::vector<int> parent;
+  explicit UnionFind(int n) : parent(static_cast<size_t>(n)) {
+    std::iota(parent.begin(), parent.end(), 0);
+  }
+  int Find(int x) {
+    while (parent[static_cast<size_t>(x)] != x) {
+      parent[static_cast<size_t>(x)] = parent[static_cast<size_t>(parent[static_cast<size_t>(x)])];
+      x = parent[static_cast<size_t>(x)];
+    }
+    return x;
+  }
+  void Join(int a, int b) { parent[static_cast<size_t>(Find(a))] = Find(b); }
+};
+
+absl::Status CheckOptions(const MarginalOptions& o) {
+  auto share_ok = [](double s) { return std::isfinite(s) && s >= 0.0 && s < 1.0; };
+  if (!share_ok(o.one_way_share) || !share_ok(o.label_share) || !share_ok(o.selection_share) ||
+      o.one_way_share <= 0.0 || o.one_way_share + o.label_share + o.selection_share >= 1.0) {
+    return absl::InvalidArgumentError(
+        "budget shares must be non-negative, the 1-way share positive, and together below 1");
+  }
+  if (!(o.rare_threshold_sigmas >= 0.0 && o.rare_threshold_sigmas <= 100.0)) {
+    return absl::InvalidArgumentError("the rare threshold must be in [0, 100] sigma");
+  }
+  if (!(o.prior_weight > 0.0 && o.prior_weight <= 10.0)) {
+    return absl::InvalidArgumentError("the prior weight must be in (0, 10]");
+  }
+  if (o.max_clique_cells < 1 || o.max_clique_cells > (int64_t{1} << 24)) {
+    return absl::InvalidArgumentError("max clique cells must be in [1, 2^24]");
+  }
+  if (o.numeric_groups < 1 || o.numeric_groups > kMaxInteriorBins) {
+    return absl::InvalidArgumentError("numeric groups must be in [1, 4096]");
+  }
+  if (o.ipf_iterations < 1 || o.ipf_iterations > 10000) {
+    return absl::InvalidArgumentError("IPF iterations must be in [1, 10000]");
+  }
+  if (o.contribution_bound < 1 || o.contribution_bound > 1'000'000) {
+    return absl::InvalidArgumentError("the contribution bound must be in [1, 10^6]");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::vector<double> ProjectOntoSimplex(const std::vector<double>& values, double total) {
+  std::vector<double> sorted(values);
+  std::sort(sorted.begin(), sorted.end(), std::greater<>());
+  // The largest k with sorted[k-1] - (prefix_k - total) / k > 0 sets the threshold.
+  double prefix = 0, threshold = 0;
+  for (size_t k = 0; k < sorted.size(); ++k) {
+    prefix += sorted[k];
+    const double candidate = (prefix - total) / static_cast<double>(k + 1);
+    if (sorted[k] - candidate > 0) threshold = candidate;
+  }
+  std::vector<double> out(values.size());
+  for (size_t i = 0; i < values.size(); ++i) out[i] = std::max(0.0, values[i] - threshold);
+  return out;
+}
+
+absl::StatusOr<MarginalModel> MarginalModel::Fit(const data::Table& table,
+                                                 const data::Schema& schema, double epsilon,
+                                                 double delta, const MarginalOptions& options,
+                                                 privacy::RandomSource& rng) {
+  if (absl::Status st = CheckOptions(options); !st.ok()) return st;
+  auto rho = privacy::ZcdpRhoFor(epsilon, delta);
+  if (!rho.ok()) return rho.status();
+  if (table.rows.empty()) return absl::InvalidArgumentError("no records to fit");
+  auto discretizer =
+      Discretizer::FromSchema(schema, options.interior_bins, options.per_value_limit);
+  if (!discretizer.ok()) return discretizer.status();
+  auto codes = discretizer->Encode(table);
+  if (!codes.ok()) return codes.status();
+
+  MarginalModel model(std::move(*discretizer));
+  const std::vector<AttributeCoding>& attributes = model.discretizer_.attributes();
+  const int num_attributes = static_cast<int>(attributes.size());
+  const int label = model.discretizer_.label_attribute();
+  const double n = static_cast<double>(table.rows.size());
+  const double bound = options.contribution_bound;
+  // Replace-one sensitivities for one unit's `bound` rows: a histogram loses up to `bound` in
+  // one cell and gains as many in another (L2 sqrt(2) bound); an L1 distance to a fixed table
+  // moves by at most 2 bound.
+  const double histogram_sensitivity = std::numbers::sqrt2 * bound;
+  const double l1_sensitivity = 2.0 * bound;
+
+  MarginalFitReport& report = model.report_;
+  report.epsilon = epsilon;
+  report.delta = delta;
+  report.rho = *rho;
+  report.rows = table.num_rows();
+
+  std::vector<int> others;  // non-label attributes
+  for (int a = 0; a < num_attributes; ++a)
+    if (a != label) others.push_back(a);
+  const bool has_label = label >= 0;
+  const int label_size = has_label ? attributes[static_cast<size_t>(label)].size : 1;
+  const double label_share = has_label && !others.empty() ? options.label_share : 0.0;
+  const double clique_share = 1.0 - options.one_way_share - label_share - options.selection_share;
+
+  // Step 1: 1-way marginals, then merge the rare values of every non-label attribute.
+  report.sigma_one_way = privacy::GaussianSigmaFor(options.one_way_share * *rho / num_attributes,
+                                                   histogram_sensitivity);
+  std::vector<std::vector<double>> one_way(static_cast<size_t>(num_attributes));
+  for (int a = 0; a < num_attributes; ++a) {
+    one_way[static_cast<size_t>(a)] =
+        CountJoint({&(*codes)[static_cast<size_t>(a)]}, {attributes[static_cast<size_t>(a)].size});
+    AddDiscreteGaussian(one_way[static_cast<size_t>(a)], report.sigma_one_way, rng);
+  }
+  model.compression_.resize(static_cast<size_t>(num_attributes));
+  for (int a = 0; a < num_attributes; ++a) {
+    const AttributeCoding& coding = attributes[static_cast<size_t>(a)];
+    const std::vector<double> measured = ProjectOntoSimplex(one_way[static_cast<size_t>(a)], n);
+    const int size = coding.size;
+    std::vector<std::vector<int>> groups;
+    // A numeric column with no more values than groups is coded like a categorical one.
+    const bool numeric = (coding.type == data::ColumnType::kContinuous ||
+                          coding.type == data::ColumnType::kInteger) &&
+                         size - (coding.has_missing_code ? 1 : 0) > options.numeric_groups;
+    if (a == label) {
+      for (int v = 0; v < size; ++v) groups.push_back({v});
+    } else if (numeric) {
+      // Runs of consecutive values holding about n / numeric_groups measured rows each; the
+      // missing code stays on its own.
+      const int values = size - (coding.has_missing_code ? 1 : 0);
+      const double target = n / options.numeric_groups;
+      std::vector<int> run;
+      double mass = 0;
+      for (int v = 0; v < values; ++v) {
+        const double m = measured[static_cast<size_t>(v)];
+        if (m >= target && !run.empty()) {  // a heavy value: close the run before it
+          groups.push_back(run);
+          run.clear();
+          mass = 0;
+        }
+        run.push_back(v);
+        mass += m;
+        if (mass >= target) {
+          groups.push_back(run);
+          run.clear();
+          mass = 0;
+        }
+      }
+      if (!run.empty()) {
+        if (!groups.empty() && mass < options.rare_threshold_sigmas * report.sigma_one_way) {
+          groups.back().insert(groups.back().end(), run.begin(), run.end());
+        } else {
+          groups.push_back(run);
+        }
+      }
+      if (coding.has_missing_code) groups.push_back({coding.MissingCode()});
+    } else {
+      std::vector<int> rare;
+      for (int v = 0; v < size; ++v) {
+        if (one_way[static_cast<size_t>(a)][static_cast<size_t>(v)] <
+            options.rare_threshold_sigmas * report.sigma_one_way) {
+          rare.push_back(v);
+        } else {
+          groups.push_back({v});
+        }
+      }
+      if (!rare.empty()) groups.push_back(rare);  // one code for them all
+    }
+    Compression& comp = model.compression_[static_cast<size_t>(a)];
+    comp.compressed_of.assign(static_cast<size_t>(size), -1);
+    for (const std::vector<int>& group : groups) {
+      std::vector<double> weights;
+      for (int v : group) {
+        comp.compressed_of[static_cast<size_t>(v)] = static_cast<int32_t>(comp.members.size());
+        weights.push_back(measured[static_cast<size_t>(v)]);
+      }
+      comp.member_cumulative.push_back(Cumulative(weights));
+      comp.members.push_back(group);
+    }
+    comp.size = static_cast<int>(comp.members.size());
+  }
+  std::vector<Codes> compressed(static_cast<size_t>(num_attributes));
+  for (int a = 0; a < num_attributes; ++a) {
+    const Compression& comp = model.compression_[static_cast<size_t>(a)];
+    const Codes& original = (*codes)[static_cast<size_t>(a)];
+    Codes& out = compressed[static_cast<size_t>(a)];
+    out.resize(original.size());
+    for (size_t r = 0; r < original.size(); ++r)
+      out[r] = comp.compressed_of[static_cast<size_t>(original[r])];
+  }
+  auto size_of = [&](int a) { return model.compression_[static_cast<size_t>(a)].size; };
+  const Codes no_label(table.rows.size(), 0);
+  const Codes& label_codes = has_label ? compressed[static_cast<size_t>(label)] : no_label;
+
+  // The label's counts N(y), summing to n.
+  std::vector<double> label_counts =
+      has_label ? ProjectOntoSimplex(one_way[static_cast<size_t>(label)], n)
+                : std::vector<double>{n};
+
+  // Step 2 (or step 1's counts without a label): N(y, a) for every other attribute, each
+  // y-slice projected to sum to N(y).
+  std::vector<std::vector<double>> with_label(static_cast<size_t>(num_attributes));
+  if (has_label && !others.empty()) {
+    report.sigma_label = privacy::GaussianSigmaFor(
+        label_share * *rho / static_cast<double>(others.size()), histogram_sensitivity);
+  }
+  for (int a : others) {
+    const int da = size_of(a);
+    std::vector<double> joint;
+    if (has_label) {
+      joint = CountJoint({&label_codes, &compressed[static_cast<size_t>(a)]}, {label_size, da});
+      AddDiscreteGaussian(joint, report.sigma_label, rng);
+    } else {
+      joint.assign(static_cast<size_t>(da), 0.0);
+      const Compression& comp = model.compression_[static_cast<size_t>(a)];
+      for (size_t v = 0; v < comp.compressed_of.size(); ++v)
+        joint[static_cast<size_t>(comp.compressed_of[v])] += one_way[static_cast<size_t>(a)][v];
+    }
+    for (int y = 0; y < label_size; ++y) {
+      std::vector<double> slice(joint.begin() + y * da, joint.begin() + (y + 1) * da);
+      slice = ProjectOntoSimplex(slice, label_counts[static_cast<size_t>(y)]);
+      std::copy(slice.begin(), slice.end(), joint.begin() + y * da);
+    }
+    with_label[static_cast<size_t>(a)] = std::move(joint);
+  }
+  // What steps 1-2 predict for (y, a, b): N(y, a) N(y, b) / N(y).
+  auto predicted = [&](int a, int b) {
+    const int da = size_of(a), db = size_of(b);
+    std::vector<double> table_ab(static_cast<size_t>(label_size) * da * db, 0.0);
+    for (int y = 0; y < label_size; ++y) {
+      const double ny = label_counts[static_cast<size_t>(y)];
+      if (ny <= 0) continue;
+      for (int i = 0; i < da; ++i) {
+        const double nya = with_label[static_cast<size_t>(a)][static_cast<size_t>(y * da + i)];
+        for (int j = 0; j < db; ++j) {
+          table_ab[static_cast<size_t>((y * da + i) * db + j)] =
+              nya * with_label[static_cast<size_t>(b)][static_cast<size_t>(y * db + j)] / ny;
+        }
+      }
+    }
+    return table_ab;
+  };
+
+  // Step 3: the tree, edge by edge.
+  struct Candidate {
+    int a, b;
+    double score;
+  };
+  std::vector<Candidate> candidates;
+  const int max_steps = std::max(0, static_cast<int>(others.size()) - 1);
+  const double selection_rho = options.selection_share * *rho;
+  const double clique_rho = clique_share * *rho;
+  std::vector<std::pair<int, int>> chosen;
+  if (max_steps > 0 && selection_rho > 0 && clique_rho > 0) {
+    report.selection_epsilon_per_step =
+        privacy::ExponentialMechanismEpsilonFor(selection_rho / max_steps);
+    // The noise a measurement would add if every step chose an edge: its expected L1 size.
+    const double assumed_sigma =
+        privacy::GaussianSigmaFor(clique_rho / max_steps, histogram_sensitivity);
+    for (size_t i = 0; i < others.size(); ++i) {
+      for (size_t j = i + 1; j < others.size(); ++j) {
+        const int a = others[i], b = others[j];
+        const int64_t cells = int64_t{label_size} * size_of(a) * size_of(b);
+        if (cells > options.max_clique_cells) continue;
+        const std::vector<double> actual =
+            CountJoint({&label_codes, &compressed[static_cast<size_t>(a)],
+                        &compressed[static_cast<size_t>(b)]},
+                       {label_size, size_of(a), size_of(b)});
+        const std::vector<double> expected = predicted(a, b);
+        double error = 0;
+        for (size_t c = 0; c < actual.size(); ++c) error += std::fabs(actual[c] - expected[c]);
+        const double noise = std::sqrt(2.0 / std::numbers::pi) * assumed_sigma * cells;
+        candidates.push_back({a, b, error - noise});
+      }
+    }
+    UnionFind components(num_attributes);
+    for (int step = 0; step < max_steps; ++step) {
+      std::vector<const Candidate*> open;
+      std::vector<double> scores;
+      for (const Candidate& c : candidates) {
+        if (components.Find(c.a) == components.Find(c.b)) continue;
+        open.push_back(&c);
+        scores.push_back(c.score);
+      }
+      scores.push_back(0.0);  // stop: the remaining attributes hang on the label only
+      ++report.selection_steps;
+      const size_t pick = privacy::ExponentialMechanism(
+          rng, scores, report.selection_epsilon_per_step, l1_sensitivity);
+      if (pick == open.size()) break;
+      components.Join(open[pick]->a, open[pick]->b);
+      chosen.emplace_back(open[pick]->a, open[pick]->b);
+    }
+  }
+
+  // Step 4: measure the chosen (y, a, b) tables; step 5: fit them to the (y, a) and (y, b)
+  // margins.
+  std::vector<std::vector<int>> neighbours(static_cast<size_t>(num_attributes));
+  std::vector<std::vector<double>> clique_tables;
+  if (!chosen.empty()) {
+    report.sigma_clique = privacy::GaussianSigmaFor(clique_rho / static_cast<double>(chosen.size()),
+                                                    histogram_sensitivity);
+  }
+  for (const auto& [a, b] : chosen) {
+    const int da = size_of(a), db = size_of(b);
+    std::vector<double> noisy = CountJoint(
+        {&label_codes, &compressed[static_cast<size_t>(a)], &compressed[static_cast<size_t>(b)]},
+        {label_size, da, db});
+    AddDiscreteGaussian(noisy, report.sigma_clique, rng);
+    const std::vector<double> prior = predicted(a, b);
+    // The closest non-negative table of n rows: noise on cells the data leave empty is mostly
+    // cut to zero (clipping alone would keep its positive half).
+    std::vector<double> fitted = ProjectOntoSimplex(noisy, n);
+    for (size_t c = 0; c < noisy.size(); ++c) fitted[c] += options.prior_weight * prior[c];
+    const std::vector<double>& target_a = with_label[static_cast<size_t>(a)];
+    const std::vector<double>& target_b = with_label[static_cast<size_t>(b)];
+    for (int iteration = 0; iteration < options.ipf_iterations; ++iteration) {
+      for (int y = 0; y < label_size; ++y) {
+        for (int i = 0; i < da; ++i) {  // rows to N(y, a)
+          double sum = 0;
+          for (int j = 0; j < db; ++j) sum += fitted[static_cast<size_t>((y * da + i) * db + j)];
+          const double target = target_a[static_cast<size_t>(y * da + i)];
+          for (int j = 0; j < db; ++j) {
+            double& cell = fitted[static_cast<size_t>((y * da + i) * db + j)];
+            cell = sum > 0 ? cell * target / sum : target / db;
+          }
+        }
+        for (int j = 0; j < db; ++j) {  // columns to N(y, b)
+          double sum = 0;
+          for (int i = 0; i < da; ++i) sum += fitted[static_cast<size_t>((y * da + i) * db + j)];
+          const double target = target_b[static_cast<size_t>(y * db + j)];
+          for (int i = 0; i < da; ++i) {
+            double& cell = fitted[static_cast<size_t>((y * da + i) * db + j)];
+            cell = sum > 0 ? cell * target / sum : target / da;
+          }
+        }
+      }
+    }
+    neighbours[static_cast<size_t>(a)].push_back(static_cast<int>(clique_tables.size()));
+    neighbours[static_cast<size_t>(b)].push_back(static_cast<int>(clique_tables.size()));
+    clique_tables.push_back(std::move(fitted));
+    report.edges.emplace_back(attributes[static_cast<size_t>(a)].name,
+                              attributes[static_cast<size_t>(b)].name);
+  }
+
+  // The sampling order: every tree of the forest from its first attribute, breadth first; a
+  // child's conditional given (y, parent) read off the fitted table.
+  model.label_cumulative_ = Cumulative(label_counts);
+  model.conditional_.resize(static_cast<size_t>(num_attributes));
+  std::vector<bool> placed(static_cast<size_t>(num_attributes), false);
+  for (int root : others) {
+    if (placed[static_cast<size_t>(root)]) continue;
+    placed[static_cast<size_t>(root)] = true;
+    std::vector<int> queue = {root};
+    {
+      Conditional& cond = model.conditional_[static_cast<size_t>(root)];
+      const int da = size_of(root);
+      for (int y = 0; y < label_size; ++y) {
+        const std::vector<double>& joint = with_label[static_cast<size_t>(root)];
+        cond.cumulative.push_back(
+            Cumulative(std::vector<double>(joint.begin() + y * da, joint.begin() + (y + 1) * da)));
+      }
+    }
+    for (size_t q = 0; q < queue.size(); ++q) {
+      const int parent = queue[q];
+      model.order_.push_back(parent);
+      for (int clique : neighbours[static_cast<size_t>(parent)]) {
+        const auto [a, b] = chosen[static_cast<size_t>(clique)];
+        const int child = a == parent ? b : a;
+        if (placed[static_cast<size_t>(child)]) continue;
+        placed[static_cast<size_t>(child)] = true;
+        queue.push_back(child);
+        Conditional& cond = model.conditional_[static_cast<size_t>(child)];
+        cond.parent = parent;
+        cond.parent_size = size_of(parent);
+        const std::vector<double>& fitted = clique_tables[static_cast<size_t>(clique)];
+        const int da = size_of(a), db = size_of(b);
+        for (int y = 0; y < label_size; ++y) {
+          for (int p = 0; p < cond.parent_size; ++p) {
+            std::vector<double> weights(static_cast<size_t>(size_of(child)));
+            for (int c = 0; c < size_of(child); ++c) {
+              const int i = parent == a ? p : c, j = parent == a ? c : p;
+              weights[static_cast<size_t>(c)] = fitted[static_cast<size_t>((y * da + i) * db + j)];
+            }
+            cond.cumulative.push_back(Cumulative(weights));
+          }
+        }
+      }
+    }
+  }
+  return model;
+}
+
+data::Table MarginalModel::Sample(int64_t rows, privacy::RandomSource& rng) const {
+  const std::vector<AttributeCoding>& attributes = discretizer_.attributes();
+  const int label = discretizer_.label_attribute();
+  data::Table out;
+  out.rows.reserve(static_cast<size_t>(std::max<int64_t>(rows, 0)));
+  std::vector<int> code(attributes.size(), 0);
+  auto emit = [&](int a, int compressed_code, data::Row& row) {
+    const Compression& comp = compression_[static_cast<size_t>(a)];
+    const std::vector<int>& group = comp.members[static_cast<size_t>(compressed_code)];
+    const int original =
+        group.size() == 1
+            ? group.front()
+            : group[static_cast<size_t>(
+                  Draw(comp.member_cumulative[static_cast<size_t>(compressed_code)], rng))];
+    row[static_cast<size_t>(attributes[static_cast<size_t>(a)].column)] =
+        discretizer_.Decode(a, original, rng);
+  };
+  for (int64_t r = 0; r < rows; ++r) {
+    data::Row row(discretizer_.num_columns());
+    const int y = Draw(label_cumulative_, rng);
+    if (label >= 0) emit(label, y, row);
+    for (int a : order_) {
+      const Conditional& cond = conditional_[static_cast<size_t>(a)];
+      const int parent_code = cond.parent < 0 ? 0 : code[static_cast<size_t>(cond.parent)];
+      code[static_cast<size_t>(a)] =
+          Draw(cond.cumulative[static_cast<size_t>(y * cond.parent_size + parent_code)], rng);
+      emit(a, code[static_cast<size_t>(a)], row);
+    }
+    out.rows.push_back(std::move(row));
+  }
+  return out;
+}
+
+}  // namespace fedsyn::synth

@@ -1,0 +1,51 @@
+// The marginal generator as a site command (issue #13): read the site's table, fit the private
+// graphical model of common/synth/marginal_model.h under the whole (epsilon, delta) budget,
+// sample synthetic rows, write them with a manifest. No row of the output is derived from one
+// input row, so the release has no per-record part: its guarantee is the fit's.
+#ifndef FEDSYN_SITE_AGENT_MARGINAL_RELEASE_H_
+#define FEDSYN_SITE_AGENT_MARGINAL_RELEASE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/base/status.h"
+#include "common/data/csv.h"
+#include "common/data/table_io.h"
+#include "common/privacy/random.h"
+#include "common/synth/marginal_model.h"
+
+namespace fedsyn::site {
+
+struct MarginalSynthesisRequest {
+  std::string input_csv;
+  std::string schema_path;
+  std::string output;  // CSV; the manifest goes to OUTPUT.manifest.json
+  double epsilon = 0;  // the whole release's epsilon
+  // Unset: privacy::ResolveDelta's default min(1e-6, 1/(10 n)); refused at 1/n or more.
+  std::optional<double> delta;
+  // Rows to sample; 0: as many as the input has privacy units' rows (public under
+  // replace-one, where the size of the table is not secret).
+  int64_t rows = 0;
+  synth::MarginalOptions options;
+  data::FormulaCells formula_cells = data::FormulaCells::kNeutralise;
+};
+
+struct MarginalSynthesisSummary {
+  std::string output, manifest_path;
+  int64_t rows = 0;
+  int64_t charge_micros = 0;  // the epsilon, rounded up
+  double delta = 0;
+  std::string delta_warning;
+  std::string guarantee_summary;  // one line, as in the manifest
+  synth::MarginalFitReport fit;
+  data::ReadReport read_report;
+};
+
+// Every random choice (contribution bounding, noise, selection, sampling) comes from `secure`.
+absl::StatusOr<MarginalSynthesisSummary> RunMarginalSynthesis(
+    const MarginalSynthesisRequest& request, privacy::RandomSource& secure);
+
+}  // namespace fedsyn::site
+
+#endif  // FEDSYN_SITE_AGENT_MARGINAL_RELEASE_H_

@@ -1,0 +1,68 @@
+#include "common/eval/table_utility.h"
+
+#include "gtest/gtest.h"
+
+namespace fedsyn::eval {
+namespace {
+
+data::Schema Schema() {
+  auto schema = data::Schema::Parse(R"(
+[dataset]
+name = "u"
+label = "y"
+[[column]]
+name = "x"
+type = "integer"
+min = 0
+max = 100
+[[column]]
+name = "y"
+type = "binary"
+categories = ["n", "p"]
+)",
+                                    "u");
+  EXPECT_TRUE(schema.ok());
+  return *schema;
+}
+
+// x decides y: x >= 50 is positive. Half the rows sit at the bound 0 in `piled`.
+data::Table Rows(bool piled) {
+  data::Table t;
+  for (int i = 0; i < 400; ++i) {
+    const double x = piled && i % 2 == 0 ? 0.0 : (i * 37) % 99 + 1;
+    t.rows.push_back({x, x >= 50 ? 1.0 : 0.0});
+  }
+  return t;
+}
+
+TEST(TableUtility, ScoresRealCopiesAsPerfectAndCatchesBoundsAndShifts) {
+  const data::Schema schema = Schema();
+  const data::Table real = Rows(false);
+  auto same = MeasureTableUtility(real, real, real, schema);
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_GT(same->accuracy, 0.95);
+  EXPECT_GT(same->auc, 0.99);
+  EXPECT_EQ(same->mean_tvd_1way, 0.0);
+  EXPECT_EQ(same->max_tvd_2way, 0.0);
+  EXPECT_LE(same->worst_bound_excess, 0.0);
+
+  auto piled = MeasureTableUtility(Rows(true), real, real, schema);
+  ASSERT_TRUE(piled.ok());
+  EXPECT_GT(piled->worst_bound_excess, 0.3);
+  EXPECT_GT(piled->mean_tvd_1way, 0.2);
+
+  data::Table flipped = real;  // labels inverted: the probe learns the opposite rule
+  for (data::Row& row : flipped.rows) row[1] = 1.0 - *row[1];
+  auto wrong = MeasureTableUtility(flipped, real, real, schema);
+  ASSERT_TRUE(wrong.ok());
+  EXPECT_LT(wrong->accuracy, 0.1);
+  EXPECT_LT(wrong->auc, 0.1);
+}
+
+TEST(TableUtility, RefusesEmptyTables) {
+  const data::Schema schema = Schema();
+  EXPECT_FALSE(MeasureTableUtility(data::Table{}, Rows(false), Rows(false), schema).ok());
+}
+
+}  // namespace
+}  // namespace fedsyn::eval
