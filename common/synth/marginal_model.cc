@@ -72,6 +72,24 @@ struct UnionFind {
   void Join(int a, int b) { parent[static_cast<size_t>(Find(a))] = Find(b); }
 };
 
+// One half-step of iterative proportional fitting on a (y, a, b) table (row-major, b fastest):
+// scales the y-slice so that its margin over a (along_a) or over b matches `margin` (indexed
+// y * size + value). A margin cell whose table line sums to zero is spread evenly.
+void ScaleToMargin(std::vector<double>& table, int y, int da, int db, bool along_a,
+                   const std::vector<double>& margin) {
+  const int outer = along_a ? da : db, inner = along_a ? db : da;
+  for (int o = 0; o < outer; ++o) {
+    auto cell = [&](int k) -> double& {
+      const int i = along_a ? o : k, j = along_a ? k : o;
+      return table[static_cast<size_t>((y * da + i) * db + j)];
+    };
+    double sum = 0;
+    for (int k = 0; k < inner; ++k) sum += cell(k);
+    const double target = margin[static_cast<size_t>(y * outer + o)];
+    for (int k = 0; k < inner; ++k) cell(k) = sum > 0 ? cell(k) * target / sum : target / inner;
+  }
+}
+
 absl::Status CheckOptions(const MarginalOptions& o) {
   auto share_ok = [](double s) { return std::isfinite(s) && s >= 0.0 && s < 1.0; };
   if (!share_ok(o.one_way_share) || !share_ok(o.label_share) || !share_ok(o.selection_share) ||
@@ -369,24 +387,8 @@ absl::StatusOr<MarginalModel> MarginalModel::Fit(const data::Table& table,
     const std::vector<double>& target_b = with_label[static_cast<size_t>(b)];
     for (int iteration = 0; iteration < options.ipf_iterations; ++iteration) {
       for (int y = 0; y < label_size; ++y) {
-        for (int i = 0; i < da; ++i) {  // rows to N(y, a)
-          double sum = 0;
-          for (int j = 0; j < db; ++j) sum += fitted[static_cast<size_t>((y * da + i) * db + j)];
-          const double target = target_a[static_cast<size_t>(y * da + i)];
-          for (int j = 0; j < db; ++j) {
-            double& cell = fitted[static_cast<size_t>((y * da + i) * db + j)];
-            cell = sum > 0 ? cell * target / sum : target / db;
-          }
-        }
-        for (int j = 0; j < db; ++j) {  // columns to N(y, b)
-          double sum = 0;
-          for (int i = 0; i < da; ++i) sum += fitted[static_cast<size_t>((y * da + i) * db + j)];
-          const double target = target_b[static_cast<size_t>(y * db + j)];
-          for (int i = 0; i < da; ++i) {
-            double& cell = fitted[static_cast<size_t>((y * da + i) * db + j)];
-            cell = sum > 0 ? cell * target / sum : target / da;
-          }
-        }
+        ScaleToMargin(fitted, y, da, db, /*along_a=*/true, target_a);   // to N(y, a)
+        ScaleToMargin(fitted, y, da, db, /*along_a=*/false, target_b);  // to N(y, b)
       }
     }
     neighbours[static_cast<size_t>(a)].push_back(static_cast<int>(clique_tables.size()));
