@@ -251,7 +251,7 @@ void AddMarginalOptions(CLI::App* cmd, CliState& s) {
   cmd->add_option("--rows", s.marginals.rows,
                   "marginals: rows to sample (default: as many as the "
                   "input)")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 34));
+      ->check(CLI::Range(int64_t{0}, fedsyn::site::kMaxSampledRows));
 }
 
 int DoMarginalSynthesis(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {

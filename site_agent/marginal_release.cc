@@ -48,7 +48,10 @@ Json FitJson(const synth::MarginalFitReport& fit, const synth::MarginalOptions& 
 absl::StatusOr<MarginalSynthesisSummary> RunMarginalSynthesis(
     const MarginalSynthesisRequest& request, privacy::RandomSource& secure) {
   if (request.output.empty()) return absl::InvalidArgumentError("no output path given");
-  if (request.rows < 0) return absl::InvalidArgumentError("rows must be >= 0");
+  if (request.rows < 0 || request.rows > kMaxSampledRows) {
+    return absl::InvalidArgumentError("rows must be in [0, " + std::to_string(kMaxSampledRows) +
+                                      "] (0: as many as the input)");
+  }
   const std::string manifest_path = request.output + ".manifest.json";
   RETURN_IF_ERROR(CheckOutputsAreNotInputs({request.output, manifest_path},
                                            {request.input_csv, request.schema_path}));

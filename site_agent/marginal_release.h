@@ -17,6 +17,10 @@
 
 namespace fedsyn::site {
 
+// The most rows one synthesis samples: the output is built in memory (about 200 bytes a row for a
+// table like Adult), so this keeps a mistyped --rows from exhausting it.
+inline constexpr int64_t kMaxSampledRows = 10'000'000;
+
 struct MarginalSynthesisRequest {
   std::string input_csv;
   std::string schema_path;

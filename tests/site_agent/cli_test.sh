@@ -126,6 +126,8 @@ expect marginals_default_generator 0 "$agent" --log-level warn synthesize \
   --input "$heart/processed.cleveland.data" --schema "$heart/heart_disease.schema.toml" \
   --out "$scratch/m2.csv" --epsilon 2 --delta 1e-4 --rows 50
 [ "$(wc -l < "$scratch/m2.csv")" -eq 51 ] || { echo "FAIL marginals --rows"; failures=$((failures + 1)); }
+expect marginals_too_many_rows 2 "$agent" synthesize --input "$heart/processed.cleveland.data" \
+  --schema "$heart/heart_disease.schema.toml" --out "$scratch/m3.csv" --epsilon 1 --rows 99999999999
 expect marginals_no_epsilon 3 "$agent" synthesize --input "$heart/processed.cleveland.data" \
   --schema "$heart/heart_disease.schema.toml" --out "$scratch/m3.csv"
 expect_text marginals_no_epsilon err "needs --epsilon"
