@@ -384,15 +384,17 @@ class Experiment {
     ASSIGN_OR_RETURN(const privacy::MetricMechanism mechanism,
                      privacy::MetricMechanism::Create(params));
     if (domain_.kind == model::DataKind::kTable) {
-      ASSIGN_OR_RETURN(TableRelease released, ReleaseTable(bundle, members.table, mechanism,
-                                                           data::DecodingMode::kSample, noise_));
+      ASSIGN_OR_RETURN(TableRelease released,
+                       ReleaseTable(bundle, members.table, mechanism, data::DecodingMode::kSample,
+                                    privacy::CodeDecoding::kNoisedCode, noise_));
       return FromTable(std::move(released.synthetic), domain_);
     }
     ASSIGN_OR_RETURN(const privacy::RandomizedResponse rr,
                      privacy::RandomizedResponse::Create(domain_.num_classes, epsilon_release / 2));
     std::vector<uint8_t> labels(members.labels.begin(), members.labels.end());
     ASSIGN_OR_RETURN(ImageRelease released,
-                     ReleaseImages(bundle, members.images, labels, mechanism, rr, noise_));
+                     ReleaseImages(bundle, members.images, labels, mechanism, rr,
+                                   privacy::CodeDecoding::kNoisedCode, noise_));
     return FromImages(std::move(released.images), released.labels);
   }
 

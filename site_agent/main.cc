@@ -43,7 +43,7 @@ struct CliState {
   // train + release
   TrainRequest train;
   ReleaseRequest release;
-  std::string metric = "l2", decoding = "sample", mode = "synthetic";
+  std::string metric = "l2", decoding = "sample", mode = "synthetic", code_decoding = "posterior";
   bool keep_formulas = false;
   std::string site_kit, dataset, audit_job;
   double dp_epsilon = 0;
@@ -108,7 +108,7 @@ void AddTrainOptions(CLI::App* cmd, CliState& s, bool model_out_required) {
 }
 
 void AddReleaseOptions(CLI::App* cmd, CliState& s, bool needs_model_and_input,
-                       bool output_required = true, bool mechanism_required = true) {
+                       bool output_required = true) {
   if (needs_model_and_input) {
     cmd->add_option("--model", s.release.model_path, "trained model file")
         ->required()
@@ -130,10 +130,8 @@ void AddReleaseOptions(CLI::App* cmd, CliState& s, bool needs_model_and_input,
   if (output_required) out->required();
   cmd->add_option("--epsilon-d", s.release.mechanism.epsilon_per_unit,
                   "metric-privacy epsilon per unit latent distance")
-      ->required(mechanism_required)
       ->check(CLI::PositiveNumber);
   cmd->add_option("--clip-radius", s.release.mechanism.clip_radius, "clip radius R of latent codes")
-      ->required(mechanism_required)
       ->check(CLI::PositiveNumber);
   cmd->add_option("--metric", s.metric, "l2 (Gamma radius, clip in L2) or l1 (Laplace, clip in L1)")
       ->check(CLI::IsMember({"l2", "l1"}));
@@ -143,10 +141,16 @@ void AddReleaseOptions(CLI::App* cmd, CliState& s, bool needs_model_and_input,
          "--decoding", s.decoding,
          "sample from the decoder's distribution (default) or take its most likely value (argmax)")
       ->check(CLI::IsMember({"sample", "argmax"}));
+  cmd->add_option("--code-decoding", s.code_decoding,
+                  "what the decoder is fed: posterior (a draw of the code's centre given the "
+                  "noised code; default), posterior-mean, or noised (the noised code itself)")
+      ->check(CLI::IsMember({"posterior", "posterior-mean", "noised"}));
   cmd->add_option("--mode", s.mode,
                   "synthetic: release decoded records (default); codes: release the noised codes "
-                  "and the published decoder (DP-trained table models only)")
-      ->check(CLI::IsMember({"synthetic", "codes"}));
+                  "and the published decoder (DP-trained table models only); model-only: decode "
+                  "codes drawn from the prior, as many as the input has rows (no per-record "
+                  "epsilon; tables)")
+      ->check(CLI::IsMember({"synthetic", "codes", "model-only"}));
   cmd->add_flag(
       "--allow-nonprivate-model", s.release.allow_nonprivate_model,
       "release from a VAE trained without DP (the paper's mode; no end-to-end guarantee)");
@@ -163,8 +167,28 @@ void ResolveReleaseOptions(CLI::App* cmd, CliState& s) {
       s.keep_formulas ? fedsyn::data::FormulaCells::kKeep : fedsyn::data::FormulaCells::kNeutralise;
   s.release.decoding = s.decoding == "argmax" ? fedsyn::data::DecodingMode::kArgmax
                                               : fedsyn::data::DecodingMode::kSample;
-  s.release.mode =
-      s.mode == "codes" ? fedsyn::site::ReleaseMode::kCodes : fedsyn::site::ReleaseMode::kSynthetic;
+  s.release.code_decoding = *fedsyn::privacy::ParseCodeDecoding(s.code_decoding);  // CLI-checked
+  s.release.mode = s.mode == "codes"        ? fedsyn::site::ReleaseMode::kCodes
+                   : s.mode == "model-only" ? fedsyn::site::ReleaseMode::kModelOnly
+                                            : fedsyn::site::ReleaseMode::kSynthetic;
+}
+
+// The metric mechanism's two parameters are required unless the mode releases no codes.
+absl::Status CheckMechanismOptions(CLI::App* cmd, const CliState& s) {
+  const bool given = cmd->count("--epsilon-d") > 0 && cmd->count("--clip-radius") > 0;
+  if (s.release.mode == fedsyn::site::ReleaseMode::kModelOnly) {
+    if (cmd->count("--epsilon-d") + cmd->count("--clip-radius") > 0) {
+      return absl::InvalidArgumentError(
+          "--mode model-only noises no code: drop --epsilon-d and --clip-radius");
+    }
+    return absl::OkStatus();
+  }
+  if (!given) {
+    return absl::InvalidArgumentError(
+        "the release needs --epsilon-d and --clip-radius (the metric mechanism), or --mode "
+        "model-only");
+  }
+  return absl::OkStatus();
 }
 
 int DoTrain(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {
@@ -263,7 +287,7 @@ int DoMarginalSynthesis(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSourc
     return Fail(absl::InvalidArgumentError("--generator marginals needs --input and --schema"));
   }
   for (const char* vae_only : {"--epsilon-d", "--clip-radius", "--dp-epsilon", "--model-out",
-                               "--images", "--mode", "--metric", "--decoding"}) {
+                               "--images", "--mode", "--metric", "--decoding", "--code-decoding"}) {
     if (cmd->count(vae_only) > 0) {
       return Fail(
           absl::InvalidArgumentError(std::string(vae_only) + " belongs to --generator vae"));
@@ -404,8 +428,7 @@ int main(int argc, char** argv) {
       "marginals under --epsilon/--delta and samples from it; --generator vae trains a VAE, "
       "then releases through the metric mechanism (--epsilon-d, --clip-radius)");
   AddTrainOptions(synthesize, s, /*model_out_required=*/false);
-  AddReleaseOptions(synthesize, s, /*needs_model_and_input=*/false, /*output_required=*/true,
-                    /*mechanism_required=*/false);
+  AddReleaseOptions(synthesize, s, /*needs_model_and_input=*/false);
   AddMarginalOptions(synthesize, s);
 
   CLI::App* submit = app.add_subcommand(
@@ -484,6 +507,7 @@ int main(int argc, char** argv) {
   if (*evaluate) return DoEvaluate(s, secure);
   if (*release) {
     ResolveReleaseOptions(release, s);
+    if (absl::Status st = CheckMechanismOptions(release, s); !st.ok()) return Fail(st);
     return DoRelease(s, secure);
   }
   if (*presence) {
@@ -526,6 +550,7 @@ int main(int argc, char** argv) {
       return fedsyn::base::kExitOk;
     }
     ResolveReleaseOptions(submit, s);
+    if (absl::Status st = CheckMechanismOptions(submit, s); !st.ok()) return Fail(st);
     auto summary = fedsyn::site::SubmitRelease(s.release, *kit, s.dataset, secure, {});
     if (!summary.ok()) return Fail(summary.status());
     std::printf(
@@ -548,12 +573,9 @@ int main(int argc, char** argv) {
           "--epsilon, --delta and --rows belong to --generator marginals; the vae generator takes "
           "--dp-epsilon (model) and --epsilon-d/--clip-radius (release)"));
     }
-    if (synthesize->count("--epsilon-d") == 0 || synthesize->count("--clip-radius") == 0) {
-      return Fail(absl::InvalidArgumentError(
-          "--generator vae needs --epsilon-d and --clip-radius (the release mechanism)"));
-    }
     if (s.train.model_out.empty()) s.train.model_out = s.release.output + ".model";
     ResolveReleaseOptions(synthesize, s);
+    if (absl::Status st = CheckMechanismOptions(synthesize, s); !st.ok()) return Fail(st);
     const int trained = DoTrain(synthesize, s, secure);
     if (trained != fedsyn::base::kExitOk) return trained;
     s.release.model_path = s.train.model_out;

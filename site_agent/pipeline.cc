@@ -270,10 +270,15 @@ absl::StatusOr<PreparedRelease> PrepareRelease(const ReleaseRequest& request,
           "(fedsyn-agent train --dp-epsilon ...); use synthetic mode");
     }
   }
-  privacy::MetricMechanismParams params = request.mechanism;
-  params.dimension = bundle.vae->spec().latent_dim;
-  ASSIGN_OR_RETURN(prepared.mechanism, privacy::MetricMechanism::Create(params));
-  prepared.guarantee.epsilon_codes = prepared.mechanism->RecordEpsilon();
+  if (request.mode == ReleaseMode::kModelOnly && bundle.kind != model::DataKind::kTable) {
+    return absl::UnimplementedError("model-only mode releases tables only in this version");
+  }
+  if (request.mode != ReleaseMode::kModelOnly) {
+    privacy::MetricMechanismParams params = request.mechanism;
+    params.dimension = bundle.vae->spec().latent_dim;
+    ASSIGN_OR_RETURN(prepared.mechanism, privacy::MetricMechanism::Create(params));
+    prepared.guarantee.epsilon_codes = prepared.mechanism->RecordEpsilon();
+  }
   prepared.guarantee.model_private = bundle.model_private;
   prepared.guarantee.epsilon_model = bundle.model_epsilon;
   prepared.guarantee.delta_model = bundle.model_delta;
@@ -316,14 +321,25 @@ absl::StatusOr<ReleaseSummary> GenerateRelease(const ReleaseRequest& request,
                                                const PreparedRelease& prepared,
                                                privacy::RandomSource& rng) {
   const model::ModelBundle& bundle = prepared.bundle;
-  const privacy::MetricMechanism& mechanism = *prepared.mechanism;
   ReleaseSummary summary;
   summary.guarantee = prepared.guarantee;
   summary.charge_micros = prepared.charge_micros;
   Json site_only;
   Json outputs = Json::array();
   std::string input_path;
-  if (bundle.kind == model::DataKind::kTable) {
+  if (request.mode == ReleaseMode::kModelOnly) {
+    // No record is encoded: the input gave only its (public) row count.
+    ASSIGN_OR_RETURN(const data::Table synthetic,
+                     SampleTableFromPrior(bundle, prepared.rows, request.decoding, rng));
+    RETURN_IF_ERROR(data::WriteFileAtomically(
+        request.output, data::FormatCsvTable(synthetic, *bundle.schema, request.formula_cells)));
+    summary.outputs.push_back(request.output);
+    summary.rows = synthetic.num_rows();
+    summary.read_report = prepared.table->report;
+    site_only = ReadReportJson(prepared.table->report, *bundle.schema);
+    input_path = request.input_csv;
+  } else if (bundle.kind == model::DataKind::kTable) {
+    const privacy::MetricMechanism& mechanism = *prepared.mechanism;
     ReleaseCounts counts;
     if (request.mode == ReleaseMode::kCodes) {
       ASSIGN_OR_RETURN(const std::string published, model::PublishedModelBytes(bundle));
@@ -336,8 +352,9 @@ absl::StatusOr<ReleaseSummary> GenerateRelease(const ReleaseRequest& request,
       summary.rows = release.noised_codes.rows;
       counts = release.counts;
     } else {
-      ASSIGN_OR_RETURN(const TableRelease release, ReleaseTable(bundle, prepared.table->table,
-                                                                mechanism, request.decoding, rng));
+      ASSIGN_OR_RETURN(const TableRelease release,
+                       ReleaseTable(bundle, prepared.table->table, mechanism, request.decoding,
+                                    request.code_decoding, rng));
       RETURN_IF_ERROR(data::WriteFileAtomically(
           request.output,
           data::FormatCsvTable(release.synthetic, *bundle.schema, request.formula_cells)));
@@ -352,9 +369,10 @@ absl::StatusOr<ReleaseSummary> GenerateRelease(const ReleaseRequest& request,
       site_only["rows_dropped_beyond_max_rows_per_person"] = prepared.rows_dropped;
     input_path = request.input_csv;
   } else {
+    const privacy::MetricMechanism& mechanism = *prepared.mechanism;
     ASSIGN_OR_RETURN(const ImageRelease release,
                      ReleaseImages(bundle, *prepared.images, prepared.labels, mechanism,
-                                   prepared.label_rr, rng));
+                                   prepared.label_rr, request.code_decoding, rng));
     const std::string images_out = request.output + "-images.idx";
     RETURN_IF_ERROR(data::WriteIdxImages(images_out, release.images));
     summary.outputs.push_back(images_out);
@@ -386,10 +404,24 @@ absl::StatusOr<ReleaseSummary> GenerateRelease(const ReleaseRequest& request,
       {"mode", ReleaseModeName(request.mode)},
       {"rows", summary.rows},
       {"guarantee", guarantee},
-      {"mechanism", MechanismJson(mechanism)},
+      {"mechanism", prepared.mechanism
+                        ? MechanismJson(*prepared.mechanism)
+                        : Json{{"name", "none"},
+                               {"note",
+                                "model-only release: codes drawn from the prior N(0, I) "
+                                "and decoded; no record was encoded"}}},
       {"decoding", request.mode == ReleaseMode::kCodes ? "by the recipient (published decoder)"
                    : request.decoding == data::DecodingMode::kSample ? "sample"
                                                                      : "argmax"},
+      {"code_decoding",
+       request.mode == ReleaseMode::kModelOnly ? "none (codes drawn from the prior)"
+       : request.mode == ReleaseMode::kCodes
+           ? "by the recipient"
+           : std::string(privacy::CodeDecodingName(request.code_decoding)) +
+                 (request.code_decoding == privacy::CodeDecoding::kNoisedCode
+                      ? ": the decoder is fed the noised code"
+                      : ": the decoder is fed the posterior of the code's centre under the VAE "
+                        "prior on the clip ball (post-processing, no epsilon)")},
       {"labels", bundle.kind == model::DataKind::kTable
                      ? "generated jointly by the decoder (never copied)"
                      : "randomized response (charged in epsilon_labels)"},

@@ -97,6 +97,8 @@ struct ReleaseRequest {
   ReleaseMode mode = ReleaseMode::kSynthetic;
   privacy::MetricMechanismParams mechanism;  // dimension is taken from the model
   data::DecodingMode decoding = data::DecodingMode::kSample;
+  // What the decoder is fed for each noised code (synthetic mode; codes mode releases the codes).
+  privacy::CodeDecoding code_decoding = privacy::CodeDecoding::kPosteriorSample;
   std::optional<double> label_epsilon;  // images with labels
   bool allow_nonprivate_model = false;
   // The synthetic CSV's text values that a spreadsheet would run as formulas (data/csv.h).

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <span>
 
+#include "common/privacy/distributions.h"
+
 namespace fedsyn::site {
 
 std::string Guarantee::Describe() const {
@@ -28,7 +30,26 @@ std::string Guarantee::Describe() const {
 }
 
 const char* ReleaseModeName(ReleaseMode mode) {
-  return mode == ReleaseMode::kCodes ? "codes" : "synthetic";
+  switch (mode) {
+    case ReleaseMode::kSynthetic:
+      return "synthetic";
+    case ReleaseMode::kCodes:
+      return "codes";
+    case ReleaseMode::kModelOnly:
+      return "model-only";
+  }
+  return "?";
+}
+
+absl::StatusOr<data::Table> SampleTableFromPrior(const model::ModelBundle& bundle, int64_t rows,
+                                                 data::DecodingMode decoding,
+                                                 privacy::RandomSource& rng) {
+  if (bundle.kind != model::DataKind::kTable)
+    return absl::InvalidArgumentError("this model was trained on images, not a table");
+  if (rows < 0) return absl::InvalidArgumentError("rows must be >= 0");
+  data::Matrix codes(rows, bundle.vae->spec().latent_dim);
+  privacy::FillNormal(rng, 1.0, codes.values);
+  return model::DecodeTable(bundle, codes, decoding, [&rng] { return rng.UniformOpen01(); });
 }
 
 absl::StatusOr<data::Matrix> PrivatizeCodes(const data::Matrix& codes,
@@ -71,9 +92,14 @@ absl::StatusOr<TableRelease> ReleaseTableCodes(const model::ModelBundle& bundle,
 absl::StatusOr<TableRelease> ReleaseTable(const model::ModelBundle& bundle,
                                           const data::Table& records,
                                           const privacy::MetricMechanism& mechanism,
-                                          data::DecodingMode decoding, privacy::RandomSource& rng) {
+                                          data::DecodingMode decoding,
+                                          privacy::CodeDecoding code_decoding,
+                                          privacy::RandomSource& rng) {
   ASSIGN_OR_RETURN(TableRelease result, ReleaseTableCodes(bundle, records, mechanism, rng));
-  ASSIGN_OR_RETURN(result.synthetic, model::DecodeTable(bundle, result.noised_codes, decoding,
+  data::Matrix decoded_codes = result.noised_codes;
+  RETURN_IF_ERROR(
+      privacy::ApplyCodeDecoding(code_decoding, mechanism.params(), decoded_codes.values, rng));
+  ASSIGN_OR_RETURN(result.synthetic, model::DecodeTable(bundle, decoded_codes, decoding,
                                                         [&rng] { return rng.UniformOpen01(); }));
   return result;
 }
@@ -81,7 +107,8 @@ absl::StatusOr<TableRelease> ReleaseTable(const model::ModelBundle& bundle,
 absl::StatusOr<ImageRelease> ReleaseImages(
     const model::ModelBundle& bundle, const data::ImageSet& images,
     const std::vector<uint8_t>& labels, const privacy::MetricMechanism& mechanism,
-    const std::optional<privacy::RandomizedResponse>& label_rr, privacy::RandomSource& rng) {
+    const std::optional<privacy::RandomizedResponse>& label_rr, privacy::CodeDecoding code_decoding,
+    privacy::RandomSource& rng) {
   if (bundle.kind != model::DataKind::kImage)
     return absl::InvalidArgumentError("this model was trained on a table, not images");
   if (images.height != bundle.image.height || images.width != bundle.image.width) {
@@ -96,7 +123,9 @@ absl::StatusOr<ImageRelease> ReleaseImages(
   }
   ImageRelease result;
   const data::Matrix codes = bundle.vae->EncodeMean(data::ImagesToMatrix(images));
-  ASSIGN_OR_RETURN(const data::Matrix noised, PrivatizeCodes(codes, mechanism, rng, result.counts));
+  ASSIGN_OR_RETURN(data::Matrix noised, PrivatizeCodes(codes, mechanism, rng, result.counts));
+  RETURN_IF_ERROR(
+      privacy::ApplyCodeDecoding(code_decoding, mechanism.params(), noised.values, rng));
   data::Matrix intensities = bundle.vae->DecodeLogits(noised);
   for (float& v : intensities.values) v = 1.0f / (1.0f + std::exp(-v));
   result.images = data::MatrixToImages(intensities, images.height, images.width);

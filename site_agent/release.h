@@ -17,6 +17,7 @@
 #include "common/data/table.h"
 #include "common/data/transformer.h"
 #include "common/model/model_bundle.h"
+#include "common/privacy/code_posterior.h"
 #include "common/privacy/metric_mechanism.h"
 #include "common/privacy/random.h"
 #include "common/privacy/randomized_response.h"
@@ -27,8 +28,11 @@ namespace fedsyn::site {
 // published decoder (model_bundle.h), which the recipient decodes itself; allowed only for a
 // DP-trained model, since the decoder is then released too (DESIGN.md §2.4). Both cost the
 // same epsilon: decoding is post-processing.
-enum class ReleaseMode { kSynthetic, kCodes };
-const char* ReleaseModeName(ReleaseMode mode);  // "synthetic" | "codes"
+// kModelOnly: no record is encoded; codes are drawn from the VAE's prior N(0, I) and decoded, as
+// many as the input has rows (public under replace-one). The release adds nothing to the
+// model's epsilon and keeps no link to any record; only a DP-trained model makes it private.
+enum class ReleaseMode { kSynthetic, kCodes, kModelOnly };
+const char* ReleaseModeName(ReleaseMode mode);  // "synthetic" | "codes" | "model-only"
 
 // What one release promises per unit of privacy: a row, or a person (a schema's person_id).
 struct Guarantee {
@@ -72,11 +76,20 @@ absl::StatusOr<TableRelease> ReleaseTableCodes(const model::ModelBundle& bundle,
                                                const data::Table& records,
                                                const privacy::MetricMechanism& mechanism,
                                                privacy::RandomSource& rng);
-// Synthetic mode: encode, noise, decode.
+// Synthetic mode: encode, noise, decode what `code_decoding` makes of each noised code (the
+// code itself, or the posterior of its centre: privacy/code_posterior.h). `synthetic` is the
+// decoded table; `noised_codes` stays the released codes.
 absl::StatusOr<TableRelease> ReleaseTable(const model::ModelBundle& bundle,
                                           const data::Table& records,
                                           const privacy::MetricMechanism& mechanism,
-                                          data::DecodingMode decoding, privacy::RandomSource& rng);
+                                          data::DecodingMode decoding,
+                                          privacy::CodeDecoding code_decoding,
+                                          privacy::RandomSource& rng);
+
+// Model-only mode: `rows` codes from N(0, I), decoded (tables).
+absl::StatusOr<data::Table> SampleTableFromPrior(const model::ModelBundle& bundle, int64_t rows,
+                                                 data::DecodingMode decoding,
+                                                 privacy::RandomSource& rng);
 
 struct ImageRelease {
   data::ImageSet images;
@@ -88,7 +101,8 @@ struct ImageRelease {
 absl::StatusOr<ImageRelease> ReleaseImages(
     const model::ModelBundle& bundle, const data::ImageSet& images,
     const std::vector<uint8_t>& labels, const privacy::MetricMechanism& mechanism,
-    const std::optional<privacy::RandomizedResponse>& label_rr, privacy::RandomSource& rng);
+    const std::optional<privacy::RandomizedResponse>& label_rr, privacy::CodeDecoding code_decoding,
+    privacy::RandomSource& rng);
 
 }  // namespace fedsyn::site
 

@@ -92,6 +92,12 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
   // The spool holds the rows to upload, for programs: values verbatim (the export neutralises).
   request.formula_cells = data::FormulaCells::kKeep;
 
+  if (request.mode == ReleaseMode::kModelOnly) {
+    // The coordinator charges every release a positive per-row epsilon from its mechanism.
+    return absl::UnimplementedError(
+        "model-only releases do not federate in this version: release them locally "
+        "(fedsyn-agent release --mode model-only)");
+  }
   // 1. Prepare: read and put the records in a random order (no noise drawn yet).
   ASSIGN_OR_RETURN(PreparedRelease prepared, PrepareRelease(request, rng));
   if (prepared.bundle.kind != model::DataKind::kTable) {

@@ -105,7 +105,8 @@ class AuditRun : public ::testing::Test {
     } else {
       EXPECT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(reserve)));
       const auto released =
-          site::ReleaseTable(bundle, input, mechanism, data::DecodingMode::kArgmax, site_rng);
+          site::ReleaseTable(bundle, input, mechanism, data::DecodingMode::kArgmax,
+                             privacy::CodeDecoding::kNoisedCode, site_rng);
       const std::string csv =
           data::FormatCsvTable(released->synthetic, heart_->schema, data::FormulaCells::kKeep);
       rows = csv.substr(csv.find('\n') + 1);

@@ -50,7 +50,8 @@ TEST(EndToEndUtility, DpTrainedVaeOnAdultBeatsTheMajorityBaseline) {
       privacy::MetricMechanism::Create({privacy::NoiseMetric::kL2, 2.0, 3.0, 8, std::nullopt});
   testing::SeededRandom rng(12);
   auto released =
-      site::ReleaseTable(bundle, members->table, *mechanism, data::DecodingMode::kSample, rng);
+      site::ReleaseTable(bundle, members->table, *mechanism, data::DecodingMode::kSample,
+                         privacy::CodeDecoding::kNoisedCode, rng);
   ASSERT_TRUE(released.ok()) << released.status();
 
   auto synthetic = eval::ToLabelledData(released->synthetic, *schema);

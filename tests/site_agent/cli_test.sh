@@ -97,6 +97,31 @@ expect_text codes out "output: $scratch/codes.csv.decoder"
 [ "$(head -n 1 "$scratch/codes.csv")" = "z1,z2,z3,z4,z5,z6,z7,z8" ] || { echo "FAIL codes: header"; failures=$((failures + 1)); }
 expect bad_mode 2 "$agent" release --model "$scratch/dp.model" --input "$heart/processed.va.data" \
   --out "$scratch/x.csv" --epsilon-d 1 --clip-radius 2 --mode decoder
+# Model-only: codes from the prior, no per-record epsilon, no mechanism options.
+expect model_only 0 "$agent" --log-level warn release --model "$scratch/dp.model" \
+  --input "$heart/processed.va.data" --out "$scratch/prior.csv" --mode model-only
+expect_text model_only out "released 200 synthetic records"
+expect_text model_only out "release 0: codes 0"
+grep -q '"epsilon_release_micros": 0' "$scratch/prior.csv.manifest.json" ||
+  { echo "FAIL model_only: manifest charges the release"; failures=$((failures + 1)); }
+expect model_only_with_mechanism 3 "$agent" release --model "$scratch/dp.model" \
+  --input "$heart/processed.va.data" --out "$scratch/x.csv" --mode model-only --epsilon-d 1 \
+  --clip-radius 2
+expect_text model_only_with_mechanism err "noises no code"
+expect no_mechanism 3 "$agent" release --model "$scratch/dp.model" \
+  --input "$heart/processed.va.data" --out "$scratch/x.csv"
+expect_text no_mechanism err "needs --epsilon-d and --clip-radius"
+# Posterior decoding is the default and the manifest says so; the noised code on request.
+expect posterior 0 "$agent" --log-level warn release --model "$scratch/dp.model" \
+  --input "$heart/processed.va.data" --out "$scratch/post.csv" --epsilon-d 1 --clip-radius 2
+grep -q '"code_decoding": "posterior: ' "$scratch/post.csv.manifest.json" ||
+  { echo "FAIL posterior: manifest lacks the code decoding"; failures=$((failures + 1)); }
+expect noised 0 "$agent" --log-level warn release --model "$scratch/dp.model" \
+  --input "$heart/processed.va.data" --out "$scratch/noised.csv" --epsilon-d 1 --clip-radius 2 \
+  --code-decoding noised
+grep -q '"code_decoding": "noised: ' "$scratch/noised.csv.manifest.json" ||
+  { echo "FAIL noised: manifest lacks the code decoding"; failures=$((failures + 1)); }
+[ -e "$scratch/x.csv" ] && { echo "FAIL: a refused release wrote output"; failures=$((failures + 1)); }
 
 expect evaluate_too_big 3 "$agent" --log-level warn evaluate --input "$heart/processed.va.data" \
   --schema "$heart/heart_disease.schema.toml" --members 100 --test 50 --out "$scratch/eval.json"
@@ -142,7 +167,7 @@ expect marginals_overwrites_input 3 "$agent" synthesize --input "$heart/processe
 expect vae_needs_mechanism 3 "$agent" synthesize --generator vae \
   --input "$heart/processed.cleveland.data" --schema "$heart/heart_disease.schema.toml" \
   --out "$scratch/m3.csv"
-expect_text vae_needs_mechanism err "needs --epsilon-d"
+expect_text vae_needs_mechanism err "needs --epsilon-d and --clip-radius"
 
 cat > "$scratch/agent.toml" <<TOML
 [synthesize]

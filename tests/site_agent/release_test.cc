@@ -91,10 +91,10 @@ TEST_F(HeartRelease, WeakNoiseKeepsMarginalsCloserThanStrongNoise) {
   double weak = 0, strong = 0;
   // Average over a few draws so that one lucky draw cannot decide the comparison.
   for (int repeat = 0; repeat < 5; ++repeat) {
-    auto near =
-        ReleaseTable(*bundle, real->table, Mechanism(1e4, 3.0), data::DecodingMode::kSample, rng);
-    auto far =
-        ReleaseTable(*bundle, real->table, Mechanism(0.05, 3.0), data::DecodingMode::kSample, rng);
+    auto near = ReleaseTable(*bundle, real->table, Mechanism(1e4, 3.0), data::DecodingMode::kSample,
+                             privacy::CodeDecoding::kNoisedCode, rng);
+    auto far = ReleaseTable(*bundle, real->table, Mechanism(0.05, 3.0), data::DecodingMode::kSample,
+                            privacy::CodeDecoding::kNoisedCode, rng);
     ASSERT_TRUE(near.ok() && far.ok());
     weak += MarginalDistance(real->table, near->synthetic, *bundle->schema);
     strong += MarginalDistance(real->table, far->synthetic, *bundle->schema);
@@ -108,7 +108,10 @@ TEST_F(HeartRelease, RefusesImagesForATableModel) {
   ASSERT_TRUE(bundle.ok());
   SeededRandom rng(6);
   data::ImageSet images;
-  EXPECT_EQ(ReleaseImages(*bundle, images, {}, Mechanism(1.0), std::nullopt, rng).status().code(),
+  EXPECT_EQ(ReleaseImages(*bundle, images, {}, Mechanism(1.0), std::nullopt,
+                          privacy::CodeDecoding::kNoisedCode, rng)
+                .status()
+                .code(),
             absl::StatusCode::kInvalidArgument);
 }
 

@@ -53,8 +53,9 @@ inline data::Table MemorisingRelease(const EncodedHeart& heart, const data::Tabl
                                      double epsilon_per_unit, uint64_t seed,
                                      privacy::RandomSource& rng) {
   const model::ModelBundle bundle = MemorisingModel(heart, input, seed);
-  auto released = site::ReleaseTable(bundle, input, MemorisingMechanism(epsilon_per_unit),
-                                     data::DecodingMode::kArgmax, rng);
+  auto released =
+      site::ReleaseTable(bundle, input, MemorisingMechanism(epsilon_per_unit),
+                         data::DecodingMode::kArgmax, privacy::CodeDecoding::kNoisedCode, rng);
   EXPECT_TRUE(released.ok()) << released.status();
   return released.ok() ? std::move(released->synthetic) : data::Table{};
 }
