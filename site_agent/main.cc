@@ -47,6 +47,7 @@ struct CliState {
   bool keep_formulas = false;
   std::string site_kit, dataset, audit_job;
   double dp_epsilon = 0;
+  double marginal_epsilon = 0;
   double dp_delta = 0;
   fedsyn::model::DpSgdOptions dp;
   // synthesize --generator marginals
@@ -95,6 +96,10 @@ void AddTrainOptions(CLI::App* cmd, CliState& s, bool model_out_required) {
          "--dp-epsilon", s.dp_epsilon,
          "train with DP-SGD to this epsilon (the model's part of every release's guarantee)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--marginal-epsilon", s.marginal_epsilon,
+                  "tables: never show the VAE a record; fit a private marginal model at this "
+                  "epsilon and train the VAE on its samples (the model's epsilon is the fit's)")
+      ->check(CLI::Range(1e-6, 1e6));
   cmd->add_option("--dp-delta", s.dp_delta,
                   "DP-SGD delta (default min(1e-6, 1/(10n)); refused at 1/n or more)")
       ->check(CLI::Range(0.0, 1.0));
@@ -209,7 +214,17 @@ int DoTrain(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {
   }
   s.train.dataset = s.dataset;
   s.train.audit_job = s.audit_job;
-  if (cmd->count("--dp-epsilon") > 0) {
+  if (cmd->count("--dp-epsilon") > 0 && cmd->count("--marginal-epsilon") > 0) {
+    return Fail(
+        absl::InvalidArgumentError("--dp-epsilon and --marginal-epsilon exclude each other"));
+  }
+  if (cmd->count("--marginal-epsilon") > 0) {
+    s.train.marginal_epsilon = s.marginal_epsilon;
+    if (cmd->count("--dp-delta") > 0) s.train.dp_delta = s.dp_delta;
+    if (cmd->count("--dp-clip") + cmd->count("--dp-batch-size") > 0) {
+      return Fail(absl::InvalidArgumentError("--dp-clip and --dp-batch-size belong to DP-SGD"));
+    }
+  } else if (cmd->count("--dp-epsilon") > 0) {
     s.dp.target_epsilon = s.dp_epsilon;
     if (cmd->count("--epochs") > 0) s.dp.epochs = s.train.train.max_epochs;
     s.train.dp = s.dp;
@@ -231,7 +246,12 @@ int DoTrain(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {
     std::printf("clamped %lld out-of-range value(s) as the schema allows\n",
                 static_cast<long long>(summary->read_report.TotalClamped()));
   }
-  if (summary->dp) {
+  if (summary->marginal_fit) {
+    std::printf(
+        "model: %s (private: trained on samples of a marginal model fitted at epsilon %g, "
+        "delta %g; the VAE never saw a record)\n",
+        s.train.model_out.c_str(), summary->marginal_fit->epsilon, summary->marginal_fit->delta);
+  } else if (summary->dp) {
     std::printf("model: %s (DP-SGD: epsilon %.4f, delta %g, noise multiplier %.4f, %lld steps)\n",
                 s.train.model_out.c_str(), summary->dp->epsilon, summary->dp->delta,
                 summary->dp->noise_multiplier, static_cast<long long>(summary->dp->steps));
@@ -286,8 +306,9 @@ int DoMarginalSynthesis(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSourc
   if (s.train.input_csv.empty() || s.train.schema_path.empty()) {
     return Fail(absl::InvalidArgumentError("--generator marginals needs --input and --schema"));
   }
-  for (const char* vae_only : {"--epsilon-d", "--clip-radius", "--dp-epsilon", "--model-out",
-                               "--images", "--mode", "--metric", "--decoding", "--code-decoding"}) {
+  for (const char* vae_only :
+       {"--epsilon-d", "--clip-radius", "--dp-epsilon", "--marginal-epsilon", "--model-out",
+        "--images", "--mode", "--metric", "--decoding", "--code-decoding"}) {
     if (cmd->count(vae_only) > 0) {
       return Fail(
           absl::InvalidArgumentError(std::string(vae_only) + " belongs to --generator vae"));

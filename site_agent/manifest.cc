@@ -111,4 +111,31 @@ absl::Status CheckOutputsAreNotInputs(const std::vector<std::string>& outputs,
   return absl::OkStatus();
 }
 
+Json MarginalFitJson(const synth::MarginalFitReport& fit, const synth::MarginalOptions& options) {
+  Json edges = Json::array();
+  for (const auto& [a, b] : fit.edges) edges.push_back({a, b});
+  return {
+      {"name", "marginals"},
+      {"accounting",
+       "zCDP (Bun & Steinke 2016), converted to (epsilon, delta) by Canonne, Kamath "
+       "& Steinke 2020, Cor. 13"},
+      {"rho", fit.rho},
+      {"noise", "discrete Gaussian on integer counts"},
+      {"sigma_one_way", fit.sigma_one_way},
+      {"sigma_label", fit.sigma_label},
+      {"sigma_clique", fit.sigma_clique},
+      {"selection_epsilon_per_step", fit.selection_epsilon_per_step},
+      {"selection_steps", fit.selection_steps},
+      {"shares",
+       {{"one_way", options.one_way_share},
+        {"label", options.label_share},
+        {"selection", options.selection_share}}},
+      {"interior_bins", options.interior_bins},
+      {"per_value_limit", options.per_value_limit},
+      {"numeric_groups", options.numeric_groups},
+      {"contribution_bound", options.contribution_bound},
+      {"tables_measured", edges},
+  };
+}
+
 }  // namespace fedsyn::site

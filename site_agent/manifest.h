@@ -18,6 +18,7 @@
 #include "common/data/schema.h"
 #include "common/data/table_io.h"
 #include "common/privacy/metric_mechanism.h"
+#include "common/synth/marginal_model.h"
 #include "nlohmann/json.hpp"
 #include "site_agent/release.h"
 
@@ -34,6 +35,11 @@ absl::StatusOr<nlohmann::json> GuaranteeJson(const Guarantee& guarantee);
 absl::StatusOr<nlohmann::json> FileJson(const std::string& path);
 
 std::string UtcTimestamp();
+
+// The public description of a marginal-model fit: accounting, noise scales, shares, bins and the
+// tables measured (common/synth/marginal_model.h).
+nlohmann::json MarginalFitJson(const synth::MarginalFitReport& fit,
+                               const synth::MarginalOptions& options);
 
 // The reader's counts per column (clamped and missing values): site-only facts.
 nlohmann::json ReadReportJson(const data::ReadReport& report, const data::Schema& schema);

@@ -16,33 +16,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-Json FitJson(const synth::MarginalFitReport& fit, const synth::MarginalOptions& options) {
-  Json edges = Json::array();
-  for (const auto& [a, b] : fit.edges) edges.push_back({a, b});
-  return {
-      {"name", "marginals"},
-      {"accounting",
-       "zCDP (Bun & Steinke 2016), converted to (epsilon, delta) by Canonne, Kamath "
-       "& Steinke 2020, Cor. 13"},
-      {"rho", fit.rho},
-      {"noise", "discrete Gaussian on integer counts"},
-      {"sigma_one_way", fit.sigma_one_way},
-      {"sigma_label", fit.sigma_label},
-      {"sigma_clique", fit.sigma_clique},
-      {"selection_epsilon_per_step", fit.selection_epsilon_per_step},
-      {"selection_steps", fit.selection_steps},
-      {"shares",
-       {{"one_way", options.one_way_share},
-        {"label", options.label_share},
-        {"selection", options.selection_share}}},
-      {"interior_bins", options.interior_bins},
-      {"per_value_limit", options.per_value_limit},
-      {"numeric_groups", options.numeric_groups},
-      {"contribution_bound", options.contribution_bound},
-      {"tables_measured", edges},
-  };
-}
-
 }  // namespace
 
 absl::StatusOr<MarginalSynthesisSummary> RunMarginalSynthesis(
@@ -117,7 +90,7 @@ absl::StatusOr<MarginalSynthesisSummary> RunMarginalSynthesis(
       {"mode", "synthetic"},
       {"rows", summary.rows},
       {"guarantee", guarantee},
-      {"mechanism", FitJson(summary.fit, options)},
+      {"mechanism", MarginalFitJson(summary.fit, options)},
       {"labels", "generated jointly by the model (never copied)"},
       {"outputs", Json::array({output_file})},
       {"site_only", site_only},

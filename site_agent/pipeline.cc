@@ -82,6 +82,27 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
         units.unit_of_row.push_back(units.count++);  // a canary is a unit of its own
       }
     }
+    if (request.marginal_epsilon) {
+      if (request.dp)
+        return absl::InvalidArgumentError(
+            "DP-SGD and marginal pre-fitting exclude "
+            "each other");
+      std::string warning;
+      const int64_t protected_units =
+          summary.persons > 0 ? summary.persons : read.table.num_rows() - summary.extra_rows;
+      ASSIGN_OR_RETURN(const double delta,
+                       privacy::ResolveDelta(request.dp_delta, protected_units, &warning));
+      if (!warning.empty()) spdlog::warn("{}", warning);
+      synth::MarginalOptions options;
+      options.contribution_bound = schema.person_index ? schema.max_rows_per_person : 1;
+      ASSIGN_OR_RETURN(const synth::MarginalModel fit,
+                       synth::MarginalModel::Fit(read.table, schema, *request.marginal_epsilon,
+                                                 delta, options, secure));
+      // From here on nothing reads a record: the VAE learns from the fit's samples.
+      read.table = fit.Sample(read.table.num_rows(), secure);
+      summary.marginal_fit = fit.report();
+      summary.marginal_options = options;
+    }
     ASSIGN_OR_RETURN(data::Transformer transformer, data::Transformer::FromSchema(schema));
     encoded = transformer.Encode(read.table);
     summary.read_report = read.report;
@@ -152,6 +173,17 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
     for (const char* unused : {"max_epochs", "validation_fraction", "patience", "batch_size"}) {
       parameters.erase(unused);
     }
+  } else if (summary.marginal_fit) {
+    ASSIGN_OR_RETURN(summary.report, bundle.vae->Train(encoded, options, progress));
+    bundle.model_private = true;
+    bundle.model_epsilon = summary.marginal_fit->epsilon;
+    bundle.model_delta = summary.marginal_fit->delta;
+    parameters["mode"] =
+        "trained in the clear on rows sampled from a private marginal model: post-processing, "
+        "so the model's (epsilon, delta) is the marginal fit's";
+    parameters["marginals"] = MarginalFitJson(*summary.marginal_fit, summary.marginal_options);
+    parameters["marginals"]["epsilon"] = summary.marginal_fit->epsilon;
+    parameters["marginals"]["delta"] = summary.marginal_fit->delta;
   } else {
     ASSIGN_OR_RETURN(summary.report, bundle.vae->Train(encoded, options, progress));
     bundle.model_private = false;

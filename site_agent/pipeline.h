@@ -15,6 +15,7 @@
 #include "common/model/model_bundle.h"
 #include "common/model/vae.h"
 #include "common/privacy/random.h"
+#include "common/synth/marginal_model.h"
 #include "site_agent/release.h"
 
 namespace fedsyn::site {
@@ -45,6 +46,11 @@ struct TrainRequest {
   // DP-SGD's delta as the steward asked for it; unset: privacy::ResolveDelta's default
   // min(1e-6, 1/(10n)). A delta >= 1/n is refused (n: the site's records, canaries excluded).
   std::optional<double> dp_delta;
+  // Set (tables; excludes `dp`): the VAE never sees a record. A private marginal model
+  // (common/synth) is fitted to the records at this epsilon (delta by dp_delta's rules), as many
+  // rows are sampled from it, and the VAE is trained on those in the clear: post-processing, so
+  // the model's (epsilon, delta) is the fit's.
+  std::optional<double> marginal_epsilon;
   // Tables: more records to train on, as CSV rows (no header) in the schema — the included
   // canaries of an audit job (audit_job.h). Their count is kept out of the model's published
   // parameters (it would hint at the secret inclusion bits).
@@ -66,6 +72,9 @@ struct TrainSummary {
   int64_t persons = 0;           // with a person identifier: the persons trained on
   int64_t rows_dropped = 0;      // rows beyond a person's max_rows_per_person (site-only)
   data::ReadReport read_report;  // tables only
+  // TrainRequest::marginal_epsilon: the fit the VAE learnt from.
+  std::optional<synth::MarginalFitReport> marginal_fit;
+  synth::MarginalOptions marginal_options;
 };
 
 // The privacy units of rows read under a schema with a person identifier

@@ -15,7 +15,7 @@ std::string Guarantee::Describe() const {
   char buffer[400];
   if (model_private) {
     std::snprintf(buffer, sizeof buffer,
-                  "eps_total = %.6g per %s, delta %.3g (model %.6g by DP-SGD + release %.6g: codes "
+                  "eps_total = %.6g per %s, delta %.3g (model %.6g, private training + release %.6g: codes "
                   "%.6g, labels %.6g; basic composition)",
                   EpsilonTotal(), unit, delta_model, epsilon_model, EpsilonRelease(), epsilon_codes,
                   epsilon_labels);

@@ -111,6 +111,23 @@ expect_text model_only_with_mechanism err "noises no code"
 expect no_mechanism 3 "$agent" release --model "$scratch/dp.model" \
   --input "$heart/processed.va.data" --out "$scratch/x.csv"
 expect_text no_mechanism err "needs --epsilon-d and --clip-radius"
+# A VAE that never sees a record: trained on samples of a private marginal model.
+expect marginal_vae 0 "$agent" --log-level warn train --input "$heart/processed.va.data" \
+  --schema "$heart/heart_disease.schema.toml" --model-out "$scratch/mvae.model" --epochs 2 \
+  --marginal-epsilon 1 --dp-delta 1e-3
+expect_text marginal_vae out "the VAE never saw a record"
+expect marginal_vae_release 0 "$agent" --log-level warn release --model "$scratch/mvae.model" \
+  --input "$heart/processed.va.data" --out "$scratch/mvae.csv" --mode model-only
+expect_text marginal_vae_release out "eps_total = 1 per record"
+expect_text marginal_vae_release out "charge: 0.000000"
+expect marginal_vae_and_dp 3 "$agent" train --input "$heart/processed.va.data" \
+  --schema "$heart/heart_disease.schema.toml" --model-out "$scratch/x.model" \
+  --marginal-epsilon 1 --dp-epsilon 1
+expect_text marginal_vae_and_dp err "exclude each other"
+expect marginal_vae_big_delta 5 "$agent" train --input "$heart/processed.va.data" \
+  --schema "$heart/heart_disease.schema.toml" --model-out "$scratch/x.model" \
+  --marginal-epsilon 1 --dp-delta 0.01
+[ -e "$scratch/x.model" ] && { echo "FAIL: a refused training wrote a model"; failures=$((failures + 1)); }
 # Posterior decoding is the default and the manifest says so; the noised code on request.
 expect posterior 0 "$agent" --log-level warn release --model "$scratch/dp.model" \
   --input "$heart/processed.va.data" --out "$scratch/post.csv" --epsilon-d 1 --clip-radius 2
