@@ -1,6 +1,7 @@
 #include "site_agent/pipeline.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 
@@ -142,6 +143,7 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
     const int64_t protected_units =
         summary.persons > 0 ? summary.persons : encoded.rows - summary.extra_rows;
     ASSIGN_OR_RETURN(dp.delta, privacy::ResolveDelta(request.dp_delta, protected_units, &warning));
+    if (dp.expected_batch_size == 0) dp.expected_batch_size = DefaultDpBatchSize(protected_units);
     const bool per_person = bundle.schema && bundle.schema->person_index.has_value();
     if (per_person) dp.max_rows_per_unit = bundle.schema->max_rows_per_person;
     if (!warning.empty()) spdlog::warn("{}", warning);
@@ -198,6 +200,11 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
 }
 
 std::string PublishedModelPath(const std::string& output) { return output + ".decoder"; }
+
+int DefaultDpBatchSize(int64_t units) {
+  const double batch = std::round(static_cast<double>(units) * DpTrainingDefaults::kBatchShare);
+  return static_cast<int>(std::clamp(batch, 1.0, 1'000'000.0));
+}
 
 absl::StatusOr<PrivacyUnits> BoundContributions(data::ReadResult& read, const data::Schema& schema,
                                                 privacy::RandomSource& rng) {
