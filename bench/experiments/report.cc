@@ -292,7 +292,9 @@ int main(int argc, char** argv) {
       "synthesize --generator marginals`): on UCI Adult at total ε = 1 it trains classifiers "
       "close to real data, far above every VAE configuration below. Its figures are on their own "
       "page, [results/utility-adult.md](results/utility-adult.md), written by "
-      "`bench/experiments/utility.sh`.\n\n";
+      "`bench/experiments/utility.sh`; the VAE path under a total budget (model-only, posterior "
+      "decoding, a VAE trained on a private marginal model) is on "
+      "[results/vae-adult.md](results/vae-adult.md).\n\n";
   std::set<std::string> slugs;
   for (const std::string& path : reports) {
     auto text = fedsyn::data::ReadFileToString(path);
