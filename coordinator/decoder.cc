@@ -2,6 +2,8 @@
 
 #include "common/data/table_io.h"
 #include "common/model/model_bundle.h"
+#include "common/privacy/code_posterior.h"
+#include "spdlog/spdlog.h"
 
 namespace fedsyn::coordinator {
 namespace {
@@ -44,11 +46,27 @@ absl::StatusOr<int> CheckPublishedDecoder(std::string_view model,
 
 absl::StatusOr<std::string> DecodeCodesRows(std::string_view model, std::string_view codes_rows,
                                             const data::Schema& federation_schema,
+                                            const std::string& mechanism,
                                             privacy::RandomSource& rng) {
   ASSIGN_OR_RETURN(const model::ModelBundle bundle, LoadDecoder(model, federation_schema));
-  ASSIGN_OR_RETURN(const data::Matrix codes,
+  ASSIGN_OR_RETURN(data::Matrix codes,
                    data::ParseMatrixCsv(codes_rows, bundle.vae->spec().latent_dim,
                                         /*header=*/false, "stored codes"));
+  if (!mechanism.empty()) {
+    ASSIGN_OR_RETURN(const privacy::MetricMechanismParams params,
+                     privacy::ParseMechanismParams(mechanism));
+    if (params.dimension == bundle.vae->spec().latent_dim) {
+      RETURN_IF_ERROR(privacy::ApplyCodeDecoding(privacy::CodeDecoding::kPosteriorSample, params,
+                                                 codes.values, rng));
+    } else {
+      // The reservation's mechanism does not describe these codes (the decoder upload does not
+      // check the dimension yet): decode them as they are.
+      spdlog::warn(
+          "a codes release states a {}-dimensional mechanism for a {}-dimensional "
+          "decoder; decoding its noised codes without posterior draws",
+          params.dimension, bundle.vae->spec().latent_dim);
+    }
+  }
   ASSIGN_OR_RETURN(const data::Table records,
                    model::DecodeTable(bundle, codes, data::DecodingMode::kSample,
                                       [&rng] { return rng.UniformOpen01(); }));

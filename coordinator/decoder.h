@@ -31,9 +31,13 @@ absl::StatusOr<int> CheckPublishedDecoder(std::string_view model,
                                           const DecoderClaims& claims);
 
 // Decodes codes rows (CSV, no header, latent_dim numbers each) through `model` into CSV rows
-// (no header) in the federation schema.
+// (no header) in the federation schema. With `mechanism` (the reservation's
+// FormatMechanismParams text) each code is first replaced by a draw of its centre's posterior
+// (privacy/code_posterior.h: post-processing, no epsilon); without it (empty) the noised code is
+// decoded as it is (also when the mechanism's dimension is not the decoder's, with a warning).
 absl::StatusOr<std::string> DecodeCodesRows(std::string_view model, std::string_view codes_rows,
                                             const data::Schema& federation_schema,
+                                            const std::string& mechanism,
                                             privacy::RandomSource& rng);
 
 // Codes mode: where the published encoder puts `records` (its means, rows x latent_dim) — the

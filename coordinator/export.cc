@@ -17,7 +17,7 @@ absl::StatusOr<std::string> ReleaseRecordsCsv(Storage& storage, const DatasetDec
                    storage.ModelBytes(release.model_sha256));
   if (!model)
     return absl::DataLossError("the decoder of release " + release.release_id + " is missing");
-  return DecodeCodesRows(*model, content, dataset.schema, rng);
+  return DecodeCodesRows(*model, content, dataset.schema, release.mechanism, rng);
 }
 
 std::string WithoutRows(const std::string& rows, const std::vector<int64_t>& positions) {

@@ -42,7 +42,8 @@ absl::StatusOr<std::vector<double>> SamplePosteriorCode(const MetricMechanismPar
 // coordinate: its posterior sd / sqrt(draws)).
 absl::StatusOr<std::vector<double>> PosteriorMeanCode(const MetricMechanismParams& params,
                                                       std::span<const double> y, RandomSource& rng,
-                                                      int draws = 64);
+                                                      int draws = 64,
+                                                      int64_t max_trials = 10'000'000);
 
 // What a decoder is fed for a released code y.
 enum class CodeDecoding {
@@ -54,7 +55,11 @@ const char* CodeDecodingName(CodeDecoding decoding);  // "noised" | "posterior" 
 absl::StatusOr<CodeDecoding> ParseCodeDecoding(const std::string& name);
 
 // Replaces every row of `codes` (row-major, rows of params.dimension) by what `decoding` feeds
-// the decoder. On failure `codes` is partly replaced: callers discard it.
+// the decoder. A code whose posterior yields no draw within 20,000 trials (far outside the ball
+// under little noise: fabricated, or astronomically unlikely) is replaced by its clip to the
+// ball, where that posterior concentrates; the cap keeps a hostile release from stalling an
+// export. On failure (a code that is not finite or beyond 1e100) `codes` is partly replaced:
+// callers discard it.
 absl::Status ApplyCodeDecoding(CodeDecoding decoding, const MetricMechanismParams& params,
                                std::span<float> codes, RandomSource& rng);
 

@@ -11,6 +11,8 @@
 #include "common/data/table_io.h"
 #include "common/model/model_bundle.h"
 #include "common/privacy/digest.h"
+#include "common/privacy/metric_mechanism.h"
+#include "coordinator/decoder.h"
 #include "coordinator/export.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -429,6 +431,31 @@ TEST_F(SiteSessionTest, CodesModeTakesItsCheckedDecoderFirstThenValidatesEveryCo
   EXPECT_EQ(records->report.rows, 2);
   EXPECT_EQ(records->report.TotalClamped(), 0);
   EXPECT_THAT(exported->csv, ::testing::Not(HasSubstr("0.5,-1"))) << "codes never exported raw";
+}
+
+// The export feeds the decoder a posterior draw of each code's centre when the release's
+// mechanism is on record (post-processing), the code itself for releases recorded without one.
+TEST_F(SiteSessionTest, ExportDecodingUsesTheReleasesMechanismForPosteriorDraws) {
+  const data::Schema& schema = config_.datasets[0].schema;
+  const std::string decoder = PublishedDecoder(schema, /*model_private=*/true, 4);
+  const std::string mechanism =
+      privacy::FormatMechanismParams({privacy::NoiseMetric::kL2, 0.5, 3.0, 4, -11});
+  const std::string codes = "40,0,0,0\n-1,2,0.5,7\n";
+  for (const std::string& stated : {mechanism, std::string()}) {
+    auto rows = DecodeCodesRows(decoder, codes, schema, stated, rng_);
+    ASSERT_TRUE(rows.ok()) << rows.status();
+    auto records = data::ParseCsvTable(*rows, schema, "decoded", data::HeaderlessCsvFormat());
+    ASSERT_TRUE(records.ok()) << records.status();
+    EXPECT_EQ(records->report.rows, 2);
+  }
+  EXPECT_FALSE(DecodeCodesRows(decoder, codes, schema, "l2 nonsense", rng_).ok());
+  const std::string three_dims =
+      privacy::FormatMechanismParams({privacy::NoiseMetric::kL2, 0.5, 3.0, 3, -11});
+  EXPECT_TRUE(DecodeCodesRows(decoder, codes, schema, three_dims, rng_).ok())
+      << "a mechanism that does not describe the codes falls back to decoding them as they are";
+  // A code no mechanism draw could produce is refused, not decoded.
+  EXPECT_EQ(DecodeCodesRows(decoder, "1e200,0,0,0\n", schema, mechanism, rng_).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(SiteSessionTest, CanaryAuditsOpenBeforeTheReservationCommitFirstAndRevealAfter) {

@@ -170,5 +170,24 @@ TEST(CodePosterior, RefusesCodesThatDoNotFitTheMechanism) {
   EXPECT_FALSE(PosteriorMeanCode(p, std::vector<double>{0.0, 0.0}, rng, 0).ok());
 }
 
+TEST(CodePosterior, BulkDecodingFallsBackToTheBallsEdgeForCodesNoNoiseExplains) {
+  // eps_d 1e6: the noise is ~1e-5, so (50, 0) is 47 beyond anything it could explain. Its
+  // posterior sits at the ball's edge nearest y; bulk decoding must not stall on it.
+  MetricMechanismParams p{NoiseMetric::kL2, 1e6, 3.0, 2, std::nullopt};
+  SeededRandom rng(4);
+  std::vector<float> codes = {50.0f, 0.0f, 0.5f, -0.5f};
+  ASSERT_TRUE(ApplyCodeDecoding(CodeDecoding::kPosteriorSample, p, codes, rng).ok());
+  EXPECT_NEAR(codes[0], 3.0, 1e-5);
+  EXPECT_NEAR(codes[1], 0.0, 1e-5);
+  // The second code is inside the ball and noise is negligible: its posterior is at y.
+  EXPECT_NEAR(codes[2], 0.5, 1e-3);
+  EXPECT_NEAR(codes[3], -0.5, 1e-3);
+  std::vector<float> noised = {50.0f, 0.0f};
+  ASSERT_TRUE(ApplyCodeDecoding(CodeDecoding::kNoisedCode, p, noised, rng).ok());
+  EXPECT_EQ(noised[0], 50.0f) << "noised decoding leaves codes alone";
+  std::vector<float> ragged = {1.0f, 2.0f, 3.0f};
+  EXPECT_FALSE(ApplyCodeDecoding(CodeDecoding::kPosteriorSample, p, ragged, rng).ok());
+}
+
 }  // namespace
 }  // namespace fedsyn::privacy
