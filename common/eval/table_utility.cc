@@ -21,20 +21,13 @@ double TotalVariation(const std::vector<double>& p, const std::vector<double>& q
   return 0.5 * sum;
 }
 
+// The joint distribution of some attributes' codes (all zero for no rows).
 std::vector<double> Distribution(const std::vector<const std::vector<int32_t>*>& columns,
                                  const std::vector<int>& sizes) {
-  size_t cells = 1;
-  for (int s : sizes) cells *= static_cast<size_t>(s);
-  std::vector<double> out(cells, 0.0);
-  const size_t rows = columns.front()->size();
-  if (rows == 0) return out;
-  for (size_t r = 0; r < rows; ++r) {
-    size_t index = 0;
-    for (size_t c = 0; c < columns.size(); ++c)
-      index = index * static_cast<size_t>(sizes[c]) + static_cast<size_t>((*columns[c])[r]);
-    out[index] += 1.0;
-  }
-  for (double& v : out) v /= static_cast<double>(rows);
+  std::vector<double> out = synth::JointCounts(columns, sizes);
+  const auto rows = static_cast<double>(columns.front()->size());
+  if (rows > 0)
+    for (double& v : out) v /= rows;
   return out;
 }
 

@@ -15,10 +15,8 @@ constexpr double kMaxCodeEntry = 1e100;
 constexpr int64_t kMaxTrialsPerCode = 20'000;
 
 absl::Status CheckCode(const MetricMechanismParams& params, std::span<const double> y) {
-  if (!(params.epsilon_per_unit > 0) || !std::isfinite(params.epsilon_per_unit) ||
-      !(params.clip_radius > 0) || !std::isfinite(params.clip_radius) || params.dimension < 1) {
-    return absl::InvalidArgumentError("invalid mechanism parameters for posterior decoding");
-  }
+  // The mechanism's own validation says which parameters a release can have.
+  if (absl::Status valid = MetricMechanism::Create(params).status(); !valid.ok()) return valid;
   if (y.size() != static_cast<size_t>(params.dimension)) {
     return absl::InvalidArgumentError("a released code has " + std::to_string(y.size()) +
                                       " entries, the mechanism " +

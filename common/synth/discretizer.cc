@@ -145,4 +145,18 @@ data::Cell Discretizer::Decode(int attribute, int code, privacy::RandomSource& r
   return value;
 }
 
+std::vector<double> JointCounts(const std::vector<const std::vector<int32_t>*>& columns,
+                                const std::vector<int>& sizes) {
+  int64_t cells = 1;
+  for (int size : sizes) cells *= size;
+  std::vector<double> counts(static_cast<size_t>(cells), 0.0);
+  const size_t rows = columns.front()->size();
+  for (size_t r = 0; r < rows; ++r) {
+    int64_t index = 0;
+    for (size_t c = 0; c < columns.size(); ++c) index = index * sizes[c] + (*columns[c])[r];
+    counts[static_cast<size_t>(index)] += 1.0;
+  }
+  return counts;
+}
+
 }  // namespace fedsyn::synth

@@ -65,6 +65,12 @@ class Discretizer {
   size_t num_columns_ = 0;
 };
 
+// Counts of the joint values of some attributes' codes: `columns` of equal length (codes as from
+// Discretizer::Encode), `sizes` their numbers of codes. Row-major over the cells, the first
+// column slowest.
+std::vector<double> JointCounts(const std::vector<const std::vector<int32_t>*>& columns,
+                                const std::vector<int>& sizes);
+
 }  // namespace fedsyn::synth
 
 #endif  // FEDSYN_COMMON_SYNTH_DISCRETIZER_H_

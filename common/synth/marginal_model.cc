@@ -13,21 +13,6 @@ namespace {
 
 using Codes = std::vector<int32_t>;
 
-// Counts of the joint values of `columns` (row-major over `sizes`, first column slowest).
-std::vector<double> CountJoint(const std::vector<const Codes*>& columns,
-                               const std::vector<int>& sizes) {
-  int64_t cells = 1;
-  for (int size : sizes) cells *= size;
-  std::vector<double> counts(static_cast<size_t>(cells), 0.0);
-  const size_t rows = columns.front()->size();
-  for (size_t r = 0; r < rows; ++r) {
-    int64_t index = 0;
-    for (size_t c = 0; c < columns.size(); ++c) index = index * sizes[c] + (*columns[c])[r];
-    counts[static_cast<size_t>(index)] += 1.0;
-  }
-  return counts;
-}
-
 void AddDiscreteGaussian(std::vector<double>& counts, double sigma, privacy::RandomSource& rng) {
   for (double& count : counts)
     count += static_cast<double>(privacy::SampleDiscreteGaussian(rng, sigma));
@@ -88,6 +73,67 @@ void ScaleToMargin(std::vector<double>& table, int y, int da, int db, bool along
     const double target = margin[static_cast<size_t>(y * outer + o)];
     for (int k = 0; k < inner; ++k) cell(k) = sum > 0 ? cell(k) * target / sum : target / inner;
   }
+}
+
+// Step 1's post-processing for one attribute: which of its fine codes share a code in the later
+// steps. The label keeps every value. A numeric column with more values than numeric_groups is
+// cut into runs of consecutive values holding about n / numeric_groups measured rows (a heavy
+// value is a run of its own; a light tail joins the run before it; the missing code stays
+// alone); any other column keeps its values measured at or above `rare_below` and merges the
+// rest into one code. `noisy` are the noisy counts, `measured` their projection onto n rows.
+std::vector<std::vector<int>> GroupCodes(const AttributeCoding& coding, bool is_label,
+                                         const std::vector<double>& noisy,
+                                         const std::vector<double>& measured, double n,
+                                         const MarginalOptions& options, double rare_below) {
+  const int size = coding.size;
+  const int values = size - (coding.has_missing_code ? 1 : 0);
+  std::vector<std::vector<int>> groups;
+  if (is_label) {
+    for (int v = 0; v < size; ++v) groups.push_back({v});
+    return groups;
+  }
+  const bool numeric =
+      (coding.type == data::ColumnType::kContinuous || coding.type == data::ColumnType::kInteger) &&
+      values > options.numeric_groups;
+  if (!numeric) {
+    std::vector<int> rare;
+    for (int v = 0; v < size; ++v) {
+      if (noisy[static_cast<size_t>(v)] < rare_below) {
+        rare.push_back(v);
+      } else {
+        groups.push_back({v});
+      }
+    }
+    if (!rare.empty()) groups.push_back(rare);  // one code for them all
+    return groups;
+  }
+  const double target = n / options.numeric_groups;
+  std::vector<int> run;
+  double mass = 0;
+  for (int v = 0; v < values; ++v) {
+    const double m = measured[static_cast<size_t>(v)];
+    if (m >= target && !run.empty()) {  // a heavy value: close the run before it
+      groups.push_back(run);
+      run.clear();
+      mass = 0;
+    }
+    run.push_back(v);
+    mass += m;
+    if (mass >= target) {
+      groups.push_back(run);
+      run.clear();
+      mass = 0;
+    }
+  }
+  if (!run.empty()) {
+    if (!groups.empty() && mass < rare_below) {
+      groups.back().insert(groups.back().end(), run.begin(), run.end());
+    } else {
+      groups.push_back(run);
+    }
+  }
+  if (coding.has_missing_code) groups.push_back({coding.MissingCode()});
+  return groups;
 }
 
 absl::Status CheckOptions(const MarginalOptions& o) {
@@ -165,7 +211,6 @@ absl::StatusOr<MarginalModel> MarginalModel::Fit(const data::Table& table,
   report.epsilon = epsilon;
   report.delta = delta;
   report.rho = *rho;
-  report.rows = table.num_rows();
 
   std::vector<int> others;  // non-label attributes
   for (int a = 0; a < num_attributes; ++a)
@@ -175,71 +220,24 @@ absl::StatusOr<MarginalModel> MarginalModel::Fit(const data::Table& table,
   const double label_share = has_label && !others.empty() ? options.label_share : 0.0;
   const double clique_share = 1.0 - options.one_way_share - label_share - options.selection_share;
 
-  // Step 1: 1-way marginals, then merge the rare values of every non-label attribute.
+  // Step 1: 1-way marginals, then group the codes of every non-label attribute (GroupCodes).
   report.sigma_one_way = privacy::GaussianSigmaFor(options.one_way_share * *rho / num_attributes,
                                                    histogram_sensitivity);
   std::vector<std::vector<double>> one_way(static_cast<size_t>(num_attributes));
   for (int a = 0; a < num_attributes; ++a) {
     one_way[static_cast<size_t>(a)] =
-        CountJoint({&(*codes)[static_cast<size_t>(a)]}, {attributes[static_cast<size_t>(a)].size});
+        JointCounts({&(*codes)[static_cast<size_t>(a)]}, {attributes[static_cast<size_t>(a)].size});
     AddDiscreteGaussian(one_way[static_cast<size_t>(a)], report.sigma_one_way, rng);
   }
   model.compression_.resize(static_cast<size_t>(num_attributes));
   for (int a = 0; a < num_attributes; ++a) {
     const AttributeCoding& coding = attributes[static_cast<size_t>(a)];
     const std::vector<double> measured = ProjectOntoSimplex(one_way[static_cast<size_t>(a)], n);
-    const int size = coding.size;
-    std::vector<std::vector<int>> groups;
-    // A numeric column with no more values than groups is coded like a categorical one.
-    const bool numeric = (coding.type == data::ColumnType::kContinuous ||
-                          coding.type == data::ColumnType::kInteger) &&
-                         size - (coding.has_missing_code ? 1 : 0) > options.numeric_groups;
-    if (a == label) {
-      for (int v = 0; v < size; ++v) groups.push_back({v});
-    } else if (numeric) {
-      // Runs of consecutive values holding about n / numeric_groups measured rows each; the
-      // missing code stays on its own.
-      const int values = size - (coding.has_missing_code ? 1 : 0);
-      const double target = n / options.numeric_groups;
-      std::vector<int> run;
-      double mass = 0;
-      for (int v = 0; v < values; ++v) {
-        const double m = measured[static_cast<size_t>(v)];
-        if (m >= target && !run.empty()) {  // a heavy value: close the run before it
-          groups.push_back(run);
-          run.clear();
-          mass = 0;
-        }
-        run.push_back(v);
-        mass += m;
-        if (mass >= target) {
-          groups.push_back(run);
-          run.clear();
-          mass = 0;
-        }
-      }
-      if (!run.empty()) {
-        if (!groups.empty() && mass < options.rare_threshold_sigmas * report.sigma_one_way) {
-          groups.back().insert(groups.back().end(), run.begin(), run.end());
-        } else {
-          groups.push_back(run);
-        }
-      }
-      if (coding.has_missing_code) groups.push_back({coding.MissingCode()});
-    } else {
-      std::vector<int> rare;
-      for (int v = 0; v < size; ++v) {
-        if (one_way[static_cast<size_t>(a)][static_cast<size_t>(v)] <
-            options.rare_threshold_sigmas * report.sigma_one_way) {
-          rare.push_back(v);
-        } else {
-          groups.push_back({v});
-        }
-      }
-      if (!rare.empty()) groups.push_back(rare);  // one code for them all
-    }
+    const std::vector<std::vector<int>> groups =
+        GroupCodes(coding, a == label, one_way[static_cast<size_t>(a)], measured, n, options,
+                   options.rare_threshold_sigmas * report.sigma_one_way);
     Compression& comp = model.compression_[static_cast<size_t>(a)];
-    comp.compressed_of.assign(static_cast<size_t>(size), -1);
+    comp.compressed_of.assign(static_cast<size_t>(coding.size), -1);
     for (const std::vector<int>& group : groups) {
       std::vector<double> weights;
       for (int v : group) {
@@ -263,6 +261,12 @@ absl::StatusOr<MarginalModel> MarginalModel::Fit(const data::Table& table,
   auto size_of = [&](int a) { return model.compression_[static_cast<size_t>(a)].size; };
   const Codes no_label(table.rows.size(), 0);
   const Codes& label_codes = has_label ? compressed[static_cast<size_t>(label)] : no_label;
+  // The true (y, a, b) counts on the grouped codes.
+  auto clique_counts = [&](int a, int b) {
+    return JointCounts(
+        {&label_codes, &compressed[static_cast<size_t>(a)], &compressed[static_cast<size_t>(b)]},
+        {label_size, size_of(a), size_of(b)});
+  };
 
   // The label's counts N(y), summing to n.
   std::vector<double> label_counts =
@@ -280,7 +284,7 @@ absl::StatusOr<MarginalModel> MarginalModel::Fit(const data::Table& table,
     const int da = size_of(a);
     std::vector<double> joint;
     if (has_label) {
-      joint = CountJoint({&label_codes, &compressed[static_cast<size_t>(a)]}, {label_size, da});
+      joint = JointCounts({&label_codes, &compressed[static_cast<size_t>(a)]}, {label_size, da});
       AddDiscreteGaussian(joint, report.sigma_label, rng);
     } else {
       joint.assign(static_cast<size_t>(da), 0.0);
@@ -334,10 +338,7 @@ absl::StatusOr<MarginalModel> MarginalModel::Fit(const data::Table& table,
         const int a = others[i], b = others[j];
         const int64_t cells = int64_t{label_size} * size_of(a) * size_of(b);
         if (cells > options.max_clique_cells) continue;
-        const std::vector<double> actual =
-            CountJoint({&label_codes, &compressed[static_cast<size_t>(a)],
-                        &compressed[static_cast<size_t>(b)]},
-                       {label_size, size_of(a), size_of(b)});
+        const std::vector<double> actual = clique_counts(a, b);
         const std::vector<double> expected = predicted(a, b);
         double error = 0;
         for (size_t c = 0; c < actual.size(); ++c) error += std::fabs(actual[c] - expected[c]);
@@ -374,9 +375,7 @@ absl::StatusOr<MarginalModel> MarginalModel::Fit(const data::Table& table,
   }
   for (const auto& [a, b] : chosen) {
     const int da = size_of(a), db = size_of(b);
-    std::vector<double> noisy = CountJoint(
-        {&label_codes, &compressed[static_cast<size_t>(a)], &compressed[static_cast<size_t>(b)]},
-        {label_size, da, db});
+    std::vector<double> noisy = clique_counts(a, b);
     AddDiscreteGaussian(noisy, report.sigma_clique, rng);
     const std::vector<double> prior = predicted(a, b);
     // The closest non-negative table of n rows: noise on cells the data leave empty is mostly

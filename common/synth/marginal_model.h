@@ -72,7 +72,6 @@ struct MarginalFitReport {
   double selection_epsilon_per_step = 0;
   int selection_steps = 0;
   std::vector<std::pair<std::string, std::string>> edges;  // the (a, b) tables measured
-  int64_t rows = 0;
 };
 
 class MarginalModel {
