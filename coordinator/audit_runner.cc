@@ -189,7 +189,7 @@ absl::StatusOr<ReleaseEvidence> ScoreRelease(Storage& storage, const DatasetDecl
                                              const data::Table& released_rows,
                                              const data::Table& reference) {
   ReleaseEvidence evidence;
-  if (release.mode != "codes") {
+  if (release.mode != kCodesMode) {
     evidence.scores = ScoreCanaries(canaries, released_rows, reference, dataset.schema);
     return evidence;
   }
@@ -318,7 +318,7 @@ absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclara
     ASSIGN_OR_RETURN(p.rows, ParseRows(csv, dataset.schema, "release " + r.release_id));
     ASSIGN_OR_RETURN(std::optional<AuditRecord> audit, storage.GetAudit(r.release_id));
     if (audit && audit->state == AuditState::kRevealed) {
-      const std::vector<int64_t> positions = CanaryRows(audit->bits, audit->salt, r.rows_received);
+      const std::vector<int64_t> positions = ReleasedCanaryRows(r, *audit);
       p.canary_rows.insert(positions.begin(), positions.end());
       p.audit = std::move(audit);
       ASSIGN_OR_RETURN(const std::optional<AuditVerdictRecord> verdict,
@@ -352,7 +352,7 @@ absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclara
     const std::string reason = FailureReasons(verdict, evidence.presence, downstream, options);
     const bool passed = reason.empty();
     Json entry = ReleaseJson(r, verdict, options.confidence);
-    entry["scored_in"] = r.mode == "codes" ? "latent codes (the published encoder)" : "records";
+    entry["scored_in"] = r.mode == kCodesMode ? "latent codes (the published encoder)" : "records";
     entry["neighbouring_relation"] = r.relation;
     if (evidence.presence) {
       entry["presence_test"] = {{"pairs", evidence.presence->pairs},
@@ -361,9 +361,11 @@ absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclara
                                 {"alpha", 1e-6},
                                 {"passed", evidence.presence->passed}};
     } else {
-      entry["presence_test"] = r.mode == "codes"
-                                   ? "not run: the reservation stated no mechanism"
-                                   : "not possible for synthetic records (no known output law)";
+      entry["presence_test"] =
+          r.mode == kCodesMode       ? "not run: the reservation stated no mechanism"
+          : r.mode == kModelOnlyMode ? "not possible: the canaries trained the model, no row is "
+                                       "theirs"
+                                     : "not possible for synthetic records (no known output law)";
     }
     entry["status"] = passed ? "passed" : "failed";
     entry["reason"] = reason;

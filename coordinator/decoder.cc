@@ -41,7 +41,15 @@ absl::StatusOr<int> CheckPublishedDecoder(std::string_view model,
     return absl::FailedPreconditionError(
         "the published decoder was not trained under the release's audit job " + claims.audit_job);
   }
-  return bundle.vae->spec().latent_dim;
+  const int latent_dim = bundle.vae->spec().latent_dim;
+  if (claims.latent_dim != 0 && latent_dim != claims.latent_dim) {
+    // The codes would not be the stated mechanism's output: its epsilon would not describe them.
+    return absl::InvalidArgumentError("the published decoder's latent dimension (" +
+                                      std::to_string(latent_dim) +
+                                      ") differs from the reservation's mechanism's (" +
+                                      std::to_string(claims.latent_dim) + ")");
+  }
+  return latent_dim;
 }
 
 absl::StatusOr<std::string> DecodeCodesRows(std::string_view model, std::string_view codes_rows,
@@ -59,8 +67,8 @@ absl::StatusOr<std::string> DecodeCodesRows(std::string_view model, std::string_
       RETURN_IF_ERROR(privacy::ApplyCodeDecoding(privacy::CodeDecoding::kPosteriorSample, params,
                                                  codes.values, rng));
     } else {
-      // The reservation's mechanism does not describe these codes (the decoder upload does not
-      // check the dimension yet): decode them as they are.
+      // The reservation's mechanism does not describe these codes (stored before the decoder
+      // upload checked the dimension): decode them as they are.
       spdlog::warn(
           "a codes release states a {}-dimensional mechanism for a {}-dimensional "
           "decoder; decoding its noised codes without posterior draws",

@@ -17,10 +17,13 @@ namespace fedsyn::coordinator {
 
 // What a release's decoder must state about its training: the dataset it was trained for (its
 // epsilon is charged there) and, for an audited release, the audit job it was trained under
-// (so it was trained after the job's canaries existed). Empty audit_job: not audited.
+// (so it was trained after the job's canaries existed), and the latent dimension of the
+// mechanism the reservation stated (the codes are that mechanism's output). Empty audit_job:
+// not audited; latent_dim 0: no mechanism stated (releases reserved before it was part of one).
 struct DecoderClaims {
   std::string dataset;
   std::string audit_job;
+  int latent_dim = 0;
 };
 
 // Parses a published model and checks that it may decode releases of a dataset declared with
@@ -34,7 +37,8 @@ absl::StatusOr<int> CheckPublishedDecoder(std::string_view model,
 // (no header) in the federation schema. With `mechanism` (the reservation's
 // FormatMechanismParams text) each code is first replaced by a draw of its centre's posterior
 // (privacy/code_posterior.h: post-processing, no epsilon); without it (empty) the noised code is
-// decoded as it is (also when the mechanism's dimension is not the decoder's, with a warning).
+// decoded as it is (also, with a warning, when the mechanism's dimension is not the decoder's:
+// only releases stored before the decoder upload checked it).
 absl::StatusOr<std::string> DecodeCodesRows(std::string_view model, std::string_view codes_rows,
                                             const data::Schema& federation_schema,
                                             const std::string& mechanism,

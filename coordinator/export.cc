@@ -12,7 +12,7 @@ absl::StatusOr<std::string> ReleaseRecordsCsv(Storage& storage, const DatasetDec
                                               const ReleaseRecord& release,
                                               privacy::RandomSource& rng) {
   ASSIGN_OR_RETURN(std::string content, storage.ReleaseContent(release.release_id));
-  if (release.mode != "codes") return content;
+  if (release.mode != kCodesMode) return content;
   ASSIGN_OR_RETURN(const std::optional<std::string> model,
                    storage.ModelBytes(release.model_sha256));
   if (!model)
@@ -68,7 +68,7 @@ absl::StatusOr<PooledExport> ExportPooledCsv(Storage& storage, const Coordinator
     ASSIGN_OR_RETURN(const std::optional<AuditRecord> audit, storage.GetAudit(r.release_id));
     if (audit && audit->state == AuditState::kRevealed) {
       // Canaries are the coordinator's own probes, never data: their rows stay out.
-      const std::vector<int64_t> positions = CanaryRows(audit->bits, audit->salt, r.rows_received);
+      const std::vector<int64_t> positions = ReleasedCanaryRows(r, *audit);
       content = WithoutRows(content, positions);
       pooled.canary_rows_removed += static_cast<int64_t>(positions.size());
     }

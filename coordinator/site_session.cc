@@ -119,18 +119,34 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
     return protocol::ErrorFromStatus(
         absl::NotFoundError("unknown dataset '" + reserve.dataset + "'"));
   }
-  if (reserve.charge_micros <= 0 || reserve.rows <= 0) {
+  if (reserve.mode != kSyntheticMode && reserve.mode != kCodesMode &&
+      reserve.mode != kModelOnlyMode) {
     return protocol::ErrorFromStatus(
-        absl::InvalidArgumentError("a release needs a positive charge and row count"));
+        absl::InvalidArgumentError("release mode must be synthetic, codes or model-only"));
   }
-  if (reserve.mode != "synthetic" && reserve.mode != "codes") {
+  const bool model_only = reserve.mode == kModelOnlyMode;
+  if (reserve.rows <= 0) {
     return protocol::ErrorFromStatus(
-        absl::InvalidArgumentError("release mode must be synthetic or codes"));
+        absl::InvalidArgumentError("a release needs a positive row count"));
   }
-  if (reserve.mode == "codes" && !reserve.model_private) {
+  // A model-only release is the model's samples: its whole claim is the model's epsilon, and a
+  // release charge would stand for a per-record mechanism it does not have.
+  if (model_only ? reserve.charge_micros != 0 : reserve.charge_micros <= 0) {
+    return protocol::ErrorFromStatus(absl::InvalidArgumentError(
+        model_only ? "a model-only release charges no epsilon of its own (only its model's)"
+                   : "a release needs a positive charge"));
+  }
+  if (reserve.mode == kCodesMode && !reserve.model_private) {
     // Releasing a decoder trained in the clear would release the training data's imprint.
     return protocol::ErrorFromStatus(absl::FailedPreconditionError(
         "codes mode ships the decoder, so it needs a DP-trained model; use synthetic mode"));
+  }
+  if (model_only && !reserve.model_private) {
+    // Its rows are the model's samples: without DP training they carry the records' imprint
+    // with nothing charged.
+    return protocol::ErrorFromStatus(absl::FailedPreconditionError(
+        "a model-only release samples its model, so the model must be trained with "
+        "differential privacy"));
   }
   if (!(reserve.model_delta >= 0 && reserve.model_delta < 1)) {
     return protocol::ErrorFromStatus(
@@ -147,21 +163,31 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
         "the reservation does not state its claim under the replace-one relation (n public); "
         "update the agent"));
   }
-  auto mechanism = privacy::MetricMechanism::Create(WireToMechanismParams(reserve.mechanism));
-  if (!mechanism.ok()) {
-    return protocol::ErrorFromStatus(absl::InvalidArgumentError(
-        "invalid mechanism in the reservation: " + std::string(mechanism.status().message())));
-  }
-  auto per_row = privacy::EpsilonToChargeMicros(mechanism->RecordEpsilon());
-  if (!per_row.ok() || reserve.charge_micros < *per_row) {
-    return protocol::ErrorFromStatus(absl::InvalidArgumentError(
-        "the charge does not cover the stated mechanism's per-row epsilon"));
+  std::string mechanism_text;  // none for a model-only release
+  if (model_only) {
+    const protocol::Mechanism& m = reserve.mechanism;
+    if (m.latent_dim != 0 || m.epsilon_per_unit != 0 || m.clip_radius != 0) {
+      return protocol::ErrorFromStatus(absl::InvalidArgumentError(
+          "a model-only release noises no code: its reservation states no mechanism"));
+    }
+  } else {
+    auto mechanism = privacy::MetricMechanism::Create(WireToMechanismParams(reserve.mechanism));
+    if (!mechanism.ok()) {
+      return protocol::ErrorFromStatus(absl::InvalidArgumentError(
+          "invalid mechanism in the reservation: " + std::string(mechanism.status().message())));
+    }
+    auto per_row = privacy::EpsilonToChargeMicros(mechanism->RecordEpsilon());
+    if (!per_row.ok() || reserve.charge_micros < *per_row) {
+      return protocol::ErrorFromStatus(absl::InvalidArgumentError(
+          "the charge does not cover the stated mechanism's per-row epsilon"));
+    }
+    mechanism_text = privacy::FormatMechanismParams(mechanism->params());
   }
   ReservationRequest request{
       site_id_,     reserve.dataset, reserve.release_id,    reserve.charge_micros,
       reserve.rows, reserve.mode,    reserve.model_private, clock_()};
   request.relation = privacy::NeighbouringRelationName(privacy::kReleaseRelation);
-  request.mechanism = privacy::FormatMechanismParams(mechanism->params());
+  request.mechanism = mechanism_text;
   request.model_sha256 = reserve.model_sha256;
   request.model_charge_micros = reserve.model_private ? reserve.model_epsilon_micros : 0;
   request.model_delta = reserve.model_private ? reserve.model_delta : 0;
@@ -221,7 +247,7 @@ absl::StatusOr<int64_t> SiteSession::ValidateChunkRows(const ReleaseRecord& rele
       "release " + chunk.release_id + " chunk " + std::to_string(chunk.index);
   int64_t rows = 0;
   size_t max_row_bytes = 0;
-  if (release.mode == "codes") {
+  if (release.mode == kCodesMode) {
     ASSIGN_OR_RETURN(const int latent_dim, StoredDecoderLatentDim(release, dataset));
     ASSIGN_OR_RETURN(const data::Matrix codes,
                      data::ParseMatrixCsv(chunk.rows, latent_dim, /*header=*/false, source));
@@ -267,6 +293,11 @@ absl::StatusOr<DecoderClaims> SiteSession::ClaimsOf(const ReleaseRecord& release
   DecoderClaims claims{release.dataset, ""};
   ASSIGN_OR_RETURN(const std::optional<AuditRecord> audit, storage_.GetAudit(release.release_id));
   if (audit) claims.audit_job = release.release_id;  // an audited release takes its job's id
+  if (!release.mechanism.empty()) {
+    ASSIGN_OR_RETURN(const privacy::MetricMechanismParams params,
+                     privacy::ParseMechanismParams(release.mechanism));
+    claims.latent_dim = params.dimension;
+  }
   return claims;
 }
 
@@ -276,7 +307,7 @@ protocol::SiteResponse SiteSession::OnUploadModel(const protocol::UploadModel& u
   const ReleaseRecord& release = *record;
   auto dataset = DeclaredDataset(release);
   if (!dataset.ok()) return protocol::ErrorFromStatus(dataset.status());
-  if (release.mode != "codes") {
+  if (release.mode != kCodesMode) {
     return protocol::ErrorFromStatus(absl::FailedPreconditionError(
         "release " + upload.release_id + " is not a codes-mode release; it takes no model"));
   }

@@ -102,6 +102,11 @@ std::string ReservationMismatch(const ReleaseRecord& existing, const Reservation
 
 }  // namespace
 
+std::vector<int64_t> ReleasedCanaryRows(const ReleaseRecord& release, const AuditRecord& audit) {
+  if (release.mode == kModelOnlyMode) return {};
+  return CanaryRows(audit.bits, audit.salt, release.rows_received);
+}
+
 absl::StatusOr<ReservationResult> LedgerStorage::Reserve(const ReservationRequest& request) {
   if (request.charge_micros < 0 || request.model_charge_micros < 0 ||
       request.charge_micros > privacy::kMaxChargeMicros ||
@@ -246,7 +251,7 @@ absl::Status LedgerStorage::StoreModel(const std::string& site_id, const std::st
   const std::string sha = privacy::Sha256Hex(model);
   return RunInTransaction([&](Tables& t) -> absl::Status {
     ASSIGN_OR_RETURN(const ReleaseRecord record, OwnedRelease(t, site_id, release_id));
-    if (record.mode != "codes") {
+    if (record.mode != kCodesMode) {
       return absl::FailedPreconditionError("release " + release_id +
                                            " is not a codes-mode release; it takes no model");
     }
@@ -325,7 +330,13 @@ absl::Status LedgerStorage::RevealAudit(const std::string& site_id, const std::s
     if (record.status != ReleaseStatus::kCommitted)
       return absl::FailedPreconditionError("reveal only after the release is committed");
     verdict = CheckReveal(audit.commitment, bits, salt, audit.count);
-    if (verdict.ok()) {
+    if (verdict.ok() && record.mode == kModelOnlyMode) {
+      // The canaries trained the model; no row of its samples is theirs.
+      if (!positions.empty()) {
+        verdict = absl::InvalidArgumentError(
+            "a model-only release has no canary rows: its reveal names no positions");
+      }
+    } else if (verdict.ok()) {
       // The salt fixes where the canaries had to go; positions named otherwise are refused.
       const std::vector<int64_t> rows = CanaryRows(bits, salt, record.rows_received);
       const bool fits = rows.size() == bits.size();  // one included canary per pair

@@ -54,6 +54,15 @@ struct ReservationResult {
 
 enum class ReleaseStatus { kReserved, kCommitted };
 
+// The release modes as the wire and the ledgers name them (protocol/site_api.capnp, Reserve.mode).
+// synthetic: records decoded from noised codes; codes: the noised codes and the published decoder;
+// model-only: records sampled from a DP-trained model (a VAE's prior, or a marginal model), none
+// derived from one input record, so the release adds no epsilon of its own and has no rows
+// that correspond to input records (its canaries are in the model's training data only).
+inline constexpr char kSyntheticMode[] = "synthetic";
+inline constexpr char kCodesMode[] = "codes";
+inline constexpr char kModelOnlyMode[] = "model-only";
+
 struct ReleaseRecord {
   std::string release_id;
   std::string site_id;
@@ -102,6 +111,11 @@ struct AuditRecord {
   AuditState state = AuditState::kIssued;
   int64_t created_unix = 0;
 };
+
+// The rows of a committed release that its included canaries occupy, once the audit is
+// revealed: where the salt puts one row per pair (canary_audit.h, CanaryRows). None for a
+// model-only release: its rows are samples of a model, none stands for an input record.
+std::vector<int64_t> ReleasedCanaryRows(const ReleaseRecord& release, const AuditRecord& audit);
 
 // The coordinator's judgement of an audited release (fedsyn-coordinator audit run).
 struct AuditVerdictRecord {

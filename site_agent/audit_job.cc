@@ -96,7 +96,8 @@ absl::StatusOr<std::string> InsertIncludedCanaries(const AuditJobRecord& job,
   return privacy::JoinPositions(positions);
 }
 
-absl::Status CarryCanaries(AuditJobRecord& job, LocalLedger& ledger, PreparedRelease& prepared) {
+absl::Status CarryCanaries(AuditJobRecord& job, LocalLedger& ledger, const data::Schema& schema,
+                           data::Table* input, CanaryPlacement placement) {
   ASSIGN_OR_RETURN(const std::vector<LocalRelease> known, ledger.Releases());
   for (const LocalRelease& r : known) {
     if (r.release_id == job.release_id && r.state != "refused") {
@@ -105,9 +106,11 @@ absl::Status CarryCanaries(AuditJobRecord& job, LocalLedger& ledger, PreparedRel
                                            "); open a new audit job");
     }
   }
-  ASSIGN_OR_RETURN(job.positions,
-                   InsertIncludedCanaries(job, *prepared.bundle.schema, prepared.table->table));
-  prepared.rows = prepared.table->table.num_rows();
+  job.positions.clear();
+  if (input != nullptr) {
+    ASSIGN_OR_RETURN(const std::string positions, InsertIncludedCanaries(job, schema, *input));
+    if (placement == CanaryPlacement::kRevealedRows) job.positions = positions;
+  }
   return ledger.SetAuditJobPositions(job.release_id, job.positions);
 }
 

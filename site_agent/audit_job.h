@@ -15,7 +15,6 @@
 #include "common/privacy/random.h"
 #include "site_agent/coordinator_client.h"
 #include "site_agent/local_ledger.h"
-#include "site_agent/pipeline.h"
 #include "site_agent/site_kit.h"
 
 namespace fedsyn::site {
@@ -44,11 +43,17 @@ absl::StatusOr<std::string> InsertIncludedCanaries(const AuditJobRecord& job,
                                                    const data::Schema& schema,
                                                    data::Table& records);
 
-// Makes `prepared` the job's release: refuses a job that already has a release (a second attempt
-// could draw noise twice under one reservation), inserts the included canaries into the records
-// (InsertIncludedCanaries), counts them in the release's rows, and records the positions in the
-// ledger before anything is reserved.
-absl::Status CarryCanaries(AuditJobRecord& job, LocalLedger& ledger, PreparedRelease& prepared);
+// Where a release's canaries end up. kRevealedRows: output row i comes from input row i (the
+// metric mechanism), so the rows of included canaries are revealed and kept out of exports.
+// kModelOnly: output rows are samples of a model the canaries helped fit; no row is theirs.
+enum class CanaryPlacement { kRevealedRows, kModelOnly };
+
+// Makes the next release the job's: refuses a job that already has a release (a second attempt
+// could draw noise twice under one reservation); with `input`, inserts the included canaries
+// into it (InsertIncludedCanaries; null: they are in the model's training data only); records
+// the positions to reveal (none for kModelOnly) in the ledger before anything is reserved.
+absl::Status CarryCanaries(AuditJobRecord& job, LocalLedger& ledger, const data::Schema& schema,
+                           data::Table* input, CanaryPlacement placement);
 
 // After the job's release is committed: sends bits, salt and positions; marks the job revealed.
 absl::Status RevealAuditJob(CoordinatorClient& client, LocalLedger& ledger,

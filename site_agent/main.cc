@@ -304,28 +304,38 @@ void AddMarginalOptions(CLI::App* cmd, CliState& s) {
       ->check(CLI::Range(int64_t{0}, fedsyn::site::kMaxSampledRows));
 }
 
-int DoMarginalSynthesis(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {
+// The marginal generator's request from `cmd`'s options (synthesize or submit), refusing the
+// options that belong to the VAE path.
+absl::Status ResolveMarginalOptions(CLI::App* cmd, CliState& s, const std::string& input_csv) {
   fedsyn::site::MarginalSynthesisRequest& request = s.marginals;
   if (cmd->count("--epsilon") == 0) {
-    return Fail(absl::InvalidArgumentError("--generator marginals needs --epsilon"));
+    return absl::InvalidArgumentError("--generator marginals needs --epsilon");
   }
-  if (s.train.input_csv.empty() || s.train.schema_path.empty()) {
-    return Fail(absl::InvalidArgumentError("--generator marginals needs --input and --schema"));
+  if (input_csv.empty() || request.schema_path.empty()) {
+    return absl::InvalidArgumentError("--generator marginals needs --input and --schema");
   }
   for (const char* vae_only :
-       {"--epsilon-d", "--clip-radius", "--dp-epsilon", "--marginal-epsilon", "--model-out",
-        "--images", "--mode", "--metric", "--decoding", "--code-decoding"}) {
-    if (cmd->count(vae_only) > 0) {
-      return Fail(
-          absl::InvalidArgumentError(std::string(vae_only) + " belongs to --generator vae"));
+       {"--model", "--epsilon-d", "--clip-radius", "--dp-epsilon", "--marginal-epsilon",
+        "--model-out", "--images", "--labels", "--label-epsilon", "--mode", "--metric",
+        "--decoding", "--code-decoding", "--allow-nonprivate-model"}) {
+    const CLI::Option* option = cmd->get_option_no_throw(vae_only);
+    if (option != nullptr && option->count() > 0) {
+      return absl::InvalidArgumentError(std::string(vae_only) + " belongs to --generator vae");
     }
   }
-  request.input_csv = s.train.input_csv;
-  request.schema_path = s.train.schema_path;
-  request.output = s.release.output;
+  request.input_csv = input_csv;
   if (cmd->count("--delta") > 0) request.delta = s.marginal_delta;
   request.formula_cells =
       s.keep_formulas ? fedsyn::data::FormulaCells::kKeep : fedsyn::data::FormulaCells::kNeutralise;
+  return absl::OkStatus();
+}
+
+int DoMarginalSynthesis(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {
+  fedsyn::site::MarginalSynthesisRequest& request = s.marginals;
+  request.schema_path = s.train.schema_path;
+  request.output = s.release.output;
+  if (absl::Status st = ResolveMarginalOptions(cmd, s, s.train.input_csv); !st.ok())
+    return Fail(st);
   auto summary = fedsyn::site::RunMarginalSynthesis(request, secure);
   if (!summary.ok()) return Fail(summary.status());
   if (!summary->delta_warning.empty())
@@ -468,6 +478,13 @@ int main(int argc, char** argv) {
   submit->add_option("--audit-job", s.release.audit_job,
                      "release under this audit job (its canaries join the input; revealed after "
                      "the commit)");
+  // Either a trained VAE (--model: the metric mechanism, or --mode model-only) or the marginal
+  // generator (--generator marginals --input --schema --epsilon): the default follows --model.
+  submit->get_option("--model")->required(false);
+  AddMarginalOptions(submit, s);
+  submit->add_option("--schema", s.marginals.schema_path,
+                     "marginals: the schema of --input (the federation's declaration of it)")
+      ->check(CLI::ExistingFile);
   CLI::App* audit_job_cmd = app.add_subcommand(
       "audit-job",
       "open a canary audit for the next release of a dataset: fetch canaries, draw and commit "
@@ -576,18 +593,37 @@ int main(int argc, char** argv) {
       std::printf("resumed: %d release(s) committed\n", *committed);
       return fedsyn::base::kExitOk;
     }
-    ResolveReleaseOptions(submit, s);
-    if (absl::Status st = CheckMechanismOptions(submit, s); !st.ok()) return Fail(st);
-    auto summary = fedsyn::site::SubmitRelease(s.release, *kit, s.dataset, secure, {});
+    const bool marginals = submit->count("--generator") > 0 ? s.generator == "marginals"
+                                                              : s.release.model_path.empty();
+    absl::StatusOr<fedsyn::site::SubmitSummary> summary;
+    if (marginals) {
+      if (absl::Status st = ResolveMarginalOptions(submit, s, s.release.input_csv); !st.ok())
+        return Fail(st);
+      summary = fedsyn::site::SubmitMarginalSynthesis(s.marginals, s.release.audit_job, *kit,
+                                                      s.dataset, secure, {});
+    } else {
+      if (s.release.model_path.empty()) {
+        return Fail(absl::InvalidArgumentError("--generator vae needs --model (a trained VAE)"));
+      }
+      for (const char* marginal_only : {"--epsilon", "--delta", "--rows", "--schema"}) {
+        if (submit->count(marginal_only) > 0) {
+          return Fail(absl::InvalidArgumentError(std::string(marginal_only) +
+                                                 " belongs to --generator marginals"));
+        }
+      }
+      ResolveReleaseOptions(submit, s);
+      if (absl::Status st = CheckMechanismOptions(submit, s); !st.ok()) return Fail(st);
+      summary = fedsyn::site::SubmitRelease(s.release, *kit, s.dataset, secure, {});
+    }
     if (!summary.ok()) return Fail(summary.status());
     std::printf(
-        "release %s committed (%s): %lld rows, charged %s epsilon per record, %s remaining at "
-        "the coordinator\n",
-        summary->release_id.c_str(), fedsyn::site::ReleaseModeName(s.release.mode),
+        "release %s committed (%s): %lld rows, charged %s epsilon, %s remaining at the "
+        "coordinator\n",
+        summary->release_id.c_str(), marginals ? "marginals, model-only" : s.mode.c_str(),
         static_cast<long long>(summary->rows),
         fedsyn::privacy::FormatMicros(summary->charged_micros).c_str(),
         fedsyn::privacy::FormatMicros(summary->coordinator_remaining_micros).c_str());
-    std::printf("guarantee: %s\n", summary->guarantee.Describe().c_str());
+    std::printf("guarantee: %s\n", summary->guarantee.c_str());
     std::printf("spooled output (site only): %s\n", summary->spool_path.c_str());
     return fedsyn::base::kExitOk;
   }

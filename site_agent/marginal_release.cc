@@ -18,38 +18,52 @@ using Json = nlohmann::json;
 
 }  // namespace
 
-absl::StatusOr<MarginalSynthesisSummary> RunMarginalSynthesis(
+absl::StatusOr<PreparedMarginalSynthesis> PrepareMarginalSynthesis(
     const MarginalSynthesisRequest& request, privacy::RandomSource& secure) {
   if (request.output.empty()) return absl::InvalidArgumentError("no output path given");
   if (request.rows < 0 || request.rows > kMaxSampledRows) {
     return absl::InvalidArgumentError("rows must be in [0, " + std::to_string(kMaxSampledRows) +
                                       "] (0: as many as the input)");
   }
-  const std::string manifest_path = request.output + ".manifest.json";
-  RETURN_IF_ERROR(CheckOutputsAreNotInputs({request.output, manifest_path},
+  RETURN_IF_ERROR(CheckOutputsAreNotInputs({request.output, request.output + ".manifest.json"},
                                            {request.input_csv, request.schema_path}));
-  ASSIGN_OR_RETURN(const data::Schema schema, data::Schema::LoadFile(request.schema_path));
-  ASSIGN_OR_RETURN(data::ReadResult read, data::ReadCsvTable(request.input_csv, schema));
-  ASSIGN_OR_RETURN(const PrivacyUnits units, BoundContributions(read, schema, secure));
+  PreparedMarginalSynthesis prepared;
+  ASSIGN_OR_RETURN(prepared.schema, data::Schema::LoadFile(request.schema_path));
+  ASSIGN_OR_RETURN(prepared.input, data::ReadCsvTable(request.input_csv, prepared.schema));
+  ASSIGN_OR_RETURN(const PrivacyUnits units,
+                   BoundContributions(prepared.input, prepared.schema, secure));
   if (units.count < 1) return absl::InvalidArgumentError("the input has no records");
+  prepared.rows_dropped = units.rows_dropped;
+  ASSIGN_OR_RETURN(prepared.delta,
+                   privacy::ResolveDelta(request.delta, units.count, &prepared.delta_warning));
+  ASSIGN_OR_RETURN(prepared.charge_micros, privacy::EpsilonToChargeMicros(request.epsilon));
+  if (prepared.RowsToSample(request) > kMaxSampledRows) {
+    return absl::InvalidArgumentError("the input has more rows than one synthesis samples (" +
+                                      std::to_string(kMaxSampledRows) + "): give --rows");
+  }
+  return prepared;
+}
 
+absl::StatusOr<MarginalSynthesisSummary> GenerateMarginalSynthesis(
+    const MarginalSynthesisRequest& request, const PreparedMarginalSynthesis& prepared,
+    privacy::RandomSource& secure) {
+  const data::Schema& schema = prepared.schema;
   MarginalSynthesisSummary summary;
-  ASSIGN_OR_RETURN(summary.delta,
-                   privacy::ResolveDelta(request.delta, units.count, &summary.delta_warning));
-  ASSIGN_OR_RETURN(summary.charge_micros, privacy::EpsilonToChargeMicros(request.epsilon));
+  summary.delta = prepared.delta;
+  summary.delta_warning = prepared.delta_warning;
+  summary.charge_micros = prepared.charge_micros;
   synth::MarginalOptions options = request.options;
   options.contribution_bound = schema.person_index ? schema.max_rows_per_person : 1;
   ASSIGN_OR_RETURN(const synth::MarginalModel model,
-                   synth::MarginalModel::Fit(read.table, schema, request.epsilon, summary.delta,
-                                             options, secure));
+                   synth::MarginalModel::Fit(prepared.input.table, schema, request.epsilon,
+                                             summary.delta, options, secure));
   summary.fit = model.report();
-  const int64_t rows = request.rows > 0 ? request.rows : read.table.num_rows();
-  const data::Table synthetic = model.Sample(rows, secure);
+  const data::Table synthetic = model.Sample(prepared.RowsToSample(request), secure);
   RETURN_IF_ERROR(data::WriteFileAtomically(
       request.output, data::FormatCsvTable(synthetic, schema, request.formula_cells)));
   summary.output = request.output;
   summary.rows = synthetic.num_rows();
-  summary.read_report = read.report;
+  summary.read_report = prepared.input.report;
 
   const bool per_person = schema.person_index.has_value();
   char line[256];
@@ -78,16 +92,16 @@ absl::StatusOr<MarginalSynthesisSummary> RunMarginalSynthesis(
   };
   ASSIGN_OR_RETURN(Json output_file, FileJson(request.output));
   ASSIGN_OR_RETURN(const std::string input_sha, privacy::Sha256HexOfFile(request.input_csv));
-  Json site_only = ReadReportJson(read.report, schema);
+  Json site_only = ReadReportJson(prepared.input.report, schema);
   site_only["input"] = {{"path", request.input_csv}, {"sha256", input_sha}};
-  if (units.rows_dropped > 0)
-    site_only["rows_dropped_beyond_max_rows_per_person"] = units.rows_dropped;
+  if (prepared.rows_dropped > 0)
+    site_only["rows_dropped_beyond_max_rows_per_person"] = prepared.rows_dropped;
   const Json manifest = {
       {"format", "fedsyn-release-manifest"},
       {"version", kManifestVersion},
       {"created_utc", UtcTimestamp()},
       {"kind", "table"},
-      {"mode", "synthetic"},
+      {"mode", ReleaseModeName(ReleaseMode::kModelOnly)},  // rows sampled from a private model
       {"rows", summary.rows},
       {"guarantee", guarantee},
       {"mechanism", MarginalFitJson(summary.fit, options)},
@@ -95,9 +109,16 @@ absl::StatusOr<MarginalSynthesisSummary> RunMarginalSynthesis(
       {"outputs", Json::array({output_file})},
       {"site_only", site_only},
   };
-  summary.manifest_path = manifest_path;
-  RETURN_IF_ERROR(data::WriteFileAtomically(manifest_path, manifest.dump(2) + "\n"));
+  summary.manifest_path = request.output + ".manifest.json";
+  RETURN_IF_ERROR(data::WriteFileAtomically(summary.manifest_path, manifest.dump(2) + "\n"));
   return summary;
+}
+
+absl::StatusOr<MarginalSynthesisSummary> RunMarginalSynthesis(
+    const MarginalSynthesisRequest& request, privacy::RandomSource& secure) {
+  ASSIGN_OR_RETURN(const PreparedMarginalSynthesis prepared,
+                   PrepareMarginalSynthesis(request, secure));
+  return GenerateMarginalSynthesis(request, prepared, secure);
 }
 
 }  // namespace fedsyn::site

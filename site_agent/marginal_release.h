@@ -46,7 +46,32 @@ struct MarginalSynthesisSummary {
   data::ReadReport read_report;
 };
 
-// Every random choice (contribution bounding, noise, selection, sampling) comes from `secure`.
+// The input read and validated, the exact charge and delta decided; nothing measured yet, so a
+// ledger may still refuse the synthesis with nothing disclosed. Contribution bounding (which
+// rows of a person are kept) is drawn here from the secure generator.
+struct PreparedMarginalSynthesis {
+  data::Schema schema;
+  data::ReadResult input;  // one privacy unit's rows at most max_rows_per_person
+  int64_t rows_dropped = 0;
+  double delta = 0;
+  std::string delta_warning;
+  int64_t charge_micros = 0;  // the epsilon, rounded up
+  // As many as requested, or (request.rows 0) as the input has rows when sampled: call after
+  // every row has joined `input` (an audit's canaries).
+  int64_t RowsToSample(const MarginalSynthesisRequest& request) const {
+    return request.rows > 0 ? request.rows : input.table.num_rows();
+  }
+};
+absl::StatusOr<PreparedMarginalSynthesis> PrepareMarginalSynthesis(
+    const MarginalSynthesisRequest& request, privacy::RandomSource& secure);
+
+// Measures, fits, samples and writes output and manifest. Every random choice (noise, selection,
+// sampling) comes from `secure`.
+absl::StatusOr<MarginalSynthesisSummary> GenerateMarginalSynthesis(
+    const MarginalSynthesisRequest& request, const PreparedMarginalSynthesis& prepared,
+    privacy::RandomSource& secure);
+
+// Prepare, then generate: the offline synthesis.
 absl::StatusOr<MarginalSynthesisSummary> RunMarginalSynthesis(
     const MarginalSynthesisRequest& request, privacy::RandomSource& secure);
 

@@ -4,6 +4,7 @@
 
 #include "common/data/table_io.h"
 #include "common/privacy/budget.h"
+#include "absl/strings/str_format.h"
 #include "common/privacy/digest.h"
 #include "protocol/codec.h"
 #include "site_agent/audit_job.h"
@@ -61,43 +62,178 @@ absl::StatusOr<std::string> SpoolRows(const std::string& spool_path) {
   return text.substr(header_end + 1);
 }
 
-absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKit& kit,
-                                            const std::string& dataset, privacy::RandomSource& rng,
-                                            const ClientOptions& options, int max_chunks) {
+namespace {
+
+// A release ready for the ledgers: what they record, all decided before any noise is drawn, and
+// the step that draws it. The generators (a VAE through the metric mechanism or from its prior,
+// the marginal model) differ only in how they fill this in.
+struct PlannedRelease {
+  ReleaseMode mode = ReleaseMode::kSynthetic;
+  int64_t rows = 0;
+  int64_t charge_micros = 0;  // the release's own epsilon (0: model-only)
+  bool model_private = false;
+  std::string model_sha256;
+  int64_t model_charge_micros = 0;
+  double model_delta = 0;
+  std::optional<privacy::MetricMechanismParams> mechanism;  // none: model-only
+  const data::Schema* schema = nullptr;                     // compared with the federation's
+  std::string guarantee;
+  // Draws the noise and writes the spool file (header line first). Returns the rows written.
+  std::function<absl::StatusOr<int64_t>()> generate;
+};
+
+// What every submission starts from: the site's budget for the dataset, the spool, the release
+// id (the audit job's, when audited) and the site's ledger.
+struct Submission {
+  int64_t limit_micros = 0;
+  std::optional<AuditJobRecord> audit_job;
+  std::string release_id, spool_path;
+  std::unique_ptr<LocalLedger> ledger;
+};
+
+absl::StatusOr<Submission> BeginSubmission(const SiteKit& kit, const std::string& dataset,
+                                           const std::string& audit_job_id,
+                                           privacy::RandomSource& rng) {
+  Submission submission;
   const auto limit = kit.limits_micros.find(dataset);
   if (limit == kit.limits_micros.end()) {
     return absl::FailedPreconditionError(
         "the site kit declares no budget of its own for dataset '" + dataset +
         "' ([budgets] in site.toml)");
   }
+  submission.limit_micros = limit->second;
   std::error_code error;
   std::filesystem::create_directories(kit.spool_dir, error);
   if (error)
     return absl::PermissionDeniedError("cannot create spool " + kit.spool_dir + ": " +
                                        error.message());
-  SubmitSummary summary;
-  std::optional<AuditJobRecord> audit_job;
-  if (!request.audit_job.empty()) {
-    ASSIGN_OR_RETURN(audit_job, LoadOpenAuditJob(kit, request.audit_job));
-    if (audit_job->dataset != dataset) {
-      return absl::InvalidArgumentError("audit job " + request.audit_job + " is for dataset " +
-                                        audit_job->dataset + ", not " + dataset);
+  if (!audit_job_id.empty()) {
+    ASSIGN_OR_RETURN(submission.audit_job, LoadOpenAuditJob(kit, audit_job_id));
+    if (submission.audit_job->dataset != dataset) {
+      return absl::InvalidArgumentError("audit job " + audit_job_id + " is for dataset " +
+                                        submission.audit_job->dataset + ", not " + dataset);
     }
   }
   // An audited release carries its job's id: that is how the coordinator pairs them.
-  summary.release_id = audit_job ? audit_job->release_id : NewReleaseId(rng);
-  summary.spool_path =
-      (std::filesystem::path(kit.spool_dir) / (summary.release_id + ".csv")).string();
-  request.output = summary.spool_path;
+  submission.release_id =
+      submission.audit_job ? submission.audit_job->release_id : NewReleaseId(rng);
+  submission.spool_path =
+      (std::filesystem::path(kit.spool_dir) / (submission.release_id + ".csv")).string();
+  ASSIGN_OR_RETURN(submission.ledger, LocalLedger::Open(kit.ledger_path));
+  return submission;
+}
+
+protocol::Mechanism WireMechanism(const std::optional<privacy::MetricMechanismParams>& params) {
+  if (!params) return {};  // model-only: all zero, no mechanism
+  return {params->metric == privacy::NoiseMetric::kL1 ? protocol::NoiseMetric::kL1
+                                                      : protocol::NoiseMetric::kL2,
+          params->epsilon_per_unit, params->clip_radius, params->grid_exponent.value_or(0),
+          static_cast<uint32_t>(params->dimension)};
+}
+
+// Steps 2 to 5 of submit.h, the same for every generator.
+absl::StatusOr<SubmitSummary> SubmitPlanned(const PlannedRelease& plan, Submission& submission,
+                                            const SiteKit& kit, const std::string& dataset,
+                                            privacy::RandomSource& rng,
+                                            const ClientOptions& options, int max_chunks) {
+  SubmitSummary summary;
+  summary.release_id = submission.release_id;
+  summary.spool_path = submission.spool_path;
+  summary.charge_micros = plan.charge_micros;
+  summary.guarantee = plan.guarantee;
+  summary.rows = plan.rows;
+  LocalLedger& ledger = *submission.ledger;
+
+  // 2. The federation's schema must be the release's, or the release is refused here.
+  ASSIGN_OR_RETURN(auto client, CoordinatorClient::Connect(kit, options,
+                                                           [&rng] { return rng.UniformOpen01(); }));
+  ASSIGN_OR_RETURN(const protocol::DatasetGrant grant, client->Grant(dataset));
+  ASSIGN_OR_RETURN(const data::Schema federation_schema,
+                   data::Schema::Parse(grant.schema_toml, "federation schema of " + dataset));
+  if (absl::Status same = data::CheckSameDomains(*plan.schema, federation_schema); !same.ok()) {
+    return absl::FailedPreconditionError(
+        "the release's schema does not match the federation's schema for " + dataset + ": " +
+        std::string(same.message()));
+  }
+  if (submission.audit_job) {
+    // The commitment again (idempotent): `audit-job` recorded the job before sending it, so a
+    // connection lost right then leaves a job the coordinator never saw committed.
+    RETURN_IF_ERROR(client->CommitCanaries(submission.audit_job->release_id,
+                                           submission.audit_job->commitment));
+  }
+
+  // 3. The site's own ledger first, then the coordinator's.
+  ASSIGN_OR_RETURN(const int64_t local_charge,
+                   ledger.BeginRelease(summary.release_id, dataset, plan.charge_micros,
+                                       plan.model_sha256, plan.model_charge_micros,
+                                       submission.limit_micros));
+  protocol::Reserve reserve{summary.release_id,
+                            dataset,
+                            plan.charge_micros,
+                            plan.rows,
+                            ReleaseModeName(plan.mode),
+                            plan.model_private};
+  reserve.model_sha256 = plan.model_sha256;
+  reserve.model_epsilon_micros = plan.model_charge_micros;
+  reserve.model_delta = plan.model_private ? plan.model_delta : 0;
+  reserve.relation = protocol::NeighbouringRelation::kReplaceOne;
+  reserve.mechanism = WireMechanism(plan.mechanism);
+  auto reserved = client->Reserve(reserve);
+  if (!reserved.ok()) {
+    // Refused before any noise was drawn: nothing left the site, the local charge is returned.
+    // A lost connection leaves the outcome unknown: ResumePending settles it.
+    if (reserved.status().code() != absl::StatusCode::kUnavailable &&
+        reserved.status().code() != absl::StatusCode::kDeadlineExceeded) {
+      RETURN_IF_ERROR(ledger.SetState(summary.release_id, "refused"));
+    }
+    return reserved.status();
+  }
+  summary.coordinator_remaining_micros = reserved->remaining_micros;
+  summary.charged_micros = reserved->charged_micros;
+  if (reserved->charged_micros != local_charge) {
+    // Both ledgers keep their own (conservative) record; a difference is worth a look.
+    spdlog::warn("release {}: the coordinator charged {} micro-epsilon, this site's ledger {}",
+                 summary.release_id, reserved->charged_micros, local_charge);
+  }
+  RETURN_IF_ERROR(ledger.SetState(summary.release_id, "reserved"));
+
+  // 4. Only now: draw the noise and persist the result before anything is sent. The session
+  // is closed meanwhile (generation can outlast the coordinator's idle deadline) and dialled
+  // again for the upload.
+  client.reset();
+  ASSIGN_OR_RETURN(const int64_t generated_rows, plan.generate());
+  ASSIGN_OR_RETURN(const std::string rows, SpoolRows(summary.spool_path));
+  const LocalRelease local{summary.release_id,
+                           dataset,
+                           plan.charge_micros,
+                           "generated",
+                           summary.spool_path,
+                           privacy::Sha256Hex(rows),
+                           generated_rows,
+                           static_cast<int64_t>(options.chunk_bytes),
+                           ReleaseModeName(plan.mode)};
+  RETURN_IF_ERROR(ledger.MarkGenerated(local));
+  spdlog::info("release {} generated and spooled ({} rows); uploading", summary.release_id,
+               generated_rows);
+
+  // 5. Upload and commit.
+  ASSIGN_OR_RETURN(
+      client, CoordinatorClient::Connect(kit, options, [&rng] { return rng.UniformOpen01(); }));
+  RETURN_IF_ERROR(UploadAndCommit(*client, ledger, local, max_chunks, summary.committed));
+  return summary;
+}
+
+}  // namespace
+
+absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKit& kit,
+                                            const std::string& dataset, privacy::RandomSource& rng,
+                                            const ClientOptions& options, int max_chunks) {
+  ASSIGN_OR_RETURN(Submission submission,
+                   BeginSubmission(kit, dataset, request.audit_job, rng));
+  request.output = submission.spool_path;
   // The spool holds the rows to upload, for programs: values verbatim (the export neutralises).
   request.formula_cells = data::FormulaCells::kKeep;
 
-  if (request.mode == ReleaseMode::kModelOnly) {
-    // The coordinator charges every release a positive per-row epsilon from its mechanism.
-    return absl::UnimplementedError(
-        "model-only releases do not federate in this version: release them locally "
-        "(fedsyn-agent release --mode model-only)");
-  }
   // 1. Prepare: read and put the records in a random order (no noise drawn yet).
   ASSIGN_OR_RETURN(PreparedRelease prepared, PrepareRelease(request, rng));
   if (prepared.bundle.kind != model::DataKind::kTable) {
@@ -116,6 +252,7 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
                   "there; it cannot release to '" +
                   dataset + "'");
   }
+  std::optional<AuditJobRecord>& audit_job = submission.audit_job;
   if (audit_job &&
       model::TrainingParameterText(prepared.bundle, "audit_job") != audit_job->release_id) {
     // A model trained before the job was opened cannot hold the job's canaries.
@@ -123,31 +260,16 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
                                          audit_job->release_id + ": train it with --audit-job " +
                                          audit_job->release_id + " (after the job was opened)");
   }
-  ASSIGN_OR_RETURN(auto ledger, LocalLedger::Open(kit.ledger_path));
-  if (audit_job) RETURN_IF_ERROR(CarryCanaries(*audit_job, *ledger, prepared));
-  summary.charge_micros = prepared.charge_micros;
-  summary.guarantee = prepared.guarantee;
-  summary.rows = prepared.rows;
-
-  // 2. The federation's schema must be the model's, or the release is refused here.
-  ASSIGN_OR_RETURN(auto client, CoordinatorClient::Connect(kit, options,
-                                                           [&rng] { return rng.UniformOpen01(); }));
-  ASSIGN_OR_RETURN(const protocol::DatasetGrant grant, client->Grant(dataset));
-  ASSIGN_OR_RETURN(const data::Schema federation_schema,
-                   data::Schema::Parse(grant.schema_toml, "federation schema of " + dataset));
-  if (absl::Status same = data::CheckSameDomains(*prepared.bundle.schema, federation_schema);
-      !same.ok()) {
-    return absl::FailedPreconditionError(
-        "the model's schema does not match the federation's schema for " + dataset + ": " +
-        std::string(same.message()));
-  }
+  const bool model_only = request.mode == ReleaseMode::kModelOnly;
   if (audit_job) {
-    // The commitment again (idempotent): `audit-job` recorded the job before sending it, so a
-    // connection lost right then leaves a job the coordinator never saw committed.
-    RETURN_IF_ERROR(client->CommitCanaries(audit_job->release_id, audit_job->commitment));
+    // Model-only: the canaries are in the model's training data, and nothing else is read.
+    RETURN_IF_ERROR(CarryCanaries(
+        *audit_job, *submission.ledger, *prepared.bundle.schema,
+        model_only ? nullptr : &prepared.table->table,
+        model_only ? CanaryPlacement::kModelOnly : CanaryPlacement::kRevealedRows));
+    prepared.rows = prepared.table->table.num_rows();
   }
 
-  // 3. The site's own ledger first, then the coordinator's.
   // A DP-trained model's epsilon is paid once per model, identified by the SHA-256 of its
   // published form (what codes mode ships; the coordinator can check it).
   ASSIGN_OR_RETURN(const std::string published, model::PublishedModelBytes(prepared.bundle));
@@ -155,73 +277,65 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
     return absl::InvalidArgumentError("the published decoder (" + std::to_string(published.size()) +
                                       " bytes) is larger than a protocol message may be");
   }
-  const std::string model_sha = privacy::Sha256Hex(published);
-  int64_t model_charge = 0;
+  PlannedRelease plan;
+  plan.mode = request.mode;
+  plan.rows = prepared.rows;
+  plan.charge_micros = prepared.charge_micros;
+  plan.model_private = prepared.bundle.model_private;
+  plan.model_sha256 = privacy::Sha256Hex(published);
   if (prepared.bundle.model_private) {
-    ASSIGN_OR_RETURN(model_charge, privacy::EpsilonToChargeMicros(prepared.bundle.model_epsilon));
+    ASSIGN_OR_RETURN(plan.model_charge_micros,
+                     privacy::EpsilonToChargeMicros(prepared.bundle.model_epsilon));
+    plan.model_delta = prepared.bundle.model_delta;
   }
-  ASSIGN_OR_RETURN(const int64_t local_charge,
-                   ledger->BeginRelease(summary.release_id, dataset, summary.charge_micros,
-                                        model_sha, model_charge, limit->second));
-  protocol::Reserve reserve{summary.release_id,
-                            dataset,
-                            summary.charge_micros,
-                            summary.rows,
-                            ReleaseModeName(request.mode),
-                            prepared.bundle.model_private};
-  reserve.model_sha256 = model_sha;
-  reserve.model_epsilon_micros = model_charge;
-  reserve.model_delta = prepared.bundle.model_private ? prepared.bundle.model_delta : 0;
-  reserve.relation = protocol::NeighbouringRelation::kReplaceOne;
-  const privacy::MetricMechanismParams& mechanism = prepared.mechanism->params();
-  reserve.mechanism = {mechanism.metric == privacy::NoiseMetric::kL1 ? protocol::NoiseMetric::kL1
-                                                                     : protocol::NoiseMetric::kL2,
-                       mechanism.epsilon_per_unit, mechanism.clip_radius,
-                       mechanism.grid_exponent.value_or(0),
-                       static_cast<uint32_t>(mechanism.dimension)};
-  auto reserved = client->Reserve(reserve);
-  if (!reserved.ok()) {
-    // Refused before any noise was drawn: nothing left the site, the local charge is returned.
-    // A lost connection leaves the outcome unknown: ResumePending settles it.
-    if (reserved.status().code() != absl::StatusCode::kUnavailable &&
-        reserved.status().code() != absl::StatusCode::kDeadlineExceeded) {
-      RETURN_IF_ERROR(ledger->SetState(summary.release_id, "refused"));
-    }
-    return reserved.status();
-  }
-  summary.coordinator_remaining_micros = reserved->remaining_micros;
-  summary.charged_micros = reserved->charged_micros;
-  if (reserved->charged_micros != local_charge) {
-    // Both ledgers keep their own (conservative) record; a difference is worth a look.
-    spdlog::warn("release {}: the coordinator charged {} micro-epsilon, this site's ledger {}",
-                 summary.release_id, reserved->charged_micros, local_charge);
-  }
-  RETURN_IF_ERROR(ledger->SetState(summary.release_id, "reserved"));
+  if (prepared.mechanism) plan.mechanism = prepared.mechanism->params();
+  plan.schema = &*prepared.bundle.schema;
+  plan.guarantee = prepared.guarantee.Describe();
+  plan.generate = [&]() -> absl::StatusOr<int64_t> {
+    ASSIGN_OR_RETURN(const ReleaseSummary generated, GenerateRelease(request, prepared, rng));
+    return generated.rows;
+  };
+  return SubmitPlanned(plan, submission, kit, dataset, rng, options, max_chunks);
+}
 
-  // 4. Only now: draw the noise and persist the result before anything is sent. The session
-  // is closed meanwhile (generation can outlast the coordinator's idle deadline) and dialled
-  // again for the upload.
-  client.reset();
-  ASSIGN_OR_RETURN(const ReleaseSummary generated, GenerateRelease(request, prepared, rng));
-  ASSIGN_OR_RETURN(const std::string rows, SpoolRows(summary.spool_path));
-  const LocalRelease local{summary.release_id,
-                           dataset,
-                           summary.charge_micros,
-                           "generated",
-                           summary.spool_path,
-                           privacy::Sha256Hex(rows),
-                           generated.rows,
-                           static_cast<int64_t>(options.chunk_bytes),
-                           ReleaseModeName(request.mode)};
-  RETURN_IF_ERROR(ledger->MarkGenerated(local));
-  spdlog::info("release {} generated and spooled ({} rows); uploading", summary.release_id,
-               generated.rows);
-
-  // 5. Upload and commit.
-  ASSIGN_OR_RETURN(
-      client, CoordinatorClient::Connect(kit, options, [&rng] { return rng.UniformOpen01(); }));
-  RETURN_IF_ERROR(UploadAndCommit(*client, *ledger, local, max_chunks, summary.committed));
-  return summary;
+absl::StatusOr<SubmitSummary> SubmitMarginalSynthesis(MarginalSynthesisRequest request,
+                                                      const std::string& audit_job_id,
+                                                      const SiteKit& kit,
+                                                      const std::string& dataset,
+                                                      privacy::RandomSource& rng,
+                                                      const ClientOptions& options,
+                                                      int max_chunks) {
+  ASSIGN_OR_RETURN(Submission submission, BeginSubmission(kit, dataset, audit_job_id, rng));
+  request.output = submission.spool_path;
+  request.formula_cells = data::FormulaCells::kKeep;
+  // 1. Prepare: read, bound contributions, fix epsilon and delta (nothing measured yet).
+  ASSIGN_OR_RETURN(PreparedMarginalSynthesis prepared, PrepareMarginalSynthesis(request, rng));
+  if (submission.audit_job) {
+    // The canaries join the records the marginals are measured on; no output row is theirs.
+    RETURN_IF_ERROR(CarryCanaries(*submission.audit_job, *submission.ledger, prepared.schema,
+                                  &prepared.input.table, CanaryPlacement::kModelOnly));
+  }
+  PlannedRelease plan;
+  plan.mode = ReleaseMode::kModelOnly;
+  plan.rows = prepared.RowsToSample(request);
+  plan.charge_micros = 0;  // every output row is the model's sample
+  plan.model_private = true;
+  // A marginal model is fitted for this release and used by no other: it is identified by the
+  // release, so its epsilon is charged exactly once, here.
+  plan.model_sha256 = privacy::Sha256Hex("fedsyn marginal model of release " +
+                                         submission.release_id);
+  plan.model_charge_micros = prepared.charge_micros;
+  plan.model_delta = prepared.delta;
+  plan.schema = &prepared.schema;
+  plan.guarantee = "eps_total = " + privacy::FormatMicros(prepared.charge_micros) +
+                   ", delta " + absl::StrFormat("%.3g", prepared.delta) +
+                   " (marginal generator; no per-record part)";
+  plan.generate = [&]() -> absl::StatusOr<int64_t> {
+    ASSIGN_OR_RETURN(const MarginalSynthesisSummary generated,
+                     GenerateMarginalSynthesis(request, prepared, rng));
+    return generated.rows;
+  };
+  return SubmitPlanned(plan, submission, kit, dataset, rng, options, max_chunks);
 }
 
 absl::StatusOr<int> ResumePending(const SiteKit& kit, const ClientOptions& options,

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "site_agent/coordinator_client.h"
+#include "site_agent/marginal_release.h"
 #include "site_agent/pipeline.h"
 #include "site_agent/site_kit.h"
 
@@ -26,7 +27,7 @@ struct SubmitSummary {
   int64_t charged_micros = 0;  // what the coordinator charged: release + model on its first use
   int64_t rows = 0;
   int64_t coordinator_remaining_micros = 0;
-  Guarantee guarantee;
+  std::string guarantee;  // one line, as in the manifest
   std::string spool_path;
   bool committed = false;
 };
@@ -38,6 +39,19 @@ struct SubmitSummary {
 absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKit& kit,
                                             const std::string& dataset, privacy::RandomSource& rng,
                                             const ClientOptions& options, int max_chunks = -1);
+
+// The marginal generator into the federation (marginal_release.h), in the same order: the
+// release is model-only (no epsilon of its own; its model's epsilon and delta are the fit's,
+// charged once) and its rows are samples. With `audit_job_id`, the job's included canaries join
+// the measured records (no positions are revealed: no output row is theirs). `request.output`
+// is ignored: outputs go to the kit's spool.
+absl::StatusOr<SubmitSummary> SubmitMarginalSynthesis(MarginalSynthesisRequest request,
+                                                      const std::string& audit_job_id,
+                                                      const SiteKit& kit,
+                                                      const std::string& dataset,
+                                                      privacy::RandomSource& rng,
+                                                      const ClientOptions& options,
+                                                      int max_chunks = -1);
 
 // Finishes every release that was persisted but not committed; settles releases interrupted
 // before their noise was persisted (refused if the coordinator never reserved them,

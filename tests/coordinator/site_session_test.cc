@@ -346,14 +346,64 @@ TEST_F(SiteSessionTest, RefusesBadReservations) {
   EXPECT_EQ(std::get<p::Reserved>(granted).charged_micros, 3'000'000);
 }
 
+// A model-only release (a DP model's samples: the marginal generator, a VAE's prior) claims its
+// model's epsilon and nothing of its own: no release charge, no mechanism, a private model.
+TEST_F(SiteSessionTest, ModelOnlyReleasesChargeTheirModelOnceAndNothingElse) {
+  SiteSession session = Greeted("va");
+  auto model_only = [](const std::string& id, const std::string& model) {
+    p::Reserve r{id, "heart", 0, 50, "model-only", true};
+    r.relation = p::NeighbouringRelation::kReplaceOne;
+    r.model_sha256 = model;
+    r.model_epsilon_micros = 1'500'000;
+    r.model_delta = 1e-6;
+    return r;
+  };
+  struct Refused {
+    const char* why;
+    p::Reserve reserve;
+    const char* message;
+  };
+  std::vector<Refused> refused;
+  refused.push_back({"a release charge", model_only("m1", "aa"), "charges no epsilon of its own"});
+  refused.back().reserve.charge_micros = 1;
+  refused.push_back({"a mechanism", model_only("m1", "aa"), "states no mechanism"});
+  refused.back().reserve.mechanism = {p::NoiseMetric::kL2, 1.0, 3.0, -11, 8};
+  refused.push_back({"a non-private model", model_only("m1", "aa"), "differential privacy"});
+  refused.back().reserve.model_private = false;
+  refused.push_back({"no model epsilon", model_only("m1", "aa"), "positive epsilon"});
+  refused.back().reserve.model_epsilon_micros = 0;
+  for (const Refused& r : refused) {
+    const p::Error error = ErrorOf(session.Handle(r.reserve));
+    EXPECT_THAT(error.message, HasSubstr(r.message)) << r.why;
+  }
+  // Another mode may not skip its own charge.
+  EXPECT_THAT(ErrorOf(session.Handle(Stated(p::Reserve{"m1", "heart", 0, 1, "synthetic", false})))
+                  .message,
+              HasSubstr("positive charge"));
+  EXPECT_TRUE(storage_->ListReleases()->empty());
+
+  const auto first = session.Handle(model_only("m1", "model-a"));
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(first)) << ErrorOf(first).message;
+  EXPECT_EQ(std::get<p::Reserved>(first).charged_micros, 1'500'000) << "the model's epsilon";
+  const auto again = session.Handle(model_only("m2", "model-a"));
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(again));
+  EXPECT_EQ(std::get<p::Reserved>(again).charged_micros, 0)
+      << "more samples of a paid-for model are free";
+  EXPECT_EQ((**storage_->GetRelease("m1")).mechanism, "");
+  // Its rows are records of the federation schema, validated as synthetic rows are.
+  EXPECT_EQ(ErrorOf(session.Handle(p::UploadChunk{"m1", 0, "0.5,-1,0.25\n"})).code,
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(SiteSessionTest, CodesModeTakesItsCheckedDecoderFirstThenValidatesEveryCode) {
   const data::Schema& schema = config_.datasets[0].schema;
   const std::string decoder = PublishedDecoder(schema, /*model_private=*/true, 4);
   // Room for the six reservations below (each model pays its epsilon once).
   ASSERT_TRUE(storage_->SetLimit("cleveland", "heart", 20'000'000).ok());
   SiteSession session = Greeted("cleveland");
-  auto reserve_codes = [&](const std::string& id, const std::string& model) {
+  auto reserve_codes = [&](const std::string& id, const std::string& model, uint32_t k = 4) {
     p::Reserve r = Stated(p::Reserve{id, "heart", 1'000'000, 2, "codes", true});
+    r.mechanism.latent_dim = k;
     r.model_sha256 = privacy::Sha256Hex(model);
     r.model_epsilon_micros = 1'000'000;
     return session.Handle(r);
@@ -397,7 +447,13 @@ TEST_F(SiteSessionTest, CodesModeTakesItsCheckedDecoderFirstThenValidatesEveryCo
   const p::Error elsewhere = ErrorOf(session.Handle(p::UploadModel{"r6", adult}));
   EXPECT_EQ(elsewhere.code, absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(elsewhere.message, HasSubstr("not trained for dataset heart"));
-  for (const char* refused : {"r3", "r4", "r5", "r6"}) {
+  // A decoder of another latent dimension than the reserved mechanism's: the codes would not be
+  // that mechanism's output, so its epsilon would not describe them.
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(reserve_codes("r7", decoder, 8)));
+  const p::Error other_k = ErrorOf(session.Handle(p::UploadModel{"r7", decoder}));
+  EXPECT_EQ(other_k.code, absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(other_k.message, HasSubstr("latent dimension (4) differs"));
+  for (const char* refused : {"r3", "r4", "r5", "r6", "r7"}) {
     EXPECT_FALSE(storage_->ModelBytes((*storage_->GetRelease(refused))->model_sha256)->has_value())
         << refused;
   }
