@@ -166,11 +166,13 @@ void Show(const AdminResponse& response, bool json) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : *releases) {
       rows.push_back({r.release_id, r.site_id, r.dataset, r.state, Eps(r.charge_micros),
-                      std::to_string(r.rows), r.mode, r.model_private ? "DP-SGD" : "NOT PRIVATE",
+                      std::to_string(r.rows), r.mode, r.model_private ? "private" : "NOT PRIVATE",
                       r.audit + (r.approved ? " (approved)" : ""), When(r.created_unix)});
     }
-    PrintTable({"RELEASE", "SITE", "DATASET", "STATE", "EPSILON", "ROWS", "MODE", "MODEL", "AUDIT",
-                "CREATED"},
+    // EPSILON is the release's own charge; a private model's epsilon is charged once, on its
+    // first release (`budgets` shows the total spent).
+    PrintTable({"RELEASE", "SITE", "DATASET", "STATE", "RELEASE EPSILON", "ROWS", "MODE", "MODEL",
+                "AUDIT", "CREATED"},
                rows);
   }
 }

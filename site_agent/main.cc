@@ -23,6 +23,7 @@
 #include "site_agent/marginal_release.h"
 #include "site_agent/pipeline.h"
 #include "site_agent/submit.h"
+#include "site_agent/utility_check.h"
 
 namespace {
 
@@ -54,6 +55,9 @@ struct CliState {
   std::string generator = "marginals";
   fedsyn::site::MarginalSynthesisRequest marginals;
   double marginal_delta = 0;
+  // utility
+  fedsyn::site::UtilityCheckRequest utility;
+  std::string utility_json;
   // evaluate
   fedsyn::site::EvaluateRequest evaluate;
   std::string evaluate_target = "mlp", evaluate_out;
@@ -348,6 +352,44 @@ int DoMarginalSynthesis(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSourc
   return fedsyn::base::kExitOk;
 }
 
+int DoSubmit(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {
+  // The options first (exit 3 for a wrong combination), then the kit.
+  const bool marginals = cmd->count("--generator") > 0 ? s.generator == "marginals"
+                                                       : s.release.model_path.empty();
+  if (marginals) {
+    if (absl::Status st = ResolveMarginalOptions(cmd, s, s.release.input_csv); !st.ok())
+      return Fail(st);
+  } else {
+    if (s.release.model_path.empty()) {
+      return Fail(absl::InvalidArgumentError("--generator vae needs --model (a trained VAE)"));
+    }
+    for (const char* marginal_only : {"--epsilon", "--delta", "--rows", "--schema"}) {
+      if (cmd->count(marginal_only) > 0) {
+        return Fail(absl::InvalidArgumentError(std::string(marginal_only) +
+                                               " belongs to --generator marginals"));
+      }
+    }
+    ResolveReleaseOptions(cmd, s);
+    if (absl::Status st = CheckMechanismOptions(cmd, s); !st.ok()) return Fail(st);
+  }
+  auto kit = fedsyn::site::LoadSiteKit(s.site_kit);
+  if (!kit.ok()) return Fail(kit.status());
+  auto summary = marginals ? fedsyn::site::SubmitMarginalSynthesis(
+                                 s.marginals, s.release.audit_job, *kit, s.dataset, secure, {})
+                           : fedsyn::site::SubmitRelease(s.release, *kit, s.dataset, secure, {});
+  if (!summary.ok()) return Fail(summary.status());
+  std::printf(
+      "release %s committed (%s): %lld rows, charged %s epsilon, %s remaining at the "
+      "coordinator\n",
+      summary->release_id.c_str(), marginals ? "marginals, model-only" : s.mode.c_str(),
+      static_cast<long long>(summary->rows),
+      fedsyn::privacy::FormatMicros(summary->charged_micros).c_str(),
+      fedsyn::privacy::FormatMicros(summary->coordinator_remaining_micros).c_str());
+  std::printf("guarantee: %s\n", summary->guarantee.c_str());
+  std::printf("spooled output (site only): %s\n", summary->spool_path.c_str());
+  return fedsyn::base::kExitOk;
+}
+
 void AddEvaluateOptions(CLI::App* cmd, CliState& s) {
   fedsyn::site::EvaluateRequest& e = s.evaluate;
   cmd->add_option("--input", e.input_csvs, "CSV file(s) of records, pooled (tables)")
@@ -505,6 +547,25 @@ int main(int argc, char** argv) {
       "evaluate",
       "membership-inference and utility experiment on this site's records (aggregates only)");
   AddEvaluateOptions(evaluate, s);
+  CLI::App* utility = app.add_subcommand(
+      "utility",
+      "what a synthetic table is good for: a classifier trained on it, tested on held-out real "
+      "rows, beside the same classifier trained on real rows; marginal distances; values at bounds");
+  utility->add_option("--synthetic", s.utility.synthetic_csv,
+                      "synthetic CSV as fedsyn writes it (header line; a release or an export)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  utility->add_option("--real", s.utility.real_csvs, "real training rows (CSV as the schema says)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  utility->add_option("--test", s.utility.test_csvs,
+                      "held-out real rows no generator saw (CSV as the schema says)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  utility->add_option("--schema", s.utility.schema_path, "schema of the three (its label is probed)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  utility->add_option("--json", s.utility_json, "also write the figures as JSON here");
   CLI::App* resume =
       app.add_subcommand("resume", "finish uploads interrupted by a crash or a lost connection");
   resume->add_option("--site-kit", s.site_kit, "site.toml from the site kit")
@@ -549,6 +610,25 @@ int main(int argc, char** argv) {
   }
   if (*train) return DoTrain(train, s, secure);
   if (*evaluate) return DoEvaluate(s, secure);
+  if (*utility) {
+    auto check = fedsyn::site::CheckUtility(s.utility);
+    if (!check.ok()) return Fail(check.status());
+    if (!s.utility_json.empty()) {
+      if (absl::Status st = fedsyn::data::WriteFileAtomically(s.utility_json,
+                                                              check->ToJson().dump(1) + "\n");
+          !st.ok()) {
+        return Fail(st);
+      }
+    }
+    std::printf("%s\n", check->Headline().c_str());
+    std::printf(
+        "marginals: 1-way TVD mean %.3f (max %.3f), 2-way TVD mean %.3f (max %.3f); values at a "
+        "declared bound: worst excess over 2x real + 1%% of rows %.3f\n",
+        check->synthetic.mean_tvd_1way, check->synthetic.max_tvd_1way,
+        check->synthetic.mean_tvd_2way, check->synthetic.max_tvd_2way,
+        check->synthetic.worst_bound_excess);
+    return fedsyn::base::kExitOk;
+  }
   if (*release) {
     ResolveReleaseOptions(release, s);
     if (absl::Status st = CheckMechanismOptions(release, s); !st.ok()) return Fail(st);
@@ -583,50 +663,16 @@ int main(int argc, char** argv) {
         job->release_id.c_str(), s.site_kit.c_str(), job->release_id.c_str());
     return fedsyn::base::kExitOk;
   }
-  if (*submit || *resume) {
+  if (*resume) {
     auto kit = fedsyn::site::LoadSiteKit(s.site_kit);
     if (!kit.ok()) return Fail(kit.status());
-    if (*resume) {
-      auto committed =
-          fedsyn::site::ResumePending(*kit, {}, [&secure] { return secure.UniformOpen01(); });
-      if (!committed.ok()) return Fail(committed.status());
-      std::printf("resumed: %d release(s) committed\n", *committed);
-      return fedsyn::base::kExitOk;
-    }
-    const bool marginals = submit->count("--generator") > 0 ? s.generator == "marginals"
-                                                              : s.release.model_path.empty();
-    absl::StatusOr<fedsyn::site::SubmitSummary> summary;
-    if (marginals) {
-      if (absl::Status st = ResolveMarginalOptions(submit, s, s.release.input_csv); !st.ok())
-        return Fail(st);
-      summary = fedsyn::site::SubmitMarginalSynthesis(s.marginals, s.release.audit_job, *kit,
-                                                      s.dataset, secure, {});
-    } else {
-      if (s.release.model_path.empty()) {
-        return Fail(absl::InvalidArgumentError("--generator vae needs --model (a trained VAE)"));
-      }
-      for (const char* marginal_only : {"--epsilon", "--delta", "--rows", "--schema"}) {
-        if (submit->count(marginal_only) > 0) {
-          return Fail(absl::InvalidArgumentError(std::string(marginal_only) +
-                                                 " belongs to --generator marginals"));
-        }
-      }
-      ResolveReleaseOptions(submit, s);
-      if (absl::Status st = CheckMechanismOptions(submit, s); !st.ok()) return Fail(st);
-      summary = fedsyn::site::SubmitRelease(s.release, *kit, s.dataset, secure, {});
-    }
-    if (!summary.ok()) return Fail(summary.status());
-    std::printf(
-        "release %s committed (%s): %lld rows, charged %s epsilon, %s remaining at the "
-        "coordinator\n",
-        summary->release_id.c_str(), marginals ? "marginals, model-only" : s.mode.c_str(),
-        static_cast<long long>(summary->rows),
-        fedsyn::privacy::FormatMicros(summary->charged_micros).c_str(),
-        fedsyn::privacy::FormatMicros(summary->coordinator_remaining_micros).c_str());
-    std::printf("guarantee: %s\n", summary->guarantee.c_str());
-    std::printf("spooled output (site only): %s\n", summary->spool_path.c_str());
+    auto committed =
+        fedsyn::site::ResumePending(*kit, {}, [&secure] { return secure.UniformOpen01(); });
+    if (!committed.ok()) return Fail(committed.status());
+    std::printf("resumed: %d release(s) committed\n", *committed);
     return fedsyn::base::kExitOk;
   }
+  if (*submit) return DoSubmit(submit, s, secure);
   if (*synthesize) {
     if (s.generator == "marginals") return DoMarginalSynthesis(synthesize, s, secure);
     if (synthesize->count("--epsilon") + synthesize->count("--delta") +

@@ -34,6 +34,7 @@ absl::StatusOr<PreparedMarginalSynthesis> PrepareMarginalSynthesis(
                    BoundContributions(prepared.input, prepared.schema, secure));
   if (units.count < 1) return absl::InvalidArgumentError("the input has no records");
   prepared.rows_dropped = units.rows_dropped;
+  prepared.input_rows = prepared.input.table.num_rows();
   ASSIGN_OR_RETURN(prepared.delta,
                    privacy::ResolveDelta(request.delta, units.count, &prepared.delta_warning));
   ASSIGN_OR_RETURN(prepared.charge_micros, privacy::EpsilonToChargeMicros(request.epsilon));

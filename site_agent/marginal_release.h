@@ -56,10 +56,10 @@ struct PreparedMarginalSynthesis {
   double delta = 0;
   std::string delta_warning;
   int64_t charge_micros = 0;  // the epsilon, rounded up
-  // As many as requested, or (request.rows 0) as the input has rows when sampled: call after
-  // every row has joined `input` (an audit's canaries).
+  int64_t input_rows = 0;     // the site's rows (before an audit's canaries join them)
+  // As many as requested, or (request.rows 0) as the site's input has rows.
   int64_t RowsToSample(const MarginalSynthesisRequest& request) const {
-    return request.rows > 0 ? request.rows : input.table.num_rows();
+    return request.rows > 0 ? request.rows : input_rows;
   }
 };
 absl::StatusOr<PreparedMarginalSynthesis> PrepareMarginalSynthesis(

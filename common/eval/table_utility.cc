@@ -47,8 +47,8 @@ absl::StatusOr<LabelledData> OneHotLabelledData(const synth::Discretizer& discre
   if (!codes.ok()) return codes.status();
   const int label = discretizer.label_attribute();
   const auto& attributes = discretizer.attributes();
-  if (label < 0 || attributes[static_cast<size_t>(label)].size != 2) {
-    return absl::InvalidArgumentError("the utility probe needs a binary label");
+  if (label < 0 || attributes[static_cast<size_t>(label)].size < 2) {
+    return absl::InvalidArgumentError("the utility probe needs a label of two or more categories");
   }
   std::vector<int> offset(attributes.size(), 0);
   int width = 0;
@@ -64,7 +64,7 @@ absl::StatusOr<LabelledData> OneHotLabelledData(const synth::Discretizer& discre
     for (size_t a = 0; a < attributes.size(); ++a) {
       const int32_t code = (*codes)[a][r];
       if (static_cast<int>(a) == label) {
-        out.labels[r] = code;
+        out.labels[r] = code == 0 ? 0 : 1;  // the first category against the rest
       } else {
         out.features.Row(static_cast<int64_t>(r))[offset[a] + code] = 1.0f;
       }
@@ -112,6 +112,19 @@ absl::StatusOr<TableUtility> MeasureTableUtility(const data::Table& synthetic,
 
   auto discretizer = synth::Discretizer::FromSchema(schema, kDistanceBins);
   if (!discretizer.ok()) return discretizer.status();
+  {
+    auto reference_labels = OneHotLabelledData(*discretizer, reference);
+    if (!reference_labels.ok()) return reference_labels.status();
+    auto test_labels = OneHotLabelledData(*discretizer, test);
+    if (!test_labels.ok()) return test_labels.status();
+    const auto positives = std::count(reference_labels->labels.begin(),
+                                      reference_labels->labels.end(), 1);
+    const int majority = 2 * positives >= static_cast<int64_t>(reference_labels->labels.size());
+    out.majority_accuracy =
+        static_cast<double>(
+            std::count(test_labels->labels.begin(), test_labels->labels.end(), majority)) /
+        static_cast<double>(test_labels->labels.size());
+  }
   auto real_codes = discretizer->Encode(reference);
   if (!real_codes.ok()) return real_codes.status();
   auto synthetic_codes = discretizer->Encode(synthetic);

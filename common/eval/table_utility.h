@@ -24,6 +24,8 @@ struct BoundShare {
 struct TableUtility {
   double accuracy = 0;  // logistic regression trained on synthetic, tested on real
   double auc = 0;       // ROC AUC of its probabilities on the real test rows
+  // Always predicting the reference rows' majority label, on the test rows.
+  double majority_accuracy = 0;
   double mean_tvd_1way = 0, max_tvd_1way = 0;
   double mean_tvd_2way = 0, max_tvd_2way = 0;
   std::vector<BoundShare> bounds;  // numeric columns
@@ -33,7 +35,9 @@ struct TableUtility {
 };
 
 // `reference` is the real table the marginal distances compare to (the training file); `test`
-// the held-out real rows the classifier is scored on. The schema needs a binary label.
+// the held-out real rows the classifier is scored on. The schema needs a label; one of more than
+// two categories is probed as its first category against the rest (Heart: no disease against
+// any degree of it).
 absl::StatusOr<TableUtility> MeasureTableUtility(const data::Table& synthetic,
                                                  const data::Table& reference,
                                                  const data::Table& test,

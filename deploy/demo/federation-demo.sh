@@ -2,18 +2,20 @@
 # The federation demo on one machine: a demo CA and four hospital site kits in a fresh folder,
 # the coordinator and the four UCI Heart Disease hospital agents on 127.0.0.1, one audited
 # release per site (100 canaries each, docs/audits.md), the coordinator's audit run and its
-# reports, the dashboard's status table, and the pooled export of the releases that passed.
-# Stops the coordinator on exit and on Ctrl-C.
+# reports, the dashboard's status table, the pooled export of the releases that passed, and one
+# line on what the pooled data is good for. Stops the coordinator on exit and on Ctrl-C.
 #
-#   federation-demo.sh OUT_DIR [EPOCHS]      (binaries from $FEDSYN_BUILD_DIR or ./build)
+#   federation-demo.sh OUT_DIR [EPSILON]     (binaries from $FEDSYN_BUILD_DIR or ./build)
 #
-# Each hospital trains its VAE with DP-SGD (epsilon 3 replace-one, delta the default
-# min(1e-6, 1/(10n))), so every
-# release states an end-to-end guarantee: model epsilon (charged once) + release epsilon.
+# Each hospital keeps every 5th record aside (the held-out real rows the pooled data is judged
+# on; they are never released) and releases the rest through the marginal generator — the best
+# honest configuration measured on Adult (docs/results/utility-adult.md): a private graphical
+# model of noisy marginals at EPSILON (default 3; replace-one, delta min(1e-6, 1/(10n))), sampled
+# as many rows as the hospital's input. That epsilon is each release's whole guarantee.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 out="${1:?output folder}"
-epochs="${2:-20}"
+epsilon="${2:-3}"
 build="${FEDSYN_BUILD_DIR:-$root/build}"
 agent="$build/site_agent/fedsyn-agent"
 coordinator="$build/coordinator/fedsyn-coordinator"
@@ -85,29 +87,26 @@ for site in "${sites[@]}"; do
   presence_pids+=($!)
 done
 
-echo "== each hospital opens a canary audit job, then trains its model with DP-SGD on its records"
-echo "   plus the canaries it secretly chose to include"
+echo "== each hospital keeps every 5th record aside (never released: the held-out test rows) and"
+echo "   opens a canary audit job: its secretly included canaries join the records it measures"
+mkdir -p "$out/records" "$out/heldout"
 declare -A job
 for site in "${sites[@]}"; do
   kit="$out/pki/sites/$site/site.toml"
+  awk 'NR % 5 != 0' "$demo/processed.$site.data" > "$out/records/$site.csv"
+  awk 'NR % 5 == 0' "$demo/processed.$site.data" > "$out/heldout/$site.csv"
   "$agent" --log-level warn audit-job --site-kit "$kit" --dataset heart > "$out/$site.audit-job.log"
   job[$site]=$(sed -n 's/^audit job \([^:]*\):.*/\1/p' "$out/$site.audit-job.log")
-  "$agent" --log-level warn train --input "$demo/processed.$site.data" --schema "$demo/heart_disease.schema.toml" \
-    --audit-job "${job[$site]}" --site-kit "$kit" \
-    --model-out "$out/$site.model" --epochs "$epochs" --dp-epsilon 3 --dp-batch-size 32 \
-    > "$out/$site.train.log"
-  echo "   $site: $(head -n 1 "$out/$site.audit-job.log"); $(tail -n 1 "$out/$site.train.log")"
+  echo "   $site: $(head -n 1 "$out/$site.audit-job.log")"
 done
 
-echo "== the four agents release into the federation at once (va sends noised codes + its DP decoder)"
+echo "== the four agents release into the federation at once: each fits a private marginal model at"
+echo "   epsilon $epsilon to its records and sends samples of it"
 pids=()
 for site in "${sites[@]}"; do
-  mode=synthetic
-  [ "$site" = va ] && mode=codes
   "$agent" --log-level warn submit --site-kit "$out/pki/sites/$site/site.toml" --dataset heart \
-    --model "$out/$site.model" --input "$demo/processed.$site.data" --mode "$mode" \
-    --audit-job "${job[$site]}" \
-    --epsilon-d 1.0 --clip-radius 3.0 > "$out/$site.submit.log" 2>&1 &
+    --generator marginals --input "$out/records/$site.csv" --schema "$demo/heart_disease.schema.toml" \
+    --epsilon "$epsilon" --audit-job "${job[$site]}" > "$out/$site.submit.log" 2>&1 &
   pids+=($!)
 done
 failed=0
@@ -131,4 +130,10 @@ echo
 "$coordinator" --log-level warn export --config "$out/coordinator.toml" --dataset heart \
   --out "$out/pooled.csv" --with-site-column
 echo "Pooled synthetic data: $out/pooled.csv"
+echo
+echo "== what the pooled data is good for, judged on the held-out real records"
+cut -d, -f2- "$out/pooled.csv" > "$out/pooled-records.csv"   # without the site column
+"$agent" --log-level warn utility --synthetic "$out/pooled-records.csv" \
+  --real "$out"/records/*.csv --test "$out"/heldout/*.csv \
+  --schema "$demo/heart_disease.schema.toml" --json "$out/utility.json"
 exit "$failed"

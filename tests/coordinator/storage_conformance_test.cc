@@ -362,6 +362,33 @@ TEST_P(StorageConformance, RevealedPositionsMustBeThoseTheCommittedSaltDetermine
   }
 }
 
+// A model-only release's canaries trained its model: no row of it is theirs, so its reveal names
+// no positions, and the rows the salt would pick are not canary rows.
+TEST_P(StorageConformance, AModelOnlyReleasesRevealNamesNoPositions) {
+  const std::string bits = "01", salt = std::string(64, 'd');
+  const std::string salted = privacy::JoinPositions(privacy::CanaryPositions(salt, 5, 2));
+  for (const std::string id : {"m1", "m2"}) {
+    AuditRecord audit{id, "cleveland", "heart", "1\n2\n3\n4\n", 4};
+    ASSERT_TRUE(storage_->IssueAudit(audit).ok());
+    ASSERT_TRUE(storage_->CommitAudit("cleveland", id, privacy::Commitment(bits, salt)).ok());
+    ReservationRequest request = Request(id, 0);
+    request.mode = kModelOnlyMode;
+    request.model_private = true;
+    request.model_sha256 = "model-" + id;
+    request.model_charge_micros = 500'000;
+    ASSERT_TRUE(storage_->Reserve(request)->granted);
+    ASSERT_TRUE(storage_->AppendChunk("cleveland", id, 0, "a\nb\nc\nd\ne\n", 5).ok());
+    ASSERT_TRUE(storage_->MarkCommitted("cleveland", id, "h").ok());
+  }
+  EXPECT_EQ(storage_->RevealAudit("cleveland", "m1", bits, salt, salted).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*storage_->GetAudit("m1"))->state, AuditState::kInvalid);
+  ASSERT_TRUE(storage_->RevealAudit("cleveland", "m2", bits, salt, "").ok());
+  const AuditRecord revealed = **storage_->GetAudit("m2");
+  EXPECT_EQ(revealed.state, AuditState::kRevealed);
+  EXPECT_TRUE(ReleasedCanaryRows(**storage_->GetRelease("m2"), revealed).empty());
+}
+
 TEST_P(StorageConformance, VerdictsNeedARevealAndApprovalsAreRecordedOnce) {
   ASSERT_TRUE(storage_->Reserve(Request("r1", 1'000'000))->granted);
   EXPECT_EQ(storage_->Approve({"r1", "alice", "checked by hand", 7}).code(),

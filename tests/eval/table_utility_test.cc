@@ -59,6 +59,37 @@ TEST(TableUtility, ScoresRealCopiesAsPerfectAndCatchesBoundsAndShifts) {
   EXPECT_LT(wrong->auc, 0.1);
 }
 
+// A label of more than two categories is probed as its first category against the rest (Heart:
+// no disease against any degree of it); the majority class is the reference's.
+TEST(TableUtility, ProbesAManyCategoryLabelAsItsFirstCategoryAgainstTheRest) {
+  auto schema = data::Schema::Parse(R"(
+[dataset]
+name = "u"
+label = "y"
+[[column]]
+name = "x"
+type = "integer"
+min = 0
+max = 100
+[[column]]
+name = "y"
+type = "categorical"
+categories = ["none", "mild", "severe"]
+)",
+                                    "u3");
+  ASSERT_TRUE(schema.ok()) << schema.status();
+  data::Table real;  // x < 30: none (30% of rows); above: mild or severe alike
+  for (int i = 0; i < 400; ++i) {
+    const double x = i % 100;
+    real.rows.push_back({x, x < 30 ? 0.0 : (i % 2 == 0 ? 1.0 : 2.0)});
+  }
+  auto same = MeasureTableUtility(real, real, real, *schema);
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_GT(same->accuracy, 0.95) << "x separates none from the rest";
+  EXPECT_GT(same->auc, 0.99);
+  EXPECT_NEAR(same->majority_accuracy, 0.7, 1e-9) << "'not none' is the majority";
+}
+
 TEST(TableUtility, RefusesEmptyTables) {
   const data::Schema schema = Schema();
   EXPECT_FALSE(MeasureTableUtility(data::Table{}, Rows(false), Rows(false), schema).ok());

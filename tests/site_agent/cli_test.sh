@@ -185,6 +185,26 @@ expect vae_needs_mechanism 3 "$agent" synthesize --generator vae \
   --input "$heart/processed.cleveland.data" --schema "$heart/heart_disease.schema.toml" \
   --out "$scratch/m3.csv"
 expect_text vae_needs_mechanism err "needs --epsilon-d and --clip-radius"
+# utility: the marginal release scored on another hospital's records; clear errors otherwise.
+expect utility 0 "$agent" utility --synthetic "$scratch/m.csv" \
+  --real "$heart/processed.cleveland.data" --test "$heart/processed.hungarian.data" \
+  --schema "$heart/heart_disease.schema.toml" --json "$scratch/utility.json"
+expect_text utility out "predicts 'num' on 294 held-out real rows with accuracy 0\.[0-9]*, AUC 0\.[0-9]*"
+expect_text utility out "2-way TVD mean 0\.[0-9]*"
+grep -q '"trained_on_real"' "$scratch/utility.json" || { echo "FAIL utility: JSON"; failures=$((failures + 1)); }
+expect utility_not_synthetic 3 "$agent" utility --synthetic "$heart/processed.va.data" \
+  --real "$heart/processed.cleveland.data" --test "$heart/processed.hungarian.data" \
+  --schema "$heart/heart_disease.schema.toml"
+expect utility_missing_test 2 "$agent" utility --synthetic "$scratch/m.csv" \
+  --real "$heart/processed.cleveland.data" --schema "$heart/heart_disease.schema.toml"
+# submit: the generator follows --model; each generator refuses the other's options.
+printf 'site_id = "x"\n' > "$scratch/site.toml"
+expect submit_marginals_vae_flag 3 "$agent" submit --site-kit "$scratch/site.toml" --dataset heart \
+  --generator marginals --input "$heart/processed.va.data" --schema "$heart/heart_disease.schema.toml" \
+  --epsilon 1 --epsilon-d 1
+expect submit_vae_marginal_flag 3 "$agent" submit --site-kit "$scratch/site.toml" --dataset heart \
+  --model "$scratch/dp.model" --input "$heart/processed.va.data" --epsilon 1
+expect_text submit_vae_marginal_flag err "belongs to --generator marginals"
 
 cat > "$scratch/agent.toml" <<TOML
 [synthesize]
