@@ -59,7 +59,8 @@ absl::StatusOr<Json> GuaranteeJson(const Guarantee& guarantee) {
     j["epsilon_total"] = guarantee.EpsilonTotal();
     j["epsilon_total_micros"] = model_charge + charge;
     j["total_composition"] =
-        "basic: epsilon_model (DP-SGD, charged once per model) + epsilon_release";
+        "basic: epsilon_model (the private model's: DP-SGD or its marginal fit; charged once per "
+        "model) + epsilon_release";
   } else {
     j["epsilon_model"] = "not private";
     j["epsilon_total"] = "not private";

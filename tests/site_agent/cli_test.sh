@@ -181,6 +181,18 @@ expect marginals_delta_too_large 5 "$agent" synthesize --input "$heart/processed
 expect marginals_overwrites_input 3 "$agent" synthesize --input "$heart/processed.cleveland.data" \
   --schema "$heart/heart_disease.schema.toml" --out "$heart/processed.cleveland.data" --epsilon 1
 [ -e "$scratch/m3.csv" ] && { echo "FAIL marginals: a refused run wrote output"; failures=$((failures + 1)); }
+# One total budget on the VAE path: all of it to the model (trained on a private marginal
+# model's samples), the release model-only; a split of one's own is refused beside it.
+expect vae_total_budget 0 "$agent" --log-level warn synthesize --generator vae --epsilon 1 \
+  --delta 1e-3 --input "$heart/processed.va.data" --schema "$heart/heart_disease.schema.toml" \
+  --out "$scratch/vt.csv" --epochs 3
+expect_text vae_total_budget out "eps_total = 1 per record, delta 0.001 (model 1, private training + release 0"
+expect_text vae_total_budget out "the VAE never saw a record"
+[ "$(wc -l < "$scratch/vt.csv")" -eq 201 ] || { echo "FAIL vae_total_budget rows"; failures=$((failures + 1)); }
+expect vae_total_and_split 3 "$agent" synthesize --generator vae --epsilon 1 --epsilon-d 1 \
+  --clip-radius 2 --input "$heart/processed.va.data" --schema "$heart/heart_disease.schema.toml" \
+  --out "$scratch/vt2.csv"
+expect_text vae_total_and_split err "gives the whole budget to the model"
 expect vae_needs_mechanism 3 "$agent" synthesize --generator vae \
   --input "$heart/processed.cleveland.data" --schema "$heart/heart_disease.schema.toml" \
   --out "$scratch/m3.csv"
