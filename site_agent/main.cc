@@ -228,6 +228,8 @@ int DoTrain(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {
   }
   if (cmd->count("--marginal-epsilon") > 0 || s.whole_budget_to_model) {
     s.train.marginal_epsilon = s.marginal_epsilon;
+    if (cmd->count("--epochs") == 0)
+      s.train.train.max_epochs = fedsyn::site::MarginalVaeTrainingDefaults::kEpochs;
     if (cmd->count("--dp-delta") > 0) s.train.dp_delta = s.dp_delta;
     if (cmd->count("--dp-clip") + cmd->count("--dp-batch-size") > 0) {
       return Fail(absl::InvalidArgumentError("--dp-clip and --dp-batch-size belong to DP-SGD"));

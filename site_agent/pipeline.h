@@ -42,6 +42,13 @@ struct DpTrainingDefaults {
   // Expected batch size as a share of the privacy units (about 4,096 of Adult's 24,420).
   static constexpr double kBatchShare = 1.0 / 6.0;
 };
+// Training on a private marginal model's samples (TrainRequest::marginal_epsilon): the epochs
+// measured on Adult (docs/results/vae-adult.md; samples are free, so more epochs cost no epsilon,
+// but 20 already reach the marginal model's fit).
+struct MarginalVaeTrainingDefaults {
+  static constexpr int kEpochs = 20;
+};
+
 // The expected batch size DpTrainingDefaults gives `units` privacy units: at least 1.
 int DefaultDpBatchSize(int64_t units);
 

@@ -20,6 +20,53 @@ int CategorySlots(const ColumnSpec& c) {
   return static_cast<int>(c.categories.size()) + (c.nullable ? 1 : 0);
 }
 
+double StandardNormal(const std::function<double()>& uniform01) {
+  // Box-Muller from two uniforms of the caller's generator.
+  return std::sqrt(-2.0 * std::log(uniform01())) * std::cos(2.0 * std::numbers::pi * uniform01());
+}
+
+// A draw of the standard normal restricted to [a, +inf), a > 0: Robert's (1995) rejection from
+// a translated exponential with the optimal rate, accepted with probability > 0.75 for any a.
+double UpperTailNormal(double a, const std::function<double()>& uniform01) {
+  const double rate = 0.5 * (a + std::sqrt(a * a + 4.0));
+  for (;;) {
+    const double z = a - std::log(uniform01()) / rate;
+    const double d = z - rate;
+    if (uniform01() <= std::exp(-0.5 * d * d)) return z;
+  }
+}
+
+// How many plain normal draws to try before switching to the tail sampler: plain rejection
+// accepts with probability P(a <= Z <= b); below ~5% the tail sampler is the faster exact one.
+constexpr int kPlainNormalTries = 64;
+// Tail draws before giving up on an interval that holds almost none of the tail (see below).
+constexpr int kTailTries = 10000;
+
+// A draw of N(mean, sd^2) conditioned on [lo, hi], exactly: plain rejection while the interval
+// holds a fair share of the mass, else (the mean is outside and far from it) the tail sampler
+// at the nearer end, rejected again past the far end.
+double TruncatedNormal(double mean, double sd, double lo, double hi,
+                       const std::function<double()>& uniform01) {
+  for (int i = 0; i < kPlainNormalTries; ++i) {
+    const double x = mean + sd * StandardNormal(uniform01);
+    if (x >= lo && x <= hi) return x;
+  }
+  const bool above = mean > hi;  // the interval lies below the mean: mirror it
+  const double a = above ? (mean - hi) / sd : (lo - mean) / sd;
+  const double b = above ? (mean - lo) / sd : (hi - mean) / sd;
+  if (a <= 0) {
+    // The mean is inside yet 64 draws missed: an interval of negligible mass around it.
+    return std::clamp(mean, lo, hi);
+  }
+  for (int i = 0; i < kTailTries; ++i) {
+    const double z = UpperTailNormal(a, uniform01);
+    if (z <= b) return above ? mean - sd * z : mean + sd * z;
+  }
+  // The interval is a sliver far in the tail (a mean ~1e6 standard deviations... from a damaged
+  // or hostile model): its nearer end, where nearly all of the conditioned mass sits.
+  return above ? hi : lo;
+}
+
 }  // namespace
 
 absl::StatusOr<Transformer> Transformer::FromSchema(const Schema& schema) {
@@ -126,11 +173,13 @@ Table Transformer::DecodeLogits(const Matrix& logits, DecodingMode decoding,
     return uniform01() < 1.0 / (1.0 + std::exp(-static_cast<double>(logit)));
   };
   const auto sample_value = [&uniform01, gaussian_scale](const float* row, int offset) {
-    if (gaussian_scale.empty()) return static_cast<double>(row[offset]);
-    // Box-Muller from two uniforms of the caller's generator.
-    const double normal =
-        std::sqrt(-2.0 * std::log(uniform01())) * std::cos(2.0 * std::numbers::pi * uniform01());
-    return row[offset] + gaussian_scale[static_cast<size_t>(offset)] * normal;
+    const double mean = row[offset];
+    if (gaussian_scale.empty()) return mean;
+    const double sd = gaussian_scale[static_cast<size_t>(offset)];
+    if (!(sd > 0) || !std::isfinite(mean) || !std::isfinite(sd)) return mean;
+    // The likelihood conditioned on the declared domain ([-1, 1] in model space): clamping
+    // a free draw instead would pile all the mass beyond a bound onto the bound itself.
+    return TruncatedNormal(mean, sd, -1.0, 1.0, uniform01);
   };
   return DecodeWith(logits, sample, sample_missing, sample_value);
 }

@@ -57,8 +57,9 @@ class Transformer {
   // Encode) -> records in the schema's domain. `uniform01` returns uniform draws in (0, 1) and
   // is only called for kSample. `gaussian_scale` (empty, or one entry per model coordinate)
   // holds the decoder's standard deviation of each Gaussian coordinate: under kSample the
-  // continuous values are drawn from N(mean, scale^2) as the VAE's likelihood says, instead of
-  // collapsing every record onto the mean. Numeric values are clamped to the declared bounds
+  // continuous values are drawn from N(mean, scale^2) conditioned on the declared bounds (the
+  // likelihood restricted to the domain; clamping a free draw would pile the mass beyond a bound
+  // onto it), instead of collapsing every record onto the mean. Means are clamped to the bounds
   // and integers rounded, so every output row satisfies the schema.
   Table DecodeLogits(const Matrix& logits, DecodingMode decoding,
                      const std::function<double()>& uniform01,

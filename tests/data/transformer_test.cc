@@ -1,6 +1,9 @@
 #include "common/data/transformer.h"
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "common/data/table_io.h"
 #include "gtest/gtest.h"
@@ -119,6 +122,63 @@ TEST(Transformer, SamplesContinuousValuesWithTheDecoderScale) {
   // Argmax (and sampling without scales) gives the mean itself.
   const Table at_mean = t->DecodeLogits(means, DecodingMode::kArgmax, nullptr, scale);
   EXPECT_EQ(*at_mean.rows[0][0], 50.0);
+}
+
+// P(Z <= t) for the standard normal, accurate in the lower tail.
+double NormalCdf(double t) { return 0.5 * std::erfc(-t / std::sqrt(2.0)); }
+
+// Largest distance between the empirical CDF of `xs` (model space) and N(mean, sd^2) conditioned
+// on [-1, 1], computed in the lower tail (the means tested sit at or above the upper bound, so
+// the interval is the mean's lower tail).
+double KsToTruncatedNormal(std::vector<double> xs, double mean, double sd) {
+  std::sort(xs.begin(), xs.end());
+  const double p_lo = NormalCdf((-1.0 - mean) / sd), p_hi = NormalCdf((1.0 - mean) / sd);
+  double d = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const double cdf = (NormalCdf((xs[i] - mean) / sd) - p_lo) / (p_hi - p_lo);
+    d = std::max({d, std::fabs(cdf - static_cast<double>(i) / xs.size()),
+                  std::fabs(cdf - static_cast<double>(i + 1) / xs.size())});
+  }
+  return d;
+}
+
+// A decoder mean at or beyond a bound: the draws follow the likelihood conditioned on the domain
+// (KS at alpha = 1e-6), none pile up on the bound itself, and the test tells a mis-scaled draw.
+TEST(Transformer, SampledValuesFollowTheLikelihoodWithinTheBoundsWithoutPilingOnThem) {
+  auto t = OneColumnTransformer("name = \"x\"\ntype = \"continuous\"\nmin = 0\nmax = 100");
+  ASSERT_TRUE(t.ok()) << t.status();
+  constexpr int kDraws = 20000;
+  const double critical = std::sqrt(std::log(2.0 / 1e-6) / (2.0 * kDraws));  // DKW
+  // (mean, sd) in model space: beyond the upper bound; at it; far out in the tail.
+  for (const auto& [mean, sd] : std::vector<std::pair<float, float>>{
+           {1.5f, 0.5f}, {1.0f, 0.3f}, {4.0f, 0.1f}}) {
+    Matrix means(kDraws, 1);
+    for (int64_t r = 0; r < kDraws; ++r) means.Row(r)[0] = mean;
+    const std::vector<float> scale = {sd};
+    testing::SeededRandom rng(23);
+    const Table sampled = t->DecodeLogits(
+        means, DecodingMode::kSample, [&rng] { return rng.UniformOpen01(); }, scale);
+    std::vector<double> model_space;
+    int at_bound = 0;
+    for (const Row& row : sampled.rows) {
+      ASSERT_GE(*row[0], 0.0);
+      ASSERT_LE(*row[0], 100.0);
+      at_bound += *row[0] == 100.0;
+      model_space.push_back(*row[0] / 50.0 - 1.0);
+    }
+    EXPECT_LE(at_bound, 2) << "mean " << mean << ": draws piled on the bound";
+    EXPECT_LT(KsToTruncatedNormal(model_space, mean, sd), critical) << "mean " << mean;
+    EXPECT_GT(KsToTruncatedNormal(model_space, mean, 1.5 * sd), critical)
+        << "power: a draw with 1.5x the scale is told apart (mean " << mean << ")";
+  }
+  // A hostile decoder output (a mean 1e12 away) ends at the nearer bound, promptly.
+  Matrix far(1, 1);
+  far.Row(0)[0] = 1e12f;
+  const std::vector<float> scale = {1e11f};
+  testing::SeededRandom rng(5);
+  const Table clamped = t->DecodeLogits(
+      far, DecodingMode::kSample, [&rng] { return rng.UniformOpen01(); }, scale);
+  EXPECT_EQ(*clamped.rows[0][0], 100.0);
 }
 
 }  // namespace
