@@ -38,7 +38,8 @@ struct CanaryReveal {
   bits @1 :Text;            # one '0' or '1' per canary, in the order they were sent
   salt @2 :Text;
   positions @3 :Text;       # 0-based rows of the release derived from included canaries,
-                            # ascending, comma-separated (kept out of exports)
+                            # ascending, comma-separated (kept out of exports); empty for a
+                            # model-only release (its canaries trained the model only)
 }
 
 # Codes mode: the published decoder of a reserved release, sent before its chunks. Its
@@ -56,9 +57,10 @@ struct Hello {
 struct Reserve {
   releaseId @0 :Text;       # chosen by the agent; replays are idempotent
   dataset @1 :Text;
-  chargeMicros @2 :Int64;   # full charge of the release, micro-epsilon
+  chargeMicros @2 :Int64;   # the release's own charge, micro-epsilon (0 exactly for model-only)
   rows @3 :Int64;
-  mode @4 :Text;            # "synthetic" | "codes"
+  mode @4 :Text;            # "synthetic" | "codes" | "model-only" (samples of a private model:
+                            # no mechanism, the model's epsilon is the whole claim)
   modelPrivate @5 :Bool;
   modelSha256 @6 :Text;           # identifies the model; its epsilon is charged once per model
   modelEpsilonMicros @7 :Int64;   # the DP-trained model's epsilon (0 if not private)
@@ -68,6 +70,7 @@ struct Reserve {
   relation @9 :NeighbouringRelation;
   # The metric mechanism behind chargeMicros: the coordinator checks that the charge covers it
   # and, for codes-mode releases, tests that the revealed canaries are present in the codes.
+  # All zero for a model-only release.
   mechanism @10 :Mechanism;
 }
 
