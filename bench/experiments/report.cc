@@ -290,11 +290,13 @@ int main(int argc, char** argv) {
   md +=
       "**Which generator should I use?** For tables, the marginal generator (`fedsyn-agent "
       "synthesize --generator marginals`): on UCI Adult at total ε = 1 it trains classifiers "
-      "close to real data, far above every VAE configuration below. Its figures are on their own "
-      "page, [results/utility-adult.md](results/utility-adult.md), written by "
-      "`bench/experiments/utility.sh`; the VAE path under a total budget (model-only, posterior "
-      "decoding, a VAE trained on a private marginal model) is on "
-      "[results/vae-adult.md](results/vae-adult.md).\n\n";
+      "close to real data, far above every VAE configuration below. The utility page, "
+      "[results/utility-grid.md](results/utility-grid.md) (written by "
+      "`bench/experiments/utility_grid.sh`), scores every generator and release mode at total "
+      "ε 0.5–8 with two probes, beside real data, the majority class and DP-SGD classifiers, and "
+      "the four Heart hospitals through the federation; the marginal generator's repeated runs "
+      "are on [results/utility-adult.md](results/utility-adult.md) and the VAE's budget splits "
+      "on [results/vae-adult.md](results/vae-adult.md).\n\n";
   std::set<std::string> slugs;
   for (const std::string& path : reports) {
     auto text = fedsyn::data::ReadFileToString(path);

@@ -14,7 +14,10 @@ double Unscale(double scaled, const ColumnSpec& c) {
   const double value = (scaled + 1.0) * 0.5 * (c.max - c.min) + c.min;
   return std::clamp(value, c.min, c.max);
 }
-double MeanValue(const float* row, int offset) { return row[offset]; }
+// The mean, within [low, high] (model space).
+double MeanValue(const float* row, int offset, double low, double high) {
+  return std::clamp(static_cast<double>(row[offset]), low, high);
+}
 int ArgMax(const float* v, int n) { return static_cast<int>(std::max_element(v, v + n) - v); }
 int CategorySlots(const ColumnSpec& c) {
   return static_cast<int>(c.categories.size()) + (c.nullable ? 1 : 0);
@@ -67,10 +70,26 @@ double TruncatedNormal(double mean, double sd, double lo, double hi,
   return above ? hi : lo;
 }
 
+// Slots of the position block.
+constexpr int kAtMin = 0, kInside = 1, kAtMax = 2, kPositionSlots = 3;
+
+// The inside of a numeric column in model space: where an inside value is drawn. For integers
+// the half-units next to the bounds are left out, so rounding never lands on a bound.
+std::pair<double, double> InsideInterval(const ColumnSpec& c) {
+  if (c.type == ColumnType::kInteger && c.max - c.min >= 2)
+    return {Scale(c.min + 0.5, c), Scale(c.max - 0.5, c)};
+  return {-1.0, 1.0};
+}
+
 }  // namespace
 
-absl::StatusOr<Transformer> Transformer::FromSchema(const Schema& schema) {
+const char* NumericLayoutName(NumericLayout layout) {
+  return layout == NumericLayout::kBoundPositions ? "bound-positions" : "gaussian";
+}
+
+absl::StatusOr<Transformer> Transformer::FromSchema(const Schema& schema, NumericLayout numeric) {
   Transformer t;
+  t.numeric_ = numeric;
   t.columns_ = schema.columns;
   for (size_t c = 0; c < schema.columns.size(); ++c) {
     const ColumnSpec& column = schema.columns[c];
@@ -85,6 +104,11 @@ absl::StatusOr<Transformer> Transformer::FromSchema(const Schema& schema) {
         layout.indicator_offset = t.width_;
         t.blocks_.push_back({BlockKind::kBernoulli, t.width_, 1});
         t.width_ += 1;
+      }
+      if (numeric == NumericLayout::kBoundPositions) {
+        layout.position_offset = t.width_;
+        t.blocks_.push_back({BlockKind::kCategorical, t.width_, kPositionSlots});
+        t.width_ += kPositionSlots;
       }
     } else {
       const int slots = CategorySlots(column);
@@ -108,6 +132,10 @@ Matrix Transformer::Encode(const Table& table) const {
       if (column.IsNumeric()) {
         out[l.value_offset] = cell ? static_cast<float>(Scale(*cell, column)) : 0.0f;
         if (l.indicator_offset >= 0) out[l.indicator_offset] = cell ? 0.0f : 1.0f;
+        if (l.position_offset >= 0 && cell) {
+          const int slot = *cell <= column.min ? kAtMin : *cell >= column.max ? kAtMax : kInside;
+          out[l.position_offset + slot] = 1.0f;
+        }
       } else {
         const int slot = cell ? static_cast<int>(*cell) : CategorySlots(column) - 1;
         out[l.value_offset + slot] = 1.0f;
@@ -130,9 +158,20 @@ Table Transformer::DecodeWith(const Matrix& m, ChooseCategory choose, IsMissing 
       Cell& cell = row[static_cast<size_t>(l.column)];
       if (column.IsNumeric()) {
         if (l.indicator_offset >= 0 && is_missing(in[l.indicator_offset])) continue;
-        double value = Unscale(continuous_value(in, l.value_offset), column);
-        if (column.type == ColumnType::kInteger)
+        const int position =
+            l.position_offset >= 0 ? choose(in + l.position_offset, kPositionSlots) : -1;
+        if (position == kAtMin || position == kAtMax) {
+          cell = position == kAtMin ? column.min : column.max;
+          continue;
+        }
+        const auto [low, high] = position == kInside ? InsideInterval(column)
+                                                     : std::pair<double, double>{-1.0, 1.0};
+        double value = Unscale(continuous_value(in, l.value_offset, low, high), column);
+        if (column.type == ColumnType::kInteger) {
           value = std::clamp(std::round(value), column.min, column.max);
+          if (position == kInside && column.max - column.min >= 2)
+            value = std::clamp(value, column.min + 1, column.max - 1);
+        }
         cell = value;
       } else {
         const int slots = CategorySlots(column);
@@ -172,14 +211,16 @@ Table Transformer::DecodeLogits(const Matrix& logits, DecodingMode decoding,
   const auto sample_missing = [&uniform01](float logit) {
     return uniform01() < 1.0 / (1.0 + std::exp(-static_cast<double>(logit)));
   };
-  const auto sample_value = [&uniform01, gaussian_scale](const float* row, int offset) {
+  const auto sample_value = [&uniform01, gaussian_scale](const float* row, int offset,
+                                                         double low, double high) {
     const double mean = row[offset];
-    if (gaussian_scale.empty()) return mean;
+    if (gaussian_scale.empty()) return MeanValue(row, offset, low, high);
     const double sd = gaussian_scale[static_cast<size_t>(offset)];
-    if (!(sd > 0) || !std::isfinite(mean) || !std::isfinite(sd)) return mean;
-    // The likelihood conditioned on the declared domain ([-1, 1] in model space): clamping
-    // a free draw instead would pile all the mass beyond a bound onto the bound itself.
-    return TruncatedNormal(mean, sd, -1.0, 1.0, uniform01);
+    if (!(sd > 0) || !std::isfinite(mean) || !std::isfinite(sd))
+      return MeanValue(row, offset, low, high);
+    // The likelihood conditioned on [low, high] (the domain, or its inside): clamping a free
+    // draw instead would pile all the mass beyond a bound onto the bound itself.
+    return TruncatedNormal(mean, sd, low, high, uniform01);
   };
   return DecodeWith(logits, sample, sample_missing, sample_value);
 }

@@ -75,26 +75,43 @@ absl::StatusOr<LabelledData> OneHotLabelledData(const synth::Discretizer& discre
 
 }  // namespace
 
-absl::StatusOr<ClassifierScore> LogisticScore(const data::Table& train, const data::Table& test,
-                                              const data::Schema& schema) {
+absl::StatusOr<LabelledData> ProbeData(const data::Table& table, const data::Schema& schema) {
   auto discretizer = synth::Discretizer::FromSchema(schema, kDistanceBins);
   if (!discretizer.ok()) return discretizer.status();
-  auto train_data = OneHotLabelledData(*discretizer, train);
+  return OneHotLabelledData(*discretizer, table);
+}
+
+ClassifierScore ScoreProbabilities(const std::vector<double>& positive_probability,
+                                   const LabelledData& test) {
+  ClassifierScore score;
+  Scores positives, negatives;
+  int64_t correct = 0;
+  for (size_t i = 0; i < positive_probability.size() && i < test.labels.size(); ++i) {
+    const double p = positive_probability[i];
+    const int label = test.labels[i];
+    correct += (p >= 0.5 ? 1 : 0) == label;
+    (label == 1 ? positives : negatives).push_back(p);
+  }
+  score.accuracy = test.labels.empty() ? 0.0
+                                       : static_cast<double>(correct) /
+                                             static_cast<double>(test.labels.size());
+  score.auc = positives.empty() || negatives.empty() ? 0.5 : Auc(positives, negatives);
+  return score;
+}
+
+absl::StatusOr<ClassifierScore> LogisticScore(const data::Table& train, const data::Table& test,
+                                              const data::Schema& schema) {
+  auto train_data = ProbeData(train, schema);
   if (!train_data.ok()) return train_data.status();
-  auto test_data = OneHotLabelledData(*discretizer, test);
+  auto test_data = ProbeData(test, schema);
   if (!test_data.ok()) return test_data.status();
   LogisticRegression::Options options;
   options.iterations = kProbeIterations;
   const LogisticRegression model = LogisticRegression::Fit(*train_data, options);
-  ClassifierScore score;
-  score.accuracy = model.Accuracy(*test_data);
-  Scores positives, negatives;
-  for (int64_t i = 0; i < test_data->features.rows; ++i) {
-    const double p = model.Probability(test_data->features.Row(i));
-    (test_data->labels[static_cast<size_t>(i)] == 1 ? positives : negatives).push_back(p);
-  }
-  score.auc = positives.empty() || negatives.empty() ? 0.5 : Auc(positives, negatives);
-  return score;
+  std::vector<double> probabilities;
+  for (int64_t i = 0; i < test_data->features.rows; ++i)
+    probabilities.push_back(model.Probability(test_data->features.Row(i)));
+  return ScoreProbabilities(probabilities, *test_data);
 }
 
 absl::StatusOr<TableUtility> MeasureTableUtility(const data::Table& synthetic,

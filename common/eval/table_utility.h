@@ -12,6 +12,7 @@
 #include "common/base/status.h"
 #include "common/data/schema.h"
 #include "common/data/table.h"
+#include "common/eval/logistic_regression.h"
 
 namespace fedsyn::eval {
 
@@ -50,6 +51,12 @@ absl::StatusOr<TableUtility> MeasureTableUtility(const data::Table& synthetic,
 struct ClassifierScore {
   double accuracy = 0, auc = 0;
 };
+// The probe's inputs: those one-hot features, and the label (binary, or a label of more
+// categories as its first category against the rest). For other probes on the same footing.
+absl::StatusOr<LabelledData> ProbeData(const data::Table& table, const data::Schema& schema);
+// Accuracy and AUC of probabilities p(label = 1) against the probe labels of `test`.
+ClassifierScore ScoreProbabilities(const std::vector<double>& positive_probability,
+                                   const LabelledData& test);
 absl::StatusOr<ClassifierScore> LogisticScore(const data::Table& train, const data::Table& test,
                                               const data::Schema& schema);
 

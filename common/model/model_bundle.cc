@@ -11,6 +11,7 @@ Json Metadata(const ModelBundle& bundle, const Json& training) {
   metadata["kind"] = bundle.kind == DataKind::kTable ? "table" : "image";
   if (bundle.kind == DataKind::kTable) {
     metadata["schema_toml"] = bundle.schema->toml_text;
+    metadata["numeric_layout"] = data::NumericLayoutName(bundle.transformer->numeric_layout());
   } else {
     metadata["image"] = {{"height", bundle.image.height},
                          {"width", bundle.image.width},

@@ -300,7 +300,18 @@ absl::StatusOr<BundleMetadata> BundleMetadataFromJson(const Json& metadata, int 
     out.kind = DataKind::kTable;
     ASSIGN_OR_RETURN(data::Schema schema, data::Schema::Parse(metadata.value("schema_toml", ""),
                                                               path + " (embedded schema)"));
-    ASSIGN_OR_RETURN(data::Transformer transformer, data::Transformer::FromSchema(schema));
+    // Files from before bound positions state no layout: theirs is Gaussian only.
+    data::NumericLayout layout = data::NumericLayout::kGaussianOnly;
+    if (metadata.contains("numeric_layout")) {
+      const Json& named = metadata["numeric_layout"];
+      if (named == data::NumericLayoutName(data::NumericLayout::kBoundPositions)) {
+        layout = data::NumericLayout::kBoundPositions;
+      } else if (named != data::NumericLayoutName(data::NumericLayout::kGaussianOnly)) {
+        return absl::DataLossError(path + ": unknown numeric layout");
+      }
+    }
+    ASSIGN_OR_RETURN(data::Transformer transformer,
+                     data::Transformer::FromSchema(schema, layout));
     if (transformer.width() != input_width) {
       return absl::DataLossError(path + ": embedded schema does not match the model's input width");
     }

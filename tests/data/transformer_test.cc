@@ -18,11 +18,12 @@ Schema HeartSchema() {
 }
 
 // A transformer for a schema with the single column described by `column_toml`.
-absl::StatusOr<Transformer> OneColumnTransformer(const std::string& column_toml) {
+absl::StatusOr<Transformer> OneColumnTransformer(
+    const std::string& column_toml, NumericLayout layout = NumericLayout::kBoundPositions) {
   ASSIGN_OR_RETURN(
       const Schema schema,
       Schema::Parse("[dataset]\nname = \"one\"\n[[column]]\n" + column_toml, "one.toml"));
-  return Transformer::FromSchema(schema);
+  return Transformer::FromSchema(schema, layout);
 }
 
 TEST(Transformer, LayoutFollowsTheSchemaOnly) {
@@ -30,8 +31,13 @@ TEST(Transformer, LayoutFollowsTheSchemaOnly) {
   auto t = Transformer::FromSchema(schema);
   ASSERT_TRUE(t.ok());
   // age(1) sex(2) cp(4) trestbps(1+1) chol(1+1) fbs(2+1) restecg(3+1) thalach(1+1)
-  // exang(2+1) oldpeak(1+1) slope(3+1) ca(1+1) thal(3+1) num(5)
-  EXPECT_EQ(t->width(), 1 + 2 + 4 + 2 + 2 + 3 + 4 + 2 + 3 + 2 + 4 + 2 + 4 + 5);
+  // exang(2+1) oldpeak(1+1) slope(3+1) ca(1+1) thal(3+1) num(5), plus a 3-slot bound position
+  // for each of the six numeric columns
+  EXPECT_EQ(t->width(), 1 + 2 + 4 + 2 + 2 + 3 + 4 + 2 + 3 + 2 + 4 + 2 + 4 + 5 + 6 * 3);
+  auto legacy = Transformer::FromSchema(schema, NumericLayout::kGaussianOnly);
+  ASSERT_TRUE(legacy.ok());
+  EXPECT_EQ(legacy->width(), 1 + 2 + 4 + 2 + 2 + 3 + 4 + 2 + 3 + 2 + 4 + 2 + 4 + 5)
+      << "model files without a stated layout keep theirs";
   int covered = 0;
   for (const Block& b : t->blocks()) {
     EXPECT_EQ(b.offset, covered);
@@ -103,7 +109,8 @@ TEST(Transformer, SamplingFollowsTheDecoderDistribution) {
 }
 
 TEST(Transformer, SamplesContinuousValuesWithTheDecoderScale) {
-  auto t = OneColumnTransformer("name = \"x\"\ntype = \"continuous\"\nmin = 0\nmax = 100");
+  auto t = OneColumnTransformer("name = \"x\"\ntype = \"continuous\"\nmin = 0\nmax = 100",
+                                NumericLayout::kGaussianOnly);
   ASSERT_TRUE(t.ok()) << t.status();
   Matrix means(20000, 1);                   // all 0 in model space: the middle of [0, 100]
   const std::vector<float> scale = {0.2f};  // 0.2 in model space = 10 in data units
@@ -145,7 +152,8 @@ double KsToTruncatedNormal(std::vector<double> xs, double mean, double sd) {
 // A decoder mean at or beyond a bound: the draws follow the likelihood conditioned on the domain
 // (KS at alpha = 1e-6), none pile up on the bound itself, and the test tells a mis-scaled draw.
 TEST(Transformer, SampledValuesFollowTheLikelihoodWithinTheBoundsWithoutPilingOnThem) {
-  auto t = OneColumnTransformer("name = \"x\"\ntype = \"continuous\"\nmin = 0\nmax = 100");
+  auto t = OneColumnTransformer("name = \"x\"\ntype = \"continuous\"\nmin = 0\nmax = 100",
+                                NumericLayout::kGaussianOnly);
   ASSERT_TRUE(t.ok()) << t.status();
   constexpr int kDraws = 20000;
   const double critical = std::sqrt(std::log(2.0 / 1e-6) / (2.0 * kDraws));  // DKW
@@ -179,6 +187,48 @@ TEST(Transformer, SampledValuesFollowTheLikelihoodWithinTheBoundsWithoutPilingOn
   const Table clamped = t->DecodeLogits(
       far, DecodingMode::kSample, [&rng] { return rng.UniformOpen01(); }, scale);
   EXPECT_EQ(*clamped.rows[0][0], 100.0);
+}
+
+// With bound positions a value on a bound is a point mass of its own: encoded in the position
+// slot, decoded exactly, drawn as often as the position's softmax says; an inside value never
+// lands on a bound (integers: not even after rounding).
+TEST(Transformer, BoundPositionsCarryPointMassesAtTheBounds) {
+  auto t = OneColumnTransformer("name = \"x\"\ntype = \"integer\"\nmin = 0\nmax = 100");
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ(t->width(), 4);  // value, then at min / inside / at max
+  Table records;
+  for (const double v : {0.0, 1.0, 37.0, 99.0, 100.0}) records.rows.push_back({v});
+  const Matrix encoded = t->Encode(records);
+  EXPECT_EQ(encoded.Row(0)[1], 1.0f);
+  EXPECT_EQ(encoded.Row(2)[2], 1.0f);
+  EXPECT_EQ(encoded.Row(4)[3], 1.0f);
+  const Table back = t->Inverse(encoded);
+  for (size_t r = 0; r < records.rows.size(); ++r)
+    EXPECT_EQ(*back.rows[r][0], *records.rows[r][0]) << r;
+
+  // Position logits log(0.7), log(0.2), log(0.1); the mean sits below the lower bound with a
+  // wide scale, so a clamped draw would pile most of the inside mass on 0 as well.
+  constexpr int kDraws = 20000;
+  Matrix logits(kDraws, 4);
+  for (int64_t r = 0; r < kDraws; ++r) {
+    logits.Row(r)[0] = -1.5f;
+    logits.Row(r)[1] = std::log(0.7f);
+    logits.Row(r)[2] = std::log(0.2f);
+    logits.Row(r)[3] = std::log(0.1f);
+  }
+  const std::vector<float> scale = {0.5f, 0, 0, 0};
+  testing::SeededRandom rng(3);
+  const Table sampled = t->DecodeLogits(
+      logits, DecodingMode::kSample, [&rng] { return rng.UniformOpen01(); }, scale);
+  int at_min = 0, at_max = 0;
+  for (const Row& row : sampled.rows) {
+    at_min += *row[0] == 0.0;
+    at_max += *row[0] == 100.0;
+    ASSERT_EQ(*row[0], std::round(*row[0]));
+  }
+  // Binomial standard errors: 0.0032 and 0.0021; about 6 of them either side.
+  EXPECT_NEAR(at_min / double{kDraws}, 0.7, 0.02);
+  EXPECT_NEAR(at_max / double{kDraws}, 0.1, 0.013);
 }
 
 }  // namespace
