@@ -8,7 +8,7 @@
 # DECODER IS NOT PRIVATE, so E is not its guarantee) — scored by fedsyn_bench_utility_grid beside
 # real rows, the majority class and DP-SGD classifiers on the real rows. Then the four UCI Heart
 # hospitals released through the federation (the quickstart's demo at each E) and pooled, judged
-# on their held-out records. Writes docs/results/utility-grid.md. About 40 minutes on 2 cores.
+# on their held-out records. Writes docs/results/utility-grid.md. About an hour on 2 cores.
 #
 #   bench/experiments/utility_grid.sh [OUT_DIR] [EPSILONS]
 set -euo pipefail
