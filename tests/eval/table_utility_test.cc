@@ -1,11 +1,15 @@
 #include "common/eval/table_utility.h"
 
+#include <string>
+
 #include "gtest/gtest.h"
 
 namespace fedsyn::eval {
 namespace {
 
-data::Schema Schema() {
+// An integer x in [0, 100] and the label y, declared by `label_toml` (its type and categories).
+data::Schema Schema(
+    const std::string& label_toml = "type = \"binary\"\ncategories = [\"n\", \"p\"]") {
   auto schema = data::Schema::Parse(R"(
 [dataset]
 name = "u"
@@ -17,11 +21,9 @@ min = 0
 max = 100
 [[column]]
 name = "y"
-type = "binary"
-categories = ["n", "p"]
-)",
+)" + label_toml + "\n",
                                     "u");
-  EXPECT_TRUE(schema.ok());
+  EXPECT_TRUE(schema.ok()) << schema.status();
   return *schema;
 }
 
@@ -62,28 +64,14 @@ TEST(TableUtility, ScoresRealCopiesAsPerfectAndCatchesBoundsAndShifts) {
 // A label of more than two categories is probed as its first category against the rest (Heart:
 // no disease against any degree of it); the majority class is the reference's.
 TEST(TableUtility, ProbesAManyCategoryLabelAsItsFirstCategoryAgainstTheRest) {
-  auto schema = data::Schema::Parse(R"(
-[dataset]
-name = "u"
-label = "y"
-[[column]]
-name = "x"
-type = "integer"
-min = 0
-max = 100
-[[column]]
-name = "y"
-type = "categorical"
-categories = ["none", "mild", "severe"]
-)",
-                                    "u3");
-  ASSERT_TRUE(schema.ok()) << schema.status();
+  const data::Schema schema =
+      Schema("type = \"categorical\"\ncategories = [\"none\", \"mild\", \"severe\"]");
   data::Table real;  // x < 30: none (30% of rows); above: mild or severe alike
   for (int i = 0; i < 400; ++i) {
     const double x = i % 100;
     real.rows.push_back({x, x < 30 ? 0.0 : (i % 2 == 0 ? 1.0 : 2.0)});
   }
-  auto same = MeasureTableUtility(real, real, real, *schema);
+  auto same = MeasureTableUtility(real, real, real, schema);
   ASSERT_TRUE(same.ok()) << same.status();
   EXPECT_GT(same->accuracy, 0.95) << "x separates none from the rest";
   EXPECT_GT(same->auc, 0.99);
