@@ -361,11 +361,11 @@ absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclara
                                 {"alpha", 1e-6},
                                 {"passed", evidence.presence->passed}};
     } else {
-      entry["presence_test"] =
-          r.mode == kCodesMode       ? "not run: the reservation stated no mechanism"
-          : r.mode == kModelOnlyMode ? "not possible: the canaries trained the model, no row is "
-                                       "theirs"
-                                     : "not possible for synthetic records (no known output law)";
+      entry["presence_test"] = r.mode == kCodesMode ? "not run: the reservation stated no mechanism"
+                               : r.mode == kModelOnlyMode
+                                   ? "not possible: the canaries trained the model, no row is "
+                                     "theirs"
+                                   : "not possible for synthetic records (no known output law)";
     }
     entry["status"] = passed ? "passed" : "failed";
     entry["reason"] = reason;

@@ -44,10 +44,9 @@ absl::StatusOr<int> CheckPublishedDecoder(std::string_view model,
   const int latent_dim = bundle.vae->spec().latent_dim;
   if (claims.latent_dim != 0 && latent_dim != claims.latent_dim) {
     // The codes would not be the stated mechanism's output: its epsilon would not describe them.
-    return absl::InvalidArgumentError("the published decoder's latent dimension (" +
-                                      std::to_string(latent_dim) +
-                                      ") differs from the reservation's mechanism's (" +
-                                      std::to_string(claims.latent_dim) + ")");
+    return absl::InvalidArgumentError(
+        "the published decoder's latent dimension (" + std::to_string(latent_dim) +
+        ") differs from the reservation's mechanism's (" + std::to_string(claims.latent_dim) + ")");
   }
   return latent_dim;
 }

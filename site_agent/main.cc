@@ -361,8 +361,8 @@ int DoMarginalSynthesis(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSourc
 
 int DoSubmit(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {
   // The options first (exit 3 for a wrong combination), then the kit.
-  const bool marginals = cmd->count("--generator") > 0 ? s.generator == "marginals"
-                                                       : s.release.model_path.empty();
+  const bool marginals =
+      cmd->count("--generator") > 0 ? s.generator == "marginals" : s.release.model_path.empty();
   if (marginals) {
     if (absl::Status st = ResolveMarginalOptions(cmd, s, s.release.input_csv); !st.ok())
       return Fail(st);
@@ -381,8 +381,8 @@ int DoSubmit(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) 
   }
   auto kit = fedsyn::site::LoadSiteKit(s.site_kit);
   if (!kit.ok()) return Fail(kit.status());
-  auto summary = marginals ? fedsyn::site::SubmitMarginalSynthesis(
-                                 s.marginals, s.release.audit_job, *kit, s.dataset, secure, {})
+  auto summary = marginals ? fedsyn::site::SubmitMarginalSynthesis(s.marginals, s.release.audit_job,
+                                                                   *kit, s.dataset, secure, {})
                            : fedsyn::site::SubmitRelease(s.release, *kit, s.dataset, secure, {});
   if (!summary.ok()) return Fail(summary.status());
   std::printf(
@@ -531,8 +531,9 @@ int main(int argc, char** argv) {
   // generator (--generator marginals --input --schema --epsilon): the default follows --model.
   submit->get_option("--model")->required(false);
   AddMarginalOptions(submit, s);
-  submit->add_option("--schema", s.marginals.schema_path,
-                     "marginals: the schema of --input (the federation's declaration of it)")
+  submit
+      ->add_option("--schema", s.marginals.schema_path,
+                   "marginals: the schema of --input (the federation's declaration of it)")
       ->check(CLI::ExistingFile);
   CLI::App* audit_job_cmd = app.add_subcommand(
       "audit-job",
@@ -557,19 +558,23 @@ int main(int argc, char** argv) {
   CLI::App* utility = app.add_subcommand(
       "utility",
       "what a synthetic table is good for: a classifier trained on it, tested on held-out real "
-      "rows, beside the same classifier trained on real rows; marginal distances; values at bounds");
-  utility->add_option("--synthetic", s.utility.synthetic_csv,
-                      "synthetic CSV as fedsyn writes it (header line; a release or an export)")
+      "rows, beside the same classifier trained on real rows; marginal distances; values at "
+      "bounds");
+  utility
+      ->add_option("--synthetic", s.utility.synthetic_csv,
+                   "synthetic CSV as fedsyn writes it (header line; a release or an export)")
       ->required()
       ->check(CLI::ExistingFile);
   utility->add_option("--real", s.utility.real_csvs, "real training rows (CSV as the schema says)")
       ->required()
       ->check(CLI::ExistingFile);
-  utility->add_option("--test", s.utility.test_csvs,
-                      "held-out real rows no generator saw (CSV as the schema says)")
+  utility
+      ->add_option("--test", s.utility.test_csvs,
+                   "held-out real rows no generator saw (CSV as the schema says)")
       ->required()
       ->check(CLI::ExistingFile);
-  utility->add_option("--schema", s.utility.schema_path, "schema of the three (its label is probed)")
+  utility
+      ->add_option("--schema", s.utility.schema_path, "schema of the three (its label is probed)")
       ->required()
       ->check(CLI::ExistingFile);
   utility->add_option("--json", s.utility_json, "also write the figures as JSON here");
@@ -621,8 +626,8 @@ int main(int argc, char** argv) {
     auto check = fedsyn::site::CheckUtility(s.utility);
     if (!check.ok()) return Fail(check.status());
     if (!s.utility_json.empty()) {
-      if (absl::Status st = fedsyn::data::WriteFileAtomically(s.utility_json,
-                                                              check->ToJson().dump(1) + "\n");
+      if (absl::Status st =
+              fedsyn::data::WriteFileAtomically(s.utility_json, check->ToJson().dump(1) + "\n");
           !st.ok()) {
         return Fail(st);
       }

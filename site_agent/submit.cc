@@ -2,9 +2,9 @@
 
 #include <filesystem>
 
+#include "absl/strings/str_format.h"
 #include "common/data/table_io.h"
 #include "common/privacy/budget.h"
-#include "absl/strings/str_format.h"
 #include "common/privacy/digest.h"
 #include "protocol/codec.h"
 #include "site_agent/audit_job.h"
@@ -158,21 +158,18 @@ absl::StatusOr<SubmitSummary> SubmitPlanned(const PlannedRelease& plan, Submissi
   if (submission.audit_job) {
     // The commitment again (idempotent): `audit-job` recorded the job before sending it, so a
     // connection lost right then leaves a job the coordinator never saw committed.
-    RETURN_IF_ERROR(client->CommitCanaries(submission.audit_job->release_id,
-                                           submission.audit_job->commitment));
+    RETURN_IF_ERROR(
+        client->CommitCanaries(submission.audit_job->release_id, submission.audit_job->commitment));
   }
 
   // 3. The site's own ledger first, then the coordinator's.
-  ASSIGN_OR_RETURN(const int64_t local_charge,
-                   ledger.BeginRelease(summary.release_id, dataset, plan.charge_micros,
-                                       plan.model_sha256, plan.model_charge_micros,
-                                       submission.limit_micros));
-  protocol::Reserve reserve{summary.release_id,
-                            dataset,
-                            plan.charge_micros,
-                            plan.rows,
-                            ReleaseModeName(plan.mode),
-                            plan.model_private};
+  ASSIGN_OR_RETURN(
+      const int64_t local_charge,
+      ledger.BeginRelease(summary.release_id, dataset, plan.charge_micros, plan.model_sha256,
+                          plan.model_charge_micros, submission.limit_micros));
+  protocol::Reserve reserve{summary.release_id,         dataset,
+                            plan.charge_micros,         plan.rows,
+                            ReleaseModeName(plan.mode), plan.model_private};
   reserve.model_sha256 = plan.model_sha256;
   reserve.model_epsilon_micros = plan.model_charge_micros;
   reserve.model_delta = plan.model_private ? plan.model_delta : 0;
@@ -228,8 +225,7 @@ absl::StatusOr<SubmitSummary> SubmitPlanned(const PlannedRelease& plan, Submissi
 absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKit& kit,
                                             const std::string& dataset, privacy::RandomSource& rng,
                                             const ClientOptions& options, int max_chunks) {
-  ASSIGN_OR_RETURN(Submission submission,
-                   BeginSubmission(kit, dataset, request.audit_job, rng));
+  ASSIGN_OR_RETURN(Submission submission, BeginSubmission(kit, dataset, request.audit_job, rng));
   request.output = submission.spool_path;
   // The spool holds the rows to upload, for programs: values verbatim (the export neutralises).
   request.formula_cells = data::FormulaCells::kKeep;
@@ -263,10 +259,10 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
   const bool model_only = request.mode == ReleaseMode::kModelOnly;
   if (audit_job) {
     // Model-only: the canaries are in the model's training data, and nothing else is read.
-    RETURN_IF_ERROR(CarryCanaries(
-        *audit_job, *submission.ledger, *prepared.bundle.schema,
-        model_only ? nullptr : &prepared.table->table,
-        model_only ? CanaryPlacement::kModelOnly : CanaryPlacement::kRevealedRows));
+    RETURN_IF_ERROR(
+        CarryCanaries(*audit_job, *submission.ledger, *prepared.bundle.schema,
+                      model_only ? nullptr : &prepared.table->table,
+                      model_only ? CanaryPlacement::kModelOnly : CanaryPlacement::kRevealedRows));
     prepared.rows = prepared.table->table.num_rows();
   }
 
@@ -298,13 +294,10 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
   return SubmitPlanned(plan, submission, kit, dataset, rng, options, max_chunks);
 }
 
-absl::StatusOr<SubmitSummary> SubmitMarginalSynthesis(MarginalSynthesisRequest request,
-                                                      const std::string& audit_job_id,
-                                                      const SiteKit& kit,
-                                                      const std::string& dataset,
-                                                      privacy::RandomSource& rng,
-                                                      const ClientOptions& options,
-                                                      int max_chunks) {
+absl::StatusOr<SubmitSummary> SubmitMarginalSynthesis(
+    MarginalSynthesisRequest request, const std::string& audit_job_id, const SiteKit& kit,
+    const std::string& dataset, privacy::RandomSource& rng, const ClientOptions& options,
+    int max_chunks) {
   ASSIGN_OR_RETURN(Submission submission, BeginSubmission(kit, dataset, audit_job_id, rng));
   request.output = submission.spool_path;
   request.formula_cells = data::FormulaCells::kKeep;
@@ -322,13 +315,13 @@ absl::StatusOr<SubmitSummary> SubmitMarginalSynthesis(MarginalSynthesisRequest r
   plan.model_private = true;
   // A marginal model is fitted for this release and used by no other: it is identified by the
   // release, so its epsilon is charged exactly once, here.
-  plan.model_sha256 = privacy::Sha256Hex("fedsyn marginal model of release " +
-                                         submission.release_id);
+  plan.model_sha256 =
+      privacy::Sha256Hex("fedsyn marginal model of release " + submission.release_id);
   plan.model_charge_micros = prepared.charge_micros;
   plan.model_delta = prepared.delta;
   plan.schema = &prepared.schema;
-  plan.guarantee = "eps_total = " + privacy::FormatMicros(prepared.charge_micros) +
-                   ", delta " + absl::StrFormat("%.3g", prepared.delta) +
+  plan.guarantee = "eps_total = " + privacy::FormatMicros(prepared.charge_micros) + ", delta " +
+                   absl::StrFormat("%.3g", prepared.delta) +
                    " (marginal generator; no per-record part)";
   plan.generate = [&]() -> absl::StatusOr<int64_t> {
     ASSIGN_OR_RETURN(const MarginalSynthesisSummary generated,

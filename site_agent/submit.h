@@ -45,13 +45,10 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
 // charged once) and its rows are samples. With `audit_job_id`, the job's included canaries join
 // the measured records (no positions are revealed: no output row is theirs). `request.output`
 // is ignored: outputs go to the kit's spool.
-absl::StatusOr<SubmitSummary> SubmitMarginalSynthesis(MarginalSynthesisRequest request,
-                                                      const std::string& audit_job_id,
-                                                      const SiteKit& kit,
-                                                      const std::string& dataset,
-                                                      privacy::RandomSource& rng,
-                                                      const ClientOptions& options,
-                                                      int max_chunks = -1);
+absl::StatusOr<SubmitSummary> SubmitMarginalSynthesis(
+    MarginalSynthesisRequest request, const std::string& audit_job_id, const SiteKit& kit,
+    const std::string& dataset, privacy::RandomSource& rng, const ClientOptions& options,
+    int max_chunks = -1);
 
 // Finishes every release that was persisted but not committed; settles releases interrupted
 // before their noise was persisted (refused if the coordinator never reserved them,

@@ -34,8 +34,7 @@ absl::StatusOr<UtilityCheck> CheckUtility(const UtilityCheckRequest& request) {
   check.real_rows = real.num_rows();
   check.test_rows = test.num_rows();
   check.label = schema.columns[static_cast<size_t>(*schema.label_index)].name;
-  ASSIGN_OR_RETURN(check.synthetic,
-                   eval::MeasureTableUtility(synthetic.table, real, test, schema));
+  ASSIGN_OR_RETURN(check.synthetic, eval::MeasureTableUtility(synthetic.table, real, test, schema));
   ASSIGN_OR_RETURN(check.real, eval::LogisticScore(real, test, schema));
   return check;
 }
@@ -45,8 +44,8 @@ std::string UtilityCheck::Headline() const {
       "trained on these %d synthetic rows, a logistic regression predicts '%s' on %d held-out "
       "real rows with accuracy %.3f, AUC %.3f (trained on %d real rows: %.3f, %.3f; majority "
       "class: %.3f)",
-      synthetic_rows, label, test_rows, synthetic.accuracy, synthetic.auc, real_rows,
-      real.accuracy, real.auc, synthetic.majority_accuracy);
+      synthetic_rows, label, test_rows, synthetic.accuracy, synthetic.auc, real_rows, real.accuracy,
+      real.auc, synthetic.majority_accuracy);
 }
 
 nlohmann::json UtilityCheck::ToJson() const {

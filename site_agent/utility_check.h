@@ -16,7 +16,7 @@
 namespace fedsyn::site {
 
 struct UtilityCheckRequest {
-  std::string synthetic_csv;  // fedsyn output form: header line, the schema's columns
+  std::string synthetic_csv;           // fedsyn output form: header line, the schema's columns
   std::vector<std::string> real_csvs;  // real training rows, in the schema's own CSV form
   std::vector<std::string> test_csvs;  // held-out real rows, the same form
   std::string schema_path;

@@ -164,8 +164,8 @@ Table Transformer::DecodeWith(const Matrix& m, ChooseCategory choose, IsMissing 
           cell = position == kAtMin ? column.min : column.max;
           continue;
         }
-        const auto [low, high] = position == kInside ? InsideInterval(column)
-                                                     : std::pair<double, double>{-1.0, 1.0};
+        const auto [low, high] =
+            position == kInside ? InsideInterval(column) : std::pair<double, double>{-1.0, 1.0};
         double value = Unscale(continuous_value(in, l.value_offset, low, high), column);
         if (column.type == ColumnType::kInteger) {
           value = std::clamp(std::round(value), column.min, column.max);
@@ -211,8 +211,8 @@ Table Transformer::DecodeLogits(const Matrix& logits, DecodingMode decoding,
   const auto sample_missing = [&uniform01](float logit) {
     return uniform01() < 1.0 / (1.0 + std::exp(-static_cast<double>(logit)));
   };
-  const auto sample_value = [&uniform01, gaussian_scale](const float* row, int offset,
-                                                         double low, double high) {
+  const auto sample_value = [&uniform01, gaussian_scale](const float* row, int offset, double low,
+                                                         double high) {
     const double mean = row[offset];
     if (gaussian_scale.empty()) return MeanValue(row, offset, low, high);
     const double sd = gaussian_scale[static_cast<size_t>(offset)];

@@ -92,9 +92,9 @@ ClassifierScore ScoreProbabilities(const std::vector<double>& positive_probabili
     correct += (p >= 0.5 ? 1 : 0) == label;
     (label == 1 ? positives : negatives).push_back(p);
   }
-  score.accuracy = test.labels.empty() ? 0.0
-                                       : static_cast<double>(correct) /
-                                             static_cast<double>(test.labels.size());
+  score.accuracy = test.labels.empty()
+                       ? 0.0
+                       : static_cast<double>(correct) / static_cast<double>(test.labels.size());
   score.auc = positives.empty() || negatives.empty() ? 0.5 : Auc(positives, negatives);
   return score;
 }
@@ -134,13 +134,12 @@ absl::StatusOr<TableUtility> MeasureTableUtility(const data::Table& synthetic,
     if (!reference_labels.ok()) return reference_labels.status();
     auto test_labels = OneHotLabelledData(*discretizer, test);
     if (!test_labels.ok()) return test_labels.status();
-    const auto positives = std::count(reference_labels->labels.begin(),
-                                      reference_labels->labels.end(), 1);
+    const auto positives =
+        std::count(reference_labels->labels.begin(), reference_labels->labels.end(), 1);
     const int majority = 2 * positives >= static_cast<int64_t>(reference_labels->labels.size());
-    out.majority_accuracy =
-        static_cast<double>(
-            std::count(test_labels->labels.begin(), test_labels->labels.end(), majority)) /
-        static_cast<double>(test_labels->labels.size());
+    out.majority_accuracy = static_cast<double>(std::count(test_labels->labels.begin(),
+                                                           test_labels->labels.end(), majority)) /
+                            static_cast<double>(test_labels->labels.size());
   }
   auto real_codes = discretizer->Encode(reference);
   if (!real_codes.ok()) return real_codes.status();

@@ -310,8 +310,7 @@ absl::StatusOr<BundleMetadata> BundleMetadataFromJson(const Json& metadata, int 
         return absl::DataLossError(path + ": unknown numeric layout");
       }
     }
-    ASSIGN_OR_RETURN(data::Transformer transformer,
-                     data::Transformer::FromSchema(schema, layout));
+    ASSIGN_OR_RETURN(data::Transformer transformer, data::Transformer::FromSchema(schema, layout));
     if (transformer.width() != input_width) {
       return absl::DataLossError(path + ": embedded schema does not match the model's input width");
     }
