@@ -97,11 +97,7 @@ absl::StatusOr<std::pair<Domain, Dataset>> Load(const EvaluateRequest& r) {
         schema.columns[static_cast<size_t>(*schema.label_index)].categories.size());
     domain.schema = std::move(schema);
     domain.transformer = std::move(transformer);
-    data::Table pooled;
-    for (const std::string& path : r.input_csvs) {
-      ASSIGN_OR_RETURN(data::ReadResult read, data::ReadCsvTable(path, *domain.schema));
-      for (auto& row : read.table.rows) pooled.rows.push_back(std::move(row));
-    }
+    ASSIGN_OR_RETURN(data::Table pooled, data::ReadPooledCsvTables(r.input_csvs, *domain.schema));
     ASSIGN_OR_RETURN(Dataset d, FromTable(std::move(pooled), domain));
     return std::make_pair(std::move(domain), std::move(d));
   }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <initializer_list>
 #include <iostream>
 #include <string>
 
@@ -315,6 +316,16 @@ void AddMarginalOptions(CLI::App* cmd, CliState& s) {
       ->check(CLI::Range(int64_t{0}, fedsyn::site::kMaxSampledRows));
 }
 
+// The first of `names` given on `cmd`'s command line (options `cmd` does not have count as not
+// given), or nullptr: for refusing options that belong to another way of running a command.
+const char* FirstGiven(CLI::App* cmd, std::initializer_list<const char*> names) {
+  for (const char* name : names) {
+    const CLI::Option* option = cmd->get_option_no_throw(name);
+    if (option != nullptr && option->count() > 0) return name;
+  }
+  return nullptr;
+}
+
 // The marginal generator's request from `cmd`'s options (synthesize or submit), refusing the
 // options that belong to the VAE path.
 absl::Status ResolveMarginalOptions(CLI::App* cmd, CliState& s, const std::string& input_csv) {
@@ -325,14 +336,11 @@ absl::Status ResolveMarginalOptions(CLI::App* cmd, CliState& s, const std::strin
   if (input_csv.empty() || request.schema_path.empty()) {
     return absl::InvalidArgumentError("--generator marginals needs --input and --schema");
   }
-  for (const char* vae_only :
-       {"--model", "--epsilon-d", "--clip-radius", "--dp-epsilon", "--marginal-epsilon",
-        "--model-out", "--images", "--labels", "--label-epsilon", "--mode", "--metric",
-        "--decoding", "--code-decoding", "--allow-nonprivate-model"}) {
-    const CLI::Option* option = cmd->get_option_no_throw(vae_only);
-    if (option != nullptr && option->count() > 0) {
-      return absl::InvalidArgumentError(std::string(vae_only) + " belongs to --generator vae");
-    }
+  if (const char* vae_only = FirstGiven(
+          cmd, {"--model", "--epsilon-d", "--clip-radius", "--dp-epsilon", "--marginal-epsilon",
+                "--model-out", "--images", "--labels", "--label-epsilon", "--mode", "--metric",
+                "--decoding", "--code-decoding", "--allow-nonprivate-model"})) {
+    return absl::InvalidArgumentError(std::string(vae_only) + " belongs to --generator vae");
   }
   request.input_csv = input_csv;
   if (cmd->count("--delta") > 0) request.delta = s.marginal_delta;
@@ -370,11 +378,10 @@ int DoSubmit(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) 
     if (s.release.model_path.empty()) {
       return Fail(absl::InvalidArgumentError("--generator vae needs --model (a trained VAE)"));
     }
-    for (const char* marginal_only : {"--epsilon", "--delta", "--rows", "--schema"}) {
-      if (cmd->count(marginal_only) > 0) {
-        return Fail(absl::InvalidArgumentError(std::string(marginal_only) +
-                                               " belongs to --generator marginals"));
-      }
+    if (const char* marginal_only =
+            FirstGiven(cmd, {"--epsilon", "--delta", "--rows", "--schema"})) {
+      return Fail(absl::InvalidArgumentError(std::string(marginal_only) +
+                                             " belongs to --generator marginals"));
     }
     ResolveReleaseOptions(cmd, s);
     if (absl::Status st = CheckMechanismOptions(cmd, s); !st.ok()) return Fail(st);
@@ -692,16 +699,15 @@ int main(int argc, char** argv) {
       // Adult (docs/results/vae-adult.md): the VAE trained on a private marginal model's
       // samples beats DP-SGD at every epsilon, and giving half to a per-record release buys
       // nothing it keeps (0.836 vs 0.840 accuracy at epsilon 1, within run-to-run spread).
-      for (const char* split : {"--dp-epsilon", "--marginal-epsilon", "--dp-delta", "--epsilon-d",
-                                "--clip-radius", "--mode", "--rows"}) {
-        if (synthesize->count(split) > 0) {
-          return Fail(absl::InvalidArgumentError(
-              std::string("--epsilon gives the whole budget to the model (the release is "
-                          "model-only); ") +
-              split +
-              " sets a split of your own: give --marginal-epsilon or --dp-epsilon for the model "
-              "and --epsilon-d/--clip-radius for the release instead of --epsilon"));
-        }
+      if (const char* split =
+              FirstGiven(synthesize, {"--dp-epsilon", "--marginal-epsilon", "--dp-delta",
+                                      "--epsilon-d", "--clip-radius", "--mode", "--rows"})) {
+        return Fail(absl::InvalidArgumentError(
+            std::string("--epsilon gives the whole budget to the model (the release is "
+                        "model-only); ") +
+            split +
+            " sets a split of your own: give --marginal-epsilon or --dp-epsilon for the model "
+            "and --epsilon-d/--clip-radius for the release instead of --epsilon"));
       }
       s.whole_budget_to_model = true;
       s.marginal_epsilon = s.marginals.epsilon;

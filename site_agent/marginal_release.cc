@@ -7,6 +7,7 @@
 #include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
 #include "common/privacy/rdp_accountant.h"
+#include "common/privacy/zcdp.h"
 #include "nlohmann/json.hpp"
 #include "site_agent/manifest.h"
 #include "site_agent/pipeline.h"
@@ -38,6 +39,14 @@ absl::StatusOr<PreparedMarginalSynthesis> PrepareMarginalSynthesis(
   ASSIGN_OR_RETURN(prepared.delta,
                    privacy::ResolveDelta(request.delta, units.count, &prepared.delta_warning));
   ASSIGN_OR_RETURN(prepared.charge_micros, privacy::EpsilonToChargeMicros(request.epsilon));
+  ASSIGN_OR_RETURN(const double rho, privacy::ZcdpRhoFor(request.epsilon, prepared.delta));
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "eps_total = %s per %s, delta %.3g (marginal generator: noisy marginals under "
+                "zCDP, rho %.6g; no per-record part)",
+                privacy::FormatMicros(prepared.charge_micros).c_str(),
+                prepared.schema.person_index ? "person" : "record", prepared.delta, rho);
+  prepared.guarantee_summary = line;
   if (prepared.RowsToSample(request) > kMaxSampledRows) {
     return absl::InvalidArgumentError("the input has more rows than one synthesis samples (" +
                                       std::to_string(kMaxSampledRows) + "): give --rows");
@@ -67,13 +76,7 @@ absl::StatusOr<MarginalSynthesisSummary> GenerateMarginalSynthesis(
   summary.read_report = prepared.input.report;
 
   const bool per_person = schema.person_index.has_value();
-  char line[256];
-  std::snprintf(line, sizeof line,
-                "eps_total = %s per %s, delta %.3g (marginal generator: noisy marginals under "
-                "zCDP, rho %.6g; no per-record part)",
-                privacy::FormatMicros(summary.charge_micros).c_str(),
-                per_person ? "person" : "record", summary.delta, summary.fit.rho);
-  summary.guarantee_summary = line;
+  summary.guarantee_summary = prepared.guarantee_summary;
   Json guarantee = {
       {"generator", "marginals"},
       {"unit", per_person ? "person (the schema's person identifier; at most " +

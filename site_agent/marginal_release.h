@@ -57,6 +57,9 @@ struct PreparedMarginalSynthesis {
   std::string delta_warning;
   int64_t charge_micros = 0;  // the epsilon, rounded up
   int64_t input_rows = 0;     // the site's rows (before an audit's canaries join them)
+  // One line, as the manifest and the agent state the guarantee: public parameters only (the
+  // fit's rho is ZcdpRhoFor(epsilon, delta), known before it runs).
+  std::string guarantee_summary;
   // As many as requested, or (request.rows 0) as the site's input has rows.
   int64_t RowsToSample(const MarginalSynthesisRequest& request) const {
     return request.rows > 0 ? request.rows : input_rows;

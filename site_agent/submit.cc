@@ -2,7 +2,6 @@
 
 #include <filesystem>
 
-#include "absl/strings/str_format.h"
 #include "common/data/table_io.h"
 #include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
@@ -320,9 +319,7 @@ absl::StatusOr<SubmitSummary> SubmitMarginalSynthesis(
   plan.model_charge_micros = prepared.charge_micros;
   plan.model_delta = prepared.delta;
   plan.schema = &prepared.schema;
-  plan.guarantee = "eps_total = " + privacy::FormatMicros(prepared.charge_micros) + ", delta " +
-                   absl::StrFormat("%.3g", prepared.delta) +
-                   " (marginal generator; no per-record part)";
+  plan.guarantee = prepared.guarantee_summary;
   plan.generate = [&]() -> absl::StatusOr<int64_t> {
     ASSIGN_OR_RETURN(const MarginalSynthesisSummary generated,
                      GenerateMarginalSynthesis(request, prepared, rng));

@@ -4,20 +4,6 @@
 #include "common/data/table_io.h"
 
 namespace fedsyn::site {
-namespace {
-
-absl::StatusOr<data::Table> ReadPooled(const std::vector<std::string>& paths,
-                                       const data::Schema& schema) {
-  if (paths.empty()) return absl::InvalidArgumentError("no real CSV file given");
-  data::Table pooled;
-  for (const std::string& path : paths) {
-    ASSIGN_OR_RETURN(data::ReadResult read, data::ReadCsvTable(path, schema));
-    for (data::Row& row : read.table.rows) pooled.rows.push_back(std::move(row));
-  }
-  return pooled;
-}
-
-}  // namespace
 
 absl::StatusOr<UtilityCheck> CheckUtility(const UtilityCheckRequest& request) {
   ASSIGN_OR_RETURN(const data::Schema schema, data::Schema::LoadFile(request.schema_path));
@@ -27,8 +13,8 @@ absl::StatusOr<UtilityCheck> CheckUtility(const UtilityCheckRequest& request) {
   }
   ASSIGN_OR_RETURN(const data::ReadResult synthetic,
                    data::ReadCsvTable(request.synthetic_csv, schema, data::OutputCsvFormat()));
-  ASSIGN_OR_RETURN(const data::Table real, ReadPooled(request.real_csvs, schema));
-  ASSIGN_OR_RETURN(const data::Table test, ReadPooled(request.test_csvs, schema));
+  ASSIGN_OR_RETURN(const data::Table real, data::ReadPooledCsvTables(request.real_csvs, schema));
+  ASSIGN_OR_RETURN(const data::Table test, data::ReadPooledCsvTables(request.test_csvs, schema));
   UtilityCheck check;
   check.synthetic_rows = synthetic.table.num_rows();
   check.real_rows = real.num_rows();

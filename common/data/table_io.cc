@@ -211,6 +211,17 @@ absl::StatusOr<ReadResult> ReadCsvTable(const std::string& path, const Schema& s
   return ParseCsvTable(text, schema, path, format);
 }
 
+absl::StatusOr<Table> ReadPooledCsvTables(const std::vector<std::string>& paths,
+                                          const Schema& schema) {
+  if (paths.empty()) return absl::InvalidArgumentError("no CSV file given");
+  Table pooled;
+  for (const std::string& path : paths) {
+    ASSIGN_OR_RETURN(ReadResult read, ReadCsvTable(path, schema));
+    for (Row& row : read.table.rows) pooled.rows.push_back(std::move(row));
+  }
+  return pooled;
+}
+
 CsvFormat OutputCsvFormat() {
   CsvFormat format;
   format.header = true;

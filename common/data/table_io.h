@@ -46,6 +46,11 @@ absl::StatusOr<ReadResult> ParseCsvTable(const std::string& text, const Schema& 
 absl::StatusOr<ReadResult> ReadCsvTable(const std::string& path, const Schema& schema,
                                         const std::optional<CsvFormat>& format = std::nullopt);
 
+// Every file read as ReadCsvTable does (the schema's own format), their rows pooled in order.
+// InvalidArgument for no file.
+absl::StatusOr<Table> ReadPooledCsvTables(const std::vector<std::string>& paths,
+                                          const Schema& schema);
+
 // The CSV format fedsyn writes: header line of column names, comma-delimited.
 CsvFormat OutputCsvFormat();
 // The same without the header line: the rows fedsyn sends between agent and coordinator

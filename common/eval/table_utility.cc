@@ -129,18 +129,11 @@ absl::StatusOr<TableUtility> MeasureTableUtility(const data::Table& synthetic,
 
   auto discretizer = synth::Discretizer::FromSchema(schema, kDistanceBins);
   if (!discretizer.ok()) return discretizer.status();
-  {
-    auto reference_labels = OneHotLabelledData(*discretizer, reference);
-    if (!reference_labels.ok()) return reference_labels.status();
-    auto test_labels = OneHotLabelledData(*discretizer, test);
-    if (!test_labels.ok()) return test_labels.status();
-    const auto positives =
-        std::count(reference_labels->labels.begin(), reference_labels->labels.end(), 1);
-    const int majority = 2 * positives >= static_cast<int64_t>(reference_labels->labels.size());
-    out.majority_accuracy = static_cast<double>(std::count(test_labels->labels.begin(),
-                                                           test_labels->labels.end(), majority)) /
-                            static_cast<double>(test_labels->labels.size());
-  }
+  auto reference_labels = OneHotLabelledData(*discretizer, reference);
+  if (!reference_labels.ok()) return reference_labels.status();
+  auto test_labels = OneHotLabelledData(*discretizer, test);
+  if (!test_labels.ok()) return test_labels.status();
+  out.majority_accuracy = MajorityBaselineAccuracy(*reference_labels, *test_labels);
   auto real_codes = discretizer->Encode(reference);
   if (!real_codes.ok()) return real_codes.status();
   auto synthetic_codes = discretizer->Encode(synthetic);
