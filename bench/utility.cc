@@ -18,6 +18,77 @@
 #include "common/privacy/random.h"
 #include "common/synth/marginal_model.h"
 
+namespace {
+
+bool WriteFile(const std::string& path, const std::string& text) {
+  FILE* out = std::fopen(path.c_str(), "w");
+  if (out == nullptr) return false;
+  const bool written = std::fputs(text.c_str(), out) >= 0;
+  return std::fclose(out) == 0 && written;
+}
+
+// Where the distances are: each column's 1-way TVD, and the `pairs` worst pairs at the first
+// epsilon, for the sampling floor (real test rows against the training rows) and one fit per
+// epsilon. Rows follow the utility's order of columns and pairs, so `fits` line up.
+std::string ProfileMarkdown(const fedsyn::eval::TableUtility& floor,
+                            const std::vector<double>& epsilons,
+                            const std::vector<fedsyn::eval::TableUtility>& fits, int pairs) {
+  using fedsyn::eval::MarginalDistance;
+  auto header = [&](const char* first) {
+    std::string h = std::string("| ") + first + " | sampling floor |";
+    char cell[32];
+    for (double e : epsilons) {
+      std::snprintf(cell, sizeof cell, " ε %g |", e);
+      h += cell;
+    }
+    h += "\n|---|---|";
+    for (size_t i = 0; i < epsilons.size(); ++i) h += "---|";
+    return h + "\n";
+  };
+  auto rows = [&](const std::vector<MarginalDistance> fedsyn::eval::TableUtility::*part,
+                  const std::vector<size_t>& order) {
+    std::string out;
+    char cell[32];
+    for (size_t i : order) {
+      const MarginalDistance& d = (floor.*part)[i];
+      std::string name = d.columns[0];
+      for (size_t c = 1; c < d.columns.size(); ++c) name += " × " + d.columns[c];
+      std::snprintf(cell, sizeof cell, " %.3f |", d.tvd);
+      out += "| " + name + " |" + cell;
+      for (const auto& fit : fits) {
+        std::snprintf(cell, sizeof cell, " %.3f |", (fit.*part)[i].tvd);
+        out += cell;
+      }
+      out += "\n";
+    }
+    return out;
+  };
+  std::vector<size_t> columns(floor.one_way.size());
+  for (size_t i = 0; i < columns.size(); ++i) columns[i] = i;
+  std::vector<size_t> worst(floor.two_way.size());
+  for (size_t i = 0; i < worst.size(); ++i) worst[i] = i;
+  if (!fits.empty()) {
+    std::sort(worst.begin(), worst.end(),
+              [&](size_t a, size_t b) { return fits[0].two_way[a].tvd > fits[0].two_way[b].tvd; });
+  }
+  worst.resize(std::min(worst.size(), static_cast<size_t>(pairs)));
+  std::string out =
+      header("column (1-way TVD)") + rows(&fedsyn::eval::TableUtility::one_way, columns);
+  char mean[96];
+  std::string means = "| mean 2-way TVD |";
+  std::snprintf(mean, sizeof mean, " %.4f |", floor.mean_tvd_2way);
+  means += mean;
+  for (const auto& fit : fits) {
+    std::snprintf(mean, sizeof mean, " %.4f |", fit.mean_tvd_2way);
+    means += mean;
+  }
+  out += "\n" + header("pair (2-way TVD), worst first") + means + "\n" +
+         rows(&fedsyn::eval::TableUtility::two_way, worst);
+  return out;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace fedsyn;
   CLI::App app{"marginal generator utility"};
@@ -49,6 +120,13 @@ int main(int argc, char** argv) {
   app.add_option("--rare-sigmas", options.rare_threshold_sigmas);
   app.add_option("--prior-weight", options.prior_weight);
   app.add_option("--max-clique-cells", options.max_clique_cells);
+  std::string profile_markdown;
+  int profile_pairs = 20;
+  app.add_option("--profile-markdown", profile_markdown,
+                 "also write where the marginal distances are (first fit per epsilon, beside the "
+                 "sampling floor) here (Markdown)");
+  app.add_option("--profile-pairs", profile_pairs, "pairs in the profile, worst first")
+      ->check(CLI::Range(1, 10000));
   CLI11_PARSE(app, argc, argv);
 
   auto schema = data::Schema::LoadFile(schema_path);
@@ -72,7 +150,8 @@ int main(int argc, char** argv) {
   std::printf("real rows: accuracy %.4f auc %.4f (fit %zu, test %zu)\n", real->accuracy, real->auc,
               fit_rows.rows.size(), test_rows.rows.size());
   // The distances between two real samples: the floor sampling alone puts under any generator.
-  if (auto floor = eval::MeasureTableUtility(test_rows, fit_rows, test_rows, *schema); floor.ok()) {
+  auto floor = eval::MeasureTableUtility(test_rows, fit_rows, test_rows, *schema);
+  if (floor.ok()) {
     std::printf("real test rows vs training rows: tvd1 %.4f tvd2 %.4f (max %.3f)\n",
                 floor->mean_tvd_1way, floor->mean_tvd_2way, floor->max_tvd_2way);
   }
@@ -109,6 +188,7 @@ int main(int argc, char** argv) {
     std::snprintf(out, sizeof out, *lo == *hi ? "%.3f" : "%.3f–%.3f", *lo, *hi);
     return std::string(out);
   };
+  std::vector<eval::TableUtility> first_fits;  // one per epsilon, for the profile
   for (double epsilon : epsilons) {
     std::vector<double> acc, auc, tvd1, tvd2, excess, secs;
     for (int r = 0; r < repeats; ++r) {
@@ -127,6 +207,7 @@ int main(int argc, char** argv) {
           epsilon, utility->accuracy, utility->auc, utility->mean_tvd_1way, utility->mean_tvd_2way,
           utility->max_tvd_2way, utility->worst_bound_excess, model->report().edges.size(),
           seconds);
+      if (r == 0) first_fits.push_back(*utility);
       acc.push_back(utility->accuracy);
       auc.push_back(utility->auc);
       tvd1.push_back(utility->mean_tvd_1way);
@@ -143,11 +224,12 @@ int main(int argc, char** argv) {
     table += line;
   }
   std::printf("\n%s", table.c_str());
-  if (!markdown.empty()) {
-    FILE* out = std::fopen(markdown.c_str(), "w");
-    if (out == nullptr) return 1;
-    std::fputs(table.c_str(), out);
-    std::fclose(out);
+  if (!markdown.empty() && !WriteFile(markdown, table)) return 1;
+  if (!profile_markdown.empty()) {
+    if (!floor.ok()) return std::fprintf(stderr, "%s\n", floor.status().ToString().c_str()), 1;
+    const std::string profile = ProfileMarkdown(*floor, epsilons, first_fits, profile_pairs);
+    std::printf("\n%s", profile.c_str());
+    if (!WriteFile(profile_markdown, profile)) return 1;
   }
   return 0;
 }

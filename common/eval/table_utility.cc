@@ -147,6 +147,7 @@ absl::StatusOr<TableUtility> MeasureTableUtility(const data::Table& synthetic,
     const double tvd = TotalVariation(Distribution({&(*real_codes)[a]}, sizes),
                                       Distribution({&(*synthetic_codes)[a]}, sizes));
     sum1 += tvd;
+    out.one_way.push_back({{attributes[a].name}, tvd});
     out.max_tvd_1way = std::max(out.max_tvd_1way, tvd);
     for (size_t b = a + 1; b < k; ++b) {
       const std::vector<int> pair_sizes = {attributes[a].size, attributes[b].size};
@@ -154,6 +155,7 @@ absl::StatusOr<TableUtility> MeasureTableUtility(const data::Table& synthetic,
           Distribution({&(*real_codes)[a], &(*real_codes)[b]}, pair_sizes),
           Distribution({&(*synthetic_codes)[a], &(*synthetic_codes)[b]}, pair_sizes));
       sum2 += tvd2;
+      out.two_way.push_back({{attributes[a].name, attributes[b].name}, tvd2});
       out.max_tvd_2way = std::max(out.max_tvd_2way, tvd2);
       ++pairs;
     }

@@ -22,6 +22,12 @@ struct BoundShare {
   double synthetic = 0;  // the same in the synthetic rows
 };
 
+// One marginal's distance, for profiling where a generator loses.
+struct MarginalDistance {
+  std::vector<std::string> columns;  // one or two
+  double tvd = 0;
+};
+
 struct TableUtility {
   double accuracy = 0;  // logistic regression trained on synthetic, tested on real
   double auc = 0;       // ROC AUC of its probabilities on the real test rows
@@ -29,7 +35,8 @@ struct TableUtility {
   double majority_accuracy = 0;
   double mean_tvd_1way = 0, max_tvd_1way = 0;
   double mean_tvd_2way = 0, max_tvd_2way = 0;
-  std::vector<BoundShare> bounds;  // numeric columns
+  std::vector<MarginalDistance> one_way, two_way;  // every column; every pair of columns
+  std::vector<BoundShare> bounds;                  // numeric columns
   // The largest excess of a column's synthetic bound share over 2x its real share + 1%:
   // <= 0 means no column piles up at its bounds (issue #13's target).
   double worst_bound_excess = 0;

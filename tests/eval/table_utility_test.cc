@@ -59,6 +59,16 @@ TEST(TableUtility, ScoresRealCopiesAsPerfectAndCatchesBoundsAndShifts) {
   ASSERT_TRUE(wrong.ok());
   EXPECT_LT(wrong->accuracy, 0.1);
   EXPECT_LT(wrong->auc, 0.1);
+  // The profile names where the distance is: x's marginal untouched, y's nearly (201 of 400
+  // rows are positive, 199 after the flip), the pair (x, y) wholly wrong.
+  ASSERT_EQ(wrong->one_way.size(), 2u);
+  EXPECT_EQ(wrong->one_way[0].columns, std::vector<std::string>{"x"});
+  EXPECT_EQ(wrong->one_way[0].tvd, 0.0);
+  EXPECT_NEAR(wrong->one_way[1].tvd, 2.0 / 400, 1e-12);
+  ASSERT_EQ(wrong->two_way.size(), 1u);
+  EXPECT_EQ(wrong->two_way[0].columns, (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(wrong->two_way[0].tvd, wrong->max_tvd_2way);
+  EXPECT_GT(wrong->two_way[0].tvd, 0.9);
 }
 
 // A label of more than two categories is probed as its first category against the rest (Heart:
