@@ -7,13 +7,13 @@
 #include <set>
 
 #include "absl/strings/str_format.h"
+#include "common/audit/canary_protocol.h"
 #include "common/base/utc_time.h"
 #include "common/data/table_io.h"
 #include "common/eval/attacks.h"
 #include "common/eval/logistic_regression.h"
 #include "common/eval/metrics_json.h"
 #include "common/model/classifier.h"
-#include "common/privacy/digest.h"
 #include "coordinator/audit_report.h"
 #include "coordinator/canary_audit.h"
 #include "coordinator/decoder.h"
@@ -88,7 +88,7 @@ absl::StatusOr<Downstream> RunDownstream(const DatasetDeclaration& dataset,
     if (!p.audit) continue;
     ASSIGN_OR_RETURN(const data::Table canaries, ParseRows(p.audit->canaries, dataset.schema,
                                                            "canaries of " + p.record.release_id));
-    const std::vector<bool> included = privacy::IncludedCanaryFlags(p.audit->bits);
+    const std::vector<bool> included = audit::IncludedCanaryFlags(p.audit->bits);
     if (included.size() != canaries.rows.size()) {
       return absl::DataLossError("audit of " + p.record.release_id +
                                  ": canaries and revealed bits differ in number");
@@ -212,7 +212,9 @@ absl::StatusOr<ReleaseEvidence> ScoreRelease(Storage& storage, const DatasetDecl
     ASSIGN_OR_RETURN(
         evidence.presence,
         TestCanaryPresence(mechanism, canary_codes, released_codes,
-                           CanaryRows(audit.bits, audit.salt, release.rows_received), audit.bits));
+                           audit::CanaryPositions(audit.salt, release.rows_received,
+                                                  static_cast<int64_t>(audit.bits.size())),
+                           audit.bits));
   }
   return evidence;
 }

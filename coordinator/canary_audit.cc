@@ -4,10 +4,10 @@
 #include <cmath>
 #include <numeric>
 
+#include "common/audit/canary_protocol.h"
 #include "common/data/transformer.h"
 #include "common/eval/attacks.h"
 #include "common/eval/empirical_epsilon.h"
-#include "common/privacy/digest.h"
 
 namespace fedsyn::coordinator {
 namespace {
@@ -25,52 +25,6 @@ std::vector<int> Ks(int m) {
 }
 
 }  // namespace
-
-std::vector<int64_t> CanaryRows(const std::string& bits, const std::string& salt_hex,
-                                int64_t release_rows) {
-  return privacy::CanaryPositions(salt_hex, release_rows, static_cast<int64_t>(bits.size()));
-}
-
-data::Table MakeCanaries(const data::Schema& schema, int count, privacy::RandomSource& rng) {
-  data::Table canaries;
-  for (int i = 0; i < count; ++i) {
-    data::Row row(schema.columns.size());
-    for (size_t c = 0; c < schema.columns.size(); ++c) {
-      const data::ColumnSpec& column = schema.columns[c];
-      if (column.IsCategorical()) {
-        row[c] = static_cast<double>(rng.UniformBelow(column.categories.size()));
-      } else if (column.IsNumeric()) {
-        const double span = column.max - column.min;
-        const double inset = 0.05 * rng.UniformOpen01() * span;
-        double value = (rng.NextU64() & 1) ? column.max - inset : column.min + inset;
-        if (column.type == data::ColumnType::kInteger)
-          value = std::clamp(std::round(value), column.min, column.max);
-        row[c] = value;
-      }  // ignored columns stay empty
-    }
-    canaries.rows.push_back(std::move(row));
-  }
-  return canaries;
-}
-
-absl::Status CheckReveal(const std::string& commitment, const std::string& bits,
-                         const std::string& salt_hex, int count) {
-  if (count % 2 != 0 || static_cast<int>(bits.size()) != count / 2 ||
-      bits.find_first_not_of("01") != std::string::npos) {
-    return absl::InvalidArgumentError("the revealed bits must be one 0 or 1 per canary pair (" +
-                                      std::to_string(count / 2) + ")");
-  }
-  if (privacy::Commitment(bits, salt_hex) != commitment) {
-    return absl::InvalidArgumentError(
-        "the revealed bits and salt do not match the commitment made before the release");
-  }
-  if (!privacy::PlausibleFairBits(bits)) {
-    return absl::InvalidArgumentError(
-        "the revealed bits are not plausible as fair coin flips (two-sided binomial test, "
-        "p < 1e-6)");
-  }
-  return absl::OkStatus();
-}
 
 CanaryScores ScoreCanaries(const data::Table& canaries, const data::Table& released,
                            const data::Table& reference, const data::Schema& schema) {
@@ -124,7 +78,7 @@ absl::StatusOr<PresenceTest> TestCanaryPresence(const privacy::MetricMechanism& 
     const int64_t row = positions[static_cast<size_t>(j)];
     if (row < 0 || row >= released_codes.rows)
       return absl::InvalidArgumentError("a revealed position lies outside the release");
-    const int64_t canary = privacy::IncludedCanaryIndex(j, bits[static_cast<size_t>(j)]);
+    const int64_t canary = audit::IncludedCanaryIndex(j, bits[static_cast<size_t>(j)]);
     const float* code = canary_codes.Row(canary);
     ASSIGN_OR_RETURN(const std::vector<double> center,
                      mechanism.Center(std::vector<double>(code, code + canary_codes.cols)));
@@ -168,7 +122,7 @@ CanaryVerdict JudgeCanaries(const CanaryScores& scores, const std::string& bits,
     return v;  // nothing to judge: no estimate, a bound of 0
   }
   for (const auto& [name, s] : all) {
-    const std::vector<bool> included = privacy::IncludedCanaryFlags(bits);
+    const std::vector<bool> included = audit::IncludedCanaryFlags(bits);
     eval::Scores in, out;
     for (int i = 0; i < 2 * m; ++i)
       (included[static_cast<size_t>(i)] ? in : out).push_back((*s)[static_cast<size_t>(i)]);

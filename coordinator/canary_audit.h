@@ -6,8 +6,9 @@
 // site's mechanism or accounting.
 //
 // This file holds the coordinator's side that needs no network: making canaries, scoring them
-// against released rows, checking a reveal, and turning scores and revealed bits into the
-// audit's verdict.
+// against released rows, and turning scores and revealed bits into the audit's verdict. What both
+// sides must agree on (ids, commitments, bits, positions, the reveal check) is the protocol's,
+// common/audit/canary_protocol.h.
 #ifndef FEDSYN_COORDINATOR_CANARY_AUDIT_H_
 #define FEDSYN_COORDINATOR_CANARY_AUDIT_H_
 
@@ -22,26 +23,6 @@
 #include "common/privacy/random.h"
 
 namespace fedsyn::coordinator {
-
-// `count` valid records of `schema` (an even number: pairs 2j, 2j+1, privacy::
-// IncludedCanaryIndex), each from a sparse corner of the declared domain: every
-// numeric value in the outer 5% of its range (low or high end at random; integers rounded),
-// every category uniformly at random, never missing. Real records rarely look like that, so a
-// released row near a canary is evidence that the canary was in the input.
-data::Table MakeCanaries(const data::Schema& schema, int count, privacy::RandomSource& rng);
-
-// Checks a reveal against the commitment made before the release, for `count` issued canaries:
-// InvalidArgument if the bits are malformed (one '0'/'1' per pair), do not hash to the
-// commitment, or are implausible as fair coins (privacy::PlausibleFairBits: a site revealing,
-// say, all ones did not draw them honestly).
-absl::Status CheckReveal(const std::string& commitment, const std::string& bits,
-                         const std::string& salt_hex, int count);
-
-// The rows of a release of `release_rows` rows that its included canaries occupy: where the
-// revealed salt puts one row per pair, i.e. per bit (privacy::CanaryPositions). Empty if there
-// are more pairs than rows.
-std::vector<int64_t> CanaryRows(const std::string& bits, const std::string& salt_hex,
-                                int64_t release_rows);
 
 // Membership scores of each canary (higher: more likely included), from released rows only.
 struct CanaryScores {

@@ -2,7 +2,6 @@
 
 #include "common/data/csv.h"
 #include "common/privacy/distributions.h"
-#include "coordinator/canary_audit.h"
 #include "coordinator/decoder.h"
 #include "coordinator/release_gate.h"
 

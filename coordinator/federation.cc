@@ -2,18 +2,12 @@
 
 #include <cctype>
 
+#include "common/base/names.h"
 #include "common/data/toml_file.h"
 #include "common/privacy/budget.h"
 
 namespace fedsyn::coordinator {
 
-bool IsSafeName(std::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (const char c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
-  }
-  return true;
-}
 namespace {
 
 // Enough for tight bounds; more would only swell every audited release.
@@ -63,7 +57,7 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path)
       if (!name || !schema_path)
         return absl::InvalidArgumentError(path + ": [[dataset]] needs name and schema");
       ASSIGN_OR_RETURN(data::Schema schema, data::Schema::LoadFile(file.Resolve(*schema_path)));
-      if (!IsSafeName(*name)) {
+      if (!base::IsSafeName(*name)) {
         return absl::InvalidArgumentError(
             path + ": [[dataset]] name must be 1-64 characters of [A-Za-z0-9_-]");
       }
@@ -87,7 +81,7 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path)
       const toml::table* budgets = t ? (*t)["budgets"].as_table() : nullptr;
       if (!id || !budgets)
         return absl::InvalidArgumentError(path + ": [[site]] needs id and budgets");
-      if (!IsSafeName(*id)) {
+      if (!base::IsSafeName(*id)) {
         return absl::InvalidArgumentError(path +
                                           ": [[site]] id must be 1-64 characters of [A-Za-z0-9_-]");
       }

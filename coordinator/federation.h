@@ -21,11 +21,6 @@
 
 namespace fedsyn::coordinator {
 
-// Names that end up in file paths, log lines and SQL keys (release ids, dataset names, site
-// ids): 1-64 characters of [A-Za-z0-9_-], so none can climb out of a folder ("../x"), break a
-// path ("/") or a log line (issue #12, F9).
-bool IsSafeName(std::string_view name);
-
 struct DatasetDeclaration {
   std::string name;
   data::Schema schema;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "common/base/names.h"
 #include "common/privacy/random.h"
 #include "coordinator/admin.h"
 #include "coordinator/site_session.h"
@@ -64,7 +65,7 @@ std::multiset<std::string> CoordinatorServer::ConnectedSites() {
 
 void CoordinatorServer::ServeSite(net::TlsConnection& connection) {
   const net::PeerIdentity& peer = connection.peer();
-  if (peer.organizational_unit != "site" || !IsSafeName(peer.common_name)) {
+  if (peer.organizational_unit != "site" || !base::IsSafeName(peer.common_name)) {
     spdlog::warn("refused {} on the site API: certificate role '{}' name '{}' is not a site",
                  connection.remote_address(), peer.organizational_unit, peer.common_name);
     return;

@@ -2,13 +2,13 @@
 
 #include <algorithm>
 
+#include "common/audit/canary_protocol.h"
 #include "common/base/logging.h"
 #include "common/data/table_io.h"
 #include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
 #include "common/privacy/metric_mechanism.h"
 #include "common/privacy/rdp_accountant.h"
-#include "coordinator/canary_audit.h"
 #include "coordinator/decoder.h"
 #include "protocol/codec.h"
 #include "spdlog/spdlog.h"
@@ -111,7 +111,7 @@ protocol::SiteResponse SiteSession::OnHello(const protocol::Hello& hello) {
 }
 
 protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) {
-  if (!IsSafeName(reserve.release_id)) {
+  if (!audit::IsValidReleaseId(reserve.release_id)) {
     return protocol::ErrorFromStatus(
         absl::InvalidArgumentError("release id must be 1-64 characters of [A-Za-z0-9_-]"));
   }
@@ -333,7 +333,7 @@ protocol::SiteResponse SiteSession::OnUploadModel(const protocol::UploadModel& u
 }
 
 protocol::SiteResponse SiteSession::OnAuditJob(const protocol::AuditJobQuery& query) {
-  if (!IsSafeName(query.release_id)) {
+  if (!audit::IsValidReleaseId(query.release_id)) {
     return protocol::ErrorFromStatus(
         absl::InvalidArgumentError("release id must be 1-64 characters of [A-Za-z0-9_-]"));
   }
@@ -361,8 +361,8 @@ protocol::SiteResponse SiteSession::OnAuditJob(const protocol::AuditJobQuery& qu
   if (dataset->audit_canaries == 0) return protocol::AuditJob{query.release_id, "", 0};
   const data::Schema& schema = dataset->schema;
   const std::string csv =
-      data::FormatCsvTable(MakeCanaries(schema, dataset->audit_canaries, *canary_random_), schema,
-                           data::FormulaCells::kKeep);
+      data::FormatCsvTable(audit::MakeCanaries(schema, dataset->audit_canaries, *canary_random_),
+                           schema, data::FormulaCells::kKeep);
   AuditRecord audit;
   audit.release_id = query.release_id;
   audit.site_id = site_id_;

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include "common/privacy/budget.h"
+#include "common/audit/canary_protocol.h"
 #include "common/privacy/digest.h"
-#include "coordinator/canary_audit.h"
+#include "common/privacy/budget.h"
 #include "coordinator/storage_backend.h"
 #include "spdlog/spdlog.h"
 
@@ -104,7 +104,8 @@ std::string ReservationMismatch(const ReleaseRecord& existing, const Reservation
 
 std::vector<int64_t> ReleasedCanaryRows(const ReleaseRecord& release, const AuditRecord& audit) {
   if (release.mode == kModelOnlyMode) return {};
-  return CanaryRows(audit.bits, audit.salt, release.rows_received);
+  return audit::CanaryPositions(audit.salt, release.rows_received,
+                                static_cast<int64_t>(audit.bits.size()));
 }
 
 absl::StatusOr<ReservationResult> LedgerStorage::Reserve(const ReservationRequest& request) {
@@ -329,7 +330,7 @@ absl::Status LedgerStorage::RevealAudit(const std::string& site_id, const std::s
     ASSIGN_OR_RETURN(const ReleaseRecord record, OwnedRelease(t, site_id, release_id));
     if (record.status != ReleaseStatus::kCommitted)
       return absl::FailedPreconditionError("reveal only after the release is committed");
-    verdict = CheckReveal(audit.commitment, bits, salt, audit.count);
+    verdict = audit::CheckReveal(audit.commitment, bits, salt, audit.count);
     if (verdict.ok() && record.mode == kModelOnlyMode) {
       // The canaries trained the model; no row of its samples is theirs.
       if (!positions.empty()) {
@@ -338,9 +339,10 @@ absl::Status LedgerStorage::RevealAudit(const std::string& site_id, const std::s
       }
     } else if (verdict.ok()) {
       // The salt fixes where the canaries had to go; positions named otherwise are refused.
-      const std::vector<int64_t> rows = CanaryRows(bits, salt, record.rows_received);
+      const std::vector<int64_t> rows =
+          audit::CanaryPositions(salt, record.rows_received, static_cast<int64_t>(bits.size()));
       const bool fits = rows.size() == bits.size();  // one included canary per pair
-      if (!fits || positions != privacy::JoinPositions(rows)) {
+      if (!fits || positions != audit::JoinPositions(rows)) {
         verdict = absl::InvalidArgumentError(
             "the revealed canary positions are not those the committed salt determines for a "
             "release of " +

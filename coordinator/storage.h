@@ -113,7 +113,7 @@ struct AuditRecord {
 };
 
 // The rows of a committed release that its included canaries occupy, once the audit is
-// revealed: where the salt puts one row per pair (canary_audit.h, CanaryRows). None for a
+// revealed: where the salt puts one row per pair (audit::CanaryPositions). None for a
 // model-only release: its rows are samples of a model, none stands for an input record.
 std::vector<int64_t> ReleasedCanaryRows(const ReleaseRecord& release, const AuditRecord& audit);
 
@@ -187,7 +187,7 @@ class Storage {
   // AlreadyExists). A reservation of an audited id needs the commitment (see Reserve).
   // RevealAudit, for a committed audit of a committed release, checks the bits and salt
   // against the commitment, and the positions against those the salt determines for the
-  // release's row count (privacy::CanaryPositions): revealed if all match, otherwise invalid and
+  // release's row count (audit::CanaryPositions): revealed if all match, otherwise invalid and
   // InvalidArgument (the audit cannot be repaired).
   virtual absl::Status IssueAudit(const AuditRecord& audit) = 0;
   virtual absl::StatusOr<std::optional<AuditRecord>> GetAudit(const std::string& release_id) = 0;

@@ -2,9 +2,8 @@
 
 #include <algorithm>
 
+#include "common/audit/canary_protocol.h"
 #include "common/data/table_io.h"
-#include "common/privacy/digest.h"
-#include "site_agent/submit.h"
 #include "spdlog/spdlog.h"
 
 namespace fedsyn::site {
@@ -16,7 +15,7 @@ absl::StatusOr<AuditJobRecord> OpenAuditJob(const SiteKit& kit, const std::strin
                                                            [&rng] { return rng.UniformOpen01(); }));
   RETURN_IF_ERROR(client->Grant(dataset).status());
   AuditJobRecord job;
-  job.release_id = NewReleaseId(rng);
+  job.release_id = audit::NewReleaseId([&rng] { return rng.NextU64(); });
   job.dataset = dataset;
   ASSIGN_OR_RETURN(const protocol::AuditJob issued, client->OpenAudit(job.release_id, dataset));
   if (issued.count == 0) return job;  // the dataset is not audited
@@ -26,9 +25,9 @@ absl::StatusOr<AuditJobRecord> OpenAuditJob(const SiteKit& kit, const std::strin
   }
   job.canaries = issued.canaries;
   const auto random_u64 = [&rng] { return rng.NextU64(); };
-  job.bits = privacy::DrawInclusionBits(static_cast<int>(issued.count / 2), random_u64);
-  job.salt = privacy::RandomHex(random_u64, 4);
-  job.commitment = privacy::Commitment(job.bits, job.salt);
+  job.bits = audit::DrawInclusionBits(static_cast<int>(issued.count / 2), random_u64);
+  job.salt = audit::NewSalt(random_u64);
+  job.commitment = audit::Commitment(job.bits, job.salt);
   ASSIGN_OR_RETURN(auto ledger, LocalLedger::Open(kit.ledger_path));
   RETURN_IF_ERROR(ledger->AddAuditJob(job));  // durable before the commitment leaves
   RETURN_IF_ERROR(client->CommitCanaries(job.release_id, job.commitment));
@@ -55,7 +54,7 @@ std::string IncludedCanaryRows(const AuditJobRecord& job) {
     if (start >= job.canaries.size()) break;
     const size_t end = std::min(job.canaries.find('\n', start), job.canaries.size());
     const int64_t pair = canary / 2;
-    if (privacy::IncludedCanaryIndex(pair, job.bits[static_cast<size_t>(pair)]) == canary)
+    if (audit::IncludedCanaryIndex(pair, job.bits[static_cast<size_t>(pair)]) == canary)
       included.append(job.canaries, start, end - start).append("\n");
     start = end + 1;
   }
@@ -80,7 +79,7 @@ absl::StatusOr<std::string> InsertIncludedCanaries(const AuditJobRecord& job,
   ASSIGN_OR_RETURN(data::Table canaries, IncludedCanaries(job, schema));
   const int64_t total = records.num_rows() + canaries.num_rows();
   const std::vector<int64_t> positions =
-      privacy::CanaryPositions(job.salt, total, canaries.num_rows());
+      audit::CanaryPositions(job.salt, total, canaries.num_rows());
   std::vector<data::Row> merged;
   merged.reserve(static_cast<size_t>(total));
   size_t next_record = 0, next_canary = 0, next_position = 0;
@@ -93,7 +92,7 @@ absl::StatusOr<std::string> InsertIncludedCanaries(const AuditJobRecord& job,
     }
   }
   records.rows = std::move(merged);
-  return privacy::JoinPositions(positions);
+  return audit::JoinPositions(positions);
 }
 
 absl::Status CarryCanaries(AuditJobRecord& job, LocalLedger& ledger, const data::Schema& schema,

@@ -29,7 +29,7 @@ absl::StatusOr<AuditJobRecord> OpenAuditJob(const SiteKit& kit, const std::strin
 // release was revealed (one job, one release).
 absl::StatusOr<AuditJobRecord> LoadOpenAuditJob(const SiteKit& kit, const std::string& job_id);
 
-// The canaries the job's bits include, one per pair (privacy::IncludedCanaryIndex): CSV rows
+// The canaries the job's bits include, one per pair (audit::IncludedCanaryIndex): CSV rows
 // (no header), for TrainRequest::extra_rows_csv.
 std::string IncludedCanaryRows(const AuditJobRecord& job);
 
@@ -37,7 +37,7 @@ std::string IncludedCanaryRows(const AuditJobRecord& job);
 absl::StatusOr<data::Table> IncludedCanaries(const AuditJobRecord& job, const data::Schema& schema);
 
 // Inserts the job's included canaries into `records` where the job's secret salt places them
-// (privacy::CanaryPositions: uniformly random, hidden until the reveal, bound by the
+// (audit::CanaryPositions: uniformly random, hidden until the reveal, bound by the
 // commitment). Returns the positions' wire form, "3,17,40".
 absl::StatusOr<std::string> InsertIncludedCanaries(const AuditJobRecord& job,
                                                    const data::Schema& schema,

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "common/audit/canary_protocol.h"
 #include "common/data/table_io.h"
 #include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
@@ -48,10 +49,6 @@ absl::Status UploadAndCommit(CoordinatorClient& client, LocalLedger& ledger,
 }
 
 }  // namespace
-
-std::string NewReleaseId(privacy::RandomSource& rng) {
-  return "r-" + privacy::RandomHex([&rng] { return rng.NextU64(); }, 2);
-}
 
 absl::StatusOr<std::string> SpoolRows(const std::string& spool_path) {
   ASSIGN_OR_RETURN(const std::string text, data::ReadFileToString(spool_path));
@@ -114,8 +111,9 @@ absl::StatusOr<Submission> BeginSubmission(const SiteKit& kit, const std::string
     }
   }
   // An audited release carries its job's id: that is how the coordinator pairs them.
-  submission.release_id =
-      submission.audit_job ? submission.audit_job->release_id : NewReleaseId(rng);
+  submission.release_id = submission.audit_job
+                              ? submission.audit_job->release_id
+                              : audit::NewReleaseId([&rng] { return rng.NextU64(); });
   submission.spool_path =
       (std::filesystem::path(kit.spool_dir) / (submission.release_id + ".csv")).string();
   ASSIGN_OR_RETURN(submission.ledger, LocalLedger::Open(kit.ledger_path));

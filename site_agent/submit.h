@@ -56,9 +56,6 @@ absl::StatusOr<SubmitSummary> SubmitMarginalSynthesis(
 absl::StatusOr<int> ResumePending(const SiteKit& kit, const ClientOptions& options,
                                   std::function<double()> uniform01);
 
-// A fresh release id from the secure generator ("r-" and 32 hex digits).
-std::string NewReleaseId(privacy::RandomSource& rng);
-
 // The CSV body of a synthetic output file (everything after its header line).
 absl::StatusOr<std::string> SpoolRows(const std::string& spool_path);
 

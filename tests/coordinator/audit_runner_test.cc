@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 
+#include "common/audit/canary_protocol.h"
 #include "common/data/table_io.h"
 #include "common/model/model_bundle.h"
 #include "common/privacy/budget.h"
@@ -58,18 +59,18 @@ class AuditRun : public ::testing::Test {
         std::holds_alternative<p::Welcome>(session.Handle(p::Hello{p::kProtocolVersion, "t"})));
     const auto job = std::get<p::AuditJob>(session.Handle(p::AuditJobQuery{id, "heart"}));
     site::AuditJobRecord record{id, "heart", job.canaries};
-    record.bits = privacy::DrawInclusionBits(static_cast<int>(job.count / 2),
-                                             [&] { return site_rng.NextU64(); });
-    record.salt = privacy::RandomHex([&] { return site_rng.NextU64(); }, 4);
+    record.bits = audit::DrawInclusionBits(static_cast<int>(job.count / 2),
+                                           [&] { return site_rng.NextU64(); });
+    record.salt = audit::NewSalt([&] { return site_rng.NextU64(); });
     EXPECT_TRUE(std::holds_alternative<p::AuditStateReply>(
-        session.Handle(p::CanaryCommitment{id, privacy::Commitment(record.bits, record.salt)})));
+        session.Handle(p::CanaryCommitment{id, audit::Commitment(record.bits, record.salt)})));
     data::Table input =
         data::ReadCsvTable(fedsyn::testing::HeartFile("cleveland"), heart_->schema)->table;
     record.positions = *site::InsertIncludedCanaries(record, heart_->schema, input);
     model::ModelBundle bundle = fedsyn::testing::MemorisingModel(*heart_, input, seed);
     if (!canaries_released) {
       const std::vector<int64_t> positions =
-          privacy::CanaryPositions(record.salt, input.num_rows(), record.bits.size());
+          audit::CanaryPositions(record.salt, input.num_rows(), record.bits.size());
       for (size_t j = 0; j < positions.size(); ++j)
         input.rows[static_cast<size_t>(positions[j])] = input.rows[j];  // a real record instead
     }

@@ -1,12 +1,13 @@
-// The canary audit's core: canaries are valid, unusual records; a reveal must match its
-// commitment; with the noise switched off by a test-only hook (a mechanism with negligible noise
-// while the claim says epsilon 1 — an accounting bug) the audit finds the leak, and with the real
-// mechanism at a modest epsilon its lower bound stays at or below the claim in repeated runs.
+// The canary audit's scoring and judging (the protocol's parts are tested in
+// tests/audit/canary_protocol_test.cc): with the noise switched off by a test-only hook (a
+// mechanism with negligible noise while the claim says epsilon 1 — an accounting bug) the audit
+// finds the leak, and with the real mechanism at a modest epsilon its lower bound stays at or below
+// the claim in repeated runs.
 #include "coordinator/canary_audit.h"
 
+#include "common/audit/canary_protocol.h"
 #include "common/data/table_io.h"
 #include "common/model/model_bundle.h"
-#include "common/privacy/digest.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/heart_data.h"
@@ -17,73 +18,6 @@ namespace fedsyn::coordinator {
 namespace {
 
 using testing::SeededRandom;
-
-TEST(CanaryAudit, RevealMustMatchTheCommitment) {
-  SeededRandom rng(1);
-  // 128 canaries: 64 pairs, one bit each.
-  const std::string bits = privacy::DrawInclusionBits(64, [&rng] { return rng.NextU64(); });
-  const std::string salt = privacy::RandomHex([&rng] { return rng.NextU64(); }, 4);
-  const std::string commitment = privacy::Commitment(bits, salt);
-  EXPECT_TRUE(CheckReveal(commitment, bits, salt, 128).ok());
-  std::string flipped = bits;
-  flipped[10] = flipped[10] == '1' ? '0' : '1';
-  EXPECT_EQ(CheckReveal(commitment, flipped, salt, 128).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CheckReveal(commitment, bits, salt + "0", 128).code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CheckReveal(commitment, bits.substr(1), salt, 128).code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CheckReveal(commitment, bits, salt, 127).code(), absl::StatusCode::kInvalidArgument)
-      << "an odd number of canaries is not pairs";
-  std::string letters = bits;
-  letters[0] = 'x';
-  EXPECT_EQ(CheckReveal(privacy::Commitment(letters, salt), letters, salt, 128).code(),
-            absl::StatusCode::kInvalidArgument);
-  // Bits that match their commitment but were not drawn fairly (all ones: p = 2^-63).
-  const std::string all_ones(64, '1');
-  const absl::Status loaded = CheckReveal(privacy::Commitment(all_ones, salt), all_ones, salt, 128);
-  EXPECT_EQ(loaded.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(loaded.message()), ::testing::HasSubstr("not plausible"));
-  const int ones = static_cast<int>(std::count(bits.begin(), bits.end(), '1'));
-  EXPECT_GT(ones, 16);
-  EXPECT_LT(ones, 48);
-}
-
-// Fair bits pass the plausibility test at its stated rate; loaded bits fail it. 2,000 honest
-// draws of 50 bits: each fails with probability < 1e-6, so any failure here is a bug.
-TEST(CanaryAudit, PlausibilityOfRevealedBits) {
-  SeededRandom rng(9);
-  for (int i = 0; i < 2000; ++i) {
-    EXPECT_TRUE(privacy::PlausibleFairBits(
-        privacy::DrawInclusionBits(50, [&rng] { return rng.NextU64(); })));
-  }
-  EXPECT_FALSE(privacy::PlausibleFairBits(std::string(50, '1')));
-  EXPECT_FALSE(privacy::PlausibleFairBits(std::string(50, '0')));
-  EXPECT_FALSE(privacy::PlausibleFairBits(std::string(45, '1') + std::string(5, '0')));
-  EXPECT_TRUE(
-      privacy::PlausibleFairBits(std::string(35, '1') + std::string(15, '0')));  // p ~ 0.007
-  EXPECT_TRUE(privacy::PlausibleFairBits(std::string(20, '1')));  // too few bits to tell
-}
-
-TEST(CanaryAudit, CanariesAreValidRecordsFromSparseCornersOfTheDomain) {
-  const data::Schema schema = *data::Schema::LoadFile(fedsyn::testing::HeartSchemaPath());
-  SeededRandom rng(2);
-  const data::Table canaries = MakeCanaries(schema, 200, rng);
-  ASSERT_EQ(canaries.num_rows(), 200);
-  auto reread =
-      data::ParseCsvTable(data::FormatCsvTable(canaries, schema, data::FormulaCells::kKeep), schema,
-                          "canaries", data::OutputCsvFormat());
-  ASSERT_TRUE(reread.ok()) << reread.status();
-  EXPECT_EQ(reread->report.TotalClamped(), 0);
-  EXPECT_EQ(reread->report.TotalMissing(), 0);
-  for (const data::Row& row : canaries.rows) {
-    for (size_t c = 0; c < schema.columns.size(); ++c) {
-      const data::ColumnSpec& column = schema.columns[c];
-      if (!column.IsNumeric()) continue;
-      const double position = (*row[c] - column.min) / (column.max - column.min);
-      EXPECT_TRUE(position <= 0.051 || position >= 0.949) << column.name << " " << *row[c];
-    }
-  }
-}
 
 class CanaryAuditOfARelease : public ::testing::Test {
  protected:
@@ -102,11 +36,11 @@ class CanaryAuditOfARelease : public ::testing::Test {
   static CanaryVerdict AuditOnce(uint64_t seed, double epsilon_per_unit, double claimed) {
     SeededRandom rng(seed);
     const data::Schema& schema = heart_->schema;
-    const data::Table canaries = MakeCanaries(schema, 100, rng);
-    const std::string bits = privacy::DrawInclusionBits(50, [&rng] { return rng.NextU64(); });
+    const data::Table canaries = audit::MakeCanaries(schema, 100, rng);
+    const std::string bits = audit::DrawInclusionBits(50, [&rng] { return rng.NextU64(); });
     data::Table input = *records_;
     for (size_t j = 0; j < bits.size(); ++j) {
-      const int64_t included = privacy::IncludedCanaryIndex(static_cast<int64_t>(j), bits[j]);
+      const int64_t included = audit::IncludedCanaryIndex(static_cast<int64_t>(j), bits[j]);
       input.rows.push_back(canaries.rows[static_cast<size_t>(included)]);
     }
     // The site trains on its input too, canaries included (in the clear: the audit here is

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/audit/canary_protocol.h"
+#include "common/base/names.h"
 #include "common/base/logging.h"
 #include "common/data/table_io.h"
 #include "common/model/model_bundle.h"
@@ -377,9 +379,9 @@ TEST_F(SiteSessionTest, ModelOnlyReleasesChargeTheirModelOnceAndNothingElse) {
     EXPECT_THAT(error.message, HasSubstr(r.message)) << r.why;
   }
   // Another mode may not skip its own charge.
-  EXPECT_THAT(ErrorOf(session.Handle(Stated(p::Reserve{"m1", "heart", 0, 1, "synthetic", false})))
-                  .message,
-              HasSubstr("positive charge"));
+  EXPECT_THAT(
+      ErrorOf(session.Handle(Stated(p::Reserve{"m1", "heart", 0, 1, "synthetic", false}))).message,
+      HasSubstr("positive charge"));
   EXPECT_TRUE(storage_->ListReleases()->empty());
 
   const auto first = session.Handle(model_only("m1", "model-a"));
@@ -546,7 +548,7 @@ TEST_F(SiteSessionTest, CanaryAuditsOpenBeforeTheReservationCommitFirstAndReveal
       << "canaries after the model was chosen could not be in it";
   const std::string bits = "0110", salt = std::string(64, 'c');  // 4 pairs
   ASSERT_TRUE(std::holds_alternative<p::AuditStateReply>(
-      session.Handle(p::CanaryCommitment{"r1", privacy::Commitment(bits, salt)})));
+      session.Handle(p::CanaryCommitment{"r1", audit::Commitment(bits, salt)})));
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(
       session.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 6, "synthetic", false}))));
   const std::string rows = std::string(kRow1) + kRow2 + kRow1 + kRow2 + kRow1 + kRow2;
@@ -586,11 +588,11 @@ TEST_F(SiteSessionTest, ARevealedAuditsCanaryRowsNeverReachTheExport) {
   ASSERT_TRUE(std::holds_alternative<p::AuditJob>(job));
   const std::string bits = "01", salt = std::string(64, 'e');  // 2 pairs
   ASSERT_TRUE(std::holds_alternative<p::AuditStateReply>(
-      session.Handle(p::CanaryCommitment{"r1", privacy::Commitment(bits, salt)})));
+      session.Handle(p::CanaryCommitment{"r1", audit::Commitment(bits, salt)})));
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(
       session.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 4, "synthetic", false}))));
   // The two included canaries' rows sit where the salt puts them among 4 rows.
-  const std::vector<int64_t> positions = privacy::CanaryPositions(salt, 4, 2);
+  const std::vector<int64_t> positions = audit::CanaryPositions(salt, 4, 2);
   ASSERT_EQ(positions.size(), 2u);
   const std::string canary_row = "29,0,1,94,126,0,0,71,0,0,1,0,3,4\n";
   std::string rows;
@@ -602,7 +604,7 @@ TEST_F(SiteSessionTest, ARevealedAuditsCanaryRowsNeverReachTheExport) {
   ASSERT_TRUE(std::holds_alternative<p::Committed>(
       session.Handle(p::Commit{"r1", 4, privacy::Sha256Hex(rows)})));
   ASSERT_TRUE(std::holds_alternative<p::AuditStateReply>(
-      session.Handle(p::CanaryReveal{"r1", bits, salt, privacy::JoinPositions(positions)})));
+      session.Handle(p::CanaryReveal{"r1", bits, salt, audit::JoinPositions(positions)})));
   // Revealed but not judged: still pending, held back; an approval lets it through without
   // its canary rows.
   auto pending = ExportPooledCsv(*storage_, config_, "heart", false, rng_);
@@ -636,10 +638,10 @@ TEST_F(SiteSessionTest, ASiteCannotActOnAnotherSitesRelease) {
 // Names that reach paths and logs (issue #12, F9): refused at config load, before any report
 // could be written outside its folder.
 TEST(CoordinatorConfig, DatasetNamesAndSiteIdsMustBeSafe) {
-  EXPECT_TRUE(IsSafeName("heart_disease-2"));
+  EXPECT_TRUE(base::IsSafeName("heart_disease-2"));
   for (const char* bad : {"", "../x", "a/b", "a b", "x\n", "caf\xc3\xa9"})
-    EXPECT_FALSE(IsSafeName(bad)) << bad;
-  EXPECT_FALSE(IsSafeName(std::string(65, 'a')));
+    EXPECT_FALSE(base::IsSafeName(bad)) << bad;
+  EXPECT_FALSE(base::IsSafeName(std::string(65, 'a')));
   const std::string dir = testing::ScratchDir("coordinator_config_names");
   const std::string schema =
       testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml";

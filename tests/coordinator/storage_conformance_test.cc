@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/audit/canary_protocol.h"
 #include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
 #include "coordinator/storage.h"
@@ -268,9 +269,9 @@ TEST_P(StorageConformance, StoresACodesReleasesDecoderOnlyWhenItIsTheReservedMod
 
 TEST_P(StorageConformance, CanaryAuditsGoIssuedCommittedThenRevealedOrInvalid) {
   const std::string bits = "01", salt = std::string(64, 'a');  // 4 canaries: 2 pairs
-  const std::string commitment = privacy::Commitment(bits, salt);
+  const std::string commitment = audit::Commitment(bits, salt);
   // Where this salt puts 2 canaries in a release of 5 rows.
-  const std::string positions = privacy::JoinPositions(privacy::CanaryPositions(salt, 5, 2));
+  const std::string positions = audit::JoinPositions(audit::CanaryPositions(salt, 5, 2));
   for (const char* id : {"r1", "r2"}) {
     AuditRecord audit;
     audit.release_id = id;
@@ -340,18 +341,18 @@ TEST_P(StorageConformance, CanaryAuditsGoIssuedCommittedThenRevealedOrInvalid) {
 
 TEST_P(StorageConformance, RevealedPositionsMustBeThoseTheCommittedSaltDetermines) {
   const std::string bits = "01", salt = std::string(64, 'c');  // 4 canaries: 2 pairs
-  const std::vector<int64_t> right = privacy::CanaryPositions(salt, 5, 2);
+  const std::vector<int64_t> right = audit::CanaryPositions(salt, 5, 2);
   ASSERT_EQ(right.size(), 2u);
   std::vector<std::string> wrong = {"1", "1,2,3", "2,1", "1,5", "1,,2", "1,2,", "x,1", ""};
   for (const std::string candidate : {"0,1", "0,2", "1,2", "3,4", "0,4"}) {
-    if (candidate != privacy::JoinPositions(right)) wrong.push_back(candidate);
+    if (candidate != audit::JoinPositions(right)) wrong.push_back(candidate);
   }
   int case_number = 0;
   for (const std::string& positions : wrong) {
     const std::string id = "p" + std::to_string(case_number++);
     AuditRecord audit{id, "cleveland", "heart", "1\n2\n3\n4\n", 4};
     ASSERT_TRUE(storage_->IssueAudit(audit).ok());
-    ASSERT_TRUE(storage_->CommitAudit("cleveland", id, privacy::Commitment(bits, salt)).ok());
+    ASSERT_TRUE(storage_->CommitAudit("cleveland", id, audit::Commitment(bits, salt)).ok());
     ASSERT_TRUE(storage_->Reserve(Request(id, 100'000))->granted);
     ASSERT_TRUE(storage_->AppendChunk("cleveland", id, 0, "a\nb\nc\nd\ne\n", 5).ok());
     ASSERT_TRUE(storage_->MarkCommitted("cleveland", id, "h").ok());
@@ -366,11 +367,11 @@ TEST_P(StorageConformance, RevealedPositionsMustBeThoseTheCommittedSaltDetermine
 // no positions, and the rows the salt would pick are not canary rows.
 TEST_P(StorageConformance, AModelOnlyReleasesRevealNamesNoPositions) {
   const std::string bits = "01", salt = std::string(64, 'd');
-  const std::string salted = privacy::JoinPositions(privacy::CanaryPositions(salt, 5, 2));
+  const std::string salted = audit::JoinPositions(audit::CanaryPositions(salt, 5, 2));
   for (const std::string id : {"m1", "m2"}) {
     AuditRecord audit{id, "cleveland", "heart", "1\n2\n3\n4\n", 4};
     ASSERT_TRUE(storage_->IssueAudit(audit).ok());
-    ASSERT_TRUE(storage_->CommitAudit("cleveland", id, privacy::Commitment(bits, salt)).ok());
+    ASSERT_TRUE(storage_->CommitAudit("cleveland", id, audit::Commitment(bits, salt)).ok());
     ReservationRequest request = Request(id, 0);
     request.mode = kModelOnlyMode;
     request.model_private = true;
@@ -413,7 +414,7 @@ TEST_P(StorageConformance, VerdictsNeedARevealAndApprovalsAreRecordedOnce) {
   // rows could not be kept out of the export.
   const std::string bits = "0", salt = std::string(64, 'd');  // 2 canaries: 1 pair
   ASSERT_TRUE(storage_->IssueAudit({"r2", "cleveland", "heart", "1\n2\n", 2}).ok());
-  ASSERT_TRUE(storage_->CommitAudit("cleveland", "r2", privacy::Commitment(bits, salt)).ok());
+  ASSERT_TRUE(storage_->CommitAudit("cleveland", "r2", audit::Commitment(bits, salt)).ok());
   ASSERT_TRUE(storage_->Reserve(Request("r2", 1'000'000))->granted);
   ASSERT_TRUE(storage_->AppendChunk("cleveland", "r2", 0, "a\nb\n", 2).ok());
   ASSERT_TRUE(storage_->MarkCommitted("cleveland", "r2", "h").ok());
@@ -421,7 +422,7 @@ TEST_P(StorageConformance, VerdictsNeedARevealAndApprovalsAreRecordedOnce) {
             absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(storage_
                   ->RevealAudit("cleveland", "r2", bits, salt,
-                                privacy::JoinPositions(privacy::CanaryPositions(salt, 2, 1)))
+                                audit::JoinPositions(audit::CanaryPositions(salt, 2, 1)))
                   .ok());
   ASSERT_TRUE(
       storage_->RecordVerdict({"r2", false, 2'000'000, 3'500'000, "too leaky", "{}", 8}).ok());

@@ -13,6 +13,7 @@
 
 #include "common/data/table_io.h"
 #include "common/privacy/budget.h"
+#include "common/audit/canary_protocol.h"
 #include "common/privacy/digest.h"
 #include "coordinator/admin_client.h"
 #include "coordinator/audit_runner.h"

@@ -206,8 +206,7 @@ TEST_F(Federation, ConcurrentReservationsOverTheWireNeverOverspend) {
       site::ClientOptions patient = FastClient();
       patient.connect_attempts = 10;
       patient.backoff_base = milliseconds(50);
-      auto client =
-          site::CoordinatorClient::Connect(Kit("hungarian"), patient, [] { return 0.5; });
+      auto client = site::CoordinatorClient::Connect(Kit("hungarian"), patient, [] { return 0.5; });
       ASSERT_TRUE(client.ok()) << client.status();
       protocol::Reserve reserve{
           "c-" + std::to_string(i), "heart", 1'000'000, 1, "synthetic", false};
@@ -590,9 +589,9 @@ TEST_F(Federation, ASubmitCommitsAnAuditJobWhoseCommitmentWasLost) {
   auto issued = (*client)->OpenAudit(job.release_id, "heart");
   ASSERT_TRUE(issued.ok()) << issued.status();
   job.canaries = issued->canaries;
-  job.bits = privacy::DrawInclusionBits(10, [this] { return rng_.NextU64(); });  // pairs
-  job.salt = privacy::RandomHex([this] { return rng_.NextU64(); }, 4);
-  job.commitment = privacy::Commitment(job.bits, job.salt);
+  job.bits = audit::DrawInclusionBits(10, [this] { return rng_.NextU64(); });  // pairs
+  job.salt = audit::NewSalt([this] { return rng_.NextU64(); });
+  job.commitment = audit::Commitment(job.bits, job.salt);
   ASSERT_TRUE((*site::LocalLedger::Open(kit.ledger_path))->AddAuditJob(job).ok());
   EXPECT_EQ((*storage_->GetAudit(job.release_id))->state, coordinator::AuditState::kIssued);
 

@@ -3,7 +3,7 @@
 // ledger that keeps the job's secrets across restarts.
 #include "site_agent/audit_job.h"
 
-#include "common/privacy/digest.h"
+#include "common/audit/canary_protocol.h"
 #include "gtest/gtest.h"
 #include "tests/support/heart_data.h"
 #include "tests/support/test_paths.h"
@@ -43,8 +43,8 @@ TEST(AuditJob, CanariesLandWhereTheSaltPutsThemAndRecordsKeepTheirOrder) {
   auto positions = InsertIncludedCanaries(job, heart.schema, records);
   ASSERT_TRUE(positions.ok()) << positions.status();
   ASSERT_EQ(records.num_rows(), 305);
-  const std::vector<int64_t> expected = privacy::CanaryPositions(job.salt, 305, 2);
-  EXPECT_EQ(*positions, privacy::JoinPositions(expected));
+  const std::vector<int64_t> expected = audit::CanaryPositions(job.salt, 305, 2);
+  EXPECT_EQ(*positions, audit::JoinPositions(expected));
   EXPECT_EQ(records.rows[static_cast<size_t>(expected[0])][0], 77.0) << "pair 0, bit 1: second";
   EXPECT_EQ(records.rows[static_cast<size_t>(expected[1])][0], 40.0) << "pair 1, bit 0: first";
   data::Table rest;
