@@ -5,6 +5,7 @@
 #  - pkgconf is required by Cap'n Proto's CMake config even though libcapnp-dev does not depend on it.
 #  - chromium and libpng-dev serve one test only: the audit's HTML report rendered headless and its
 #    screenshot checked for the plots (tests/coordinator/audit_report_render_test.cc).
+#  - python3 runs the include-layer check (tests/layers) and the experiment scripts' small sums.
 #  - libopenblas0-openmp is essential: without it LibTorch falls back to reference BLAS (~40x slower).
 #    The -pthread variant must not be installed alongside (it wins the alternative and oversubscribes).
 set -euo pipefail
@@ -20,6 +21,7 @@ PACKAGES=(
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libabsl-dev zlib1g-dev
   dataset-fashion-mnist
   chromium libpng-dev
+  python3
 )
 
 missing=()

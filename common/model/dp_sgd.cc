@@ -9,7 +9,7 @@
 #include <map>
 
 #include "common/model/dp_sgd_engine.h"
-#include "common/model/vae_net.h"
+#include "common/model/vae_impl.h"
 #include "common/privacy/distributions.h"
 #include "common/privacy/rdp_accountant.h"
 

@@ -18,7 +18,7 @@
 #include "common/base/status.h"
 #include "common/data/schema.h"
 #include "common/data/transformer.h"
-#include "common/model/vae.h"
+#include "common/model/vae_spec.h"
 #include "nlohmann/json.hpp"
 
 namespace fedsyn::model {

@@ -8,7 +8,7 @@
 
 #include "common/data/table_io.h"
 #include "common/model/model_file.h"
-#include "common/model/vae_net.h"
+#include "common/model/vae_impl.h"
 #include "common/privacy/digest.h"
 
 namespace fedsyn::model {

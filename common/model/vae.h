@@ -18,23 +18,10 @@
 #include "common/base/status.h"
 #include "common/data/table.h"
 #include "common/data/transformer.h"
+#include "common/model/vae_spec.h"
 #include "common/privacy/random.h"
 
 namespace fedsyn::model {
-
-enum class Architecture {
-  kMlp,     // tables: width -> hidden... -> (mu, log var) -> hidden... -> width
-  kConv28,  // 1x28x28 images, Bernoulli pixels
-};
-
-struct VaeSpec {
-  Architecture architecture = Architecture::kMlp;
-  int input_width = 0;              // model-space width; 784 for kConv28
-  std::vector<data::Block> blocks;  // loss layout; kConv28 uses one Bernoulli block per pixel
-  int latent_dim = 8;
-  std::vector<int> hidden = {128, 128};
-  double beta = 1.0;
-};
 
 struct TrainOptions {
   int max_epochs = 200;

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <numbers>
 
-#include "common/model/vae.h"
+#include "common/model/vae_spec.h"
 
 namespace fedsyn::model {
 
@@ -126,11 +126,6 @@ struct VaeNet : nn::Module {
   nn::Linear mu_head{nullptr}, logvar_head{nullptr};
   torch::Tensor log_sigma, gaussian_index, bernoulli_index;
   std::vector<data::Block> categorical;
-};
-
-struct Vae::Impl {
-  explicit Impl(const VaeSpec& spec) : net(std::make_shared<VaeNet>(spec)) {}
-  std::shared_ptr<VaeNet> net;
 };
 
 }  // namespace fedsyn::model
