@@ -76,7 +76,8 @@ protocol::AdminResponse HandleAdminRequest(const protocol::AdminRequest& request
         if (!gate.ok()) return protocol::ErrorFromStatus(gate.status());
         out.push_back({r.release_id, r.site_id, r.dataset, ReleaseStatusName(r.status),
                        r.charge_micros, r.rows_received, r.sha256, r.created_unix, r.model_private,
-                       r.mode, AuditStatusName(gate->status), gate->approval.has_value()});
+                       privacy::ReleaseModeName(r.mode), AuditStatusName(gate->status),
+                       gate->approval.has_value()});
       }
       return out;
     }

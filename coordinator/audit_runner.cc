@@ -189,7 +189,7 @@ absl::StatusOr<ReleaseEvidence> ScoreRelease(Storage& storage, const DatasetDecl
                                              const data::Table& released_rows,
                                              const data::Table& reference) {
   ReleaseEvidence evidence;
-  if (release.mode != kCodesMode) {
+  if (release.mode != privacy::ReleaseMode::kCodes) {
     evidence.scores = ScoreCanaries(canaries, released_rows, reference, dataset.schema);
     return evidence;
   }
@@ -258,7 +258,7 @@ std::string FailureReasons(const CanaryVerdict& verdict,
 Json ReleaseJson(const ReleaseRecord& r, const CanaryVerdict& verdict, double confidence) {
   return {{"release_id", r.release_id},
           {"site", r.site_id},
-          {"mode", r.mode},
+          {"mode", privacy::ReleaseModeName(r.mode)},
           {"claimed_epsilon", verdict.claimed_epsilon},
           {"epsilon_release", static_cast<double>(r.charge_micros) / 1e6},
           {"epsilon_model", static_cast<double>(r.model_epsilon_micros) / 1e6},
@@ -354,7 +354,8 @@ absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclara
     const std::string reason = FailureReasons(verdict, evidence.presence, downstream, options);
     const bool passed = reason.empty();
     Json entry = ReleaseJson(r, verdict, options.confidence);
-    entry["scored_in"] = r.mode == kCodesMode ? "latent codes (the published encoder)" : "records";
+    entry["scored_in"] =
+        r.mode == privacy::ReleaseMode::kCodes ? "latent codes (the published encoder)" : "records";
     entry["neighbouring_relation"] = r.relation;
     if (evidence.presence) {
       entry["presence_test"] = {{"pairs", evidence.presence->pairs},
@@ -363,8 +364,9 @@ absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclara
                                 {"alpha", 1e-6},
                                 {"passed", evidence.presence->passed}};
     } else {
-      entry["presence_test"] = r.mode == kCodesMode ? "not run: the reservation stated no mechanism"
-                               : r.mode == kModelOnlyMode
+      entry["presence_test"] = r.mode == privacy::ReleaseMode::kCodes
+                                   ? "not run: the reservation stated no mechanism"
+                               : r.mode == privacy::ReleaseMode::kModelOnly
                                    ? "not possible: the canaries trained the model, no row is "
                                      "theirs"
                                    : "not possible for synthetic records (no known output law)";

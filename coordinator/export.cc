@@ -11,7 +11,7 @@ absl::StatusOr<std::string> ReleaseRecordsCsv(Storage& storage, const DatasetDec
                                               const ReleaseRecord& release,
                                               privacy::RandomSource& rng) {
   ASSIGN_OR_RETURN(std::string content, storage.ReleaseContent(release.release_id));
-  if (release.mode != kCodesMode) return content;
+  if (release.mode != privacy::ReleaseMode::kCodes) return content;
   ASSIGN_OR_RETURN(const std::optional<std::string> model,
                    storage.ModelBytes(release.model_sha256));
   if (!model)

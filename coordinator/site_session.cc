@@ -119,12 +119,12 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
     return protocol::ErrorFromStatus(
         absl::NotFoundError("unknown dataset '" + reserve.dataset + "'"));
   }
-  if (reserve.mode != kSyntheticMode && reserve.mode != kCodesMode &&
-      reserve.mode != kModelOnlyMode) {
+  const std::optional<privacy::ReleaseMode> mode = privacy::ParseReleaseMode(reserve.mode);
+  if (!mode) {
     return protocol::ErrorFromStatus(
         absl::InvalidArgumentError("release mode must be synthetic, codes or model-only"));
   }
-  const bool model_only = reserve.mode == kModelOnlyMode;
+  const bool model_only = *mode == privacy::ReleaseMode::kModelOnly;
   if (reserve.rows <= 0) {
     return protocol::ErrorFromStatus(
         absl::InvalidArgumentError("a release needs a positive row count"));
@@ -136,7 +136,7 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
         model_only ? "a model-only release charges no epsilon of its own (only its model's)"
                    : "a release needs a positive charge"));
   }
-  if (reserve.mode == kCodesMode && !reserve.model_private) {
+  if (*mode == privacy::ReleaseMode::kCodes && !reserve.model_private) {
     // Releasing a decoder trained in the clear would release the training data's imprint.
     return protocol::ErrorFromStatus(absl::FailedPreconditionError(
         "codes mode ships the decoder, so it needs a DP-trained model; use synthetic mode"));
@@ -185,7 +185,7 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
   }
   ReservationRequest request{
       site_id_,     reserve.dataset, reserve.release_id,    reserve.charge_micros,
-      reserve.rows, reserve.mode,    reserve.model_private, clock_()};
+      reserve.rows, *mode,           reserve.model_private, clock_()};
   request.relation = privacy::NeighbouringRelationName(privacy::kReleaseRelation);
   request.mechanism = mechanism_text;
   request.model_sha256 = reserve.model_sha256;
@@ -247,7 +247,7 @@ absl::StatusOr<int64_t> SiteSession::ValidateChunkRows(const ReleaseRecord& rele
       "release " + chunk.release_id + " chunk " + std::to_string(chunk.index);
   int64_t rows = 0;
   size_t max_row_bytes = 0;
-  if (release.mode == kCodesMode) {
+  if (release.mode == privacy::ReleaseMode::kCodes) {
     ASSIGN_OR_RETURN(const int latent_dim, StoredDecoderLatentDim(release, dataset));
     ASSIGN_OR_RETURN(const data::Matrix codes,
                      data::ParseMatrixCsv(chunk.rows, latent_dim, /*header=*/false, source));
@@ -307,7 +307,7 @@ protocol::SiteResponse SiteSession::OnUploadModel(const protocol::UploadModel& u
   const ReleaseRecord& release = *record;
   auto dataset = DeclaredDataset(release);
   if (!dataset.ok()) return protocol::ErrorFromStatus(dataset.status());
-  if (release.mode != kCodesMode) {
+  if (release.mode != privacy::ReleaseMode::kCodes) {
     return protocol::ErrorFromStatus(absl::FailedPreconditionError(
         "release " + upload.release_id + " is not a codes-mode release; it takes no model"));
   }

@@ -2,6 +2,7 @@
 // common/sqlite (WAL, synchronous=FULL, BEGIN IMMEDIATE for every ledger transaction).
 #include <cstdio>
 #include <cstdlib>
+#include <type_traits>
 
 #include "common/sqlite/sqlite.h"
 #include "coordinator/storage_backend.h"
@@ -73,7 +74,13 @@ constexpr char kAuditColumns[] =
     "release_id, site_id, dataset, canaries, count, commitment, bits, salt, positions, state, "
     "created_unix";
 
-AuditRecord ReadAudit(const Statement& s) {
+// A stored name that no longer parses means the file was changed behind the coordinator's back.
+absl::Status Unreadable(const char* what, const std::string& text, const std::string& key) {
+  return absl::DataLossError(std::string("stored ") + what + " '" + text + "' of " + key +
+                             " is not one this coordinator writes");
+}
+
+absl::StatusOr<AuditRecord> ReadAudit(const Statement& s) {
   AuditRecord a;
   a.release_id = s.Text(0);
   a.site_id = s.Text(1);
@@ -85,10 +92,9 @@ AuditRecord ReadAudit(const Statement& s) {
   a.salt = s.Text(7);
   a.positions = s.Text(8);
   const std::string state = s.Text(9);
-  for (AuditState candidate :
-       {AuditState::kIssued, AuditState::kCommitted, AuditState::kRevealed, AuditState::kInvalid}) {
-    if (state == AuditStateName(candidate)) a.state = candidate;
-  }
+  const std::optional<AuditState> parsed = ParseAuditState(state);
+  if (!parsed) return Unreadable("audit state", state, a.release_id);
+  a.state = *parsed;
   a.created_unix = s.Int(10);
   return a;
 }
@@ -105,16 +111,22 @@ std::string FormatDelta(double delta) {
   return text;
 }
 
-ReleaseRecord ReadRelease(const Statement& s) {
+absl::StatusOr<ReleaseRecord> ReadRelease(const Statement& s) {
   ReleaseRecord r;
   r.release_id = s.Text(0);
   r.site_id = s.Text(1);
   r.dataset = s.Text(2);
-  r.mode = s.Text(3);
+  const std::string mode = s.Text(3);
+  const std::optional<privacy::ReleaseMode> parsed_mode = privacy::ParseReleaseMode(mode);
+  if (!parsed_mode) return Unreadable("release mode", mode, r.release_id);
+  r.mode = *parsed_mode;
   r.charge_micros = s.Int(4);
   r.rows_declared = s.Int(5);
   r.model_private = s.Int(6) != 0;
-  r.status = s.Text(7) == "committed" ? ReleaseStatus::kCommitted : ReleaseStatus::kReserved;
+  const std::string status = s.Text(7);
+  const std::optional<ReleaseStatus> parsed_status = ParseReleaseStatus(status);
+  if (!parsed_status) return Unreadable("release status", status, r.release_id);
+  r.status = *parsed_status;
   r.next_chunk = static_cast<uint32_t>(s.Int(8));
   r.rows_received = s.Int(9);
   r.sha256 = s.Text(10);
@@ -131,7 +143,15 @@ ReleaseRecord ReadRelease(const Statement& s) {
 template <typename Row, typename ReadRow>
 absl::StatusOr<std::vector<Row>> Collect(Statement& s, ReadRow read) {
   std::vector<Row> out;
-  while (s.Next()) out.push_back(read(s));
+  while (s.Next()) {
+    auto row = read(s);
+    if constexpr (std::is_same_v<decltype(row), absl::StatusOr<Row>>) {
+      if (!row.ok()) return row.status();
+      out.push_back(*std::move(row));
+    } else {
+      out.push_back(std::move(row));
+    }
+  }
   RETURN_IF_ERROR(s.status());
   return out;
 }
@@ -144,7 +164,10 @@ class SqliteTables final : public Tables {
     Statement s(db_,
                 std::string("SELECT ") + kReleaseColumns + " FROM releases WHERE release_id = ?");
     s.BindText(1, id);
-    if (s.Next()) return std::optional<ReleaseRecord>(ReadRelease(s));
+    if (s.Next()) {
+      ASSIGN_OR_RETURN(ReleaseRecord record, ReadRelease(s));
+      return std::optional<ReleaseRecord>(std::move(record));
+    }
     RETURN_IF_ERROR(s.status());
     return std::optional<ReleaseRecord>();
   }
@@ -182,7 +205,10 @@ class SqliteTables final : public Tables {
   absl::Status InsertRelease(const ReleaseRecord& r) override {
     Statement s(db_, std::string("INSERT INTO releases (") + kReleaseColumns +
                          ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    s.BindText(1, r.release_id).BindText(2, r.site_id).BindText(3, r.dataset).BindText(4, r.mode);
+    s.BindText(1, r.release_id)
+        .BindText(2, r.site_id)
+        .BindText(3, r.dataset)
+        .BindText(4, privacy::ReleaseModeName(r.mode));
     s.BindInt(5, r.charge_micros).BindInt(6, r.rows_declared).BindInt(7, r.model_private);
     s.BindText(8, ReleaseStatusName(r.status))
         .BindInt(9, r.next_chunk)
@@ -240,7 +266,10 @@ class SqliteTables final : public Tables {
   absl::StatusOr<std::optional<AuditRecord>> FindAudit(const std::string& release_id) override {
     Statement s(db_, std::string("SELECT ") + kAuditColumns + " FROM audits WHERE release_id = ?");
     s.BindText(1, release_id);
-    if (s.Next()) return std::optional<AuditRecord>(ReadAudit(s));
+    if (s.Next()) {
+      ASSIGN_OR_RETURN(AuditRecord audit, ReadAudit(s));
+      return std::optional<AuditRecord>(std::move(audit));
+    }
     RETURN_IF_ERROR(s.status());
     return std::optional<AuditRecord>();
   }

@@ -18,12 +18,27 @@ const char* AuditStateName(AuditState state) {
   return "invalid";
 }
 
+std::optional<AuditState> ParseAuditState(std::string_view name) {
+  for (const AuditState state :
+       {AuditState::kIssued, AuditState::kCommitted, AuditState::kRevealed, AuditState::kInvalid}) {
+    if (name == AuditStateName(state)) return state;
+  }
+  return std::nullopt;
+}
+
 const char* ReleaseStatusName(ReleaseStatus status) {
   return status == ReleaseStatus::kCommitted ? "committed" : "reserved";
 }
 
+std::optional<ReleaseStatus> ParseReleaseStatus(std::string_view name) {
+  for (const ReleaseStatus status : {ReleaseStatus::kReserved, ReleaseStatus::kCommitted}) {
+    if (name == ReleaseStatusName(status)) return status;
+  }
+  return std::nullopt;
+}
+
 std::vector<int64_t> ReleasedCanaryRows(const ReleaseRecord& release, const AuditRecord& audit) {
-  if (release.mode == kModelOnlyMode) return {};
+  if (release.mode == privacy::ReleaseMode::kModelOnly) return {};
   return audit::CanaryPositions(audit.salt, release.rows_received,
                                 static_cast<int64_t>(audit.bits.size()));
 }

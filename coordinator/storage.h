@@ -12,9 +12,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/base/status.h"
+#include "common/privacy/release_mode.h"
 
 namespace fedsyn::coordinator {
 
@@ -31,7 +33,7 @@ struct ReservationRequest {
   std::string release_id;
   int64_t charge_micros = 0;
   int64_t rows = 0;
-  std::string mode;
+  privacy::ReleaseMode mode = privacy::ReleaseMode::kSynthetic;
   bool model_private = false;
   int64_t now_unix = 0;
   // A DP-trained model's epsilon is charged on its first release at (site, dataset) only:
@@ -54,20 +56,16 @@ struct ReservationResult {
 
 enum class ReleaseStatus { kReserved, kCommitted };
 
-// The release modes as the wire and the ledgers name them (protocol/site_api.capnp, Reserve.mode).
-// synthetic: records decoded from noised codes; codes: the noised codes and the published decoder;
-// model-only: records sampled from a DP-trained model (a VAE's prior, or a marginal model), none
-// derived from one input record, so the release adds no epsilon of its own and has no rows
-// that correspond to input records (its canaries are in the model's training data only).
-inline constexpr char kSyntheticMode[] = "synthetic";
-inline constexpr char kCodesMode[] = "codes";
-inline constexpr char kModelOnlyMode[] = "model-only";
+// Release modes are privacy::ReleaseMode; stored under privacy::ReleaseModeName. A model-only
+// release's rows are sampled from a DP-trained model (a VAE's prior, or a marginal model), none
+// derived from one input record, so it adds no epsilon of its own and has no rows that
+// correspond to input records (its canaries are in the model's training data only).
 
 struct ReleaseRecord {
   std::string release_id;
   std::string site_id;
   std::string dataset;
-  std::string mode;
+  privacy::ReleaseMode mode = privacy::ReleaseMode::kSynthetic;
   int64_t charge_micros = 0;
   int64_t rows_declared = 0;
   bool model_private = false;
@@ -95,6 +93,8 @@ struct ReleaseRecord {
 // release is committed: bits and salt match the commitment) or invalid (they do not).
 enum class AuditState { kIssued, kCommitted, kRevealed, kInvalid };
 const char* AuditStateName(AuditState state);
+// The inverse of AuditStateName; nullopt for any other text.
+std::optional<AuditState> ParseAuditState(std::string_view name);
 
 struct AuditRecord {
   std::string release_id;  // the release this audit will judge (reserved after the audit)
@@ -230,6 +230,8 @@ absl::StatusOr<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& pa
 std::unique_ptr<Storage> NewInMemoryStorage();
 
 const char* ReleaseStatusName(ReleaseStatus status);
+// The inverse of ReleaseStatusName; nullopt for any other text.
+std::optional<ReleaseStatus> ParseReleaseStatus(std::string_view name);
 
 }  // namespace fedsyn::coordinator
 

@@ -227,7 +227,7 @@ absl::Status LedgerStorage::StoreModel(const std::string& site_id, const std::st
   const std::string sha = privacy::Sha256Hex(model);
   return RunInTransaction([&](Tables& t) -> absl::Status {
     ASSIGN_OR_RETURN(const ReleaseRecord record, OwnedRelease(t, site_id, release_id));
-    if (record.mode != kCodesMode) {
+    if (record.mode != privacy::ReleaseMode::kCodes) {
       return absl::FailedPreconditionError("release " + release_id +
                                            " is not a codes-mode release; it takes no model");
     }
@@ -306,7 +306,7 @@ absl::Status LedgerStorage::RevealAudit(const std::string& site_id, const std::s
     if (record.status != ReleaseStatus::kCommitted)
       return absl::FailedPreconditionError("reveal only after the release is committed");
     verdict = audit::CheckReveal(audit.commitment, bits, salt, audit.count);
-    if (verdict.ok() && record.mode == kModelOnlyMode) {
+    if (verdict.ok() && record.mode == privacy::ReleaseMode::kModelOnly) {
       // The canaries trained the model; no row of its samples is theirs.
       if (!positions.empty()) {
         verdict = absl::InvalidArgumentError(

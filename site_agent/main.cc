@@ -164,7 +164,10 @@ void AddReleaseOptions(CLI::App* cmd, CliState& s, bool needs_model_and_input,
                   "and the published decoder (DP-trained table models only); model-only: decode "
                   "codes drawn from the prior, as many as the input has rows (no per-record "
                   "epsilon; tables)")
-      ->check(CLI::IsMember({"synthetic", "codes", "model-only"}));
+      ->check(CLI::IsMember(
+          {fedsyn::privacy::ReleaseModeName(fedsyn::privacy::ReleaseMode::kSynthetic),
+           fedsyn::privacy::ReleaseModeName(fedsyn::privacy::ReleaseMode::kCodes),
+           fedsyn::privacy::ReleaseModeName(fedsyn::privacy::ReleaseMode::kModelOnly)}));
   cmd->add_flag(
       "--allow-nonprivate-model", s.release.allow_nonprivate_model,
       "release from a VAE trained without DP (the paper's mode; no end-to-end guarantee)");
@@ -182,9 +185,9 @@ void ResolveReleaseOptions(CLI::App* cmd, CliState& s) {
   s.release.decoding = s.decoding == "argmax" ? fedsyn::data::DecodingMode::kArgmax
                                               : fedsyn::data::DecodingMode::kSample;
   s.release.code_decoding = *fedsyn::privacy::ParseCodeDecoding(s.code_decoding);  // CLI-checked
-  s.release.mode = s.mode == "codes"        ? fedsyn::site::ReleaseMode::kCodes
-                   : s.mode == "model-only" ? fedsyn::site::ReleaseMode::kModelOnly
-                                            : fedsyn::site::ReleaseMode::kSynthetic;
+  // CLI11 has checked the name against the modes' names.
+  s.release.mode =
+      fedsyn::privacy::ParseReleaseMode(s.mode).value_or(fedsyn::privacy::ReleaseMode::kSynthetic);
 }
 
 // The metric mechanism's two parameters are required unless the mode releases no codes.

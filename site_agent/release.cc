@@ -30,18 +30,6 @@ std::string Guarantee::Describe() const {
   return buffer;
 }
 
-const char* ReleaseModeName(ReleaseMode mode) {
-  switch (mode) {
-    case ReleaseMode::kSynthetic:
-      return "synthetic";
-    case ReleaseMode::kCodes:
-      return "codes";
-    case ReleaseMode::kModelOnly:
-      return "model-only";
-  }
-  return "?";
-}
-
 absl::StatusOr<data::Table> SampleTableFromPrior(const model::ModelBundle& bundle, int64_t rows,
                                                  data::DecodingMode decoding,
                                                  privacy::RandomSource& rng) {

@@ -21,6 +21,7 @@
 #include "common/privacy/metric_mechanism.h"
 #include "common/privacy/random.h"
 #include "common/privacy/randomized_response.h"
+#include "common/privacy/release_mode.h"
 
 namespace fedsyn::site {
 
@@ -31,8 +32,9 @@ namespace fedsyn::site {
 // kModelOnly: no record is encoded; codes are drawn from the VAE's prior N(0, I) and decoded, as
 // many as the input has rows (public under replace-one). The release adds nothing to the
 // model's epsilon and keeps no link to any record; only a DP-trained model makes it private.
-enum class ReleaseMode { kSynthetic, kCodes, kModelOnly };
-const char* ReleaseModeName(ReleaseMode mode);  // "synthetic" | "codes" | "model-only"
+// (The modes and their names are privacy::ReleaseMode's; the site uses them by these names.)
+using privacy::ReleaseMode;
+using privacy::ReleaseModeName;
 
 // What one release promises per unit of privacy: a row, or a person (a schema's person_id).
 struct Guarantee {

@@ -37,7 +37,7 @@ class StorageConformance : public ::testing::TestWithParam<Backend> {
   }
   ReservationRequest Request(const std::string& id, int64_t charge,
                              const std::string& site = "cleveland") {
-    return {site, "heart", id, charge, 303, "synthetic", false, 1000};
+    return {site, "heart", id, charge, 303, privacy::ReleaseMode::kSynthetic, false, 1000};
   }
   std::string dir_;
   std::unique_ptr<Storage> storage_;
@@ -90,7 +90,7 @@ TEST_P(StorageConformance, ReplayMustMatchEveryFieldOfTheReservation) {
   };
   ASSERT_TRUE(storage_->Reserve(private_request())->granted);
   const std::vector<std::pair<const char*, std::function<void(ReservationRequest&)>>> changes = {
-      {"mode", [](ReservationRequest& r) { r.mode = "codes"; }},
+      {"mode", [](ReservationRequest& r) { r.mode = privacy::ReleaseMode::kCodes; }},
       {"rows", [](ReservationRequest& r) { r.rows = 304; }},
       {"model", [](ReservationRequest& r) { r.model_sha256 = "model-b"; }},
       {"model epsilon", [](ReservationRequest& r) { r.model_charge_micros = 1; }},
@@ -245,7 +245,7 @@ TEST_P(StorageConformance, APrivateModelsEpsilonIsChargedOnItsFirstReleaseOnly) 
 TEST_P(StorageConformance, StoresACodesReleasesDecoderOnlyWhenItIsTheReservedModel) {
   const std::string model = std::string("decoder bytes \0 with a zero", 28);
   ReservationRequest codes = Request("r1", 1'000'000);
-  codes.mode = "codes";
+  codes.mode = privacy::ReleaseMode::kCodes;
   codes.model_private = true;
   codes.model_sha256 = privacy::Sha256Hex(model);
   codes.model_charge_micros = 1'000'000;
@@ -373,7 +373,7 @@ TEST_P(StorageConformance, AModelOnlyReleasesRevealNamesNoPositions) {
     ASSERT_TRUE(storage_->IssueAudit(audit).ok());
     ASSERT_TRUE(storage_->CommitAudit("cleveland", id, audit::Commitment(bits, salt)).ok());
     ReservationRequest request = Request(id, 0);
-    request.mode = kModelOnlyMode;
+    request.mode = privacy::ReleaseMode::kModelOnly;
     request.model_private = true;
     request.model_sha256 = "model-" + id;
     request.model_charge_micros = 500'000;
@@ -477,8 +477,9 @@ TEST(SqliteStorage, ConcurrentConnectionsNeverOverspendAndStateIsDurable) {
       auto storage = OpenSqliteStorage(path);
       ASSERT_TRUE(storage.ok());
       for (int j = 0; j < 8; ++j) {
-        auto result = (*storage)->Reserve(
-            {"va", "heart", "m" + std::to_string(i * 8 + j), 1'000'000, 1, "synthetic", false, 0});
+        auto result =
+            (*storage)->Reserve({"va", "heart", "m" + std::to_string(i * 8 + j), 1'000'000, 1,
+                                 privacy::ReleaseMode::kSynthetic, false, 0});
         ASSERT_TRUE(result.ok()) << result.status();
         if (result->granted) ++granted;
       }
@@ -544,6 +545,59 @@ PRAGMA user_version = 3;
   EXPECT_EQ((*release)->relation, "add/remove one") << "what releases of that time claimed";
   EXPECT_EQ((*release)->mechanism, "");
   EXPECT_FALSE((*storage)->GetVerdict("r1")->has_value());
+}
+
+// Modes and states are stored by their names and read back through the same parse: a name the
+// coordinator never writes (a file edited behind its back) is data loss, never a default.
+TEST(SqliteStorage, AStoredNameItNeverWritesIsDataLossNotADefault) {
+  for (const char* edit :
+       {"UPDATE releases SET mode = 'everything'", "UPDATE releases SET status = 'paid'",
+        "UPDATE audits SET state = 'trusted'"}) {
+    // A fresh folder per case: a WAL file left by the previous case must not replay into it.
+    const std::string path =
+        testing::ScratchDir("storage_names_" + std::to_string(std::hash<std::string>{}(edit))) +
+        "/coordinator.db";
+    {
+      auto storage = OpenSqliteStorage(path);
+      ASSERT_TRUE(storage.ok()) << storage.status();
+      ASSERT_TRUE((*storage)->SetLimit("va", "heart", 10'000'000).ok());
+      AuditRecord audit;
+      audit.release_id = "a1";  // an audit issued for a release not yet reserved
+      audit.site_id = "va";
+      audit.dataset = "heart";
+      audit.count = 2;
+      ASSERT_TRUE((*storage)->IssueAudit(audit).ok());
+      ReservationRequest request{
+          "va", "heart", "r1", 1'000'000, 2, privacy::ReleaseMode::kModelOnly, false, 5};
+      ASSERT_TRUE((*storage)->Reserve(request).ok());
+      auto release = (*storage)->GetRelease("r1");
+      ASSERT_TRUE(release.ok() && release->has_value());
+      EXPECT_EQ((*release)->mode, privacy::ReleaseMode::kModelOnly) << "round trip";
+    }
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, edit, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+    auto storage = OpenSqliteStorage(path);
+    ASSERT_TRUE(storage.ok()) << storage.status();
+    const bool audit_edit = std::string(edit).find("audits") != std::string::npos;
+    const absl::Status read =
+        audit_edit ? (*storage)->GetAudit("a1").status() : (*storage)->GetRelease("r1").status();
+    EXPECT_EQ(read.code(), absl::StatusCode::kDataLoss) << edit << ": " << read;
+    const absl::Status listed =
+        audit_edit ? (*storage)->ListAudits().status() : (*storage)->ListReleases().status();
+    EXPECT_EQ(listed.code(), absl::StatusCode::kDataLoss) << edit;
+  }
+}
+
+TEST(StorageNames, EveryStateAndStatusNameParsesBack) {
+  for (const AuditState state :
+       {AuditState::kIssued, AuditState::kCommitted, AuditState::kRevealed, AuditState::kInvalid})
+    EXPECT_EQ(ParseAuditState(AuditStateName(state)), state);
+  for (const ReleaseStatus status : {ReleaseStatus::kReserved, ReleaseStatus::kCommitted})
+    EXPECT_EQ(ParseReleaseStatus(ReleaseStatusName(status)), status);
+  EXPECT_FALSE(ParseAuditState("Issued").has_value());
+  EXPECT_FALSE(ParseReleaseStatus("").has_value());
 }
 
 }  // namespace

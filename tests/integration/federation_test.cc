@@ -364,7 +364,7 @@ TEST_F(Federation, CodesModeShipsTheDecoderAndTheExportDecodesTheCodes) {
 
   const auto record = *storage_->GetRelease(partial->release_id);
   ASSERT_TRUE(record.has_value());
-  EXPECT_EQ(record->mode, "codes");
+  EXPECT_EQ(record->mode, privacy::ReleaseMode::kCodes);
   EXPECT_EQ(record->status, coordinator::ReleaseStatus::kCommitted);
   EXPECT_EQ(*storage_->ReleaseContent(partial->release_id), *site::SpoolRows(partial->spool_path))
       << "the coordinator holds exactly the spooled codes";
@@ -519,7 +519,7 @@ TEST_F(Federation, AnAuditedMarginalReleaseChargesItsFitOnceAndIsJudged) {
   auto ledger = site::LocalLedger::Open(kit.ledger_path);
   EXPECT_EQ(*(*ledger)->Spent("heart"), 1'500'000) << "the site's ledger agrees";
   const auto record = **storage_->GetRelease(job->release_id);
-  EXPECT_EQ(record.mode, "model-only");
+  EXPECT_EQ(record.mode, privacy::ReleaseMode::kModelOnly);
   EXPECT_EQ(record.charge_micros, 0);
   EXPECT_EQ(record.model_epsilon_micros, 1'500'000);
   EXPECT_EQ(record.mechanism, "");
@@ -566,7 +566,7 @@ TEST_F(Federation, ModelOnlyReleasesOfADpVaeChargeTheModelOnce) {
   EXPECT_EQ(second->charged_micros, 0) << "more samples of a paid-for model";
   EXPECT_EQ(Spent("va"), model_micros);
   const auto record = **storage_->GetRelease(first->release_id);
-  EXPECT_EQ(record.mode, "model-only");
+  EXPECT_EQ(record.mode, privacy::ReleaseMode::kModelOnly);
   EXPECT_EQ(record.rows_received, 200) << "as many rows as the site's file";
 
   // The paper's mode cannot federate as model-only: its samples would carry the records.
