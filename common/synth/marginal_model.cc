@@ -78,9 +78,10 @@ void ScaleToMargin(std::vector<double>& table, int y, int da, int db, bool along
 // Step 1's post-processing for one attribute: which of its fine codes share a code in the later
 // steps. The label keeps every value. A numeric column with more values than numeric_groups is
 // cut into runs of consecutive values holding about n / numeric_groups measured rows (a heavy
-// value is a run of its own; a light tail joins the run before it; the missing code stays
-// alone); any other column keeps its values measured at or above `rare_below` and merges the
-// rest into one code. `noisy` are the noisy counts, `measured` their projection onto n rows.
+// value is a run of its own, with any unmeasured values just before it; a light tail joins the
+// run before it; the missing code stays alone); any other column keeps its values measured at or
+// above `rare_below` and merges the rest into one code. `noisy` are the noisy counts, `measured`
+// their projection onto n rows.
 std::vector<std::vector<int>> GroupCodes(const AttributeCoding& coding, bool is_label,
                                          const std::vector<double>& noisy,
                                          const std::vector<double>& measured, double n,
@@ -112,7 +113,10 @@ std::vector<std::vector<int>> GroupCodes(const AttributeCoding& coding, bool is_
   double mass = 0;
   for (int v = 0; v < values; ++v) {
     const double m = measured[static_cast<size_t>(v)];
-    if (m >= target && !run.empty()) {  // a heavy value: close the run before it
+    // A heavy value closes the run before it — unless that run has no measured mass: such codes
+    // (an unsupported bound, say) join the heavy value's run with weight 0 instead of becoming
+    // a code of their own that the later, noisy tables would give mass to.
+    if (m >= target && !run.empty() && mass > 0) {
       groups.push_back(run);
       run.clear();
       mass = 0;
@@ -134,6 +138,39 @@ std::vector<std::vector<int>> GroupCodes(const AttributeCoding& coding, bool is_
   }
   if (coding.has_missing_code) groups.push_back({coding.MissingCode()});
   return groups;
+}
+
+// The bound codes of a numeric attribute whose noisy count is below `rare_below`: a point mass at
+// a declared bound is kept only where its measurement clears the rare threshold. Below it the
+// count is indistinguishable from noise, and a bound would otherwise keep whatever noise lands on
+// it — at a few hundred rows that piles synthetic values at bounds no real record sits on.
+// (Post-processing of the noisy counts: free.)
+std::vector<bool> UnsupportedBounds(const AttributeCoding& coding, const std::vector<double>& noisy,
+                                    double rare_below) {
+  std::vector<bool> unsupported(noisy.size(), false);
+  const int values = coding.size - (coding.has_missing_code ? 1 : 0);
+  const bool numeric =
+      coding.type == data::ColumnType::kContinuous || coding.type == data::ColumnType::kInteger;
+  if (!numeric || values < 3) return unsupported;
+  for (const int bound : {0, values - 1}) {
+    if (noisy[static_cast<size_t>(bound)] < rare_below)
+      unsupported[static_cast<size_t>(bound)] = true;
+  }
+  return unsupported;
+}
+
+// The noisy counts projected onto n rows (ProjectOntoSimplex), codes marked `excluded` held at 0.
+std::vector<double> ProjectExcluding(const std::vector<double>& noisy,
+                                     const std::vector<bool>& excluded, double n) {
+  std::vector<double> kept;
+  for (size_t v = 0; v < noisy.size(); ++v)
+    if (!excluded[v]) kept.push_back(noisy[v]);
+  const std::vector<double> projected = ProjectOntoSimplex(kept, n);
+  std::vector<double> out(noisy.size(), 0.0);
+  size_t next = 0;
+  for (size_t v = 0; v < noisy.size(); ++v)
+    if (!excluded[v]) out[v] = projected[next++];
+  return out;
 }
 
 absl::Status CheckOptions(const MarginalOptions& o) {
@@ -232,17 +269,27 @@ absl::StatusOr<MarginalModel> MarginalModel::Fit(const data::Table& table,
   model.compression_.resize(static_cast<size_t>(num_attributes));
   for (int a = 0; a < num_attributes; ++a) {
     const AttributeCoding& coding = attributes[static_cast<size_t>(a)];
-    const std::vector<double> measured = ProjectOntoSimplex(one_way[static_cast<size_t>(a)], n);
-    const std::vector<std::vector<int>> groups =
-        GroupCodes(coding, a == label, one_way[static_cast<size_t>(a)], measured, n, options,
-                   options.rare_threshold_sigmas * report.sigma_one_way);
+    const double rare_below = options.rare_threshold_sigmas * report.sigma_one_way;
+    const std::vector<bool> unsupported =
+        UnsupportedBounds(coding, one_way[static_cast<size_t>(a)], rare_below);
+    const std::vector<double> measured =
+        ProjectExcluding(one_way[static_cast<size_t>(a)], unsupported, n);
+    const std::vector<std::vector<int>> groups = GroupCodes(
+        coding, a == label, one_way[static_cast<size_t>(a)], measured, n, options, rare_below);
     Compression& comp = model.compression_[static_cast<size_t>(a)];
     comp.compressed_of.assign(static_cast<size_t>(coding.size), -1);
     for (const std::vector<int>& group : groups) {
       std::vector<double> weights;
+      double total = 0;
       for (int v : group) {
         comp.compressed_of[static_cast<size_t>(v)] = static_cast<int32_t>(comp.members.size());
         weights.push_back(measured[static_cast<size_t>(v)]);
+        total += measured[static_cast<size_t>(v)];
+      }
+      if (total <=
+          0) {  // nothing measured in the group: uniform, but never on an unsupported bound
+        for (size_t i = 0; i < group.size(); ++i)
+          weights[i] = unsupported[static_cast<size_t>(group[i])] ? 0.0 : 1.0;
       }
       comp.member_cumulative.push_back(Cumulative(weights));
       comp.members.push_back(group);
