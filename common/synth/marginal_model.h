@@ -5,8 +5,8 @@
 //
 //  1. every attribute's 1-way marginal on fine codes, Gaussian noise  rho_1 = share_1 rho
 //     -> post-processing: a numeric column's fine codes grouped into runs of similar measured
-//     mass; a categorical column's values measured below a few sigma merged into one "rare"
-//     code;
+//     mass, a declared bound keeping values only where its count clears the rare threshold; a
+//     categorical column's values measured below a few sigma merged into one "rare" code;
 //  2. with a label y: every (attribute, y) marginal on those codes    rho_2 = share_2 rho
 //  3. a tree over the attributes, picked edge by edge by the exponential mechanism (Kruskal,
 //     as MST), scoring a pair (a, b) by how far its (y, a, b) counts are from what steps 1-2
