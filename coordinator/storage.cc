@@ -1,6 +1,7 @@
 #include "coordinator/storage.h"
 
 #include "common/audit/canary_protocol.h"
+#include "common/base/names.h"
 
 namespace fedsyn::coordinator {
 
@@ -19,11 +20,10 @@ const char* AuditStateName(AuditState state) {
 }
 
 std::optional<AuditState> ParseAuditState(std::string_view name) {
-  for (const AuditState state :
-       {AuditState::kIssued, AuditState::kCommitted, AuditState::kRevealed, AuditState::kInvalid}) {
-    if (name == AuditStateName(state)) return state;
-  }
-  return std::nullopt;
+  return base::ParseName(
+      name,
+      {AuditState::kIssued, AuditState::kCommitted, AuditState::kRevealed, AuditState::kInvalid},
+      &AuditStateName);
 }
 
 const char* ReleaseStatusName(ReleaseStatus status) {
@@ -31,10 +31,8 @@ const char* ReleaseStatusName(ReleaseStatus status) {
 }
 
 std::optional<ReleaseStatus> ParseReleaseStatus(std::string_view name) {
-  for (const ReleaseStatus status : {ReleaseStatus::kReserved, ReleaseStatus::kCommitted}) {
-    if (name == ReleaseStatusName(status)) return status;
-  }
-  return std::nullopt;
+  return base::ParseName(name, {ReleaseStatus::kReserved, ReleaseStatus::kCommitted},
+                         &ReleaseStatusName);
 }
 
 std::vector<int64_t> ReleasedCanaryRows(const ReleaseRecord& release, const AuditRecord& audit) {

@@ -1,11 +1,8 @@
 #include "common/privacy/release_mode.h"
 
-namespace fedsyn::privacy {
+#include "common/base/names.h"
 
-namespace {
-constexpr ReleaseMode kEveryMode[] = {ReleaseMode::kSynthetic, ReleaseMode::kCodes,
-                                      ReleaseMode::kModelOnly};
-}  // namespace
+namespace fedsyn::privacy {
 
 const char* ReleaseModeName(ReleaseMode mode) {
   switch (mode) {
@@ -20,10 +17,9 @@ const char* ReleaseModeName(ReleaseMode mode) {
 }
 
 std::optional<ReleaseMode> ParseReleaseMode(std::string_view name) {
-  for (const ReleaseMode mode : kEveryMode) {
-    if (name == ReleaseModeName(mode)) return mode;
-  }
-  return std::nullopt;
+  return base::ParseName(name,
+                         {ReleaseMode::kSynthetic, ReleaseMode::kCodes, ReleaseMode::kModelOnly},
+                         &ReleaseModeName);
 }
 
 }  // namespace fedsyn::privacy
