@@ -40,7 +40,7 @@ absl::StatusOr<AuditJobRecord> LoadOpenAuditJob(const SiteKit& kit, const std::s
   ASSIGN_OR_RETURN(auto ledger, LocalLedger::Open(kit.ledger_path));
   ASSIGN_OR_RETURN(const std::optional<AuditJobRecord> job, ledger->FindAuditJob(job_id));
   if (!job) return absl::NotFoundError("no audit job " + job_id + " in " + kit.ledger_path);
-  if (job->state != "committed") {
+  if (job->state != AuditJobState::kCommitted) {
     return absl::FailedPreconditionError("audit job " + job_id +
                                          " was used by its release already; open a new one");
   }
@@ -99,10 +99,10 @@ absl::Status CarryCanaries(AuditJobRecord& job, LocalLedger& ledger, const data:
                            data::Table* input, CanaryPlacement placement) {
   ASSIGN_OR_RETURN(const std::vector<LocalRelease> known, ledger.Releases());
   for (const LocalRelease& r : known) {
-    if (r.release_id == job.release_id && r.state != "refused") {
-      return absl::FailedPreconditionError("audit job " + r.release_id +
-                                           " already has a release (" + r.state +
-                                           "); open a new audit job");
+    if (r.release_id == job.release_id && r.state != SiteReleaseState::kRefused) {
+      return absl::FailedPreconditionError(
+          "audit job " + r.release_id + " already has a release (" + SiteReleaseStateName(r.state) +
+          "); open a new audit job");
     }
   }
   job.positions.clear();
@@ -116,7 +116,7 @@ absl::Status CarryCanaries(AuditJobRecord& job, LocalLedger& ledger, const data:
 absl::Status RevealAuditJob(CoordinatorClient& client, LocalLedger& ledger,
                             const AuditJobRecord& job) {
   RETURN_IF_ERROR(client.RevealCanaries({job.release_id, job.bits, job.salt, job.positions}));
-  RETURN_IF_ERROR(ledger.SetAuditJobState(job.release_id, "revealed"));
+  RETURN_IF_ERROR(ledger.SetAuditJobState(job.release_id, AuditJobState::kRevealed));
   spdlog::info("audit job {}: inclusion bits revealed", job.release_id);
   return absl::OkStatus();
 }

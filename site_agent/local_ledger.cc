@@ -1,5 +1,6 @@
 #include "site_agent/local_ledger.h"
 
+#include "common/base/names.h"
 #include "common/privacy/budget.h"
 #include "common/privacy/rdp_accountant.h"
 #include "common/sqlite/sqlite.h"
@@ -8,6 +9,14 @@ namespace fedsyn::site {
 namespace {
 
 using sqlite::Statement;
+
+const char* const kRefused = SiteReleaseStateName(SiteReleaseState::kRefused);
+
+// A stored name that no longer parses means the file was changed behind the agent's back.
+absl::Status Unreadable(const char* what, const std::string& text, const std::string& key) {
+  return absl::DataLossError(std::string("stored ") + what + " '" + text + "' of " + key +
+                             " is not one this agent writes");
+}
 
 constexpr const char* kMigrations[] = {
     R"sql(
@@ -30,7 +39,7 @@ CREATE TABLE audit_jobs (
 // Everything except releases the coordinator refused before any noise was drawn.
 constexpr char kSpentSql[] =
     "SELECT COALESCE(SUM(charge_micros + model_charge_micros), 0) FROM releases "
-    "WHERE dataset = ? AND state != 'refused'";
+    "WHERE dataset = ? AND state != ?";
 
 class SqliteLocalLedger final : public LocalLedger {
  public:
@@ -46,8 +55,8 @@ class SqliteLocalLedger final : public LocalLedger {
         Statement paid(db_->handle(),
                        "SELECT 1 FROM releases WHERE dataset = ? AND model_sha256 = ? AND "
                        "model_charge_micros > 0 "
-                       "AND state != 'refused' LIMIT 1");
-        paid.BindText(1, dataset).BindText(2, model_sha256);
+                       "AND state != ? LIMIT 1");
+        paid.BindText(1, dataset).BindText(2, model_sha256).BindText(3, kRefused);
         const bool already = paid.Next();
         RETURN_IF_ERROR(paid.status());
         if (!already) model_part = model_charge;
@@ -55,7 +64,7 @@ class SqliteLocalLedger final : public LocalLedger {
       if (__builtin_add_overflow(charge, model_part, &total))
         return absl::InvalidArgumentError("the release's and the model's charges overflow");
       Statement spent(db_->handle(), kSpentSql);
-      spent.BindText(1, dataset);
+      spent.BindText(1, dataset).BindText(2, kRefused);
       if (!spent.Next()) return spent.status();
       const int64_t remaining = limit - spent.Int(0);
       if (total > remaining) {
@@ -64,25 +73,25 @@ class SqliteLocalLedger final : public LocalLedger {
                                             privacy::FormatMicros(total) + " epsilon, remaining " +
                                             privacy::FormatMicros(std::max<int64_t>(remaining, 0)));
       }
-      Statement insert(
-          db_->handle(),
-          "INSERT INTO releases (release_id, dataset, charge_micros, model_sha256, "
-          "model_charge_micros, state, relation) VALUES (?, ?, ?, ?, ?, 'reserving', ?)");
+      Statement insert(db_->handle(),
+                       "INSERT INTO releases (release_id, dataset, charge_micros, model_sha256, "
+                       "model_charge_micros, state, relation) VALUES (?, ?, ?, ?, ?, ?, ?)");
       insert.BindText(1, release_id)
           .BindText(2, dataset)
           .BindInt(3, charge)
           .BindText(4, model_sha256);
       insert.BindInt(5, model_part)
-          .BindText(6, privacy::NeighbouringRelationName(privacy::kReleaseRelation));
+          .BindText(6, SiteReleaseStateName(SiteReleaseState::kReserving))
+          .BindText(7, privacy::NeighbouringRelationName(privacy::kReleaseRelation));
       return insert.Run();
     }));
     return total;
   }
 
-  absl::Status SetState(const std::string& release_id, const std::string& state) override {
+  absl::Status SetState(const std::string& release_id, SiteReleaseState state) override {
     return db_->Transaction([&] {
       Statement s(db_->handle(), "UPDATE releases SET state = ? WHERE release_id = ?");
-      s.BindText(1, state).BindText(2, release_id);
+      s.BindText(1, SiteReleaseStateName(state)).BindText(2, release_id);
       return s.Run();
     });
   }
@@ -90,14 +99,15 @@ class SqliteLocalLedger final : public LocalLedger {
   absl::Status MarkGenerated(const LocalRelease& release) override {
     return db_->Transaction([&] {
       Statement s(db_->handle(),
-                  "UPDATE releases SET state = 'generated', spool_path = ?, sha256 = ?, rows = ?, "
+                  "UPDATE releases SET state = ?, spool_path = ?, sha256 = ?, rows = ?, "
                   "chunk_bytes = ?, mode = ? WHERE release_id = ?");
-      s.BindText(1, release.spool_path)
-          .BindText(2, release.sha256)
-          .BindInt(3, release.rows)
-          .BindInt(4, release.chunk_bytes)
-          .BindText(5, release.mode)
-          .BindText(6, release.release_id);
+      s.BindText(1, SiteReleaseStateName(SiteReleaseState::kGenerated));
+      s.BindText(2, release.spool_path)
+          .BindText(3, release.sha256)
+          .BindInt(4, release.rows)
+          .BindInt(5, release.chunk_bytes)
+          .BindText(6, privacy::ReleaseModeName(release.mode))
+          .BindText(7, release.release_id);
       return s.Run();
     });
   }
@@ -106,7 +116,7 @@ class SqliteLocalLedger final : public LocalLedger {
     int64_t spent = 0;
     RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
       Statement s(db_->handle(), kSpentSql);
-      s.BindText(1, dataset);
+      s.BindText(1, dataset).BindText(2, kRefused);
       if (!s.Next()) return s.status();
       spent = s.Int(0);
       return absl::OkStatus();
@@ -122,8 +132,13 @@ class SqliteLocalLedger final : public LocalLedger {
                   "chunk_bytes, mode, relation FROM releases "
                   "ORDER BY created_unix, rowid");
       while (s.Next()) {
-        out.push_back({s.Text(0), s.Text(1), s.Int(2), s.Text(3), s.Text(4), s.Text(5), s.Int(6),
-                       s.Int(7), s.Text(8), s.Text(9)});
+        const std::string id = s.Text(0), state = s.Text(3), mode = s.Text(8);
+        const std::optional<SiteReleaseState> parsed_state = ParseSiteReleaseState(state);
+        if (!parsed_state) return Unreadable("release state", state, id);
+        const std::optional<privacy::ReleaseMode> parsed_mode = privacy::ParseReleaseMode(mode);
+        if (!parsed_mode) return Unreadable("release mode", mode, id);
+        out.push_back({id, s.Text(1), s.Int(2), *parsed_state, s.Text(4), s.Text(5), s.Int(6),
+                       s.Int(7), *parsed_mode, s.Text(9)});
       }
       return s.status();
     }));
@@ -141,7 +156,7 @@ class SqliteLocalLedger final : public LocalLedger {
                   "positions, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
       s.BindText(1, job.release_id).BindText(2, job.dataset).BindBlob(3, job.canaries);
       s.BindText(4, job.bits).BindText(5, job.salt).BindText(6, job.commitment);
-      s.BindText(7, job.positions).BindText(8, job.state);
+      s.BindText(7, job.positions).BindText(8, AuditJobStateName(job.state));
       return s.Run();
     });
   }
@@ -155,8 +170,11 @@ class SqliteLocalLedger final : public LocalLedger {
                   "FROM audit_jobs WHERE release_id = ?");
       s.BindText(1, release_id);
       if (s.Next()) {
+        const std::string state = s.Text(7);
+        const std::optional<AuditJobState> parsed = ParseAuditJobState(state);
+        if (!parsed) return Unreadable("audit job state", state, s.Text(0));
         job = AuditJobRecord{s.Text(0), s.Text(1), s.Text(2), s.Text(3),
-                             s.Text(4), s.Text(5), s.Text(6), s.Text(7)};
+                             s.Text(4), s.Text(5), s.Text(6), *parsed};
       }
       return s.status();
     }));
@@ -167,8 +185,8 @@ class SqliteLocalLedger final : public LocalLedger {
                                     const std::string& positions) override {
     return UpdateAuditJob("positions", release_id, positions);
   }
-  absl::Status SetAuditJobState(const std::string& release_id, const std::string& state) override {
-    return UpdateAuditJob("state", release_id, state);
+  absl::Status SetAuditJobState(const std::string& release_id, AuditJobState state) override {
+    return UpdateAuditJob("state", release_id, AuditJobStateName(state));
   }
 
  private:
@@ -185,6 +203,41 @@ class SqliteLocalLedger final : public LocalLedger {
 };
 
 }  // namespace
+
+const char* SiteReleaseStateName(SiteReleaseState state) {
+  switch (state) {
+    case SiteReleaseState::kReserving:
+      return "reserving";
+    case SiteReleaseState::kReserved:
+      return "reserved";
+    case SiteReleaseState::kGenerated:
+      return "generated";
+    case SiteReleaseState::kCommitted:
+      return "committed";
+    case SiteReleaseState::kRefused:
+      return "refused";
+    case SiteReleaseState::kAbandoned:
+      return "abandoned";
+  }
+  return "invalid";
+}
+
+std::optional<SiteReleaseState> ParseSiteReleaseState(std::string_view name) {
+  return base::ParseName(
+      name,
+      {SiteReleaseState::kReserving, SiteReleaseState::kReserved, SiteReleaseState::kGenerated,
+       SiteReleaseState::kCommitted, SiteReleaseState::kRefused, SiteReleaseState::kAbandoned},
+      &SiteReleaseStateName);
+}
+
+const char* AuditJobStateName(AuditJobState state) {
+  return state == AuditJobState::kRevealed ? "revealed" : "committed";
+}
+
+std::optional<AuditJobState> ParseAuditJobState(std::string_view name) {
+  return base::ParseName(name, {AuditJobState::kCommitted, AuditJobState::kRevealed},
+                         &AuditJobStateName);
+}
 
 absl::StatusOr<std::unique_ptr<LocalLedger>> LocalLedger::Open(const std::string& path) {
   ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(path, /*read_only=*/false, kMigrations));

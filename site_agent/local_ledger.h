@@ -13,25 +13,38 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/base/status.h"
+#include "common/privacy/release_mode.h"
 
 namespace fedsyn::site {
+
+enum class SiteReleaseState { kReserving, kReserved, kGenerated, kCommitted, kRefused, kAbandoned };
+// "reserving" | "reserved" | "generated" | "committed" | "refused" | "abandoned": the names the
+// ledger stores; ParseSiteReleaseState is their inverse (nullopt for anything else).
+const char* SiteReleaseStateName(SiteReleaseState state);
+std::optional<SiteReleaseState> ParseSiteReleaseState(std::string_view name);
+
+// An audit job: committed (commitment sent) -> revealed (after its release is committed).
+enum class AuditJobState { kCommitted, kRevealed };
+const char* AuditJobStateName(AuditJobState state);  // "committed" | "revealed"
+std::optional<AuditJobState> ParseAuditJobState(std::string_view name);
 
 struct LocalRelease {
   std::string release_id;
   std::string dataset;
   int64_t charge_micros = 0;
-  std::string state;
+  SiteReleaseState state = SiteReleaseState::kReserving;
   std::string spool_path;
   std::string sha256;
   int64_t rows = 0;
   // The upload's chunking, fixed per release so a resume cuts the same chunks.
   int64_t chunk_bytes = 0;
-  // "synthetic" or "codes"; a codes release also sends its published decoder, spooled beside
-  // the codes (PublishedModelPath(spool_path)).
-  std::string mode = "synthetic";
+  // A codes release also sends its published decoder, spooled beside the codes
+  // (PublishedModelPath(spool_path)).
+  privacy::ReleaseMode mode = privacy::ReleaseMode::kSynthetic;
   // The neighbouring relation the charge is stated under ("replace-one (n public)"; releases
   // recorded before issue #11 read "add/remove one").
   std::string relation;
@@ -40,7 +53,6 @@ struct LocalRelease {
 // A canary audit job (docs/audits.md): the coordinator's canaries for the release that will
 // carry `release_id`, this site's secret inclusion bits and salt (revealed only after that
 // release is committed), and where the included canaries landed in the release.
-// States: committed (commitment sent) -> revealed.
 struct AuditJobRecord {
   std::string release_id;
   std::string dataset;
@@ -49,7 +61,7 @@ struct AuditJobRecord {
   std::string salt;
   std::string commitment;
   std::string positions;  // set when the release is generated: "3,17,40"
-  std::string state = "committed";
+  AuditJobState state = AuditJobState::kCommitted;
 };
 
 class LocalLedger {
@@ -65,7 +77,7 @@ class LocalLedger {
                                                const std::string& dataset, int64_t charge,
                                                const std::string& model_sha256,
                                                int64_t model_charge, int64_t limit) = 0;
-  virtual absl::Status SetState(const std::string& release_id, const std::string& state) = 0;
+  virtual absl::Status SetState(const std::string& release_id, SiteReleaseState state) = 0;
   // Records where `release` was spooled (path, hash, rows, chunking, mode) and its state
   // "generated".
   virtual absl::Status MarkGenerated(const LocalRelease& release) = 0;
@@ -79,8 +91,7 @@ class LocalLedger {
       const std::string& release_id) = 0;
   virtual absl::Status SetAuditJobPositions(const std::string& release_id,
                                             const std::string& positions) = 0;
-  virtual absl::Status SetAuditJobState(const std::string& release_id,
-                                        const std::string& state) = 0;
+  virtual absl::Status SetAuditJobState(const std::string& release_id, AuditJobState state) = 0;
 };
 
 }  // namespace fedsyn::site

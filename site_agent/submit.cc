@@ -21,7 +21,7 @@ constexpr size_t kMessageOverheadBytes = 64 << 10;
 absl::Status RevealIfAudited(CoordinatorClient& client, LocalLedger& ledger,
                              const std::string& release_id) {
   ASSIGN_OR_RETURN(const std::optional<AuditJobRecord> job, ledger.FindAuditJob(release_id));
-  if (!job || job->state != "committed") return absl::OkStatus();
+  if (!job || job->state != AuditJobState::kCommitted) return absl::OkStatus();
   return RevealAuditJob(client, ledger, *job);
 }
 
@@ -32,7 +32,7 @@ absl::Status UploadAndCommit(CoordinatorClient& client, LocalLedger& ledger,
     return absl::DataLossError("spooled release " + release.spool_path +
                                " no longer matches its recorded hash");
   }
-  if (release.mode == ReleaseModeName(ReleaseMode::kCodes)) {
+  if (release.mode == ReleaseMode::kCodes) {
     // The coordinator checks these bytes against the reservation's model SHA-256.
     ASSIGN_OR_RETURN(const std::string model,
                      data::ReadFileToString(PublishedModelPath(release.spool_path)));
@@ -43,7 +43,7 @@ absl::Status UploadAndCommit(CoordinatorClient& client, LocalLedger& ledger,
                                  max_chunks));
   if (!complete) return absl::OkStatus();  // stopped early on purpose; ResumePending finishes
   RETURN_IF_ERROR(client.Commit(release.release_id, release.rows, release.sha256));
-  RETURN_IF_ERROR(ledger.SetState(release.release_id, "committed"));
+  RETURN_IF_ERROR(ledger.SetState(release.release_id, SiteReleaseState::kCommitted));
   committed = true;
   return RevealIfAudited(client, ledger, release.release_id);
 }
@@ -178,7 +178,7 @@ absl::StatusOr<SubmitSummary> SubmitPlanned(const PlannedRelease& plan, Submissi
     // A lost connection leaves the outcome unknown: ResumePending settles it.
     if (reserved.status().code() != absl::StatusCode::kUnavailable &&
         reserved.status().code() != absl::StatusCode::kDeadlineExceeded) {
-      RETURN_IF_ERROR(ledger.SetState(summary.release_id, "refused"));
+      RETURN_IF_ERROR(ledger.SetState(summary.release_id, SiteReleaseState::kRefused));
     }
     return reserved.status();
   }
@@ -189,7 +189,7 @@ absl::StatusOr<SubmitSummary> SubmitPlanned(const PlannedRelease& plan, Submissi
     spdlog::warn("release {}: the coordinator charged {} micro-epsilon, this site's ledger {}",
                  summary.release_id, reserved->charged_micros, local_charge);
   }
-  RETURN_IF_ERROR(ledger.SetState(summary.release_id, "reserved"));
+  RETURN_IF_ERROR(ledger.SetState(summary.release_id, SiteReleaseState::kReserved));
 
   // 4. Only now: draw the noise and persist the result before anything is sent. The session
   // is closed meanwhile (generation can outlast the coordinator's idle deadline) and dialled
@@ -197,15 +197,11 @@ absl::StatusOr<SubmitSummary> SubmitPlanned(const PlannedRelease& plan, Submissi
   client.reset();
   ASSIGN_OR_RETURN(const int64_t generated_rows, plan.generate());
   ASSIGN_OR_RETURN(const std::string rows, SpoolRows(summary.spool_path));
-  const LocalRelease local{summary.release_id,
-                           dataset,
-                           plan.charge_micros,
-                           "generated",
-                           summary.spool_path,
-                           privacy::Sha256Hex(rows),
-                           generated_rows,
-                           static_cast<int64_t>(options.chunk_bytes),
-                           ReleaseModeName(plan.mode)};
+  const LocalRelease local{summary.release_id, dataset,
+                           plan.charge_micros, SiteReleaseState::kGenerated,
+                           summary.spool_path, privacy::Sha256Hex(rows),
+                           generated_rows,     static_cast<int64_t>(options.chunk_bytes),
+                           plan.mode};
   RETURN_IF_ERROR(ledger.MarkGenerated(local));
   spdlog::info("release {} generated and spooled ({} rows); uploading", summary.release_id,
                generated_rows);
@@ -333,21 +329,23 @@ absl::StatusOr<int> ResumePending(const SiteKit& kit, const ClientOptions& optio
   std::unique_ptr<CoordinatorClient> client;
   int committed_count = 0;
   for (const LocalRelease& release : releases) {
-    if (release.state == "refused" || release.state == "abandoned") continue;
-    if (release.state == "committed") {
+    if (release.state == SiteReleaseState::kRefused ||
+        release.state == SiteReleaseState::kAbandoned)
+      continue;
+    if (release.state == SiteReleaseState::kCommitted) {
       // Committed, but the reveal may have been cut off.
       ASSIGN_OR_RETURN(const std::optional<AuditJobRecord> job,
                        ledger->FindAuditJob(release.release_id));
-      if (!job || job->state != "committed") continue;
+      if (!job || job->state != AuditJobState::kCommitted) continue;
     }
     if (!client) {
       ASSIGN_OR_RETURN(client, CoordinatorClient::Connect(kit, options, uniform01));
     }
-    if (release.state == "committed") {
+    if (release.state == SiteReleaseState::kCommitted) {
       RETURN_IF_ERROR(RevealIfAudited(*client, *ledger, release.release_id));
       continue;
     }
-    if (release.state == "generated") {
+    if (release.state == SiteReleaseState::kGenerated) {
       bool committed = false;
       RETURN_IF_ERROR(UploadAndCommit(*client, *ledger, release, -1, committed));
       committed_count += committed;
@@ -357,10 +355,11 @@ absl::StatusOr<int> ResumePending(const SiteKit& kit, const ClientOptions& optio
     // Interrupted before its output was persisted: the records must not be noised again
     // under this reservation. Settle it.
     ASSIGN_OR_RETURN(const protocol::ReleaseState state, client->State(release.release_id));
-    const std::string settled = state.state == "unknown" ? "refused" : "abandoned";
+    const SiteReleaseState settled =
+        state.state == "unknown" ? SiteReleaseState::kRefused : SiteReleaseState::kAbandoned;
     RETURN_IF_ERROR(ledger->SetState(release.release_id, settled));
     spdlog::warn("release {} was interrupted before its output was persisted: {}",
-                 release.release_id, settled);
+                 release.release_id, SiteReleaseStateName(settled));
   }
   return committed_count;
 }

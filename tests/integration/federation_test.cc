@@ -186,7 +186,7 @@ TEST_F(Federation, BudgetExhaustionIsRefusedWithTheRemainderAndTheSiteRefusesFir
   auto ledger = site::LocalLedger::Open(Kit("va").ledger_path);
   EXPECT_EQ(*(*ledger)->Spent("heart"), 3 * 6'001'382)
       << "the refused reservation was returned locally";
-  EXPECT_EQ((*ledger)->Releases()->back().state, "refused");
+  EXPECT_EQ((*ledger)->Releases()->back().state, site::SiteReleaseState::kRefused);
 
   // A site whose own limit is lower refuses before the coordinator is charged.
   auto local = site::SubmitRelease(Release("cleveland"), Kit("cleveland", "pki", 5'000'000),

@@ -3,6 +3,8 @@
 // ledger that keeps the job's secrets across restarts.
 #include "site_agent/audit_job.h"
 
+#include <sqlite3.h>
+
 #include "common/audit/canary_protocol.h"
 #include "gtest/gtest.h"
 #include "tests/support/heart_data.h"
@@ -72,10 +74,49 @@ TEST(AuditJob, TheLedgerKeepsAJobsSecretsAcrossRestarts) {
   EXPECT_EQ((*found)->salt, std::string(64, 'a'));
   EXPECT_EQ((*found)->commitment, "c0ffee");
   EXPECT_EQ((*found)->positions, "4");
-  EXPECT_EQ((*found)->state, "committed");
-  ASSERT_TRUE((*reopened)->SetAuditJobState("r-9", "revealed").ok());
-  EXPECT_EQ((*(*reopened)->FindAuditJob("r-9"))->state, "revealed");
+  EXPECT_EQ((*found)->state, AuditJobState::kCommitted);
+  ASSERT_TRUE((*reopened)->SetAuditJobState("r-9", AuditJobState::kRevealed).ok());
+  EXPECT_EQ((*(*reopened)->FindAuditJob("r-9"))->state, AuditJobState::kRevealed);
   EXPECT_FALSE((*reopened)->FindAuditJob("r-8")->has_value());
+}
+
+// The ledger stores states and modes by their names and reads them only through the parse: a
+// name it never writes (a file edited behind its back) is data loss, never a default.
+TEST(LocalLedger, StoresStatesAndModesByNameAndRefusesOthers) {
+  for (const SiteReleaseState state :
+       {SiteReleaseState::kReserving, SiteReleaseState::kReserved, SiteReleaseState::kGenerated,
+        SiteReleaseState::kCommitted, SiteReleaseState::kRefused, SiteReleaseState::kAbandoned})
+    EXPECT_EQ(ParseSiteReleaseState(SiteReleaseStateName(state)), state);
+  for (const AuditJobState state : {AuditJobState::kCommitted, AuditJobState::kRevealed})
+    EXPECT_EQ(ParseAuditJobState(AuditJobStateName(state)), state);
+  EXPECT_FALSE(ParseSiteReleaseState("Refused").has_value());
+  EXPECT_FALSE(ParseAuditJobState("").has_value());
+
+  const std::string path = fedsyn::testing::ScratchDir("local_ledger_names") + "/ledger.db";
+  {
+    auto ledger = LocalLedger::Open(path);
+    ASSERT_TRUE(ledger.ok()) << ledger.status();
+    ASSERT_TRUE((*ledger)->BeginRelease("r-1", "heart", 1'000'000, "", 0, 5'000'000).ok());
+    LocalRelease generated{"r-1", "heart", 1'000'000, SiteReleaseState::kGenerated, "/spool",
+                           "ab",  10,      4096,      privacy::ReleaseMode::kCodes};
+    ASSERT_TRUE((*ledger)->MarkGenerated(generated).ok());
+    auto releases = (*ledger)->Releases();
+    ASSERT_TRUE(releases.ok()) << releases.status();
+    ASSERT_EQ(releases->size(), 1u);
+    EXPECT_EQ(releases->front().state, SiteReleaseState::kGenerated);
+    EXPECT_EQ(releases->front().mode, privacy::ReleaseMode::kCodes);
+    // A refused release gives its charge back; only the name decides which one that is.
+    ASSERT_TRUE((*ledger)->SetState("r-1", SiteReleaseState::kRefused).ok());
+    EXPECT_EQ(*(*ledger)->Spent("heart"), 0);
+  }
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "UPDATE releases SET state = 'paid'", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+  auto reopened = LocalLedger::Open(path);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->Releases().status().code(), absl::StatusCode::kDataLoss);
 }
 
 }  // namespace
