@@ -8,8 +8,8 @@
 #include <sstream>
 
 #include "common/audit/canary_protocol.h"
-#include "common/base/names.h"
 #include "common/base/logging.h"
+#include "common/base/names.h"
 #include "common/data/table_io.h"
 #include "common/model/model_bundle.h"
 #include "common/privacy/digest.h"

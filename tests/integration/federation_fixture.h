@@ -11,9 +11,9 @@
 #include <fstream>
 #include <thread>
 
+#include "common/audit/canary_protocol.h"
 #include "common/data/table_io.h"
 #include "common/privacy/budget.h"
-#include "common/audit/canary_protocol.h"
 #include "common/privacy/digest.h"
 #include "coordinator/admin_client.h"
 #include "coordinator/audit_runner.h"
