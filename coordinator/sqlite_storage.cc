@@ -74,12 +74,6 @@ constexpr char kAuditColumns[] =
     "release_id, site_id, dataset, canaries, count, commitment, bits, salt, positions, state, "
     "created_unix";
 
-// A stored name that no longer parses means the file was changed behind the coordinator's back.
-absl::Status Unreadable(const char* what, const std::string& text, const std::string& key) {
-  return absl::DataLossError(std::string("stored ") + what + " '" + text + "' of " + key +
-                             " is not one this coordinator writes");
-}
-
 absl::StatusOr<AuditRecord> ReadAudit(const Statement& s) {
   AuditRecord a;
   a.release_id = s.Text(0);
@@ -91,10 +85,8 @@ absl::StatusOr<AuditRecord> ReadAudit(const Statement& s) {
   a.bits = s.Text(6);
   a.salt = s.Text(7);
   a.positions = s.Text(8);
-  const std::string state = s.Text(9);
-  const std::optional<AuditState> parsed = ParseAuditState(state);
-  if (!parsed) return Unreadable("audit state", state, a.release_id);
-  a.state = *parsed;
+  ASSIGN_OR_RETURN(a.state,
+                   sqlite::ParseStored(s.Text(9), &ParseAuditState, "audit state", a.release_id));
   a.created_unix = s.Int(10);
   return a;
 }
@@ -116,17 +108,13 @@ absl::StatusOr<ReleaseRecord> ReadRelease(const Statement& s) {
   r.release_id = s.Text(0);
   r.site_id = s.Text(1);
   r.dataset = s.Text(2);
-  const std::string mode = s.Text(3);
-  const std::optional<privacy::ReleaseMode> parsed_mode = privacy::ParseReleaseMode(mode);
-  if (!parsed_mode) return Unreadable("release mode", mode, r.release_id);
-  r.mode = *parsed_mode;
+  ASSIGN_OR_RETURN(r.mode, sqlite::ParseStored(s.Text(3), &privacy::ParseReleaseMode,
+                                               "release mode", r.release_id));
   r.charge_micros = s.Int(4);
   r.rows_declared = s.Int(5);
   r.model_private = s.Int(6) != 0;
-  const std::string status = s.Text(7);
-  const std::optional<ReleaseStatus> parsed_status = ParseReleaseStatus(status);
-  if (!parsed_status) return Unreadable("release status", status, r.release_id);
-  r.status = *parsed_status;
+  ASSIGN_OR_RETURN(r.status, sqlite::ParseStored(s.Text(7), &ParseReleaseStatus, "release status",
+                                                 r.release_id));
   r.next_chunk = static_cast<uint32_t>(s.Int(8));
   r.rows_received = s.Int(9);
   r.sha256 = s.Text(10);

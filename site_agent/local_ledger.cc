@@ -12,12 +12,6 @@ using sqlite::Statement;
 
 const char* const kRefused = SiteReleaseStateName(SiteReleaseState::kRefused);
 
-// A stored name that no longer parses means the file was changed behind the agent's back.
-absl::Status Unreadable(const char* what, const std::string& text, const std::string& key) {
-  return absl::DataLossError(std::string("stored ") + what + " '" + text + "' of " + key +
-                             " is not one this agent writes");
-}
-
 constexpr const char* kMigrations[] = {
     R"sql(
 CREATE TABLE releases (
@@ -132,13 +126,15 @@ class SqliteLocalLedger final : public LocalLedger {
                   "chunk_bytes, mode, relation FROM releases "
                   "ORDER BY created_unix, rowid");
       while (s.Next()) {
-        const std::string id = s.Text(0), state = s.Text(3), mode = s.Text(8);
-        const std::optional<SiteReleaseState> parsed_state = ParseSiteReleaseState(state);
-        if (!parsed_state) return Unreadable("release state", state, id);
-        const std::optional<privacy::ReleaseMode> parsed_mode = privacy::ParseReleaseMode(mode);
-        if (!parsed_mode) return Unreadable("release mode", mode, id);
-        out.push_back({id, s.Text(1), s.Int(2), *parsed_state, s.Text(4), s.Text(5), s.Int(6),
-                       s.Int(7), *parsed_mode, s.Text(9)});
+        const std::string id = s.Text(0);
+        ASSIGN_OR_RETURN(
+            const SiteReleaseState state,
+            sqlite::ParseStored(s.Text(3), &ParseSiteReleaseState, "release state", id));
+        ASSIGN_OR_RETURN(
+            const privacy::ReleaseMode mode,
+            sqlite::ParseStored(s.Text(8), &privacy::ParseReleaseMode, "release mode", id));
+        out.push_back({id, s.Text(1), s.Int(2), state, s.Text(4), s.Text(5), s.Int(6), s.Int(7),
+                       mode, s.Text(9)});
       }
       return s.status();
     }));
@@ -170,11 +166,11 @@ class SqliteLocalLedger final : public LocalLedger {
                   "FROM audit_jobs WHERE release_id = ?");
       s.BindText(1, release_id);
       if (s.Next()) {
-        const std::string state = s.Text(7);
-        const std::optional<AuditJobState> parsed = ParseAuditJobState(state);
-        if (!parsed) return Unreadable("audit job state", state, s.Text(0));
+        ASSIGN_OR_RETURN(
+            const AuditJobState state,
+            sqlite::ParseStored(s.Text(7), &ParseAuditJobState, "audit job state", s.Text(0)));
         job = AuditJobRecord{s.Text(0), s.Text(1), s.Text(2), s.Text(3),
-                             s.Text(4), s.Text(5), s.Text(6), *parsed};
+                             s.Text(4), s.Text(5), s.Text(6), state};
       }
       return s.status();
     }));
