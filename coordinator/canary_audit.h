@@ -20,7 +20,6 @@
 #include "common/data/table.h"
 #include "common/eval/metrics.h"
 #include "common/privacy/metric_mechanism.h"
-#include "common/privacy/random.h"
 
 namespace fedsyn::coordinator {
 
