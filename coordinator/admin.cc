@@ -3,6 +3,7 @@
 #include <map>
 
 #include "coordinator/release_gate.h"
+#include "coordinator/release_progress.h"
 
 namespace fedsyn::coordinator {
 namespace {
@@ -74,10 +75,9 @@ protocol::AdminResponse HandleAdminRequest(const protocol::AdminRequest& request
       for (const ReleaseRecord& r : *releases) {
         auto gate = DecideGate(storage, r);
         if (!gate.ok()) return protocol::ErrorFromStatus(gate.status());
-        out.push_back({r.release_id, r.site_id, r.dataset, ReleaseStatusName(r.status),
+        out.push_back({r.release_id, r.site_id, r.dataset, ReleaseProgressOf(r.status),
                        r.charge_micros, r.rows_received, r.sha256, r.created_unix, r.model_private,
-                       privacy::ReleaseModeName(r.mode), AuditStatusName(gate->status),
-                       gate->approval.has_value()});
+                       r.mode, gate->status, gate->approval.has_value()});
       }
       return out;
     }

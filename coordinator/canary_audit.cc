@@ -64,7 +64,7 @@ absl::StatusOr<PresenceTest> TestCanaryPresence(const privacy::MetricMechanism& 
                                                 const data::Matrix& canary_codes,
                                                 const data::Matrix& released_codes,
                                                 const std::vector<int64_t>& positions,
-                                                const std::string& bits) {
+                                                const audit::InclusionBits& bits) {
   const auto m = static_cast<int64_t>(bits.size());
   if (static_cast<int64_t>(positions.size()) != m || canary_codes.rows != 2 * m ||
       canary_codes.cols != mechanism.params().dimension ||
@@ -102,7 +102,7 @@ absl::StatusOr<PresenceTest> TestCanaryPresence(const privacy::MetricMechanism& 
   return test;
 }
 
-CanaryVerdict JudgeCanaries(const CanaryScores& scores, const std::string& bits,
+CanaryVerdict JudgeCanaries(const CanaryScores& scores, const audit::InclusionBits& bits,
                             double claimed_epsilon, double delta, double confidence) {
   CanaryVerdict v;
   v.claimed_epsilon = claimed_epsilon;
@@ -145,7 +145,7 @@ CanaryVerdict JudgeCanaries(const CanaryScores& scores, const std::string& bits,
       int64_t right = 0;
       for (int t = 0; t < k; ++t) {
         const int j = pairs[static_cast<size_t>(t)];
-        const char guess = difference(j) > 0 ? '1' : '0';
+        const bool guess = difference(j) > 0;  // the pair's second canary
         right += bits[static_cast<size_t>(j)] == guess;
       }
       v.estimates.push_back(

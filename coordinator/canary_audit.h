@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/audit/canary_protocol.h"
 #include "common/base/status.h"
 #include "common/data/schema.h"
 #include "common/data/table.h"
@@ -58,7 +59,7 @@ absl::StatusOr<PresenceTest> TestCanaryPresence(const privacy::MetricMechanism& 
                                                 const data::Matrix& canary_codes,
                                                 const data::Matrix& released_codes,
                                                 const std::vector<int64_t>& positions,
-                                                const std::string& bits);
+                                                const audit::InclusionBits& bits);
 
 // One way of turning scores into a bound: "one-run" (Steinke et al. 2023; guess "in" for the k
 // highest and "out" for the k lowest scores, abstain on the rest) or "threshold" (Jagielski et
@@ -88,7 +89,7 @@ struct CanaryVerdict {
 // largest score difference (a replace-one experiment per pair: the proven bound). The threshold
 // estimates call the k highest-scoring canaries included (a heuristic next to it, see
 // docs/audits.md).
-CanaryVerdict JudgeCanaries(const CanaryScores& scores, const std::string& bits,
+CanaryVerdict JudgeCanaries(const CanaryScores& scores, const audit::InclusionBits& bits,
                             double claimed_epsilon, double delta, double confidence = 0.95);
 
 }  // namespace fedsyn::coordinator

@@ -150,14 +150,14 @@ void Show(const AdminResponse& response, bool json) {
         out.push_back({{"release", r.release_id},
                        {"site", r.site_id},
                        {"dataset", r.dataset},
-                       {"state", r.state},
+                       {"state", fedsyn::protocol::ReleaseProgressName(r.state)},
                        {"charge_micros", r.charge_micros},
                        {"rows", r.rows},
                        {"sha256", r.sha256},
                        {"created_unix", r.created_unix},
                        {"model_private", r.model_private},
-                       {"mode", r.mode},
-                       {"audit", r.audit},
+                       {"mode", fedsyn::privacy::ReleaseModeName(r.mode)},
+                       {"audit", fedsyn::audit::AuditStatusName(r.audit)},
                        {"approved", r.approved}});
       }
       std::cout << out.dump(2) << "\n";
@@ -165,9 +165,12 @@ void Show(const AdminResponse& response, bool json) {
     }
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : *releases) {
-      rows.push_back({r.release_id, r.site_id, r.dataset, r.state, Eps(r.charge_micros),
-                      std::to_string(r.rows), r.mode, r.model_private ? "private" : "NOT PRIVATE",
-                      r.audit + (r.approved ? " (approved)" : ""), When(r.created_unix)});
+      rows.push_back(
+          {r.release_id, r.site_id, r.dataset, fedsyn::protocol::ReleaseProgressName(r.state),
+           Eps(r.charge_micros), std::to_string(r.rows), fedsyn::privacy::ReleaseModeName(r.mode),
+           r.model_private ? "private" : "NOT PRIVATE",
+           fedsyn::audit::AuditStatusName(r.audit) + std::string(r.approved ? " (approved)" : ""),
+           When(r.created_unix)});
     }
     // EPSILON is the release's own charge; a private model's epsilon is charged once, on its
     // first release (`budgets` shows the total spent).
@@ -231,7 +234,7 @@ int ListAudits(fedsyn::coordinator::Storage& storage) {
     if (*release) {
       auto gate = fedsyn::coordinator::DecideGate(storage, **release);
       if (!gate.ok()) return Fail(gate.status());
-      status = fedsyn::coordinator::AuditStatusName(gate->status);
+      status = fedsyn::audit::AuditStatusName(gate->status);
       if (gate->approval) status += " (approved)";
     }
     auto verdict = storage.GetVerdict(a.release_id);
@@ -240,9 +243,9 @@ int ListAudits(fedsyn::coordinator::Storage& storage) {
       bound = Eps((*verdict)->lower_bound_micros);
       claimed = Eps((*verdict)->claimed_micros);
     }
-    const int included = static_cast<int>(std::count(a.bits.begin(), a.bits.end(), '1'));
+    const size_t included = a.bits.size();  // one canary per pair, once revealed
     rows.push_back(
-        {a.release_id, a.site_id, a.dataset, fedsyn::coordinator::AuditStateName(a.state),
+        {a.release_id, a.site_id, a.dataset, fedsyn::audit::AuditStateName(a.state),
          std::to_string(a.count) + (a.bits.empty() ? "" : " (" + std::to_string(included) + " in)"),
          claimed, bound, status});
   }
@@ -260,13 +263,13 @@ int ShowAudit(fedsyn::coordinator::Storage& storage, const std::string& id) {
               {"site", (*audit)->site_id},
               {"dataset", (*audit)->dataset},
               {"canaries", (*audit)->count},
-              {"state", fedsyn::coordinator::AuditStateName((*audit)->state)}};
+              {"state", fedsyn::audit::AuditStateName((*audit)->state)}};
   auto release = storage.GetRelease(id);
   if (!release.ok()) return Fail(release.status());
   if (*release) {
     auto gate = fedsyn::coordinator::DecideGate(storage, **release);
     if (!gate.ok()) return Fail(gate.status());
-    out["audit"] = fedsyn::coordinator::AuditStatusName(gate->status);
+    out["audit"] = fedsyn::audit::AuditStatusName(gate->status);
     out["why"] = gate->why;
     if (gate->approval) {
       out["approval"] = {{"by", gate->approval->approved_by},

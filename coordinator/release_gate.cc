@@ -2,18 +2,6 @@
 
 namespace fedsyn::coordinator {
 
-const char* AuditStatusName(AuditStatus status) {
-  switch (status) {
-    case AuditStatus::kPending:
-      return "pending";
-    case AuditStatus::kPassed:
-      return "passed";
-    case AuditStatus::kFailed:
-      return "failed";
-  }
-  return "pending";
-}
-
 absl::StatusOr<GateDecision> DecideGate(Storage& storage, const ReleaseRecord& release) {
   GateDecision gate;
   ASSIGN_OR_RETURN(gate.approval, storage.GetApproval(release.release_id));

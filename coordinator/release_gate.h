@@ -7,12 +7,12 @@
 #include <optional>
 #include <string>
 
+#include "common/audit/canary_protocol.h"
 #include "coordinator/storage.h"
 
 namespace fedsyn::coordinator {
 
-enum class AuditStatus { kPending, kPassed, kFailed };
-const char* AuditStatusName(AuditStatus status);
+using audit::AuditStatus;
 
 struct GateDecision {
   AuditStatus status = AuditStatus::kPending;

@@ -10,6 +10,7 @@
 #include "common/privacy/metric_mechanism.h"
 #include "common/privacy/rdp_accountant.h"
 #include "coordinator/decoder.h"
+#include "coordinator/release_progress.h"
 #include "protocol/codec.h"
 #include "spdlog/spdlog.h"
 
@@ -18,19 +19,6 @@ namespace {
 
 // How much of a peer-chosen agent version string the connection log shows.
 constexpr size_t kMaxAgentVersionShown = 64;
-
-// The mechanism a reservation states, in the privacy layer's terms.
-privacy::MetricMechanismParams WireToMechanismParams(const protocol::Mechanism& wire) {
-  privacy::MetricMechanismParams params;
-  params.metric = wire.metric == protocol::NoiseMetric::kL1 ? privacy::NoiseMetric::kL1
-                                                            : privacy::NoiseMetric::kL2;
-  params.epsilon_per_unit = wire.epsilon_per_unit;
-  params.clip_radius = wire.clip_radius;
-  params.grid_exponent = wire.grid_exponent;
-  // Create accepts 1..4096; anything larger stays larger (no wrap to a valid value).
-  params.dimension = static_cast<int>(std::min<uint32_t>(wire.latent_dim, 1u << 20));
-  return params;
-}
 
 }  // namespace
 
@@ -119,12 +107,8 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
     return protocol::ErrorFromStatus(
         absl::NotFoundError("unknown dataset '" + reserve.dataset + "'"));
   }
-  const std::optional<privacy::ReleaseMode> mode = privacy::ParseReleaseMode(reserve.mode);
-  if (!mode) {
-    return protocol::ErrorFromStatus(
-        absl::InvalidArgumentError("release mode must be synthetic, codes or model-only"));
-  }
-  const bool model_only = *mode == privacy::ReleaseMode::kModelOnly;
+  const privacy::ReleaseMode mode = reserve.mode;  // the codec refuses any other enumerant
+  const bool model_only = mode == privacy::ReleaseMode::kModelOnly;
   if (reserve.rows <= 0) {
     return protocol::ErrorFromStatus(
         absl::InvalidArgumentError("a release needs a positive row count"));
@@ -136,7 +120,7 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
         model_only ? "a model-only release charges no epsilon of its own (only its model's)"
                    : "a release needs a positive charge"));
   }
-  if (*mode == privacy::ReleaseMode::kCodes && !reserve.model_private) {
+  if (mode == privacy::ReleaseMode::kCodes && !reserve.model_private) {
     // Releasing a decoder trained in the clear would release the training data's imprint.
     return protocol::ErrorFromStatus(absl::FailedPreconditionError(
         "codes mode ships the decoder, so it needs a DP-trained model; use synthetic mode"));
@@ -157,7 +141,7 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
     return protocol::ErrorFromStatus(
         absl::InvalidArgumentError("a private model must state a positive epsilon"));
   }
-  if (reserve.relation != protocol::NeighbouringRelation::kReplaceOne) {
+  if (reserve.relation != privacy::kReleaseRelation) {
     // A release publishes its row count: only a replace-one claim is true of it (DESIGN §2.9).
     return protocol::ErrorFromStatus(absl::FailedPreconditionError(
         "the reservation does not state its claim under the replace-one relation (n public); "
@@ -165,13 +149,16 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
   }
   std::string mechanism_text;  // none for a model-only release
   if (model_only) {
-    const protocol::Mechanism& m = reserve.mechanism;
-    if (m.latent_dim != 0 || m.epsilon_per_unit != 0 || m.clip_radius != 0) {
+    if (reserve.mechanism) {
       return protocol::ErrorFromStatus(absl::InvalidArgumentError(
           "a model-only release noises no code: its reservation states no mechanism"));
     }
   } else {
-    auto mechanism = privacy::MetricMechanism::Create(WireToMechanismParams(reserve.mechanism));
+    if (!reserve.mechanism) {
+      return protocol::ErrorFromStatus(absl::InvalidArgumentError(
+          "the reservation states no mechanism; a release that noises codes must"));
+    }
+    auto mechanism = privacy::MetricMechanism::Create(*reserve.mechanism);
     if (!mechanism.ok()) {
       return protocol::ErrorFromStatus(absl::InvalidArgumentError(
           "invalid mechanism in the reservation: " + std::string(mechanism.status().message())));
@@ -183,9 +170,14 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
     }
     mechanism_text = privacy::FormatMechanismParams(mechanism->params());
   }
-  ReservationRequest request{
-      site_id_,     reserve.dataset, reserve.release_id,    reserve.charge_micros,
-      reserve.rows, *mode,           reserve.model_private, clock_()};
+  ReservationRequest request{site_id_,
+                             reserve.dataset,
+                             reserve.release_id,
+                             reserve.charge_micros,
+                             reserve.rows,
+                             mode,
+                             reserve.model_private,
+                             clock_()};
   request.relation = privacy::NeighbouringRelationName(privacy::kReleaseRelation);
   request.mechanism = mechanism_text;
   request.model_sha256 = reserve.model_sha256;
@@ -385,7 +377,7 @@ protocol::SiteResponse SiteSession::OnCommitCanaries(const protocol::CanaryCommi
       !s.ok()) {
     return protocol::ErrorFromStatus(s);
   }
-  return protocol::AuditStateReply{commitment.release_id, "committed"};
+  return protocol::AuditStateReply{commitment.release_id, AuditState::kCommitted};
 }
 
 protocol::SiteResponse SiteSession::OnRevealCanaries(const protocol::CanaryReveal& reveal) {
@@ -396,7 +388,7 @@ protocol::SiteResponse SiteSession::OnRevealCanaries(const protocol::CanaryRevea
                  std::string(s.message()));
     return protocol::ErrorFromStatus(s);
   }
-  return protocol::AuditStateReply{reveal.release_id, "revealed"};
+  return protocol::AuditStateReply{reveal.release_id, AuditState::kRevealed};
 }
 
 protocol::SiteResponse SiteSession::OnCommit(const protocol::Commit& commit) {
@@ -426,9 +418,9 @@ protocol::SiteResponse SiteSession::OnReleaseState(const protocol::ReleaseStateQ
   if (!record.ok()) return protocol::ErrorFromStatus(record.status());
   // Another site's release looks exactly like an unknown one.
   if (!record->has_value() || (*record)->site_id != site_id_) {
-    return protocol::ReleaseState{query.release_id, "unknown", 0};
+    return protocol::ReleaseState{query.release_id, protocol::ReleaseProgress::kUnknown, 0};
   }
-  return protocol::ReleaseState{query.release_id, ReleaseStatusName((*record)->status),
+  return protocol::ReleaseState{query.release_id, ReleaseProgressOf((*record)->status),
                                 (*record)->next_chunk};
 }
 

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <type_traits>
 
+#include "common/audit/canary_protocol.h"
 #include "common/sqlite/sqlite.h"
 #include "coordinator/storage_backend.h"
 
@@ -82,11 +83,13 @@ absl::StatusOr<AuditRecord> ReadAudit(const Statement& s) {
   a.canaries = s.Text(3);
   a.count = static_cast<int>(s.Int(4));
   a.commitment = s.Text(5);
-  a.bits = s.Text(6);
+  ASSIGN_OR_RETURN(a.bits, sqlite::ParseStored(s.Text(6), &audit::ParseInclusionBits,
+                                               "inclusion bits", a.release_id));
   a.salt = s.Text(7);
-  a.positions = s.Text(8);
-  ASSIGN_OR_RETURN(a.state,
-                   sqlite::ParseStored(s.Text(9), &ParseAuditState, "audit state", a.release_id));
+  ASSIGN_OR_RETURN(a.positions, sqlite::ParseStored(s.Text(8), &audit::ParsePositions,
+                                                    "canary positions", a.release_id));
+  ASSIGN_OR_RETURN(a.state, sqlite::ParseStored(s.Text(9), &audit::ParseAuditState, "audit state",
+                                                a.release_id));
   a.created_unix = s.Int(10);
   return a;
 }
@@ -265,8 +268,13 @@ class SqliteTables final : public Tables {
     Statement s(db_, std::string("INSERT OR REPLACE INTO audits (") + kAuditColumns +
                          ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.BindText(1, a.release_id).BindText(2, a.site_id).BindText(3, a.dataset);
-    s.BindBlob(4, a.canaries).BindInt(5, a.count).BindText(6, a.commitment).BindText(7, a.bits);
-    s.BindText(8, a.salt).BindText(9, a.positions).BindText(10, AuditStateName(a.state));
+    s.BindBlob(4, a.canaries)
+        .BindInt(5, a.count)
+        .BindText(6, a.commitment)
+        .BindText(7, audit::InclusionBitsText(a.bits));
+    s.BindText(8, a.salt)
+        .BindText(9, audit::JoinPositions(a.positions))
+        .BindText(10, AuditStateName(a.state));
     s.BindInt(11, a.created_unix);
     return s.Run();
   }

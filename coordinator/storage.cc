@@ -5,27 +5,6 @@
 
 namespace fedsyn::coordinator {
 
-const char* AuditStateName(AuditState state) {
-  switch (state) {
-    case AuditState::kIssued:
-      return "issued";
-    case AuditState::kCommitted:
-      return "committed";
-    case AuditState::kRevealed:
-      return "revealed";
-    case AuditState::kInvalid:
-      return "invalid";
-  }
-  return "invalid";
-}
-
-std::optional<AuditState> ParseAuditState(std::string_view name) {
-  return base::ParseName(
-      name,
-      {AuditState::kIssued, AuditState::kCommitted, AuditState::kRevealed, AuditState::kInvalid},
-      &AuditStateName);
-}
-
 const char* ReleaseStatusName(ReleaseStatus status) {
   return status == ReleaseStatus::kCommitted ? "committed" : "reserved";
 }

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/audit/canary_protocol.h"
 #include "common/base/status.h"
 #include "common/privacy/release_mode.h"
 
@@ -87,14 +88,9 @@ struct ReleaseRecord {
   int64_t created_unix = 0;
 };
 
-// A canary audit of one release (docs/audits.md). The site opens it before training, naming
-// the id its audited release will have: issued (canaries sent) -> committed (the site's
-// commitment to its inclusion bits, before it trains and reserves) -> revealed (after the
-// release is committed: bits and salt match the commitment) or invalid (they do not).
-enum class AuditState { kIssued, kCommitted, kRevealed, kInvalid };
-const char* AuditStateName(AuditState state);
-// The inverse of AuditStateName; nullopt for any other text.
-std::optional<AuditState> ParseAuditState(std::string_view name);
+// A canary audit of one release (docs/audits.md): the site opens it before training, naming the
+// id its audited release will have; its states are audit::AuditState.
+using audit::AuditState;
 
 struct AuditRecord {
   std::string release_id;  // the release this audit will judge (reserved after the audit)
@@ -103,11 +99,11 @@ struct AuditRecord {
   std::string canaries;  // CSV rows (no header) in the federation schema
   int count = 0;
   std::string commitment;
-  std::string bits;  // revealed: one '0' / '1' per canary
+  audit::InclusionBits bits;  // revealed: one per canary pair
   std::string salt;
-  // Revealed: the 0-based rows of the release derived from included canaries, ascending and
-  // comma-separated. They are kept out of every export.
-  std::string positions;
+  // Revealed: the 0-based rows of the release derived from included canaries, ascending. They
+  // are kept out of every export.
+  std::vector<int64_t> positions;
   AuditState state = AuditState::kIssued;
   int64_t created_unix = 0;
 };
@@ -194,8 +190,8 @@ class Storage {
   virtual absl::Status CommitAudit(const std::string& site_id, const std::string& release_id,
                                    const std::string& commitment) = 0;
   virtual absl::Status RevealAudit(const std::string& site_id, const std::string& release_id,
-                                   const std::string& bits, const std::string& salt,
-                                   const std::string& positions) = 0;
+                                   const audit::InclusionBits& bits, const std::string& salt,
+                                   const std::vector<int64_t>& positions) = 0;
   virtual absl::StatusOr<std::vector<AuditRecord>> ListAudits() = 0;
 
   // The release gate. RecordVerdict stores (or replaces, on a re-run) the verdict of a revealed

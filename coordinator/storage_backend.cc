@@ -291,8 +291,8 @@ absl::Status LedgerStorage::CommitAudit(const std::string& site_id, const std::s
 }
 
 absl::Status LedgerStorage::RevealAudit(const std::string& site_id, const std::string& release_id,
-                                        const std::string& bits, const std::string& salt,
-                                        const std::string& positions) {
+                                        const audit::InclusionBits& bits, const std::string& salt,
+                                        const std::vector<int64_t>& positions) {
   absl::Status verdict;
   RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
     ASSIGN_OR_RETURN(AuditRecord audit, OwnedAudit(t, site_id, release_id));
@@ -301,7 +301,7 @@ absl::Status LedgerStorage::RevealAudit(const std::string& site_id, const std::s
       return absl::OkStatus();  // a replay
     if (audit.state != AuditState::kCommitted)
       return absl::FailedPreconditionError("the audit of " + release_id + " is " +
-                                           AuditStateName(audit.state) + ", not committed");
+                                           audit::AuditStateName(audit.state) + ", not committed");
     ASSIGN_OR_RETURN(const ReleaseRecord record, OwnedRelease(t, site_id, release_id));
     if (record.status != ReleaseStatus::kCommitted)
       return absl::FailedPreconditionError("reveal only after the release is committed");
@@ -317,7 +317,7 @@ absl::Status LedgerStorage::RevealAudit(const std::string& site_id, const std::s
       const std::vector<int64_t> rows =
           audit::CanaryPositions(salt, record.rows_received, static_cast<int64_t>(bits.size()));
       const bool fits = rows.size() == bits.size();  // one included canary per pair
-      if (!fits || positions != audit::JoinPositions(rows)) {
+      if (!fits || positions != rows) {
         verdict = absl::InvalidArgumentError(
             "the revealed canary positions are not those the committed salt determines for a "
             "release of " +
@@ -364,7 +364,7 @@ absl::Status LedgerStorage::Approve(const ApprovalRecord& approval) {
       // Its canary rows cannot be told from its records: approving it would export them.
       return absl::FailedPreconditionError(
           "release " + approval.release_id + " holds canaries whose positions are not known (" +
-          AuditStateName(audit->state) + " audit); it cannot be approved");
+          audit::AuditStateName(audit->state) + " audit); it cannot be approved");
     }
     ASSIGN_OR_RETURN(const std::optional<ApprovalRecord> existing,
                      t.FindApproval(approval.release_id));

@@ -63,8 +63,8 @@ class LedgerStorage : public Storage {
   absl::Status CommitAudit(const std::string& site_id, const std::string& release_id,
                            const std::string& commitment) override;
   absl::Status RevealAudit(const std::string& site_id, const std::string& release_id,
-                           const std::string& bits, const std::string& salt,
-                           const std::string& positions) override;
+                           const audit::InclusionBits& bits, const std::string& salt,
+                           const std::vector<int64_t>& positions) override;
   absl::Status RecordVerdict(const AuditVerdictRecord& verdict) override;
   absl::StatusOr<std::optional<AuditVerdictRecord>> GetVerdict(
       const std::string& release_id) override;

@@ -1,6 +1,8 @@
 # The admin API: the operator's CLI and the coordinator, over mutual TLS with the admin
-# certificate. Version 1; ordinals only grow. Read-only in this version.
+# certificate. Version 2 (the site API's number); ordinals only grow. Read-only in this version.
 @0x884bf119df912e7d;
+
+using Site = import "site_api.capnp";
 
 struct AdminRequest {
   protocolVersion @0 :UInt32;
@@ -49,13 +51,22 @@ struct ReleaseInfo {
   releaseId @0 :Text;
   siteId @1 :Text;
   dataset @2 :Text;
-  state @3 :Text;
+  stateV1 @3 :Text;         # retired in version 2: progress
   chargeMicros @4 :Int64;
   rows @5 :Int64;
   sha256 @6 :Text;
   createdUnix @7 :Int64;
   modelPrivate @8 :Bool;    # false: the release's decoder was trained without DP
-  mode @9 :Text;            # "synthetic" | "codes"
-  audit @10 :Text;          # "pending" | "passed" | "failed"
+  modeV1 @9 :Text;          # retired in version 2: releaseMode
+  auditV1 @10 :Text;        # retired in version 2: audit
   approved @11 :Bool;       # an operator approved it for export despite the gate
+  progress @12 :Site.ReleaseProgress;
+  releaseMode @13 :Site.ReleaseMode;
+  audit @14 :AuditStatus;
+}
+
+enum AuditStatus {
+  pending @0;               # no verdict yet
+  passed @1;
+  failed @2;
 }

@@ -3,7 +3,11 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
+#include <algorithm>
+#include <array>
 #include <cstring>
+#include <optional>
+#include <utility>
 
 #include "protocol/admin_api.capnp.h"
 #include "protocol/site_api.capnp.h"
@@ -70,6 +74,55 @@ Error GetError(::Error::Reader r) {
   return e;
 }
 
+// One enum of ours beside its Cap'n Proto twin: both directions read the same table. FromWire
+// answers nullopt for an enumerant this table lacks (a newer or hostile peer's).
+template <typename Ours, typename Wire, size_t N>
+struct EnumMap {
+  std::array<std::pair<Ours, Wire>, N> pairs;
+  Wire ToWire(Ours ours) const {
+    for (const auto& [o, w] : pairs)
+      if (o == ours) return w;
+    return pairs[0].second;  // unreachable while every enumerant is listed
+  }
+  std::optional<Ours> FromWire(Wire wire) const {
+    for (const auto& [o, w] : pairs)
+      if (w == wire) return o;
+    return std::nullopt;
+  }
+};
+
+constexpr EnumMap<privacy::ReleaseMode, ::ReleaseMode, 3> kReleaseModes{
+    {{{privacy::ReleaseMode::kSynthetic, ::ReleaseMode::SYNTHETIC},
+      {privacy::ReleaseMode::kCodes, ::ReleaseMode::CODES},
+      {privacy::ReleaseMode::kModelOnly, ::ReleaseMode::MODEL_ONLY}}}};
+// `unstated` on the wire is an absent relation here.
+constexpr EnumMap<privacy::NeighbouringRelation, ::NeighbouringRelation, 2> kRelations{
+    {{{privacy::NeighbouringRelation::kReplaceOne, ::NeighbouringRelation::REPLACE_ONE},
+      {privacy::NeighbouringRelation::kAddRemove, ::NeighbouringRelation::ADD_REMOVE}}}};
+constexpr EnumMap<privacy::NoiseMetric, ::NoiseMetric, 2> kMetrics{
+    {{{privacy::NoiseMetric::kL2, ::NoiseMetric::L2},
+      {privacy::NoiseMetric::kL1, ::NoiseMetric::L1}}}};
+// The largest latent dimension read from a peer: MetricMechanism::Create refuses anything above
+// 4096, so a larger value stays invalid instead of wrapping to a valid int.
+constexpr uint32_t kMaxWireLatentDim = 1u << 20;
+constexpr EnumMap<ReleaseProgress, ::ReleaseProgress, 3> kProgress{
+    {{{ReleaseProgress::kUnknown, ::ReleaseProgress::UNKNOWN},
+      {ReleaseProgress::kReserved, ::ReleaseProgress::RESERVED},
+      {ReleaseProgress::kCommitted, ::ReleaseProgress::COMMITTED}}}};
+constexpr EnumMap<audit::AuditState, ::CanaryAuditState, 4> kAuditStates{
+    {{{audit::AuditState::kIssued, ::CanaryAuditState::ISSUED},
+      {audit::AuditState::kCommitted, ::CanaryAuditState::COMMITTED},
+      {audit::AuditState::kRevealed, ::CanaryAuditState::REVEALED},
+      {audit::AuditState::kInvalid, ::CanaryAuditState::INVALID}}}};
+constexpr EnumMap<audit::AuditStatus, ::AuditStatus, 3> kAuditStatuses{
+    {{{audit::AuditStatus::kPending, ::AuditStatus::PENDING},
+      {audit::AuditStatus::kPassed, ::AuditStatus::PASSED},
+      {audit::AuditStatus::kFailed, ::AuditStatus::FAILED}}}};
+
+absl::Status UnknownEnumerant(const char* what) {
+  return absl::InvalidArgumentError(std::string("malformed message: unknown ") + what);
+}
+
 template <class... Ts>
 struct Overloaded : Ts... {
   using Ts::operator()...;
@@ -82,72 +135,76 @@ Overloaded(Ts...) -> Overloaded<Ts...>;
 std::string EncodeSiteRequest(const SiteRequest& request) {
   capnp::MallocMessageBuilder message;
   auto root = message.initRoot<::SiteRequest>();
-  std::visit(Overloaded{
-                 [&](const Hello& m) {
-                   auto b = root.initHello();
-                   b.setProtocolVersion(m.protocol_version);
-                   b.setAgentVersion(AsText(m.agent_version));
-                 },
-                 [&](const Reserve& m) {
-                   auto b = root.initReserve();
-                   b.setReleaseId(AsText(m.release_id));
-                   b.setDataset(AsText(m.dataset));
-                   b.setChargeMicros(m.charge_micros);
-                   b.setRows(m.rows);
-                   b.setMode(AsText(m.mode));
-                   b.setModelPrivate(m.model_private);
-                   b.setModelSha256(AsText(m.model_sha256));
-                   b.setModelEpsilonMicros(m.model_epsilon_micros);
-                   b.setModelDelta(m.model_delta);
-                   b.setRelation(m.relation == NeighbouringRelation::kReplaceOne
-                                     ? ::NeighbouringRelation::REPLACE_ONE
+  std::visit(
+      Overloaded{
+          [&](const Hello& m) {
+            auto b = root.initHello();
+            b.setProtocolVersion(m.protocol_version);
+            b.setAgentVersion(AsText(m.agent_version));
+          },
+          [&](const Reserve& m) {
+            auto b = root.initReserve();
+            b.setReleaseId(AsText(m.release_id));
+            b.setDataset(AsText(m.dataset));
+            b.setChargeMicros(m.charge_micros);
+            b.setRows(m.rows);
+            b.setReleaseMode(kReleaseModes.ToWire(m.mode));
+            b.setModelPrivate(m.model_private);
+            b.setModelSha256(AsText(m.model_sha256));
+            b.setModelEpsilonMicros(m.model_epsilon_micros);
+            b.setModelDelta(m.model_delta);
+            b.setRelation(m.relation ? kRelations.ToWire(*m.relation)
                                      : ::NeighbouringRelation::UNSTATED);
-                   auto mechanism = b.initMechanism();
-                   mechanism.setMetric(m.mechanism.metric == NoiseMetric::kL1 ? ::NoiseMetric::L1
-                                                                              : ::NoiseMetric::L2);
-                   mechanism.setEpsilonPerUnit(m.mechanism.epsilon_per_unit);
-                   mechanism.setClipRadius(m.mechanism.clip_radius);
-                   mechanism.setGridExponent(m.mechanism.grid_exponent);
-                   mechanism.setLatentDim(m.mechanism.latent_dim);
-                 },
-                 [&](const UploadChunk& m) {
-                   auto b = root.initUploadChunk();
-                   b.setReleaseId(AsText(m.release_id));
-                   b.setIndex(m.index);
-                   b.setRows(AsData(m.rows));
-                 },
-                 [&](const Commit& m) {
-                   auto b = root.initCommit();
-                   b.setReleaseId(AsText(m.release_id));
-                   b.setRowCount(m.row_count);
-                   b.setSha256(AsText(m.sha256));
-                 },
-                 [&](const Heartbeat&) { root.setHeartbeat(); },
-                 [&](const ReleaseStateQuery& m) { root.setReleaseState(AsText(m.release_id)); },
-                 [&](const UploadModel& m) {
-                   auto b = root.initUploadModel();
-                   b.setReleaseId(AsText(m.release_id));
-                   b.setModel(AsData(m.model));
-                 },
-                 [&](const AuditJobQuery& m) {
-                   auto b = root.initOpenAudit();
-                   b.setReleaseId(AsText(m.release_id));
-                   b.setDataset(AsText(m.dataset));
-                 },
-                 [&](const CanaryCommitment& m) {
-                   auto b = root.initCommitCanaries();
-                   b.setReleaseId(AsText(m.release_id));
-                   b.setCommitment(AsText(m.commitment));
-                 },
-                 [&](const CanaryReveal& m) {
-                   auto b = root.initRevealCanaries();
-                   b.setReleaseId(AsText(m.release_id));
-                   b.setBits(AsText(m.bits));
-                   b.setSalt(AsText(m.salt));
-                   b.setPositions(AsText(m.positions));
-                 },
-             },
-             request);
+            if (m.mechanism) {
+              auto mechanism = b.initMechanism();
+              mechanism.setMetric(kMetrics.ToWire(m.mechanism->metric));
+              mechanism.setEpsilonPerUnit(m.mechanism->epsilon_per_unit);
+              mechanism.setClipRadius(m.mechanism->clip_radius);
+              mechanism.setGridExponent(m.mechanism->grid_exponent.value_or(0));
+              mechanism.setLatentDim(static_cast<uint32_t>(std::max(0, m.mechanism->dimension)));
+            }
+          },
+          [&](const UploadChunk& m) {
+            auto b = root.initUploadChunk();
+            b.setReleaseId(AsText(m.release_id));
+            b.setIndex(m.index);
+            b.setRows(AsData(m.rows));
+          },
+          [&](const Commit& m) {
+            auto b = root.initCommit();
+            b.setReleaseId(AsText(m.release_id));
+            b.setRowCount(m.row_count);
+            b.setSha256(AsText(m.sha256));
+          },
+          [&](const Heartbeat&) { root.setHeartbeat(); },
+          [&](const ReleaseStateQuery& m) { root.setReleaseState(AsText(m.release_id)); },
+          [&](const UploadModel& m) {
+            auto b = root.initUploadModel();
+            b.setReleaseId(AsText(m.release_id));
+            b.setModel(AsData(m.model));
+          },
+          [&](const AuditJobQuery& m) {
+            auto b = root.initOpenAudit();
+            b.setReleaseId(AsText(m.release_id));
+            b.setDataset(AsText(m.dataset));
+          },
+          [&](const CanaryCommitment& m) {
+            auto b = root.initCommitCanaries();
+            b.setReleaseId(AsText(m.release_id));
+            b.setCommitment(AsText(m.commitment));
+          },
+          [&](const CanaryReveal& m) {
+            auto b = root.initRevealCanaries();
+            b.setReleaseId(AsText(m.release_id));
+            auto bits = b.initInclusion(static_cast<unsigned>(m.bits.size()));
+            for (unsigned i = 0; i < m.bits.size(); ++i) bits.set(i, m.bits[i]);
+            b.setSalt(AsText(m.salt));
+            auto positions = b.initRowPositions(static_cast<unsigned>(m.positions.size()));
+            for (unsigned i = 0; i < m.positions.size(); ++i)
+              positions.set(i, static_cast<uint64_t>(m.positions[i]));
+          },
+      },
+      request);
   return ToBytes(message);
 }
 
@@ -166,26 +223,29 @@ absl::StatusOr<SiteRequest> DecodeSiteRequest(std::string_view bytes) {
             reserve.dataset = FromText(m.getDataset());
             reserve.charge_micros = m.getChargeMicros();
             reserve.rows = m.getRows();
-            reserve.mode = FromText(m.getMode());
+            const std::optional<privacy::ReleaseMode> mode =
+                kReleaseModes.FromWire(m.getReleaseMode());
+            if (!mode) return UnknownEnumerant("release mode");
+            reserve.mode = *mode;
             reserve.model_private = m.getModelPrivate();
             reserve.model_sha256 = FromText(m.getModelSha256());
             reserve.model_epsilon_micros = m.getModelEpsilonMicros();
             reserve.model_delta = m.getModelDelta();
-            // Unknown enumerants (a newer or hostile peer) read as unstated / an invalid metric.
-            reserve.relation = m.getRelation() == ::NeighbouringRelation::REPLACE_ONE
-                                   ? NeighbouringRelation::kReplaceOne
-                                   : NeighbouringRelation::kUnstated;
+            // An unknown relation (a newer or hostile peer) reads as unstated, which the
+            // coordinator refuses with the reason.
+            reserve.relation = kRelations.FromWire(m.getRelation());
             if (m.hasMechanism()) {
               auto mechanism = m.getMechanism();
-              const auto metric = mechanism.getMetric();
-              if (metric != ::NoiseMetric::L2 && metric != ::NoiseMetric::L1)
-                return absl::InvalidArgumentError("unknown noise metric");
-              reserve.mechanism.metric =
-                  metric == ::NoiseMetric::L1 ? NoiseMetric::kL1 : NoiseMetric::kL2;
-              reserve.mechanism.epsilon_per_unit = mechanism.getEpsilonPerUnit();
-              reserve.mechanism.clip_radius = mechanism.getClipRadius();
-              reserve.mechanism.grid_exponent = mechanism.getGridExponent();
-              reserve.mechanism.latent_dim = mechanism.getLatentDim();
+              const std::optional<privacy::NoiseMetric> metric =
+                  kMetrics.FromWire(mechanism.getMetric());
+              if (!metric) return UnknownEnumerant("noise metric");
+              privacy::MetricMechanismParams& params = reserve.mechanism.emplace();
+              params.metric = *metric;
+              params.epsilon_per_unit = mechanism.getEpsilonPerUnit();
+              params.clip_radius = mechanism.getClipRadius();
+              params.grid_exponent = mechanism.getGridExponent();
+              params.dimension =
+                  static_cast<int>(std::min(mechanism.getLatentDim(), kMaxWireLatentDim));
             }
             return reserve;
           }
@@ -218,8 +278,16 @@ absl::StatusOr<SiteRequest> DecodeSiteRequest(std::string_view bytes) {
           }
           case ::SiteRequest::REVEAL_CANARIES: {
             auto m = r.getRevealCanaries();
-            return CanaryReveal{FromText(m.getReleaseId()), FromText(m.getBits()),
-                                FromText(m.getSalt()), FromText(m.getPositions())};
+            CanaryReveal reveal{FromText(m.getReleaseId()), {}, FromText(m.getSalt()), {}};
+            for (const bool bit : m.getInclusion()) reveal.bits.push_back(bit);
+            for (const uint64_t position : m.getRowPositions()) {
+              if (position > static_cast<uint64_t>(INT64_MAX))
+                return absl::InvalidArgumentError(
+                    "malformed message: a canary position beyond "
+                    "any release");
+              reveal.positions.push_back(static_cast<int64_t>(position));
+            }
+            return reveal;
           }
         }
         return absl::InvalidArgumentError("unknown site request type");
@@ -261,7 +329,7 @@ std::string EncodeSiteResponse(const SiteResponse& response) {
                  [&](const ReleaseState& m) {
                    auto b = root.initReleaseState();
                    b.setReleaseId(AsText(m.release_id));
-                   b.setState(AsText(m.state));
+                   b.setProgress(kProgress.ToWire(m.state));
                    b.setNextIndex(m.next_index);
                  },
                  [&](const ModelStored& m) { root.setModelStored(AsText(m.release_id)); },
@@ -274,7 +342,7 @@ std::string EncodeSiteResponse(const SiteResponse& response) {
                  [&](const AuditStateReply& m) {
                    auto b = root.initAuditState();
                    b.setReleaseId(AsText(m.release_id));
-                   b.setState(AsText(m.state));
+                   b.setState(kAuditStates.ToWire(m.state));
                  },
              },
              response);
@@ -282,53 +350,56 @@ std::string EncodeSiteResponse(const SiteResponse& response) {
 }
 
 absl::StatusOr<SiteResponse> DecodeSiteResponse(std::string_view bytes) {
-  return ReadMessage<
-      ::SiteResponse,
-      SiteResponse>(bytes, [](::SiteResponse::Reader r) -> absl::StatusOr<SiteResponse> {
-    switch (r.which()) {
-      case ::SiteResponse::ERROR:
-        return GetError(r.getError());
-      case ::SiteResponse::WELCOME: {
-        auto m = r.getWelcome();
-        Welcome w;
-        w.protocol_version = m.getProtocolVersion();
-        w.site_id = FromText(m.getSiteId());
-        for (auto g : m.getDatasets()) {
-          w.datasets.push_back({FromText(g.getName()), FromText(g.getSchemaToml()),
-                                g.getLimitMicros(), g.getSpentMicros()});
+  return ReadMessage<::SiteResponse, SiteResponse>(
+      bytes, [](::SiteResponse::Reader r) -> absl::StatusOr<SiteResponse> {
+        switch (r.which()) {
+          case ::SiteResponse::ERROR:
+            return GetError(r.getError());
+          case ::SiteResponse::WELCOME: {
+            auto m = r.getWelcome();
+            Welcome w;
+            w.protocol_version = m.getProtocolVersion();
+            w.site_id = FromText(m.getSiteId());
+            for (auto g : m.getDatasets()) {
+              w.datasets.push_back({FromText(g.getName()), FromText(g.getSchemaToml()),
+                                    g.getLimitMicros(), g.getSpentMicros()});
+            }
+            return w;
+          }
+          case ::SiteResponse::RESERVED: {
+            auto m = r.getReserved();
+            return Reserved{FromText(m.getReleaseId()), m.getRemainingMicros(), m.getReplayed(),
+                            m.getChargedMicros()};
+          }
+          case ::SiteResponse::CHUNK_ACK: {
+            auto m = r.getChunkAck();
+            return ChunkAck{FromText(m.getReleaseId()), m.getNextIndex()};
+          }
+          case ::SiteResponse::COMMITTED:
+            return Committed{};
+          case ::SiteResponse::HEARTBEAT:
+            return HeartbeatReply{};
+          case ::SiteResponse::RELEASE_STATE: {
+            auto m = r.getReleaseState();
+            const std::optional<ReleaseProgress> progress = kProgress.FromWire(m.getProgress());
+            if (!progress) return UnknownEnumerant("release progress");
+            return ReleaseState{FromText(m.getReleaseId()), *progress, m.getNextIndex()};
+          }
+          case ::SiteResponse::MODEL_STORED:
+            return ModelStored{FromText(r.getModelStored())};
+          case ::SiteResponse::AUDIT_JOB: {
+            auto m = r.getAuditJob();
+            return AuditJob{FromText(m.getReleaseId()), FromData(m.getCanaries()), m.getCount()};
+          }
+          case ::SiteResponse::AUDIT_STATE: {
+            auto m = r.getAuditState();
+            const std::optional<audit::AuditState> state = kAuditStates.FromWire(m.getState());
+            if (!state) return UnknownEnumerant("audit state");
+            return AuditStateReply{FromText(m.getReleaseId()), *state};
+          }
         }
-        return w;
-      }
-      case ::SiteResponse::RESERVED: {
-        auto m = r.getReserved();
-        return Reserved{FromText(m.getReleaseId()), m.getRemainingMicros(), m.getReplayed(),
-                        m.getChargedMicros()};
-      }
-      case ::SiteResponse::CHUNK_ACK: {
-        auto m = r.getChunkAck();
-        return ChunkAck{FromText(m.getReleaseId()), m.getNextIndex()};
-      }
-      case ::SiteResponse::COMMITTED:
-        return Committed{};
-      case ::SiteResponse::HEARTBEAT:
-        return HeartbeatReply{};
-      case ::SiteResponse::RELEASE_STATE: {
-        auto m = r.getReleaseState();
-        return ReleaseState{FromText(m.getReleaseId()), FromText(m.getState()), m.getNextIndex()};
-      }
-      case ::SiteResponse::MODEL_STORED:
-        return ModelStored{FromText(r.getModelStored())};
-      case ::SiteResponse::AUDIT_JOB: {
-        auto m = r.getAuditJob();
-        return AuditJob{FromText(m.getReleaseId()), FromData(m.getCanaries()), m.getCount()};
-      }
-      case ::SiteResponse::AUDIT_STATE: {
-        auto m = r.getAuditState();
-        return AuditStateReply{FromText(m.getReleaseId()), FromText(m.getState())};
-      }
-    }
-    return absl::InvalidArgumentError("unknown site response type");
-  });
+        return absl::InvalidArgumentError("unknown site response type");
+      });
 }
 
 std::string EncodeAdminRequest(const AdminRequest& request) {
@@ -408,14 +479,14 @@ std::string EncodeAdminResponse(const AdminResponse& response) {
                      list[i].setReleaseId(AsText(v[i].release_id));
                      list[i].setSiteId(AsText(v[i].site_id));
                      list[i].setDataset(AsText(v[i].dataset));
-                     list[i].setState(AsText(v[i].state));
+                     list[i].setProgress(kProgress.ToWire(v[i].state));
                      list[i].setChargeMicros(v[i].charge_micros);
                      list[i].setRows(v[i].rows);
                      list[i].setSha256(AsText(v[i].sha256));
                      list[i].setCreatedUnix(v[i].created_unix);
                      list[i].setModelPrivate(v[i].model_private);
-                     list[i].setMode(AsText(v[i].mode));
-                     list[i].setAudit(AsText(v[i].audit));
+                     list[i].setReleaseMode(kReleaseModes.ToWire(v[i].mode));
+                     list[i].setAudit(kAuditStatuses.ToWire(v[i].audit));
                      list[i].setApproved(v[i].approved);
                    }
                  },
@@ -454,11 +525,15 @@ absl::StatusOr<AdminResponse> DecodeAdminResponse(std::string_view bytes) {
           case ::AdminResponse::RELEASES: {
             std::vector<ReleaseInfo> v;
             for (auto x : r.getReleases()) {
+              const std::optional<ReleaseProgress> progress = kProgress.FromWire(x.getProgress());
+              const std::optional<privacy::ReleaseMode> mode =
+                  kReleaseModes.FromWire(x.getReleaseMode());
+              const std::optional<audit::AuditStatus> audit = kAuditStatuses.FromWire(x.getAudit());
+              if (!progress || !mode || !audit) return UnknownEnumerant("release description");
               v.push_back({FromText(x.getReleaseId()), FromText(x.getSiteId()),
-                           FromText(x.getDataset()), FromText(x.getState()), x.getChargeMicros(),
-                           x.getRows(), FromText(x.getSha256()), x.getCreatedUnix(),
-                           x.getModelPrivate(), FromText(x.getMode()), FromText(x.getAudit()),
-                           x.getApproved()});
+                           FromText(x.getDataset()), *progress, x.getChargeMicros(), x.getRows(),
+                           FromText(x.getSha256()), x.getCreatedUnix(), x.getModelPrivate(), *mode,
+                           *audit, x.getApproved()});
             }
             return v;
           }

@@ -4,46 +4,44 @@
 #define FEDSYN_PROTOCOL_MESSAGES_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/audit/canary_protocol.h"
+#include "common/privacy/metric_mechanism.h"
+#include "common/privacy/rdp_accountant.h"
+#include "common/privacy/release_mode.h"
 
 namespace fedsyn::protocol {
 
 // Bumped on any incompatible change; a peer speaking another version is refused in the hello
-// with a message naming both versions.
-inline constexpr uint32_t kProtocolVersion = 1;
+// with a message naming both versions. Version 2 carries modes, states, inclusion bits and
+// canary positions as enums and lists instead of text.
+inline constexpr uint32_t kProtocolVersion = 2;
 
 // ---- site API: agent -> coordinator
 struct Hello {
   uint32_t protocol_version = kProtocolVersion;
   std::string agent_version;
 };
-enum class NeighbouringRelation { kUnstated, kReplaceOne };
-enum class NoiseMetric { kL2, kL1 };
-// The metric mechanism of a release (privacy::MetricMechanismParams on the wire).
-struct Mechanism {
-  NoiseMetric metric = NoiseMetric::kL2;
-  double epsilon_per_unit = 0;
-  double clip_radius = 0;
-  int32_t grid_exponent = 0;
-  uint32_t latent_dim = 0;
-  bool operator==(const Mechanism&) const = default;
-};
 struct Reserve {
   std::string release_id;
   std::string dataset;
   int64_t charge_micros = 0;
   int64_t rows = 0;
-  std::string mode = "synthetic";
+  privacy::ReleaseMode mode = privacy::ReleaseMode::kSynthetic;
   bool model_private = false;
   std::string model_sha256;
   int64_t model_epsilon_micros = 0;
   double model_delta = 0;
-  NeighbouringRelation relation = NeighbouringRelation::kUnstated;
-  Mechanism mechanism;
+  // The relation the claim is stated under; none when the agent did not state one.
+  std::optional<privacy::NeighbouringRelation> relation;
+  // The metric mechanism behind charge_micros; none for a model-only release. The codec
+  // carries what the peer sent; privacy::MetricMechanism::Create judges it.
+  std::optional<privacy::MetricMechanismParams> mechanism;
 };
 struct UploadChunk {
   std::string release_id;
@@ -73,9 +71,9 @@ struct CanaryCommitment {
 };
 struct CanaryReveal {
   std::string release_id;
-  std::string bits;
+  audit::InclusionBits bits;
   std::string salt;
-  std::string positions;
+  std::vector<int64_t> positions;  // ascending; empty for a model-only release
 };
 using SiteRequest = std::variant<Hello, Reserve, UploadChunk, Commit, Heartbeat, ReleaseStateQuery,
                                  UploadModel, AuditJobQuery, CanaryCommitment, CanaryReveal>;
@@ -117,9 +115,23 @@ struct ChunkAck {
 };
 struct Committed {};
 struct HeartbeatReply {};
+// How far the coordinator got with a release: unknown (never reserved, or refused), reserved
+// (chunks may be missing), committed.
+enum class ReleaseProgress { kUnknown, kReserved, kCommitted };
+inline const char* ReleaseProgressName(ReleaseProgress progress) {
+  switch (progress) {
+    case ReleaseProgress::kReserved:
+      return "reserved";
+    case ReleaseProgress::kCommitted:
+      return "committed";
+    case ReleaseProgress::kUnknown:
+      break;
+  }
+  return "unknown";
+}
 struct ReleaseState {
   std::string release_id;
-  std::string state;  // "unknown" | "reserved" | "committed"
+  ReleaseProgress state = ReleaseProgress::kUnknown;
   uint32_t next_index = 0;
 };
 struct ModelStored {
@@ -132,7 +144,7 @@ struct AuditJob {
 };
 struct AuditStateReply {
   std::string release_id;
-  std::string state;
+  audit::AuditState state = audit::AuditState::kIssued;
 };
 using SiteResponse = std::variant<Error, Welcome, Reserved, ChunkAck, Committed, HeartbeatReply,
                                   ReleaseState, ModelStored, AuditJob, AuditStateReply>;
@@ -165,14 +177,14 @@ struct ReleaseInfo {
   std::string release_id;
   std::string site_id;
   std::string dataset;
-  std::string state;
+  ReleaseProgress state = ReleaseProgress::kReserved;
   int64_t charge_micros = 0;
   int64_t rows = 0;
   std::string sha256;
   int64_t created_unix = 0;
   bool model_private = false;
-  std::string mode = "synthetic";
-  std::string audit = "pending";
+  privacy::ReleaseMode mode = privacy::ReleaseMode::kSynthetic;
+  audit::AuditStatus audit = audit::AuditStatus::kPending;
   bool approved = false;
 };
 using AdminResponse =

@@ -1,5 +1,7 @@
 # The site API: what a site agent and the coordinator say to each other over mutual TLS.
-# Version 1. Field ordinals only ever grow; a field is never renumbered or retyped.
+# Version 2. Field ordinals only ever grow; a field is never renumbered or retyped. Version 2
+# replaced the Text fields that carried closed sets and lists (named `...V1` below, never set
+# or read now) by enums and lists under new ordinals.
 # A site's identity is its TLS certificate, never a field here.
 @0x85bacb8a0fcf552e;
 
@@ -35,11 +37,13 @@ struct CanaryCommitment {
 
 struct CanaryReveal {
   releaseId @0 :Text;
-  bits @1 :Text;            # one '0' or '1' per canary, in the order they were sent
+  bitsV1 @1 :Text;          # retired in version 2: inclusion
   salt @2 :Text;
-  positions @3 :Text;       # 0-based rows of the release derived from included canaries,
-                            # ascending, comma-separated (kept out of exports); empty for a
-                            # model-only release (its canaries trained the model only)
+  positionsV1 @3 :Text;     # retired in version 2: rowPositions
+  inclusion @4 :List(Bool); # one bit per canary pair: false includes the pair's first canary
+  rowPositions @5 :List(UInt64);  # 0-based rows of the release derived from included canaries,
+                            # ascending (kept out of exports); empty for a model-only release
+                            # (its canaries trained the model only)
 }
 
 # Codes mode: the published decoder of a reserved release, sent before its chunks. Its
@@ -59,8 +63,7 @@ struct Reserve {
   dataset @1 :Text;
   chargeMicros @2 :Int64;   # the release's own charge, micro-epsilon (0 exactly for model-only)
   rows @3 :Int64;
-  mode @4 :Text;            # "synthetic" | "codes" | "model-only" (samples of a private model:
-                            # no mechanism, the model's epsilon is the whole claim)
+  modeV1 @4 :Text;          # retired in version 2: releaseMode
   modelPrivate @5 :Bool;
   modelSha256 @6 :Text;           # identifies the model; its epsilon is charged once per model
   modelEpsilonMicros @7 :Int64;   # the DP-trained model's epsilon (0 if not private)
@@ -70,13 +73,22 @@ struct Reserve {
   relation @9 :NeighbouringRelation;
   # The metric mechanism behind chargeMicros: the coordinator checks that the charge covers it
   # and, for codes-mode releases, tests that the revealed canaries are present in the codes.
-  # All zero for a model-only release.
+  # Not set for a model-only release (version 1 sent all zeros).
   mechanism @10 :Mechanism;
+  releaseMode @11 :ReleaseMode;
+}
+
+enum ReleaseMode {
+  synthetic @0;             # records decoded from noised codes
+  codes @1;                 # the noised codes; the recipient decodes with the published model
+  modelOnly @2;             # samples of a private model: no mechanism, the model's epsilon is
+                            # the whole claim
 }
 
 enum NeighbouringRelation {
   unstated @0;
   replaceOne @1;
+  addRemove @2;             # never accepted for a release: it publishes its row count
 }
 
 enum NoiseMetric {
@@ -128,7 +140,15 @@ struct AuditJob {
 
 struct AuditState {
   releaseId @0 :Text;
-  state @1 :Text;           # "issued" | "committed" | "revealed" | "invalid"
+  stateV1 @1 :Text;         # retired in version 2: state
+  state @2 :CanaryAuditState;
+}
+
+enum CanaryAuditState {
+  issued @0;
+  committed @1;
+  revealed @2;
+  invalid @3;
 }
 
 struct Error {
@@ -164,6 +184,13 @@ struct ChunkAck {
 
 struct ReleaseState {
   releaseId @0 :Text;
-  state @1 :Text;           # "unknown" | "reserved" | "committed"
+  stateV1 @1 :Text;         # retired in version 2: progress
   nextIndex @2 :UInt32;
+  progress @3 :ReleaseProgress;
+}
+
+enum ReleaseProgress {
+  unknown @0;               # never reserved (or refused)
+  reserved @1;
+  committed @2;
 }

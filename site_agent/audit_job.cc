@@ -27,7 +27,7 @@ absl::StatusOr<AuditJobRecord> OpenAuditJob(const SiteKit& kit, const std::strin
   const auto random_u64 = [&rng] { return rng.NextU64(); };
   job.bits = audit::DrawInclusionBits(static_cast<int>(issued.count / 2), random_u64);
   job.salt = audit::NewSalt(random_u64);
-  job.commitment = audit::Commitment(job.bits, job.salt);
+  job.commitment = audit::CommitToBits(job.bits, job.salt);
   ASSIGN_OR_RETURN(auto ledger, LocalLedger::Open(kit.ledger_path));
   RETURN_IF_ERROR(ledger->AddAuditJob(job));  // durable before the commitment leaves
   RETURN_IF_ERROR(client->CommitCanaries(job.release_id, job.commitment));
@@ -73,9 +73,9 @@ absl::StatusOr<data::Table> IncludedCanaries(const AuditJobRecord& job,
   return std::move(read.table);
 }
 
-absl::StatusOr<std::string> InsertIncludedCanaries(const AuditJobRecord& job,
-                                                   const data::Schema& schema,
-                                                   data::Table& records) {
+absl::StatusOr<std::vector<int64_t>> InsertIncludedCanaries(const AuditJobRecord& job,
+                                                            const data::Schema& schema,
+                                                            data::Table& records) {
   ASSIGN_OR_RETURN(data::Table canaries, IncludedCanaries(job, schema));
   const int64_t total = records.num_rows() + canaries.num_rows();
   const std::vector<int64_t> positions =
@@ -92,7 +92,7 @@ absl::StatusOr<std::string> InsertIncludedCanaries(const AuditJobRecord& job,
     }
   }
   records.rows = std::move(merged);
-  return audit::JoinPositions(positions);
+  return positions;
 }
 
 absl::Status CarryCanaries(AuditJobRecord& job, LocalLedger& ledger, const data::Schema& schema,
@@ -107,8 +107,8 @@ absl::Status CarryCanaries(AuditJobRecord& job, LocalLedger& ledger, const data:
   }
   job.positions.clear();
   if (input != nullptr) {
-    ASSIGN_OR_RETURN(const std::string positions, InsertIncludedCanaries(job, schema, *input));
-    if (placement == CanaryPlacement::kRevealedRows) job.positions = positions;
+    ASSIGN_OR_RETURN(std::vector<int64_t> positions, InsertIncludedCanaries(job, schema, *input));
+    if (placement == CanaryPlacement::kRevealedRows) job.positions = std::move(positions);
   }
   return ledger.SetAuditJobPositions(job.release_id, job.positions);
 }

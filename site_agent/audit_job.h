@@ -8,7 +8,9 @@
 #ifndef FEDSYN_SITE_AGENT_AUDIT_JOB_H_
 #define FEDSYN_SITE_AGENT_AUDIT_JOB_H_
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/data/schema.h"
 #include "common/data/table.h"
@@ -38,10 +40,10 @@ absl::StatusOr<data::Table> IncludedCanaries(const AuditJobRecord& job, const da
 
 // Inserts the job's included canaries into `records` where the job's secret salt places them
 // (audit::CanaryPositions: uniformly random, hidden until the reveal, bound by the
-// commitment). Returns the positions' wire form, "3,17,40".
-absl::StatusOr<std::string> InsertIncludedCanaries(const AuditJobRecord& job,
-                                                   const data::Schema& schema,
-                                                   data::Table& records);
+// commitment). Returns the positions, ascending.
+absl::StatusOr<std::vector<int64_t>> InsertIncludedCanaries(const AuditJobRecord& job,
+                                                            const data::Schema& schema,
+                                                            data::Table& records);
 
 // Where a release's canaries end up. kRevealedRows: output row i comes from input row i (the
 // metric mechanism), so the rows of included canaries are revealed and kept out of exports.

@@ -131,9 +131,9 @@ absl::StatusOr<bool> CoordinatorClient::Upload(const std::string& release_id,
                                                int max_chunks) {
   ASSIGN_OR_RETURN(const std::vector<std::string> chunks, SplitChunks(rows, chunk_bytes));
   ASSIGN_OR_RETURN(const protocol::ReleaseState state, State(release_id));
-  if (state.state == "unknown")
+  if (state.state == protocol::ReleaseProgress::kUnknown)
     return absl::FailedPreconditionError("the coordinator has no reservation " + release_id);
-  if (state.state == "committed") return true;
+  if (state.state == protocol::ReleaseProgress::kCommitted) return true;
   int sent = 0;
   for (uint32_t index = state.next_index; index < chunks.size(); ++index) {
     if (max_chunks >= 0 && sent == max_chunks) return false;

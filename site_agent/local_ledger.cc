@@ -151,8 +151,9 @@ class SqliteLocalLedger final : public LocalLedger {
                   "INSERT INTO audit_jobs (release_id, dataset, canaries, bits, salt, commitment, "
                   "positions, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
       s.BindText(1, job.release_id).BindText(2, job.dataset).BindBlob(3, job.canaries);
-      s.BindText(4, job.bits).BindText(5, job.salt).BindText(6, job.commitment);
-      s.BindText(7, job.positions).BindText(8, AuditJobStateName(job.state));
+      s.BindText(4, audit::InclusionBitsText(job.bits)).BindText(5, job.salt);
+      s.BindText(6, job.commitment).BindText(7, audit::JoinPositions(job.positions));
+      s.BindText(8, AuditJobStateName(job.state));
       return s.Run();
     });
   }
@@ -166,11 +167,19 @@ class SqliteLocalLedger final : public LocalLedger {
                   "FROM audit_jobs WHERE release_id = ?");
       s.BindText(1, release_id);
       if (s.Next()) {
+        const std::string id = s.Text(0);
+        ASSIGN_OR_RETURN(
+            audit::InclusionBits bits,
+            sqlite::ParseStored(s.Text(3), &audit::ParseInclusionBits, "inclusion bits", id));
+        ASSIGN_OR_RETURN(
+            std::vector<int64_t> positions,
+            sqlite::ParseStored(s.Text(6), &audit::ParsePositions, "canary positions", id));
         ASSIGN_OR_RETURN(
             const AuditJobState state,
-            sqlite::ParseStored(s.Text(7), &ParseAuditJobState, "audit job state", s.Text(0)));
-        job = AuditJobRecord{s.Text(0), s.Text(1), s.Text(2), s.Text(3),
-                             s.Text(4), s.Text(5), s.Text(6), state};
+            sqlite::ParseStored(s.Text(7), &ParseAuditJobState, "audit job state", id));
+        job = AuditJobRecord{
+            id,   s.Text(1), s.Text(2), std::move(bits), s.Text(4), s.Text(5), std::move(positions),
+            state};
       }
       return s.status();
     }));
@@ -178,8 +187,8 @@ class SqliteLocalLedger final : public LocalLedger {
   }
 
   absl::Status SetAuditJobPositions(const std::string& release_id,
-                                    const std::string& positions) override {
-    return UpdateAuditJob("positions", release_id, positions);
+                                    const std::vector<int64_t>& positions) override {
+    return UpdateAuditJob("positions", release_id, audit::JoinPositions(positions));
   }
   absl::Status SetAuditJobState(const std::string& release_id, AuditJobState state) override {
     return UpdateAuditJob("state", release_id, AuditJobStateName(state));

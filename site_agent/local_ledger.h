@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/audit/canary_protocol.h"
 #include "common/base/status.h"
 #include "common/privacy/release_mode.h"
 
@@ -56,11 +57,11 @@ struct LocalRelease {
 struct AuditJobRecord {
   std::string release_id;
   std::string dataset;
-  std::string canaries;  // CSV rows (no header) in the federation schema
-  std::string bits;      // one '0' / '1' per canary
+  std::string canaries;       // CSV rows (no header) in the federation schema
+  audit::InclusionBits bits;  // one per canary pair
   std::string salt;
   std::string commitment;
-  std::string positions;  // set when the release is generated: "3,17,40"
+  std::vector<int64_t> positions;  // set when the release is generated
   AuditJobState state = AuditJobState::kCommitted;
 };
 
@@ -90,7 +91,7 @@ class LocalLedger {
   virtual absl::StatusOr<std::optional<AuditJobRecord>> FindAuditJob(
       const std::string& release_id) = 0;
   virtual absl::Status SetAuditJobPositions(const std::string& release_id,
-                                            const std::string& positions) = 0;
+                                            const std::vector<int64_t>& positions) = 0;
   virtual absl::Status SetAuditJobState(const std::string& release_id, AuditJobState state) = 0;
 };
 

@@ -120,14 +120,6 @@ absl::StatusOr<Submission> BeginSubmission(const SiteKit& kit, const std::string
   return submission;
 }
 
-protocol::Mechanism WireMechanism(const std::optional<privacy::MetricMechanismParams>& params) {
-  if (!params) return {};  // model-only: all zero, no mechanism
-  return {params->metric == privacy::NoiseMetric::kL1 ? protocol::NoiseMetric::kL1
-                                                      : protocol::NoiseMetric::kL2,
-          params->epsilon_per_unit, params->clip_radius, params->grid_exponent.value_or(0),
-          static_cast<uint32_t>(params->dimension)};
-}
-
 // Steps 2 to 5 of submit.h, the same for every generator.
 absl::StatusOr<SubmitSummary> SubmitPlanned(const PlannedRelease& plan, Submission& submission,
                                             const SiteKit& kit, const std::string& dataset,
@@ -164,14 +156,13 @@ absl::StatusOr<SubmitSummary> SubmitPlanned(const PlannedRelease& plan, Submissi
       const int64_t local_charge,
       ledger.BeginRelease(summary.release_id, dataset, plan.charge_micros, plan.model_sha256,
                           plan.model_charge_micros, submission.limit_micros));
-  protocol::Reserve reserve{summary.release_id,         dataset,
-                            plan.charge_micros,         plan.rows,
-                            ReleaseModeName(plan.mode), plan.model_private};
+  protocol::Reserve reserve{summary.release_id, dataset,   plan.charge_micros,
+                            plan.rows,          plan.mode, plan.model_private};
   reserve.model_sha256 = plan.model_sha256;
   reserve.model_epsilon_micros = plan.model_charge_micros;
   reserve.model_delta = plan.model_private ? plan.model_delta : 0;
-  reserve.relation = protocol::NeighbouringRelation::kReplaceOne;
-  reserve.mechanism = WireMechanism(plan.mechanism);
+  reserve.relation = privacy::kReleaseRelation;
+  reserve.mechanism = plan.mechanism;
   auto reserved = client->Reserve(reserve);
   if (!reserved.ok()) {
     // Refused before any noise was drawn: nothing left the site, the local charge is returned.
@@ -355,8 +346,9 @@ absl::StatusOr<int> ResumePending(const SiteKit& kit, const ClientOptions& optio
     // Interrupted before its output was persisted: the records must not be noised again
     // under this reservation. Settle it.
     ASSIGN_OR_RETURN(const protocol::ReleaseState state, client->State(release.release_id));
-    const SiteReleaseState settled =
-        state.state == "unknown" ? SiteReleaseState::kRefused : SiteReleaseState::kAbandoned;
+    const SiteReleaseState settled = state.state == protocol::ReleaseProgress::kUnknown
+                                         ? SiteReleaseState::kRefused
+                                         : SiteReleaseState::kAbandoned;
     RETURN_IF_ERROR(ledger->SetState(release.release_id, settled));
     spdlog::warn("release {} was interrupted before its output was persisted: {}",
                  release.release_id, SiteReleaseStateName(settled));

@@ -1,6 +1,7 @@
 #include "common/audit/canary_protocol.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
 #include "common/base/names.h"
@@ -57,24 +58,24 @@ std::string Commitment(std::string_view message, std::string_view salt_hex) {
   return privacy::Sha256Hex(preimage);
 }
 
-std::string DrawInclusionBits(int pairs, const RandomWords& random_u64) {
-  std::string bits;
-  for (int i = 0; i < pairs; ++i) bits += (random_u64() & 1) ? '1' : '0';
+InclusionBits DrawInclusionBits(int pairs, const RandomWords& random_u64) {
+  InclusionBits bits;
+  for (int i = 0; i < pairs; ++i) bits.push_back((random_u64() & 1) != 0);
   return bits;
 }
 
-int64_t IncludedCanaryIndex(int64_t pair, char bit) { return 2 * pair + (bit == '1' ? 1 : 0); }
+int64_t IncludedCanaryIndex(int64_t pair, bool bit) { return 2 * pair + (bit ? 1 : 0); }
 
-std::vector<bool> IncludedCanaryFlags(std::string_view bits) {
+std::vector<bool> IncludedCanaryFlags(const InclusionBits& bits) {
   std::vector<bool> included(2 * bits.size(), false);
   for (size_t j = 0; j < bits.size(); ++j)
     included[static_cast<size_t>(IncludedCanaryIndex(static_cast<int64_t>(j), bits[j]))] = true;
   return included;
 }
 
-bool PlausibleFairBits(std::string_view bits, double tail) {
+bool PlausibleFairBits(const InclusionBits& bits, double tail) {
   const auto n = static_cast<double>(bits.size());
-  const auto ones = static_cast<double>(std::count(bits.begin(), bits.end(), '1'));
+  const auto ones = static_cast<double>(std::count(bits.begin(), bits.end(), true));
   // P[X <= k] for X ~ Binomial(n, 1/2), summed in log space; the smaller tail, doubled.
   auto log_pmf = [n](double i) {
     return std::lgamma(n + 1) - std::lgamma(i + 1) - std::lgamma(n - i + 1) - n * std::log(2.0);
@@ -87,6 +88,23 @@ bool PlausibleFairBits(std::string_view bits, double tail) {
     log_tail = hi + std::log(std::exp(log_tail - hi) + std::exp(term - hi));
   }
   return std::log(2.0) + log_tail >= std::log(tail);
+}
+
+std::string InclusionBitsText(const InclusionBits& bits) {
+  std::string text;
+  for (const bool bit : bits) text += bit ? '1' : '0';
+  return text;
+}
+
+std::optional<InclusionBits> ParseInclusionBits(std::string_view text) {
+  if (text.find_first_not_of("01") != std::string_view::npos) return std::nullopt;
+  InclusionBits bits;
+  for (const char c : text) bits.push_back(c == '1');
+  return bits;
+}
+
+std::string CommitToBits(const InclusionBits& bits, std::string_view salt_hex) {
+  return Commitment(InclusionBitsText(bits), salt_hex);
 }
 
 std::vector<int64_t> CanaryPositions(std::string_view salt_hex, int64_t total, int64_t count) {
@@ -128,14 +146,30 @@ std::string JoinPositions(const std::vector<int64_t>& positions) {
   return text;
 }
 
-absl::Status CheckReveal(std::string_view commitment, std::string_view bits,
+std::optional<std::vector<int64_t>> ParsePositions(std::string_view text) {
+  std::vector<int64_t> positions;
+  if (text.empty()) return positions;
+  const char* at = text.data();
+  const char* const end = text.data() + text.size();
+  while (true) {
+    int64_t position = 0;
+    const auto [next, error] = std::from_chars(at, end, position);
+    // from_chars takes a leading '-'; positions never have one.
+    if (error != std::errc() || next == at || *at == '-') return std::nullopt;
+    positions.push_back(position);
+    if (next == end) return positions;
+    if (*next != ',') return std::nullopt;
+    at = next + 1;
+  }
+}
+
+absl::Status CheckReveal(std::string_view commitment, const InclusionBits& bits,
                          std::string_view salt_hex, int64_t count) {
-  if (count % 2 != 0 || static_cast<int64_t>(bits.size()) != count / 2 ||
-      bits.find_first_not_of("01") != std::string_view::npos) {
-    return absl::InvalidArgumentError("the revealed bits must be one 0 or 1 per canary pair (" +
+  if (count % 2 != 0 || static_cast<int64_t>(bits.size()) != count / 2) {
+    return absl::InvalidArgumentError("the revealed bits must be one per canary pair (" +
                                       std::to_string(count / 2) + ")");
   }
-  if (Commitment(bits, salt_hex) != commitment) {
+  if (CommitToBits(bits, salt_hex) != commitment) {
     return absl::InvalidArgumentError(
         "the revealed bits and salt do not match the commitment made before the release");
   }
@@ -145,6 +179,44 @@ absl::Status CheckReveal(std::string_view commitment, std::string_view bits,
         "p < 1e-6)");
   }
   return absl::OkStatus();
+}
+
+const char* AuditStateName(AuditState state) {
+  switch (state) {
+    case AuditState::kIssued:
+      return "issued";
+    case AuditState::kCommitted:
+      return "committed";
+    case AuditState::kRevealed:
+      return "revealed";
+    case AuditState::kInvalid:
+      return "invalid";
+  }
+  return "invalid";
+}
+
+std::optional<AuditState> ParseAuditState(std::string_view name) {
+  return base::ParseName(
+      name,
+      {AuditState::kIssued, AuditState::kCommitted, AuditState::kRevealed, AuditState::kInvalid},
+      &AuditStateName);
+}
+
+const char* AuditStatusName(AuditStatus status) {
+  switch (status) {
+    case AuditStatus::kPending:
+      return "pending";
+    case AuditStatus::kPassed:
+      return "passed";
+    case AuditStatus::kFailed:
+      return "failed";
+  }
+  return "pending";
+}
+
+std::optional<AuditStatus> ParseAuditStatus(std::string_view name) {
+  return base::ParseName(name, {AuditStatus::kPending, AuditStatus::kPassed, AuditStatus::kFailed},
+                         &AuditStatusName);
 }
 
 }  // namespace fedsyn::audit

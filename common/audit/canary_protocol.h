@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,16 +53,25 @@ std::string NewSalt(const RandomWords& random_u64);
 // it (finding another (salt, message) with the same hash would break SHA-256).
 std::string Commitment(std::string_view message, std::string_view salt_hex);
 
-// `pairs` independent fair bits '0' / '1', one per canary pair.
-std::string DrawInclusionBits(int pairs, const RandomWords& random_u64);
-// Pair j's bit picks the included canary: '0' the first (2j), '1' the second (2j + 1).
-int64_t IncludedCanaryIndex(int64_t pair, char bit);
+// One bit per canary pair: false includes the pair's first canary (2j), true its second
+// (2j + 1).
+using InclusionBits = std::vector<bool>;
+// `pairs` independent fair bits, one per canary pair.
+InclusionBits DrawInclusionBits(int pairs, const RandomWords& random_u64);
+// Pair j's bit picks the included canary: false the first (2j), true the second (2j + 1).
+int64_t IncludedCanaryIndex(int64_t pair, bool bit);
 // For each of the 2 * bits.size() canaries, whether it is included.
-std::vector<bool> IncludedCanaryFlags(std::string_view bits);
+std::vector<bool> IncludedCanaryFlags(const InclusionBits& bits);
 // False when `bits` are implausible as fair coin flips: the two-sided binomial test of their
 // number of ones has a p-value below `tail` (default 1e-6). An honest site fails it with
 // probability below `tail`; all ones (or all zeros) fail it from 21 bits on.
-bool PlausibleFairBits(std::string_view bits, double tail = 1e-6);
+bool PlausibleFairBits(const InclusionBits& bits, double tail = 1e-6);
+// The bits as the text the commitment hashes and both ledgers store: "0110" (one '0' / '1'
+// per pair), and back; nullopt for any other character.
+std::string InclusionBitsText(const InclusionBits& bits);
+std::optional<InclusionBits> ParseInclusionBits(std::string_view text);
+// The commitment to `bits` under `salt_hex`: Commitment(InclusionBitsText(bits), salt_hex).
+std::string CommitToBits(const InclusionBits& bits, std::string_view salt_hex);
 
 // Where a release of `total` rows carries its `count` included canaries: a uniformly random
 // `count`-subset of [0, total), ascending, derived from the audit's secret salt. The salt is
@@ -70,15 +80,34 @@ bool PlausibleFairBits(std::string_view bits, double tail = 1e-6);
 // trusting them. (SHA-256 in counter mode as the generator; Floyd's subset sampling; rejection
 // for exact uniformity.) Empty unless 0 <= count <= total.
 std::vector<int64_t> CanaryPositions(std::string_view salt_hex, int64_t total, int64_t count);
-// Their wire form: "3,17,40".
+// Their stored form: "3,17,40" ("" for none), and back; nullopt unless the text is
+// non-negative decimal integers, comma-separated. (Any order: an invalid reveal is stored as
+// the peer sent it.)
 std::string JoinPositions(const std::vector<int64_t>& positions);
+std::optional<std::vector<int64_t>> ParsePositions(std::string_view text);
 
 // Checks a reveal against the commitment made before the release, for `count` issued canaries:
 // InvalidArgument if the bits are malformed (one '0'/'1' per pair), do not hash to the
 // commitment, or are implausible as fair coins (a site revealing, say, all ones did not draw
 // them honestly).
-absl::Status CheckReveal(std::string_view commitment, std::string_view bits,
+absl::Status CheckReveal(std::string_view commitment, const InclusionBits& bits,
                          std::string_view salt_hex, int64_t count);
+
+// The coordinator's record of one audit: issued (canaries sent) -> committed (the site's
+// commitment to its inclusion bits, before it trains and reserves) -> revealed (after the
+// release is committed: bits and salt match the commitment) or invalid (they do not). The
+// site sees it on the wire; the coordinator stores it under AuditStateName.
+enum class AuditState { kIssued, kCommitted, kRevealed, kInvalid };
+const char* AuditStateName(AuditState state);
+// The inverse of AuditStateName; nullopt for any other text.
+std::optional<AuditState> ParseAuditState(std::string_view name);
+
+// Where an audited release stands at the coordinator's release gate (docs/audits.md): pending
+// until a verdict exists, then passed or failed; operators see it over the admin API.
+enum class AuditStatus { kPending, kPassed, kFailed };
+const char* AuditStatusName(AuditStatus status);
+// The inverse of AuditStatusName; nullopt for any other text.
+std::optional<AuditStatus> ParseAuditStatus(std::string_view name);
 
 }  // namespace fedsyn::audit
 

@@ -30,6 +30,63 @@ std::string FormatMicros(int64_t micros) {
   return buffer;
 }
 
+double MicrosToEpsilon(int64_t micros) {
+  return static_cast<double>(micros) / static_cast<double>(kMicrosPerEpsilon);
+}
+
+absl::StatusOr<int64_t> LowerBoundMicros(double epsilon) {
+  if (!std::isfinite(epsilon) || epsilon < 0.0 || epsilon > 1e9) {
+    return absl::InvalidArgumentError("an epsilon bound must be finite and in [0, 1e9]");
+  }
+  return static_cast<int64_t>(std::floor(epsilon * static_cast<double>(kMicrosPerEpsilon)));
+}
+
+absl::StatusOr<Charge> Charge::Make(double release_epsilon, bool model_private,
+                                    double model_epsilon, double model_delta,
+                                    std::string model_sha256) {
+  Charge charge;
+  ASSIGN_OR_RETURN(charge.release_micros, EpsilonToChargeMicros(release_epsilon));
+  charge.model_private = model_private;
+  charge.model_sha256 = std::move(model_sha256);
+  if (model_private) {
+    ASSIGN_OR_RETURN(charge.model_micros, EpsilonToChargeMicros(model_epsilon));
+    if (charge.model_micros == 0)
+      return absl::InvalidArgumentError("a private model must state a positive epsilon");
+    if (charge.model_sha256.empty())
+      return absl::InvalidArgumentError("a private model's release must identify the model");
+    if (!(model_delta >= 0 && model_delta < 1))
+      return absl::InvalidArgumentError("a model's delta must be in [0, 1)");
+    charge.model_delta = model_delta;
+  }
+  return charge;
+}
+
+absl::StatusOr<int64_t> Charge::ClaimedMicros() const {
+  int64_t total = 0;
+  if (__builtin_add_overflow(release_micros, model_private ? model_micros : 0, &total))
+    return absl::InvalidArgumentError("the release's and the model's epsilon overflow");
+  return total;
+}
+
+absl::StatusOr<int64_t> ModelPartDue(const Charge& charge, bool model_paid_before) {
+  if (charge.release_micros < 0 || charge.release_micros > kMaxChargeMicros ||
+      charge.model_micros < 0 || charge.model_micros > kMaxChargeMicros) {
+    return absl::InvalidArgumentError("a charge must be in 0.." + std::to_string(kMaxChargeMicros) +
+                                      " micro-epsilon");
+  }
+  if (!charge.model_private || charge.model_micros == 0) return 0;
+  if (charge.model_sha256.empty())
+    return absl::InvalidArgumentError("a private model's release must identify the model");
+  return model_paid_before ? 0 : charge.model_micros;
+}
+
+absl::StatusOr<int64_t> TotalDue(const Charge& charge, int64_t model_part) {
+  int64_t total = 0;
+  if (__builtin_add_overflow(charge.release_micros, model_part, &total))
+    return absl::InvalidArgumentError("the release's and the model's charges overflow");
+  return total;
+}
+
 absl::StatusOr<double> ResolveDelta(std::optional<double> requested, int64_t records,
                                     std::string* warning) {
   if (warning != nullptr) warning->clear();

@@ -28,6 +28,40 @@ absl::StatusOr<int64_t> EpsilonToLimitMicros(double epsilon);
 // "1.234567" for 1234567 micro-epsilon: exact decimal, for manifests and tables.
 std::string FormatMicros(int64_t micros);
 
+// Micro-epsilon as epsilon, for reports and the audit's comparisons (never for ledger sums).
+double MicrosToEpsilon(int64_t micros);
+// An empirical lower bound in micro-epsilon, rounded DOWN so a bound never overstates what
+// was measured; InvalidArgument for a negative, non-finite or absurdly large (> 1e9) epsilon.
+absl::StatusOr<int64_t> LowerBoundMicros(double epsilon);
+
+// What one release claims and may cost, made once where the release is prepared and read by
+// the manifest, both ledgers, the wire and the audit (DESIGN.md §2.8). The model's epsilon is
+// the claim's model part on every release of that model; a ledger charges it once per model
+// (ChargeDue).
+struct Charge {
+  int64_t release_micros = 0;  // the per-record mechanism's epsilon; 0 for a model-only release
+  bool model_private = false;  // false: the model saw the records in the clear (no model part)
+  int64_t model_micros = 0;    // the private model's epsilon; 0 unless model_private
+  std::string model_sha256;    // the model the epsilon belongs to
+  double model_delta = 0;      // recorded with the release, never charged
+  // Rounded up (EpsilonToChargeMicros). InvalidArgument for an epsilon it refuses, or a
+  // private model without a positive epsilon or a hash.
+  static absl::StatusOr<Charge> Make(double release_epsilon, bool model_private,
+                                     double model_epsilon, double model_delta,
+                                     std::string model_sha256);
+  // The release's claimed total epsilon: release + model (overflow-checked).
+  absl::StatusOr<int64_t> ClaimedMicros() const;
+  bool operator==(const Charge&) const = default;
+};
+
+// The once-per-model rule both ledgers follow: a release is charged its own epsilon, plus its
+// model's on the model's first charged release at (site, dataset) — `model_paid_before` says
+// whether an earlier release (not refused) of the same model paid it. Returns the model part
+// due, InvalidArgument for parts outside 0..kMaxChargeMicros or a private model without a hash.
+absl::StatusOr<int64_t> ModelPartDue(const Charge& charge, bool model_paid_before);
+// release_micros + model_part, overflow-checked (InvalidArgument).
+absl::StatusOr<int64_t> TotalDue(const Charge& charge, int64_t model_part);
+
 // The delta of an (epsilon, delta) guarantee over `records` protected records. delta is the
 // probability mass on which the guarantee may fail; at delta >= 1/n a mechanism that publishes
 // one record in the clear is (0, delta)-DP, so such a delta promises nothing. Hence:

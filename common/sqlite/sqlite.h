@@ -23,16 +23,16 @@ struct sqlite3_stmt;
 
 namespace fedsyn::sqlite {
 
-// A closed set (a mode, a state) stored as TEXT is read back only through its parse: a name the
-// program never writes means the file was changed behind its back — DataLoss naming `what` and
-// the row's `key`, never a default.
+// A closed set (a mode, a state) or a list (inclusion bits, positions) stored as TEXT is read
+// back only through its parse: text the program never writes means the file was changed behind
+// its back — DataLoss naming `what` and the row's `key`, never a default.
 template <typename Value>
 absl::StatusOr<Value> ParseStored(const std::string& text,
                                   std::optional<Value> (*parse)(std::string_view), const char* what,
                                   const std::string& key) {
   if (const std::optional<Value> value = parse(text)) return *value;
   return absl::DataLossError(std::string("stored ") + what + " '" + text + "' of " + key +
-                             " is not a name this program writes");
+                             " is not something this program writes");
 }
 
 class Statement {

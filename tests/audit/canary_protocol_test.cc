@@ -34,41 +34,76 @@ TEST(CanaryProtocol, ReleaseIdsAreFreshAndPassTheirOwnCheck) {
 }
 
 TEST(CanaryProtocol, EachPairIncludesExactlyTheCanaryItsBitPicks) {
-  EXPECT_EQ(IncludedCanaryIndex(0, '0'), 0);
-  EXPECT_EQ(IncludedCanaryIndex(0, '1'), 1);
-  EXPECT_EQ(IncludedCanaryIndex(3, '1'), 7);
-  EXPECT_EQ(IncludedCanaryFlags("01"), (std::vector<bool>{true, false, false, true}));
-  EXPECT_TRUE(IncludedCanaryFlags("").empty());
+  EXPECT_EQ(IncludedCanaryIndex(0, false), 0);
+  EXPECT_EQ(IncludedCanaryIndex(0, true), 1);
+  EXPECT_EQ(IncludedCanaryIndex(3, true), 7);
+  EXPECT_EQ(IncludedCanaryFlags({false, true}), (std::vector<bool>{true, false, false, true}));
+  EXPECT_TRUE(IncludedCanaryFlags({}).empty());
+}
+
+// The text the commitment hashes and the ledgers store, and back; anything else is refused.
+TEST(CanaryProtocol, InclusionBitsAndPositionsHaveOneStoredForm) {
+  const InclusionBits bits = {false, true, true, false};
+  EXPECT_EQ(InclusionBitsText(bits), "0110");
+  EXPECT_EQ(ParseInclusionBits("0110"), bits);
+  EXPECT_EQ(ParseInclusionBits(""), InclusionBits{});
+  EXPECT_FALSE(ParseInclusionBits("01x0").has_value());
+  EXPECT_FALSE(ParseInclusionBits("0 1").has_value());
+  EXPECT_EQ(CommitToBits(bits, "ab"), Commitment("0110", "ab"));
+  const std::vector<int64_t> positions = {3, 17, 40};
+  EXPECT_EQ(JoinPositions(positions), "3,17,40");
+  EXPECT_EQ(JoinPositions({}), "");
+  EXPECT_EQ(ParsePositions("3,17,40"), positions);
+  EXPECT_EQ(ParsePositions(""), std::vector<int64_t>{});
+  EXPECT_EQ(ParsePositions("9,2"), (std::vector<int64_t>{9, 2})) << "an invalid reveal, as sent";
+  for (const char* bad :
+       {"3,,17", "3,17,", ",3", "-1", "3,-2", "1e3", " 3", "3;4", "99999999999999999999"}) {
+    EXPECT_FALSE(ParsePositions(bad).has_value()) << bad;
+  }
+}
+
+TEST(CanaryProtocol, AuditStatesAndStatusesHaveOneNameEach) {
+  for (const AuditState state :
+       {AuditState::kIssued, AuditState::kCommitted, AuditState::kRevealed, AuditState::kInvalid})
+    EXPECT_EQ(ParseAuditState(AuditStateName(state)), state);
+  for (const AuditStatus status :
+       {AuditStatus::kPending, AuditStatus::kPassed, AuditStatus::kFailed})
+    EXPECT_EQ(ParseAuditStatus(AuditStatusName(status)), status);
+  EXPECT_FALSE(ParseAuditState("Issued").has_value());
+  EXPECT_FALSE(ParseAuditStatus("").has_value());
 }
 
 TEST(CanaryProtocol, RevealMustMatchTheCommitment) {
   SeededRandom rng(1);
   // 128 canaries: 64 pairs, one bit each.
-  const std::string bits = DrawInclusionBits(64, [&rng] { return rng.NextU64(); });
+  const InclusionBits bits = DrawInclusionBits(64, [&rng] { return rng.NextU64(); });
   const std::string salt = NewSalt([&rng] { return rng.NextU64(); });
-  const std::string commitment = Commitment(bits, salt);
+  const std::string commitment = CommitToBits(bits, salt);
   EXPECT_TRUE(CheckReveal(commitment, bits, salt, 128).ok());
-  std::string flipped = bits;
-  flipped[10] = flipped[10] == '1' ? '0' : '1';
+  InclusionBits flipped = bits;
+  flipped[10] = !flipped[10];
   EXPECT_EQ(CheckReveal(commitment, flipped, salt, 128).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(CheckReveal(commitment, bits, salt + "0", 128).code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CheckReveal(commitment, bits.substr(1), salt, 128).code(),
-            absl::StatusCode::kInvalidArgument);
+  const InclusionBits shorter(bits.begin() + 1, bits.end());
+  EXPECT_EQ(CheckReveal(commitment, shorter, salt, 128).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(CheckReveal(commitment, bits, salt, 127).code(), absl::StatusCode::kInvalidArgument)
       << "an odd number of canaries is not pairs";
-  std::string letters = bits;
-  letters[0] = 'x';
-  EXPECT_EQ(CheckReveal(Commitment(letters, salt), letters, salt, 128).code(),
-            absl::StatusCode::kInvalidArgument);
   // Bits that match their commitment but were not drawn fairly (all ones: p = 2^-63).
-  const std::string all_ones(64, '1');
-  const absl::Status loaded = CheckReveal(Commitment(all_ones, salt), all_ones, salt, 128);
+  const InclusionBits all_ones(64, true);
+  const absl::Status loaded = CheckReveal(CommitToBits(all_ones, salt), all_ones, salt, 128);
   EXPECT_EQ(loaded.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(loaded.message()), ::testing::HasSubstr("not plausible"));
-  const int ones = static_cast<int>(std::count(bits.begin(), bits.end(), '1'));
+  const int ones = static_cast<int>(std::count(bits.begin(), bits.end(), true));
   EXPECT_GT(ones, 16);
   EXPECT_LT(ones, 48);
+}
+
+// `ones` true bits followed by `zeros` false ones.
+InclusionBits Bits(int ones, int zeros) {
+  InclusionBits bits(static_cast<size_t>(ones), true);
+  bits.resize(static_cast<size_t>(ones + zeros), false);
+  return bits;
 }
 
 // Fair bits pass the plausibility test at its stated rate; loaded bits fail it. 2,000 honest
@@ -78,11 +113,11 @@ TEST(CanaryProtocol, PlausibilityOfRevealedBits) {
   for (int i = 0; i < 2000; ++i) {
     EXPECT_TRUE(PlausibleFairBits(DrawInclusionBits(50, [&rng] { return rng.NextU64(); })));
   }
-  EXPECT_FALSE(PlausibleFairBits(std::string(50, '1')));
-  EXPECT_FALSE(PlausibleFairBits(std::string(50, '0')));
-  EXPECT_FALSE(PlausibleFairBits(std::string(45, '1') + std::string(5, '0')));
-  EXPECT_TRUE(PlausibleFairBits(std::string(35, '1') + std::string(15, '0')));  // p ~ 0.007
-  EXPECT_TRUE(PlausibleFairBits(std::string(20, '1')));  // too few bits to tell
+  EXPECT_FALSE(PlausibleFairBits(Bits(50, 0)));
+  EXPECT_FALSE(PlausibleFairBits(Bits(0, 50)));
+  EXPECT_FALSE(PlausibleFairBits(Bits(45, 5)));
+  EXPECT_TRUE(PlausibleFairBits(Bits(35, 15)));  // p ~ 0.007
+  EXPECT_TRUE(PlausibleFairBits(Bits(20, 0)));   // too few bits to tell
 }
 
 TEST(CanaryProtocol, CanariesAreValidRecordsFromSparseCornersOfTheDomain) {
@@ -118,8 +153,6 @@ TEST(CanaryPositions, AreDeterminedByTheSaltAndValid) {
   EXPECT_EQ(CanaryPositions(salt, 3, 3), (std::vector<int64_t>{0, 1, 2}));
   EXPECT_TRUE(CanaryPositions(salt, 3, 0).empty());
   EXPECT_TRUE(CanaryPositions(salt, 3, 4).empty()) << "more canaries than rows";
-  EXPECT_EQ(JoinPositions({3, 17, 40}), "3,17,40");
-  EXPECT_EQ(JoinPositions({}), "");
 }
 
 TEST(CanaryPositions, EveryPlacementIsEquallyLikelyOverSalts) {

@@ -50,7 +50,8 @@ class AuditRun : public ::testing::Test {
   // `canaries_released` false: a dishonest site that trains on its canaries but releases real
   // records at their positions.
   std::string AuditedRelease(const std::string& id, double epsilon_per_unit, double claimed,
-                             uint64_t seed, const std::string& mode = "synthetic",
+                             uint64_t seed,
+                             privacy::ReleaseMode mode = privacy::ReleaseMode::kSynthetic,
                              bool canaries_released = true) {
     SeededRandom site_rng(seed);
     SiteSession session(
@@ -63,7 +64,7 @@ class AuditRun : public ::testing::Test {
                                            [&] { return site_rng.NextU64(); });
     record.salt = audit::NewSalt([&] { return site_rng.NextU64(); });
     EXPECT_TRUE(std::holds_alternative<p::AuditStateReply>(
-        session.Handle(p::CanaryCommitment{id, audit::Commitment(record.bits, record.salt)})));
+        session.Handle(p::CanaryCommitment{id, audit::CommitToBits(record.bits, record.salt)})));
     data::Table input =
         data::ReadCsvTable(fedsyn::testing::HeartFile("cleveland"), heart_->schema)->table;
     record.positions = *site::InsertIncludedCanaries(record, heart_->schema, input);
@@ -78,17 +79,14 @@ class AuditRun : public ::testing::Test {
         fedsyn::testing::MemorisingMechanism(epsilon_per_unit);
     p::Reserve reserve{id,   "heart", *privacy::EpsilonToChargeMicros(claimed), input.num_rows(),
                        mode, false};
-    reserve.relation = p::NeighbouringRelation::kReplaceOne;
+    reserve.relation = privacy::NeighbouringRelation::kReplaceOne;
     // The mechanism the site states: the one it runs when honest; under the noise-off hook, one
     // that would justify its (false) claim.
     const double honest = mechanism.RecordEpsilon();
-    reserve.mechanism = {
-        p::NoiseMetric::kL2,
-        honest <= claimed ? epsilon_per_unit : epsilon_per_unit * claimed / honest * (1 - 1e-9),
-        mechanism.params().clip_radius, *mechanism.params().grid_exponent,
-        static_cast<uint32_t>(mechanism.params().dimension)};
+    reserve.mechanism = mechanism.params();
+    if (honest > claimed) reserve.mechanism->epsilon_per_unit *= claimed / honest * (1 - 1e-9);
     std::string rows;
-    if (mode == "codes") {
+    if (mode == privacy::ReleaseMode::kCodes) {
       bundle.model_private = true;
       bundle.training = {{"parameters", {{"dataset", "heart"}, {"audit_job", id}}}};
       bundle.model_epsilon = 0.5;
@@ -214,8 +212,8 @@ TEST_F(AuditRun, AnHonestReleasePassesAndIsExportedWithoutItsCanaryRows) {
 TEST_F(AuditRun, ANoiselessCodesReleaseIsScoredInItsLatentSpaceAndFails) {
   // Codes mode: the coordinator holds noised codes and the published decoder; it encodes the
   // canaries with that model and compares codes directly.
-  const std::string id =
-      AuditedRelease("leaky-codes", /*epsilon_per_unit=*/1e4, /*claimed=*/1.0, 4, "codes");
+  const std::string id = AuditedRelease("leaky-codes", /*epsilon_per_unit=*/1e4, /*claimed=*/1.0, 4,
+                                        privacy::ReleaseMode::kCodes);
   auto run = RunAudits(*storage_, config_, AuditRunOptions{}, coordinator_rng_, 2000);
   ASSERT_TRUE(run.ok()) << run.status();
   ASSERT_EQ(run->size(), 1u);
@@ -249,8 +247,8 @@ TEST_F(AuditRun, ANoiselessCodesReleaseIsScoredInItsLatentSpaceAndFails) {
 TEST_F(AuditRun, CodesWithoutTheirCanariesFailThePresenceTest) {
   ASSERT_TRUE(storage_->SetLimit("cleveland", "heart", 500'000'000).ok());  // two claims of ~40
   const double claim = fedsyn::testing::MemorisingReleaseEpsilon(2.0);
-  const std::string honest = AuditedRelease("present", 2.0, claim, 6, "codes");
-  const std::string missing = AuditedRelease("missing", 2.0, claim, 7, "codes",
+  const std::string honest = AuditedRelease("present", 2.0, claim, 6, privacy::ReleaseMode::kCodes);
+  const std::string missing = AuditedRelease("missing", 2.0, claim, 7, privacy::ReleaseMode::kCodes,
                                              /*canaries_released=*/false);
   auto run = RunAudits(*storage_, config_, AuditRunOptions{}, coordinator_rng_, 2000);
   ASSERT_TRUE(run.ok()) << run.status();

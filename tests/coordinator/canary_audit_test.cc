@@ -37,7 +37,8 @@ class CanaryAuditOfARelease : public ::testing::Test {
     SeededRandom rng(seed);
     const data::Schema& schema = heart_->schema;
     const data::Table canaries = audit::MakeCanaries(schema, 100, rng);
-    const std::string bits = audit::DrawInclusionBits(50, [&rng] { return rng.NextU64(); });
+    const audit::InclusionBits bits =
+        audit::DrawInclusionBits(50, [&rng] { return rng.NextU64(); });
     data::Table input = *records_;
     for (size_t j = 0; j < bits.size(); ++j) {
       const int64_t included = audit::IncludedCanaryIndex(static_cast<int64_t>(j), bits[j]);

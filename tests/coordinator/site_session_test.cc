@@ -14,6 +14,7 @@
 #include "common/model/model_bundle.h"
 #include "common/privacy/digest.h"
 #include "common/privacy/metric_mechanism.h"
+#include "coordinator/admin.h"
 #include "coordinator/decoder.h"
 #include "coordinator/export.h"
 #include "gmock/gmock.h"
@@ -51,8 +52,8 @@ std::string PublishedDecoder(const data::Schema& schema, bool model_private, int
 // A reservation as the agent states it: replace-one, and a mechanism whose per-row epsilon
 // (eps_d 1e-7: 3 micro-epsilon after rounding up) every test charge covers.
 p::Reserve Stated(p::Reserve reserve) {
-  reserve.relation = p::NeighbouringRelation::kReplaceOne;
-  reserve.mechanism = {p::NoiseMetric::kL2, 1e-7, 3.0, -11, 8};
+  reserve.relation = privacy::NeighbouringRelation::kReplaceOne;
+  reserve.mechanism = privacy::MetricMechanismParams{privacy::NoiseMetric::kL2, 1e-7, 3.0, 8, -11};
   return reserve;
 }
 
@@ -131,7 +132,14 @@ TEST_F(SiteSessionTest, HelloFirstAndOnlyInOurProtocolVersion) {
   const p::Error wrong = ErrorOf(session.Handle(p::Hello{99, "future"}));
   EXPECT_EQ(wrong.code, absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(wrong.message,
-              HasSubstr("protocol version 99 is not supported; this coordinator speaks version 1"));
+              HasSubstr("protocol version 99 is not supported; this coordinator speaks version 2"));
+  // A version-1 agent (modes and bits as text) is refused before it can say anything else.
+  const p::Error old = ErrorOf(session.Handle(p::Hello{1, "fedsyn-agent 0.1"}));
+  EXPECT_EQ(old.code, absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(old.message,
+              HasSubstr("protocol version 1 is not supported; this coordinator speaks version 2"));
+  EXPECT_EQ(ErrorOf(session.Handle(p::Heartbeat{})).code, absl::StatusCode::kFailedPrecondition)
+      << "still no hello";
   const p::SiteResponse welcome = session.Handle(p::Hello{p::kProtocolVersion, "test"});
   ASSERT_TRUE(std::holds_alternative<p::Welcome>(welcome));
   const auto& w = std::get<p::Welcome>(welcome);
@@ -144,8 +152,8 @@ TEST_F(SiteSessionTest, HelloFirstAndOnlyInOurProtocolVersion) {
 
 TEST_F(SiteSessionTest, UploadCommitAndExportOnlyCommittedRows) {
   SiteSession session = Greeted("cleveland");
-  ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-      session.Handle(Stated(p::Reserve{"r1", "heart", 2'000'000, 2, "synthetic", false}))));
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(
+      Stated(p::Reserve{"r1", "heart", 2'000'000, 2, privacy::ReleaseMode::kSynthetic, false}))));
   auto ack = session.Handle(p::UploadChunk{"r1", 0, kRow1});
   ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(ack)) << ErrorOf(ack).message;
   EXPECT_EQ(std::get<p::ChunkAck>(session.Handle(p::UploadChunk{"r1", 1, kRow2})).next_index, 2u);
@@ -198,8 +206,8 @@ max = 1000
   config_.datasets.push_back({"formulas", *schema});
   ASSERT_TRUE(storage_->SetLimit("cleveland", "formulas", 10'000'000).ok());
   SiteSession session = Greeted("cleveland");
-  ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-      session.Handle(Stated(p::Reserve{"r1", "formulas", 1'000'000, 2, "synthetic", false}))));
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(Stated(
+      p::Reserve{"r1", "formulas", 1'000'000, 2, privacy::ReleaseMode::kSynthetic, false}))));
   const std::string rows = "\"=HYPERLINK(\"\"http://x\"\")\",-5\n-1,-1000\n";
   auto ack = session.Handle(p::UploadChunk{"r1", 0, rows});
   ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(ack)) << ErrorOf(ack).message;
@@ -224,8 +232,8 @@ max = 1000
 // F7: a reservation of a few rows cannot carry megabytes: padding is refused before storage.
 TEST_F(SiteSessionTest, ChunksCannotCarryMoreBytesThanTheirRowsNeed) {
   SiteSession session = Greeted("cleveland");
-  ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-      session.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 2, "synthetic", false}))));
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(
+      Stated(p::Reserve{"r1", "heart", 1'000'000, 2, privacy::ReleaseMode::kSynthetic, false}))));
   const std::string blank_lines = std::string(kRow1) + std::string(100'000, '\n');
   const std::string long_numeral = "63.0" + std::string(50'000, '0') + std::string(kRow1).substr(2);
   for (const std::string& padded : {blank_lines, long_numeral}) {
@@ -248,8 +256,8 @@ TEST_F(SiteSessionTest, AFullDiskIsRetryableAndLogged) {
   storage_ = std::move(*sqlite);
   ASSERT_TRUE(storage_->SetLimit("cleveland", "heart", 10'000'000).ok());
   SiteSession session = Greeted("cleveland");
-  ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-      session.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 4000, "synthetic", false}))));
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(Stated(
+      p::Reserve{"r1", "heart", 1'000'000, 4000, privacy::ReleaseMode::kSynthetic, false}))));
   std::string rows;
   for (int i = 0; i < 4000; ++i) rows += i % 2 ? kRow1 : kRow2;
 
@@ -280,8 +288,8 @@ TEST_F(SiteSessionTest, AFullDiskIsRetryableAndLogged) {
 
 TEST_F(SiteSessionTest, RowsOutsideTheSchemaAreRefusedAndNothingIsStored) {
   SiteSession session = Greeted("cleveland");
-  ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-      session.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 1, "synthetic", false}))));
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(
+      Stated(p::Reserve{"r1", "heart", 1'000'000, 1, privacy::ReleaseMode::kSynthetic, false}))));
   for (const char* bad :
        {"63,1,1,nan,233,1,2,150,0,2.3,3,0,6,0\n", "63,1,1,inf,233,1,2,150,0,2.3,3,0,6,0\n",
         "63,1,1,145,233,1,2,150,0,2.3,3,0,6,9\n", "999,1,1,145,233,1,2,150,0,2.3,3,0,6,0\n",
@@ -295,51 +303,63 @@ TEST_F(SiteSessionTest, RowsOutsideTheSchemaAreRefusedAndNothingIsStored) {
 
 TEST_F(SiteSessionTest, BudgetRefusalCarriesTheRemainder) {
   SiteSession session = Greeted("cleveland");
-  ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-      session.Handle(Stated(p::Reserve{"r1", "heart", 7'000'000, 1, "synthetic", false}))));
-  const p::Error refused =
-      ErrorOf(session.Handle(Stated(p::Reserve{"r2", "heart", 7'000'000, 1, "synthetic", false})));
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(
+      Stated(p::Reserve{"r1", "heart", 7'000'000, 1, privacy::ReleaseMode::kSynthetic, false}))));
+  const p::Error refused = ErrorOf(session.Handle(
+      Stated(p::Reserve{"r2", "heart", 7'000'000, 1, privacy::ReleaseMode::kSynthetic, false})));
   EXPECT_EQ(refused.code, absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(refused.remaining_micros, 3'000'000);
-  auto replay = session.Handle(Stated(p::Reserve{"r1", "heart", 7'000'000, 1, "synthetic", false}));
+  auto replay = session.Handle(
+      Stated(p::Reserve{"r1", "heart", 7'000'000, 1, privacy::ReleaseMode::kSynthetic, false}));
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(replay));
   EXPECT_TRUE(std::get<p::Reserved>(replay).replayed);
 }
 
 TEST_F(SiteSessionTest, RefusesBadReservations) {
   SiteSession session = Greeted("cleveland");
-  EXPECT_EQ(
-      ErrorOf(session.Handle(Stated(p::Reserve{"../etc", "heart", 1, 1, "synthetic", false}))).code,
-      absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(
-      ErrorOf(session.Handle(Stated(p::Reserve{"r1", "adult", 1, 1, "synthetic", false}))).code,
-      absl::StatusCode::kNotFound);
-  EXPECT_EQ(
-      ErrorOf(session.Handle(Stated(p::Reserve{"r1", "heart", 0, 1, "synthetic", false}))).code,
-      absl::StatusCode::kInvalidArgument);
-  const p::Error codes =
-      ErrorOf(session.Handle(Stated(p::Reserve{"r1", "heart", 1, 1, "codes", false})));
+  EXPECT_EQ(ErrorOf(session.Handle(Stated(p::Reserve{"../etc", "heart", 1, 1,
+                                                     privacy::ReleaseMode::kSynthetic, false})))
+                .code,
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ErrorOf(session.Handle(Stated(
+                        p::Reserve{"r1", "adult", 1, 1, privacy::ReleaseMode::kSynthetic, false})))
+                .code,
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(ErrorOf(session.Handle(Stated(
+                        p::Reserve{"r1", "heart", 0, 1, privacy::ReleaseMode::kSynthetic, false})))
+                .code,
+            absl::StatusCode::kInvalidArgument);
+  const p::Error codes = ErrorOf(
+      session.Handle(Stated(p::Reserve{"r1", "heart", 1, 1, privacy::ReleaseMode::kCodes, false})));
   EXPECT_EQ(codes.code, absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(codes.message, HasSubstr("DP-trained model"));
   // A private model must say what its epsilon is.
-  EXPECT_EQ(ErrorOf(session.Handle(Stated(p::Reserve{"r1", "heart", 1, 1, "codes", true}))).code,
+  EXPECT_EQ(ErrorOf(session.Handle(Stated(
+                        p::Reserve{"r1", "heart", 1, 1, privacy::ReleaseMode::kCodes, true})))
+                .code,
             absl::StatusCode::kInvalidArgument);
   // The claim must be stated under replace-one, with a valid mechanism the charge covers.
-  p::Reserve unstated = Stated(p::Reserve{"r1", "heart", 1'000'000, 1, "synthetic", false});
-  unstated.relation = p::NeighbouringRelation::kUnstated;
+  p::Reserve unstated =
+      Stated(p::Reserve{"r1", "heart", 1'000'000, 1, privacy::ReleaseMode::kSynthetic, false});
+  unstated.relation.reset();
   const p::Error add_remove = ErrorOf(session.Handle(unstated));
   EXPECT_EQ(add_remove.code, absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(add_remove.message, HasSubstr("replace-one"));
-  p::Reserve no_mechanism{"r1", "heart", 1'000'000, 1, "synthetic", false};
-  no_mechanism.relation = p::NeighbouringRelation::kReplaceOne;
+  unstated.relation = privacy::NeighbouringRelation::kAddRemove;
+  EXPECT_EQ(ErrorOf(session.Handle(unstated)).code, absl::StatusCode::kFailedPrecondition)
+      << "a release publishes its row count: add/remove is not its relation";
+  p::Reserve no_mechanism{"r1", "heart", 1'000'000, 1, privacy::ReleaseMode::kSynthetic, false};
+  no_mechanism.relation = privacy::NeighbouringRelation::kReplaceOne;
   EXPECT_EQ(ErrorOf(session.Handle(no_mechanism)).code, absl::StatusCode::kInvalidArgument);
-  p::Reserve undercharged = Stated(p::Reserve{"r1", "heart", 1'000'000, 1, "synthetic", false});
-  undercharged.mechanism.epsilon_per_unit = 1.0;  // 6.0 per row with R = 3: the charge says 1
+  p::Reserve undercharged =
+      Stated(p::Reserve{"r1", "heart", 1'000'000, 1, privacy::ReleaseMode::kSynthetic, false});
+  undercharged.mechanism->epsilon_per_unit = 1.0;  // 6.0 per row with R = 3: the charge says 1
   const p::Error uncovered = ErrorOf(session.Handle(undercharged));
   EXPECT_EQ(uncovered.code, absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(uncovered.message, HasSubstr("does not cover"));
   EXPECT_TRUE(storage_->ListReleases()->empty());
-  p::Reserve private_codes = Stated(p::Reserve{"r1", "heart", 1'000'000, 1, "codes", true});
+  p::Reserve private_codes =
+      Stated(p::Reserve{"r1", "heart", 1'000'000, 1, privacy::ReleaseMode::kCodes, true});
   private_codes.model_sha256 = "abc";
   private_codes.model_epsilon_micros = 2'000'000;
   auto granted = session.Handle(private_codes);
@@ -353,8 +373,8 @@ TEST_F(SiteSessionTest, RefusesBadReservations) {
 TEST_F(SiteSessionTest, ModelOnlyReleasesChargeTheirModelOnceAndNothingElse) {
   SiteSession session = Greeted("va");
   auto model_only = [](const std::string& id, const std::string& model) {
-    p::Reserve r{id, "heart", 0, 50, "model-only", true};
-    r.relation = p::NeighbouringRelation::kReplaceOne;
+    p::Reserve r{id, "heart", 0, 50, privacy::ReleaseMode::kModelOnly, true};
+    r.relation = privacy::NeighbouringRelation::kReplaceOne;
     r.model_sha256 = model;
     r.model_epsilon_micros = 1'500'000;
     r.model_delta = 1e-6;
@@ -369,7 +389,8 @@ TEST_F(SiteSessionTest, ModelOnlyReleasesChargeTheirModelOnceAndNothingElse) {
   refused.push_back({"a release charge", model_only("m1", "aa"), "charges no epsilon of its own"});
   refused.back().reserve.charge_micros = 1;
   refused.push_back({"a mechanism", model_only("m1", "aa"), "states no mechanism"});
-  refused.back().reserve.mechanism = {p::NoiseMetric::kL2, 1.0, 3.0, -11, 8};
+  refused.back().reserve.mechanism =
+      privacy::MetricMechanismParams{privacy::NoiseMetric::kL2, 1.0, 3.0, 8, -11};
   refused.push_back({"a non-private model", model_only("m1", "aa"), "differential privacy"});
   refused.back().reserve.model_private = false;
   refused.push_back({"no model epsilon", model_only("m1", "aa"), "positive epsilon"});
@@ -379,9 +400,10 @@ TEST_F(SiteSessionTest, ModelOnlyReleasesChargeTheirModelOnceAndNothingElse) {
     EXPECT_THAT(error.message, HasSubstr(r.message)) << r.why;
   }
   // Another mode may not skip its own charge.
-  EXPECT_THAT(
-      ErrorOf(session.Handle(Stated(p::Reserve{"m1", "heart", 0, 1, "synthetic", false}))).message,
-      HasSubstr("positive charge"));
+  EXPECT_THAT(ErrorOf(session.Handle(Stated(p::Reserve{"m1", "heart", 0, 1,
+                                                       privacy::ReleaseMode::kSynthetic, false})))
+                  .message,
+              HasSubstr("positive charge"));
   EXPECT_TRUE(storage_->ListReleases()->empty());
 
   const auto first = session.Handle(model_only("m1", "model-a"));
@@ -404,8 +426,9 @@ TEST_F(SiteSessionTest, CodesModeTakesItsCheckedDecoderFirstThenValidatesEveryCo
   ASSERT_TRUE(storage_->SetLimit("cleveland", "heart", 20'000'000).ok());
   SiteSession session = Greeted("cleveland");
   auto reserve_codes = [&](const std::string& id, const std::string& model, uint32_t k = 4) {
-    p::Reserve r = Stated(p::Reserve{id, "heart", 1'000'000, 2, "codes", true});
-    r.mechanism.latent_dim = k;
+    p::Reserve r =
+        Stated(p::Reserve{id, "heart", 1'000'000, 2, privacy::ReleaseMode::kCodes, true});
+    r.mechanism->dimension = static_cast<int>(k);
     r.model_sha256 = privacy::Sha256Hex(model);
     r.model_epsilon_micros = 1'000'000;
     return session.Handle(r);
@@ -421,8 +444,8 @@ TEST_F(SiteSessionTest, CodesModeTakesItsCheckedDecoderFirstThenValidatesEveryCo
   EXPECT_EQ(ErrorOf(session.Handle(p::UploadModel{"r1", PublishedDecoder(schema, true, 3)})).code,
             absl::StatusCode::kInvalidArgument);
   // A synthetic release takes no model.
-  ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-      session.Handle(Stated(p::Reserve{"r2", "heart", 1'000'000, 1, "synthetic", false}))));
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(
+      Stated(p::Reserve{"r2", "heart", 1'000'000, 1, privacy::ReleaseMode::kSynthetic, false}))));
   EXPECT_EQ(ErrorOf(session.Handle(p::UploadModel{"r2", decoder})).code,
             absl::StatusCode::kFailedPrecondition);
   // The reservation claimed a DP model, but the decoder says otherwise: refused.
@@ -537,24 +560,25 @@ TEST_F(SiteSessionTest, CanaryAuditsOpenBeforeTheReservationCommitFirstAndReveal
   EXPECT_EQ(ErrorOf(session.Handle(p::AuditJobQuery{"bad id!", "heart"})).code,
             absl::StatusCode::kInvalidArgument);
   // No reservation before the commitment; none for an id that is already reserved.
-  EXPECT_EQ(
-      ErrorOf(session.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 3, "synthetic", false})))
-          .code,
-      absl::StatusCode::kFailedPrecondition);
-  ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-      session.Handle(Stated(p::Reserve{"r2", "heart", 1'000'000, 1, "synthetic", false}))));
+  EXPECT_EQ(ErrorOf(session.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 3,
+                                                     privacy::ReleaseMode::kSynthetic, false})))
+                .code,
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(
+      Stated(p::Reserve{"r2", "heart", 1'000'000, 1, privacy::ReleaseMode::kSynthetic, false}))));
   EXPECT_EQ(ErrorOf(session.Handle(p::AuditJobQuery{"r2", "heart"})).code,
             absl::StatusCode::kFailedPrecondition)
       << "canaries after the model was chosen could not be in it";
-  const std::string bits = "0110", salt = std::string(64, 'c');  // 4 pairs
+  const audit::InclusionBits bits = {false, true, true, false};  // 4 pairs
+  const std::string salt = std::string(64, 'c');
   ASSERT_TRUE(std::holds_alternative<p::AuditStateReply>(
-      session.Handle(p::CanaryCommitment{"r1", audit::Commitment(bits, salt)})));
-  ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-      session.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 6, "synthetic", false}))));
+      session.Handle(p::CanaryCommitment{"r1", audit::CommitToBits(bits, salt)})));
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(
+      Stated(p::Reserve{"r1", "heart", 1'000'000, 6, privacy::ReleaseMode::kSynthetic, false}))));
   const std::string rows = std::string(kRow1) + kRow2 + kRow1 + kRow2 + kRow1 + kRow2;
   ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(session.Handle(p::UploadChunk{"r1", 0, rows})));
   // Reveal only after the commit of the release, and it must match.
-  EXPECT_EQ(ErrorOf(session.Handle(p::CanaryReveal{"r1", bits, salt, "0,1,2,3"})).code,
+  EXPECT_EQ(ErrorOf(session.Handle(p::CanaryReveal{"r1", bits, salt, {0, 1, 2, 3}})).code,
             absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(std::holds_alternative<p::Committed>(
       session.Handle(p::Commit{"r1", 6, privacy::Sha256Hex(rows)})));
@@ -563,9 +587,10 @@ TEST_F(SiteSessionTest, CanaryAuditsOpenBeforeTheReservationCommitFirstAndReveal
   EXPECT_EQ(ErrorOf(va.Handle(p::AuditJobQuery{"r1", "heart"})).code,
             absl::StatusCode::kAlreadyExists)
       << "the id is taken; nothing of it is shown";
-  EXPECT_EQ(ErrorOf(va.Handle(p::CanaryReveal{"r1", bits, salt, "0,1,2,3"})).code,
+  EXPECT_EQ(ErrorOf(va.Handle(p::CanaryReveal{"r1", bits, salt, {0, 1, 2, 3}})).code,
             absl::StatusCode::kNotFound);
-  const p::Error mismatch = ErrorOf(session.Handle(p::CanaryReveal{"r1", "1110", salt, "0,1,2,3"}));
+  const p::Error mismatch =
+      ErrorOf(session.Handle(p::CanaryReveal{"r1", {true, true, true, false}, salt, {0, 1, 2, 3}}));
   EXPECT_EQ(mismatch.code, absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(mismatch.message, HasSubstr("do not match the commitment"));
   EXPECT_EQ((*storage_->GetAudit("r1"))->state, AuditState::kInvalid);
@@ -586,11 +611,12 @@ TEST_F(SiteSessionTest, ARevealedAuditsCanaryRowsNeverReachTheExport) {
   SiteSession session = Greeted("cleveland");
   const auto job = session.Handle(p::AuditJobQuery{"r1", "heart"});
   ASSERT_TRUE(std::holds_alternative<p::AuditJob>(job));
-  const std::string bits = "01", salt = std::string(64, 'e');  // 2 pairs
+  const audit::InclusionBits bits = {false, true};  // 2 pairs
+  const std::string salt = std::string(64, 'e');
   ASSERT_TRUE(std::holds_alternative<p::AuditStateReply>(
-      session.Handle(p::CanaryCommitment{"r1", audit::Commitment(bits, salt)})));
-  ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-      session.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 4, "synthetic", false}))));
+      session.Handle(p::CanaryCommitment{"r1", audit::CommitToBits(bits, salt)})));
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(
+      Stated(p::Reserve{"r1", "heart", 1'000'000, 4, privacy::ReleaseMode::kSynthetic, false}))));
   // The two included canaries' rows sit where the salt puts them among 4 rows.
   const std::vector<int64_t> positions = audit::CanaryPositions(salt, 4, 2);
   ASSERT_EQ(positions.size(), 2u);
@@ -604,7 +630,7 @@ TEST_F(SiteSessionTest, ARevealedAuditsCanaryRowsNeverReachTheExport) {
   ASSERT_TRUE(std::holds_alternative<p::Committed>(
       session.Handle(p::Commit{"r1", 4, privacy::Sha256Hex(rows)})));
   ASSERT_TRUE(std::holds_alternative<p::AuditStateReply>(
-      session.Handle(p::CanaryReveal{"r1", bits, salt, audit::JoinPositions(positions)})));
+      session.Handle(p::CanaryReveal{"r1", bits, salt, positions})));
   // Revealed but not judged: still pending, held back; an approval lets it through without
   // its canary rows.
   auto pending = ExportPooledCsv(*storage_, config_, "heart", false, rng_);
@@ -619,20 +645,43 @@ TEST_F(SiteSessionTest, ARevealedAuditsCanaryRowsNeverReachTheExport) {
   EXPECT_THAT(pooled->csv, ::testing::Not(HasSubstr("29,0,1,94")));
 }
 
+// The admin API speaks the same version; an older CLI is refused with both numbers, and the
+// release list carries modes and states as the enums the CLI names.
+TEST_F(SiteSessionTest, TheAdminApiRefusesAnotherVersionAndListsTypedReleases) {
+  const auto old = HandleAdminRequest({1, p::AdminQuery::kReleases}, *storage_, {});
+  ASSERT_TRUE(std::holds_alternative<p::Error>(old));
+  EXPECT_EQ(std::get<p::Error>(old).code, absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::get<p::Error>(old).message,
+              HasSubstr("protocol version 1 is not supported; this coordinator speaks version 2"));
+  SiteSession session = Greeted("cleveland");
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(
+      Stated(p::Reserve{"r1", "heart", 1'000'000, 1, privacy::ReleaseMode::kSynthetic, false}))));
+  const auto listed =
+      HandleAdminRequest({p::kProtocolVersion, p::AdminQuery::kReleases}, *storage_, {});
+  ASSERT_TRUE(std::holds_alternative<std::vector<p::ReleaseInfo>>(listed));
+  const auto& releases = std::get<std::vector<p::ReleaseInfo>>(listed);
+  ASSERT_EQ(releases.size(), 1u);
+  EXPECT_EQ(releases[0].state, p::ReleaseProgress::kReserved);
+  EXPECT_EQ(releases[0].mode, privacy::ReleaseMode::kSynthetic);
+  EXPECT_EQ(releases[0].audit, audit::AuditStatus::kPending);
+}
+
 TEST_F(SiteSessionTest, ASiteCannotActOnAnotherSitesRelease) {
   SiteSession cleveland = Greeted("cleveland");
-  ASSERT_TRUE(std::holds_alternative<p::Reserved>(
-      cleveland.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 1, "synthetic", false}))));
+  ASSERT_TRUE(std::holds_alternative<p::Reserved>(cleveland.Handle(
+      Stated(p::Reserve{"r1", "heart", 1'000'000, 1, privacy::ReleaseMode::kSynthetic, false}))));
   SiteSession va = Greeted("va");
   EXPECT_EQ(ErrorOf(va.Handle(p::UploadChunk{"r1", 0, kRow1})).code, absl::StatusCode::kNotFound);
   EXPECT_EQ(ErrorOf(va.Handle(p::Commit{"r1", 1, privacy::Sha256Hex(kRow1)})).code,
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(
-      ErrorOf(va.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 1, "synthetic", false}))).code,
-      absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(std::get<p::ReleaseState>(va.Handle(p::ReleaseStateQuery{"r1"})).state, "unknown");
+  EXPECT_EQ(ErrorOf(va.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 1,
+                                                privacy::ReleaseMode::kSynthetic, false})))
+                .code,
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(std::get<p::ReleaseState>(va.Handle(p::ReleaseStateQuery{"r1"})).state,
+            p::ReleaseProgress::kUnknown);
   EXPECT_EQ(std::get<p::ReleaseState>(cleveland.Handle(p::ReleaseStateQuery{"r1"})).state,
-            "reserved");
+            p::ReleaseProgress::kReserved);
 }
 
 // Names that reach paths and logs (issue #12, F9): refused at config load, before any report

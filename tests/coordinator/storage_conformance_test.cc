@@ -268,10 +268,11 @@ TEST_P(StorageConformance, StoresACodesReleasesDecoderOnlyWhenItIsTheReservedMod
 }
 
 TEST_P(StorageConformance, CanaryAuditsGoIssuedCommittedThenRevealedOrInvalid) {
-  const std::string bits = "01", salt = std::string(64, 'a');  // 4 canaries: 2 pairs
-  const std::string commitment = audit::Commitment(bits, salt);
+  const audit::InclusionBits bits = {false, true};  // 4 canaries: 2 pairs
+  const std::string salt = std::string(64, 'a');
+  const std::string commitment = audit::CommitToBits(bits, salt);
   // Where this salt puts 2 canaries in a release of 5 rows.
-  const std::string positions = audit::JoinPositions(audit::CanaryPositions(salt, 5, 2));
+  const std::vector<int64_t> positions = audit::CanaryPositions(salt, 5, 2);
   for (const char* id : {"r1", "r2"}) {
     AuditRecord audit;
     audit.release_id = id;
@@ -331,47 +332,52 @@ TEST_P(StorageConformance, CanaryAuditsGoIssuedCommittedThenRevealedOrInvalid) {
   ASSERT_TRUE(storage_->Reserve(Request("r2", 1'000'000))->granted);
   ASSERT_TRUE(storage_->AppendChunk("cleveland", "r2", 0, "a\nb\nc\n", 3).ok());
   ASSERT_TRUE(storage_->MarkCommitted("cleveland", "r2", "h").ok());
-  EXPECT_EQ(storage_->RevealAudit("cleveland", "r2", "11", salt, "0,1").code(),
+  EXPECT_EQ(storage_->RevealAudit("cleveland", "r2", {true, true}, salt, {0, 1}).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ((*storage_->GetAudit("r2"))->state, AuditState::kInvalid);
-  EXPECT_EQ(storage_->RevealAudit("cleveland", "r2", bits, salt, "0,1").code(),
+  EXPECT_EQ(storage_->RevealAudit("cleveland", "r2", bits, salt, {0, 1}).code(),
             absl::StatusCode::kFailedPrecondition)
       << "an invalid audit stays invalid";
 }
 
 TEST_P(StorageConformance, RevealedPositionsMustBeThoseTheCommittedSaltDetermines) {
-  const std::string bits = "01", salt = std::string(64, 'c');  // 4 canaries: 2 pairs
+  const audit::InclusionBits bits = {false, true};  // 4 canaries: 2 pairs
+  const std::string salt = std::string(64, 'c');
   const std::vector<int64_t> right = audit::CanaryPositions(salt, 5, 2);
   ASSERT_EQ(right.size(), 2u);
-  std::vector<std::string> wrong = {"1", "1,2,3", "2,1", "1,5", "1,,2", "1,2,", "x,1", ""};
-  for (const std::string candidate : {"0,1", "0,2", "1,2", "3,4", "0,4"}) {
-    if (candidate != audit::JoinPositions(right)) wrong.push_back(candidate);
+  // Too few, too many, out of order, beyond the release, none; then every other pair.
+  std::vector<std::vector<int64_t>> wrong = {{1}, {1, 2, 3}, {2, 1}, {1, 5}, {}};
+  for (const std::vector<int64_t>& candidate :
+       std::vector<std::vector<int64_t>>{{0, 1}, {0, 2}, {1, 2}, {3, 4}, {0, 4}}) {
+    if (candidate != right) wrong.push_back(candidate);
   }
   int case_number = 0;
-  for (const std::string& positions : wrong) {
+  for (const std::vector<int64_t>& positions : wrong) {
     const std::string id = "p" + std::to_string(case_number++);
     AuditRecord audit{id, "cleveland", "heart", "1\n2\n3\n4\n", 4};
     ASSERT_TRUE(storage_->IssueAudit(audit).ok());
-    ASSERT_TRUE(storage_->CommitAudit("cleveland", id, audit::Commitment(bits, salt)).ok());
+    ASSERT_TRUE(storage_->CommitAudit("cleveland", id, audit::CommitToBits(bits, salt)).ok());
     ASSERT_TRUE(storage_->Reserve(Request(id, 100'000))->granted);
     ASSERT_TRUE(storage_->AppendChunk("cleveland", id, 0, "a\nb\nc\nd\ne\n", 5).ok());
     ASSERT_TRUE(storage_->MarkCommitted("cleveland", id, "h").ok());
     EXPECT_EQ(storage_->RevealAudit("cleveland", id, bits, salt, positions).code(),
               absl::StatusCode::kInvalidArgument)
-        << "'" << positions << "'";
-    EXPECT_EQ((*storage_->GetAudit(id))->state, AuditState::kInvalid) << positions;
+        << "'" << audit::JoinPositions(positions) << "'";
+    EXPECT_EQ((*storage_->GetAudit(id))->state, AuditState::kInvalid)
+        << audit::JoinPositions(positions);
   }
 }
 
 // A model-only release's canaries trained its model: no row of it is theirs, so its reveal names
 // no positions, and the rows the salt would pick are not canary rows.
 TEST_P(StorageConformance, AModelOnlyReleasesRevealNamesNoPositions) {
-  const std::string bits = "01", salt = std::string(64, 'd');
-  const std::string salted = audit::JoinPositions(audit::CanaryPositions(salt, 5, 2));
+  const audit::InclusionBits bits = {false, true};
+  const std::string salt = std::string(64, 'd');
+  const std::vector<int64_t> salted = audit::CanaryPositions(salt, 5, 2);
   for (const std::string id : {"m1", "m2"}) {
     AuditRecord audit{id, "cleveland", "heart", "1\n2\n3\n4\n", 4};
     ASSERT_TRUE(storage_->IssueAudit(audit).ok());
-    ASSERT_TRUE(storage_->CommitAudit("cleveland", id, audit::Commitment(bits, salt)).ok());
+    ASSERT_TRUE(storage_->CommitAudit("cleveland", id, audit::CommitToBits(bits, salt)).ok());
     ReservationRequest request = Request(id, 0);
     request.mode = privacy::ReleaseMode::kModelOnly;
     request.model_private = true;
@@ -384,7 +390,7 @@ TEST_P(StorageConformance, AModelOnlyReleasesRevealNamesNoPositions) {
   EXPECT_EQ(storage_->RevealAudit("cleveland", "m1", bits, salt, salted).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ((*storage_->GetAudit("m1"))->state, AuditState::kInvalid);
-  ASSERT_TRUE(storage_->RevealAudit("cleveland", "m2", bits, salt, "").ok());
+  ASSERT_TRUE(storage_->RevealAudit("cleveland", "m2", bits, salt, {}).ok());
   const AuditRecord revealed = **storage_->GetAudit("m2");
   EXPECT_EQ(revealed.state, AuditState::kRevealed);
   EXPECT_TRUE(ReleasedCanaryRows(**storage_->GetRelease("m2"), revealed).empty());
@@ -412,18 +418,18 @@ TEST_P(StorageConformance, VerdictsNeedARevealAndApprovalsAreRecordedOnce) {
 
   // A release whose canaries are committed but not revealed cannot be approved: its canary
   // rows could not be kept out of the export.
-  const std::string bits = "0", salt = std::string(64, 'd');  // 2 canaries: 1 pair
+  const audit::InclusionBits bits = {false};  // 2 canaries: 1 pair
+  const std::string salt = std::string(64, 'd');
   ASSERT_TRUE(storage_->IssueAudit({"r2", "cleveland", "heart", "1\n2\n", 2}).ok());
-  ASSERT_TRUE(storage_->CommitAudit("cleveland", "r2", audit::Commitment(bits, salt)).ok());
+  ASSERT_TRUE(storage_->CommitAudit("cleveland", "r2", audit::CommitToBits(bits, salt)).ok());
   ASSERT_TRUE(storage_->Reserve(Request("r2", 1'000'000))->granted);
   ASSERT_TRUE(storage_->AppendChunk("cleveland", "r2", 0, "a\nb\n", 2).ok());
   ASSERT_TRUE(storage_->MarkCommitted("cleveland", "r2", "h").ok());
   EXPECT_EQ(storage_->Approve({"r2", "alice", "why", 7}).code(),
             absl::StatusCode::kFailedPrecondition);
-  ASSERT_TRUE(storage_
-                  ->RevealAudit("cleveland", "r2", bits, salt,
-                                audit::JoinPositions(audit::CanaryPositions(salt, 2, 1)))
-                  .ok());
+  ASSERT_TRUE(
+      storage_->RevealAudit("cleveland", "r2", bits, salt, audit::CanaryPositions(salt, 2, 1))
+          .ok());
   ASSERT_TRUE(
       storage_->RecordVerdict({"r2", false, 2'000'000, 3'500'000, "too leaky", "{}", 8}).ok());
   ASSERT_TRUE(
@@ -537,7 +543,7 @@ PRAGMA user_version = 3;
   EXPECT_EQ((*audit)->dataset, "heart");
   EXPECT_EQ((*audit)->state, AuditState::kIssued);
   EXPECT_EQ((*audit)->canaries, "1\n2\n");
-  EXPECT_EQ((*audit)->positions, "");
+  EXPECT_TRUE((*audit)->positions.empty());
   auto release = (*storage)->GetRelease("r1");
   ASSERT_TRUE(release.ok() && release->has_value());
   EXPECT_EQ((*release)->model_epsilon_micros, 0);
@@ -552,7 +558,8 @@ PRAGMA user_version = 3;
 TEST(SqliteStorage, AStoredNameItNeverWritesIsDataLossNotADefault) {
   for (const char* edit :
        {"UPDATE releases SET mode = 'everything'", "UPDATE releases SET status = 'paid'",
-        "UPDATE audits SET state = 'trusted'"}) {
+        "UPDATE audits SET state = 'trusted'", "UPDATE audits SET bits = '0x1'",
+        "UPDATE audits SET positions = '3,x'"}) {
     // A fresh folder per case: a WAL file left by the previous case must not replay into it.
     const std::string path =
         testing::ScratchDir("storage_names_" + std::to_string(std::hash<std::string>{}(edit))) +
@@ -590,13 +597,9 @@ TEST(SqliteStorage, AStoredNameItNeverWritesIsDataLossNotADefault) {
   }
 }
 
-TEST(StorageNames, EveryStateAndStatusNameParsesBack) {
-  for (const AuditState state :
-       {AuditState::kIssued, AuditState::kCommitted, AuditState::kRevealed, AuditState::kInvalid})
-    EXPECT_EQ(ParseAuditState(AuditStateName(state)), state);
+TEST(StorageNames, EveryReleaseStatusNameParsesBack) {
   for (const ReleaseStatus status : {ReleaseStatus::kReserved, ReleaseStatus::kCommitted})
     EXPECT_EQ(ParseReleaseStatus(ReleaseStatusName(status)), status);
-  EXPECT_FALSE(ParseAuditState("Issued").has_value());
   EXPECT_FALSE(ParseReleaseStatus("").has_value());
 }
 

@@ -89,11 +89,17 @@ int main(int argc, char** argv) {
   const std::string model = *fedsyn::model::PublishedModelBytes(bundle);
 
   // Site requests, one of each kind.
-  p::Reserve reserve{"r-0123456789abcdef", "heart", 6'001'382, 303, "synthetic", false};
-  reserve.relation = p::NeighbouringRelation::kReplaceOne;
-  reserve.mechanism = {p::NoiseMetric::kL2, 0.5, 3.0, -11, 8};
+  p::Reserve reserve{"r-0123456789abcdef",
+                     "heart",
+                     6'001'382,
+                     303,
+                     fedsyn::privacy::ReleaseMode::kSynthetic,
+                     false};
+  reserve.relation = fedsyn::privacy::NeighbouringRelation::kReplaceOne;
+  reserve.mechanism =
+      fedsyn::privacy::MetricMechanismParams{fedsyn::privacy::NoiseMetric::kL2, 0.5, 3.0, 8, -11};
   p::Reserve codes = reserve;
-  codes.mode = "codes";
+  codes.mode = fedsyn::privacy::ReleaseMode::kCodes;
   codes.model_private = true;
   codes.model_sha256 = fedsyn::privacy::Sha256Hex(model);
   codes.model_epsilon_micros = 1'000'000;
@@ -109,7 +115,9 @@ int main(int argc, char** argv) {
       {"upload_model", p::UploadModel{"r-0123456789abcdef", model}},
       {"audit_job", p::AuditJobQuery{"r-0123456789abcdef", "heart"}},
       {"commitment", p::CanaryCommitment{"r-0123456789abcdef", std::string(64, 'a')}},
-      {"reveal", p::CanaryReveal{"r-0123456789abcdef", "0110", std::string(64, 'b'), "3,17,40"}},
+      {"reveal",
+       p::CanaryReveal{
+           "r-0123456789abcdef", {false, true, true, false}, std::string(64, 'b'), {3, 17, 40}}},
   };
   std::string stream;
   for (const auto& [name, request] : requests) {
@@ -133,8 +141,10 @@ int main(int argc, char** argv) {
                              {{"heart", schema->toml_text, 20'000'000, 6'001'382}}}},
       {"reserved", p::Reserved{"r-0123456789abcdef", 13'998'618, false, 6'001'382}},
       {"ack", p::ChunkAck{"r-0123456789abcdef", 1}},
-      {"state", p::ReleaseState{"r-0123456789abcdef", "reserved", 1}},
+      {"state", p::ReleaseState{"r-0123456789abcdef", p::ReleaseProgress::kReserved, 1}},
       {"audit_job", p::AuditJob{"r-0123456789abcdef", rows, 4}},
+      {"audit_state",
+       p::AuditStateReply{"r-0123456789abcdef", fedsyn::audit::AuditState::kRevealed}},
   };
   for (const auto& [name, response] : responses)
     Write("responses", "site_" + name, std::string(1, '\0') + p::EncodeSiteResponse(response));

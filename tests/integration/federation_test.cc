@@ -208,10 +208,11 @@ TEST_F(Federation, ConcurrentReservationsOverTheWireNeverOverspend) {
       patient.backoff_base = milliseconds(50);
       auto client = site::CoordinatorClient::Connect(Kit("hungarian"), patient, [] { return 0.5; });
       ASSERT_TRUE(client.ok()) << client.status();
-      protocol::Reserve reserve{
-          "c-" + std::to_string(i), "heart", 1'000'000, 1, "synthetic", false};
-      reserve.relation = protocol::NeighbouringRelation::kReplaceOne;
-      reserve.mechanism = {protocol::NoiseMetric::kL2, 0.1, 3.0, -11, 8};  // 0.6 per row
+      protocol::Reserve reserve{"c-" + std::to_string(i),         "heart", 1'000'000, 1,
+                                privacy::ReleaseMode::kSynthetic, false};
+      reserve.relation = privacy::NeighbouringRelation::kReplaceOne;
+      reserve.mechanism = privacy::MetricMechanismParams{privacy::NoiseMetric::kL2, 0.1, 3.0, 8,
+                                                         -11};  // 0.6 per row
       auto reserved = (*client)->Reserve(reserve);
       if (reserved.ok()) ++granted;
     });
@@ -461,7 +462,7 @@ TEST_F(Federation, AnAuditedReleaseRevealsAfterAResumedUploadAndIsJudged) {
   const auto revealed = **storage_->GetAudit(job->release_id);
   EXPECT_EQ(revealed.state, coordinator::AuditState::kRevealed);
   EXPECT_EQ(revealed.bits, job->bits);
-  EXPECT_EQ(std::count(revealed.positions.begin(), revealed.positions.end(), ',') + 1, included);
+  EXPECT_EQ(static_cast<int64_t>(revealed.positions.size()), included);
   EXPECT_EQ(site::SubmitRelease(release, kit, "heart", rng_, FastClient()).status().code(),
             absl::StatusCode::kFailedPrecondition)
       << "one job, one release";
@@ -526,7 +527,7 @@ TEST_F(Federation, AnAuditedMarginalReleaseChargesItsFitOnceAndIsJudged) {
   EXPECT_LE(record.model_delta, 1e-6);
   const auto revealed = **storage_->GetAudit(job->release_id);
   EXPECT_EQ(revealed.state, coordinator::AuditState::kRevealed);
-  EXPECT_EQ(revealed.positions, "") << "no row of a model's samples is a canary's";
+  EXPECT_TRUE(revealed.positions.empty()) << "no row of a model's samples is a canary's";
 
   // A second synthesis is a new fit: its epsilon is charged again.
   auto second = site::SubmitMarginalSynthesis(request, "", kit, "heart", rng_, FastClient());
@@ -591,7 +592,7 @@ TEST_F(Federation, ASubmitCommitsAnAuditJobWhoseCommitmentWasLost) {
   job.canaries = issued->canaries;
   job.bits = audit::DrawInclusionBits(10, [this] { return rng_.NextU64(); });  // pairs
   job.salt = audit::NewSalt([this] { return rng_.NextU64(); });
-  job.commitment = audit::Commitment(job.bits, job.salt);
+  job.commitment = audit::CommitToBits(job.bits, job.salt);
   ASSERT_TRUE((*site::LocalLedger::Open(kit.ledger_path))->AddAuditJob(job).ok());
   EXPECT_EQ((*storage_->GetAudit(job.release_id))->state, coordinator::AuditState::kIssued);
 

@@ -43,8 +43,9 @@ class HostilePeer : public Federation {
 
   // A reservation as an agent states it (replace-one, a mechanism its charge covers).
   static p::Reserve Stated(p::Reserve reserve) {
-    reserve.relation = p::NeighbouringRelation::kReplaceOne;
-    reserve.mechanism = {p::NoiseMetric::kL2, 1e-7, 3.0, -11, 8};
+    reserve.relation = privacy::NeighbouringRelation::kReplaceOne;
+    reserve.mechanism =
+        privacy::MetricMechanismParams{privacy::NoiseMetric::kL2, 1e-7, 3.0, 8, -11};
     return reserve;
   }
 
@@ -71,8 +72,8 @@ TEST_F(HostilePeer, HostileDecodersAreRefusedAndTheCoordinatorServesOn) {
     const std::string name = entry.path().filename().string();
     if (name.rfind("F", 0) != 0) continue;  // the hostile ones: F1_..., F4_..., F6_...
     const std::string bytes = *data::ReadFileToString(entry.path().string());
-    p::Reserve reserve = Stated(
-        p::Reserve{"r-hostile-" + std::to_string(uploads), "heart", 100'000, 10, "codes", true});
+    p::Reserve reserve = Stated(p::Reserve{"r-hostile-" + std::to_string(uploads), "heart", 100'000,
+                                           10, privacy::ReleaseMode::kCodes, true});
     reserve.model_sha256 = privacy::Sha256Hex(bytes);
     reserve.model_epsilon_micros = 100'000;
     reserve.model_delta = 1e-6;
@@ -107,7 +108,7 @@ TEST_F(HostilePeer, OverflowingChargesAreRefusedAndBudgetsStayExact) {
                                                 {std::numeric_limits<int64_t>::min(), 0},
                                                 {1'000'000, -5'000'000}}) {
     p::Reserve reserve = Stated(p::Reserve{"r-overflow-" + std::to_string(n++), "heart", charge, 10,
-                                           "synthetic", model != 0});
+                                           privacy::ReleaseMode::kSynthetic, model != 0});
     if (model != 0) {
       reserve.model_sha256 = std::string(64, 'a');
       reserve.model_epsilon_micros = model;

@@ -10,7 +10,7 @@ namespace {
 TEST(Codec, SiteRequestsRoundTrip) {
   const std::vector<SiteRequest> requests = {
       Hello{1, "fedsyn-agent 0.1"},
-      Reserve{"r-1", "heart", 6'001'382, 303, "synthetic", false},
+      Reserve{"r-1", "heart", 6'001'382, 303, privacy::ReleaseMode::kModelOnly, false},
       UploadChunk{"r-1", 7, std::string("a,b\n1,2\n\0binary", 15)},
       Commit{"r-1", 303, std::string(64, 'f')},
       Heartbeat{},
@@ -18,7 +18,7 @@ TEST(Codec, SiteRequestsRoundTrip) {
       UploadModel{"r-1", std::string("FSYNMDL\0\x01\xff", 10)},
       AuditJobQuery{"r-1", "heart"},
       CanaryCommitment{"r-1", std::string(64, 'a')},
-      CanaryReveal{"r-1", "0110", std::string(64, 'b'), "4,9"},
+      CanaryReveal{"r-1", {false, true, true, false}, std::string(64, 'b'), {4, 9}},
   };
   for (const SiteRequest& request : requests) {
     auto decoded = DecodeSiteRequest(EncodeSiteRequest(request));
@@ -31,6 +31,7 @@ TEST(Codec, SiteRequestsRoundTrip) {
   EXPECT_EQ(r.dataset, "heart");
   EXPECT_EQ(r.charge_micros, 6'001'382);
   EXPECT_EQ(r.rows, 303);
+  EXPECT_EQ(r.mode, privacy::ReleaseMode::kModelOnly);
   auto chunk = DecodeSiteRequest(EncodeSiteRequest(requests[2]));
   EXPECT_EQ(std::get<UploadChunk>(*chunk).rows, std::get<UploadChunk>(requests[2]).rows);
   EXPECT_EQ(std::get<UploadChunk>(*chunk).index, 7u);
@@ -39,9 +40,9 @@ TEST(Codec, SiteRequestsRoundTrip) {
       << "binary-safe";
   EXPECT_EQ(std::get<UploadModel>(*model).release_id, "r-1");
   const auto reveal = std::get<CanaryReveal>(*DecodeSiteRequest(EncodeSiteRequest(requests[9])));
-  EXPECT_EQ(reveal.bits, "0110");
+  EXPECT_EQ(reveal.bits, (audit::InclusionBits{false, true, true, false}));
   EXPECT_EQ(reveal.salt, std::string(64, 'b'));
-  EXPECT_EQ(reveal.positions, "4,9");
+  EXPECT_EQ(reveal.positions, (std::vector<int64_t>{4, 9}));
   const auto open = std::get<AuditJobQuery>(*DecodeSiteRequest(EncodeSiteRequest(requests[7])));
   EXPECT_EQ(open.release_id, "r-1");
   EXPECT_EQ(open.dataset, "heart");
@@ -68,27 +69,103 @@ TEST(Codec, SiteResponsesRoundTrip) {
   EXPECT_EQ(std::get<Error>(*e).remaining_micros, 123);
   for (const SiteResponse& r : std::vector<SiteResponse>{
            Reserved{"r", 5, true}, ChunkAck{"r", 3}, Committed{}, HeartbeatReply{},
-           ReleaseState{"r", "reserved", 2}, ModelStored{"r"}}) {
+           ReleaseState{"r", ReleaseProgress::kReserved, 2}, ModelStored{"r"}}) {
     auto back = DecodeSiteResponse(EncodeSiteResponse(r));
     ASSERT_TRUE(back.ok());
     EXPECT_EQ(back->index(), r.index());
   }
 }
 
+// Every enumerant of every closed set the wire carries comes back as itself.
+TEST(Codec, EveryEnumerantRoundTrips) {
+  for (const privacy::ReleaseMode mode :
+       {privacy::ReleaseMode::kSynthetic, privacy::ReleaseMode::kCodes,
+        privacy::ReleaseMode::kModelOnly}) {
+    const Reserve reserve{"r", "heart", 5, 3, mode, true};
+    EXPECT_EQ(std::get<Reserve>(*DecodeSiteRequest(EncodeSiteRequest(reserve))).mode, mode);
+  }
+  for (const ReleaseProgress progress :
+       {ReleaseProgress::kUnknown, ReleaseProgress::kReserved, ReleaseProgress::kCommitted}) {
+    const auto back = DecodeSiteResponse(EncodeSiteResponse(ReleaseState{"r", progress, 4}));
+    EXPECT_EQ(std::get<ReleaseState>(*back).state, progress);
+    EXPECT_EQ(std::get<ReleaseState>(*back).next_index, 4u);
+  }
+  for (const audit::AuditState state :
+       {audit::AuditState::kIssued, audit::AuditState::kCommitted, audit::AuditState::kRevealed,
+        audit::AuditState::kInvalid}) {
+    const auto back = DecodeSiteResponse(EncodeSiteResponse(AuditStateReply{"r", state}));
+    EXPECT_EQ(std::get<AuditStateReply>(*back).state, state);
+  }
+  for (const audit::AuditStatus status :
+       {audit::AuditStatus::kPending, audit::AuditStatus::kPassed, audit::AuditStatus::kFailed}) {
+    ReleaseInfo info;
+    info.audit = status;
+    const auto back = DecodeAdminResponse(EncodeAdminResponse(std::vector<ReleaseInfo>{info}));
+    EXPECT_EQ(std::get<std::vector<ReleaseInfo>>(*back).at(0).audit, status);
+  }
+}
+
+// `a` and `b` encode the same message but for one enum field; returns `a` with that field's
+// byte set to `value` (an enumerant no version of the schema has).
+std::string WithForeignEnumerant(const std::string& a, const std::string& b, char value) {
+  EXPECT_EQ(a.size(), b.size());
+  std::string patched = a;
+  int differing = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) {
+      patched[i] = value;
+      ++differing;
+    }
+  }
+  EXPECT_EQ(differing, 1) << "the two encodings should differ in the enum's low byte only";
+  return patched;
+}
+
+// A newer or hostile peer's enumerant is refused by name, never read as some default state.
+TEST(Codec, RefusesUnknownEnumerants) {
+  const std::string mode = WithForeignEnumerant(
+      EncodeSiteRequest(Reserve{"r", "heart", 5, 3, privacy::ReleaseMode::kCodes, true}),
+      EncodeSiteRequest(Reserve{"r", "heart", 5, 3, privacy::ReleaseMode::kModelOnly, true}), 9);
+  const auto reserve = DecodeSiteRequest(mode);
+  ASSERT_FALSE(reserve.ok());
+  EXPECT_EQ(reserve.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(reserve.status().message().find("release mode"), std::string::npos) << reserve.status();
+  const std::string progress = WithForeignEnumerant(
+      EncodeSiteResponse(ReleaseState{"r", ReleaseProgress::kReserved, 2}),
+      EncodeSiteResponse(ReleaseState{"r", ReleaseProgress::kCommitted, 2}), 7);
+  EXPECT_EQ(DecodeSiteResponse(progress).status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string state = WithForeignEnumerant(
+      EncodeSiteResponse(AuditStateReply{"r", audit::AuditState::kCommitted}),
+      EncodeSiteResponse(AuditStateReply{"r", audit::AuditState::kRevealed}), 5);
+  EXPECT_EQ(DecodeSiteResponse(state).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(Codec, RelationAndMechanismRoundTrip) {
-  Reserve reserve{"r", "heart", 5, 3, "codes", true};
-  EXPECT_EQ(std::get<Reserve>(*DecodeSiteRequest(EncodeSiteRequest(reserve))).relation,
-            NeighbouringRelation::kUnstated)
-      << "what an older agent sends";
-  reserve.relation = NeighbouringRelation::kReplaceOne;
-  reserve.mechanism = {NoiseMetric::kL1, 0.5, 3.0, -11, 8};
+  Reserve reserve{"r", "heart", 5, 3, privacy::ReleaseMode::kCodes, true};
+  const auto unstated = std::get<Reserve>(*DecodeSiteRequest(EncodeSiteRequest(reserve)));
+  EXPECT_FALSE(unstated.relation.has_value()) << "what an older agent sends";
+  EXPECT_FALSE(unstated.mechanism.has_value()) << "a model-only release states none";
+  for (const privacy::NeighbouringRelation relation :
+       {privacy::NeighbouringRelation::kReplaceOne, privacy::NeighbouringRelation::kAddRemove}) {
+    reserve.relation = relation;
+    EXPECT_EQ(std::get<Reserve>(*DecodeSiteRequest(EncodeSiteRequest(reserve))).relation, relation);
+  }
+  reserve.mechanism = privacy::MetricMechanismParams{privacy::NoiseMetric::kL1, 0.5, 3.0, 8, -11};
   const auto back = std::get<Reserve>(*DecodeSiteRequest(EncodeSiteRequest(reserve)));
-  EXPECT_EQ(back.relation, NeighbouringRelation::kReplaceOne);
-  EXPECT_EQ(back.mechanism, reserve.mechanism);
+  ASSERT_TRUE(back.mechanism.has_value());
+  EXPECT_EQ(back.mechanism->metric, privacy::NoiseMetric::kL1);
+  EXPECT_EQ(back.mechanism->epsilon_per_unit, 0.5);
+  EXPECT_EQ(back.mechanism->clip_radius, 3.0);
+  EXPECT_EQ(back.mechanism->dimension, 8);
+  EXPECT_EQ(back.mechanism->grid_exponent, -11);
+  // A dimension a mechanism refuses stays refused (no wrap to a valid one).
+  reserve.mechanism->dimension = 4097;
+  EXPECT_GT(std::get<Reserve>(*DecodeSiteRequest(EncodeSiteRequest(reserve))).mechanism->dimension,
+            4096);
 }
 
 TEST(Codec, ModelChargeFieldsRoundTrip) {
-  Reserve reserve{"r", "heart", 5, 3, "codes", true};
+  Reserve reserve{"r", "heart", 5, 3, privacy::ReleaseMode::kCodes, true};
   reserve.model_sha256 = "abc";
   reserve.model_epsilon_micros = 42;
   reserve.model_delta = 1e-5;
@@ -106,16 +183,18 @@ TEST(Codec, AdminMessagesRoundTrip) {
   auto request = DecodeAdminRequest(EncodeAdminRequest({kProtocolVersion, AdminQuery::kBudgets}));
   ASSERT_TRUE(request.ok());
   EXPECT_EQ(request->query, AdminQuery::kBudgets);
-  std::vector<ReleaseInfo> releases = {
-      {"r1", "va", "heart", "committed", 5, 200, "ab", 17, true, "codes", "failed", true}};
+  std::vector<ReleaseInfo> releases = {{"r1", "va", "heart", ReleaseProgress::kCommitted, 5, 200,
+                                        "ab", 17, true, privacy::ReleaseMode::kCodes,
+                                        audit::AuditStatus::kFailed, true}};
   auto response = DecodeAdminResponse(EncodeAdminResponse(releases));
   ASSERT_TRUE(response.ok());
   const auto& back = std::get<std::vector<ReleaseInfo>>(*response);
   ASSERT_EQ(back.size(), 1u);
   EXPECT_EQ(back[0].site_id, "va");
   EXPECT_EQ(back[0].rows, 200);
-  EXPECT_EQ(back[0].mode, "codes");
-  EXPECT_EQ(back[0].audit, "failed");
+  EXPECT_EQ(back[0].state, ReleaseProgress::kCommitted);
+  EXPECT_EQ(back[0].mode, privacy::ReleaseMode::kCodes);
+  EXPECT_EQ(back[0].audit, audit::AuditStatus::kFailed);
   EXPECT_TRUE(back[0].approved);
   std::vector<SiteStatus> sites = {{"va", true, 9, 2, 200, 5, 10, 1, 2, 3}};
   const auto status =
@@ -149,7 +228,8 @@ TEST(Codec, RefusesMalformedInputWithoutCrashing) {
 // succeed, never crash or hang (a cheap stand-in for the fuzz target in tests/fuzz).
 TEST(Codec, SurvivesRandomAndMutatedInput) {
   std::mt19937_64 rng(1);
-  const std::string valid = EncodeSiteRequest(Reserve{"r-1", "heart", 5, 3, "synthetic", false});
+  const std::string valid =
+      EncodeSiteRequest(Reserve{"r-1", "heart", 5, 3, privacy::ReleaseMode::kSynthetic, false});
   int rejected = 0;
   for (int i = 0; i < 20000; ++i) {
     std::string bytes = valid;

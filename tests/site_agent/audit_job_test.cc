@@ -5,6 +5,8 @@
 
 #include <sqlite3.h>
 
+#include <cstring>
+
 #include "common/audit/canary_protocol.h"
 #include "gtest/gtest.h"
 #include "tests/support/heart_data.h"
@@ -15,21 +17,22 @@ namespace {
 
 TEST(AuditJob, IncludesExactlyTheCanariesItsBitsChoose) {
   // Two pairs, (a, b) and (c, d): each bit picks one of its pair.
-  AuditJobRecord job{"r-1", "heart", "a,1\nb,2\nc,3\nd,4\n", "01"};
+  AuditJobRecord job{"r-1", "heart", "a,1\nb,2\nc,3\nd,4\n", {false, true}};
   EXPECT_EQ(IncludedCanaryRows(job), "a,1\nd,4\n");
-  job.bits = "10";
+  job.bits = {true, false};
   EXPECT_EQ(IncludedCanaryRows(job), "b,2\nc,3\n");
-  job.bits = "00";
+  job.bits = {false, false};
   EXPECT_EQ(IncludedCanaryRows(job), "a,1\nc,3\n");
   const data::Schema schema = fedsyn::testing::LoadEncodedHeart("cleveland").schema;
-  AuditJobRecord heart{"r-2", "heart",
+  AuditJobRecord heart{"r-2",
+                       "heart",
                        "29,0,1,94,126,0,0,71,0,0,1,0,3,4\n77,1,4,200,564,1,2,202,1,6.2,3,3,7,0\n",
-                       "1"};
+                       {true}};
   auto one = IncludedCanaries(heart, schema);
   ASSERT_TRUE(one.ok()) << one.status();
   ASSERT_EQ(one->num_rows(), 1);
   EXPECT_EQ(one->rows[0][0], 77.0) << "the second of the pair";
-  heart.bits = "11";  // more pairs than canaries: the job is damaged
+  heart.bits = {true, true};  // more pairs than canaries: the job is damaged
   EXPECT_EQ(IncludedCanaries(heart, schema).status().code(), absl::StatusCode::kDataLoss);
 }
 
@@ -37,16 +40,18 @@ TEST(AuditJob, CanariesLandWhereTheSaltPutsThemAndRecordsKeepTheirOrder) {
   const fedsyn::testing::EncodedHeart heart = fedsyn::testing::LoadEncodedHeart("cleveland");
   const data::Table original =
       data::ReadCsvTable(fedsyn::testing::HeartFile("cleveland"), heart.schema)->table;
-  AuditJobRecord job{"r-3", "heart",
+  AuditJobRecord job{"r-3",
+                     "heart",
                      "29,0,1,94,126,0,0,71,0,0,1,0,3,4\n77,1,4,200,564,1,2,202,1,6.2,3,3,7,0\n"
                      "40,1,2,120,200,0,0,150,0,1,1,0,3,0\n50,1,2,120,200,0,0,150,0,1,1,0,3,0\n",
-                     "10", std::string(64, '5')};
+                     {true, false},
+                     std::string(64, '5')};
   data::Table records = original;
   auto positions = InsertIncludedCanaries(job, heart.schema, records);
   ASSERT_TRUE(positions.ok()) << positions.status();
   ASSERT_EQ(records.num_rows(), 305);
   const std::vector<int64_t> expected = audit::CanaryPositions(job.salt, 305, 2);
-  EXPECT_EQ(*positions, audit::JoinPositions(expected));
+  EXPECT_EQ(*positions, expected);
   EXPECT_EQ(records.rows[static_cast<size_t>(expected[0])][0], 77.0) << "pair 0, bit 1: second";
   EXPECT_EQ(records.rows[static_cast<size_t>(expected[1])][0], 40.0) << "pair 1, bit 0: first";
   data::Table rest;
@@ -58,22 +63,22 @@ TEST(AuditJob, CanariesLandWhereTheSaltPutsThemAndRecordsKeepTheirOrder) {
 
 TEST(AuditJob, TheLedgerKeepsAJobsSecretsAcrossRestarts) {
   const std::string path = fedsyn::testing::ScratchDir("audit_job_ledger") + "/ledger.db";
-  AuditJobRecord job{"r-9", "heart", "1\n2\n", "10", std::string(64, 'a'), "c0ffee"};
+  AuditJobRecord job{"r-9", "heart", "1\n2\n", {true, false}, std::string(64, 'a'), "c0ffee"};
   {
     auto ledger = LocalLedger::Open(path);
     ASSERT_TRUE(ledger.ok()) << ledger.status();
     ASSERT_TRUE((*ledger)->AddAuditJob(job).ok());
     EXPECT_EQ((*ledger)->AddAuditJob(job).code(), absl::StatusCode::kAlreadyExists);
-    ASSERT_TRUE((*ledger)->SetAuditJobPositions("r-9", "4").ok());
+    ASSERT_TRUE((*ledger)->SetAuditJobPositions("r-9", {4, 11}).ok());
   }
   auto reopened = LocalLedger::Open(path);
   ASSERT_TRUE(reopened.ok());
   auto found = (*reopened)->FindAuditJob("r-9");
   ASSERT_TRUE(found.ok() && found->has_value());
-  EXPECT_EQ((*found)->bits, "10");
+  EXPECT_EQ((*found)->bits, (audit::InclusionBits{true, false}));
   EXPECT_EQ((*found)->salt, std::string(64, 'a'));
   EXPECT_EQ((*found)->commitment, "c0ffee");
-  EXPECT_EQ((*found)->positions, "4");
+  EXPECT_EQ((*found)->positions, (std::vector<int64_t>{4, 11}));
   EXPECT_EQ((*found)->state, AuditJobState::kCommitted);
   ASSERT_TRUE((*reopened)->SetAuditJobState("r-9", AuditJobState::kRevealed).ok());
   EXPECT_EQ((*(*reopened)->FindAuditJob("r-9"))->state, AuditJobState::kRevealed);
@@ -117,6 +122,27 @@ TEST(LocalLedger, StoresStatesAndModesByNameAndRefusesOthers) {
   auto reopened = LocalLedger::Open(path);
   ASSERT_TRUE(reopened.ok());
   EXPECT_EQ((*reopened)->Releases().status().code(), absl::StatusCode::kDataLoss);
+  // An audit job's bits and positions likewise.
+  for (const char* edit :
+       {"UPDATE audit_jobs SET bits = '1x'", "UPDATE audit_jobs SET positions = '9,-2'"}) {
+    ASSERT_TRUE((*reopened)
+                    ->AddAuditJob({std::string("j-") + std::to_string(std::strlen(edit)),
+                                   "heart",
+                                   "1\n2\n",
+                                   {true},
+                                   std::string(64, 'a'),
+                                   "c0ffee"})
+                    .ok());
+    ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw, edit, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(raw);
+    EXPECT_EQ((*reopened)
+                  ->FindAuditJob(std::string("j-") + std::to_string(std::strlen(edit)))
+                  .status()
+                  .code(),
+              absl::StatusCode::kDataLoss)
+        << edit;
+  }
 }
 
 }  // namespace
