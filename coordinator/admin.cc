@@ -76,8 +76,8 @@ protocol::AdminResponse HandleAdminRequest(const protocol::AdminRequest& request
         auto gate = DecideGate(storage, r);
         if (!gate.ok()) return protocol::ErrorFromStatus(gate.status());
         out.push_back({r.release_id, r.site_id, r.dataset, ReleaseProgressOf(r.status),
-                       r.charge_micros, r.rows_received, r.sha256, r.created_unix, r.model_private,
-                       r.mode, gate->status, gate->approval.has_value()});
+                       r.charge.release_micros, r.rows_received, r.sha256, r.created_unix,
+                       r.charge.model_private, r.mode, gate->status, gate->approval.has_value()});
       }
       return out;
     }

@@ -14,6 +14,7 @@
 #include "common/eval/logistic_regression.h"
 #include "common/eval/metrics_json.h"
 #include "common/model/classifier.h"
+#include "common/privacy/budget.h"
 #include "coordinator/audit_report.h"
 #include "coordinator/canary_audit.h"
 #include "coordinator/decoder.h"
@@ -47,9 +48,6 @@ eval::LabelledData Subset(const eval::LabelledData& data, const std::vector<int6
   for (const int64_t row : rows) subset.labels.push_back(data.labels[static_cast<size_t>(row)]);
   return subset;
 }
-
-// What the release claims per record: its model's epsilon plus its own, both as reserved.
-int64_t ClaimedMicros(const ReleaseRecord& r) { return r.charge_micros + r.model_epsilon_micros; }
 
 Json EstimatesJson(const CanaryVerdict& v) {
   Json out = Json::array();
@@ -194,7 +192,7 @@ absl::StatusOr<ReleaseEvidence> ScoreRelease(Storage& storage, const DatasetDecl
     return evidence;
   }
   ASSIGN_OR_RETURN(const std::optional<std::string> model,
-                   storage.ModelBytes(release.model_sha256));
+                   storage.ModelBytes(release.charge.model_sha256));
   if (!model)
     return absl::DataLossError("the decoder of release " + release.release_id + " is missing");
   ASSIGN_OR_RETURN(const data::Matrix canary_codes,
@@ -260,9 +258,9 @@ Json ReleaseJson(const ReleaseRecord& r, const CanaryVerdict& verdict, double co
           {"site", r.site_id},
           {"mode", privacy::ReleaseModeName(r.mode)},
           {"claimed_epsilon", verdict.claimed_epsilon},
-          {"epsilon_release", static_cast<double>(r.charge_micros) / 1e6},
-          {"epsilon_model", static_cast<double>(r.model_epsilon_micros) / 1e6},
-          {"delta", r.model_delta},
+          {"epsilon_release", privacy::MicrosToEpsilon(r.charge.release_micros)},
+          {"epsilon_model", privacy::MicrosToEpsilon(r.charge.model_micros)},
+          {"delta", r.charge.model_delta},
           {"canaries", verdict.canaries},
           {"included", verdict.included},
           {"rows", r.rows_received},
@@ -297,7 +295,7 @@ absl::StatusOr<Json> SitesJson(Storage& storage, const std::vector<PooledRelease
     site["releases"] = site["releases"].get<int>() + 1;
     site[outcome] = site[outcome].get<int>() + 1;
     site["max_lower_bound"] = std::max(site["max_lower_bound"].get<double>(),
-                                       static_cast<double>(v->lower_bound_micros) / 1e6);
+                                       privacy::MicrosToEpsilon(v->lower_bound_micros));
   }
   Json out = Json::array();
   for (auto& [id, site] : sites) out.push_back(std::move(site));
@@ -348,9 +346,11 @@ absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclara
     }
     ASSIGN_OR_RETURN(const ReleaseEvidence evidence,
                      ScoreRelease(storage, dataset, r, *p.audit, canaries, p.rows, reference));
+    // What the release claims per record: its model's epsilon plus its own, both as reserved.
+    ASSIGN_OR_RETURN(const int64_t claimed_micros, r.charge.ClaimedMicros());
     const CanaryVerdict verdict =
-        JudgeCanaries(evidence.scores, p.audit->bits, static_cast<double>(ClaimedMicros(r)) / 1e6,
-                      r.model_delta, options.confidence);
+        JudgeCanaries(evidence.scores, p.audit->bits, privacy::MicrosToEpsilon(claimed_micros),
+                      r.charge.model_delta, options.confidence);
     const std::string reason = FailureReasons(verdict, evidence.presence, downstream, options);
     const bool passed = reason.empty();
     Json entry = ReleaseJson(r, verdict, options.confidence);
@@ -376,9 +376,9 @@ absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclara
     AuditVerdictRecord record;
     record.release_id = r.release_id;
     record.passed = passed;
-    record.claimed_micros = ClaimedMicros(r);
-    record.lower_bound_micros =
-        static_cast<int64_t>(std::floor(verdict.empirical_lower_bound * 1e6));
+    record.claimed_micros = claimed_micros;
+    ASSIGN_OR_RETURN(record.lower_bound_micros,
+                     privacy::LowerBoundMicros(verdict.empirical_lower_bound));
     record.reason = reason;
     record.report_json = Json{{"release", entry}, {"downstream", downstream.json}}.dump();
     record.judged_unix = now_unix;

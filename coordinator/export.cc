@@ -13,7 +13,7 @@ absl::StatusOr<std::string> ReleaseRecordsCsv(Storage& storage, const DatasetDec
   ASSIGN_OR_RETURN(std::string content, storage.ReleaseContent(release.release_id));
   if (release.mode != privacy::ReleaseMode::kCodes) return content;
   ASSIGN_OR_RETURN(const std::optional<std::string> model,
-                   storage.ModelBytes(release.model_sha256));
+                   storage.ModelBytes(release.charge.model_sha256));
   if (!model)
     return absl::DataLossError("the decoder of release " + release.release_id + " is missing");
   return DecodeCodesRows(*model, content, dataset.schema, release.mechanism, rng);

@@ -39,8 +39,8 @@ class MemoryTables final : public Tables {
   absl::StatusOr<bool> ModelCharged(const std::string& site_id, const std::string& dataset,
                                     const std::string& model_sha256) override {
     for (const auto& [id, r] : s_.releases) {
-      if (r.site_id == site_id && r.dataset == dataset && r.model_sha256 == model_sha256 &&
-          r.model_charge_micros > 0) {
+      if (r.site_id == site_id && r.dataset == dataset && r.charge.model_sha256 == model_sha256 &&
+          r.model_paid_micros > 0) {
         return true;
       }
     }

@@ -113,34 +113,27 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
     return protocol::ErrorFromStatus(
         absl::InvalidArgumentError("a release needs a positive row count"));
   }
+  const privacy::Charge& charge = reserve.charge;
   // A model-only release is the model's samples: its whole claim is the model's epsilon, and a
   // release charge would stand for a per-record mechanism it does not have.
-  if (model_only ? reserve.charge_micros != 0 : reserve.charge_micros <= 0) {
+  if (model_only ? charge.release_micros != 0 : charge.release_micros <= 0) {
     return protocol::ErrorFromStatus(absl::InvalidArgumentError(
         model_only ? "a model-only release charges no epsilon of its own (only its model's)"
                    : "a release needs a positive charge"));
   }
-  if (mode == privacy::ReleaseMode::kCodes && !reserve.model_private) {
+  if (mode == privacy::ReleaseMode::kCodes && !charge.model_private) {
     // Releasing a decoder trained in the clear would release the training data's imprint.
     return protocol::ErrorFromStatus(absl::FailedPreconditionError(
         "codes mode ships the decoder, so it needs a DP-trained model; use synthetic mode"));
   }
-  if (model_only && !reserve.model_private) {
+  if (model_only && !charge.model_private) {
     // Its rows are the model's samples: without DP training they carry the records' imprint
     // with nothing charged.
     return protocol::ErrorFromStatus(absl::FailedPreconditionError(
         "a model-only release samples its model, so the model must be trained with "
         "differential privacy"));
   }
-  if (!(reserve.model_delta >= 0 && reserve.model_delta < 1)) {
-    return protocol::ErrorFromStatus(
-        absl::InvalidArgumentError("a model's delta must be in [0, 1)"));
-  }
-  if (reserve.model_epsilon_micros < 0 ||
-      (reserve.model_private && reserve.model_epsilon_micros == 0)) {
-    return protocol::ErrorFromStatus(
-        absl::InvalidArgumentError("a private model must state a positive epsilon"));
-  }
+  if (absl::Status valid = charge.Validate(); !valid.ok()) return protocol::ErrorFromStatus(valid);
   if (reserve.relation != privacy::kReleaseRelation) {
     // A release publishes its row count: only a replace-one claim is true of it (DESIGN §2.9).
     return protocol::ErrorFromStatus(absl::FailedPreconditionError(
@@ -164,25 +157,16 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
           "invalid mechanism in the reservation: " + std::string(mechanism.status().message())));
     }
     auto per_row = privacy::EpsilonToChargeMicros(mechanism->RecordEpsilon());
-    if (!per_row.ok() || reserve.charge_micros < *per_row) {
+    if (!per_row.ok() || charge.release_micros < *per_row) {
       return protocol::ErrorFromStatus(absl::InvalidArgumentError(
           "the charge does not cover the stated mechanism's per-row epsilon"));
     }
     mechanism_text = privacy::FormatMechanismParams(mechanism->params());
   }
-  ReservationRequest request{site_id_,
-                             reserve.dataset,
-                             reserve.release_id,
-                             reserve.charge_micros,
-                             reserve.rows,
-                             mode,
-                             reserve.model_private,
-                             clock_()};
+  ReservationRequest request{site_id_, reserve.dataset, reserve.release_id, charge, reserve.rows,
+                             mode,     clock_()};
   request.relation = privacy::NeighbouringRelationName(privacy::kReleaseRelation);
   request.mechanism = mechanism_text;
-  request.model_sha256 = reserve.model_sha256;
-  request.model_charge_micros = reserve.model_private ? reserve.model_epsilon_micros : 0;
-  request.model_delta = reserve.model_private ? reserve.model_delta : 0;
   auto result = storage_.Reserve(request);
   if (!result.ok()) return protocol::ErrorFromStatus(result.status());
   if (!result->granted) {
@@ -193,7 +177,7 @@ protocol::SiteResponse SiteSession::OnReserve(const protocol::Reserve& reserve) 
     return error;
   }
   spdlog::info("site {}: reserved {} ({} micro-epsilon){}", site_id_, reserve.release_id,
-               reserve.charge_micros, result->replayed ? " [replay]" : "");
+               charge.release_micros, result->replayed ? " [replay]" : "");
   return protocol::Reserved{reserve.release_id, result->remaining_micros, result->replayed,
                             result->charged_micros};
 }
@@ -270,7 +254,7 @@ absl::StatusOr<int> SiteSession::StoredDecoderLatentDim(const ReleaseRecord& rel
   if (const auto it = latent_dims_.find(release.release_id); it != latent_dims_.end())
     return it->second;
   ASSIGN_OR_RETURN(const std::optional<std::string> model,
-                   storage_.ModelBytes(release.model_sha256));
+                   storage_.ModelBytes(release.charge.model_sha256));
   if (!model) {
     return absl::FailedPreconditionError("release " + release.release_id +
                                          " is in codes mode: upload its decoder before the codes");
@@ -304,7 +288,7 @@ protocol::SiteResponse SiteSession::OnUploadModel(const protocol::UploadModel& u
         "release " + upload.release_id + " is not a codes-mode release; it takes no model"));
   }
   // Cheap checks first: the hash names the model the reservation paid for.
-  if (privacy::Sha256Hex(upload.model) != release.model_sha256) {
+  if (privacy::Sha256Hex(upload.model) != release.charge.model_sha256) {
     return protocol::ErrorFromStatus(absl::InvalidArgumentError(
         "the uploaded model's SHA-256 differs from the model named in the reservation"));
   }

@@ -113,19 +113,19 @@ absl::StatusOr<ReleaseRecord> ReadRelease(const Statement& s) {
   r.dataset = s.Text(2);
   ASSIGN_OR_RETURN(r.mode, sqlite::ParseStored(s.Text(3), &privacy::ParseReleaseMode,
                                                "release mode", r.release_id));
-  r.charge_micros = s.Int(4);
+  r.charge.release_micros = s.Int(4);
   r.rows_declared = s.Int(5);
-  r.model_private = s.Int(6) != 0;
+  r.charge.model_private = s.Int(6) != 0;
   ASSIGN_OR_RETURN(r.status, sqlite::ParseStored(s.Text(7), &ParseReleaseStatus, "release status",
                                                  r.release_id));
   r.next_chunk = static_cast<uint32_t>(s.Int(8));
   r.rows_received = s.Int(9);
   r.sha256 = s.Text(10);
   r.created_unix = s.Int(11);
-  r.model_sha256 = s.Text(12);
-  r.model_charge_micros = s.Int(13);
-  r.model_epsilon_micros = s.Int(14);
-  r.model_delta = std::strtod(s.Text(15).c_str(), nullptr);  // written by FormatDelta
+  r.charge.model_sha256 = s.Text(12);
+  r.model_paid_micros = s.Int(13);
+  r.charge.model_micros = s.Int(14);
+  r.charge.model_delta = std::strtod(s.Text(15).c_str(), nullptr);  // written by FormatDelta
   r.relation = s.Text(16);
   r.mechanism = s.Text(17);
   return r;
@@ -200,13 +200,16 @@ class SqliteTables final : public Tables {
         .BindText(2, r.site_id)
         .BindText(3, r.dataset)
         .BindText(4, privacy::ReleaseModeName(r.mode));
-    s.BindInt(5, r.charge_micros).BindInt(6, r.rows_declared).BindInt(7, r.model_private);
+    s.BindInt(5, r.charge.release_micros).BindInt(6, r.rows_declared);
+    s.BindInt(7, r.charge.model_private);
     s.BindText(8, ReleaseStatusName(r.status))
         .BindInt(9, r.next_chunk)
         .BindInt(10, r.rows_received);
-    s.BindText(11, r.sha256).BindInt(12, r.created_unix).BindText(13, r.model_sha256);
-    s.BindInt(14, r.model_charge_micros).BindInt(15, r.model_epsilon_micros);
-    s.BindText(16, FormatDelta(r.model_delta)).BindText(17, r.relation).BindText(18, r.mechanism);
+    s.BindText(11, r.sha256).BindInt(12, r.created_unix).BindText(13, r.charge.model_sha256);
+    s.BindInt(14, r.model_paid_micros).BindInt(15, r.charge.model_micros);
+    s.BindText(16, FormatDelta(r.charge.model_delta))
+        .BindText(17, r.relation)
+        .BindText(18, r.mechanism);
     return s.Run();
   }
   absl::Status UpdateRelease(const ReleaseRecord& r) override {

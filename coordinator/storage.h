@@ -17,6 +17,7 @@
 
 #include "common/audit/canary_protocol.h"
 #include "common/base/status.h"
+#include "common/privacy/budget.h"
 #include "common/privacy/release_mode.h"
 
 namespace fedsyn::coordinator {
@@ -32,16 +33,13 @@ struct ReservationRequest {
   std::string site_id;  // from the TLS certificate
   std::string dataset;
   std::string release_id;
-  int64_t charge_micros = 0;
+  // The release's epsilon and its model's, as the site stated them. The model's is charged on
+  // its first release at (site, dataset) only (privacy::ModelPartDue): later releases from the
+  // same model (same SHA-256) reuse it without new privacy cost.
+  privacy::Charge charge;
   int64_t rows = 0;
   privacy::ReleaseMode mode = privacy::ReleaseMode::kSynthetic;
-  bool model_private = false;
   int64_t now_unix = 0;
-  // A DP-trained model's epsilon is charged on its first release at (site, dataset) only:
-  // later releases from the same model (same SHA-256) reuse it without new privacy cost.
-  std::string model_sha256;
-  int64_t model_charge_micros = 0;
-  double model_delta = 0;  // recorded with the release; never charged
   // What the claim is stated under (privacy::NeighbouringRelationName) and the mechanism behind
   // charge_micros (privacy::FormatMechanismParams), as the site stated them.
   std::string relation;
@@ -67,16 +65,12 @@ struct ReleaseRecord {
   std::string site_id;
   std::string dataset;
   privacy::ReleaseMode mode = privacy::ReleaseMode::kSynthetic;
-  int64_t charge_micros = 0;
+  // As reserved: the release's epsilon and its model's, whether or not this release paid for
+  // the model. charge.ClaimedMicros() is the release's claimed total epsilon, the figure a
+  // canary audit holds its empirical bound against.
+  privacy::Charge charge;
+  int64_t model_paid_micros = 0;  // > 0 only on the release that paid for the model
   int64_t rows_declared = 0;
-  bool model_private = false;
-  std::string model_sha256;
-  int64_t model_charge_micros = 0;  // > 0 only on the release that paid for the model
-  // The model's epsilon as claimed at reservation (0 if not private), whether or not this
-  // release paid for it: with charge_micros it is the release's claimed total epsilon, the
-  // figure a canary audit holds its empirical bound against.
-  int64_t model_epsilon_micros = 0;
-  double model_delta = 0;
   // As reserved: the claim's neighbouring relation and the mechanism (FormatMechanismParams).
   // Releases recorded before these were part of a reservation read "add/remove one" and "".
   std::string relation;

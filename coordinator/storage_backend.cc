@@ -53,12 +53,8 @@ ReleaseRecord RecordOf(const ReservationRequest& request) {
   record.site_id = request.site_id;
   record.dataset = request.dataset;
   record.mode = request.mode;
-  record.charge_micros = request.charge_micros;
+  record.charge = request.charge;
   record.rows_declared = request.rows;
-  record.model_private = request.model_private;
-  record.model_sha256 = request.model_sha256;
-  record.model_epsilon_micros = request.model_private ? request.model_charge_micros : 0;
-  record.model_delta = request.model_private ? request.model_delta : 0;
   record.relation = request.relation;
   record.mechanism = request.mechanism;
   record.created_unix = request.now_unix;
@@ -69,13 +65,13 @@ ReleaseRecord RecordOf(const ReservationRequest& request) {
 std::string ReservationMismatch(const ReleaseRecord& existing, const ReservationRequest& request) {
   const ReleaseRecord replay = RecordOf(request);
   if (existing.dataset != replay.dataset) return "dataset";
-  if (existing.charge_micros != replay.charge_micros) return "charge";
+  if (existing.charge.release_micros != replay.charge.release_micros) return "charge";
   if (existing.mode != replay.mode) return "mode";
   if (existing.rows_declared != replay.rows_declared) return "row count";
-  if (existing.model_private != replay.model_private) return "model privacy";
-  if (existing.model_sha256 != replay.model_sha256) return "model";
-  if (existing.model_epsilon_micros != replay.model_epsilon_micros) return "model epsilon";
-  if (existing.model_delta != replay.model_delta) return "model delta";
+  if (existing.charge.model_private != replay.charge.model_private) return "model privacy";
+  if (existing.charge.model_sha256 != replay.charge.model_sha256) return "model";
+  if (existing.charge.model_micros != replay.charge.model_micros) return "model epsilon";
+  if (existing.charge.model_delta != replay.charge.model_delta) return "model delta";
   if (existing.relation != replay.relation) return "neighbouring relation";
   if (existing.mechanism != replay.mechanism) return "mechanism";
   return "";
@@ -84,13 +80,10 @@ std::string ReservationMismatch(const ReleaseRecord& existing, const Reservation
 }  // namespace
 
 absl::StatusOr<ReservationResult> LedgerStorage::Reserve(const ReservationRequest& request) {
-  if (request.charge_micros < 0 || request.model_charge_micros < 0 ||
-      request.charge_micros > privacy::kMaxChargeMicros ||
-      request.model_charge_micros > privacy::kMaxChargeMicros) {
-    spdlog::warn("site {}: reservation {} refused: charge out of range", request.site_id,
-                 request.release_id);
-    return absl::InvalidArgumentError("a charge must be in 0.." +
-                                      std::to_string(privacy::kMaxChargeMicros) + " micro-epsilon");
+  if (absl::Status valid = request.charge.Validate(); !valid.ok()) {
+    spdlog::warn("site {}: reservation {} refused: {}", request.site_id, request.release_id,
+                 std::string(valid.message()));
+    return valid;
   }
   ReservationResult result;
   RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
@@ -112,7 +105,7 @@ absl::StatusOr<ReservationResult> LedgerStorage::Reserve(const ReservationReques
       }
       result.granted = true;
       result.replayed = true;
-      result.charged_micros = existing->charge_micros + existing->model_charge_micros;
+      result.charged_micros = existing->charge.release_micros + existing->model_paid_micros;
       result.remaining_micros = budget ? budget->limit_micros - budget->spent_micros : 0;
       return absl::OkStatus();
     }
@@ -129,26 +122,21 @@ absl::StatusOr<ReservationResult> LedgerStorage::Reserve(const ReservationReques
       return absl::FailedPreconditionError("release " + request.release_id +
                                            " is audited: commit to the canary choices first");
     }
-    int64_t model_charge = 0;
-    if (request.model_private && request.model_charge_micros > 0) {
-      if (request.model_sha256.empty()) {
-        return absl::InvalidArgumentError("a private model's release must identify the model");
-      }
-      ASSIGN_OR_RETURN(const bool charged,
-                       t.ModelCharged(request.site_id, request.dataset, request.model_sha256));
-      if (!charged) model_charge = request.model_charge_micros;
+    bool model_paid_before = false;
+    if (request.charge.model_private) {
+      ASSIGN_OR_RETURN(model_paid_before, t.ModelCharged(request.site_id, request.dataset,
+                                                         request.charge.model_sha256));
     }
-    int64_t total = 0;
-    if (__builtin_add_overflow(request.charge_micros, model_charge, &total)) {
-      return absl::InvalidArgumentError("the release's and the model's charges overflow");
-    }
+    ASSIGN_OR_RETURN(const int64_t model_part,
+                     privacy::ModelPartDue(request.charge, model_paid_before));
+    ASSIGN_OR_RETURN(const int64_t total, privacy::TotalDue(request.charge, model_part));
     const int64_t remaining = budget->limit_micros - budget->spent_micros;
     result.remaining_micros = std::max<int64_t>(remaining, 0);
     if (total > remaining) return absl::OkStatus();  // refused: granted = false
     budget->spent_micros += total;
     RETURN_IF_ERROR(t.UpsertBudget(*budget));
     ReleaseRecord record = RecordOf(request);
-    record.model_charge_micros = model_charge;
+    record.model_paid_micros = model_part;
     RETURN_IF_ERROR(t.InsertRelease(record));
     result.granted = true;
     result.charged_micros = total;
@@ -231,7 +219,7 @@ absl::Status LedgerStorage::StoreModel(const std::string& site_id, const std::st
       return absl::FailedPreconditionError("release " + release_id +
                                            " is not a codes-mode release; it takes no model");
     }
-    if (sha != record.model_sha256) {
+    if (sha != record.charge.model_sha256) {
       return absl::InvalidArgumentError(
           "the uploaded model's SHA-256 differs from the model named in reservation " + release_id);
     }

@@ -146,13 +146,13 @@ std::string EncodeSiteRequest(const SiteRequest& request) {
             auto b = root.initReserve();
             b.setReleaseId(AsText(m.release_id));
             b.setDataset(AsText(m.dataset));
-            b.setChargeMicros(m.charge_micros);
+            b.setReleaseMicros(m.charge.release_micros);
             b.setRows(m.rows);
             b.setReleaseMode(kReleaseModes.ToWire(m.mode));
-            b.setModelPrivate(m.model_private);
-            b.setModelSha256(AsText(m.model_sha256));
-            b.setModelEpsilonMicros(m.model_epsilon_micros);
-            b.setModelDelta(m.model_delta);
+            b.setModelPrivate(m.charge.model_private);
+            b.setModelSha256(AsText(m.charge.model_sha256));
+            b.setModelMicros(m.charge.model_micros);
+            b.setModelDelta(m.charge.model_delta);
             b.setRelation(m.relation ? kRelations.ToWire(*m.relation)
                                      : ::NeighbouringRelation::UNSTATED);
             if (m.mechanism) {
@@ -221,16 +221,16 @@ absl::StatusOr<SiteRequest> DecodeSiteRequest(std::string_view bytes) {
             Reserve reserve;
             reserve.release_id = FromText(m.getReleaseId());
             reserve.dataset = FromText(m.getDataset());
-            reserve.charge_micros = m.getChargeMicros();
+            reserve.charge.release_micros = m.getReleaseMicros();
             reserve.rows = m.getRows();
             const std::optional<privacy::ReleaseMode> mode =
                 kReleaseModes.FromWire(m.getReleaseMode());
             if (!mode) return UnknownEnumerant("release mode");
             reserve.mode = *mode;
-            reserve.model_private = m.getModelPrivate();
-            reserve.model_sha256 = FromText(m.getModelSha256());
-            reserve.model_epsilon_micros = m.getModelEpsilonMicros();
-            reserve.model_delta = m.getModelDelta();
+            reserve.charge.model_private = m.getModelPrivate();
+            reserve.charge.model_sha256 = FromText(m.getModelSha256());
+            reserve.charge.model_micros = m.getModelMicros();
+            reserve.charge.model_delta = m.getModelDelta();
             // An unknown relation (a newer or hostile peer) reads as unstated, which the
             // coordinator refuses with the reason.
             reserve.relation = kRelations.FromWire(m.getRelation());

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "common/audit/canary_protocol.h"
+#include "common/privacy/budget.h"
 #include "common/privacy/metric_mechanism.h"
 #include "common/privacy/rdp_accountant.h"
 #include "common/privacy/release_mode.h"
@@ -30,17 +31,13 @@ struct Hello {
 struct Reserve {
   std::string release_id;
   std::string dataset;
-  int64_t charge_micros = 0;
+  privacy::Charge charge;  // the release's own epsilon and its model's, as the site prepared them
   int64_t rows = 0;
   privacy::ReleaseMode mode = privacy::ReleaseMode::kSynthetic;
-  bool model_private = false;
-  std::string model_sha256;
-  int64_t model_epsilon_micros = 0;
-  double model_delta = 0;
   // The relation the claim is stated under; none when the agent did not state one.
   std::optional<privacy::NeighbouringRelation> relation;
-  // The metric mechanism behind charge_micros; none for a model-only release. The codec
-  // carries what the peer sent; privacy::MetricMechanism::Create judges it.
+  // The metric mechanism behind charge.release_micros; none for a model-only release. The
+  // codec carries what the peer sent; privacy::MetricMechanism::Create judges it.
   std::optional<privacy::MetricMechanismParams> mechanism;
 };
 struct UploadChunk {

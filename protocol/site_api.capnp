@@ -61,17 +61,17 @@ struct Hello {
 struct Reserve {
   releaseId @0 :Text;       # chosen by the agent; replays are idempotent
   dataset @1 :Text;
-  chargeMicros @2 :Int64;   # the release's own charge, micro-epsilon (0 exactly for model-only)
+  releaseMicros @2 :Int64;  # the release's own epsilon, micro-epsilon (0 exactly for model-only)
   rows @3 :Int64;
   modeV1 @4 :Text;          # retired in version 2: releaseMode
   modelPrivate @5 :Bool;
   modelSha256 @6 :Text;           # identifies the model; its epsilon is charged once per model
-  modelEpsilonMicros @7 :Int64;   # the DP-trained model's epsilon (0 if not private)
+  modelMicros @7 :Int64;          # the DP-trained model's epsilon (0 if not private)
   modelDelta @8 :Float64;         # ... and its delta (0 if not private)
   # The neighbouring relation every part of the claim is stated under; the coordinator accepts
   # replaceOne only (a release publishes its row count). Older agents send `unstated`.
   relation @9 :NeighbouringRelation;
-  # The metric mechanism behind chargeMicros: the coordinator checks that the charge covers it
+  # The metric mechanism behind releaseMicros: the coordinator checks that the charge covers it
   # and, for codes-mode releases, tests that the revealed canaries are present in the codes.
   # Not set for a model-only release (version 1 sent all zeros).
   mechanism @10 :Mechanism;

@@ -40,23 +40,21 @@ class SqliteLocalLedger final : public LocalLedger {
   explicit SqliteLocalLedger(std::unique_ptr<sqlite::Database> db) : db_(std::move(db)) {}
 
   absl::StatusOr<int64_t> BeginRelease(const std::string& release_id, const std::string& dataset,
-                                       int64_t charge, const std::string& model_sha256,
-                                       int64_t model_charge, int64_t limit) override {
-    int64_t total = charge;
+                                       const privacy::Charge& charge, int64_t limit) override {
+    int64_t total = 0;
     RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
-      int64_t model_part = 0;
-      if (model_charge > 0) {
+      bool model_paid_before = false;
+      if (charge.model_private) {
         Statement paid(db_->handle(),
                        "SELECT 1 FROM releases WHERE dataset = ? AND model_sha256 = ? AND "
                        "model_charge_micros > 0 "
                        "AND state != ? LIMIT 1");
-        paid.BindText(1, dataset).BindText(2, model_sha256).BindText(3, kRefused);
-        const bool already = paid.Next();
+        paid.BindText(1, dataset).BindText(2, charge.model_sha256).BindText(3, kRefused);
+        model_paid_before = paid.Next();
         RETURN_IF_ERROR(paid.status());
-        if (!already) model_part = model_charge;
       }
-      if (__builtin_add_overflow(charge, model_part, &total))
-        return absl::InvalidArgumentError("the release's and the model's charges overflow");
+      ASSIGN_OR_RETURN(const int64_t model_part, privacy::ModelPartDue(charge, model_paid_before));
+      ASSIGN_OR_RETURN(total, privacy::TotalDue(charge, model_part));
       Statement spent(db_->handle(), kSpentSql);
       spent.BindText(1, dataset).BindText(2, kRefused);
       if (!spent.Next()) return spent.status();
@@ -72,8 +70,8 @@ class SqliteLocalLedger final : public LocalLedger {
                        "model_charge_micros, state, relation) VALUES (?, ?, ?, ?, ?, ?, ?)");
       insert.BindText(1, release_id)
           .BindText(2, dataset)
-          .BindInt(3, charge)
-          .BindText(4, model_sha256);
+          .BindInt(3, charge.release_micros)
+          .BindText(4, charge.model_sha256);
       insert.BindInt(5, model_part)
           .BindText(6, SiteReleaseStateName(SiteReleaseState::kReserving))
           .BindText(7, privacy::NeighbouringRelationName(privacy::kReleaseRelation));

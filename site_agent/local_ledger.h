@@ -18,6 +18,7 @@
 
 #include "common/audit/canary_protocol.h"
 #include "common/base/status.h"
+#include "common/privacy/budget.h"
 #include "common/privacy/release_mode.h"
 
 namespace fedsyn::site {
@@ -70,14 +71,14 @@ class LocalLedger {
   static absl::StatusOr<std::unique_ptr<LocalLedger>> Open(const std::string& path);
   virtual ~LocalLedger() = default;
 
-  // Charges `charge` — plus `model_charge` unless a release of this model (by SHA-256) already
-  // paid for it on `dataset` — against `limit` (sum over releases not refused) and records the
-  // release as "reserving", atomically. Returns the total charged. ResourceExhausted (with the
-  // remainder in the message) when it would exceed the limit.
+  // Charges the release's part of `charge` — plus the model's unless a release of this model
+  // (by SHA-256) already paid for it on `dataset` (privacy::ModelPartDue) — against `limit`
+  // (sum over releases not refused) and records the release as "reserving", atomically.
+  // Returns the total charged. ResourceExhausted (with the remainder in the message) when it
+  // would exceed the limit; InvalidArgument for a charge that fails privacy::Charge::Validate.
   virtual absl::StatusOr<int64_t> BeginRelease(const std::string& release_id,
-                                               const std::string& dataset, int64_t charge,
-                                               const std::string& model_sha256,
-                                               int64_t model_charge, int64_t limit) = 0;
+                                               const std::string& dataset,
+                                               const privacy::Charge& charge, int64_t limit) = 0;
   virtual absl::Status SetState(const std::string& release_id, SiteReleaseState state) = 0;
   // Records where `release` was spooled (path, hash, rows, chunking, mode) and its state
   // "generated".

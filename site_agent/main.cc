@@ -291,7 +291,7 @@ int DoRelease(CliState& s, fedsyn::privacy::RandomSource& secure) {
   std::printf("manifest: %s\n", summary->manifest_path.c_str());
   std::printf("guarantee: %s\n", summary->guarantee.Describe().c_str());
   std::printf("charge: %s epsilon per record\n",
-              fedsyn::privacy::FormatMicros(summary->charge_micros).c_str());
+              fedsyn::privacy::FormatMicros(summary->charge.release_micros).c_str());
   if (!summary->guarantee.model_private) {
     std::fprintf(
         stderr,

@@ -29,9 +29,7 @@ Json MechanismJson(const privacy::MetricMechanism& mechanism) {
       {"randomness", "OpenSSL RAND_bytes (fail closed)"}};
 }
 
-absl::StatusOr<Json> GuaranteeJson(const Guarantee& guarantee) {
-  ASSIGN_OR_RETURN(const int64_t charge,
-                   privacy::EpsilonToChargeMicros(guarantee.EpsilonRelease()));
+absl::StatusOr<Json> GuaranteeJson(const Guarantee& guarantee, const privacy::Charge& charge) {
   const std::string unit =
       guarantee.rows_per_person > 0
           ? "person (the schema's person identifier; at most " +
@@ -45,19 +43,18 @@ absl::StatusOr<Json> GuaranteeJson(const Guarantee& guarantee) {
             {"epsilon_codes_per_row", guarantee.epsilon_codes},
             {"epsilon_labels_per_row", guarantee.epsilon_labels},
             {"epsilon_release", guarantee.EpsilonRelease()},
-            {"epsilon_release_micros", charge},
-            {"epsilon_release_exact", privacy::FormatMicros(charge)},
+            {"epsilon_release_micros", charge.release_micros},
+            {"epsilon_release_exact", privacy::FormatMicros(charge.release_micros)},
             {"composition", "basic (epsilons add; repeated releases of the same records add up)"},
             {"summary", guarantee.Describe()}};
   if (guarantee.model_private) {
-    ASSIGN_OR_RETURN(const int64_t model_charge,
-                     privacy::EpsilonToChargeMicros(guarantee.epsilon_model));
+    ASSIGN_OR_RETURN(const int64_t total, charge.ClaimedMicros());
     j["model_private"] = true;
     j["epsilon_model"] = guarantee.epsilon_model;
-    j["epsilon_model_micros"] = model_charge;
+    j["epsilon_model_micros"] = charge.model_micros;
     j["delta"] = guarantee.delta_model;
     j["epsilon_total"] = guarantee.EpsilonTotal();
-    j["epsilon_total_micros"] = model_charge + charge;
+    j["epsilon_total_micros"] = total;
     j["total_composition"] =
         "basic: epsilon_model (the private model's: DP-SGD or its marginal fit; charged once per "
         "model) + epsilon_release";

@@ -17,6 +17,7 @@
 #include "common/base/status.h"
 #include "common/data/schema.h"
 #include "common/data/table_io.h"
+#include "common/privacy/budget.h"
 #include "common/privacy/metric_mechanism.h"
 #include "common/synth/marginal_model.h"
 #include "nlohmann/json.hpp"
@@ -28,8 +29,10 @@ inline constexpr int kManifestVersion = 1;
 
 nlohmann::json MechanismJson(const privacy::MetricMechanism& mechanism);
 
-// Fails only if the epsilon cannot be expressed as a charge (non-finite, negative).
-absl::StatusOr<nlohmann::json> GuaranteeJson(const Guarantee& guarantee);
+// The guarantee as the manifest states it: `guarantee` for the per-row terms and the summary,
+// `charge` (made from it when the release was prepared) for every micro-epsilon figure.
+absl::StatusOr<nlohmann::json> GuaranteeJson(const Guarantee& guarantee,
+                                             const privacy::Charge& charge);
 
 // {"path", "sha256", "bytes"} of a file on disk.
 absl::StatusOr<nlohmann::json> FileJson(const std::string& path);

@@ -38,13 +38,15 @@ absl::StatusOr<PreparedMarginalSynthesis> PrepareMarginalSynthesis(
   prepared.input_rows = prepared.input.table.num_rows();
   ASSIGN_OR_RETURN(prepared.delta,
                    privacy::ResolveDelta(request.delta, units.count, &prepared.delta_warning));
-  ASSIGN_OR_RETURN(prepared.charge_micros, privacy::EpsilonToChargeMicros(request.epsilon));
+  // No per-record part: every output row is the model's sample.
+  ASSIGN_OR_RETURN(prepared.charge, privacy::Charge::Make(0, /*model_private=*/true,
+                                                          request.epsilon, prepared.delta));
   ASSIGN_OR_RETURN(const double rho, privacy::ZcdpRhoFor(request.epsilon, prepared.delta));
   char line[256];
   std::snprintf(line, sizeof line,
                 "eps_total = %s per %s, delta %.3g (marginal generator: noisy marginals under "
                 "zCDP, rho %.6g; no per-record part)",
-                privacy::FormatMicros(prepared.charge_micros).c_str(),
+                privacy::FormatMicros(prepared.charge.model_micros).c_str(),
                 prepared.schema.person_index ? "person" : "record", prepared.delta, rho);
   prepared.guarantee_summary = line;
   if (prepared.RowsToSample(request) > kMaxSampledRows) {
@@ -61,7 +63,7 @@ absl::StatusOr<MarginalSynthesisSummary> GenerateMarginalSynthesis(
   MarginalSynthesisSummary summary;
   summary.delta = prepared.delta;
   summary.delta_warning = prepared.delta_warning;
-  summary.charge_micros = prepared.charge_micros;
+  summary.charge = prepared.charge;
   synth::MarginalOptions options = request.options;
   options.contribution_bound = schema.person_index ? schema.max_rows_per_person : 1;
   ASSIGN_OR_RETURN(const synth::MarginalModel model,
@@ -85,8 +87,8 @@ absl::StatusOr<MarginalSynthesisSummary> GenerateMarginalSynthesis(
       {"rows_per_unit", per_person ? schema.max_rows_per_person : 1},
       {"neighbouring_relation", privacy::NeighbouringRelationName(privacy::kReleaseRelation)},
       {"epsilon_total", request.epsilon},
-      {"epsilon_total_micros", summary.charge_micros},
-      {"epsilon_total_exact", privacy::FormatMicros(summary.charge_micros)},
+      {"epsilon_total_micros", summary.charge.model_micros},
+      {"epsilon_total_exact", privacy::FormatMicros(summary.charge.model_micros)},
       {"delta", summary.delta},
       {"epsilon_release", 0},
       {"per_record_link",

@@ -12,6 +12,7 @@
 #include "common/base/status.h"
 #include "common/data/csv.h"
 #include "common/data/table_io.h"
+#include "common/privacy/budget.h"
 #include "common/privacy/random.h"
 #include "common/synth/marginal_model.h"
 
@@ -38,7 +39,7 @@ struct MarginalSynthesisRequest {
 struct MarginalSynthesisSummary {
   std::string output, manifest_path;
   int64_t rows = 0;
-  int64_t charge_micros = 0;  // the epsilon, rounded up
+  privacy::Charge charge;  // all of it the model's: the epsilon, rounded up, and delta
   double delta = 0;
   std::string delta_warning;
   std::string guarantee_summary;  // one line, as in the manifest
@@ -55,8 +56,8 @@ struct PreparedMarginalSynthesis {
   int64_t rows_dropped = 0;
   double delta = 0;
   std::string delta_warning;
-  int64_t charge_micros = 0;  // the epsilon, rounded up
-  int64_t input_rows = 0;     // the site's rows (before an audit's canaries join them)
+  privacy::Charge charge;  // all of it the model's: the epsilon, rounded up, and delta
+  int64_t input_rows = 0;  // the site's rows (before an audit's canaries join them)
   // One line, as the manifest and the agent state the guarantee: public parameters only (the
   // fit's rho is ZcdpRhoFor(epsilon, delta), known before it runs).
   std::string guarantee_summary;

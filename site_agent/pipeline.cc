@@ -350,8 +350,9 @@ absl::StatusOr<PreparedRelease> PrepareRelease(const ReleaseRequest& request,
       prepared.guarantee.epsilon_labels = *request.label_epsilon;
     }
   }
-  ASSIGN_OR_RETURN(prepared.charge_micros,
-                   privacy::EpsilonToChargeMicros(prepared.guarantee.EpsilonRelease()));
+  ASSIGN_OR_RETURN(prepared.charge,
+                   privacy::Charge::Make(prepared.guarantee.EpsilonRelease(), bundle.model_private,
+                                         bundle.model_epsilon, bundle.model_delta));
   ShuffleRecords(prepared, rng);
   return prepared;
 }
@@ -362,7 +363,7 @@ absl::StatusOr<ReleaseSummary> GenerateRelease(const ReleaseRequest& request,
   const model::ModelBundle& bundle = prepared.bundle;
   ReleaseSummary summary;
   summary.guarantee = prepared.guarantee;
-  summary.charge_micros = prepared.charge_micros;
+  summary.charge = prepared.charge;
   Json site_only;
   Json outputs = Json::array();
   std::string input_path;
@@ -430,7 +431,7 @@ absl::StatusOr<ReleaseSummary> GenerateRelease(const ReleaseRequest& request,
     ASSIGN_OR_RETURN(Json file, FileJson(path));
     outputs.push_back(std::move(file));
   }
-  ASSIGN_OR_RETURN(Json guarantee, GuaranteeJson(summary.guarantee));
+  ASSIGN_OR_RETURN(Json guarantee, GuaranteeJson(summary.guarantee, summary.charge));
   ASSIGN_OR_RETURN(Json model_file, FileJson(request.model_path));
   model_file["private"] = bundle.model_private;
   model_file["training"] = bundle.training.value("parameters", Json::object());

@@ -14,6 +14,7 @@
 #include "common/data/table_io.h"
 #include "common/model/model_bundle.h"
 #include "common/model/vae.h"
+#include "common/privacy/budget.h"
 #include "common/privacy/random.h"
 #include "common/synth/marginal_model.h"
 #include "site_agent/release.h"
@@ -147,7 +148,7 @@ struct ReleaseSummary {
   std::string manifest_path;
   Guarantee guarantee;
   int64_t rows = 0;
-  int64_t charge_micros = 0;
+  privacy::Charge charge;        // the guarantee in micro-epsilon, rounded up (manifest, ledgers)
   data::ReadReport read_report;  // tables only
 };
 
@@ -159,7 +160,7 @@ struct PreparedRelease {
   std::optional<privacy::MetricMechanism> mechanism;
   std::optional<privacy::RandomizedResponse> label_rr;
   Guarantee guarantee;
-  int64_t charge_micros = 0;  // per record, rounded up
+  privacy::Charge charge;  // the guarantee in micro-epsilon, rounded up; made once, here
   int64_t rows = 0;
   int64_t rows_dropped = 0;               // beyond a person's max_rows_per_person (site-only)
   std::optional<data::ReadResult> table;  // table models

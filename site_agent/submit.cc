@@ -66,11 +66,7 @@ namespace {
 struct PlannedRelease {
   ReleaseMode mode = ReleaseMode::kSynthetic;
   int64_t rows = 0;
-  int64_t charge_micros = 0;  // the release's own epsilon (0: model-only)
-  bool model_private = false;
-  std::string model_sha256;
-  int64_t model_charge_micros = 0;
-  double model_delta = 0;
+  privacy::Charge charge;                                   // as prepared, with the model's hash
   std::optional<privacy::MetricMechanismParams> mechanism;  // none: model-only
   const data::Schema* schema = nullptr;                     // compared with the federation's
   std::string guarantee;
@@ -128,7 +124,7 @@ absl::StatusOr<SubmitSummary> SubmitPlanned(const PlannedRelease& plan, Submissi
   SubmitSummary summary;
   summary.release_id = submission.release_id;
   summary.spool_path = submission.spool_path;
-  summary.charge_micros = plan.charge_micros;
+  summary.charge_micros = plan.charge.release_micros;
   summary.guarantee = plan.guarantee;
   summary.rows = plan.rows;
   LocalLedger& ledger = *submission.ledger;
@@ -154,13 +150,8 @@ absl::StatusOr<SubmitSummary> SubmitPlanned(const PlannedRelease& plan, Submissi
   // 3. The site's own ledger first, then the coordinator's.
   ASSIGN_OR_RETURN(
       const int64_t local_charge,
-      ledger.BeginRelease(summary.release_id, dataset, plan.charge_micros, plan.model_sha256,
-                          plan.model_charge_micros, submission.limit_micros));
-  protocol::Reserve reserve{summary.release_id, dataset,   plan.charge_micros,
-                            plan.rows,          plan.mode, plan.model_private};
-  reserve.model_sha256 = plan.model_sha256;
-  reserve.model_epsilon_micros = plan.model_charge_micros;
-  reserve.model_delta = plan.model_private ? plan.model_delta : 0;
+      ledger.BeginRelease(summary.release_id, dataset, plan.charge, submission.limit_micros));
+  protocol::Reserve reserve{summary.release_id, dataset, plan.charge, plan.rows, plan.mode};
   reserve.relation = privacy::kReleaseRelation;
   reserve.mechanism = plan.mechanism;
   auto reserved = client->Reserve(reserve);
@@ -188,10 +179,14 @@ absl::StatusOr<SubmitSummary> SubmitPlanned(const PlannedRelease& plan, Submissi
   client.reset();
   ASSIGN_OR_RETURN(const int64_t generated_rows, plan.generate());
   ASSIGN_OR_RETURN(const std::string rows, SpoolRows(summary.spool_path));
-  const LocalRelease local{summary.release_id, dataset,
-                           plan.charge_micros, SiteReleaseState::kGenerated,
-                           summary.spool_path, privacy::Sha256Hex(rows),
-                           generated_rows,     static_cast<int64_t>(options.chunk_bytes),
+  const LocalRelease local{summary.release_id,
+                           dataset,
+                           plan.charge.release_micros,
+                           SiteReleaseState::kGenerated,
+                           summary.spool_path,
+                           privacy::Sha256Hex(rows),
+                           generated_rows,
+                           static_cast<int64_t>(options.chunk_bytes),
                            plan.mode};
   RETURN_IF_ERROR(ledger.MarkGenerated(local));
   spdlog::info("release {} generated and spooled ({} rows); uploading", summary.release_id,
@@ -260,14 +255,8 @@ absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKi
   PlannedRelease plan;
   plan.mode = request.mode;
   plan.rows = prepared.rows;
-  plan.charge_micros = prepared.charge_micros;
-  plan.model_private = prepared.bundle.model_private;
-  plan.model_sha256 = privacy::Sha256Hex(published);
-  if (prepared.bundle.model_private) {
-    ASSIGN_OR_RETURN(plan.model_charge_micros,
-                     privacy::EpsilonToChargeMicros(prepared.bundle.model_epsilon));
-    plan.model_delta = prepared.bundle.model_delta;
-  }
+  plan.charge = prepared.charge;
+  plan.charge.model_sha256 = privacy::Sha256Hex(published);
   if (prepared.mechanism) plan.mechanism = prepared.mechanism->params();
   plan.schema = &*prepared.bundle.schema;
   plan.guarantee = prepared.guarantee.Describe();
@@ -295,14 +284,11 @@ absl::StatusOr<SubmitSummary> SubmitMarginalSynthesis(
   PlannedRelease plan;
   plan.mode = ReleaseMode::kModelOnly;
   plan.rows = prepared.RowsToSample(request);
-  plan.charge_micros = 0;  // every output row is the model's sample
-  plan.model_private = true;
+  plan.charge = prepared.charge;  // every output row is the model's sample: no release part
   // A marginal model is fitted for this release and used by no other: it is identified by the
   // release, so its epsilon is charged exactly once, here.
-  plan.model_sha256 =
+  plan.charge.model_sha256 =
       privacy::Sha256Hex("fedsyn marginal model of release " + submission.release_id);
-  plan.model_charge_micros = prepared.charge_micros;
-  plan.model_delta = prepared.delta;
   plan.schema = &prepared.schema;
   plan.guarantee = prepared.guarantee_summary;
   plan.generate = [&]() -> absl::StatusOr<int64_t> {

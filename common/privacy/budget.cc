@@ -52,8 +52,6 @@ absl::StatusOr<Charge> Charge::Make(double release_epsilon, bool model_private,
     ASSIGN_OR_RETURN(charge.model_micros, EpsilonToChargeMicros(model_epsilon));
     if (charge.model_micros == 0)
       return absl::InvalidArgumentError("a private model must state a positive epsilon");
-    if (charge.model_sha256.empty())
-      return absl::InvalidArgumentError("a private model's release must identify the model");
     if (!(model_delta >= 0 && model_delta < 1))
       return absl::InvalidArgumentError("a model's delta must be in [0, 1)");
     charge.model_delta = model_delta;
@@ -61,23 +59,36 @@ absl::StatusOr<Charge> Charge::Make(double release_epsilon, bool model_private,
   return charge;
 }
 
+absl::Status Charge::Validate() const {
+  if (release_micros < 0 || release_micros > kMaxChargeMicros || model_micros < 0 ||
+      model_micros > kMaxChargeMicros) {
+    return absl::InvalidArgumentError("a charge must be in 0.." + std::to_string(kMaxChargeMicros) +
+                                      " micro-epsilon");
+  }
+  if (!model_private) {
+    if (model_micros != 0 || model_delta != 0)
+      return absl::InvalidArgumentError("a model that is not private states no epsilon or delta");
+    return absl::OkStatus();
+  }
+  if (model_micros == 0)
+    return absl::InvalidArgumentError("a private model must state a positive epsilon");
+  if (model_sha256.empty())
+    return absl::InvalidArgumentError("a private model's release must identify the model");
+  if (!(model_delta >= 0 && model_delta < 1))
+    return absl::InvalidArgumentError("a model's delta must be in [0, 1)");
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int64_t> Charge::ClaimedMicros() const {
   int64_t total = 0;
-  if (__builtin_add_overflow(release_micros, model_private ? model_micros : 0, &total))
+  if (__builtin_add_overflow(release_micros, model_micros, &total))
     return absl::InvalidArgumentError("the release's and the model's epsilon overflow");
   return total;
 }
 
 absl::StatusOr<int64_t> ModelPartDue(const Charge& charge, bool model_paid_before) {
-  if (charge.release_micros < 0 || charge.release_micros > kMaxChargeMicros ||
-      charge.model_micros < 0 || charge.model_micros > kMaxChargeMicros) {
-    return absl::InvalidArgumentError("a charge must be in 0.." + std::to_string(kMaxChargeMicros) +
-                                      " micro-epsilon");
-  }
-  if (!charge.model_private || charge.model_micros == 0) return 0;
-  if (charge.model_sha256.empty())
-    return absl::InvalidArgumentError("a private model's release must identify the model");
-  return model_paid_before ? 0 : charge.model_micros;
+  RETURN_IF_ERROR(charge.Validate());
+  return charge.model_private && !model_paid_before ? charge.model_micros : 0;
 }
 
 absl::StatusOr<int64_t> TotalDue(const Charge& charge, int64_t model_part) {

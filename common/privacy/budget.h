@@ -44,11 +44,16 @@ struct Charge {
   int64_t model_micros = 0;    // the private model's epsilon; 0 unless model_private
   std::string model_sha256;    // the model the epsilon belongs to
   double model_delta = 0;      // recorded with the release, never charged
-  // Rounded up (EpsilonToChargeMicros). InvalidArgument for an epsilon it refuses, or a
-  // private model without a positive epsilon or a hash.
+  // Rounded up (EpsilonToChargeMicros); the model's part only when `model_private`. The hash
+  // may be set later (a ledger needs it, see Validate). InvalidArgument for an epsilon it
+  // refuses, a private model without a positive epsilon, or a delta outside [0, 1).
   static absl::StatusOr<Charge> Make(double release_epsilon, bool model_private,
                                      double model_epsilon, double model_delta,
-                                     std::string model_sha256);
+                                     std::string model_sha256 = "");
+  // What a ledger requires of a charge it records (a peer's included): both parts in
+  // 0..kMaxChargeMicros; a private model with a positive epsilon, a hash and a delta in [0, 1);
+  // a model that is not private with no epsilon or delta. InvalidArgument naming the flaw.
+  absl::Status Validate() const;
   // The release's claimed total epsilon: release + model (overflow-checked).
   absl::StatusOr<int64_t> ClaimedMicros() const;
   bool operator==(const Charge&) const = default;
@@ -57,7 +62,7 @@ struct Charge {
 // The once-per-model rule both ledgers follow: a release is charged its own epsilon, plus its
 // model's on the model's first charged release at (site, dataset) — `model_paid_before` says
 // whether an earlier release (not refused) of the same model paid it. Returns the model part
-// due, InvalidArgument for parts outside 0..kMaxChargeMicros or a private model without a hash.
+// due; InvalidArgument when the charge fails Validate.
 absl::StatusOr<int64_t> ModelPartDue(const Charge& charge, bool model_paid_before);
 // release_micros + model_part, overflow-checked (InvalidArgument).
 absl::StatusOr<int64_t> TotalDue(const Charge& charge, int64_t model_part);

@@ -77,8 +77,8 @@ class AuditRun : public ::testing::Test {
     }
     const privacy::MetricMechanism mechanism =
         fedsyn::testing::MemorisingMechanism(epsilon_per_unit);
-    p::Reserve reserve{id,   "heart", *privacy::EpsilonToChargeMicros(claimed), input.num_rows(),
-                       mode, false};
+    p::Reserve reserve{
+        id, "heart", {*privacy::EpsilonToChargeMicros(claimed), false}, input.num_rows(), mode};
     reserve.relation = privacy::NeighbouringRelation::kReplaceOne;
     // The mechanism the site states: the one it runs when honest; under the noise-off hook, one
     // that would justify its (false) claim.
@@ -92,10 +92,10 @@ class AuditRun : public ::testing::Test {
       bundle.model_epsilon = 0.5;
       bundle.model_delta = 1e-5;
       const std::string decoder = *model::PublishedModelBytes(bundle);
-      reserve.model_private = true;
-      reserve.model_sha256 = privacy::Sha256Hex(decoder);
-      reserve.model_epsilon_micros = 500'000;
-      reserve.model_delta = 1e-5;
+      reserve.charge.model_private = true;
+      reserve.charge.model_sha256 = privacy::Sha256Hex(decoder);
+      reserve.charge.model_micros = 500'000;
+      reserve.charge.model_delta = 1e-5;
       EXPECT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(reserve)));
       EXPECT_TRUE(
           std::holds_alternative<p::ModelStored>(session.Handle(p::UploadModel{id, decoder})));

@@ -153,7 +153,7 @@ TEST_F(SiteSessionTest, HelloFirstAndOnlyInOurProtocolVersion) {
 TEST_F(SiteSessionTest, UploadCommitAndExportOnlyCommittedRows) {
   SiteSession session = Greeted("cleveland");
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(
-      Stated(p::Reserve{"r1", "heart", 2'000'000, 2, privacy::ReleaseMode::kSynthetic, false}))));
+      Stated(p::Reserve{"r1", "heart", {2'000'000, false}, 2, privacy::ReleaseMode::kSynthetic}))));
   auto ack = session.Handle(p::UploadChunk{"r1", 0, kRow1});
   ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(ack)) << ErrorOf(ack).message;
   EXPECT_EQ(std::get<p::ChunkAck>(session.Handle(p::UploadChunk{"r1", 1, kRow2})).next_index, 2u);
@@ -207,7 +207,7 @@ max = 1000
   ASSERT_TRUE(storage_->SetLimit("cleveland", "formulas", 10'000'000).ok());
   SiteSession session = Greeted("cleveland");
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(Stated(
-      p::Reserve{"r1", "formulas", 1'000'000, 2, privacy::ReleaseMode::kSynthetic, false}))));
+      p::Reserve{"r1", "formulas", {1'000'000, false}, 2, privacy::ReleaseMode::kSynthetic}))));
   const std::string rows = "\"=HYPERLINK(\"\"http://x\"\")\",-5\n-1,-1000\n";
   auto ack = session.Handle(p::UploadChunk{"r1", 0, rows});
   ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(ack)) << ErrorOf(ack).message;
@@ -233,7 +233,7 @@ max = 1000
 TEST_F(SiteSessionTest, ChunksCannotCarryMoreBytesThanTheirRowsNeed) {
   SiteSession session = Greeted("cleveland");
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(
-      Stated(p::Reserve{"r1", "heart", 1'000'000, 2, privacy::ReleaseMode::kSynthetic, false}))));
+      Stated(p::Reserve{"r1", "heart", {1'000'000, false}, 2, privacy::ReleaseMode::kSynthetic}))));
   const std::string blank_lines = std::string(kRow1) + std::string(100'000, '\n');
   const std::string long_numeral = "63.0" + std::string(50'000, '0') + std::string(kRow1).substr(2);
   for (const std::string& padded : {blank_lines, long_numeral}) {
@@ -257,7 +257,7 @@ TEST_F(SiteSessionTest, AFullDiskIsRetryableAndLogged) {
   ASSERT_TRUE(storage_->SetLimit("cleveland", "heart", 10'000'000).ok());
   SiteSession session = Greeted("cleveland");
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(Stated(
-      p::Reserve{"r1", "heart", 1'000'000, 4000, privacy::ReleaseMode::kSynthetic, false}))));
+      p::Reserve{"r1", "heart", {1'000'000, false}, 4000, privacy::ReleaseMode::kSynthetic}))));
   std::string rows;
   for (int i = 0; i < 4000; ++i) rows += i % 2 ? kRow1 : kRow2;
 
@@ -289,7 +289,7 @@ TEST_F(SiteSessionTest, AFullDiskIsRetryableAndLogged) {
 TEST_F(SiteSessionTest, RowsOutsideTheSchemaAreRefusedAndNothingIsStored) {
   SiteSession session = Greeted("cleveland");
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(
-      Stated(p::Reserve{"r1", "heart", 1'000'000, 1, privacy::ReleaseMode::kSynthetic, false}))));
+      Stated(p::Reserve{"r1", "heart", {1'000'000, false}, 1, privacy::ReleaseMode::kSynthetic}))));
   for (const char* bad :
        {"63,1,1,nan,233,1,2,150,0,2.3,3,0,6,0\n", "63,1,1,inf,233,1,2,150,0,2.3,3,0,6,0\n",
         "63,1,1,145,233,1,2,150,0,2.3,3,0,6,9\n", "999,1,1,145,233,1,2,150,0,2.3,3,0,6,0\n",
@@ -304,43 +304,43 @@ TEST_F(SiteSessionTest, RowsOutsideTheSchemaAreRefusedAndNothingIsStored) {
 TEST_F(SiteSessionTest, BudgetRefusalCarriesTheRemainder) {
   SiteSession session = Greeted("cleveland");
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(
-      Stated(p::Reserve{"r1", "heart", 7'000'000, 1, privacy::ReleaseMode::kSynthetic, false}))));
+      Stated(p::Reserve{"r1", "heart", {7'000'000, false}, 1, privacy::ReleaseMode::kSynthetic}))));
   const p::Error refused = ErrorOf(session.Handle(
-      Stated(p::Reserve{"r2", "heart", 7'000'000, 1, privacy::ReleaseMode::kSynthetic, false})));
+      Stated(p::Reserve{"r2", "heart", {7'000'000, false}, 1, privacy::ReleaseMode::kSynthetic})));
   EXPECT_EQ(refused.code, absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(refused.remaining_micros, 3'000'000);
   auto replay = session.Handle(
-      Stated(p::Reserve{"r1", "heart", 7'000'000, 1, privacy::ReleaseMode::kSynthetic, false}));
+      Stated(p::Reserve{"r1", "heart", {7'000'000, false}, 1, privacy::ReleaseMode::kSynthetic}));
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(replay));
   EXPECT_TRUE(std::get<p::Reserved>(replay).replayed);
 }
 
 TEST_F(SiteSessionTest, RefusesBadReservations) {
   SiteSession session = Greeted("cleveland");
-  EXPECT_EQ(ErrorOf(session.Handle(Stated(p::Reserve{"../etc", "heart", 1, 1,
-                                                     privacy::ReleaseMode::kSynthetic, false})))
+  EXPECT_EQ(ErrorOf(session.Handle(Stated(p::Reserve{
+                        "../etc", "heart", {1, false}, 1, privacy::ReleaseMode::kSynthetic})))
                 .code,
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ErrorOf(session.Handle(Stated(
-                        p::Reserve{"r1", "adult", 1, 1, privacy::ReleaseMode::kSynthetic, false})))
+  EXPECT_EQ(ErrorOf(session.Handle(Stated(p::Reserve{
+                        "r1", "adult", {1, false}, 1, privacy::ReleaseMode::kSynthetic})))
                 .code,
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(ErrorOf(session.Handle(Stated(
-                        p::Reserve{"r1", "heart", 0, 1, privacy::ReleaseMode::kSynthetic, false})))
+  EXPECT_EQ(ErrorOf(session.Handle(Stated(p::Reserve{
+                        "r1", "heart", {0, false}, 1, privacy::ReleaseMode::kSynthetic})))
                 .code,
             absl::StatusCode::kInvalidArgument);
-  const p::Error codes = ErrorOf(
-      session.Handle(Stated(p::Reserve{"r1", "heart", 1, 1, privacy::ReleaseMode::kCodes, false})));
+  const p::Error codes = ErrorOf(session.Handle(
+      Stated(p::Reserve{"r1", "heart", {1, false}, 1, privacy::ReleaseMode::kCodes})));
   EXPECT_EQ(codes.code, absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(codes.message, HasSubstr("DP-trained model"));
   // A private model must say what its epsilon is.
   EXPECT_EQ(ErrorOf(session.Handle(Stated(
-                        p::Reserve{"r1", "heart", 1, 1, privacy::ReleaseMode::kCodes, true})))
+                        p::Reserve{"r1", "heart", {1, true}, 1, privacy::ReleaseMode::kCodes})))
                 .code,
             absl::StatusCode::kInvalidArgument);
   // The claim must be stated under replace-one, with a valid mechanism the charge covers.
   p::Reserve unstated =
-      Stated(p::Reserve{"r1", "heart", 1'000'000, 1, privacy::ReleaseMode::kSynthetic, false});
+      Stated(p::Reserve{"r1", "heart", {1'000'000, false}, 1, privacy::ReleaseMode::kSynthetic});
   unstated.relation.reset();
   const p::Error add_remove = ErrorOf(session.Handle(unstated));
   EXPECT_EQ(add_remove.code, absl::StatusCode::kFailedPrecondition);
@@ -348,20 +348,20 @@ TEST_F(SiteSessionTest, RefusesBadReservations) {
   unstated.relation = privacy::NeighbouringRelation::kAddRemove;
   EXPECT_EQ(ErrorOf(session.Handle(unstated)).code, absl::StatusCode::kFailedPrecondition)
       << "a release publishes its row count: add/remove is not its relation";
-  p::Reserve no_mechanism{"r1", "heart", 1'000'000, 1, privacy::ReleaseMode::kSynthetic, false};
+  p::Reserve no_mechanism{"r1", "heart", {1'000'000, false}, 1, privacy::ReleaseMode::kSynthetic};
   no_mechanism.relation = privacy::NeighbouringRelation::kReplaceOne;
   EXPECT_EQ(ErrorOf(session.Handle(no_mechanism)).code, absl::StatusCode::kInvalidArgument);
   p::Reserve undercharged =
-      Stated(p::Reserve{"r1", "heart", 1'000'000, 1, privacy::ReleaseMode::kSynthetic, false});
+      Stated(p::Reserve{"r1", "heart", {1'000'000, false}, 1, privacy::ReleaseMode::kSynthetic});
   undercharged.mechanism->epsilon_per_unit = 1.0;  // 6.0 per row with R = 3: the charge says 1
   const p::Error uncovered = ErrorOf(session.Handle(undercharged));
   EXPECT_EQ(uncovered.code, absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(uncovered.message, HasSubstr("does not cover"));
   EXPECT_TRUE(storage_->ListReleases()->empty());
   p::Reserve private_codes =
-      Stated(p::Reserve{"r1", "heart", 1'000'000, 1, privacy::ReleaseMode::kCodes, true});
-  private_codes.model_sha256 = "abc";
-  private_codes.model_epsilon_micros = 2'000'000;
+      Stated(p::Reserve{"r1", "heart", {1'000'000, true}, 1, privacy::ReleaseMode::kCodes});
+  private_codes.charge.model_sha256 = "abc";
+  private_codes.charge.model_micros = 2'000'000;
   auto granted = session.Handle(private_codes);
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(granted))
       << "codes mode is allowed for a DP-trained model";
@@ -373,11 +373,11 @@ TEST_F(SiteSessionTest, RefusesBadReservations) {
 TEST_F(SiteSessionTest, ModelOnlyReleasesChargeTheirModelOnceAndNothingElse) {
   SiteSession session = Greeted("va");
   auto model_only = [](const std::string& id, const std::string& model) {
-    p::Reserve r{id, "heart", 0, 50, privacy::ReleaseMode::kModelOnly, true};
+    p::Reserve r{id, "heart", {0, true}, 50, privacy::ReleaseMode::kModelOnly};
     r.relation = privacy::NeighbouringRelation::kReplaceOne;
-    r.model_sha256 = model;
-    r.model_epsilon_micros = 1'500'000;
-    r.model_delta = 1e-6;
+    r.charge.model_sha256 = model;
+    r.charge.model_micros = 1'500'000;
+    r.charge.model_delta = 1e-6;
     return r;
   };
   struct Refused {
@@ -387,21 +387,21 @@ TEST_F(SiteSessionTest, ModelOnlyReleasesChargeTheirModelOnceAndNothingElse) {
   };
   std::vector<Refused> refused;
   refused.push_back({"a release charge", model_only("m1", "aa"), "charges no epsilon of its own"});
-  refused.back().reserve.charge_micros = 1;
+  refused.back().reserve.charge.release_micros = 1;
   refused.push_back({"a mechanism", model_only("m1", "aa"), "states no mechanism"});
   refused.back().reserve.mechanism =
       privacy::MetricMechanismParams{privacy::NoiseMetric::kL2, 1.0, 3.0, 8, -11};
   refused.push_back({"a non-private model", model_only("m1", "aa"), "differential privacy"});
-  refused.back().reserve.model_private = false;
+  refused.back().reserve.charge.model_private = false;
   refused.push_back({"no model epsilon", model_only("m1", "aa"), "positive epsilon"});
-  refused.back().reserve.model_epsilon_micros = 0;
+  refused.back().reserve.charge.model_micros = 0;
   for (const Refused& r : refused) {
     const p::Error error = ErrorOf(session.Handle(r.reserve));
     EXPECT_THAT(error.message, HasSubstr(r.message)) << r.why;
   }
   // Another mode may not skip its own charge.
-  EXPECT_THAT(ErrorOf(session.Handle(Stated(p::Reserve{"m1", "heart", 0, 1,
-                                                       privacy::ReleaseMode::kSynthetic, false})))
+  EXPECT_THAT(ErrorOf(session.Handle(Stated(p::Reserve{
+                          "m1", "heart", {0, false}, 1, privacy::ReleaseMode::kSynthetic})))
                   .message,
               HasSubstr("positive charge"));
   EXPECT_TRUE(storage_->ListReleases()->empty());
@@ -427,10 +427,10 @@ TEST_F(SiteSessionTest, CodesModeTakesItsCheckedDecoderFirstThenValidatesEveryCo
   SiteSession session = Greeted("cleveland");
   auto reserve_codes = [&](const std::string& id, const std::string& model, uint32_t k = 4) {
     p::Reserve r =
-        Stated(p::Reserve{id, "heart", 1'000'000, 2, privacy::ReleaseMode::kCodes, true});
+        Stated(p::Reserve{id, "heart", {1'000'000, true}, 2, privacy::ReleaseMode::kCodes});
     r.mechanism->dimension = static_cast<int>(k);
-    r.model_sha256 = privacy::Sha256Hex(model);
-    r.model_epsilon_micros = 1'000'000;
+    r.charge.model_sha256 = privacy::Sha256Hex(model);
+    r.charge.model_micros = 1'000'000;
     return session.Handle(r);
   };
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(reserve_codes("r1", decoder)));
@@ -445,7 +445,7 @@ TEST_F(SiteSessionTest, CodesModeTakesItsCheckedDecoderFirstThenValidatesEveryCo
             absl::StatusCode::kInvalidArgument);
   // A synthetic release takes no model.
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(
-      Stated(p::Reserve{"r2", "heart", 1'000'000, 1, privacy::ReleaseMode::kSynthetic, false}))));
+      Stated(p::Reserve{"r2", "heart", {1'000'000, false}, 1, privacy::ReleaseMode::kSynthetic}))));
   EXPECT_EQ(ErrorOf(session.Handle(p::UploadModel{"r2", decoder})).code,
             absl::StatusCode::kFailedPrecondition);
   // The reservation claimed a DP model, but the decoder says otherwise: refused.
@@ -479,7 +479,8 @@ TEST_F(SiteSessionTest, CodesModeTakesItsCheckedDecoderFirstThenValidatesEveryCo
   EXPECT_EQ(other_k.code, absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(other_k.message, HasSubstr("latent dimension (4) differs"));
   for (const char* refused : {"r3", "r4", "r5", "r6", "r7"}) {
-    EXPECT_FALSE(storage_->ModelBytes((*storage_->GetRelease(refused))->model_sha256)->has_value())
+    EXPECT_FALSE(
+        storage_->ModelBytes((*storage_->GetRelease(refused))->charge.model_sha256)->has_value())
         << refused;
   }
 
@@ -560,12 +561,12 @@ TEST_F(SiteSessionTest, CanaryAuditsOpenBeforeTheReservationCommitFirstAndReveal
   EXPECT_EQ(ErrorOf(session.Handle(p::AuditJobQuery{"bad id!", "heart"})).code,
             absl::StatusCode::kInvalidArgument);
   // No reservation before the commitment; none for an id that is already reserved.
-  EXPECT_EQ(ErrorOf(session.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 3,
-                                                     privacy::ReleaseMode::kSynthetic, false})))
+  EXPECT_EQ(ErrorOf(session.Handle(Stated(p::Reserve{
+                        "r1", "heart", {1'000'000, false}, 3, privacy::ReleaseMode::kSynthetic})))
                 .code,
             absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(
-      Stated(p::Reserve{"r2", "heart", 1'000'000, 1, privacy::ReleaseMode::kSynthetic, false}))));
+      Stated(p::Reserve{"r2", "heart", {1'000'000, false}, 1, privacy::ReleaseMode::kSynthetic}))));
   EXPECT_EQ(ErrorOf(session.Handle(p::AuditJobQuery{"r2", "heart"})).code,
             absl::StatusCode::kFailedPrecondition)
       << "canaries after the model was chosen could not be in it";
@@ -574,7 +575,7 @@ TEST_F(SiteSessionTest, CanaryAuditsOpenBeforeTheReservationCommitFirstAndReveal
   ASSERT_TRUE(std::holds_alternative<p::AuditStateReply>(
       session.Handle(p::CanaryCommitment{"r1", audit::CommitToBits(bits, salt)})));
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(
-      Stated(p::Reserve{"r1", "heart", 1'000'000, 6, privacy::ReleaseMode::kSynthetic, false}))));
+      Stated(p::Reserve{"r1", "heart", {1'000'000, false}, 6, privacy::ReleaseMode::kSynthetic}))));
   const std::string rows = std::string(kRow1) + kRow2 + kRow1 + kRow2 + kRow1 + kRow2;
   ASSERT_TRUE(std::holds_alternative<p::ChunkAck>(session.Handle(p::UploadChunk{"r1", 0, rows})));
   // Reveal only after the commit of the release, and it must match.
@@ -616,7 +617,7 @@ TEST_F(SiteSessionTest, ARevealedAuditsCanaryRowsNeverReachTheExport) {
   ASSERT_TRUE(std::holds_alternative<p::AuditStateReply>(
       session.Handle(p::CanaryCommitment{"r1", audit::CommitToBits(bits, salt)})));
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(
-      Stated(p::Reserve{"r1", "heart", 1'000'000, 4, privacy::ReleaseMode::kSynthetic, false}))));
+      Stated(p::Reserve{"r1", "heart", {1'000'000, false}, 4, privacy::ReleaseMode::kSynthetic}))));
   // The two included canaries' rows sit where the salt puts them among 4 rows.
   const std::vector<int64_t> positions = audit::CanaryPositions(salt, 4, 2);
   ASSERT_EQ(positions.size(), 2u);
@@ -655,7 +656,7 @@ TEST_F(SiteSessionTest, TheAdminApiRefusesAnotherVersionAndListsTypedReleases) {
               HasSubstr("protocol version 1 is not supported; this coordinator speaks version 2"));
   SiteSession session = Greeted("cleveland");
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(session.Handle(
-      Stated(p::Reserve{"r1", "heart", 1'000'000, 1, privacy::ReleaseMode::kSynthetic, false}))));
+      Stated(p::Reserve{"r1", "heart", {1'000'000, false}, 1, privacy::ReleaseMode::kSynthetic}))));
   const auto listed =
       HandleAdminRequest({p::kProtocolVersion, p::AdminQuery::kReleases}, *storage_, {});
   ASSERT_TRUE(std::holds_alternative<std::vector<p::ReleaseInfo>>(listed));
@@ -669,13 +670,13 @@ TEST_F(SiteSessionTest, TheAdminApiRefusesAnotherVersionAndListsTypedReleases) {
 TEST_F(SiteSessionTest, ASiteCannotActOnAnotherSitesRelease) {
   SiteSession cleveland = Greeted("cleveland");
   ASSERT_TRUE(std::holds_alternative<p::Reserved>(cleveland.Handle(
-      Stated(p::Reserve{"r1", "heart", 1'000'000, 1, privacy::ReleaseMode::kSynthetic, false}))));
+      Stated(p::Reserve{"r1", "heart", {1'000'000, false}, 1, privacy::ReleaseMode::kSynthetic}))));
   SiteSession va = Greeted("va");
   EXPECT_EQ(ErrorOf(va.Handle(p::UploadChunk{"r1", 0, kRow1})).code, absl::StatusCode::kNotFound);
   EXPECT_EQ(ErrorOf(va.Handle(p::Commit{"r1", 1, privacy::Sha256Hex(kRow1)})).code,
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(ErrorOf(va.Handle(Stated(p::Reserve{"r1", "heart", 1'000'000, 1,
-                                                privacy::ReleaseMode::kSynthetic, false})))
+  EXPECT_EQ(ErrorOf(va.Handle(Stated(p::Reserve{
+                        "r1", "heart", {1'000'000, false}, 1, privacy::ReleaseMode::kSynthetic})))
                 .code,
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(std::get<p::ReleaseState>(va.Handle(p::ReleaseStateQuery{"r1"})).state,

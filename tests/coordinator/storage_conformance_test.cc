@@ -37,7 +37,7 @@ class StorageConformance : public ::testing::TestWithParam<Backend> {
   }
   ReservationRequest Request(const std::string& id, int64_t charge,
                              const std::string& site = "cleveland") {
-    return {site, "heart", id, charge, 303, privacy::ReleaseMode::kSynthetic, false, 1000};
+    return {site, "heart", id, {charge, false}, 303, privacy::ReleaseMode::kSynthetic, 1000};
   }
   std::string dir_;
   std::unique_ptr<Storage> storage_;
@@ -80,10 +80,10 @@ TEST_P(StorageConformance, ReplayedReservationsNeverChargeTwice) {
 TEST_P(StorageConformance, ReplayMustMatchEveryFieldOfTheReservation) {
   auto private_request = [this] {
     ReservationRequest r = Request("r1", 1'000'000);
-    r.model_private = true;
-    r.model_sha256 = "model-a";
-    r.model_charge_micros = 2'000'000;
-    r.model_delta = 1e-6;
+    r.charge.model_private = true;
+    r.charge.model_sha256 = "model-a";
+    r.charge.model_micros = 2'000'000;
+    r.charge.model_delta = 1e-6;
     r.relation = "replace-one (n public)";
     r.mechanism = "l2 0x1p-1 0x1.8p+1 -11 8";
     return r;
@@ -92,10 +92,15 @@ TEST_P(StorageConformance, ReplayMustMatchEveryFieldOfTheReservation) {
   const std::vector<std::pair<const char*, std::function<void(ReservationRequest&)>>> changes = {
       {"mode", [](ReservationRequest& r) { r.mode = privacy::ReleaseMode::kCodes; }},
       {"rows", [](ReservationRequest& r) { r.rows = 304; }},
-      {"model", [](ReservationRequest& r) { r.model_sha256 = "model-b"; }},
-      {"model epsilon", [](ReservationRequest& r) { r.model_charge_micros = 1; }},
-      {"model delta", [](ReservationRequest& r) { r.model_delta = 1e-3; }},
-      {"model privacy", [](ReservationRequest& r) { r.model_private = false; }},
+      {"model", [](ReservationRequest& r) { r.charge.model_sha256 = "model-b"; }},
+      {"model epsilon", [](ReservationRequest& r) { r.charge.model_micros = 1; }},
+      {"model delta", [](ReservationRequest& r) { r.charge.model_delta = 1e-3; }},
+      {"model privacy",
+       [](ReservationRequest& r) {
+         r.charge.model_private = false;  // and so no model epsilon or delta
+         r.charge.model_micros = 0;
+         r.charge.model_delta = 0;
+       }},
       {"relation", [](ReservationRequest& r) { r.relation = "add/remove one"; }},
       {"mechanism", [](ReservationRequest& r) { r.mechanism = "l2 0x1p+0 0x1.8p+1 -11 8"; }},
   };
@@ -111,6 +116,30 @@ TEST_P(StorageConformance, ReplayMustMatchEveryFieldOfTheReservation) {
   EXPECT_EQ(stored.relation, "replace-one (n public)");
   EXPECT_EQ(stored.mechanism, "l2 0x1p-1 0x1.8p+1 -11 8");
   EXPECT_EQ(storage_->ListBudgets()->at(0).spent_micros, 3'000'000);
+}
+
+// Both ledgers apply privacy::Charge::Validate and the once-per-model rule (privacy): a charge
+// no honest site sends is refused with nothing spent, and a model's epsilon is paid once.
+TEST_P(StorageConformance, RefusesInvalidChargesAndChargesAModelOnce) {
+  ReservationRequest clear_with_epsilon = Request("bad1", 1'000'000);
+  clear_with_epsilon.charge.model_micros = 5'000'000;  // not private, yet an epsilon
+  ReservationRequest anonymous_model = Request("bad2", 1'000'000);
+  anonymous_model.charge.model_private = true;
+  anonymous_model.charge.model_micros = 5'000'000;  // private, but no model to charge once
+  for (const ReservationRequest& bad : {clear_with_epsilon, anonymous_model})
+    EXPECT_EQ(storage_->Reserve(bad).status().code(), absl::StatusCode::kInvalidArgument)
+        << bad.release_id;
+  EXPECT_EQ(storage_->ListBudgets()->at(0).spent_micros, 0);
+  for (const char* id : {"a", "b"}) {
+    ReservationRequest r = Request(id, 1'000'000);
+    r.charge.model_private = true;
+    r.charge.model_sha256 = "model-a";
+    r.charge.model_micros = 2'000'000;
+    auto reserved = storage_->Reserve(r);
+    ASSERT_TRUE(reserved.ok() && reserved->granted) << reserved.status();
+    EXPECT_EQ(reserved->charged_micros, std::string(id) == "a" ? 3'000'000 : 1'000'000) << id;
+  }
+  EXPECT_EQ(storage_->ListBudgets()->at(0).spent_micros, 4'000'000);
 }
 
 // Nothing beyond the reserved rows is stored (issue #12, F7).
@@ -136,10 +165,10 @@ TEST_P(StorageConformance, RandomReservationsNeverLeaveTheBudgetRange) {
   std::map<std::string, int64_t> charged;
   for (int i = 0; i < 400; ++i) {
     ReservationRequest r = Request("q" + std::to_string(rng() % 60), pick());
-    r.model_private = rng() % 2 == 0;
-    r.model_sha256 = "m" + std::to_string(rng() % 4);
-    r.model_charge_micros = pick();
-    r.model_delta = 1e-6;
+    r.charge.model_private = rng() % 2 == 0;
+    r.charge.model_sha256 = "m" + std::to_string(rng() % 4);
+    r.charge.model_micros = pick();
+    r.charge.model_delta = 1e-6;
     auto result = storage_->Reserve(r);
     if (result.ok() && result->granted && !result->replayed) {
       granted_total += result->charged_micros;
@@ -207,10 +236,10 @@ TEST_P(StorageConformance, ConcurrentReservationsNeverOverspend) {
 TEST_P(StorageConformance, APrivateModelsEpsilonIsChargedOnItsFirstReleaseOnly) {
   auto with_model = [&](const std::string& id, const std::string& model) {
     ReservationRequest r = Request(id, 1'000'000);
-    r.model_private = true;
-    r.model_sha256 = model;
-    r.model_charge_micros = 2'000'000;
-    r.model_delta = 1e-5;
+    r.charge.model_private = true;
+    r.charge.model_sha256 = model;
+    r.charge.model_micros = 2'000'000;
+    r.charge.model_delta = 1e-5;
     return storage_->Reserve(r);
   };
   auto first = with_model("r1", "model-a");
@@ -222,8 +251,8 @@ TEST_P(StorageConformance, APrivateModelsEpsilonIsChargedOnItsFirstReleaseOnly) 
   for (const char* id : {"r1", "r2"}) {
     const auto stored = storage_->GetRelease(id);
     ASSERT_TRUE(stored.ok() && stored->has_value());
-    EXPECT_EQ((*stored)->model_epsilon_micros, 2'000'000) << id;
-    EXPECT_EQ((*stored)->model_delta, 1e-5) << id;
+    EXPECT_EQ((*stored)->charge.model_micros, 2'000'000) << id;
+    EXPECT_EQ((*stored)->charge.model_delta, 1e-5) << id;
   }
   EXPECT_EQ(with_model("r1", "model-a")->charged_micros, 3'000'000)
       << "a replay reports what it charged";
@@ -237,8 +266,8 @@ TEST_P(StorageConformance, APrivateModelsEpsilonIsChargedOnItsFirstReleaseOnly) 
   ASSERT_TRUE(storage_->SetLimit("cleveland", "heart", 20'000'000).ok());
   EXPECT_EQ(with_model("r6", "model-d")->charged_micros, 3'000'000);
   ReservationRequest anonymous = Request("r7", 1);
-  anonymous.model_private = true;
-  anonymous.model_charge_micros = 5;
+  anonymous.charge.model_private = true;
+  anonymous.charge.model_micros = 5;
   EXPECT_EQ(storage_->Reserve(anonymous).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -246,9 +275,9 @@ TEST_P(StorageConformance, StoresACodesReleasesDecoderOnlyWhenItIsTheReservedMod
   const std::string model = std::string("decoder bytes \0 with a zero", 28);
   ReservationRequest codes = Request("r1", 1'000'000);
   codes.mode = privacy::ReleaseMode::kCodes;
-  codes.model_private = true;
-  codes.model_sha256 = privacy::Sha256Hex(model);
-  codes.model_charge_micros = 1'000'000;
+  codes.charge.model_private = true;
+  codes.charge.model_sha256 = privacy::Sha256Hex(model);
+  codes.charge.model_micros = 1'000'000;
   ASSERT_TRUE(storage_->Reserve(codes)->granted);
   ASSERT_TRUE(storage_->Reserve(Request("r2", 1'000'000))->granted);  // synthetic
 
@@ -258,11 +287,11 @@ TEST_P(StorageConformance, StoresACodesReleasesDecoderOnlyWhenItIsTheReservedMod
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(storage_->StoreModel("va", "r1", model).code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(storage_->StoreModel("cleveland", "r9", model).code(), absl::StatusCode::kNotFound);
-  EXPECT_FALSE(storage_->ModelBytes(codes.model_sha256)->has_value());
+  EXPECT_FALSE(storage_->ModelBytes(codes.charge.model_sha256)->has_value());
 
   ASSERT_TRUE(storage_->StoreModel("cleveland", "r1", model).ok());
   ASSERT_TRUE(storage_->StoreModel("cleveland", "r1", model).ok()) << "a replay is harmless";
-  auto stored = storage_->ModelBytes(codes.model_sha256);
+  auto stored = storage_->ModelBytes(codes.charge.model_sha256);
   ASSERT_TRUE(stored.ok() && stored->has_value());
   EXPECT_EQ(**stored, model) << "binary-safe";
 }
@@ -380,9 +409,9 @@ TEST_P(StorageConformance, AModelOnlyReleasesRevealNamesNoPositions) {
     ASSERT_TRUE(storage_->CommitAudit("cleveland", id, audit::CommitToBits(bits, salt)).ok());
     ReservationRequest request = Request(id, 0);
     request.mode = privacy::ReleaseMode::kModelOnly;
-    request.model_private = true;
-    request.model_sha256 = "model-" + id;
-    request.model_charge_micros = 500'000;
+    request.charge.model_private = true;
+    request.charge.model_sha256 = "model-" + id;
+    request.charge.model_micros = 500'000;
     ASSERT_TRUE(storage_->Reserve(request)->granted);
     ASSERT_TRUE(storage_->AppendChunk("cleveland", id, 0, "a\nb\nc\nd\ne\n", 5).ok());
     ASSERT_TRUE(storage_->MarkCommitted("cleveland", id, "h").ok());
@@ -483,9 +512,13 @@ TEST(SqliteStorage, ConcurrentConnectionsNeverOverspendAndStateIsDurable) {
       auto storage = OpenSqliteStorage(path);
       ASSERT_TRUE(storage.ok());
       for (int j = 0; j < 8; ++j) {
-        auto result =
-            (*storage)->Reserve({"va", "heart", "m" + std::to_string(i * 8 + j), 1'000'000, 1,
-                                 privacy::ReleaseMode::kSynthetic, false, 0});
+        auto result = (*storage)->Reserve({"va",
+                                           "heart",
+                                           "m" + std::to_string(i * 8 + j),
+                                           {1'000'000, false},
+                                           1,
+                                           privacy::ReleaseMode::kSynthetic,
+                                           0});
         ASSERT_TRUE(result.ok()) << result.status();
         if (result->granted) ++granted;
       }
@@ -546,8 +579,8 @@ PRAGMA user_version = 3;
   EXPECT_TRUE((*audit)->positions.empty());
   auto release = (*storage)->GetRelease("r1");
   ASSERT_TRUE(release.ok() && release->has_value());
-  EXPECT_EQ((*release)->model_epsilon_micros, 0);
-  EXPECT_EQ((*release)->model_delta, 0.0);
+  EXPECT_EQ((*release)->charge.model_micros, 0);
+  EXPECT_EQ((*release)->charge.model_delta, 0.0);
   EXPECT_EQ((*release)->relation, "add/remove one") << "what releases of that time claimed";
   EXPECT_EQ((*release)->mechanism, "");
   EXPECT_FALSE((*storage)->GetVerdict("r1")->has_value());
@@ -575,7 +608,7 @@ TEST(SqliteStorage, AStoredNameItNeverWritesIsDataLossNotADefault) {
       audit.count = 2;
       ASSERT_TRUE((*storage)->IssueAudit(audit).ok());
       ReservationRequest request{
-          "va", "heart", "r1", 1'000'000, 2, privacy::ReleaseMode::kModelOnly, false, 5};
+          "va", "heart", "r1", {1'000'000, false}, 2, privacy::ReleaseMode::kModelOnly, 5};
       ASSERT_TRUE((*storage)->Reserve(request).ok());
       auto release = (*storage)->GetRelease("r1");
       ASSERT_TRUE(release.ok() && release->has_value());

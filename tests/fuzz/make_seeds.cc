@@ -91,19 +91,18 @@ int main(int argc, char** argv) {
   // Site requests, one of each kind.
   p::Reserve reserve{"r-0123456789abcdef",
                      "heart",
-                     6'001'382,
+                     {6'001'382, false},
                      303,
-                     fedsyn::privacy::ReleaseMode::kSynthetic,
-                     false};
+                     fedsyn::privacy::ReleaseMode::kSynthetic};
   reserve.relation = fedsyn::privacy::NeighbouringRelation::kReplaceOne;
   reserve.mechanism =
       fedsyn::privacy::MetricMechanismParams{fedsyn::privacy::NoiseMetric::kL2, 0.5, 3.0, 8, -11};
   p::Reserve codes = reserve;
   codes.mode = fedsyn::privacy::ReleaseMode::kCodes;
-  codes.model_private = true;
-  codes.model_sha256 = fedsyn::privacy::Sha256Hex(model);
-  codes.model_epsilon_micros = 1'000'000;
-  codes.model_delta = 1e-6;
+  codes.charge.model_private = true;
+  codes.charge.model_sha256 = fedsyn::privacy::Sha256Hex(model);
+  codes.charge.model_micros = 1'000'000;
+  codes.charge.model_delta = 1e-6;
   const std::vector<std::pair<std::string, p::SiteRequest>> requests = {
       {"hello", p::Hello{p::kProtocolVersion, "fedsyn-agent 0.1.0"}},
       {"reserve", reserve},

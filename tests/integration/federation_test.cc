@@ -208,8 +208,11 @@ TEST_F(Federation, ConcurrentReservationsOverTheWireNeverOverspend) {
       patient.backoff_base = milliseconds(50);
       auto client = site::CoordinatorClient::Connect(Kit("hungarian"), patient, [] { return 0.5; });
       ASSERT_TRUE(client.ok()) << client.status();
-      protocol::Reserve reserve{"c-" + std::to_string(i),         "heart", 1'000'000, 1,
-                                privacy::ReleaseMode::kSynthetic, false};
+      protocol::Reserve reserve{"c-" + std::to_string(i),
+                                "heart",
+                                {1'000'000, false},
+                                1,
+                                privacy::ReleaseMode::kSynthetic};
       reserve.relation = privacy::NeighbouringRelation::kReplaceOne;
       reserve.mechanism = privacy::MetricMechanismParams{privacy::NoiseMetric::kL2, 0.1, 3.0, 8,
                                                          -11};  // 0.6 per row
@@ -369,7 +372,7 @@ TEST_F(Federation, CodesModeShipsTheDecoderAndTheExportDecodesTheCodes) {
   EXPECT_EQ(record->status, coordinator::ReleaseStatus::kCommitted);
   EXPECT_EQ(*storage_->ReleaseContent(partial->release_id), *site::SpoolRows(partial->spool_path))
       << "the coordinator holds exactly the spooled codes";
-  const auto decoder = storage_->ModelBytes(record->model_sha256);
+  const auto decoder = storage_->ModelBytes(record->charge.model_sha256);
   ASSERT_TRUE(decoder.ok() && decoder->has_value());
   EXPECT_EQ(**decoder, *data::ReadFileToString(site::PublishedModelPath(partial->spool_path)));
 
@@ -521,10 +524,10 @@ TEST_F(Federation, AnAuditedMarginalReleaseChargesItsFitOnceAndIsJudged) {
   EXPECT_EQ(*(*ledger)->Spent("heart"), 1'500'000) << "the site's ledger agrees";
   const auto record = **storage_->GetRelease(job->release_id);
   EXPECT_EQ(record.mode, privacy::ReleaseMode::kModelOnly);
-  EXPECT_EQ(record.charge_micros, 0);
-  EXPECT_EQ(record.model_epsilon_micros, 1'500'000);
+  EXPECT_EQ(record.charge.release_micros, 0);
+  EXPECT_EQ(record.charge.model_micros, 1'500'000);
   EXPECT_EQ(record.mechanism, "");
-  EXPECT_LE(record.model_delta, 1e-6);
+  EXPECT_LE(record.charge.model_delta, 1e-6);
   const auto revealed = **storage_->GetAudit(job->release_id);
   EXPECT_EQ(revealed.state, coordinator::AuditState::kRevealed);
   EXPECT_TRUE(revealed.positions.empty()) << "no row of a model's samples is a canary's";

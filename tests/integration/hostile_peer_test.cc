@@ -72,11 +72,14 @@ TEST_F(HostilePeer, HostileDecodersAreRefusedAndTheCoordinatorServesOn) {
     const std::string name = entry.path().filename().string();
     if (name.rfind("F", 0) != 0) continue;  // the hostile ones: F1_..., F4_..., F6_...
     const std::string bytes = *data::ReadFileToString(entry.path().string());
-    p::Reserve reserve = Stated(p::Reserve{"r-hostile-" + std::to_string(uploads), "heart", 100'000,
-                                           10, privacy::ReleaseMode::kCodes, true});
-    reserve.model_sha256 = privacy::Sha256Hex(bytes);
-    reserve.model_epsilon_micros = 100'000;
-    reserve.model_delta = 1e-6;
+    p::Reserve reserve = Stated(p::Reserve{"r-hostile-" + std::to_string(uploads),
+                                           "heart",
+                                           {100'000, true},
+                                           10,
+                                           privacy::ReleaseMode::kCodes});
+    reserve.charge.model_sha256 = privacy::Sha256Hex(bytes);
+    reserve.charge.model_micros = 100'000;
+    reserve.charge.model_delta = 1e-6;
     const auto reserved = Ask(*session, reserve);
     ASSERT_TRUE(std::holds_alternative<p::Reserved>(reserved)) << name;
     granted += std::get<p::Reserved>(reserved).charged_micros;
@@ -107,12 +110,15 @@ TEST_F(HostilePeer, OverflowingChargesAreRefusedAndBudgetsStayExact) {
                                                 {-1, 0},
                                                 {std::numeric_limits<int64_t>::min(), 0},
                                                 {1'000'000, -5'000'000}}) {
-    p::Reserve reserve = Stated(p::Reserve{"r-overflow-" + std::to_string(n++), "heart", charge, 10,
-                                           privacy::ReleaseMode::kSynthetic, model != 0});
+    p::Reserve reserve = Stated(p::Reserve{"r-overflow-" + std::to_string(n++),
+                                           "heart",
+                                           {charge, model != 0},
+                                           10,
+                                           privacy::ReleaseMode::kSynthetic});
     if (model != 0) {
-      reserve.model_sha256 = std::string(64, 'a');
-      reserve.model_epsilon_micros = model;
-      reserve.model_delta = 1e-6;
+      reserve.charge.model_sha256 = std::string(64, 'a');
+      reserve.charge.model_micros = model;
+      reserve.charge.model_delta = 1e-6;
     }
     const auto reply = Ask(*session, reserve);
     EXPECT_NE(CodeOf(reply), absl::StatusCode::kOk) << charge << " + " << model;

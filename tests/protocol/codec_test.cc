@@ -10,7 +10,7 @@ namespace {
 TEST(Codec, SiteRequestsRoundTrip) {
   const std::vector<SiteRequest> requests = {
       Hello{1, "fedsyn-agent 0.1"},
-      Reserve{"r-1", "heart", 6'001'382, 303, privacy::ReleaseMode::kModelOnly, false},
+      Reserve{"r-1", "heart", {6'001'382, false}, 303, privacy::ReleaseMode::kModelOnly},
       UploadChunk{"r-1", 7, std::string("a,b\n1,2\n\0binary", 15)},
       Commit{"r-1", 303, std::string(64, 'f')},
       Heartbeat{},
@@ -29,7 +29,7 @@ TEST(Codec, SiteRequestsRoundTrip) {
   const auto& r = std::get<Reserve>(*reserve);
   EXPECT_EQ(r.release_id, "r-1");
   EXPECT_EQ(r.dataset, "heart");
-  EXPECT_EQ(r.charge_micros, 6'001'382);
+  EXPECT_EQ(r.charge.release_micros, 6'001'382);
   EXPECT_EQ(r.rows, 303);
   EXPECT_EQ(r.mode, privacy::ReleaseMode::kModelOnly);
   auto chunk = DecodeSiteRequest(EncodeSiteRequest(requests[2]));
@@ -81,7 +81,7 @@ TEST(Codec, EveryEnumerantRoundTrips) {
   for (const privacy::ReleaseMode mode :
        {privacy::ReleaseMode::kSynthetic, privacy::ReleaseMode::kCodes,
         privacy::ReleaseMode::kModelOnly}) {
-    const Reserve reserve{"r", "heart", 5, 3, mode, true};
+    const Reserve reserve{"r", "heart", {5, true}, 3, mode};
     EXPECT_EQ(std::get<Reserve>(*DecodeSiteRequest(EncodeSiteRequest(reserve))).mode, mode);
   }
   for (const ReleaseProgress progress :
@@ -124,8 +124,8 @@ std::string WithForeignEnumerant(const std::string& a, const std::string& b, cha
 // A newer or hostile peer's enumerant is refused by name, never read as some default state.
 TEST(Codec, RefusesUnknownEnumerants) {
   const std::string mode = WithForeignEnumerant(
-      EncodeSiteRequest(Reserve{"r", "heart", 5, 3, privacy::ReleaseMode::kCodes, true}),
-      EncodeSiteRequest(Reserve{"r", "heart", 5, 3, privacy::ReleaseMode::kModelOnly, true}), 9);
+      EncodeSiteRequest(Reserve{"r", "heart", {5, true}, 3, privacy::ReleaseMode::kCodes}),
+      EncodeSiteRequest(Reserve{"r", "heart", {5, true}, 3, privacy::ReleaseMode::kModelOnly}), 9);
   const auto reserve = DecodeSiteRequest(mode);
   ASSERT_FALSE(reserve.ok());
   EXPECT_EQ(reserve.status().code(), absl::StatusCode::kInvalidArgument);
@@ -141,7 +141,7 @@ TEST(Codec, RefusesUnknownEnumerants) {
 }
 
 TEST(Codec, RelationAndMechanismRoundTrip) {
-  Reserve reserve{"r", "heart", 5, 3, privacy::ReleaseMode::kCodes, true};
+  Reserve reserve{"r", "heart", {5, true}, 3, privacy::ReleaseMode::kCodes};
   const auto unstated = std::get<Reserve>(*DecodeSiteRequest(EncodeSiteRequest(reserve)));
   EXPECT_FALSE(unstated.relation.has_value()) << "what an older agent sends";
   EXPECT_FALSE(unstated.mechanism.has_value()) << "a model-only release states none";
@@ -165,15 +165,15 @@ TEST(Codec, RelationAndMechanismRoundTrip) {
 }
 
 TEST(Codec, ModelChargeFieldsRoundTrip) {
-  Reserve reserve{"r", "heart", 5, 3, privacy::ReleaseMode::kCodes, true};
-  reserve.model_sha256 = "abc";
-  reserve.model_epsilon_micros = 42;
-  reserve.model_delta = 1e-5;
+  Reserve reserve{"r", "heart", {5, true}, 3, privacy::ReleaseMode::kCodes};
+  reserve.charge.model_sha256 = "abc";
+  reserve.charge.model_micros = 42;
+  reserve.charge.model_delta = 1e-5;
   const auto back = std::get<Reserve>(*DecodeSiteRequest(EncodeSiteRequest(reserve)));
-  EXPECT_EQ(back.model_sha256, "abc");
-  EXPECT_EQ(back.model_epsilon_micros, 42);
-  EXPECT_EQ(back.model_delta, 1e-5);
-  EXPECT_TRUE(back.model_private);
+  EXPECT_EQ(back.charge.model_sha256, "abc");
+  EXPECT_EQ(back.charge.model_micros, 42);
+  EXPECT_EQ(back.charge.model_delta, 1e-5);
+  EXPECT_TRUE(back.charge.model_private);
   const auto reserved =
       std::get<Reserved>(*DecodeSiteResponse(EncodeSiteResponse(Reserved{"r", 5, true, 77})));
   EXPECT_EQ(reserved.charged_micros, 77);
@@ -229,7 +229,7 @@ TEST(Codec, RefusesMalformedInputWithoutCrashing) {
 TEST(Codec, SurvivesRandomAndMutatedInput) {
   std::mt19937_64 rng(1);
   const std::string valid =
-      EncodeSiteRequest(Reserve{"r-1", "heart", 5, 3, privacy::ReleaseMode::kSynthetic, false});
+      EncodeSiteRequest(Reserve{"r-1", "heart", {5, false}, 3, privacy::ReleaseMode::kSynthetic});
   int rejected = 0;
   for (int i = 0; i < 20000; ++i) {
     std::string bytes = valid;

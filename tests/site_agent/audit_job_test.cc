@@ -101,7 +101,7 @@ TEST(LocalLedger, StoresStatesAndModesByNameAndRefusesOthers) {
   {
     auto ledger = LocalLedger::Open(path);
     ASSERT_TRUE(ledger.ok()) << ledger.status();
-    ASSERT_TRUE((*ledger)->BeginRelease("r-1", "heart", 1'000'000, "", 0, 5'000'000).ok());
+    ASSERT_TRUE((*ledger)->BeginRelease("r-1", "heart", {1'000'000, false}, 5'000'000).ok());
     LocalRelease generated{"r-1", "heart", 1'000'000, SiteReleaseState::kGenerated, "/spool",
                            "ab",  10,      4096,      privacy::ReleaseMode::kCodes};
     ASSERT_TRUE((*ledger)->MarkGenerated(generated).ok());
@@ -143,6 +143,27 @@ TEST(LocalLedger, StoresStatesAndModesByNameAndRefusesOthers) {
               absl::StatusCode::kDataLoss)
         << edit;
   }
+}
+
+// The site's ledger follows the same once-per-model rule as the coordinator's (privacy), and
+// refuses what privacy::Charge::Validate refuses, before anything is recorded.
+TEST(LocalLedger, ChargesAModelOnceAndRefusesInvalidCharges) {
+  const std::string path = fedsyn::testing::ScratchDir("local_ledger_charges") + "/ledger.db";
+  auto ledger = LocalLedger::Open(path);
+  ASSERT_TRUE(ledger.ok()) << ledger.status();
+  const privacy::Charge with_model{1'000'000, true, 2'000'000, "model-a", 1e-6};
+  EXPECT_EQ(*(*ledger)->BeginRelease("r-1", "heart", with_model, 10'000'000), 3'000'000);
+  EXPECT_EQ(*(*ledger)->BeginRelease("r-2", "heart", with_model, 10'000'000), 1'000'000)
+      << "the model was paid for by r-1";
+  EXPECT_EQ(*(*ledger)->BeginRelease("r-3", "adult", with_model, 10'000'000), 3'000'000)
+      << "another dataset's budget pays for it again";
+  // A refused release gives its model payment back: the next release of the model pays.
+  ASSERT_TRUE((*ledger)->SetState("r-1", SiteReleaseState::kRefused).ok());
+  EXPECT_EQ(*(*ledger)->BeginRelease("r-4", "heart", with_model, 10'000'000), 3'000'000);
+  const privacy::Charge anonymous{1'000'000, true, 2'000'000, "", 1e-6};
+  EXPECT_EQ((*ledger)->BeginRelease("r-5", "heart", anonymous, 10'000'000).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(*(*ledger)->Spent("heart"), 4'000'000) << "r-2 and r-4; nothing for r-5";
 }
 
 }  // namespace
