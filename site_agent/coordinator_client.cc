@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "common/net/backoff.h"
+#include "common/net/tls.h"
 #include "common/privacy/budget.h"
 #include "protocol/codec.h"
 #include "spdlog/spdlog.h"
@@ -30,15 +31,25 @@ absl::StatusOr<T> Expect(absl::StatusOr<protocol::SiteResponse> response) {
 
 absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(
     const SiteKit& kit, ClientOptions options, std::function<double()> uniform01) {
-  ASSIGN_OR_RETURN(const auto address, net::ParseHostPort(kit.coordinator));
-  ASSIGN_OR_RETURN(auto context, net::MakeTlsContext({kit.ca_file, kit.cert_file, kit.key_file},
-                                                     net::Role::kClient));
+  if (!options.dial) {
+    ASSIGN_OR_RETURN(const auto address, net::ParseHostPort(kit.coordinator));
+    ASSIGN_OR_RETURN(
+        std::shared_ptr<boost::asio::ssl::context> context,
+        net::MakeTlsContext({kit.ca_file, kit.cert_file, kit.key_file}, net::Role::kClient));
+    const net::Deadline deadline = options.connect_deadline;
+    options.dial = [address, context,
+                    deadline]() -> absl::StatusOr<std::unique_ptr<net::FrameConnection>> {
+      ASSIGN_OR_RETURN(
+          std::unique_ptr<net::TlsConnection> connection,
+          net::TlsConnection::Connect(address.first, address.second, context, deadline));
+      return connection;
+    };
+  }
   net::Backoff backoff(options.backoff_base, options.backoff_cap, std::move(uniform01));
   absl::Status last = absl::UnavailableError("no attempt made");
   for (int attempt = 0; attempt < options.connect_attempts; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(backoff.Next());
-    auto connection = net::TlsConnection::Connect(address.first, address.second, context,
-                                                  options.connect_deadline);
+    auto connection = options.dial();
     if (!connection.ok()) {
       last = connection.status();
       spdlog::warn("connecting to {} failed (attempt {}/{}): {}", kit.coordinator, attempt + 1,

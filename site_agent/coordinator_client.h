@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "common/net/tls.h"
+#include "common/net/frame_connection.h"
 #include "protocol/messages.h"
 #include "site_agent/site_kit.h"
 
@@ -23,6 +23,10 @@ struct ClientOptions {
   // Chunk size for new uploads (whole lines up to this size); recorded per release in the
   // local ledger, so a resumed upload cuts exactly the same chunks.
   size_t chunk_bytes = 1 << 20;
+  // How a connection is opened: empty means mutual TLS to the kit's coordinator with the kit's
+  // certificate (what the agent does); tests give an in-memory dialer
+  // (tests/support/fake_connections.h) to drive every step without sockets.
+  net::Dialer dial;
 };
 
 class CoordinatorClient {
@@ -64,11 +68,11 @@ class CoordinatorClient {
                                                               size_t chunk_bytes);
 
  private:
-  CoordinatorClient(std::unique_ptr<net::TlsConnection> connection, ClientOptions options)
-      : connection_(std::move(connection)), options_(options) {}
+  CoordinatorClient(std::unique_ptr<net::FrameConnection> connection, ClientOptions options)
+      : connection_(std::move(connection)), options_(std::move(options)) {}
   absl::StatusOr<protocol::SiteResponse> Call(const protocol::SiteRequest& request);
 
-  std::unique_ptr<net::TlsConnection> connection_;
+  std::unique_ptr<net::FrameConnection> connection_;
   ClientOptions options_;
   protocol::Welcome welcome_;
 };

@@ -28,10 +28,9 @@
 #include "boost/asio.hpp"
 #include "boost/asio/ssl.hpp"
 #include "common/base/status.h"
+#include "common/net/frame_connection.h"
 
 namespace fedsyn::net {
-
-using Deadline = std::chrono::milliseconds;
 
 struct TlsFiles {
   std::string ca_file;    // the federation CA: the only trust anchor
@@ -53,7 +52,7 @@ enum class Role { kServer, kClient };
 absl::StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeTlsContext(const TlsFiles& files,
                                                                           Role role);
 
-class TlsConnection {
+class TlsConnection : public FrameConnection {
  public:
   // Dials host:port, verifies the server certificate against the CA and `host` (SAN), and
   // completes the handshake, all within `deadline`. Unavailable on failure (retryable),
@@ -63,7 +62,7 @@ class TlsConnection {
       const std::string& host, uint16_t port, std::shared_ptr<boost::asio::ssl::context> context,
       Deadline deadline);
 
-  ~TlsConnection();
+  ~TlsConnection() override;
   TlsConnection(const TlsConnection&) = delete;
   TlsConnection& operator=(const TlsConnection&) = delete;
 
@@ -72,8 +71,8 @@ class TlsConnection {
   // `max_bytes` is refused (InvalidArgument) before anything is read or allocated, and the body
   // is allocated in steps of kFrameReadStep as its bytes arrive, never from the announced
   // length: a peer that announces a large frame and sends nothing costs one step of memory.
-  absl::StatusOr<std::string> ReadFrame(size_t max_bytes, Deadline deadline);
-  absl::Status WriteFrame(std::string_view payload, Deadline deadline);
+  absl::StatusOr<std::string> ReadFrame(size_t max_bytes, Deadline deadline) override;
+  absl::Status WriteFrame(std::string_view payload, Deadline deadline) override;
 
   const PeerIdentity& peer() const { return peer_; }
   std::string remote_address() const { return remote_address_; }

@@ -1,0 +1,192 @@
+// The privacy-critical order of a federated release, checked at every request the coordinator
+// receives, through an in-process coordinator (tests/support/fake_connections.h) instead of
+// TLS: the site's ledger is charged before the coordinator's; no output exists when the
+// reservation is made (the noise is drawn after it); the output is persisted, with its hash in
+// the site's ledger, before its first byte is sent; and a connection lost at any request —
+// before the coordinator saw it or after, with the reply lost — leaves a state that `resume`
+// completes with epsilon charged exactly once on both ledgers.
+#include <filesystem>
+#include <map>
+
+#include "common/privacy/digest.h"
+#include "coordinator/storage.h"
+#include "gtest/gtest.h"
+#include "site_agent/local_ledger.h"
+#include "site_agent/submit.h"
+#include "tests/support/fake_connections.h"
+#include "tests/support/heart_data.h"
+#include "tests/support/seeded_random.h"
+#include "tests/support/test_paths.h"
+
+namespace fedsyn::site {
+namespace {
+
+using Drop = testing::InProcessCoordinator::Drop;
+
+constexpr int64_t kLimit = 10'000'000;
+constexpr double kEpsilon = 1.0;  // the marginal model's: the release's whole claim
+constexpr int64_t kCharge = 1'000'000;
+
+class SubmitOrdering : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto schema = data::Schema::LoadFile(testing::HeartSchemaPath());
+    ASSERT_TRUE(schema.ok()) << schema.status();
+    config_.datasets.push_back({"heart", *schema});
+  }
+
+  // A fresh site and coordinator for one case.
+  void Fresh(const std::string& name) {
+    storage_ = coordinator::NewInMemoryStorage();
+    ASSERT_TRUE(storage_->SetLimit("cleveland", "heart", kLimit).ok());
+    coordinator_ = std::make_unique<testing::InProcessCoordinator>("cleveland", *storage_, config_,
+                                                                   canary_rng_);
+    const std::string dir = testing::ScratchDir("submit_ordering_" + name);
+    kit_.site_id = "cleveland";
+    kit_.ledger_path = dir + "/ledger.db";
+    kit_.spool_dir = dir + "/spool";
+    kit_.limits_micros = {{"heart", kLimit}};
+  }
+
+  ClientOptions Options() {
+    ClientOptions options;
+    options.dial = coordinator_->Dialer();
+    options.connect_attempts = 1;
+    options.backoff_base = std::chrono::milliseconds(1);
+    options.chunk_bytes = 4096;  // several chunks: drops can fall between them
+    return options;
+  }
+
+  absl::StatusOr<SubmitSummary> Submit() {
+    MarginalSynthesisRequest request;
+    request.input_csv = testing::HeartFile("cleveland");
+    request.schema_path = testing::HeartSchemaPath();
+    request.epsilon = kEpsilon;
+    return SubmitMarginalSynthesis(request, "", kit_, "heart", site_rng_, Options());
+  }
+
+  std::unique_ptr<LocalLedger> Ledger() { return *LocalLedger::Open(kit_.ledger_path); }
+
+  coordinator::CoordinatorConfig config_;
+  std::unique_ptr<coordinator::Storage> storage_;
+  std::unique_ptr<testing::InProcessCoordinator> coordinator_;
+  SiteKit kit_;
+  testing::SeededRandom canary_rng_{1};
+  testing::SeededRandom site_rng_{2};
+};
+
+TEST_F(SubmitOrdering, LedgerThenReservationThenNoiseThenSpoolThenUpload) {
+  Fresh("order");
+  int checks = 0;
+  coordinator_->on_request = [&](const protocol::SiteRequest& request) {
+    const std::string kind = testing::RequestKind(request);
+    if (kind != "reserve" && kind != "uploadChunk") return;
+    const std::vector<LocalRelease> local = *Ledger()->Releases();
+    ASSERT_EQ(local.size(), 1u) << "the site's ledger is charged before the coordinator's";
+    const std::string spool = kit_.spool_dir + "/" + local[0].release_id + ".csv";
+    if (kind == "reserve") {
+      EXPECT_EQ(local[0].state, SiteReleaseState::kReserving);
+      EXPECT_EQ(*Ledger()->Spent("heart"), kCharge);
+      EXPECT_FALSE(std::filesystem::exists(spool)) << "no output before the reservation";
+    } else {
+      EXPECT_EQ(local[0].state, SiteReleaseState::kGenerated) << "persisted before any byte";
+      ASSERT_TRUE(std::filesystem::exists(spool));
+      EXPECT_EQ(local[0].sha256, privacy::Sha256Hex(*SpoolRows(spool)));
+    }
+    ++checks;
+  };
+  auto summary = Submit();
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_TRUE(summary->committed);
+  const std::vector<std::string>& handled = coordinator_->handled();
+  ASSERT_GE(handled.size(), 6u);
+  EXPECT_EQ(handled[0], "hello");
+  EXPECT_EQ(handled[1], "reserve");
+  EXPECT_EQ(handled[2], "hello") << "a new session after generation";
+  EXPECT_EQ(handled.back(), "commit");
+  EXPECT_GE(checks, 3) << "one reservation and at least two chunks were checked";
+  EXPECT_EQ(storage_->ListBudgets()->at(0).spent_micros, kCharge);
+  EXPECT_EQ(*Ledger()->Spent("heart"), kCharge);
+}
+
+// Every request of a release, lost before or after the coordinator handled it: whatever the
+// submit reports, `resume` settles the release — committed with the spooled bytes, or not
+// reserved anywhere, or reserved and abandoned — and both ledgers hold the same charge, once.
+TEST_F(SubmitOrdering, ADropAtAnyRequestLeavesAStateResumeCompletesChargingOnce) {
+  Fresh("count");
+  ASSERT_TRUE(Submit().ok());
+  const int64_t frames = static_cast<int64_t>(coordinator_->frames().size());
+  ASSERT_GE(frames, 6);
+  int committed_cases = 0, refused_cases = 0, abandoned_cases = 0, unstarted_cases = 0;
+  for (int64_t frame = 0; frame < frames; ++frame) {
+    for (const Drop when : {Drop::kBeforeHandling, Drop::kAfterHandling}) {
+      const std::string name = std::to_string(frame) + (when == Drop::kAfterHandling ? "a" : "b");
+      SCOPED_TRACE("drop at frame " + name);
+      Fresh(name);
+      coordinator_->DropAtFrame(frame, when);
+      const absl::StatusOr<SubmitSummary> submitted = Submit();
+      EXPECT_TRUE(coordinator_->dropped());
+      EXPECT_FALSE(submitted.ok() && submitted->committed) << "a lost request is reported";
+      // The connection is back; resume twice (the second finds nothing to do).
+      ASSERT_TRUE(ResumePending(kit_, Options(), [] { return 0.5; }).ok());
+      ASSERT_EQ(*ResumePending(kit_, Options(), [] { return 0.5; }), 0);
+
+      // A chunk sent again (after the drop, by resume) carries the same bytes as before.
+      std::map<uint32_t, std::string> chunks;
+      for (const std::string& frame : coordinator_->frames()) {
+        const auto request = protocol::DecodeSiteRequest(frame);
+        ASSERT_TRUE(request.ok());
+        if (const auto* chunk = std::get_if<protocol::UploadChunk>(&*request)) {
+          const auto [known, fresh] = chunks.emplace(chunk->index, chunk->rows);
+          EXPECT_TRUE(fresh || known->second == chunk->rows) << "chunk " << chunk->index;
+        }
+      }
+      const std::vector<LocalRelease> local = *Ledger()->Releases();
+      if (local.empty()) {  // lost in the first hello: nothing was charged anywhere
+        ++unstarted_cases;
+        EXPECT_TRUE(storage_->ListReleases()->empty());
+        EXPECT_EQ(storage_->ListBudgets()->at(0).spent_micros, 0);
+        continue;
+      }
+      ASSERT_EQ(local.size(), 1u);
+      const auto remote = storage_->GetRelease(local[0].release_id);
+      ASSERT_TRUE(remote.ok());
+      const int64_t coordinator_spent = storage_->ListBudgets()->at(0).spent_micros;
+      EXPECT_EQ(*Ledger()->Spent("heart"), coordinator_spent) << "both ledgers agree";
+      switch (local[0].state) {
+        case SiteReleaseState::kCommitted: {
+          ++committed_cases;
+          ASSERT_TRUE(remote->has_value());
+          EXPECT_EQ((*remote)->status, coordinator::ReleaseStatus::kCommitted);
+          EXPECT_EQ((*remote)->sha256, local[0].sha256) << "the spooled bytes, once";
+          EXPECT_EQ(*storage_->ReleaseContent(local[0].release_id),
+                    *SpoolRows(kit_.spool_dir + "/" + local[0].release_id + ".csv"));
+          EXPECT_EQ(coordinator_spent, kCharge);
+          break;
+        }
+        case SiteReleaseState::kRefused:
+          ++refused_cases;
+          EXPECT_FALSE(remote->has_value()) << "never reserved at the coordinator";
+          EXPECT_EQ(coordinator_spent, 0);
+          break;
+        case SiteReleaseState::kAbandoned:
+          ++abandoned_cases;
+          ASSERT_TRUE(remote->has_value()) << "reserved: its charge stays spent";
+          EXPECT_EQ((*remote)->status, coordinator::ReleaseStatus::kReserved);
+          EXPECT_EQ(coordinator_spent, kCharge);
+          break;
+        default:
+          ADD_FAILURE() << "resume left the release " << SiteReleaseStateName(local[0].state);
+      }
+    }
+  }
+  // A drop in the first hello, before the reservation arrives, after it was granted, and during
+  // the upload: each outcome occurs.
+  EXPECT_GT(unstarted_cases, 0);
+  EXPECT_GT(refused_cases, 0);
+  EXPECT_GT(abandoned_cases, 0);
+  EXPECT_GT(committed_cases, 0);
+}
+
+}  // namespace
+}  // namespace fedsyn::site
