@@ -11,6 +11,7 @@
 #include "common/privacy/digest.h"
 #include "coordinator/storage.h"
 #include "gtest/gtest.h"
+#include "site_agent/audit_job.h"
 #include "site_agent/local_ledger.h"
 #include "site_agent/submit.h"
 #include "tests/support/fake_connections.h"
@@ -46,7 +47,12 @@ class SubmitOrdering : public ::testing::Test {
     kit_.ledger_path = dir + "/ledger.db";
     kit_.spool_dir = dir + "/spool";
     kit_.limits_micros = {{"heart", kLimit}};
+    if (on_each_case_) on_each_case_();
   }
+
+  // Every request of a release lost, in turn, before or after the coordinator handled it.
+  void DropAtEveryRequest(bool audited);
+  std::function<void()> on_each_case_;  // runs in each fresh case (installs request checks)
 
   ClientOptions Options() {
     ClientOptions options;
@@ -57,12 +63,18 @@ class SubmitOrdering : public ::testing::Test {
     return options;
   }
 
-  absl::StatusOr<SubmitSummary> Submit() {
+  // An audited release opens its audit job first (canaries, commitment), as `audit-job` does.
+  absl::StatusOr<SubmitSummary> Submit(bool audited = false) {
+    std::string job_id;
+    if (audited) {
+      ASSIGN_OR_RETURN(const AuditJobRecord job, OpenAuditJob(kit_, "heart", site_rng_, Options()));
+      job_id = job.release_id;
+    }
     MarginalSynthesisRequest request;
     request.input_csv = testing::HeartFile("cleveland");
     request.schema_path = testing::HeartSchemaPath();
     request.epsilon = kEpsilon;
-    return SubmitMarginalSynthesis(request, "", kit_, "heart", site_rng_, Options());
+    return SubmitMarginalSynthesis(request, job_id, kit_, "heart", site_rng_, Options());
   }
 
   std::unique_ptr<LocalLedger> Ledger() { return *LocalLedger::Open(kit_.ledger_path); }
@@ -112,9 +124,10 @@ TEST_F(SubmitOrdering, LedgerThenReservationThenNoiseThenSpoolThenUpload) {
 // Every request of a release, lost before or after the coordinator handled it: whatever the
 // submit reports, `resume` settles the release — committed with the spooled bytes, or not
 // reserved anywhere, or reserved and abandoned — and both ledgers hold the same charge, once.
-TEST_F(SubmitOrdering, ADropAtAnyRequestLeavesAStateResumeCompletesChargingOnce) {
+void SubmitOrdering::DropAtEveryRequest(bool audited) {
+  config_.datasets[0].audit_canaries = audited ? 20 : 0;
   Fresh("count");
-  ASSERT_TRUE(Submit().ok());
+  ASSERT_TRUE(Submit(audited).ok());
   const int64_t frames = static_cast<int64_t>(coordinator_->frames().size());
   ASSERT_GE(frames, 6);
   int committed_cases = 0, refused_cases = 0, abandoned_cases = 0, unstarted_cases = 0;
@@ -124,7 +137,7 @@ TEST_F(SubmitOrdering, ADropAtAnyRequestLeavesAStateResumeCompletesChargingOnce)
       SCOPED_TRACE("drop at frame " + name);
       Fresh(name);
       coordinator_->DropAtFrame(frame, when);
-      const absl::StatusOr<SubmitSummary> submitted = Submit();
+      const absl::StatusOr<SubmitSummary> submitted = Submit(audited);
       EXPECT_TRUE(coordinator_->dropped());
       EXPECT_FALSE(submitted.ok() && submitted->committed) << "a lost request is reported";
       // The connection is back; resume twice (the second finds nothing to do).
@@ -162,6 +175,10 @@ TEST_F(SubmitOrdering, ADropAtAnyRequestLeavesAStateResumeCompletesChargingOnce)
           EXPECT_EQ(*storage_->ReleaseContent(local[0].release_id),
                     *SpoolRows(kit_.spool_dir + "/" + local[0].release_id + ".csv"));
           EXPECT_EQ(coordinator_spent, kCharge);
+          if (audited) {  // revealed by resume when the submit did not get that far
+            EXPECT_EQ((**storage_->GetAudit(local[0].release_id)).state,
+                      audit::AuditState::kRevealed);
+          }
           break;
         }
         case SiteReleaseState::kRefused:
@@ -186,6 +203,29 @@ TEST_F(SubmitOrdering, ADropAtAnyRequestLeavesAStateResumeCompletesChargingOnce)
   EXPECT_GT(refused_cases, 0);
   EXPECT_GT(abandoned_cases, 0);
   EXPECT_GT(committed_cases, 0);
+}
+
+TEST_F(SubmitOrdering, ADropAtAnyRequestLeavesAStateResumeCompletesChargingOnce) {
+  DropAtEveryRequest(/*audited=*/false);
+}
+
+// The same with a canary audit: its job is opened and committed first; the reveal comes only
+// after the release's commit (checked as each reveal arrives) and resume delivers it.
+TEST_F(SubmitOrdering, AnAuditedReleaseRevealsOnlyAfterItsCommitWhereverItDrops) {
+  int reveals = 0;
+  on_each_case_ = [&] {
+    coordinator_->on_request = [&](const protocol::SiteRequest& request) {
+      const auto* reveal = std::get_if<protocol::CanaryReveal>(&request);
+      if (reveal == nullptr) return;
+      ++reveals;
+      const auto release = storage_->GetRelease(reveal->release_id);
+      ASSERT_TRUE(release.ok() && release->has_value());
+      EXPECT_EQ((**release).status, coordinator::ReleaseStatus::kCommitted)
+          << "a reveal before the commit would show the canaries' rows too early";
+    };
+  };
+  DropAtEveryRequest(/*audited=*/true);
+  EXPECT_GT(reveals, 0);
 }
 
 }  // namespace
