@@ -44,6 +44,57 @@ absl::StatusOr<std::vector<protocol::SiteStatus>> SiteStatuses(
   return out;
 }
 
+// One audit as the dashboard shows it: its canary state, where its release stands at the gate
+// (pending while the release does not exist), its verdict's figures and, in `full`, the report.
+absl::StatusOr<protocol::AuditInfo> AuditInfoOf(Storage& storage, const AuditRecord& a, bool full) {
+  protocol::AuditInfo info;
+  info.release_id = a.release_id;
+  info.site_id = a.site_id;
+  info.dataset = a.dataset;
+  info.state = a.state;
+  info.canaries = a.count;
+  info.included = static_cast<int64_t>(a.bits.size());  // one canary per pair, once revealed
+  ASSIGN_OR_RETURN(const std::optional<ReleaseRecord> release, storage.GetRelease(a.release_id));
+  if (release) {
+    ASSIGN_OR_RETURN(const GateDecision gate, DecideGate(storage, *release));
+    info.status = gate.status;
+    info.why = gate.why;
+    if (gate.approval) {
+      info.approved = true;
+      info.approved_by = gate.approval->approved_by;
+      info.approval_reason = gate.approval->reason;
+      info.approved_unix = gate.approval->approved_unix;
+    }
+  }
+  ASSIGN_OR_RETURN(const std::optional<AuditVerdictRecord> verdict,
+                   storage.GetVerdict(a.release_id));
+  if (verdict) {
+    info.claimed_micros = verdict->claimed_micros;
+    info.lower_bound_micros = verdict->lower_bound_micros;
+    info.judged_unix = verdict->judged_unix;
+    if (full) info.verdict_json = verdict->report_json;
+  }
+  return info;
+}
+
+absl::StatusOr<std::vector<protocol::AuditInfo>> Audits(Storage& storage,
+                                                        const protocol::AdminRequest& request) {
+  std::vector<protocol::AuditInfo> out;
+  if (request.query == protocol::AdminQuery::kAudit) {
+    ASSIGN_OR_RETURN(const std::optional<AuditRecord> audit, storage.GetAudit(request.release_id));
+    if (!audit) return absl::NotFoundError("release " + request.release_id + " has no audit");
+    ASSIGN_OR_RETURN(protocol::AuditInfo info, AuditInfoOf(storage, *audit, /*full=*/true));
+    out.push_back(std::move(info));
+    return out;
+  }
+  ASSIGN_OR_RETURN(const std::vector<AuditRecord> audits, storage.ListAudits());
+  for (const AuditRecord& a : audits) {
+    ASSIGN_OR_RETURN(protocol::AuditInfo info, AuditInfoOf(storage, a, /*full=*/false));
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
 }  // namespace
 
 protocol::AdminResponse HandleAdminRequest(const protocol::AdminRequest& request, Storage& storage,
@@ -80,6 +131,12 @@ protocol::AdminResponse HandleAdminRequest(const protocol::AdminRequest& request
                        r.charge.model_private, r.mode, gate->status, gate->approval.has_value()});
       }
       return out;
+    }
+    case protocol::AdminQuery::kAudits:
+    case protocol::AdminQuery::kAudit: {
+      auto audits = Audits(storage, request);
+      if (!audits.ok()) return protocol::ErrorFromStatus(audits.status());
+      return *audits;
     }
   }
   return protocol::ErrorFromStatus(absl::InvalidArgumentError("unknown admin query"));

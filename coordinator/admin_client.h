@@ -11,7 +11,7 @@
 namespace fedsyn::coordinator {
 
 absl::StatusOr<protocol::AdminResponse> QueryAdmin(
-    const std::string& address, const net::TlsFiles& files, protocol::AdminQuery query,
+    const std::string& address, const net::TlsFiles& files, const protocol::AdminRequest& request,
     net::Deadline deadline = std::chrono::seconds(10));
 
 }  // namespace fedsyn::coordinator

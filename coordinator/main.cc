@@ -92,7 +92,59 @@ void PrintTable(const std::vector<std::string>& header,
   for (const auto& row : rows) line(row);
 }
 
-void Show(const AdminResponse& response, bool json) {
+// `audit list` (a table, or JSON with --json) and `audit show` (`one`: the audit in full, JSON).
+void ShowAudits(const std::vector<fedsyn::protocol::AuditInfo>& audits, bool json, bool one) {
+  auto entry = [](const fedsyn::protocol::AuditInfo& a) {
+    Json out = {{"release_id", a.release_id},
+                {"site", a.site_id},
+                {"dataset", a.dataset},
+                {"canaries", a.canaries},
+                {"included", a.included},
+                {"state", fedsyn::audit::AuditStateName(a.state)},
+                {"audit", fedsyn::audit::AuditStatusName(a.status)},
+                {"why", a.why}};
+    if (a.claimed_micros >= 0) {
+      out["claimed_epsilon_micros"] = a.claimed_micros;
+      out["empirical_lower_bound_micros"] = a.lower_bound_micros;
+      out["judged"] = When(a.judged_unix);
+    }
+    if (a.approved) {
+      out["approval"] = {
+          {"by", a.approved_by}, {"reason", a.approval_reason}, {"when", When(a.approved_unix)}};
+    }
+    // The report as the audit stored it (JSON it wrote); anything else shows as text.
+    if (!a.verdict_json.empty()) {
+      Json verdict = Json::parse(a.verdict_json, nullptr, /*allow_exceptions=*/false);
+      out["verdict"] = verdict.is_discarded() ? Json(a.verdict_json) : verdict;
+    }
+    return out;
+  };
+  if (one && !audits.empty()) {
+    std::cout << entry(audits.front()).dump(2) << "\n";
+    return;
+  }
+  if (json) {
+    Json out = Json::array();
+    for (const auto& a : audits) out.push_back(entry(a));
+    std::cout << out.dump(2) << "\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& a : audits) {
+    rows.push_back(
+        {a.release_id, a.site_id, a.dataset, fedsyn::audit::AuditStateName(a.state),
+         std::to_string(a.canaries) +
+             (a.included == 0 ? "" : " (" + std::to_string(a.included) + " in)"),
+         a.claimed_micros < 0 ? "-" : Eps(a.claimed_micros),
+         a.lower_bound_micros < 0 ? "-" : Eps(a.lower_bound_micros),
+         fedsyn::audit::AuditStatusName(a.status) + std::string(a.approved ? " (approved)" : "")});
+  }
+  PrintTable({"RELEASE", "SITE", "DATASET", "CANARY STATE", "CANARIES", "CLAIMED EPSILON",
+              "EMPIRICAL EPSILON >=", "AUDIT"},
+             rows);
+}
+
+void Show(const AdminResponse& response, bool json, bool one) {
   if (const auto* sites = std::get_if<std::vector<fedsyn::protocol::SiteStatus>>(&response)) {
     if (json) {
       Json out = Json::array();
@@ -177,6 +229,9 @@ void Show(const AdminResponse& response, bool json) {
     PrintTable({"RELEASE", "SITE", "DATASET", "STATE", "RELEASE EPSILON", "ROWS", "MODE", "MODEL",
                 "AUDIT", "CREATED"},
                rows);
+  } else if (const auto* audits =
+                 std::get_if<std::vector<fedsyn::protocol::AuditInfo>>(&response)) {
+    ShowAudits(*audits, json, one);
   }
 }
 
@@ -186,6 +241,37 @@ absl::StatusOr<std::unique_ptr<fedsyn::coordinator::Storage>> OpenDatabase(
   if (!db_path.empty()) return fedsyn::coordinator::OpenSqliteStorage(db_path, read_only);
   ASSIGN_OR_RETURN(const auto config, fedsyn::coordinator::LoadCoordinatorConfig(config_path));
   return fedsyn::coordinator::OpenSqliteStorage(config.database, read_only);
+}
+
+// Where the dashboard's reads are answered: the live admin API (with the admin certificate),
+// or the admin handler over a database read directly (--db, or the config's `database`).
+struct ReadTarget {
+  std::string config_path, db_path, admin_cert, admin_key;
+};
+
+// Every read (status, budgets, releases, audit list, audit show) goes through the admin handler:
+// the coordinator's over TLS, or the same handler in process over the database. Usage errors
+// (nothing to read from) are InvalidArgument.
+absl::StatusOr<AdminResponse> Read(const fedsyn::protocol::AdminRequest& request,
+                                   const ReadTarget& target) {
+  if (!target.admin_cert.empty() || !target.admin_key.empty()) {
+    if (target.config_path.empty() || target.admin_cert.empty() || target.admin_key.empty())
+      return absl::InvalidArgumentError("give --config with both --admin-cert and --admin-key");
+    ASSIGN_OR_RETURN(const auto config,
+                     fedsyn::coordinator::LoadCoordinatorConfig(target.config_path));
+    return fedsyn::coordinator::QueryAdmin(
+        config.admin_listen, {config.ca_file, target.admin_cert, target.admin_key}, request);
+  }
+  if (target.config_path.empty() && target.db_path.empty())
+    return absl::InvalidArgumentError(
+        "give --config with --admin-cert and --admin-key (a running coordinator), or --db or "
+        "--config alone (its database, read-only)");
+  ASSIGN_OR_RETURN(auto storage, OpenDatabase(target.config_path, target.db_path,
+                                              /*read_only=*/true));
+  AdminResponse response = fedsyn::coordinator::HandleAdminRequest(request, *storage, {});
+  if (const auto* error = std::get_if<fedsyn::protocol::Error>(&response))
+    return absl::Status(error->code, error->message);
+  return response;
 }
 
 int RunAudit(const std::string& config_path, const fedsyn::coordinator::AuditRunOptions& options) {
@@ -223,70 +309,6 @@ int RunAudit(const std::string& config_path, const fedsyn::coordinator::AuditRun
   return fedsyn::base::kExitOk;
 }
 
-int ListAudits(fedsyn::coordinator::Storage& storage) {
-  auto audits = storage.ListAudits();
-  if (!audits.ok()) return Fail(audits.status());
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& a : *audits) {
-    std::string status = "pending", bound = "-", claimed = "-";
-    auto release = storage.GetRelease(a.release_id);
-    if (!release.ok()) return Fail(release.status());
-    if (*release) {
-      auto gate = fedsyn::coordinator::DecideGate(storage, **release);
-      if (!gate.ok()) return Fail(gate.status());
-      status = fedsyn::audit::AuditStatusName(gate->status);
-      if (gate->approval) status += " (approved)";
-    }
-    auto verdict = storage.GetVerdict(a.release_id);
-    if (!verdict.ok()) return Fail(verdict.status());
-    if (*verdict) {
-      bound = Eps((*verdict)->lower_bound_micros);
-      claimed = Eps((*verdict)->claimed_micros);
-    }
-    const size_t included = a.bits.size();  // one canary per pair, once revealed
-    rows.push_back(
-        {a.release_id, a.site_id, a.dataset, fedsyn::audit::AuditStateName(a.state),
-         std::to_string(a.count) + (a.bits.empty() ? "" : " (" + std::to_string(included) + " in)"),
-         claimed, bound, status});
-  }
-  PrintTable({"RELEASE", "SITE", "DATASET", "CANARY STATE", "CANARIES", "CLAIMED EPSILON",
-              "EMPIRICAL EPSILON >=", "AUDIT"},
-             rows);
-  return fedsyn::base::kExitOk;
-}
-
-int ShowAudit(fedsyn::coordinator::Storage& storage, const std::string& id) {
-  auto audit = storage.GetAudit(id);
-  if (!audit.ok()) return Fail(audit.status());
-  if (!*audit) return Fail(absl::NotFoundError("release " + id + " has no audit"));
-  Json out = {{"release_id", id},
-              {"site", (*audit)->site_id},
-              {"dataset", (*audit)->dataset},
-              {"canaries", (*audit)->count},
-              {"state", fedsyn::audit::AuditStateName((*audit)->state)}};
-  auto release = storage.GetRelease(id);
-  if (!release.ok()) return Fail(release.status());
-  if (*release) {
-    auto gate = fedsyn::coordinator::DecideGate(storage, **release);
-    if (!gate.ok()) return Fail(gate.status());
-    out["audit"] = fedsyn::audit::AuditStatusName(gate->status);
-    out["why"] = gate->why;
-    if (gate->approval) {
-      out["approval"] = {{"by", gate->approval->approved_by},
-                         {"reason", gate->approval->reason},
-                         {"when", When(gate->approval->approved_unix)}};
-    }
-  }
-  auto verdict = storage.GetVerdict(id);
-  if (!verdict.ok()) return Fail(verdict.status());
-  if (*verdict) {
-    out["verdict"] = Json::parse((*verdict)->report_json);
-    out["judged"] = When((*verdict)->judged_unix);
-  }
-  std::cout << out.dump(2) << "\n";
-  return fedsyn::base::kExitOk;
-}
-
 int ApproveRelease(const std::string& config_path, const std::string& id, const std::string& by,
                    const std::string& reason) {
   auto storage = OpenDatabase(config_path, /*db_path=*/"", /*read_only=*/false);
@@ -317,17 +339,22 @@ int main(int argc, char** argv) {
                                                {"budgets", AdminQuery::kBudgets},
                                                {"releases", AdminQuery::kReleases}};
   std::map<std::string, CLI::App*> query_commands;
-  for (const auto& [name, query] : queries) {
-    CLI::App* cmd = app.add_subcommand(
-        name, name == "status"    ? "sites: connected, last seen, releases, rows, epsilon"
-              : name == "budgets" ? "epsilon spent and limit per site and dataset"
-                                  : "every release and its state");
-    cmd->add_option("--config", config_path, "coordinator.toml (admin address and CA)")
+  // Every read takes the same target: the live admin API, or a database read directly.
+  auto add_read_target = [&](CLI::App* cmd) {
+    cmd->add_option("--config", config_path,
+                    "coordinator.toml (admin address and CA; alone: its database, read-only)")
         ->check(CLI::ExistingFile);
     cmd->add_option("--admin-cert", admin_cert, "admin certificate (from deploy/pki/pki.sh admin)");
     cmd->add_option("--admin-key", admin_key, "admin private key");
     cmd->add_option("--db", db_path, "read a stopped coordinator's database directly (read-only)")
         ->check(CLI::ExistingFile);
+  };
+  for (const auto& [name, query] : queries) {
+    CLI::App* cmd = app.add_subcommand(
+        name, name == "status"    ? "sites: connected, last seen, releases, rows, epsilon"
+              : name == "budgets" ? "epsilon spent and limit per site and dataset"
+                                  : "every release and its state");
+    add_read_target(cmd);
     cmd->add_flag("--json", json, "machine-readable output");
     query_commands[name] = cmd;
   }
@@ -361,12 +388,9 @@ int main(int argc, char** argv) {
   CLI::App* audit_list = audit->add_subcommand("list", "every canary audit and its status");
   CLI::App* audit_show = audit->add_subcommand("show", "one release's audit and verdict (JSON)");
   audit_show->add_option("id", audit_id, "release id")->required();
-  for (CLI::App* cmd : {audit_list, audit_show}) {
-    cmd->add_option("--config", config_path, "coordinator.toml (for its database)")
-        ->check(CLI::ExistingFile);
-    cmd->add_option("--db", db_path, "the coordinator's database (read-only)")
-        ->check(CLI::ExistingFile);
-  }
+  add_read_target(audit_list);
+  add_read_target(audit_show);
+  audit_list->add_flag("--json", json, "machine-readable output");
   CLI::App* release_cmd = app.add_subcommand("release", "operator decisions about releases");
   release_cmd->require_subcommand(1);
   CLI::App* approve = release_cmd->add_subcommand(
@@ -404,42 +428,27 @@ int main(int argc, char** argv) {
     (*server)->Stop();
     return fedsyn::base::kExitOk;
   }
-  for (const auto& [name, cmd] : query_commands) {
-    if (!*cmd) continue;
-    AdminResponse response;
-    if (!db_path.empty()) {
-      auto storage = fedsyn::coordinator::OpenSqliteStorage(db_path, /*read_only=*/true);
-      if (!storage.ok()) return Fail(storage.status());
-      response = fedsyn::coordinator::HandleAdminRequest(
-          {fedsyn::protocol::kProtocolVersion, queries[name]}, **storage, {});
-      if (const auto* e = std::get_if<fedsyn::protocol::Error>(&response))
-        return Fail(absl::Status(e->code, e->message));
-    } else {
-      if (config_path.empty() || admin_cert.empty() || admin_key.empty()) {
-        std::fprintf(
-            stderr,
-            "fedsyn-coordinator: give --config with --admin-cert and --admin-key, or --db\n");
-        return fedsyn::base::kExitUsage;
-      }
-      auto config = fedsyn::coordinator::LoadCoordinatorConfig(config_path);
-      if (!config.ok()) return Fail(config.status());
-      auto answer = fedsyn::coordinator::QueryAdmin(
-          config->admin_listen, {config->ca_file, admin_cert, admin_key}, queries[name]);
-      if (!answer.ok()) return Fail(answer.status());
-      response = *answer;
-    }
-    Show(response, json);
-    return fedsyn::base::kExitOk;
-  }
-  if (*audit_run) return RunAudit(config_path, audit_options);
-  if (*audit_list || *audit_show) {
-    if (config_path.empty() && db_path.empty()) {
-      std::fprintf(stderr, "fedsyn-coordinator: give --config or --db\n");
+  const ReadTarget target{config_path, db_path, admin_cert, admin_key};
+  auto read_and_show = [&](const fedsyn::protocol::AdminRequest& request, bool one) -> int {
+    auto response = Read(request, target);
+    if (!response.ok() && response.status().code() == absl::StatusCode::kInvalidArgument &&
+        response.status().message().rfind("give --", 0) == 0) {
+      std::fprintf(stderr, "fedsyn-coordinator: %s\n",
+                   std::string(response.status().message()).c_str());
       return fedsyn::base::kExitUsage;
     }
-    auto storage = OpenDatabase(config_path, db_path, /*read_only=*/true);
-    if (!storage.ok()) return Fail(storage.status());
-    return *audit_list ? ListAudits(**storage) : ShowAudit(**storage, audit_id);
+    if (!response.ok()) return Fail(response.status());
+    Show(*response, json, one);
+    return fedsyn::base::kExitOk;
+  };
+  for (const auto& [name, cmd] : query_commands) {
+    if (*cmd) return read_and_show({fedsyn::protocol::kProtocolVersion, queries[name]}, false);
+  }
+  if (*audit_run) return RunAudit(config_path, audit_options);
+  if (*audit_list)
+    return read_and_show({fedsyn::protocol::kProtocolVersion, AdminQuery::kAudits}, false);
+  if (*audit_show) {
+    return read_and_show({fedsyn::protocol::kProtocolVersion, AdminQuery::kAudit, audit_id}, true);
   }
   if (*approve) {
     if (approve_by.empty() && std::getenv("USER") != nullptr) approve_by = std::getenv("USER");

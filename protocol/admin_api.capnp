@@ -10,6 +10,8 @@ struct AdminRequest {
     status @1 :Void;
     budgets @2 :Void;
     releases @3 :Void;
+    audits @4 :Void;          # every canary audit
+    audit @5 :Text;           # one release's audit in full, by release id
   }
 }
 
@@ -19,7 +21,27 @@ struct AdminResponse {
     status @1 :List(SiteStatus);
     budgets @2 :List(Budget);
     releases @3 :List(ReleaseInfo);
+    audits @4 :List(AuditInfo);   # for `audit`: one entry, with its verdict report
   }
+}
+
+struct AuditInfo {
+  releaseId @0 :Text;
+  siteId @1 :Text;
+  dataset @2 :Text;
+  state @3 :Site.CanaryAuditState;
+  canaries @4 :Int64;
+  included @5 :Int64;
+  status @6 :AuditStatus;
+  why @7 :Text;
+  claimedMicros @8 :Int64 = -1;     # -1: not judged yet
+  lowerBoundMicros @9 :Int64 = -1;
+  approved @10 :Bool;
+  approvedBy @11 :Text;
+  approvalReason @12 :Text;
+  approvedUnix @13 :Int64;
+  verdictJson @14 :Text;            # `audit` only
+  judgedUnix @15 :Int64;
 }
 
 struct AdminError {

@@ -416,6 +416,12 @@ std::string EncodeAdminRequest(const AdminRequest& request) {
     case AdminQuery::kReleases:
       root.setReleases();
       break;
+    case AdminQuery::kAudits:
+      root.setAudits();
+      break;
+    case AdminQuery::kAudit:
+      root.setAudit(AsText(request.release_id));
+      break;
   }
   return ToBytes(message);
 }
@@ -434,6 +440,13 @@ absl::StatusOr<AdminRequest> DecodeAdminRequest(std::string_view bytes) {
             return request;
           case ::AdminRequest::RELEASES:
             request.query = AdminQuery::kReleases;
+            return request;
+          case ::AdminRequest::AUDITS:
+            request.query = AdminQuery::kAudits;
+            return request;
+          case ::AdminRequest::AUDIT:
+            request.query = AdminQuery::kAudit;
+            request.release_id = FromText(r.getAudit());
             return request;
         }
         return absl::InvalidArgumentError("unknown admin request type");
@@ -490,6 +503,28 @@ std::string EncodeAdminResponse(const AdminResponse& response) {
                      list[i].setApproved(v[i].approved);
                    }
                  },
+                 [&](const std::vector<AuditInfo>& v) {
+                   auto list = root.initAudits(static_cast<unsigned>(v.size()));
+                   for (unsigned i = 0; i < v.size(); ++i) {
+                     auto a = list[i];
+                     a.setReleaseId(AsText(v[i].release_id));
+                     a.setSiteId(AsText(v[i].site_id));
+                     a.setDataset(AsText(v[i].dataset));
+                     a.setState(kAuditStates.ToWire(v[i].state));
+                     a.setCanaries(v[i].canaries);
+                     a.setIncluded(v[i].included);
+                     a.setStatus(kAuditStatuses.ToWire(v[i].status));
+                     a.setWhy(AsText(v[i].why));
+                     a.setClaimedMicros(v[i].claimed_micros);
+                     a.setLowerBoundMicros(v[i].lower_bound_micros);
+                     a.setApproved(v[i].approved);
+                     a.setApprovedBy(AsText(v[i].approved_by));
+                     a.setApprovalReason(AsText(v[i].approval_reason));
+                     a.setApprovedUnix(v[i].approved_unix);
+                     a.setVerdictJson(AsText(v[i].verdict_json));
+                     a.setJudgedUnix(v[i].judged_unix);
+                   }
+                 },
              },
              response);
   return ToBytes(message);
@@ -534,6 +569,34 @@ absl::StatusOr<AdminResponse> DecodeAdminResponse(std::string_view bytes) {
                            FromText(x.getDataset()), *progress, x.getChargeMicros(), x.getRows(),
                            FromText(x.getSha256()), x.getCreatedUnix(), x.getModelPrivate(), *mode,
                            *audit, x.getApproved()});
+            }
+            return v;
+          }
+          case ::AdminResponse::AUDITS: {
+            std::vector<AuditInfo> v;
+            for (auto a : r.getAudits()) {
+              const std::optional<audit::AuditState> state = kAuditStates.FromWire(a.getState());
+              const std::optional<audit::AuditStatus> status =
+                  kAuditStatuses.FromWire(a.getStatus());
+              if (!state || !status) return UnknownEnumerant("audit description");
+              AuditInfo info;
+              info.release_id = FromText(a.getReleaseId());
+              info.site_id = FromText(a.getSiteId());
+              info.dataset = FromText(a.getDataset());
+              info.state = *state;
+              info.canaries = a.getCanaries();
+              info.included = a.getIncluded();
+              info.status = *status;
+              info.why = FromText(a.getWhy());
+              info.claimed_micros = a.getClaimedMicros();
+              info.lower_bound_micros = a.getLowerBoundMicros();
+              info.approved = a.getApproved();
+              info.approved_by = FromText(a.getApprovedBy());
+              info.approval_reason = FromText(a.getApprovalReason());
+              info.approved_unix = a.getApprovedUnix();
+              info.verdict_json = FromText(a.getVerdictJson());
+              info.judged_unix = a.getJudgedUnix();
+              v.push_back(std::move(info));
             }
             return v;
           }

@@ -147,10 +147,12 @@ using SiteResponse = std::variant<Error, Welcome, Reserved, ChunkAck, Committed,
                                   ReleaseState, ModelStored, AuditJob, AuditStateReply>;
 
 // ---- admin API
-enum class AdminQuery { kStatus, kBudgets, kReleases };
+// The dashboard's reads: sites, budgets, releases, every canary audit, one audit in full.
+enum class AdminQuery { kStatus, kBudgets, kReleases, kAudits, kAudit };
 struct AdminRequest {
   uint32_t protocol_version = kProtocolVersion;
   AdminQuery query = AdminQuery::kStatus;
+  std::string release_id;  // kAudit only
 };
 struct SiteStatus {
   std::string site_id;
@@ -184,8 +186,27 @@ struct ReleaseInfo {
   audit::AuditStatus audit = audit::AuditStatus::kPending;
   bool approved = false;
 };
-using AdminResponse =
-    std::variant<Error, std::vector<SiteStatus>, std::vector<Budget>, std::vector<ReleaseInfo>>;
+// One canary audit and where its release stands at the gate (docs/audits.md).
+struct AuditInfo {
+  std::string release_id;
+  std::string site_id;
+  std::string dataset;
+  audit::AuditState state = audit::AuditState::kIssued;
+  int64_t canaries = 0;
+  int64_t included = 0;                                      // one per pair once revealed; 0 before
+  audit::AuditStatus status = audit::AuditStatus::kPending;  // pending until its release exists
+  std::string why;                                           // the gate's one-line reason
+  int64_t claimed_micros = -1;                               // -1 until judged
+  int64_t lower_bound_micros = -1;                           // -1 until judged
+  bool approved = false;
+  std::string approved_by, approval_reason;
+  int64_t approved_unix = 0;
+  // kAudit only: the verdict's whole report (JSON) and when it was made; empty until judged.
+  std::string verdict_json;
+  int64_t judged_unix = 0;
+};
+using AdminResponse = std::variant<Error, std::vector<SiteStatus>, std::vector<Budget>,
+                                   std::vector<ReleaseInfo>, std::vector<AuditInfo>>;
 
 }  // namespace fedsyn::protocol
 

@@ -632,6 +632,26 @@ TEST_F(SiteSessionTest, ARevealedAuditsCanaryRowsNeverReachTheExport) {
       session.Handle(p::Commit{"r1", 4, privacy::Sha256Hex(rows)})));
   ASSERT_TRUE(std::holds_alternative<p::AuditStateReply>(
       session.Handle(p::CanaryReveal{"r1", bits, salt, positions})));
+  // The dashboard reads it through the admin handler: revealed, two of four canaries in, not
+  // judged yet; in full by id; an unknown id is NotFound.
+  const auto listed =
+      HandleAdminRequest({p::kProtocolVersion, p::AdminQuery::kAudits}, *storage_, {});
+  ASSERT_TRUE(std::holds_alternative<std::vector<p::AuditInfo>>(listed));
+  const auto& audits = std::get<std::vector<p::AuditInfo>>(listed);
+  ASSERT_EQ(audits.size(), 1u);
+  EXPECT_EQ(audits[0].state, audit::AuditState::kRevealed);
+  EXPECT_EQ(audits[0].canaries, 4);
+  EXPECT_EQ(audits[0].included, 2);
+  EXPECT_EQ(audits[0].status, audit::AuditStatus::kPending);
+  EXPECT_EQ(audits[0].claimed_micros, -1) << "not judged";
+  const auto one =
+      HandleAdminRequest({p::kProtocolVersion, p::AdminQuery::kAudit, "r1"}, *storage_, {});
+  ASSERT_TRUE(std::holds_alternative<std::vector<p::AuditInfo>>(one));
+  EXPECT_EQ(std::get<std::vector<p::AuditInfo>>(one).at(0).release_id, "r1");
+  const auto unknown =
+      HandleAdminRequest({p::kProtocolVersion, p::AdminQuery::kAudit, "nope"}, *storage_, {});
+  ASSERT_TRUE(std::holds_alternative<p::Error>(unknown));
+  EXPECT_EQ(std::get<p::Error>(unknown).code, absl::StatusCode::kNotFound);
   // Revealed but not judged: still pending, held back; an approval lets it through without
   // its canary rows.
   auto pending = ExportPooledCsv(*storage_, config_, "heart", false, rng_);

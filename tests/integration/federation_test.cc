@@ -58,10 +58,11 @@ TEST_F(Federation, FourHospitalsReleaseAndTheExportHoldsExactlyTheirCommittedRow
   }
   for (const std::string& site : kSites) EXPECT_EQ(Spent(site), 6'001'382);
 
-  auto status = coordinator::QueryAdmin(config_.admin_listen,
-                                        {g_dir + "/pki/ca.pem", g_dir + "/pki/admins/operator.pem",
-                                         g_dir + "/pki/admins/operator.key"},
-                                        protocol::AdminQuery::kStatus);
+  auto status = coordinator::QueryAdmin(
+      config_.admin_listen,
+      {g_dir + "/pki/ca.pem", g_dir + "/pki/admins/operator.pem",
+       g_dir + "/pki/admins/operator.key"},
+      protocol::AdminRequest{protocol::kProtocolVersion, protocol::AdminQuery::kStatus});
   ASSERT_TRUE(status.ok()) << status.status();
   const auto& sites = std::get<std::vector<protocol::SiteStatus>>(*status);
   ASSERT_EQ(sites.size(), 4u);
@@ -136,7 +137,9 @@ TEST_F(Federation, RefusesConnectionsWithoutAValidSiteCertificate) {
   EXPECT_FALSE(coordinator::QueryAdmin(config_.admin_listen,
                                        {g_dir + "/pki/ca.pem", g_dir + "/pki/sites/va/site.pem",
                                         g_dir + "/pki/sites/va/site.key"},
-                                       protocol::AdminQuery::kBudgets, std::chrono::seconds(3))
+                                       protocol::AdminRequest{protocol::kProtocolVersion,
+                                                              protocol::AdminQuery::kBudgets},
+                                       std::chrono::seconds(3))
                    .ok());
   EXPECT_TRUE(storage_->ListReleases()->empty());
   ExpectStillServing();

@@ -196,6 +196,31 @@ TEST(Codec, AdminMessagesRoundTrip) {
   EXPECT_EQ(back[0].mode, privacy::ReleaseMode::kCodes);
   EXPECT_EQ(back[0].audit, audit::AuditStatus::kFailed);
   EXPECT_TRUE(back[0].approved);
+  const auto show =
+      DecodeAdminRequest(EncodeAdminRequest({kProtocolVersion, AdminQuery::kAudit, "r-7"}));
+  ASSERT_TRUE(show.ok());
+  EXPECT_EQ(show->query, AdminQuery::kAudit);
+  EXPECT_EQ(show->release_id, "r-7");
+  AuditInfo audit;
+  audit.release_id = "r-7";
+  audit.state = audit::AuditState::kRevealed;
+  audit.canaries = 40;
+  audit.included = 20;
+  audit.status = audit::AuditStatus::kFailed;
+  audit.claimed_micros = 1'500'000;
+  audit.lower_bound_micros = 2'100'000;
+  audit.approved = true;
+  audit.approved_by = "alice";
+  audit.verdict_json = "{\"a\":1}";
+  const auto audits = std::get<std::vector<AuditInfo>>(
+      *DecodeAdminResponse(EncodeAdminResponse(std::vector<AuditInfo>{audit})));
+  ASSERT_EQ(audits.size(), 1u);
+  EXPECT_EQ(audits[0].state, audit::AuditState::kRevealed);
+  EXPECT_EQ(audits[0].status, audit::AuditStatus::kFailed);
+  EXPECT_EQ(audits[0].included, 20);
+  EXPECT_EQ(audits[0].lower_bound_micros, 2'100'000);
+  EXPECT_EQ(audits[0].approved_by, "alice");
+  EXPECT_EQ(audits[0].verdict_json, "{\"a\":1}");
   std::vector<SiteStatus> sites = {{"va", true, 9, 2, 200, 5, 10, 1, 2, 3}};
   const auto status =
       std::get<std::vector<SiteStatus>>(*DecodeAdminResponse(EncodeAdminResponse(sites)));
