@@ -28,7 +28,7 @@ absl::StatusOr<AuditJobRecord> OpenAuditJob(const SiteKit& kit, const std::strin
   job.bits = audit::DrawInclusionBits(static_cast<int>(issued.count / 2), random_u64);
   job.salt = audit::NewSalt(random_u64);
   job.commitment = audit::CommitToBits(job.bits, job.salt);
-  ASSIGN_OR_RETURN(auto ledger, LocalLedger::Open(kit.ledger_path));
+  ASSIGN_OR_RETURN(auto ledger, OpenLedger(kit, options));
   RETURN_IF_ERROR(ledger->AddAuditJob(job));  // durable before the commitment leaves
   RETURN_IF_ERROR(client->CommitCanaries(job.release_id, job.commitment));
   spdlog::info("audit job {} for {}: {} canaries, commitment sent", job.release_id, dataset,
@@ -38,8 +38,12 @@ absl::StatusOr<AuditJobRecord> OpenAuditJob(const SiteKit& kit, const std::strin
 
 absl::StatusOr<AuditJobRecord> LoadOpenAuditJob(const SiteKit& kit, const std::string& job_id) {
   ASSIGN_OR_RETURN(auto ledger, LocalLedger::Open(kit.ledger_path));
-  ASSIGN_OR_RETURN(const std::optional<AuditJobRecord> job, ledger->FindAuditJob(job_id));
-  if (!job) return absl::NotFoundError("no audit job " + job_id + " in " + kit.ledger_path);
+  return LoadOpenAuditJob(*ledger, job_id);
+}
+
+absl::StatusOr<AuditJobRecord> LoadOpenAuditJob(LocalLedger& ledger, const std::string& job_id) {
+  ASSIGN_OR_RETURN(const std::optional<AuditJobRecord> job, ledger.FindAuditJob(job_id));
+  if (!job) return absl::NotFoundError("no audit job " + job_id + " in the site's ledger");
   if (job->state != AuditJobState::kCommitted) {
     return absl::FailedPreconditionError("audit job " + job_id +
                                          " was used by its release already; open a new one");

@@ -30,6 +30,7 @@ absl::StatusOr<AuditJobRecord> OpenAuditJob(const SiteKit& kit, const std::strin
 // The job from the site's ledger; NotFound for an unknown id, FailedPrecondition once its
 // release was revealed (one job, one release).
 absl::StatusOr<AuditJobRecord> LoadOpenAuditJob(const SiteKit& kit, const std::string& job_id);
+absl::StatusOr<AuditJobRecord> LoadOpenAuditJob(LocalLedger& ledger, const std::string& job_id);
 
 // The canaries the job's bits include, one per pair (audit::IncludedCanaryIndex): CSV rows
 // (no header), for TrainRequest::extra_rows_csv.

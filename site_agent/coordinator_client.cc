@@ -29,6 +29,12 @@ absl::StatusOr<T> Expect(absl::StatusOr<protocol::SiteResponse> response) {
 
 }  // namespace
 
+absl::StatusOr<std::unique_ptr<LocalLedger>> OpenLedger(const SiteKit& kit,
+                                                        const ClientOptions& options) {
+  if (options.open_ledger) return options.open_ledger(kit.ledger_path);
+  return LocalLedger::Open(kit.ledger_path);
+}
+
 absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(
     const SiteKit& kit, ClientOptions options, std::function<double()> uniform01) {
   if (!options.dial) {

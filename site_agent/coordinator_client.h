@@ -10,6 +10,7 @@
 
 #include "common/net/frame_connection.h"
 #include "protocol/messages.h"
+#include "site_agent/local_ledger.h"
 #include "site_agent/site_kit.h"
 
 namespace fedsyn::site {
@@ -27,7 +28,14 @@ struct ClientOptions {
   // certificate (what the agent does); tests give an in-memory dialer
   // (tests/support/fake_connections.h) to drive every step without sockets.
   net::Dialer dial;
+  // How the site's ledger is opened: empty means LocalLedger::Open(kit.ledger_path); tests give
+  // one that fails on a chosen write (tests/support/failing_ledger.h).
+  std::function<absl::StatusOr<std::unique_ptr<LocalLedger>>(const std::string& path)> open_ledger;
 };
+
+// The site's ledger at `kit.ledger_path`, opened as `options` says.
+absl::StatusOr<std::unique_ptr<LocalLedger>> OpenLedger(const SiteKit& kit,
+                                                        const ClientOptions& options);
 
 class CoordinatorClient {
  public:

@@ -85,7 +85,8 @@ struct Submission {
 
 absl::StatusOr<Submission> BeginSubmission(const SiteKit& kit, const std::string& dataset,
                                            const std::string& audit_job_id,
-                                           privacy::RandomSource& rng) {
+                                           privacy::RandomSource& rng,
+                                           const ClientOptions& options) {
   Submission submission;
   const auto limit = kit.limits_micros.find(dataset);
   if (limit == kit.limits_micros.end()) {
@@ -99,8 +100,9 @@ absl::StatusOr<Submission> BeginSubmission(const SiteKit& kit, const std::string
   if (error)
     return absl::PermissionDeniedError("cannot create spool " + kit.spool_dir + ": " +
                                        error.message());
+  ASSIGN_OR_RETURN(submission.ledger, OpenLedger(kit, options));
   if (!audit_job_id.empty()) {
-    ASSIGN_OR_RETURN(submission.audit_job, LoadOpenAuditJob(kit, audit_job_id));
+    ASSIGN_OR_RETURN(submission.audit_job, LoadOpenAuditJob(*submission.ledger, audit_job_id));
     if (submission.audit_job->dataset != dataset) {
       return absl::InvalidArgumentError("audit job " + audit_job_id + " is for dataset " +
                                         submission.audit_job->dataset + ", not " + dataset);
@@ -112,7 +114,6 @@ absl::StatusOr<Submission> BeginSubmission(const SiteKit& kit, const std::string
                               : audit::NewReleaseId([&rng] { return rng.NextU64(); });
   submission.spool_path =
       (std::filesystem::path(kit.spool_dir) / (submission.release_id + ".csv")).string();
-  ASSIGN_OR_RETURN(submission.ledger, LocalLedger::Open(kit.ledger_path));
   return submission;
 }
 
@@ -204,7 +205,8 @@ absl::StatusOr<SubmitSummary> SubmitPlanned(const PlannedRelease& plan, Submissi
 absl::StatusOr<SubmitSummary> SubmitRelease(ReleaseRequest request, const SiteKit& kit,
                                             const std::string& dataset, privacy::RandomSource& rng,
                                             const ClientOptions& options, int max_chunks) {
-  ASSIGN_OR_RETURN(Submission submission, BeginSubmission(kit, dataset, request.audit_job, rng));
+  ASSIGN_OR_RETURN(Submission submission,
+                   BeginSubmission(kit, dataset, request.audit_job, rng, options));
   request.output = submission.spool_path;
   // The spool holds the rows to upload, for programs: values verbatim (the export neutralises).
   request.formula_cells = data::FormulaCells::kKeep;
@@ -271,7 +273,8 @@ absl::StatusOr<SubmitSummary> SubmitMarginalSynthesis(
     MarginalSynthesisRequest request, const std::string& audit_job_id, const SiteKit& kit,
     const std::string& dataset, privacy::RandomSource& rng, const ClientOptions& options,
     int max_chunks) {
-  ASSIGN_OR_RETURN(Submission submission, BeginSubmission(kit, dataset, audit_job_id, rng));
+  ASSIGN_OR_RETURN(Submission submission,
+                   BeginSubmission(kit, dataset, audit_job_id, rng, options));
   request.output = submission.spool_path;
   request.formula_cells = data::FormulaCells::kKeep;
   // 1. Prepare: read, bound contributions, fix epsilon and delta (nothing measured yet).
@@ -301,7 +304,7 @@ absl::StatusOr<SubmitSummary> SubmitMarginalSynthesis(
 
 absl::StatusOr<int> ResumePending(const SiteKit& kit, const ClientOptions& options,
                                   std::function<double()> uniform01) {
-  ASSIGN_OR_RETURN(auto ledger, LocalLedger::Open(kit.ledger_path));
+  ASSIGN_OR_RETURN(auto ledger, OpenLedger(kit, options));
   ASSIGN_OR_RETURN(const std::vector<LocalRelease> releases, ledger->Releases());
   std::unique_ptr<CoordinatorClient> client;
   int committed_count = 0;

@@ -14,6 +14,7 @@
 #include "site_agent/audit_job.h"
 #include "site_agent/local_ledger.h"
 #include "site_agent/submit.h"
+#include "tests/support/failing_ledger.h"
 #include "tests/support/fake_connections.h"
 #include "tests/support/heart_data.h"
 #include "tests/support/seeded_random.h"
@@ -52,11 +53,17 @@ class SubmitOrdering : public ::testing::Test {
 
   // Every request of a release lost, in turn, before or after the coordinator handled it.
   void DropAtEveryRequest(bool audited);
+  // After a fault: resumes (twice) with everything working again, checks that the release is
+  // settled with both ledgers agreeing, and says how.
+  enum class Outcome { kUnstarted, kRefused, kAbandoned, kCommitted };
+  Outcome ResumeAndSettle(bool audited);
+  testing::LedgerFaults faults_;
   std::function<void()> on_each_case_;  // runs in each fresh case (installs request checks)
 
   ClientOptions Options() {
     ClientOptions options;
     options.dial = coordinator_->Dialer();
+    options.open_ledger = [this](const std::string& path) { return faults_.Open(path); };
     options.connect_attempts = 1;
     options.backoff_base = std::chrono::milliseconds(1);
     options.chunk_bytes = 4096;  // several chunks: drops can fall between them
@@ -130,7 +137,7 @@ void SubmitOrdering::DropAtEveryRequest(bool audited) {
   ASSERT_TRUE(Submit(audited).ok());
   const int64_t frames = static_cast<int64_t>(coordinator_->frames().size());
   ASSERT_GE(frames, 6);
-  int committed_cases = 0, refused_cases = 0, abandoned_cases = 0, unstarted_cases = 0;
+  std::map<Outcome, int> outcomes;
   for (int64_t frame = 0; frame < frames; ++frame) {
     for (const Drop when : {Drop::kBeforeHandling, Drop::kAfterHandling}) {
       const std::string name = std::to_string(frame) + (when == Drop::kAfterHandling ? "a" : "b");
@@ -140,69 +147,74 @@ void SubmitOrdering::DropAtEveryRequest(bool audited) {
       const absl::StatusOr<SubmitSummary> submitted = Submit(audited);
       EXPECT_TRUE(coordinator_->dropped());
       EXPECT_FALSE(submitted.ok() && submitted->committed) << "a lost request is reported";
-      // The connection is back; resume twice (the second finds nothing to do).
-      ASSERT_TRUE(ResumePending(kit_, Options(), [] { return 0.5; }).ok());
-      ASSERT_EQ(*ResumePending(kit_, Options(), [] { return 0.5; }), 0);
-
-      // A chunk sent again (after the drop, by resume) carries the same bytes as before.
-      std::map<uint32_t, std::string> chunks;
-      for (const std::string& frame : coordinator_->frames()) {
-        const auto request = protocol::DecodeSiteRequest(frame);
-        ASSERT_TRUE(request.ok());
-        if (const auto* chunk = std::get_if<protocol::UploadChunk>(&*request)) {
-          const auto [known, fresh] = chunks.emplace(chunk->index, chunk->rows);
-          EXPECT_TRUE(fresh || known->second == chunk->rows) << "chunk " << chunk->index;
-        }
-      }
-      const std::vector<LocalRelease> local = *Ledger()->Releases();
-      if (local.empty()) {  // lost in the first hello: nothing was charged anywhere
-        ++unstarted_cases;
-        EXPECT_TRUE(storage_->ListReleases()->empty());
-        EXPECT_EQ(storage_->ListBudgets()->at(0).spent_micros, 0);
-        continue;
-      }
-      ASSERT_EQ(local.size(), 1u);
-      const auto remote = storage_->GetRelease(local[0].release_id);
-      ASSERT_TRUE(remote.ok());
-      const int64_t coordinator_spent = storage_->ListBudgets()->at(0).spent_micros;
-      EXPECT_EQ(*Ledger()->Spent("heart"), coordinator_spent) << "both ledgers agree";
-      switch (local[0].state) {
-        case SiteReleaseState::kCommitted: {
-          ++committed_cases;
-          ASSERT_TRUE(remote->has_value());
-          EXPECT_EQ((*remote)->status, coordinator::ReleaseStatus::kCommitted);
-          EXPECT_EQ((*remote)->sha256, local[0].sha256) << "the spooled bytes, once";
-          EXPECT_EQ(*storage_->ReleaseContent(local[0].release_id),
-                    *SpoolRows(kit_.spool_dir + "/" + local[0].release_id + ".csv"));
-          EXPECT_EQ(coordinator_spent, kCharge);
-          if (audited) {  // revealed by resume when the submit did not get that far
-            EXPECT_EQ((**storage_->GetAudit(local[0].release_id)).state,
-                      audit::AuditState::kRevealed);
-          }
-          break;
-        }
-        case SiteReleaseState::kRefused:
-          ++refused_cases;
-          EXPECT_FALSE(remote->has_value()) << "never reserved at the coordinator";
-          EXPECT_EQ(coordinator_spent, 0);
-          break;
-        case SiteReleaseState::kAbandoned:
-          ++abandoned_cases;
-          ASSERT_TRUE(remote->has_value()) << "reserved: its charge stays spent";
-          EXPECT_EQ((*remote)->status, coordinator::ReleaseStatus::kReserved);
-          EXPECT_EQ(coordinator_spent, kCharge);
-          break;
-        default:
-          ADD_FAILURE() << "resume left the release " << SiteReleaseStateName(local[0].state);
-      }
+      ++outcomes[ResumeAndSettle(audited)];
     }
   }
   // A drop in the first hello, before the reservation arrives, after it was granted, and during
   // the upload: each outcome occurs.
-  EXPECT_GT(unstarted_cases, 0);
-  EXPECT_GT(refused_cases, 0);
-  EXPECT_GT(abandoned_cases, 0);
-  EXPECT_GT(committed_cases, 0);
+  for (const Outcome outcome :
+       {Outcome::kUnstarted, Outcome::kRefused, Outcome::kAbandoned, Outcome::kCommitted})
+    EXPECT_GT(outcomes[outcome], 0) << static_cast<int>(outcome);
+}
+
+SubmitOrdering::Outcome SubmitOrdering::ResumeAndSettle(bool audited) {
+  // The connection and the ledger work again; resume twice (the second finds nothing to do).
+  faults_.FailWrite(-1);
+  coordinator_->DropAtFrame(-1, Drop::kBeforeHandling);
+  EXPECT_TRUE(ResumePending(kit_, Options(), [] { return 0.5; }).ok());
+  EXPECT_EQ(*ResumePending(kit_, Options(), [] { return 0.5; }), 0);
+
+  // A chunk sent again (after the fault, by resume) carries the same bytes as before.
+  std::map<uint32_t, std::string> chunks;
+  for (const std::string& frame : coordinator_->frames()) {
+    const auto request = protocol::DecodeSiteRequest(frame);
+    EXPECT_TRUE(request.ok());
+    if (const auto* chunk = std::get_if<protocol::UploadChunk>(&*request)) {
+      const auto [known, fresh] = chunks.emplace(chunk->index, chunk->rows);
+      EXPECT_TRUE(fresh || known->second == chunk->rows) << "chunk " << chunk->index;
+    }
+  }
+  const std::vector<LocalRelease> local = *Ledger()->Releases();
+  const int64_t coordinator_spent = storage_->ListBudgets()->at(0).spent_micros;
+  if (local.empty()) {  // failed before the site's ledger charged anything: nothing anywhere
+    EXPECT_TRUE(storage_->ListReleases()->empty());
+    EXPECT_EQ(coordinator_spent, 0);
+    return Outcome::kUnstarted;
+  }
+  EXPECT_EQ(local.size(), 1u);
+  const auto remote = storage_->GetRelease(local[0].release_id);
+  EXPECT_TRUE(remote.ok());
+  EXPECT_EQ(*Ledger()->Spent("heart"), coordinator_spent) << "both ledgers agree";
+  switch (local[0].state) {
+    case SiteReleaseState::kCommitted:
+      EXPECT_TRUE(remote->has_value());
+      if (!remote->has_value()) return Outcome::kCommitted;
+      EXPECT_EQ((*remote)->status, coordinator::ReleaseStatus::kCommitted);
+      EXPECT_EQ((*remote)->sha256, local[0].sha256) << "the spooled bytes, once";
+      EXPECT_EQ(*storage_->ReleaseContent(local[0].release_id),
+                *SpoolRows(kit_.spool_dir + "/" + local[0].release_id + ".csv"));
+      EXPECT_EQ(coordinator_spent, kCharge);
+      if (audited) {  // revealed by resume when the submit did not get that far
+        EXPECT_EQ((**storage_->GetAudit(local[0].release_id)).state, audit::AuditState::kRevealed);
+        EXPECT_EQ((**Ledger()->FindAuditJob(local[0].release_id)).state, AuditJobState::kRevealed);
+      }
+      return Outcome::kCommitted;
+    case SiteReleaseState::kRefused:
+      EXPECT_FALSE(remote->has_value()) << "never reserved at the coordinator";
+      EXPECT_EQ(coordinator_spent, 0);
+      return Outcome::kRefused;
+    case SiteReleaseState::kAbandoned:
+      EXPECT_TRUE(remote->has_value()) << "reserved: its charge stays spent";
+      if (remote->has_value()) {
+        EXPECT_EQ((*remote)->status, coordinator::ReleaseStatus::kReserved)
+            << "an output the site's ledger never recorded is never sent";
+      }
+      EXPECT_EQ(coordinator_spent, kCharge);
+      return Outcome::kAbandoned;
+    default:
+      ADD_FAILURE() << "resume left the release " << SiteReleaseStateName(local[0].state);
+      return Outcome::kUnstarted;
+  }
 }
 
 TEST_F(SubmitOrdering, ADropAtAnyRequestLeavesAStateResumeCompletesChargingOnce) {
@@ -226,6 +238,43 @@ TEST_F(SubmitOrdering, AnAuditedReleaseRevealsOnlyAfterItsCommitWhereverItDrops)
   };
   DropAtEveryRequest(/*audited=*/true);
   EXPECT_GT(reveals, 0);
+}
+
+// The site's ledger failing at each of its writes in turn (an audited release: the job's
+// writes too). The write that failed is never worked around: a reservation is sent only after
+// the site's ledger recorded the charge, an output only after its hash was recorded, and resume
+// settles what is left with both ledgers agreeing.
+TEST_F(SubmitOrdering, AFailedLedgerWriteAtAnyStepIsSettledWithBothLedgersAgreeing) {
+  config_.datasets[0].audit_canaries = 20;
+  Fresh("ledger_count");
+  ASSERT_TRUE(Submit(/*audited=*/true).ok());
+  const int64_t writes = faults_.writes();
+  ASSERT_GE(writes, 6) << "job, job positions, charge, generated, committed, revealed";
+  std::map<Outcome, int> outcomes;
+  for (int64_t write = 0; write < writes; ++write) {
+    SCOPED_TRACE("ledger write " + std::to_string(write) + " fails");
+    Fresh("ledger_" + std::to_string(write));
+    faults_.FailWrite(write);
+    coordinator_->on_request = [&](const protocol::SiteRequest& request) {
+      const std::vector<LocalRelease> local = *Ledger()->Releases();
+      if (std::holds_alternative<protocol::Reserve>(request)) {
+        EXPECT_EQ(local.size(), 1u) << "the site's ledger charged first";
+      }
+      if (std::holds_alternative<protocol::UploadChunk>(request)) {
+        ASSERT_EQ(local.size(), 1u);
+        EXPECT_EQ(local[0].state, SiteReleaseState::kGenerated) << "recorded before it is sent";
+      }
+    };
+    const absl::StatusOr<SubmitSummary> submitted = Submit(/*audited=*/true);
+    EXPECT_TRUE(faults_.failed());
+    EXPECT_FALSE(submitted.ok()) << "a failed ledger write is reported";
+    ++outcomes[ResumeAndSettle(/*audited=*/true)];
+  }
+  // Before any charge (the job's writes, the charge itself), after the reservation but before
+  // the output was recorded (abandoned: reserved, charge kept, never sent), and after.
+  EXPECT_GT(outcomes[Outcome::kUnstarted], 0);
+  EXPECT_GT(outcomes[Outcome::kAbandoned], 0);
+  EXPECT_GT(outcomes[Outcome::kCommitted], 0);
 }
 
 }  // namespace
