@@ -84,8 +84,10 @@ void CoordinatorServer::ServeSite(net::TlsConnection& connection) {
     std::lock_guard lock(mutex_);
     return ConnectedEntry{*this, connected_.insert(site)};
   }();
-  privacy::SecureRandom secure;
-  SiteSession session(site, storage_, config_, NowUnix, secure);
+  const std::unique_ptr<privacy::RandomSource> canary_random =
+      options_.canary_random ? options_.canary_random() : std::make_unique<privacy::SecureRandom>();
+  SiteSession session(site, storage_, config_, options_.clock ? options_.clock : NowUnix,
+                      *canary_random);
   for (;;) {
     auto frame = connection.ReadFrame(protocol::kMaxMessageBytes, options_.idle_deadline);
     if (!frame.ok()) {

@@ -9,7 +9,9 @@
 #include <set>
 
 #include "common/net/tls.h"
+#include "common/privacy/random.h"
 #include "coordinator/federation.h"
+#include "coordinator/site_session.h"
 #include "coordinator/storage.h"
 
 namespace fedsyn::coordinator {
@@ -19,6 +21,11 @@ struct ServerOptions {
   net::Deadline idle_deadline = std::chrono::seconds(120);
   net::Deadline handshake_deadline = std::chrono::seconds(10);
   net::Deadline write_deadline = std::chrono::seconds(30);
+  // What each site session reads the time from (unix seconds; empty: the system clock) and
+  // draws its canaries from (empty: a SecureRandom per session, so no site can predict them).
+  // Tests give a fake clock; the canaries' generator stays the secure one outside tests.
+  SiteSession::Clock clock;
+  std::function<std::unique_ptr<privacy::RandomSource>()> canary_random;
 };
 
 class CoordinatorServer {

@@ -35,6 +35,7 @@ using ::testing::HasSubstr;
 
 inline const std::vector<std::string> kSites = {"cleveland", "hungarian", "switzerland", "va"};
 inline constexpr int64_t kCoordinatorLimit = 20'000'000;  // 20 epsilon per site
+inline constexpr int64_t kFakeNow = 1'767'225'600;        // the sessions' clock: 2026-01-01 UTC
 
 inline std::string g_dir;  // scratch folder shared by the suite
 
@@ -95,6 +96,7 @@ class Federation : public ::testing::Test {
     coordinator::ServerOptions options;
     options.idle_deadline = std::chrono::seconds(5);
     options.handshake_deadline = std::chrono::seconds(3);
+    options.clock = [] { return kFakeNow; };
     auto server = coordinator::CoordinatorServer::Start(config_, *storage_, options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);

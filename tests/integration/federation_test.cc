@@ -69,6 +69,7 @@ TEST_F(Federation, FourHospitalsReleaseAndTheExportHoldsExactlyTheirCommittedRow
   EXPECT_EQ(sites[0].site_id, "cleveland");
   EXPECT_EQ(sites[0].releases, 1);
   EXPECT_EQ(sites[0].rows, 303);
+  EXPECT_EQ(sites[0].last_seen_unix, kFakeNow) << "the sessions read the clock they were given";
 }
 
 TEST_F(Federation, RefusesConnectionsWithoutAValidSiteCertificate) {
