@@ -1,0 +1,96 @@
+// The agent's client against a hostile or broken coordinator, through the connection seam
+// (ClientOptions::dial): for every request the client makes, replies that are not a Cap'n Proto
+// message, a message of the wrong type, a frame over the size limit, or a connection that drops
+// after the request, each come back as an error status — never a crash, a hang or a success.
+#include "site_agent/coordinator_client.h"
+
+#include <deque>
+
+#include "gtest/gtest.h"
+#include "protocol/codec.h"
+
+namespace fedsyn::site {
+namespace {
+
+// Answers the hello properly, then every later request with `hostile` (or drops if empty).
+class ScriptedConnection : public net::FrameConnection {
+ public:
+  explicit ScriptedConnection(std::optional<std::string> hostile) : hostile_(std::move(hostile)) {}
+  absl::Status WriteFrame(std::string_view payload, net::Deadline) override {
+    auto request = protocol::DecodeSiteRequest(payload);
+    if (!request.ok()) return request.status();
+    if (std::holds_alternative<protocol::Hello>(*request)) {
+      protocol::Welcome welcome{protocol::kProtocolVersion, "cleveland", {{"heart", "", 10, 0}}};
+      replies_.push_back(protocol::EncodeSiteResponse(welcome));
+    } else if (hostile_) {
+      replies_.push_back(*hostile_);
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> ReadFrame(size_t max_bytes, net::Deadline) override {
+    if (replies_.empty()) return absl::UnavailableError("connection dropped");
+    std::string reply = std::move(replies_.front());
+    replies_.pop_front();
+    // What the TLS reader does with an announced length over the limit.
+    if (reply.size() > max_bytes) return absl::InvalidArgumentError("frame over the limit");
+    return reply;
+  }
+
+ private:
+  std::optional<std::string> hostile_;
+  std::deque<std::string> replies_;
+};
+
+TEST(CoordinatorClient, EveryRequestRefusesWhatAHostileCoordinatorAnswers) {
+  const std::vector<std::pair<const char*, std::optional<std::string>>> answers = {
+      {"garbage", std::string("\x01\x02\x03 not capnp at all")},
+      {"words of zeros", std::string(64, '\0')},
+      // No request after the hello is answered by a welcome.
+      {"wrong type", protocol::EncodeSiteResponse(protocol::Welcome{})},
+      {"oversized", std::string(protocol::kMaxMessageBytes + 8, '\0')},
+      {"dropped", std::nullopt},
+  };
+  const SiteKit kit;  // unused: the dial below replaces the TLS connection
+  for (const auto& [what, answer] : answers) {
+    SCOPED_TRACE(what);
+    ClientOptions options;
+    options.connect_attempts = 1;
+    options.dial = [answer = answer]() -> absl::StatusOr<std::unique_ptr<net::FrameConnection>> {
+      return std::unique_ptr<net::FrameConnection>(new ScriptedConnection(answer));
+    };
+    auto client = CoordinatorClient::Connect(kit, options, [] { return 0.5; });
+    ASSERT_TRUE(client.ok()) << client.status();
+    auto& c = **client;
+    protocol::Reserve reserve{"r-1", "heart", {1, false}, 1, privacy::ReleaseMode::kSynthetic};
+    EXPECT_FALSE(c.Reserve(reserve).ok());
+    EXPECT_FALSE(c.State("r-1").ok());
+    EXPECT_FALSE(c.Upload("r-1", "1,2\n", 1024).ok());
+    EXPECT_FALSE(c.UploadModel("r-1", "model").ok());
+    EXPECT_FALSE(c.Commit("r-1", 1, std::string(64, 'a')).ok());
+    EXPECT_FALSE(c.Heartbeat().ok());
+    EXPECT_FALSE(c.OpenAudit("r-1", "heart").ok());
+    EXPECT_FALSE(c.CommitCanaries("r-1", std::string(64, 'a')).ok());
+    EXPECT_FALSE(c.RevealCanaries({"r-1", {true}, std::string(64, 'b'), {0}}).ok());
+  }
+}
+
+// A welcome that is not a welcome ends the connection attempt with an error.
+TEST(CoordinatorClient, AHostileHelloAnswerIsRefused) {
+  class Garbage : public net::FrameConnection {
+   public:
+    absl::Status WriteFrame(std::string_view, net::Deadline) override { return absl::OkStatus(); }
+    absl::StatusOr<std::string> ReadFrame(size_t, net::Deadline) override {
+      return std::string(8, '\xff');
+    }
+  };
+  ClientOptions options;
+  options.connect_attempts = 2;
+  options.backoff_base = std::chrono::milliseconds(1);
+  options.dial = []() -> absl::StatusOr<std::unique_ptr<net::FrameConnection>> {
+    return std::unique_ptr<net::FrameConnection>(new Garbage());
+  };
+  EXPECT_FALSE(CoordinatorClient::Connect(SiteKit{}, options, [] { return 0.5; }).ok());
+}
+
+}  // namespace
+}  // namespace fedsyn::site
