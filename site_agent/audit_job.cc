@@ -51,30 +51,20 @@ absl::StatusOr<AuditJobRecord> LoadOpenAuditJob(LocalLedger& ledger, const std::
   return *job;
 }
 
-std::string IncludedCanaryRows(const AuditJobRecord& job) {
-  std::string included;
-  size_t start = 0;
-  for (int64_t canary = 0; canary < 2 * static_cast<int64_t>(job.bits.size()); ++canary) {
-    if (start >= job.canaries.size()) break;
-    const size_t end = std::min(job.canaries.find('\n', start), job.canaries.size());
-    const int64_t pair = canary / 2;
-    if (audit::IncludedCanaryIndex(pair, job.bits[static_cast<size_t>(pair)]) == canary)
-      included.append(job.canaries, start, end - start).append("\n");
-    start = end + 1;
-  }
-  return included;
-}
-
 absl::StatusOr<data::Table> IncludedCanaries(const AuditJobRecord& job,
                                              const data::Schema& schema) {
-  ASSIGN_OR_RETURN(data::ReadResult read, data::ParseCsvTable(IncludedCanaryRows(job), schema,
-                                                              "canaries of " + job.release_id,
-                                                              data::HeaderlessCsvFormat()));
-  if (read.table.num_rows() != static_cast<int64_t>(job.bits.size())) {  // one per pair
+  ASSIGN_OR_RETURN(data::ReadResult issued,
+                   data::ParseCsvTable(job.canaries, schema, "canaries of " + job.release_id,
+                                       data::HeaderlessCsvFormat()));
+  const std::vector<bool> included = audit::IncludedCanaryFlags(job.bits);
+  if (issued.table.rows.size() != included.size()) {  // two per pair
     return absl::DataLossError("audit job " + job.release_id +
                                ": canaries and inclusion bits differ in number");
   }
-  return std::move(read.table);
+  data::Table canaries;
+  for (size_t i = 0; i < included.size(); ++i)
+    if (included[i]) canaries.rows.push_back(std::move(issued.table.rows[i]));
+  return canaries;
 }
 
 absl::StatusOr<std::vector<int64_t>> InsertIncludedCanaries(const AuditJobRecord& job,

@@ -32,11 +32,8 @@ absl::StatusOr<AuditJobRecord> OpenAuditJob(const SiteKit& kit, const std::strin
 absl::StatusOr<AuditJobRecord> LoadOpenAuditJob(const SiteKit& kit, const std::string& job_id);
 absl::StatusOr<AuditJobRecord> LoadOpenAuditJob(LocalLedger& ledger, const std::string& job_id);
 
-// The canaries the job's bits include, one per pair (audit::IncludedCanaryIndex): CSV rows
-// (no header), for TrainRequest::extra_rows_csv.
-std::string IncludedCanaryRows(const AuditJobRecord& job);
-
-// The same, parsed under `schema`.
+// The canaries the job's bits include, one per pair (audit::IncludedCanaryIndex), as records of
+// `schema` (for TrainRequest::extra_rows). DataLoss when the job's canaries are not two per bit.
 absl::StatusOr<data::Table> IncludedCanaries(const AuditJobRecord& job, const data::Schema& schema);
 
 // Inserts the job's included canaries into `records` where the job's secret salt places them

@@ -217,7 +217,11 @@ int DoTrain(CLI::App* cmd, CliState& s, fedsyn::privacy::RandomSource& secure) {
     if (!kit.ok()) return Fail(kit.status());
     auto job = fedsyn::site::LoadOpenAuditJob(*kit, s.audit_job);
     if (!job.ok()) return Fail(job.status());
-    s.train.extra_rows_csv = fedsyn::site::IncludedCanaryRows(*job);
+    auto schema = fedsyn::data::Schema::LoadFile(s.train.schema_path);
+    if (!schema.ok()) return Fail(schema.status());
+    auto canaries = fedsyn::site::IncludedCanaries(*job, *schema);
+    if (!canaries.ok()) return Fail(canaries.status());
+    s.train.extra_rows = std::move(*canaries);
     if (!s.dataset.empty() && s.dataset != job->dataset) {
       return Fail(absl::InvalidArgumentError("audit job " + s.audit_job + " is for dataset " +
                                              job->dataset + ", not " + s.dataset));

@@ -73,15 +73,12 @@ absl::StatusOr<TrainSummary> RunTrain(const TrainRequest& request, base::Progres
     ASSIGN_OR_RETURN(units, BoundContributions(read, schema, secure));
     summary.rows_dropped = units.rows_dropped;
     if (schema.person_index) summary.persons = units.count;
-    if (!request.extra_rows_csv.empty()) {
-      ASSIGN_OR_RETURN(data::ReadResult extra,
-                       data::ParseCsvTable(request.extra_rows_csv, schema, "audit canaries",
-                                           data::HeaderlessCsvFormat()));
-      summary.extra_rows = extra.table.num_rows();
-      for (data::Row& row : extra.table.rows) {
-        read.table.rows.push_back(std::move(row));
-        units.unit_of_row.push_back(units.count++);  // a canary is a unit of its own
-      }
+    summary.extra_rows = request.extra_rows.num_rows();
+    for (const data::Row& row : request.extra_rows.rows) {
+      if (row.size() != schema.columns.size())
+        return absl::InvalidArgumentError("an extra training row does not match the schema");
+      read.table.rows.push_back(row);
+      units.unit_of_row.push_back(units.count++);  // a canary is a unit of its own
     }
     if (request.marginal_epsilon) {
       if (request.dp)

@@ -77,15 +77,15 @@ struct TrainRequest {
   // rows are sampled from it, and the VAE is trained on those in the clear: post-processing, so
   // the model's (epsilon, delta) is the fit's.
   std::optional<double> marginal_epsilon;
-  // Tables: more records to train on, as CSV rows (no header) in the schema — the included
-  // canaries of an audit job (audit_job.h). Their count is kept out of the model's published
+  // Tables: more records to train on, in the schema — the included canaries of an audit job
+  // (IncludedCanaries, audit_job.h). Their count is kept out of the model's published
   // parameters (it would hint at the secret inclusion bits).
-  std::string extra_rows_csv;
+  data::Table extra_rows;
   // The federation dataset the model is for (recorded in its published parameters). A DP
   // model's epsilon is charged to this dataset's budget, so submit refuses to release it to
   // another one. Empty: not named (such a model cannot be submitted).
   std::string dataset;
-  // The audit job whose canaries `extra_rows_csv` holds, recorded in the published parameters
+  // The audit job whose canaries `extra_rows` holds, recorded in the published parameters
   // so that the job's release can show its model was trained after the job was opened.
   std::string audit_job;
 };
@@ -94,7 +94,7 @@ struct TrainSummary {
   model::TrainReport report;
   std::optional<model::DpTrainReport> dp;
   int64_t rows = 0;
-  int64_t extra_rows = 0;        // of `rows`: from TrainRequest::extra_rows_csv
+  int64_t extra_rows = 0;        // of `rows`: from TrainRequest::extra_rows
   int64_t persons = 0;           // with a person identifier: the persons trained on
   int64_t rows_dropped = 0;      // rows beyond a person's max_rows_per_person (site-only)
   data::ReadReport read_report;  // tables only

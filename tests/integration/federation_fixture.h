@@ -126,7 +126,7 @@ class Federation : public ::testing::Test {
     train.model_out = model_out;
     train.train.max_epochs = epochs;
     train.seed = seed;
-    train.extra_rows_csv = site::IncludedCanaryRows(job);
+    train.extra_rows = *site::IncludedCanaries(job, *data::Schema::LoadFile(train.schema_path));
     train.audit_job = job.release_id;
     return train;
   }

@@ -16,14 +16,26 @@ namespace fedsyn::site {
 namespace {
 
 TEST(AuditJob, IncludesExactlyTheCanariesItsBitsChoose) {
-  // Two pairs, (a, b) and (c, d): each bit picks one of its pair.
-  AuditJobRecord job{"r-1", "heart", "a,1\nb,2\nc,3\nd,4\n", {false, true}};
-  EXPECT_EQ(IncludedCanaryRows(job), "a,1\nd,4\n");
-  job.bits = {true, false};
-  EXPECT_EQ(IncludedCanaryRows(job), "b,2\nc,3\n");
-  job.bits = {false, false};
-  EXPECT_EQ(IncludedCanaryRows(job), "a,1\nc,3\n");
+  // Two pairs, (29, 77) and (40, 50) by age: each bit picks one of its pair.
   const data::Schema schema = fedsyn::testing::LoadEncodedHeart("cleveland").schema;
+  AuditJobRecord job{"r-1",
+                     "heart",
+                     "29,0,1,94,126,0,0,71,0,0,1,0,3,4\n77,1,4,200,564,1,2,202,1,6.2,3,3,7,0\n"
+                     "40,1,2,120,200,0,0,150,0,1,1,0,3,0\n50,1,2,120,200,0,0,150,0,1,1,0,3,0\n",
+                     {false, true}};
+  auto ages = [&] {
+    std::vector<double> out;
+    const absl::StatusOr<data::Table> included = IncludedCanaries(job, schema);
+    EXPECT_TRUE(included.ok()) << included.status();
+    if (!included.ok()) return out;
+    for (const data::Row& row : included->rows) out.push_back(row[0].value_or(-1));
+    return out;
+  };
+  EXPECT_EQ(ages(), (std::vector<double>{29, 50}));
+  job.bits = {true, false};
+  EXPECT_EQ(ages(), (std::vector<double>{77, 40}));
+  job.bits = {false, false};
+  EXPECT_EQ(ages(), (std::vector<double>{29, 40}));
   AuditJobRecord heart{"r-2",
                        "heart",
                        "29,0,1,94,126,0,0,71,0,0,1,0,3,4\n77,1,4,200,564,1,2,202,1,6.2,3,3,7,0\n",
