@@ -146,6 +146,62 @@ TEST_F(HostilePeer, APlainTcpFloodDoesNotStopTheSites) {
   for (const char* site : {"cleveland", "hungarian", "switzerland"}) EXPECT_EQ(Spent(site), 0);
 }
 
+// Every request type, its frame written one byte per TLS record, is answered as if sent whole;
+// the same frames cut off halfway by a dropped connection charge nothing and leave the
+// coordinator serving.
+TEST_F(HostilePeer, FragmentedAndCutOffFramesOfEveryRequestType) {
+  const net::TlsFiles switzerland{g_dir + "/pki/ca.pem", g_dir + "/pki/sites/switzerland/site.pem",
+                                  g_dir + "/pki/sites/switzerland/site.key"};
+  const std::vector<p::SiteRequest> requests = {
+      p::Heartbeat{},
+      p::ReleaseStateQuery{"frag-1"},
+      p::AuditJobQuery{"frag-1", "heart"},
+      p::CanaryCommitment{"frag-1", std::string(64, 'a')},
+      Stated(
+          p::Reserve{"frag-1", "heart", {1'000'000, false}, 2, privacy::ReleaseMode::kSynthetic}),
+      p::UploadChunk{"frag-1", 0, "63,1,1,145,233,1,2,150,0,2.3,3,0,6,0\n"},
+      p::UploadModel{"frag-1", "not a model"},
+      p::Commit{"frag-1", 1, std::string(64, 'f')},
+      p::CanaryReveal{"frag-1", {true}, std::string(64, 'b'), {0}},
+  };
+  testing::RawTlsClient whole(switzerland, server_->site_port());
+  testing::RawTlsClient fragmented(switzerland, server_->site_port());
+  const std::string hello = p::EncodeSiteRequest(p::Hello{p::kProtocolVersion, "hostile"});
+  ASSERT_TRUE(p::DecodeSiteResponse(whole.RoundTrip(hello)).ok());
+  ASSERT_TRUE(p::DecodeSiteResponse(fragmented.FragmentedRoundTrip(hello)).ok());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    // Fragmented first: its answers must match what the whole frames get next on another id.
+    p::SiteRequest renamed = requests[i];
+    std::visit(
+        [](auto& m) {
+          if constexpr (requires { m.release_id; }) m.release_id = "frag-2";
+        },
+        renamed);
+    const auto in_pieces =
+        p::DecodeSiteResponse(fragmented.FragmentedRoundTrip(p::EncodeSiteRequest(requests[i])));
+    const auto at_once = p::DecodeSiteResponse(whole.RoundTrip(p::EncodeSiteRequest(renamed)));
+    ASSERT_TRUE(in_pieces.ok() && at_once.ok()) << i;
+    EXPECT_EQ(in_pieces->index(), at_once->index()) << "request " << i;
+    EXPECT_EQ(CodeOf(*in_pieces), CodeOf(*at_once)) << "request " << i;
+  }
+  EXPECT_EQ(Spent("switzerland"), 2'000'000) << "frag-1 and frag-2, reserved once each";
+  for (size_t i = 0; i < requests.size(); ++i) {
+    testing::RawTlsClient cut(switzerland, server_->site_port());
+    ASSERT_TRUE(p::DecodeSiteResponse(cut.RoundTrip(hello)).ok());
+    p::SiteRequest renamed = requests[i];
+    std::visit(
+        [](auto& m) {
+          if constexpr (requires { m.release_id; }) m.release_id = "cut-off";
+        },
+        renamed);
+    const std::string framed = testing::RawTlsClient::Framed(p::EncodeSiteRequest(renamed));
+    cut.Write(framed.substr(0, framed.size() / 2));
+  }  // each dropped here, mid-frame
+  EXPECT_EQ(Spent("switzerland"), 2'000'000) << "a cut-off reservation charges nothing";
+  ExpectStillServing();
+  ExpectALegitimateReleaseIsExact();
+}
+
 // F5: authenticated sessions announce 8 MiB frames and send almost nothing. Memory grows by
 // what arrived, not by what was announced; the coordinator serves on.
 TEST_F(HostilePeer, AnnouncedFramesDoNotHoldTheirAnnouncedMemory) {

@@ -43,6 +43,14 @@ class RawTlsClient {
   // A whole frame, and the reply frame's payload.
   std::string RoundTrip(const std::string& payload) {
     Write(Framed(payload));
+    return ReadFramePayload();
+  }
+  // The same frame written one byte per TLS record.
+  std::string FragmentedRoundTrip(const std::string& payload) {
+    for (const char byte : Framed(payload)) Write(std::string(1, byte));
+    return ReadFramePayload();
+  }
+  std::string ReadFramePayload() {
     const std::string header = Read(net::kFrameHeaderBytes);
     net::FrameHeader h;
     std::memcpy(h.data(), header.data(), h.size());  // Read returned exactly h.size() bytes
