@@ -4,10 +4,9 @@
 // after the request, each come back as an error status — never a crash, a hang or a success.
 #include "site_agent/coordinator_client.h"
 
-#include <deque>
-
 #include "gtest/gtest.h"
 #include "protocol/codec.h"
+#include "tests/support/fake_connections.h"
 
 namespace fedsyn::site {
 namespace {
@@ -21,24 +20,19 @@ class ScriptedConnection : public net::FrameConnection {
     if (!request.ok()) return request.status();
     if (std::holds_alternative<protocol::Hello>(*request)) {
       protocol::Welcome welcome{protocol::kProtocolVersion, "cleveland", {{"heart", "", 10, 0}}};
-      replies_.push_back(protocol::EncodeSiteResponse(welcome));
+      replies_.Push(protocol::EncodeSiteResponse(welcome));
     } else if (hostile_) {
-      replies_.push_back(*hostile_);
+      replies_.Push(*hostile_);
     }
     return absl::OkStatus();
   }
   absl::StatusOr<std::string> ReadFrame(size_t max_bytes, net::Deadline) override {
-    if (replies_.empty()) return absl::UnavailableError("connection dropped");
-    std::string reply = std::move(replies_.front());
-    replies_.pop_front();
-    // What the TLS reader does with an announced length over the limit.
-    if (reply.size() > max_bytes) return absl::InvalidArgumentError("frame over the limit");
-    return reply;
+    return replies_.Read(max_bytes);
   }
 
  private:
   std::optional<std::string> hostile_;
-  std::deque<std::string> replies_;
+  testing::ReplyQueue replies_;
 };
 
 TEST(CoordinatorClient, EveryRequestRefusesWhatAHostileCoordinatorAnswers) {

@@ -28,6 +28,24 @@ inline std::string RequestKind(const protocol::SiteRequest& request) {
   return kNames[request.index()];
 }
 
+// The replies a fake connection has ready, read in order as a peer's frames: Unavailable when
+// none is left (the peer hung up), InvalidArgument for one over the reader's limit (what the TLS
+// reader does with an announced length above it).
+class ReplyQueue {
+ public:
+  void Push(std::string reply) { replies_.push_back(std::move(reply)); }
+  absl::StatusOr<std::string> Read(size_t max_bytes) {
+    if (replies_.empty()) return absl::UnavailableError("connection dropped");
+    std::string reply = std::move(replies_.front());
+    replies_.pop_front();
+    if (reply.size() > max_bytes) return absl::InvalidArgumentError("frame over the limit");
+    return reply;
+  }
+
+ private:
+  std::deque<std::string> replies_;
+};
+
 class InProcessCoordinator {
  public:
   enum class Drop { kBeforeHandling, kAfterHandling };
@@ -86,16 +104,12 @@ class InProcessCoordinator {
         (void)Break();
         return absl::OkStatus();
       }
-      replies_.push_back(reply);
+      replies_.Push(reply);
       return absl::OkStatus();
     }
 
     absl::StatusOr<std::string> ReadFrame(size_t max_bytes, net::Deadline) override {
-      if (replies_.empty()) return absl::UnavailableError("connection dropped");
-      std::string reply = std::move(replies_.front());
-      replies_.pop_front();
-      if (reply.size() > max_bytes) return absl::InvalidArgumentError("frame too large");
-      return reply;
+      return replies_.Read(max_bytes);
     }
 
    private:
@@ -108,7 +122,7 @@ class InProcessCoordinator {
 
     InProcessCoordinator& owner_;
     coordinator::SiteSession session_;
-    std::deque<std::string> replies_;
+    ReplyQueue replies_;
     bool broken_ = false;
   };
 
