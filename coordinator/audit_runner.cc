@@ -386,9 +386,9 @@ absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclara
     spdlog::info("audit of {} ({}): {} (bound {:.3f}, claim {:.3f})", r.release_id, r.site_id,
                  passed ? "passed" : "failed", verdict.empirical_lower_bound,
                  verdict.claimed_epsilon);
-    result.judged.push_back(r.release_id);
-    if (!passed) result.failed.push_back(r.release_id);
     releases_json.push_back(std::move(entry));
+    record.report_json.clear();  // kept in storage and in `report`; the summary needs none
+    result.judged.push_back({r.site_id, std::move(record)});
   }
 
   ASSIGN_OR_RETURN(Json sites_json, SitesJson(storage, pool));
@@ -418,6 +418,11 @@ absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclara
 }
 
 }  // namespace
+
+int64_t DatasetAudit::failed() const {
+  return std::count_if(judged.begin(), judged.end(),
+                       [](const Judged& j) { return !j.verdict.passed; });
+}
 
 absl::StatusOr<std::vector<DatasetAudit>> RunAudits(Storage& storage,
                                                     const CoordinatorConfig& config,

@@ -44,9 +44,15 @@ struct AuditRunOptions {
 
 struct DatasetAudit {
   std::string dataset;
-  std::vector<std::string> judged;  // releases given a verdict by this run
-  std::vector<std::string> failed;  // ... of which failed
-  nlohmann::json report;
+  // The releases given a verdict by this run, as stored (AuditVerdictRecord, without the report),
+  // with the site that released each: what the CLI prints.
+  struct Judged {
+    std::string site_id;
+    AuditVerdictRecord verdict;
+  };
+  std::vector<Judged> judged;
+  int64_t failed() const;
+  nlohmann::json report;             // the whole report (docs/audits.md), as written to json_path
   std::string json_path, html_path;  // empty without report_dir
 };
 

@@ -293,15 +293,12 @@ int RunAudit(const std::string& config_path, const fedsyn::coordinator::AuditRun
   if (!audits.ok()) return Fail(audits.status());
   if (audits->empty()) std::printf("nothing to judge: no revealed audit without a verdict\n");
   for (const auto& a : *audits) {
-    std::printf("dataset %s: %zu release(s) judged, %zu failed\n", a.dataset.c_str(),
-                a.judged.size(), a.failed.size());
-    for (const auto& r : a.report["releases"]) {
-      std::printf("  %s  %-10s claimed %.3f  empirical >= %.3f  %s%s%s\n",
-                  r["release_id"].get<std::string>().c_str(), r["site"].get<std::string>().c_str(),
-                  r["claimed_epsilon"].get<double>(), r["empirical_lower_bound"].get<double>(),
-                  r["status"].get<std::string>().c_str(),
-                  r["reason"].get<std::string>().empty() ? "" : ": ",
-                  r["reason"].get<std::string>().c_str());
+    std::printf("dataset %s: %zu release(s) judged, %lld failed\n", a.dataset.c_str(),
+                a.judged.size(), static_cast<long long>(a.failed()));
+    for (const auto& [site, v] : a.judged) {
+      std::printf("  %s  %-10s claimed %s  empirical >= %s  %s%s%s\n", v.release_id.c_str(),
+                  site.c_str(), Eps(v.claimed_micros).c_str(), Eps(v.lower_bound_micros).c_str(),
+                  v.passed ? "passed" : "failed", v.reason.empty() ? "" : ": ", v.reason.c_str());
     }
     if (!a.html_path.empty())
       std::printf("  report: %s\n  report: %s\n", a.json_path.c_str(), a.html_path.c_str());

@@ -137,7 +137,12 @@ TEST_F(AuditRun, ANoiselessReleaseFailsAndStaysOutOfTheExportUntilApproved) {
   auto run = RunAudits(*storage_, config_, options, coordinator_rng_, 2000);
   ASSERT_TRUE(run.ok()) << run.status();
   ASSERT_EQ(run->size(), 1u);
-  EXPECT_EQ(run->at(0).failed, std::vector<std::string>{id});
+  EXPECT_EQ(run->at(0).failed(), 1);
+  ASSERT_EQ(run->at(0).judged.size(), 1u);
+  EXPECT_EQ(run->at(0).judged[0].verdict.release_id, id);
+  EXPECT_EQ(run->at(0).judged[0].site_id, "cleveland");
+  EXPECT_FALSE(run->at(0).judged[0].verdict.passed);
+  EXPECT_FALSE(run->at(0).judged[0].verdict.reason.empty()) << "the CLI prints why";
   const auto verdict = *storage_->GetVerdict(id);
   ASSERT_TRUE(verdict.has_value());
   std::printf("noise off, claim 1: empirical lower bound %.3f; %s\n",
