@@ -414,63 +414,98 @@ class Experiment {
 };
 
 // Means and standard deviations over seeds, per method and epsilon.
-Json Summarise(const Json& runs) {
+std::vector<MethodSummary> Summarise(const Json& runs) {
   std::map<std::pair<std::string, double>, std::vector<const Json*>> groups;
   for (const Json& run : runs) {
     const double eps = run["epsilon"].is_null() ? -1.0 : run["epsilon"].get<double>();
     groups[{run["method"].get<std::string>(), eps}].push_back(&run);
   }
-  auto stats = [](const std::vector<double>& v) {
-    double mean = 0, square = 0;
-    for (double x : v) mean += x;
-    mean /= static_cast<double>(v.size());
-    for (double x : v) square += (x - mean) * (x - mean);
-    const double sd = v.size() > 1 ? std::sqrt(square / static_cast<double>(v.size() - 1)) : 0.0;
-    return Json{{"mean", mean}, {"sd", sd}, {"n", v.size()}};
+  // One figure of every run of a group, at `path` in the run's JSON.
+  auto over_seeds = [](const std::vector<const Json*>& group, const Json::json_pointer& path) {
+    std::vector<double> values;
+    for (const Json* run : group) values.push_back(run->at(path).get<double>());
+    return SeedStat::Of(values);
   };
-  Json summary = Json::array();
+  std::vector<MethodSummary> summary;
   for (const auto& [key, group] : groups) {
-    Json entry = {{"method", key.first},
-                  {"epsilon", key.second < 0 ? Json(nullptr) : Json(key.second)}};
-    for (const char* u : {"accuracy", "auc"}) {
-      std::vector<double> v;
-      for (const Json* run : group) v.push_back((*run)["utility"][u].get<double>());
-      entry["utility"][u] = stats(v);
-    }
+    MethodSummary s;
+    s.method = key.first;
+    if (key.second >= 0) s.epsilon = key.second;
+    s.accuracy = over_seeds(group, Json::json_pointer("/utility/accuracy"));
+    s.auc = over_seeds(group, Json::json_pointer("/utility/auc"));
     if (group.front()->contains("fidelity")) {
-      for (const char* f : {"mean_column_distance", "correlation_difference"}) {
-        std::vector<double> v;
-        for (const Json* run : group) v.push_back((*run)["fidelity"][f].get<double>());
-        entry["fidelity"][f] = stats(v);
-      }
+      s.column_distance = over_seeds(group, Json::json_pointer("/fidelity/mean_column_distance"));
+      s.correlation_difference =
+          over_seeds(group, Json::json_pointer("/fidelity/correlation_difference"));
     }
-    std::string strongest;
     double strongest_auc = -1;
     for (const auto& [attack, unused] : (*group.front())["attacks"].items()) {
       for (const char* metric :
            {"auc", "balanced_accuracy", "tpr_at_1pct_fpr", "tpr_at_01pct_fpr"}) {
-        std::vector<double> v;
-        for (const Json* run : group)
-          v.push_back((*run)["attacks"][attack][metric]["estimate"].get<double>());
-        entry["attacks"][attack][metric] = stats(v);
+        s.attacks[attack][metric] = over_seeds(
+            group, Json::json_pointer("/attacks/" + attack + "/" + metric + "/estimate"));
       }
-      const double auc = entry["attacks"][attack]["auc"]["mean"].get<double>();
       // Distance to the closest record is a sanity check, not a privacy attack.
+      const double auc = s.attacks[attack]["auc"].mean;
       if (attack != "closest_record" && auc > strongest_auc) {
         strongest_auc = auc;
-        strongest = attack;
+        s.strongest_attack = attack;
       }
     }
-    entry["strongest_attack"] = strongest;
-    summary.push_back(entry);
+    summary.push_back(std::move(s));
   }
   return summary;
 }
 
 }  // namespace
 
-absl::StatusOr<Json> RunEvaluation(const EvaluateRequest& r, privacy::RandomSource& noise,
-                                   base::ProgressSink& progress) {
+SeedStat SeedStat::Of(const std::vector<double>& values) {
+  SeedStat stat;
+  stat.n = values.size();
+  if (values.empty()) return stat;
+  for (const double x : values) stat.mean += x;
+  stat.mean /= static_cast<double>(values.size());
+  double square = 0;
+  for (const double x : values) square += (x - stat.mean) * (x - stat.mean);
+  stat.sd = values.size() > 1 ? std::sqrt(square / static_cast<double>(values.size() - 1)) : 0.0;
+  return stat;
+}
+
+Json SeedStat::ToJson() const { return {{"mean", mean}, {"sd", sd}, {"n", n}}; }
+
+Json MethodSummary::ToJson() const {
+  Json j = {{"method", method},
+            {"epsilon", epsilon ? Json(*epsilon) : Json(nullptr)},
+            {"utility", {{"accuracy", accuracy.ToJson()}, {"auc", auc.ToJson()}}}};
+  if (column_distance && correlation_difference) {
+    j["fidelity"] = {{"mean_column_distance", column_distance->ToJson()},
+                     {"correlation_difference", correlation_difference->ToJson()}};
+  }
+  for (const auto& [attack, metrics] : attacks)
+    for (const auto& [metric, stat] : metrics) j["attacks"][attack][metric] = stat.ToJson();
+  j["strongest_attack"] = strongest_attack;
+  return j;
+}
+
+Json EvaluationReport::ToJson() const {
+  Json summary_json = Json::array();
+  for (const MethodSummary& s : summary) summary_json.push_back(s.ToJson());
+  return {{"format", "fedsyn-evaluation"},
+          {"version", 1},
+          {"site_only", true},
+          {"privacy_note",
+           "Aggregates of the site's real records without differential privacy (accuracies, "
+           "AUCs, attack figures). Site-only: no ledger charges for them; anything from this "
+           "file that leaves the site must be charged by hand."},
+          {"settings", settings},
+          {"seconds", seconds},
+          {"runs", runs},
+          {"summary", summary_json}};
+}
+
+absl::StatusOr<EvaluationReport> RunEvaluation(const EvaluateRequest& r,
+                                               privacy::RandomSource& noise,
+                                               base::ProgressSink& progress) {
   const auto start = std::chrono::steady_clock::now();
   for (const std::string& m : r.methods) {
     if (m != "real" && m != "dpsgd" && m != "paper" && m != "e2e")
@@ -596,17 +631,12 @@ absl::StatusOr<Json> RunEvaluation(const EvaluateRequest& r, privacy::RandomSour
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   progress.Finish("evaluation done in " + std::to_string(static_cast<int>(seconds)) + " s");
-  return Json{{"format", "fedsyn-evaluation"},
-              {"version", 1},
-              {"site_only", true},
-              {"privacy_note",
-               "Aggregates of the site's real records without differential privacy (accuracies, "
-               "AUCs, attack figures). Site-only: no ledger charges for them; anything from this "
-               "file that leaves the site must be charged by hand."},
-              {"settings", settings},
-              {"seconds", seconds},
-              {"runs", runs},
-              {"summary", Summarise(runs)}};
+  EvaluationReport report;
+  report.summary = Summarise(runs);
+  report.settings = std::move(settings);
+  report.runs = std::move(runs);
+  report.seconds = seconds;
+  return report;
 }
 
 }  // namespace fedsyn::site

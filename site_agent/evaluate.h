@@ -19,6 +19,8 @@
 #define FEDSYN_SITE_AGENT_EVALUATE_H_
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,11 +67,41 @@ struct EvaluateRequest {
   int bootstrap = 200;  // resamples for the confidence intervals
 };
 
-// Runs the grid; returns the JSON report (settings, one entry per seed x method x epsilon, and
-// a summary with means and standard deviations over seeds).
-absl::StatusOr<nlohmann::json> RunEvaluation(const EvaluateRequest& request,
-                                             privacy::RandomSource& noise,
-                                             base::ProgressSink& progress);
+// Mean and sample standard deviation of one figure over the seeds.
+struct SeedStat {
+  double mean = 0, sd = 0;
+  size_t n = 0;
+  static SeedStat Of(const std::vector<double>& values);
+  nlohmann::json ToJson() const;  // {"mean", "sd", "n"}
+};
+
+// One method at one epsilon over the seeds: what `fedsyn-agent evaluate` prints.
+struct MethodSummary {
+  std::string method;
+  std::optional<double> epsilon;  // none for the methods without one (real)
+  SeedStat accuracy, auc;
+  // The synthetic-data methods (paper, e2e): distance of the synthetic records to the real ones.
+  std::optional<SeedStat> column_distance, correlation_difference;
+  // attack -> metric (auc, balanced_accuracy, tpr_at_1pct_fpr, tpr_at_01pct_fpr) -> over seeds
+  std::map<std::string, std::map<std::string, SeedStat>> attacks;
+  // The attack with the highest mean AUC (the closest-record sanity check excepted).
+  std::string strongest_attack;
+  nlohmann::json ToJson() const;
+};
+
+// The evaluation: its settings, one JSON entry per seed x method x epsilon (`runs`), and the
+// summary over seeds.
+struct EvaluationReport {
+  nlohmann::json settings;
+  nlohmann::json runs;
+  double seconds = 0;
+  std::vector<MethodSummary> summary;
+  nlohmann::json ToJson() const;  // the report file (format fedsyn-evaluation, version 1)
+};
+
+absl::StatusOr<EvaluationReport> RunEvaluation(const EvaluateRequest& request,
+                                               privacy::RandomSource& noise,
+                                               base::ProgressSink& progress);
 
 }  // namespace fedsyn::site
 

@@ -466,22 +466,20 @@ int DoEvaluate(CliState& s, fedsyn::privacy::RandomSource& secure) {
   fedsyn::base::ConsoleProgress progress("evaluate", stderr);
   auto report = fedsyn::site::RunEvaluation(s.evaluate, secure, progress);
   if (!report.ok()) return Fail(report.status());
-  if (absl::Status st = fedsyn::data::WriteFileAtomically(s.evaluate_out, report->dump(1) + "\n");
+  if (absl::Status st =
+          fedsyn::data::WriteFileAtomically(s.evaluate_out, report->ToJson().dump(1) + "\n");
       !st.ok()) {
     return Fail(st);
   }
   std::printf("%-7s %-5s  %-15s  %-22s  %-15s  %s\n", "METHOD", "EPS", "TEST ACCURACY",
               "STRONGEST ATTACK", "ATTACK AUC", "BALANCED ACC");
-  for (const auto& entry : (*report)["summary"]) {
-    const std::string attack = entry["strongest_attack"].get<std::string>();
-    const auto& a = entry["attacks"][attack];
-    std::printf("%-7s %-5s  %.3f +- %.3f    %-22s  %.3f +- %.3f    %.3f\n",
-                entry["method"].get<std::string>().c_str(),
-                entry["epsilon"].is_null() ? "-" : entry["epsilon"].dump().c_str(),
-                entry["utility"]["accuracy"]["mean"].get<double>(),
-                entry["utility"]["accuracy"]["sd"].get<double>(), attack.c_str(),
-                a["auc"]["mean"].get<double>(), a["auc"]["sd"].get<double>(),
-                a["balanced_accuracy"]["mean"].get<double>());
+  for (const fedsyn::site::MethodSummary& m : report->summary) {
+    if (m.strongest_attack.empty()) continue;  // no attack ran (none is configured without one)
+    const auto& a = m.attacks.at(m.strongest_attack);
+    std::printf("%-7s %-5s  %.3f +- %.3f    %-22s  %.3f +- %.3f    %.3f\n", m.method.c_str(),
+                m.epsilon ? nlohmann::json(*m.epsilon).dump().c_str() : "-", m.accuracy.mean,
+                m.accuracy.sd, m.strongest_attack.c_str(), a.at("auc").mean, a.at("auc").sd,
+                a.at("balanced_accuracy").mean);
   }
   std::printf("report: %s\n", s.evaluate_out.c_str());
   return fedsyn::base::kExitOk;

@@ -287,7 +287,7 @@ TEST(Evaluate, SmokeGridReportsEveryMethodAttackAndSummary) {
   base::NullProgress progress;
   auto report = RunEvaluation(SmokeRequest(), noise, progress);
   ASSERT_TRUE(report.ok()) << report.status();
-  const auto& runs = (*report)["runs"];
+  const auto& runs = report->runs;
   ASSERT_EQ(runs.size(), 8u) << "2 seeds x (real + dpsgd + paper + e2e) at one epsilon";
   for (const auto& run : runs) {
     const double accuracy = run["utility"]["accuracy"].get<double>();
@@ -309,16 +309,23 @@ TEST(Evaluate, SmokeGridReportsEveryMethodAttackAndSummary) {
       EXPECT_EQ(a.contains("roc"), run["seed"] == 1) << "ROC curves for the first seed only";
     }
   }
-  const auto& summary = (*report)["summary"];
-  ASSERT_EQ(summary.size(), 4u);
-  for (const auto& entry : summary) {
-    EXPECT_EQ(entry["utility"]["accuracy"]["n"], 2);
-    EXPECT_FALSE(entry["strongest_attack"].get<std::string>().empty());
+  ASSERT_EQ(report->summary.size(), 4u);
+  for (const MethodSummary& entry : report->summary) {
+    EXPECT_EQ(entry.accuracy.n, 2u);
+    EXPECT_FALSE(entry.strongest_attack.empty());
+    EXPECT_EQ(entry.column_distance.has_value(), entry.method == "paper" || entry.method == "e2e");
+    EXPECT_NE(entry.strongest_attack, "closest_record") << "a sanity check, not an attack";
   }
-  EXPECT_EQ((*report)["site_only"], true) << "non-private aggregates of real records";
+  // The file carries the same summary, field for field.
+  const nlohmann::json file = report->ToJson();
+  EXPECT_EQ(file["site_only"], true) << "non-private aggregates of real records";
+  ASSERT_EQ(file["summary"].size(), 4u);
+  EXPECT_EQ(file["summary"][0]["utility"]["accuracy"]["mean"].get<double>(),
+            report->summary[0].accuracy.mean);
+  EXPECT_EQ(file["summary"][0]["strongest_attack"], report->summary[0].strongest_attack);
   // The default delta for 60 members: min(1e-6, 1/(10 * 60)).
-  EXPECT_EQ((*report)["settings"]["delta"].get<double>(), 1e-6);
-  EXPECT_EQ((*report)["settings"]["records"], 920);
+  EXPECT_EQ(file["settings"]["delta"].get<double>(), 1e-6);
+  EXPECT_EQ(file["settings"]["records"], 920);
 }
 
 TEST(Evaluate, RefusesWhatCannotRun) {
