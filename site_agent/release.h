@@ -18,6 +18,7 @@
 #include "common/data/transformer.h"
 #include "common/model/model_bundle.h"
 #include "common/privacy/code_posterior.h"
+#include "common/privacy/guarantee.h"
 #include "common/privacy/metric_mechanism.h"
 #include "common/privacy/random.h"
 #include "common/privacy/randomized_response.h"
@@ -36,26 +37,9 @@ namespace fedsyn::site {
 using privacy::ReleaseMode;
 using privacy::ReleaseModeName;
 
-// What one release promises per unit of privacy: a row, or a person (a schema's person_id).
-struct Guarantee {
-  double epsilon_codes = 0;    // per row: eps_d * (2R + slack)
-  double epsilon_labels = 0;   // per row: randomized response on image labels; 0 for tables
-  bool model_private = false;  // false: the decoder saw the data in the clear
-  double epsilon_model = 0;    // DP-SGD's epsilon when model_private (per unit: person-level
-                               // sampling and clipping when the schema names a person)
-  double delta_model = 0;
-  // 0: the unit is a row. L > 0: the unit is a person with at most L rows, each row noised on
-  // its own, so a person's release epsilon is L times a row's (basic composition).
-  int rows_per_person = 0;
-  double EpsilonRelease() const {
-    return std::max(1, rows_per_person) * (epsilon_codes + epsilon_labels);
-  }
-  // Basic composition: the model's epsilon plus the release's; meaningful only if model_private.
-  double EpsilonTotal() const { return epsilon_model + EpsilonRelease(); }
-  // e.g. "eps_total = 9.01 (model 3, release 6.01) per record, delta 1e-5", or "...; MODEL NOT
-  // PRIVATE, so no end-to-end guarantee".
-  std::string Describe() const;
-};
+// What one release promises (common/privacy/guarantee.h); its micro-epsilon form is
+// privacy::Charge, made from it once where the release is prepared.
+using privacy::Guarantee;
 
 // Mechanism-related counts. They depend on the private data and stay at the site.
 struct ReleaseCounts {

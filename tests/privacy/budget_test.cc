@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "common/privacy/guarantee.h"
 #include "gtest/gtest.h"
 
 namespace fedsyn::privacy {
@@ -120,6 +121,32 @@ TEST(Budget, EmpiricalBoundsRoundDownAndMicrosReadBack) {
   EXPECT_EQ(LowerBoundMicros(INFINITY).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_DOUBLE_EQ(MicrosToEpsilon(1'500'000), 1.5);
   EXPECT_DOUBLE_EQ(MicrosToEpsilon(*EpsilonToChargeMicros(0.25)), 0.25);
+}
+
+}  // namespace
+}  // namespace fedsyn::privacy
+
+namespace fedsyn::privacy {
+namespace {
+
+// The guarantee in epsilon and its charge in micro-epsilon say the same thing: per-person
+// release epsilon is L times a row's, the total adds the model's (basic composition).
+TEST(Guarantee, ComposesBasicallyAndItsChargeAgrees) {
+  Guarantee g;
+  g.epsilon_codes = 1.5;
+  g.epsilon_labels = 0.5;
+  g.rows_per_person = 3;
+  g.model_private = true;
+  g.epsilon_model = 2.0;
+  g.delta_model = 1e-6;
+  EXPECT_DOUBLE_EQ(g.EpsilonRelease(), 6.0);
+  EXPECT_DOUBLE_EQ(g.EpsilonTotal(), 8.0);
+  EXPECT_NE(g.Describe().find("eps_total = 8 per person"), std::string::npos) << g.Describe();
+  const Charge charge =
+      *Charge::Make(g.EpsilonRelease(), g.model_private, g.epsilon_model, g.delta_model, "m");
+  EXPECT_EQ(*charge.ClaimedMicros(), 8'000'000);
+  g.model_private = false;
+  EXPECT_NE(g.Describe().find("MODEL NOT PRIVATE"), std::string::npos);
 }
 
 }  // namespace
