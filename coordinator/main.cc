@@ -247,25 +247,29 @@ absl::StatusOr<std::unique_ptr<fedsyn::coordinator::Storage>> OpenDatabase(
 // or the admin handler over a database read directly (--db, or the config's `database`).
 struct ReadTarget {
   std::string config_path, db_path, admin_cert, admin_key;
+  bool live() const { return !admin_cert.empty() || !admin_key.empty(); }
+  // What the options lack to name a target (a usage error); empty when they name one.
+  std::string Missing() const {
+    if (live() && (config_path.empty() || admin_cert.empty() || admin_key.empty()))
+      return "give --config with both --admin-cert and --admin-key";
+    if (!live() && config_path.empty() && db_path.empty())
+      return "give --config with --admin-cert and --admin-key (a running coordinator), or --db "
+             "or --config alone (its database, read-only)";
+    return "";
+  }
 };
 
 // Every read (status, budgets, releases, audit list, audit show) goes through the admin handler:
-// the coordinator's over TLS, or the same handler in process over the database. Usage errors
-// (nothing to read from) are InvalidArgument.
+// the coordinator's over TLS, or the same handler in process over the database. `target` names
+// one (ReadTarget::Missing is empty).
 absl::StatusOr<AdminResponse> Read(const fedsyn::protocol::AdminRequest& request,
                                    const ReadTarget& target) {
-  if (!target.admin_cert.empty() || !target.admin_key.empty()) {
-    if (target.config_path.empty() || target.admin_cert.empty() || target.admin_key.empty())
-      return absl::InvalidArgumentError("give --config with both --admin-cert and --admin-key");
+  if (target.live()) {
     ASSIGN_OR_RETURN(const auto config,
                      fedsyn::coordinator::LoadCoordinatorConfig(target.config_path));
     return fedsyn::coordinator::QueryAdmin(
         config.admin_listen, {config.ca_file, target.admin_cert, target.admin_key}, request);
   }
-  if (target.config_path.empty() && target.db_path.empty())
-    return absl::InvalidArgumentError(
-        "give --config with --admin-cert and --admin-key (a running coordinator), or --db or "
-        "--config alone (its database, read-only)");
   ASSIGN_OR_RETURN(auto storage, OpenDatabase(target.config_path, target.db_path,
                                               /*read_only=*/true));
   AdminResponse response = fedsyn::coordinator::HandleAdminRequest(request, *storage, {});
@@ -427,13 +431,11 @@ int main(int argc, char** argv) {
   }
   const ReadTarget target{config_path, db_path, admin_cert, admin_key};
   auto read_and_show = [&](const fedsyn::protocol::AdminRequest& request, bool one) -> int {
-    auto response = Read(request, target);
-    if (!response.ok() && response.status().code() == absl::StatusCode::kInvalidArgument &&
-        response.status().message().rfind("give --", 0) == 0) {
-      std::fprintf(stderr, "fedsyn-coordinator: %s\n",
-                   std::string(response.status().message()).c_str());
+    if (const std::string missing = target.Missing(); !missing.empty()) {
+      std::fprintf(stderr, "fedsyn-coordinator: %s\n", missing.c_str());
       return fedsyn::base::kExitUsage;
     }
+    auto response = Read(request, target);
     if (!response.ok()) return Fail(response.status());
     Show(*response, json, one);
     return fedsyn::base::kExitOk;

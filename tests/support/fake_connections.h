@@ -9,6 +9,7 @@
 
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,8 @@ inline std::string RequestKind(const protocol::SiteRequest& request) {
   static const char* const kNames[] = {
       "hello",        "reserve",     "uploadChunk", "commit",         "heartbeat",
       "releaseState", "uploadModel", "openAudit",   "commitCanaries", "revealCanaries"};
+  static_assert(std::size(kNames) == std::variant_size_v<protocol::SiteRequest>,
+                "one name per request type, in the variant's order");
   return kNames[request.index()];
 }
 
