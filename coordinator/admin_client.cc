@@ -10,8 +10,8 @@ absl::StatusOr<protocol::AdminResponse> QueryAdmin(const std::string& address,
                                                    net::Deadline deadline) {
   ASSIGN_OR_RETURN(const auto host_port, net::ParseHostPort(address));
   ASSIGN_OR_RETURN(auto context, net::MakeTlsContext(files, net::Role::kClient));
-  ASSIGN_OR_RETURN(auto connection, net::TlsConnection::Connect(host_port.first, host_port.second,
-                                                                context, deadline));
+  ASSIGN_OR_RETURN(auto connection,
+                   net::DialTls(host_port.first, host_port.second, context, deadline));
   RETURN_IF_ERROR(connection->WriteFrame(protocol::EncodeAdminRequest(request), deadline));
   ASSIGN_OR_RETURN(const std::string frame,
                    connection->ReadFrame(protocol::kMaxMessageBytes, deadline));

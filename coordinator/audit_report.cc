@@ -4,6 +4,9 @@
 #include <cstdio>
 
 #include "absl/strings/str_format.h"
+#include "common/base/utc_time.h"
+#include "common/eval/metrics_json.h"
+#include "common/privacy/budget.h"
 #include "common/report/svg_plot.h"
 
 namespace fedsyn::coordinator {
@@ -38,25 +41,28 @@ std::string Fixed(double value, int digits = 3) { return absl::StrFormat("%.*f",
 
 std::string Cell(const std::string& text) { return "<td>" + text + "</td>"; }
 
-std::string IntervalText(const Json& interval) {
-  return Fixed(interval["estimate"].get<double>()) + " [" + Fixed(interval["low"].get<double>()) +
-         ", " + Fixed(interval["high"].get<double>()) + "]";
+std::string IntervalText(const eval::Interval& interval) {
+  return Fixed(interval.estimate) + " [" + Fixed(interval.low) + ", " + Fixed(interval.high) + "]";
 }
 
-// Log-log ROC curves of `attacks` (name -> metrics JSON with "roc"). Points at FPR 0 have no
-// place on a log axis; the x axis starts at 1% since audits have tens to thousands of
-// non-members.
-std::string RocSvg(const std::string& title, const Json& attacks) {
+Json AttacksJson(const std::vector<eval::NamedAttack>& attacks) {
+  Json out = Json::object();
+  for (const eval::NamedAttack& a : attacks) out[a.name] = eval::AttackJson(a.metrics, true);
+  return out;
+}
+
+// Log-log ROC curves of `attacks`. Points at FPR 0 have no place on a log axis; the x axis
+// starts at 1% since audits have tens to thousands of non-members.
+std::string RocSvg(const std::string& title, const std::vector<eval::NamedAttack>& attacks) {
   report::Chart chart;
   chart.title = title;
   chart.x = {"false-positive rate", 1e-2, 1, true, {0.01, 0.1, 1}};
   chart.y = {"true-positive rate", 1e-2, 1, true, {0.01, 0.1, 1}};
-  for (const auto& [name, metrics] : attacks.items()) {
+  for (const eval::NamedAttack& attack : attacks) {
     report::Series series{
-        name + " (AUC " + Fixed(metrics["auc"]["estimate"].get<double>()) + ")", {}, false, false};
-    for (const Json& p : metrics["roc"]) {
-      const double fpr = p[0].get<double>(), tpr = p[1].get<double>();
-      if (fpr > 0) series.points.push_back({fpr, std::max(tpr, 1e-2)});
+        attack.name + " (AUC " + Fixed(attack.metrics.auc.estimate) + ")", {}, false, false};
+    for (const eval::RocPoint& p : attack.metrics.roc) {
+      if (p.fpr > 0) series.points.push_back({p.fpr, std::max(p.tpr, 1e-2)});
     }
     chart.series.push_back(std::move(series));
   }
@@ -64,14 +70,15 @@ std::string RocSvg(const std::string& title, const Json& attacks) {
   return report::RenderSvg(chart);
 }
 
-std::string AttackTable(const Json& attacks) {
+std::string AttackTable(const std::vector<eval::NamedAttack>& attacks) {
   std::string html =
       "<table><tr><th>attack</th><th>AUC</th><th>balanced accuracy</th><th>TPR at 1% FPR</th>"
       "<th>TPR at 0.1% FPR</th></tr>\n";
-  for (const auto& [name, m] : attacks.items()) {
-    html += "<tr>" + Cell(Escape(name)) + Cell(IntervalText(m["auc"])) +
-            Cell(IntervalText(m["balanced_accuracy"])) + Cell(IntervalText(m["tpr_at_1pct_fpr"])) +
-            Cell(IntervalText(m["tpr_at_01pct_fpr"])) + "</tr>\n";
+  for (const eval::NamedAttack& a : attacks) {
+    html += "<tr>" + Cell(Escape(a.name)) + Cell(IntervalText(a.metrics.auc)) +
+            Cell(IntervalText(a.metrics.balanced_accuracy)) +
+            Cell(IntervalText(a.metrics.tpr_at_1pct_fpr)) +
+            Cell(IntervalText(a.metrics.tpr_at_01pct_fpr)) + "</tr>\n";
   }
   return html + "</table>\n";
 }
@@ -86,16 +93,119 @@ th { background: #eee; }
 figure { margin: 0.5em 0 2em; }
 )css";
 
+// The canary attacks of a release, named as in the report.
+std::vector<eval::NamedAttack> CanaryAttacks(const CanaryVerdict& v) {
+  return {{"nearest_row", v.nearest_row}, {"density_ratio", v.density_ratio}};
+}
+
+const char* StatusName(bool passed) { return passed ? "passed" : "failed"; }
+
 }  // namespace
 
-std::string RenderAuditHtml(const Json& report) {
-  const std::string dataset = Escape(report["dataset"].get<std::string>());
+Json ReleaseAuditEntry::ToJson() const {
+  Json estimates = Json::array();
+  for (const EpsilonEstimate& e : verdict.estimates)
+    estimates.push_back(
+        {{"score", e.score}, {"method", e.method}, {"k", e.k}, {"lower_bound", e.lower_bound}});
+  Json j = {
+      {"release_id", release_id},
+      {"site", site_id},
+      {"mode", privacy::ReleaseModeName(mode)},
+      {"claimed_epsilon", verdict.claimed_epsilon},
+      {"epsilon_release", epsilon_release},
+      {"epsilon_model", epsilon_model},
+      {"delta", verdict.delta},
+      {"canaries", verdict.canaries},
+      {"included", verdict.included},
+      {"rows", rows},
+      {"empirical_lower_bound", verdict.empirical_lower_bound},
+      // One-sided: epsilon is at least the bound with this confidence; nothing bounds it
+      // from above.
+      {"interval",
+       {{"low", verdict.empirical_lower_bound},
+        {"high", nullptr},
+        {"confidence", verdict.confidence}}},
+      {"estimates", estimates},
+      {"attacks", AttacksJson(CanaryAttacks(verdict))},
+      {"scored_in",
+       mode == privacy::ReleaseMode::kCodes ? "latent codes (the published encoder)" : "records"},
+      {"neighbouring_relation", neighbouring_relation}};
+  if (presence) {
+    j["presence_test"] = {{"pairs", presence->pairs},
+                          {"ks_statistic", presence->ks_statistic},
+                          {"critical_value", presence->critical_value},
+                          {"alpha", kPresenceTestAlpha},
+                          {"passed", presence->passed}};
+  } else {
+    j["presence_test"] = mode == privacy::ReleaseMode::kCodes
+                             ? "not run: the reservation stated no mechanism"
+                         : mode == privacy::ReleaseMode::kModelOnly
+                             ? "not possible: the canaries trained the model, no row is theirs"
+                             : "not possible for synthetic records (no known output law)";
+  }
+  j["status"] = StatusName(passed);
+  j["reason"] = reason;
+  return j;
+}
+
+Json SiteAuditSummary::ToJson() const {
+  return {{"site", site_id},
+          {"releases", releases},
+          {"passed", passed},
+          {"failed", failed},
+          {"max_lower_bound", max_lower_bound}};
+}
+
+Json DownstreamAudit::ToJson() const {
+  if (!ran) {
+    Json j = {{"ran", false}};
+    if (!skipped.empty()) j["skipped"] = skipped;
+    return j;
+  }
+  return {
+      {"ran", true},
+      {"pooled_rows", pooled_rows},
+      {"members", members},
+      {"nonmembers", nonmembers},
+      {"target", {{"architecture", "mlp"}, {"hidden", target_hidden}, {"epochs", target_epochs}}},
+      {"reference_models", reference_models},
+      {"attacks", AttacksJson(attacks)},
+      {"exceeds_threshold", exceeds_threshold}};
+}
+
+Json AuditParameters::ToJson() const {
+  return {{"confidence", confidence},
+          {"canaries_per_release", canaries_per_release},
+          {"k", "m/10, m/4, m/2 (Bonferroni over k x 2 scores x 2 methods)"},
+          {"bounds",
+           {"one-run (Steinke, Nasr, Jagielski 2023)",
+            "threshold (Jagielski, Ullman, Oprea 2020; Clopper-Pearson)"}},
+          {"max_tpr_at_01pct_fpr", max_tpr_at_01pct_fpr},
+          {"bootstrap", bootstrap}};
+}
+
+Json AuditReport::ToJson() const {
+  Json releases_json = Json::array(), sites_json = Json::array();
+  for (const ReleaseAuditEntry& r : releases) releases_json.push_back(r.ToJson());
+  for (const SiteAuditSummary& s : sites) sites_json.push_back(s.ToJson());
+  return {{"format", "fedsyn-audit-report"},
+          {"version", 1},
+          {"dataset", dataset},
+          {"created_utc", base::Iso8601Utc(created_unix)},
+          {"parameters", parameters.ToJson()},
+          {"releases", releases_json},
+          {"sites", sites_json},
+          {"downstream", downstream.ToJson()}};
+}
+
+std::string RenderAuditHtml(const AuditReport& report) {
+  const std::string dataset = Escape(report.dataset);
   std::string html =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>"
       "fedsyn audit: " +
       dataset + "</title>\n<style>" + kStyle +
       "</style></head><body>\n<h1>Privacy audit of dataset " + dataset + "</h1>\n";
-  html += "<p>Created " + Escape(report["created_utc"].get<std::string>()) +
+  html += "<p>Created " + Escape(base::Iso8601Utc(report.created_unix)) +
           ". Each release's canaries were scored using only what the coordinator received; the "
           "empirical epsilon is a lower bound that holds with the stated confidence, so the "
           "interval is one-sided: [bound, &infin;). A bound above the claim means the site's "
@@ -105,74 +215,65 @@ std::string RenderAuditHtml(const Json& report) {
       "<h2>Releases judged in this run</h2>\n<table><tr><th>site</th><th>release</th>"
       "<th>mode</th><th>claimed &epsilon; (model + release)</th><th>&delta;</th>"
       "<th>canaries (included)</th><th>empirical &epsilon; at " +
-      Fixed(100 * report["parameters"]["confidence"].get<double>(), 0) +
-      "%</th><th>status</th><th>reason</th></tr>\n";
-  for (const Json& r : report["releases"]) {
-    const std::string status = r["status"].get<std::string>();
-    html += "<tr>" + Cell(Escape(r["site"].get<std::string>())) +
-            Cell(Escape(r["release_id"].get<std::string>())) +
-            Cell(Escape(r["mode"].get<std::string>())) +
-            Cell(Fixed(r["claimed_epsilon"].get<double>()) + " (" +
-                 Fixed(r["epsilon_model"].get<double>()) + " + " +
-                 Fixed(r["epsilon_release"].get<double>()) + ")") +
-            Cell(Escape(Json(r["delta"]).dump())) +
-            Cell(std::to_string(r["canaries"].get<int>()) + " (" +
-                 std::to_string(r["included"].get<int>()) + ")") +
-            Cell("[" + Fixed(r["empirical_lower_bound"].get<double>()) + ", &infin;)") +
-            "<td class=\"" + status + "\">" + status + "</td>" +
-            Cell(Escape(r["reason"].get<std::string>())) + "</tr>\n";
+      Fixed(100 * report.parameters.confidence, 0) + "%</th><th>status</th><th>reason</th></tr>\n";
+  for (const ReleaseAuditEntry& r : report.releases) {
+    const std::string status = StatusName(r.passed);
+    html +=
+        "<tr>" + Cell(Escape(r.site_id)) + Cell(Escape(r.release_id)) +
+        Cell(Escape(privacy::ReleaseModeName(r.mode))) +
+        Cell(Fixed(r.verdict.claimed_epsilon) + " (" + Fixed(r.epsilon_model) + " + " +
+             Fixed(r.epsilon_release) + ")") +
+        Cell(Escape(Json(r.verdict.delta).dump())) +
+        Cell(std::to_string(r.verdict.canaries) + " (" + std::to_string(r.verdict.included) + ")") +
+        Cell("[" + Fixed(r.verdict.empirical_lower_bound) + ", &infin;)") + "<td class=\"" +
+        status + "\">" + status + "</td>" + Cell(Escape(r.reason)) + "</tr>\n";
   }
   html +=
       "</table>\n<h2>Per site</h2>\n<table><tr><th>site</th><th>audited releases</th>"
       "<th>passed</th><th>failed</th><th>largest empirical &epsilon;</th></tr>\n";
-  for (const Json& s : report["sites"]) {
-    html += "<tr>" + Cell(Escape(s["site"].get<std::string>())) +
-            Cell(std::to_string(s["releases"].get<int>())) +
-            Cell(std::to_string(s["passed"].get<int>())) +
-            Cell(std::to_string(s["failed"].get<int>())) +
-            Cell(Fixed(s["max_lower_bound"].get<double>())) + "</tr>\n";
+  for (const SiteAuditSummary& s : report.sites) {
+    html += "<tr>" + Cell(Escape(s.site_id)) + Cell(std::to_string(s.releases)) +
+            Cell(std::to_string(s.passed)) + Cell(std::to_string(s.failed)) +
+            Cell(Fixed(s.max_lower_bound)) + "</tr>\n";
   }
   html += "</table>\n";
 
-  for (const Json& r : report["releases"]) {
-    const std::string id = Escape(r["release_id"].get<std::string>());
-    html += "<h2>Release " + id + " (" + Escape(r["site"].get<std::string>()) + ")</h2>\n";
+  for (const ReleaseAuditEntry& r : report.releases) {
+    const std::string id = Escape(r.release_id);
+    html += "<h2>Release " + id + " (" + Escape(r.site_id) + ")</h2>\n";
     html +=
         "<h3>Epsilon estimates</h3>\n<table><tr><th>score</th><th>method</th><th>k</th>"
         "<th>lower bound</th></tr>\n";
-    for (const Json& e : r["estimates"]) {
-      html += "<tr>" + Cell(Escape(e["score"].get<std::string>())) +
-              Cell(Escape(e["method"].get<std::string>())) +
-              Cell(std::to_string(e["k"].get<int>())) +
-              Cell(Fixed(e["lower_bound"].get<double>())) + "</tr>\n";
+    for (const EpsilonEstimate& e : r.verdict.estimates) {
+      html += "<tr>" + Cell(Escape(e.score)) + Cell(Escape(e.method)) + Cell(std::to_string(e.k)) +
+              Cell(Fixed(e.lower_bound)) + "</tr>\n";
     }
-    html += "</table>\n<h3>Canary attacks</h3>\n" + AttackTable(r["attacks"]);
-    html +=
-        "<figure>" +
-        RocSvg("Release " + r["release_id"].get<std::string>() + ": canary attacks, ROC (log-log)",
-               r["attacks"]) +
-        "</figure>\n";
+    const std::vector<eval::NamedAttack> attacks = CanaryAttacks(r.verdict);
+    html += "</table>\n<h3>Canary attacks</h3>\n" + AttackTable(attacks);
+    html += "<figure>" +
+            RocSvg("Release " + r.release_id + ": canary attacks, ROC (log-log)", attacks) +
+            "</figure>\n";
   }
 
-  const Json& downstream = report["downstream"];
+  const DownstreamAudit& downstream = report.downstream;
   html += "<h2>Downstream audit</h2>\n";
-  if (downstream.value("ran", false)) {
+  if (downstream.ran) {
     html += "<p>An MLP trained on the dataset's pooled synthetic data (" +
-            std::to_string(downstream["pooled_rows"].get<int64_t>()) +
+            std::to_string(downstream.pooled_rows) +
             " rows, canary-derived rows included), attacked with the " +
-            std::to_string(downstream["members"].get<int64_t>()) +
-            " included canaries as members and the " +
-            std::to_string(downstream["nonmembers"].get<int64_t>()) +
+            std::to_string(downstream.members) + " included canaries as members and the " +
+            std::to_string(downstream.nonmembers) +
             " excluded ones as non-members. Threshold on TPR at 0.1% FPR: " +
-            Fixed(report["parameters"]["max_tpr_at_01pct_fpr"].get<double>()) + ".</p>\n";
-    html += AttackTable(downstream["attacks"]);
-    html += "<figure>" + RocSvg("Downstream attacks, ROC (log-log)", downstream["attacks"]) +
+            Fixed(report.parameters.max_tpr_at_01pct_fpr) + ".</p>\n";
+    html += AttackTable(downstream.attacks);
+    html += "<figure>" + RocSvg("Downstream attacks, ROC (log-log)", downstream.attacks) +
             "</figure>\n";
   } else {
-    html += "<p>Not run: " + Escape(downstream.value("skipped", std::string("no candidates"))) +
+    html += "<p>Not run: " +
+            Escape(downstream.skipped.empty() ? std::string("no candidates") : downstream.skipped) +
             ".</p>\n";
   }
-  html += "<h2>Parameters</h2>\n<pre>" + Escape(report["parameters"].dump(2)) + "</pre>\n";
+  html += "<h2>Parameters</h2>\n<pre>" + Escape(report.parameters.ToJson().dump(2)) + "</pre>\n";
   return html + "</body></html>\n";
 }
 

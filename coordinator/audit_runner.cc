@@ -13,6 +13,7 @@
 #include "common/eval/attacks.h"
 #include "common/eval/logistic_regression.h"
 #include "common/eval/metrics_json.h"
+#include "common/eval/model_attacks.h"
 #include "common/model/classifier.h"
 #include "common/privacy/budget.h"
 #include "coordinator/audit_report.h"
@@ -41,37 +42,17 @@ absl::StatusOr<data::Table> ParseRows(const std::string& rows, const data::Schem
   return std::move(read.table);
 }
 
-eval::LabelledData Subset(const eval::LabelledData& data, const std::vector<int64_t>& rows) {
-  eval::LabelledData subset;
-  subset.num_classes = data.num_classes;
-  subset.features = data.features.SelectRows(rows);
-  for (const int64_t row : rows) subset.labels.push_back(data.labels[static_cast<size_t>(row)]);
-  return subset;
-}
-
-Json EstimatesJson(const CanaryVerdict& v) {
-  Json out = Json::array();
-  for (const EpsilonEstimate& e : v.estimates)
-    out.push_back(
-        {{"score", e.score}, {"method", e.method}, {"k", e.k}, {"lower_bound", e.lower_bound}});
-  return out;
-}
-
 // The downstream audit: a target trained on everything the sites released of the dataset
 // (canary-derived rows included), attacked with the included canaries as members and the
-// excluded ones as non-members — loss threshold, shadow models (Shokri et al.), LiRA offline.
-struct Downstream {
-  Json json = {{"ran", false}};
-  double worst_tpr = 0;
-  std::string worst_attack;
-};
-
-absl::StatusOr<Downstream> RunDownstream(const DatasetDeclaration& dataset,
-                                         const std::vector<PooledRelease>& pool,
-                                         const AuditRunOptions& options) {
-  Downstream result;
+// excluded ones as non-members: the shared suite (common/eval/model_attacks.h) with reference
+// models on halves of the pooled rows without any canary-derived row, thresholds at the median
+// (a fair coin included each canary).
+absl::StatusOr<DownstreamAudit> RunDownstream(const DatasetDeclaration& dataset,
+                                              const std::vector<PooledRelease>& pool,
+                                              const AuditRunOptions& options) {
+  DownstreamAudit result;
   if (!dataset.schema.label_index) {
-    result.json["skipped"] = "the dataset's schema declares no label to train a target on";
+    result.skipped = "the dataset's schema declares no label to train a target on";
     return result;
   }
   data::Table pooled, candidates;
@@ -99,7 +80,7 @@ absl::StatusOr<Downstream> RunDownstream(const DatasetDeclaration& dataset,
   const int64_t members = std::count(is_member.begin(), is_member.end(), true);
   const int64_t nonmembers = static_cast<int64_t>(is_member.size()) - members;
   if (members == 0 || nonmembers == 0 || pooled.rows.empty()) {
-    result.json["skipped"] = "needs included and excluded canaries and released rows";
+    result.skipped = "needs included and excluded canaries and released rows";
     return result;
   }
   ASSIGN_OR_RETURN(const eval::LabelledData train, eval::ToLabelledData(pooled, dataset.schema));
@@ -112,62 +93,38 @@ absl::StatusOr<Downstream> RunDownstream(const DatasetDeclaration& dataset,
   spec.input_width = static_cast<int>(train.features.cols);
   spec.num_classes = train.num_classes;
   spec.hidden = options.target_hidden;
-  model::ClassifierTrainOptions train_options;
-  train_options.epochs = options.target_epochs;
-  train_options.seed = options.seed;
-  auto fit = [&](const eval::LabelledData& data,
-                 uint64_t seed) -> absl::StatusOr<std::unique_ptr<model::Classifier>> {
-    ASSIGN_OR_RETURN(auto classifier, model::Classifier::Create(spec, seed));
-    model::ClassifierTrainOptions o = train_options;
+  const eval::Trainer fit = [&](const eval::LabelledData& data,
+                                uint64_t seed) -> absl::StatusOr<eval::Predictor> {
+    ASSIGN_OR_RETURN(std::shared_ptr<model::Classifier> classifier,
+                     model::Classifier::Create(spec, seed));
+    model::ClassifierTrainOptions o;
+    o.epochs = options.target_epochs;
     o.seed = seed;
     RETURN_IF_ERROR(classifier->Train(data.features, data.labels, o));
-    return classifier;
+    return [classifier](const data::Matrix& x) { return classifier->LogProbabilities(x); };
   };
-  auto outputs = [](const model::Classifier& c, const eval::LabelledData& data) {
-    return eval::ModelOutputs{c.LogProbabilities(data.features), data.labels};
-  };
-  ASSIGN_OR_RETURN(const auto target_model, fit(train, options.seed));
-  const eval::ModelOutputs target = outputs(*target_model, probe);
-  // Reference models on random halves of the pooled rows without any canary-derived row: OUT
-  // models for LiRA, and shadows (their half IN, the other half OUT) for the shadow attack.
-  std::mt19937_64 subsets(options.seed + 1);  // seeded: experiment design, not privacy noise
-  std::vector<eval::ModelOutputs> references;
-  std::vector<eval::ShadowAttack::Shadow> shadows;
-  for (int k = 0; k < options.reference_models; ++k) {
-    std::vector<int64_t> halves[2];
-    for (int64_t i = 0; i < out_data.features.rows; ++i) halves[subsets() & 1].push_back(i);
-    const eval::LabelledData in = Subset(out_data, halves[0]), out = Subset(out_data, halves[1]);
-    ASSIGN_OR_RETURN(const auto reference, fit(in, options.seed + 2 + static_cast<uint64_t>(k)));
-    references.push_back(outputs(*reference, probe));
-    shadows.push_back({outputs(*reference, in), outputs(*reference, out)});
-  }
-  const std::vector<std::pair<std::string, eval::Scores>> attacks = {
-      {"loss", eval::LossScores(target)},
-      {"shadow", eval::ShadowAttack::Fit(shadows).Score(target)},
-      {"lira_offline", eval::LiraOfflineScores(target, references)}};
-  Json attacks_json = Json::object();
-  for (const auto& [name, scores] : attacks) {
-    eval::Scores in, out;
-    for (size_t i = 0; i < scores.size(); ++i) (is_member[i] ? in : out).push_back(scores[i]);
-    const eval::AttackMetrics m =
-        eval::EvaluateAttack(in, out, eval::MedianScore(scores), options.bootstrap, options.seed);
-    attacks_json[name] = eval::AttackJson(m, /*with_roc=*/true);
-    if (m.tpr_at_01pct_fpr.estimate >= result.worst_tpr) {
-      result.worst_tpr = m.tpr_at_01pct_fpr.estimate;
-      result.worst_attack = name;
+  std::mt19937_64 design(options.seed);  // seeded: experiment design, not privacy noise
+  ASSIGN_OR_RETURN(
+      const eval::ModelAttackSuite suite,
+      eval::ModelAttackSuite::Prepare(out_data, probe, options.reference_models, fit, design));
+  ASSIGN_OR_RETURN(const eval::Predictor target, fit(train, options.seed));
+  ASSIGN_OR_RETURN(result.attacks,
+                   suite.Attack(target(probe.features), is_member, eval::ThresholdRule::kMedian,
+                                options.bootstrap, options.seed));
+  for (const eval::NamedAttack& attack : result.attacks) {
+    if (attack.metrics.tpr_at_01pct_fpr.estimate >= result.worst_tpr) {
+      result.worst_tpr = attack.metrics.tpr_at_01pct_fpr.estimate;
+      result.worst_attack = attack.name;
     }
   }
-  result.json = {{"ran", true},
-                 {"pooled_rows", pooled.num_rows()},
-                 {"members", members},
-                 {"nonmembers", nonmembers},
-                 {"target",
-                  {{"architecture", "mlp"},
-                   {"hidden", options.target_hidden},
-                   {"epochs", options.target_epochs}}},
-                 {"reference_models", options.reference_models},
-                 {"attacks", attacks_json},
-                 {"exceeds_threshold", result.worst_tpr > options.max_tpr_at_01pct_fpr}};
+  result.ran = true;
+  result.pooled_rows = pooled.num_rows();
+  result.members = members;
+  result.nonmembers = nonmembers;
+  result.target_hidden = options.target_hidden;
+  result.target_epochs = options.target_epochs;
+  result.reference_models = options.reference_models;
+  result.exceeds_threshold = result.worst_tpr > options.max_tpr_at_01pct_fpr;
   return result;
 }
 
@@ -220,7 +177,7 @@ absl::StatusOr<ReleaseEvidence> ScoreRelease(Storage& storage, const DatasetDecl
 // Why a release fails; empty when it passes.
 std::string FailureReasons(const CanaryVerdict& verdict,
                            const std::optional<PresenceTest>& presence,
-                           const Downstream& downstream, const AuditRunOptions& options) {
+                           const DownstreamAudit& downstream, const AuditRunOptions& options) {
   std::vector<std::string> reasons;
   if (presence && !presence->passed) {
     reasons.push_back(absl::StrFormat(
@@ -243,7 +200,7 @@ std::string FailureReasons(const CanaryVerdict& verdict,
                                         options.max_tpr_at_01pct_fpr));
     }
   }
-  if (downstream.json.value("exceeds_threshold", false)) {
+  if (downstream.exceeds_threshold) {
     reasons.push_back(absl::StrFormat(
         "downstream %s attack on the pooled data: TPR %.3f at 0.1%% FPR > %.3f",
         downstream.worst_attack.c_str(), downstream.worst_tpr, options.max_tpr_at_01pct_fpr));
@@ -253,51 +210,23 @@ std::string FailureReasons(const CanaryVerdict& verdict,
   return joined;
 }
 
-Json ReleaseJson(const ReleaseRecord& r, const CanaryVerdict& verdict, double confidence) {
-  return {{"release_id", r.release_id},
-          {"site", r.site_id},
-          {"mode", privacy::ReleaseModeName(r.mode)},
-          {"claimed_epsilon", verdict.claimed_epsilon},
-          {"epsilon_release", privacy::MicrosToEpsilon(r.charge.release_micros)},
-          {"epsilon_model", privacy::MicrosToEpsilon(r.charge.model_micros)},
-          {"delta", r.charge.model_delta},
-          {"canaries", verdict.canaries},
-          {"included", verdict.included},
-          {"rows", r.rows_received},
-          {"empirical_lower_bound", verdict.empirical_lower_bound},
-          // One-sided: epsilon is at least the bound with this confidence; nothing bounds it
-          // from above.
-          {"interval",
-           {{"low", verdict.empirical_lower_bound}, {"high", nullptr}, {"confidence", confidence}}},
-          {"estimates", EstimatesJson(verdict)},
-          {"attacks",
-           {{"nearest_row", eval::AttackJson(verdict.nearest_row, true)},
-            {"density_ratio", eval::AttackJson(verdict.density_ratio, true)}}}};
-}
-
 // Per site: every audited release of the dataset with a verdict, judged now or before.
-absl::StatusOr<Json> SitesJson(Storage& storage, const std::vector<PooledRelease>& pool) {
-  std::map<std::string, Json> sites;
+absl::StatusOr<std::vector<SiteAuditSummary>> SiteSummaries(
+    Storage& storage, const std::vector<PooledRelease>& pool) {
+  std::map<std::string, SiteAuditSummary> sites;
   for (const PooledRelease& p : pool) {
     if (!p.audit) continue;
     ASSIGN_OR_RETURN(const std::optional<AuditVerdictRecord> v,
                      storage.GetVerdict(p.record.release_id));
     if (!v) continue;
-    Json& site = sites[p.record.site_id];
-    if (site.is_null()) {
-      site = {{"site", p.record.site_id},
-              {"releases", 0},
-              {"passed", 0},
-              {"failed", 0},
-              {"max_lower_bound", 0.0}};
-    }
-    const char* outcome = v->passed ? "passed" : "failed";
-    site["releases"] = site["releases"].get<int>() + 1;
-    site[outcome] = site[outcome].get<int>() + 1;
-    site["max_lower_bound"] = std::max(site["max_lower_bound"].get<double>(),
-                                       privacy::MicrosToEpsilon(v->lower_bound_micros));
+    SiteAuditSummary& site = sites[p.record.site_id];
+    site.site_id = p.record.site_id;
+    ++site.releases;
+    ++(v->passed ? site.passed : site.failed);
+    site.max_lower_bound =
+        std::max(site.max_lower_bound, privacy::MicrosToEpsilon(v->lower_bound_micros));
   }
-  Json out = Json::array();
+  std::vector<SiteAuditSummary> out;
   for (auto& [id, site] : sites) out.push_back(std::move(site));
   return out;
 }
@@ -329,8 +258,13 @@ absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclara
   }
   if (to_judge.empty()) return result;
 
-  ASSIGN_OR_RETURN(const Downstream downstream, RunDownstream(dataset, pool, options));
-  Json releases_json = Json::array();
+  AuditReport& report = result.report;
+  report.dataset = dataset.name;
+  report.created_unix = now_unix;
+  report.parameters = {options.confidence, dataset.audit_canaries, options.max_tpr_at_01pct_fpr,
+                       options.bootstrap};
+  ASSIGN_OR_RETURN(report.downstream, RunDownstream(dataset, pool, options));
+  const DownstreamAudit& downstream = report.downstream;
   for (const size_t index : to_judge) {
     const PooledRelease& p = pool[index];
     const ReleaseRecord& r = p.record;
@@ -351,67 +285,43 @@ absl::StatusOr<DatasetAudit> AuditDataset(Storage& storage, const DatasetDeclara
     const CanaryVerdict verdict =
         JudgeCanaries(evidence.scores, p.audit->bits, privacy::MicrosToEpsilon(claimed_micros),
                       r.charge.model_delta, options.confidence);
-    const std::string reason = FailureReasons(verdict, evidence.presence, downstream, options);
-    const bool passed = reason.empty();
-    Json entry = ReleaseJson(r, verdict, options.confidence);
-    entry["scored_in"] =
-        r.mode == privacy::ReleaseMode::kCodes ? "latent codes (the published encoder)" : "records";
-    entry["neighbouring_relation"] = r.relation;
-    if (evidence.presence) {
-      entry["presence_test"] = {{"pairs", evidence.presence->pairs},
-                                {"ks_statistic", evidence.presence->ks_statistic},
-                                {"critical_value", evidence.presence->critical_value},
-                                {"alpha", 1e-6},
-                                {"passed", evidence.presence->passed}};
-    } else {
-      entry["presence_test"] = r.mode == privacy::ReleaseMode::kCodes
-                                   ? "not run: the reservation stated no mechanism"
-                               : r.mode == privacy::ReleaseMode::kModelOnly
-                                   ? "not possible: the canaries trained the model, no row is "
-                                     "theirs"
-                                   : "not possible for synthetic records (no known output law)";
-    }
-    entry["status"] = passed ? "passed" : "failed";
-    entry["reason"] = reason;
+    ReleaseAuditEntry entry;
+    entry.release_id = r.release_id;
+    entry.site_id = r.site_id;
+    entry.mode = r.mode;
+    entry.epsilon_model = privacy::MicrosToEpsilon(r.charge.model_micros);
+    entry.epsilon_release = privacy::MicrosToEpsilon(r.charge.release_micros);
+    entry.verdict = verdict;
+    entry.rows = r.rows_received;
+    entry.neighbouring_relation = r.relation;
+    entry.presence = evidence.presence;
+    entry.reason = FailureReasons(verdict, evidence.presence, downstream, options);
+    entry.passed = entry.reason.empty();
     AuditVerdictRecord record;
     record.release_id = r.release_id;
-    record.passed = passed;
+    record.passed = entry.passed;
     record.claimed_micros = claimed_micros;
     ASSIGN_OR_RETURN(record.lower_bound_micros,
                      privacy::LowerBoundMicros(verdict.empirical_lower_bound));
-    record.reason = reason;
-    record.report_json = Json{{"release", entry}, {"downstream", downstream.json}}.dump();
+    record.reason = entry.reason;
+    record.report_json =
+        Json{{"release", entry.ToJson()}, {"downstream", downstream.ToJson()}}.dump();
     record.judged_unix = now_unix;
     RETURN_IF_ERROR(storage.RecordVerdict(record));
     spdlog::info("audit of {} ({}): {} (bound {:.3f}, claim {:.3f})", r.release_id, r.site_id,
-                 passed ? "passed" : "failed", verdict.empirical_lower_bound,
+                 entry.passed ? "passed" : "failed", verdict.empirical_lower_bound,
                  verdict.claimed_epsilon);
-    releases_json.push_back(std::move(entry));
+    report.releases.push_back(std::move(entry));
     record.report_json.clear();  // kept in storage and in `report`; the summary needs none
     result.judged.push_back({r.site_id, std::move(record)});
   }
 
-  ASSIGN_OR_RETURN(Json sites_json, SitesJson(storage, pool));
-  result.report = {{"format", "fedsyn-audit-report"},
-                   {"version", 1},
-                   {"dataset", dataset.name},
-                   {"created_utc", base::Iso8601Utc(now_unix)},
-                   {"parameters",
-                    {{"confidence", options.confidence},
-                     {"canaries_per_release", dataset.audit_canaries},
-                     {"k", "m/10, m/4, m/2 (Bonferroni over k x 2 scores x 2 methods)"},
-                     {"bounds",
-                      {"one-run (Steinke, Nasr, Jagielski 2023)",
-                       "threshold (Jagielski, Ullman, Oprea 2020; Clopper-Pearson)"}},
-                     {"max_tpr_at_01pct_fpr", options.max_tpr_at_01pct_fpr},
-                     {"bootstrap", options.bootstrap}}},
-                   {"releases", releases_json},
-                   {"sites", sites_json},
-                   {"downstream", downstream.json}};
+  ASSIGN_OR_RETURN(report.sites, SiteSummaries(storage, pool));
   if (!options.report_dir.empty()) {
     result.json_path = options.report_dir + "/" + dataset.name + "-audit.json";
     result.html_path = options.report_dir + "/" + dataset.name + "-audit.html";
-    RETURN_IF_ERROR(data::WriteFileAtomically(result.json_path, result.report.dump(1) + "\n"));
+    RETURN_IF_ERROR(
+        data::WriteFileAtomically(result.json_path, result.report.ToJson().dump(1) + "\n"));
     RETURN_IF_ERROR(data::WriteFileAtomically(result.html_path, RenderAuditHtml(result.report)));
   }
   return result;

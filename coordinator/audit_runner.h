@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/privacy/random.h"
+#include "coordinator/audit_report.h"
 #include "coordinator/federation.h"
 #include "coordinator/storage.h"
 #include "nlohmann/json.hpp"
@@ -52,7 +53,7 @@ struct DatasetAudit {
   };
   std::vector<Judged> judged;
   int64_t failed() const;
-  nlohmann::json report;             // the whole report (docs/audits.md), as written to json_path
+  AuditReport report;                // the whole report (docs/audits.md); json_path holds ToJson()
   std::string json_path, html_path;  // empty without report_dir
 };
 

@@ -96,8 +96,8 @@ absl::StatusOr<PresenceTest> TestCanaryPresence(const privacy::MetricMechanism& 
     test.ks_statistic =
         std::max({test.ks_statistic, (i + 1.0) / m - f, f - static_cast<double>(i) / m});
   }
-  constexpr double kAlpha = 1e-6;
-  test.critical_value = std::sqrt(std::log(2.0 / kAlpha) / (2.0 * static_cast<double>(m)));
+  test.critical_value =
+      std::sqrt(std::log(2.0 / kPresenceTestAlpha) / (2.0 * static_cast<double>(m)));
   test.passed = test.ks_statistic <= test.critical_value;
   return test;
 }

@@ -49,6 +49,7 @@ CanaryScores ScoreCanaryCodes(const data::Matrix& canary_codes, const data::Matr
 // another mechanism than the one stated, fail it when the difference shows in m norms — with
 // little power when eps_d is small (the noise then dwarfs the distance between codes).
 // `positions` are the revealed rows, ascending: the j-th holds pair j's included canary.
+inline constexpr double kPresenceTestAlpha = 1e-6;
 struct PresenceTest {
   int pairs = 0;
   double ks_statistic = 0;

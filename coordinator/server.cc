@@ -36,14 +36,14 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   net::ListenerLimits limits;
   limits.max_connections = static_cast<size_t>(config.max_connections);
   limits.max_connections_per_address = static_cast<size_t>(config.max_connections_per_address);
-  ASSIGN_OR_RETURN(server->site_listener_,
-                   net::TlsListener::Bind(site_address.first, site_address.second, context,
-                                          options.handshake_deadline, limits,
-                                          [self](net::TlsConnection& c) { self->ServeSite(c); }));
-  ASSIGN_OR_RETURN(server->admin_listener_,
-                   net::TlsListener::Bind(admin_address.first, admin_address.second, context,
-                                          options.handshake_deadline, limits,
-                                          [self](net::TlsConnection& c) { self->ServeAdmin(c); }));
+  ASSIGN_OR_RETURN(
+      server->site_listener_,
+      net::ListenTls(site_address.first, site_address.second, context, options.handshake_deadline,
+                     limits, [self](net::PeerConnection& c) { self->ServeSite(c); }));
+  ASSIGN_OR_RETURN(
+      server->admin_listener_,
+      net::ListenTls(admin_address.first, admin_address.second, context, options.handshake_deadline,
+                     limits, [self](net::PeerConnection& c) { self->ServeAdmin(c); }));
   server->site_listener_->Start();
   server->admin_listener_->Start();
   spdlog::info("coordinator serving sites on port {} and admins on port {}", server->site_port(),
@@ -63,7 +63,7 @@ std::multiset<std::string> CoordinatorServer::ConnectedSites() {
   return connected_;
 }
 
-void CoordinatorServer::ServeSite(net::TlsConnection& connection) {
+void CoordinatorServer::ServeSite(net::PeerConnection& connection) {
   const net::PeerIdentity& peer = connection.peer();
   if (peer.organizational_unit != "site" || !base::IsSafeName(peer.common_name)) {
     spdlog::warn("refused {} on the site API: certificate role '{}' name '{}' is not a site",
@@ -111,7 +111,7 @@ void CoordinatorServer::ServeSite(net::TlsConnection& connection) {
   }
 }
 
-void CoordinatorServer::ServeAdmin(net::TlsConnection& connection) {
+void CoordinatorServer::ServeAdmin(net::PeerConnection& connection) {
   if (connection.peer().organizational_unit != "admin") {
     spdlog::warn("refused {} on the admin API: certificate role '{}' is not admin",
                  connection.remote_address(), connection.peer().organizational_unit);

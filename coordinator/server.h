@@ -44,14 +44,14 @@ class CoordinatorServer {
  private:
   CoordinatorServer(const CoordinatorConfig& config, Storage& storage, ServerOptions options)
       : config_(config), storage_(storage), options_(options) {}
-  void ServeSite(net::TlsConnection& connection);
-  void ServeAdmin(net::TlsConnection& connection);
+  void ServeSite(net::PeerConnection& connection);
+  void ServeAdmin(net::PeerConnection& connection);
 
   const CoordinatorConfig& config_;
   Storage& storage_;
   ServerOptions options_;
-  std::unique_ptr<net::TlsListener> site_listener_;
-  std::unique_ptr<net::TlsListener> admin_listener_;
+  std::unique_ptr<net::FrameListener> site_listener_;
+  std::unique_ptr<net::FrameListener> admin_listener_;
   std::mutex mutex_;
   std::multiset<std::string> connected_;
 };

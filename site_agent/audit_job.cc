@@ -56,37 +56,15 @@ absl::StatusOr<data::Table> IncludedCanaries(const AuditJobRecord& job,
   ASSIGN_OR_RETURN(data::ReadResult issued,
                    data::ParseCsvTable(job.canaries, schema, "canaries of " + job.release_id,
                                        data::HeaderlessCsvFormat()));
-  const std::vector<bool> included = audit::IncludedCanaryFlags(job.bits);
-  if (issued.table.rows.size() != included.size()) {  // two per pair
-    return absl::DataLossError("audit job " + job.release_id +
-                               ": canaries and inclusion bits differ in number");
-  }
-  data::Table canaries;
-  for (size_t i = 0; i < included.size(); ++i)
-    if (included[i]) canaries.rows.push_back(std::move(issued.table.rows[i]));
-  return canaries;
+  return audit::SelectIncludedCanaries(std::move(issued.table), job.bits,
+                                       "audit job " + job.release_id);
 }
 
 absl::StatusOr<std::vector<int64_t>> InsertIncludedCanaries(const AuditJobRecord& job,
                                                             const data::Schema& schema,
                                                             data::Table& records) {
   ASSIGN_OR_RETURN(data::Table canaries, IncludedCanaries(job, schema));
-  const int64_t total = records.num_rows() + canaries.num_rows();
-  const std::vector<int64_t> positions =
-      audit::CanaryPositions(job.salt, total, canaries.num_rows());
-  std::vector<data::Row> merged;
-  merged.reserve(static_cast<size_t>(total));
-  size_t next_record = 0, next_canary = 0, next_position = 0;
-  for (int64_t slot = 0; slot < total; ++slot) {
-    if (next_position < positions.size() && positions[next_position] == slot) {
-      merged.push_back(std::move(canaries.rows[next_canary++]));
-      ++next_position;
-    } else {
-      merged.push_back(std::move(records.rows[next_record++]));
-    }
-  }
-  records.rows = std::move(merged);
-  return positions;
+  return audit::PlaceCanaries(job.salt, std::move(canaries), records);
 }
 
 absl::Status CarryCanaries(AuditJobRecord& job, LocalLedger& ledger, const data::Schema& schema,

@@ -40,14 +40,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(
   if (!options.dial) {
     ASSIGN_OR_RETURN(const auto address, net::ParseHostPort(kit.coordinator));
     ASSIGN_OR_RETURN(
-        std::shared_ptr<boost::asio::ssl::context> context,
+        std::shared_ptr<net::TlsContext> context,
         net::MakeTlsContext({kit.ca_file, kit.cert_file, kit.key_file}, net::Role::kClient));
     const net::Deadline deadline = options.connect_deadline;
     options.dial = [address, context,
                     deadline]() -> absl::StatusOr<std::unique_ptr<net::FrameConnection>> {
-      ASSIGN_OR_RETURN(
-          std::unique_ptr<net::TlsConnection> connection,
-          net::TlsConnection::Connect(address.first, address.second, context, deadline));
+      ASSIGN_OR_RETURN(std::unique_ptr<net::PeerConnection> connection,
+                       net::DialTls(address.first, address.second, context, deadline));
       return connection;
     };
   }

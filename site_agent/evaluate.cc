@@ -160,19 +160,18 @@ absl::StatusOr<Split> MakeSplit(const Dataset& all, const EvaluateRequest& r,
   return split;
 }
 
-eval::ModelOutputs Outputs(const model::Classifier& c, const Dataset& d) {
-  return {c.LogProbabilities(d.features), d.labels};
-}
-
 std::pair<eval::Scores, eval::Scores> SplitScores(const eval::Scores& all, size_t members) {
   return {eval::Scores(all.begin(), all.begin() + static_cast<int64_t>(members)),
           eval::Scores(all.begin() + static_cast<int64_t>(members), all.end())};
 }
 
-using eval::AttackJson;
+eval::LabelledData Labelled(const Dataset& d, int num_classes) {
+  return {d.features, d.labels, num_classes};
+}
 
 // Test accuracy and ROC AUC (binary: of class 1; more classes: one-vs-rest, averaged).
-Json UtilityJson(const model::Classifier& c, const Dataset& test, int num_classes) {
+void MeasureUtility(const model::Classifier& c, const Dataset& test, int num_classes,
+                    EvaluationRun& run) {
   const data::Matrix p = c.LogProbabilities(test.features);
   int64_t right = 0;
   for (int64_t i = 0; i < p.rows; ++i) {
@@ -189,18 +188,9 @@ Json UtilityJson(const model::Classifier& c, const Dataset& test, int num_classe
     auc_sum += eval::Auc(positive, negative);
     ++auc_classes;
   }
-  return {
-      {"accuracy", static_cast<double>(right) / static_cast<double>(std::max<int64_t>(1, p.rows))},
-      {"auc", auc_classes > 0 ? auc_sum / auc_classes : 0.5}};
+  run.accuracy = static_cast<double>(right) / static_cast<double>(std::max<int64_t>(1, p.rows));
+  run.auc = auc_classes > 0 ? auc_sum / auc_classes : 0.5;
 }
-
-// What the attacker learns from its own shadow models, once per seed.
-struct AttackerKnowledge {
-  std::vector<eval::ModelOutputs> on_candidates;  // each shadow on members + non-members
-  eval::ShadowAttack shadow_attack;
-  double loss_threshold = 0;
-  double lira_threshold = 0;
-};
 
 class Experiment {
  public:
@@ -212,9 +202,15 @@ class Experiment {
   absl::StatusOr<std::unique_ptr<model::Classifier>> TrainTarget(const Dataset& train,
                                                                  std::optional<double> dp_epsilon,
                                                                  uint64_t seed) {
+    return TrainClassifier(train.features, train.labels, dp_epsilon, seed);
+  }
+
+  absl::StatusOr<std::unique_ptr<model::Classifier>> TrainClassifier(
+      const data::Matrix& features, const std::vector<int>& labels,
+      std::optional<double> dp_epsilon, uint64_t seed) {
     model::ClassifierSpec spec;
     spec.architecture = r_.target;
-    spec.input_width = static_cast<int>(train.features.cols);
+    spec.input_width = static_cast<int>(features.cols);
     spec.num_classes = domain_.num_classes;
     spec.hidden = r_.target_hidden;
     ASSIGN_OR_RETURN(auto classifier, model::Classifier::Create(spec, seed));
@@ -222,12 +218,11 @@ class Experiment {
     options.seed = seed;
     if (dp_epsilon) {
       options.learning_rate = r_.dp_learning_rate;
-      RETURN_IF_ERROR(classifier
-                          ->TrainPrivately(train.features, train.labels, DpOptions(*dp_epsilon),
-                                           options, noise_)
-                          .status());
+      RETURN_IF_ERROR(
+          classifier->TrainPrivately(features, labels, DpOptions(*dp_epsilon), options, noise_)
+              .status());
     } else {
-      RETURN_IF_ERROR(classifier->Train(train.features, train.labels, options));
+      RETURN_IF_ERROR(classifier->Train(features, labels, options));
     }
     return classifier;
   }
@@ -243,90 +238,35 @@ class Experiment {
   }
   double Delta() const { return delta_; }
 
-  absl::StatusOr<AttackerKnowledge> TrainShadows(const Split& split, std::mt19937_64& gen) {
-    AttackerKnowledge k;
-    std::vector<eval::ShadowAttack::Shadow> shadows;
-    std::vector<eval::ModelOutputs> on_pool;
-    std::vector<std::vector<bool>> saw;
-    eval::Scores loss_in, loss_out;
-    const int64_t pool = split.pool.size();
-    for (int s = 0; s < r_.shadow_models; ++s) {
-      std::vector<int64_t> order(static_cast<size_t>(pool));
-      std::iota(order.begin(), order.end(), 0);
-      std::shuffle(order.begin(), order.end(), gen);
-      const std::vector<int64_t> in(order.begin(), order.begin() + pool / 2);
-      const std::vector<int64_t> out(order.begin() + pool / 2, order.end());
-      const Dataset trained_on = Subset(split.pool, in);
-      ASSIGN_OR_RETURN(auto shadow, TrainTarget(trained_on, std::nullopt, gen()));
-      shadows.push_back({Outputs(*shadow, trained_on), Outputs(*shadow, Subset(split.pool, out))});
-      const eval::Scores li = eval::LossScores(shadows.back().in),
-                         lo = eval::LossScores(shadows.back().out);
-      loss_in.insert(loss_in.end(), li.begin(), li.end());
-      loss_out.insert(loss_out.end(), lo.begin(), lo.end());
-      on_pool.push_back(Outputs(*shadow, split.pool));
-      std::vector<bool> mask(static_cast<size_t>(pool), false);
-      for (int64_t i : in) mask[static_cast<size_t>(i)] = true;
-      saw.push_back(std::move(mask));
-      k.on_candidates.push_back(Outputs(*shadow, split.candidates));
-    }
-    k.shadow_attack = eval::ShadowAttack::Fit(shadows);
-    k.loss_threshold = eval::BestThreshold(loss_in, loss_out);
-    // LiRA's threshold: each shadow in turn plays the target, the others are its references.
-    eval::Scores lira_in, lira_out;
-    for (size_t s = 0; s < on_pool.size(); ++s) {
-      std::vector<eval::ModelOutputs> others;
-      std::vector<std::vector<bool>> others_saw;
-      for (size_t o = 0; o < on_pool.size(); ++o) {
-        if (o == s) continue;
-        others.push_back(on_pool[o]);
-        others_saw.push_back(saw[o]);
-      }
-      const eval::Scores z = eval::LiraOfflineScores(on_pool[s], others, others_saw);
-      for (size_t i = 0; i < z.size(); ++i) (saw[s][i] ? lira_in : lira_out).push_back(z[i]);
-    }
-    k.lira_threshold = eval::BestThreshold(lira_in, lira_out);
-    return k;
-  }
-
-  // Attacks on a target model: loss threshold, shadow models, LiRA offline.
-  Json AttackTarget(const model::Classifier& target, const Split& split, const AttackerKnowledge& k,
-                    uint64_t seed, bool with_roc) const {
-    const eval::ModelOutputs members = Outputs(target, split.members);
-    const eval::ModelOutputs nonmembers = Outputs(target, split.nonmembers);
-    const eval::ModelOutputs all = Outputs(target, split.candidates);
-    Json attacks;
-    attacks["loss_threshold"] =
-        AttackJson(eval::EvaluateAttack(eval::LossScores(members), eval::LossScores(nonmembers),
-                                        k.loss_threshold, r_.bootstrap, seed),
-                   with_roc);
-    attacks["shadow_models"] = AttackJson(
-        eval::EvaluateAttack(k.shadow_attack.Score(members), k.shadow_attack.Score(nonmembers),
-                             k.shadow_attack.threshold(), r_.bootstrap, seed),
-        with_roc);
-    const auto [lira_members, lira_nonmembers] =
-        SplitScores(eval::LiraOfflineScores(all, k.on_candidates), members.labels.size());
-    attacks["lira_offline"] = AttackJson(
-        eval::EvaluateAttack(lira_members, lira_nonmembers, k.lira_threshold, r_.bootstrap, seed),
-        with_roc);
-    return attacks;
+  // The attacker's reference models (shadows, LiRA's OUT models) on halves of its own pool,
+  // with their outputs on the candidates: once per seed, for every target of that seed.
+  absl::StatusOr<eval::ModelAttackSuite> PrepareAttacks(const Split& split, std::mt19937_64& gen) {
+    const eval::Trainer train = [this](const eval::LabelledData& data,
+                                       uint64_t seed) -> absl::StatusOr<eval::Predictor> {
+      ASSIGN_OR_RETURN(std::shared_ptr<model::Classifier> model,
+                       TrainClassifier(data.features, data.labels, std::nullopt, seed));
+      return [model](const data::Matrix& features) { return model->LogProbabilities(features); };
+    };
+    return eval::ModelAttackSuite::Prepare(Labelled(split.pool, domain_.num_classes),
+                                           Labelled(split.candidates, domain_.num_classes),
+                                           r_.shadow_models, train, gen);
   }
 
   // Attacks on the synthetic records. The attacker knows members and non-members are equally
   // many, so its threshold is the median score.
-  Json AttackSynthetic(const Dataset& synthetic, const Split& split, uint64_t seed,
-                       bool with_roc) const {
+  std::vector<eval::NamedAttack> AttackSynthetic(const Dataset& synthetic, const Split& split,
+                                                 uint64_t seed) const {
     const Dataset& candidates = split.candidates;
-    Json attacks;
-    auto evaluate = [&](const eval::Scores& scores) {
+    auto evaluate = [&](const char* name, const eval::Scores& scores) {
       const auto [m, n] = SplitScores(scores, split.members.labels.size());
-      return AttackJson(eval::EvaluateAttack(m, n, eval::MedianScore(scores), r_.bootstrap, seed),
-                        with_roc);
+      return eval::NamedAttack{
+          name, eval::EvaluateAttack(m, n, eval::MedianScore(scores), r_.bootstrap, seed)};
     };
-    attacks["density_ratio"] = evaluate(
-        eval::DensityRatioScores(candidates.encoded, synthetic.encoded, split.pool.encoded));
-    attacks["closest_record"] =
-        evaluate(eval::ClosestRecordScores(candidates.encoded, synthetic.encoded));
-    return attacks;
+    return {
+        evaluate("density_ratio", eval::DensityRatioScores(candidates.encoded, synthetic.encoded,
+                                                           split.pool.encoded)),
+        evaluate("closest_record",
+                 eval::ClosestRecordScores(candidates.encoded, synthetic.encoded))};
   }
 
   // fedsyn's VAE on the members, in the clear (epsilon unset) or with DP-SGD.
@@ -394,16 +334,10 @@ class Experiment {
     return FromImages(std::move(released.images), released.labels);
   }
 
-  Json FidelityJson(const Dataset& real, const Dataset& synthetic) const {
-    const eval::Fidelity f = domain_.kind == model::DataKind::kTable
-                                 ? eval::CompareTables(real.table, synthetic.table, *domain_.schema)
-                                 : eval::CompareMatrices(real.encoded, synthetic.encoded);
-    Json columns = Json::array();
-    for (const eval::ColumnDistance& c : f.columns)
-      columns.push_back({{"column", c.column}, {"measure", c.measure}, {"distance", c.distance}});
-    return {{"mean_column_distance", f.mean_column_distance},
-            {"correlation_difference", f.correlation_difference},
-            {"columns", columns}};
+  eval::Fidelity CompareToReal(const Dataset& real, const Dataset& synthetic) const {
+    return domain_.kind == model::DataKind::kTable
+               ? eval::CompareTables(real.table, synthetic.table, *domain_.schema)
+               : eval::CompareMatrices(real.encoded, synthetic.encoded);
   }
 
  private:
@@ -413,43 +347,56 @@ class Experiment {
   privacy::RandomSource& noise_;
 };
 
+Json FidelityJson(const eval::Fidelity& f) {
+  Json columns = Json::array();
+  for (const eval::ColumnDistance& c : f.columns)
+    columns.push_back({{"column", c.column}, {"measure", c.measure}, {"distance", c.distance}});
+  return {{"mean_column_distance", f.mean_column_distance},
+          {"correlation_difference", f.correlation_difference},
+          {"columns", columns}};
+}
+
 // Means and standard deviations over seeds, per method and epsilon.
-std::vector<MethodSummary> Summarise(const Json& runs) {
-  std::map<std::pair<std::string, double>, std::vector<const Json*>> groups;
-  for (const Json& run : runs) {
-    const double eps = run["epsilon"].is_null() ? -1.0 : run["epsilon"].get<double>();
-    groups[{run["method"].get<std::string>(), eps}].push_back(&run);
-  }
-  // One figure of every run of a group, at `path` in the run's JSON.
-  auto over_seeds = [](const std::vector<const Json*>& group, const Json::json_pointer& path) {
+std::vector<MethodSummary> Summarise(const std::vector<EvaluationRun>& runs) {
+  std::map<std::pair<EvaluationMethod, double>, std::vector<const EvaluationRun*>> groups;
+  for (const EvaluationRun& run : runs)
+    groups[{run.method, run.epsilon.value_or(-1)}].push_back(&run);
+  // One figure of every run of a group.
+  auto over_seeds = [](const std::vector<const EvaluationRun*>& group, auto figure) {
     std::vector<double> values;
-    for (const Json* run : group) values.push_back(run->at(path).get<double>());
+    for (const EvaluationRun* run : group) values.push_back(figure(*run));
     return SeedStat::Of(values);
   };
   std::vector<MethodSummary> summary;
   for (const auto& [key, group] : groups) {
     MethodSummary s;
     s.method = key.first;
-    if (key.second >= 0) s.epsilon = key.second;
-    s.accuracy = over_seeds(group, Json::json_pointer("/utility/accuracy"));
-    s.auc = over_seeds(group, Json::json_pointer("/utility/auc"));
-    if (group.front()->contains("fidelity")) {
-      s.column_distance = over_seeds(group, Json::json_pointer("/fidelity/mean_column_distance"));
-      s.correlation_difference =
-          over_seeds(group, Json::json_pointer("/fidelity/correlation_difference"));
+    s.epsilon = group.front()->epsilon;
+    s.accuracy = over_seeds(group, [](const EvaluationRun& r) { return r.accuracy; });
+    s.auc = over_seeds(group, [](const EvaluationRun& r) { return r.auc; });
+    if (group.front()->fidelity) {
+      s.column_distance = over_seeds(
+          group, [](const EvaluationRun& r) { return r.fidelity->mean_column_distance; });
+      s.correlation_difference = over_seeds(
+          group, [](const EvaluationRun& r) { return r.fidelity->correlation_difference; });
     }
     double strongest_auc = -1;
-    for (const auto& [attack, unused] : (*group.front())["attacks"].items()) {
-      for (const char* metric :
-           {"auc", "balanced_accuracy", "tpr_at_1pct_fpr", "tpr_at_01pct_fpr"}) {
-        s.attacks[attack][metric] = over_seeds(
-            group, Json::json_pointer("/attacks/" + attack + "/" + metric + "/estimate"));
-      }
+    // Every run of a group carries the same attacks in the same order.
+    for (size_t a = 0; a < group.front()->attacks.size(); ++a) {
+      auto metric = [&](eval::Interval eval::AttackMetrics::*field) {
+        return over_seeds(
+            group, [&](const EvaluationRun& r) { return (r.attacks[a].metrics.*field).estimate; });
+      };
+      const std::string& name = group.front()->attacks[a].name;
+      AttackSummary& attack = s.attacks[name];
+      attack.auc = metric(&eval::AttackMetrics::auc);
+      attack.balanced_accuracy = metric(&eval::AttackMetrics::balanced_accuracy);
+      attack.tpr_at_1pct_fpr = metric(&eval::AttackMetrics::tpr_at_1pct_fpr);
+      attack.tpr_at_01pct_fpr = metric(&eval::AttackMetrics::tpr_at_01pct_fpr);
       // Distance to the closest record is a sanity check, not a privacy attack.
-      const double auc = s.attacks[attack]["auc"].mean;
-      if (attack != "closest_record" && auc > strongest_auc) {
-        strongest_auc = auc;
-        s.strongest_attack = attack;
+      if (name != "closest_record" && attack.auc.mean > strongest_auc) {
+        strongest_auc = attack.auc.mean;
+        s.strongest_attack = name;
       }
     }
     summary.push_back(std::move(s));
@@ -473,16 +420,57 @@ SeedStat SeedStat::Of(const std::vector<double>& values) {
 
 Json SeedStat::ToJson() const { return {{"mean", mean}, {"sd", sd}, {"n", n}}; }
 
+const char* EvaluationMethodName(EvaluationMethod method) {
+  switch (method) {
+    case EvaluationMethod::kReal:
+      return "real";
+    case EvaluationMethod::kDpSgd:
+      return "dpsgd";
+    case EvaluationMethod::kPaper:
+      return "paper";
+    case EvaluationMethod::kE2e:
+      return "e2e";
+  }
+  return "unknown";
+}
+
+std::optional<EvaluationMethod> ParseEvaluationMethod(std::string_view name) {
+  for (const EvaluationMethod m : {EvaluationMethod::kReal, EvaluationMethod::kDpSgd,
+                                   EvaluationMethod::kPaper, EvaluationMethod::kE2e}) {
+    if (name == EvaluationMethodName(m)) return m;
+  }
+  return std::nullopt;
+}
+
+Json EvaluationRun::ToJson() const {
+  Json j = {{"method", EvaluationMethodName(method)},
+            {"epsilon", epsilon ? Json(*epsilon) : Json(nullptr)},
+            {"guarantee", guarantee},
+            {"seed", seed},
+            {"utility", {{"accuracy", accuracy}, {"auc", auc}}}};
+  if (fidelity) j["fidelity"] = FidelityJson(*fidelity);
+  j["attacks"] = Json::object();
+  for (const eval::NamedAttack& a : attacks)
+    j["attacks"][a.name] = eval::AttackJson(a.metrics, with_roc);
+  return j;
+}
+
+Json AttackSummary::ToJson() const {
+  return {{"auc", auc.ToJson()},
+          {"balanced_accuracy", balanced_accuracy.ToJson()},
+          {"tpr_at_1pct_fpr", tpr_at_1pct_fpr.ToJson()},
+          {"tpr_at_01pct_fpr", tpr_at_01pct_fpr.ToJson()}};
+}
+
 Json MethodSummary::ToJson() const {
-  Json j = {{"method", method},
+  Json j = {{"method", EvaluationMethodName(method)},
             {"epsilon", epsilon ? Json(*epsilon) : Json(nullptr)},
             {"utility", {{"accuracy", accuracy.ToJson()}, {"auc", auc.ToJson()}}}};
   if (column_distance && correlation_difference) {
     j["fidelity"] = {{"mean_column_distance", column_distance->ToJson()},
                      {"correlation_difference", correlation_difference->ToJson()}};
   }
-  for (const auto& [attack, metrics] : attacks)
-    for (const auto& [metric, stat] : metrics) j["attacks"][attack][metric] = stat.ToJson();
+  for (const auto& [name, attack] : attacks) j["attacks"][name] = attack.ToJson();
   j["strongest_attack"] = strongest_attack;
   return j;
 }
@@ -490,6 +478,8 @@ Json MethodSummary::ToJson() const {
 Json EvaluationReport::ToJson() const {
   Json summary_json = Json::array();
   for (const MethodSummary& s : summary) summary_json.push_back(s.ToJson());
+  Json runs_json = Json::array();
+  for (const EvaluationRun& run : runs) runs_json.push_back(run.ToJson());
   return {{"format", "fedsyn-evaluation"},
           {"version", 1},
           {"site_only", true},
@@ -499,7 +489,7 @@ Json EvaluationReport::ToJson() const {
            "file that leaves the site must be charged by hand."},
           {"settings", settings},
           {"seconds", seconds},
-          {"runs", runs},
+          {"runs", runs_json},
           {"summary", summary_json}};
 }
 
@@ -507,15 +497,12 @@ absl::StatusOr<EvaluationReport> RunEvaluation(const EvaluateRequest& r,
                                                privacy::RandomSource& noise,
                                                base::ProgressSink& progress) {
   const auto start = std::chrono::steady_clock::now();
-  for (const std::string& m : r.methods) {
-    if (m != "real" && m != "dpsgd" && m != "paper" && m != "e2e")
-      return absl::InvalidArgumentError("unknown method '" + m + "' (real, dpsgd, paper, e2e)");
-  }
   for (double e : r.epsilons) {
     if (!(e > 0) || !std::isfinite(e))
       return absl::InvalidArgumentError("epsilons must be positive");
   }
   if (r.seeds.empty()) return absl::InvalidArgumentError("at least one seed is needed");
+  if (r.methods.empty()) return absl::InvalidArgumentError("at least one method is needed");
   if (r.shadow_models < 2)
     return absl::InvalidArgumentError("at least two shadow models are needed");
   ASSIGN_OR_RETURN(auto loaded, Load(r));
@@ -530,57 +517,59 @@ absl::StatusOr<EvaluationReport> RunEvaluation(const EvaluateRequest& r,
                             &delta_warning));
   if (!delta_warning.empty()) spdlog::warn("{}", delta_warning);
   Experiment experiment(r, domain, delta, noise);
-  auto uses = [&r](const char* method) {
+  auto uses = [&r](EvaluationMethod method) {
     return std::find(r.methods.begin(), r.methods.end(), method) != r.methods.end();
   };
   const int per_seed =
-      (uses("real") ? 1 : 0) +
+      (uses(EvaluationMethod::kReal) ? 1 : 0) +
       static_cast<int>(r.epsilons.size()) *
-          ((uses("dpsgd") ? 1 : 0) + (uses("paper") ? 1 : 0) + (uses("e2e") ? 1 : 0));
+          ((uses(EvaluationMethod::kDpSgd) ? 1 : 0) + (uses(EvaluationMethod::kPaper) ? 1 : 0) +
+           (uses(EvaluationMethod::kE2e) ? 1 : 0));
   const int total = per_seed * static_cast<int>(r.seeds.size());
   int done = 0;
-  Json runs = Json::array();
+  std::vector<EvaluationRun> runs;
   for (size_t seed_index = 0; seed_index < r.seeds.size(); ++seed_index) {
     const uint64_t seed = r.seeds[seed_index];
-    const bool with_roc = seed_index == 0;
     std::mt19937_64 gen(seed);
     ASSIGN_OR_RETURN(const Split split, MakeSplit(all, r, gen));
-    ASSIGN_OR_RETURN(const AttackerKnowledge attacker, experiment.TrainShadows(split, gen));
-    auto record = [&](Json run, const model::Classifier& target) {
-      run["seed"] = seed;
-      run["utility"] = UtilityJson(target, split.test, domain.num_classes);
-      Json attacks = experiment.AttackTarget(target, split, attacker, seed, with_roc);
-      if (run.contains("synthetic_attacks")) {
-        attacks.update(run["synthetic_attacks"]);
-        run.erase("synthetic_attacks");
-      }
-      run["attacks"] = attacks;
+    ASSIGN_OR_RETURN(const eval::ModelAttackSuite attacks, experiment.PrepareAttacks(split, gen));
+    std::vector<bool> is_member(static_cast<size_t>(split.candidates.size()), false);
+    std::fill_n(is_member.begin(), split.members.size(), true);  // members first
+    // Measures `target` (trained by `run`'s method), attacks it and adds the run.
+    auto record = [&](EvaluationRun run, const model::Classifier& target,
+                      std::vector<eval::NamedAttack> on_synthetic = {}) -> absl::Status {
+      run.seed = seed;
+      run.with_roc = seed_index == 0;
+      MeasureUtility(target, split.test, domain.num_classes, run);
+      ASSIGN_OR_RETURN(run.attacks,
+                       attacks.Attack(target.LogProbabilities(split.candidates.features), is_member,
+                                      eval::ThresholdRule::kCalibrated, r.bootstrap, seed));
+      for (eval::NamedAttack& a : on_synthetic) run.attacks.push_back(std::move(a));
       ++done;
       char line[160];
       std::snprintf(line, sizeof line, "seed %llu %s%s: accuracy %.3f",
-                    static_cast<unsigned long long>(seed), run["method"].get<std::string>().c_str(),
-                    run["epsilon"].is_null() ? "" : (" eps " + run["epsilon"].dump()).c_str(),
-                    run["utility"]["accuracy"].get<double>());
+                    static_cast<unsigned long long>(seed), EvaluationMethodName(run.method),
+                    run.epsilon ? (" eps " + Json(*run.epsilon).dump()).c_str() : "", run.accuracy);
       progress.Update({done, total, line});
       runs.push_back(std::move(run));
+      return absl::OkStatus();
     };
-    if (uses("real")) {
+    if (uses(EvaluationMethod::kReal)) {
       ASSIGN_OR_RETURN(auto target, experiment.TrainTarget(split.members, std::nullopt, gen()));
-      record({{"method", "real"}, {"epsilon", nullptr}, {"guarantee", "none"}}, *target);
+      RETURN_IF_ERROR(record({EvaluationMethod::kReal, std::nullopt, "none"}, *target));
     }
     for (double eps : r.epsilons) {
-      if (!uses("dpsgd")) break;
+      if (!uses(EvaluationMethod::kDpSgd)) break;
       ASSIGN_OR_RETURN(auto target, experiment.TrainTarget(split.members, eps, gen()));
-      record({{"method", "dpsgd"}, {"epsilon", eps}, {"guarantee", "(eps, delta)-DP target"}},
-             *target);
+      RETURN_IF_ERROR(record({EvaluationMethod::kDpSgd, eps, "(eps, delta)-DP target"}, *target));
     }
     std::optional<model::ModelBundle> clear_vae;
-    if (uses("paper")) {
+    if (uses(EvaluationMethod::kPaper)) {
       ASSIGN_OR_RETURN(clear_vae, experiment.TrainVae(split.members, std::nullopt, gen()));
     }
-    for (const char* method : {"paper", "e2e"}) {
+    for (const EvaluationMethod method : {EvaluationMethod::kPaper, EvaluationMethod::kE2e}) {
       if (!uses(method)) continue;
-      const bool e2e = std::string(method) == "e2e";
+      const bool e2e = method == EvaluationMethod::kE2e;
       for (double eps : r.epsilons) {
         std::optional<model::ModelBundle> dp_vae;
         if (e2e) {
@@ -590,14 +579,12 @@ absl::StatusOr<EvaluationReport> RunEvaluation(const EvaluateRequest& r,
         ASSIGN_OR_RETURN(const Dataset synthetic,
                          experiment.Synthesize(bundle, split.members, e2e ? eps / 2 : eps));
         ASSIGN_OR_RETURN(auto target, experiment.TrainTarget(synthetic, std::nullopt, gen()));
-        Json run = {
-            {"method", method},
-            {"epsilon", eps},
-            {"guarantee", e2e ? "end to end: DP-SGD VAE (eps/2) + release (eps/2)"
-                              : "release only: the VAE saw the members in the clear"},
-            {"fidelity", experiment.FidelityJson(split.members, synthetic)},
-            {"synthetic_attacks", experiment.AttackSynthetic(synthetic, split, seed, with_roc)}};
-        record(std::move(run), *target);
+        EvaluationRun run{method, eps,
+                          e2e ? "end to end: DP-SGD VAE (eps/2) + release (eps/2)"
+                              : "release only: the VAE saw the members in the clear"};
+        run.fidelity = experiment.CompareToReal(split.members, synthetic);
+        RETURN_IF_ERROR(
+            record(std::move(run), *target, experiment.AttackSynthetic(synthetic, split, seed)));
       }
     }
   }

@@ -22,16 +22,24 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/base/progress.h"
 #include "common/base/status.h"
+#include "common/eval/fidelity.h"
+#include "common/eval/model_attacks.h"
 #include "common/model/classifier.h"
 #include "common/privacy/random.h"
 #include "nlohmann/json.hpp"
 #include "site_agent/pipeline.h"
 
 namespace fedsyn::site {
+
+// The four ways a target is trained (the header comment says what each means).
+enum class EvaluationMethod { kReal, kDpSgd, kPaper, kE2e };
+const char* EvaluationMethodName(EvaluationMethod method);  // real, dpsgd, paper, e2e
+std::optional<EvaluationMethod> ParseEvaluationMethod(std::string_view name);
 
 struct EvaluateRequest {
   std::string name = "dataset";
@@ -45,7 +53,8 @@ struct EvaluateRequest {
   int64_t test = 1000;
   std::vector<uint64_t> seeds = {1, 2, 3};
   std::vector<double> epsilons = {1, 2, 4, 8};
-  std::vector<std::string> methods = {"real", "dpsgd", "paper", "e2e"};
+  std::vector<EvaluationMethod> methods = {EvaluationMethod::kReal, EvaluationMethod::kDpSgd,
+                                           EvaluationMethod::kPaper, EvaluationMethod::kE2e};
   double delta = 0;  // 0: min(1e-6, 1/(10 members)); >= 1/members is refused
 
   // Target and shadow models.
@@ -75,25 +84,45 @@ struct SeedStat {
   nlohmann::json ToJson() const;  // {"mean", "sd", "n"}
 };
 
+// One target: a method at one epsilon and one seed.
+struct EvaluationRun {
+  EvaluationMethod method = EvaluationMethod::kReal;
+  std::optional<double> epsilon;  // none for the methods without one (real)
+  std::string guarantee;          // what the method promises, in words
+  uint64_t seed = 0;
+  double accuracy = 0, auc = 0;  // the target on the test records
+  // The synthetic-data methods (paper, e2e): the synthetic records against the members.
+  std::optional<eval::Fidelity> fidelity;
+  // On the target (loss_threshold, shadow_models, lira_offline), then for the synthetic-data
+  // methods on the synthetic records (density_ratio, closest_record).
+  std::vector<eval::NamedAttack> attacks;
+  bool with_roc = false;  // the report carries ROC curves for the first seed only
+  nlohmann::json ToJson() const;
+};
+
+// One attack's four figures over the seeds.
+struct AttackSummary {
+  SeedStat auc, balanced_accuracy, tpr_at_1pct_fpr, tpr_at_01pct_fpr;
+  nlohmann::json ToJson() const;
+};
+
 // One method at one epsilon over the seeds: what `fedsyn-agent evaluate` prints.
 struct MethodSummary {
-  std::string method;
+  EvaluationMethod method = EvaluationMethod::kReal;
   std::optional<double> epsilon;  // none for the methods without one (real)
   SeedStat accuracy, auc;
   // The synthetic-data methods (paper, e2e): distance of the synthetic records to the real ones.
   std::optional<SeedStat> column_distance, correlation_difference;
-  // attack -> metric (auc, balanced_accuracy, tpr_at_1pct_fpr, tpr_at_01pct_fpr) -> over seeds
-  std::map<std::string, std::map<std::string, SeedStat>> attacks;
+  std::map<std::string, AttackSummary> attacks;  // by attack name
   // The attack with the highest mean AUC (the closest-record sanity check excepted).
   std::string strongest_attack;
   nlohmann::json ToJson() const;
 };
 
-// The evaluation: its settings, one JSON entry per seed x method x epsilon (`runs`), and the
-// summary over seeds.
+// The evaluation: its settings, one run per seed x method x epsilon, and the summary over seeds.
 struct EvaluationReport {
   nlohmann::json settings;
-  nlohmann::json runs;
+  std::vector<EvaluationRun> runs;
   double seconds = 0;
   std::vector<MethodSummary> summary;
   nlohmann::json ToJson() const;  // the report file (format fedsyn-evaluation, version 1)

@@ -107,6 +107,38 @@ std::string CommitToBits(const InclusionBits& bits, std::string_view salt_hex) {
   return Commitment(InclusionBitsText(bits), salt_hex);
 }
 
+absl::StatusOr<data::Table> SelectIncludedCanaries(data::Table issued, const InclusionBits& bits,
+                                                   std::string_view what) {
+  const std::vector<bool> included = IncludedCanaryFlags(bits);
+  if (issued.rows.size() != included.size()) {
+    return absl::DataLossError(std::string(what) +
+                               ": canaries and inclusion bits differ in number");
+  }
+  data::Table canaries;
+  for (size_t i = 0; i < included.size(); ++i)
+    if (included[i]) canaries.rows.push_back(std::move(issued.rows[i]));
+  return canaries;
+}
+
+std::vector<int64_t> PlaceCanaries(std::string_view salt_hex, data::Table canaries,
+                                   data::Table& records) {
+  const int64_t total = records.num_rows() + canaries.num_rows();
+  const std::vector<int64_t> positions = CanaryPositions(salt_hex, total, canaries.num_rows());
+  std::vector<data::Row> merged;
+  merged.reserve(static_cast<size_t>(total));
+  size_t next_record = 0, next_canary = 0, next_position = 0;
+  for (int64_t slot = 0; slot < total; ++slot) {
+    if (next_position < positions.size() && positions[next_position] == slot) {
+      merged.push_back(std::move(canaries.rows[next_canary++]));
+      ++next_position;
+    } else {
+      merged.push_back(std::move(records.rows[next_record++]));
+    }
+  }
+  records.rows = std::move(merged);
+  return positions;
+}
+
 std::vector<int64_t> CanaryPositions(std::string_view salt_hex, int64_t total, int64_t count) {
   if (count < 0 || count > total) return {};
   // A deterministic stream of 64-bit words: SHA-256(salt ":canary-positions:" counter), four

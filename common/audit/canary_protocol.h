@@ -80,6 +80,14 @@ std::string CommitToBits(const InclusionBits& bits, std::string_view salt_hex);
 // trusting them. (SHA-256 in counter mode as the generator; Floyd's subset sampling; rejection
 // for exact uniformity.) Empty unless 0 <= count <= total.
 std::vector<int64_t> CanaryPositions(std::string_view salt_hex, int64_t total, int64_t count);
+// The included canaries among the issued ones (2 per pair, in issue order), in pair order.
+// DataLoss (naming `what`) when the issued canaries are not two per bit.
+absl::StatusOr<data::Table> SelectIncludedCanaries(data::Table issued, const InclusionBits& bits,
+                                                   std::string_view what);
+// Places `canaries` among `records` at CanaryPositions(salt_hex, records + canaries, canaries)
+// in order, the records keeping theirs around them; returns the positions.
+std::vector<int64_t> PlaceCanaries(std::string_view salt_hex, data::Table canaries,
+                                   data::Table& records);
 // Their stored form: "3,17,40" ("" for none), and back; nullopt unless the text is
 // non-negative decimal integers, comma-separated. (Any order: an invalid reveal is stored as
 // the peer sent it.)

@@ -86,6 +86,9 @@ absl::Status SetUpLogging(std::string_view level) {
     return absl::InvalidArgumentError("unknown log level '" + std::string(level) +
                                       "' (use trace, debug, info, warn, error or off)");
   }
+  // A second call (tests run several command lines in one process) replaces the logger:
+  // spdlog refuses, with an exception, to register a name twice.
+  spdlog::drop("fedsyn");
   auto logger = spdlog::stderr_color_mt("fedsyn");
   UseEscapingFormatter(*logger);
   logger->set_level(parsed);

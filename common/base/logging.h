@@ -26,7 +26,7 @@ inline constexpr size_t kMaxLogMessageBytes = 1024;
 
 // Configures the default spdlog logger to write to stderr at `level`
 // ("trace", "debug", "info", "warn", "error", "off"). Returns InvalidArgument for an
-// unknown level name. Call once from main().
+// unknown level name. A later call replaces the logger the earlier one set up.
 absl::Status SetUpLogging(std::string_view level);
 
 // Installs the escaping formatter (with the process's pattern) on `logger`; SetUpLogging does

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "common/net/frame.h"
+#include "common/net/tls_impl.h"
 #include "spdlog/spdlog.h"
 
 namespace fedsyn::net {
@@ -44,9 +45,10 @@ void RunAndWait(const Executor& executor, Work work) {
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<ssl::context>> MakeTlsContext(const TlsFiles& files, Role role) {
-  auto context = std::make_shared<ssl::context>(role == Role::kServer ? ssl::context::tls_server
-                                                                      : ssl::context::tls_client);
+absl::StatusOr<std::shared_ptr<TlsContext>> MakeTlsContext(const TlsFiles& files, Role role) {
+  auto loaded = std::make_shared<TlsContext>(role == Role::kServer ? ssl::context::tls_server
+                                                                   : ssl::context::tls_client);
+  ssl::context* context = &loaded->ssl();
   // TLS 1.3 only: older versions allow weaker suites and renegotiation.
   SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_3_VERSION);
   boost::system::error_code ec;
@@ -68,7 +70,7 @@ absl::StatusOr<std::shared_ptr<ssl::context>> MakeTlsContext(const TlsFiles& fil
   }
   // Both directions authenticate: a server without a client certificate refuses the handshake.
   context->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
-  return context;
+  return loaded;
 }
 
 // A client connection's io_context and the thread that runs it until the connection ends.
@@ -89,11 +91,11 @@ class TlsConnection::IoThread {
 };
 
 TlsConnection::TlsConnection(std::unique_ptr<IoThread> own_io, Strand strand, tcp::socket socket,
-                             std::shared_ptr<ssl::context> context)
+                             std::shared_ptr<TlsContext> context)
     : own_io_(std::move(own_io)),
       context_(std::move(context)),
       strand_(std::move(strand)),
-      stream_(std::move(socket), *context_) {}
+      stream_(std::move(socket), context_->ssl()) {}
 
 TlsConnection::~TlsConnection() {
   // A client closes its socket while its own io thread still runs; a server connection is
@@ -153,7 +155,7 @@ absl::Status TlsConnection::ReadPeerIdentity() {
 }
 
 absl::StatusOr<std::unique_ptr<TlsConnection>> TlsConnection::Connect(
-    const std::string& host, uint16_t port, std::shared_ptr<ssl::context> context,
+    const std::string& host, uint16_t port, std::shared_ptr<TlsContext> context,
     Deadline deadline) {
   const auto until = std::chrono::steady_clock::now() + deadline;
   auto io = std::make_unique<IoThread>();
@@ -239,7 +241,7 @@ class TlsListener::RateLimitedLog {
   uint64_t suppressed_ = 0;
 };
 
-TlsListener::TlsListener(std::shared_ptr<ssl::context> context, Deadline handshake_deadline,
+TlsListener::TlsListener(std::shared_ptr<TlsContext> context, Deadline handshake_deadline,
                          ListenerLimits limits, Handler handler)
     : context_(std::move(context)),
       handshake_deadline_(handshake_deadline),
@@ -250,7 +252,7 @@ TlsListener::TlsListener(std::shared_ptr<ssl::context> context, Deadline handsha
       refusals_(std::make_unique<RateLimitedLog>()) {}
 
 absl::StatusOr<std::unique_ptr<TlsListener>> TlsListener::Bind(
-    const std::string& host, uint16_t port, std::shared_ptr<ssl::context> context,
+    const std::string& host, uint16_t port, std::shared_ptr<TlsContext> context,
     Deadline handshake_deadline, ListenerLimits limits, Handler handler) {
   if (limits.max_connections == 0 || limits.max_connections_per_address == 0)
     return absl::InvalidArgumentError("connection limits must be at least 1");
@@ -501,6 +503,25 @@ absl::StatusOr<std::pair<std::string, uint16_t>> ParseHostPort(const std::string
     return absl::InvalidArgumentError("bad port in " + address);
   }
   return std::make_pair(address.substr(0, colon), static_cast<uint16_t>(port));
+}
+
+absl::StatusOr<std::unique_ptr<PeerConnection>> DialTls(const std::string& host, uint16_t port,
+                                                        std::shared_ptr<TlsContext> context,
+                                                        Deadline deadline) {
+  ASSIGN_OR_RETURN(std::unique_ptr<TlsConnection> connection,
+                   TlsConnection::Connect(host, port, std::move(context), deadline));
+  return connection;
+}
+
+absl::StatusOr<std::unique_ptr<FrameListener>> ListenTls(const std::string& host, uint16_t port,
+                                                         std::shared_ptr<TlsContext> context,
+                                                         Deadline handshake_deadline,
+                                                         ListenerLimits limits,
+                                                         SessionHandler handler) {
+  ASSIGN_OR_RETURN(std::unique_ptr<TlsListener> listener,
+                   TlsListener::Bind(host, port, std::move(context), handshake_deadline, limits,
+                                     std::move(handler)));
+  return listener;
 }
 
 }  // namespace fedsyn::net

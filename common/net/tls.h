@@ -8,28 +8,18 @@
 #ifndef FEDSYN_COMMON_NET_TLS_H_
 #define FEDSYN_COMMON_NET_TLS_H_
 
-// clang-format off
-// <utility> must come before Asio: Boost 1.74's awaitable.hpp uses std::exchange without
-// including it, which breaks C++20 builds with g++ 12.
-#include <utility>
-// clang-format on
-
-#include <atomic>
-#include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
-#include <list>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
-#include <thread>
+#include <utility>
 
-#include "boost/asio.hpp"
-#include "boost/asio/ssl.hpp"
 #include "common/base/status.h"
 #include "common/net/frame_connection.h"
 
+// What the applications see of the transport; Asio and OpenSSL stay behind it, in tls.cc and
+// tls_impl.h (which only tls.cc and tests include).
 namespace fedsyn::net {
 
 struct TlsFiles {
@@ -46,65 +36,29 @@ struct PeerIdentity {
 
 enum class Role { kServer, kClient };
 
+// The loaded certificates and trust anchor (an OpenSSL context; opaque here, tls_impl.h).
+class TlsContext;
+
 // TLS 1.3 only; peer verification against `files.ca_file` required in both directions
 // (servers refuse clients without a certificate). Returns InvalidArgument naming the file
 // that cannot be loaded.
-absl::StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeTlsContext(const TlsFiles& files,
-                                                                          Role role);
+absl::StatusOr<std::shared_ptr<TlsContext>> MakeTlsContext(const TlsFiles& files, Role role);
 
-class TlsConnection : public FrameConnection {
+// An authenticated connection: frames, and who is on the other end.
+class PeerConnection : public FrameConnection {
  public:
-  // Dials host:port, verifies the server certificate against the CA and `host` (SAN), and
-  // completes the handshake, all within `deadline`. Unavailable on failure (retryable),
-  // DeadlineExceeded on timeout. A client connection runs its socket on an io_context and
-  // thread of its own.
-  static absl::StatusOr<std::unique_ptr<TlsConnection>> Connect(
-      const std::string& host, uint16_t port, std::shared_ptr<boost::asio::ssl::context> context,
-      Deadline deadline);
-
-  ~TlsConnection() override;
-  TlsConnection(const TlsConnection&) = delete;
-  TlsConnection& operator=(const TlsConnection&) = delete;
-
-  // Reads one frame: a 4-byte big-endian length, then that many bytes; the header must arrive
-  // within `deadline`, and the whole body within `deadline` after it. A length above
-  // `max_bytes` is refused (InvalidArgument) before anything is read or allocated, and the body
-  // is allocated in steps of kFrameReadStep as its bytes arrive, never from the announced
-  // length: a peer that announces a large frame and sends nothing costs one step of memory.
-  absl::StatusOr<std::string> ReadFrame(size_t max_bytes, Deadline deadline) override;
-  absl::Status WriteFrame(std::string_view payload, Deadline deadline) override;
-
-  const PeerIdentity& peer() const { return peer_; }
-  std::string remote_address() const { return remote_address_; }
-  // Closes the socket and waits until it is closed; safe to call from any thread that is not
-  // running the connection's io_context, to interrupt a blocked operation.
-  void Close();
-
-  static constexpr size_t kFrameReadStep = 64 * 1024;
-
- private:
-  friend class TlsListener;
-  class IoThread;
-  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
-  TlsConnection(std::unique_ptr<IoThread> own_io, Strand strand,
-                boost::asio::ip::tcp::socket socket,
-                std::shared_ptr<boost::asio::ssl::context> context);
-  // Starts one asynchronous operation on the connection's strand and waits for its completion
-  // until `deadline`; past it, closes the socket (which aborts the operation) and waits for the
-  // aborted completion, so no handler outlives the buffers it writes into.
-  template <typename StartOperation>
-  absl::Status RunUntil(StartOperation start, std::chrono::steady_clock::time_point deadline,
-                        const char* what);
-  void CloseOnStrand();
-  absl::Status ReadPeerIdentity();
-
-  std::unique_ptr<IoThread> own_io_;  // clients only; declared first so it outlives stream_
-  std::shared_ptr<boost::asio::ssl::context> context_;
-  Strand strand_;
-  boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream_;
-  PeerIdentity peer_;
-  std::string remote_address_;
+  virtual const PeerIdentity& peer() const = 0;
+  virtual std::string remote_address() const = 0;
+  // Closes the connection; safe from any thread, to interrupt a blocked operation.
+  virtual void Close() = 0;
 };
+
+// Dials host:port, verifies the server certificate against the CA and `host` (SAN), and
+// completes the handshake, all within `deadline`. Unavailable on failure (retryable),
+// DeadlineExceeded on timeout.
+absl::StatusOr<std::unique_ptr<PeerConnection>> DialTls(const std::string& host, uint16_t port,
+                                                        std::shared_ptr<TlsContext> context,
+                                                        Deadline deadline);
 
 // Caps that keep a listener serving under abuse. Every accepted connection, authenticated or
 // still handshaking, counts until it is closed. Connections beyond a cap are closed at accept,
@@ -117,72 +71,31 @@ struct ListenerLimits {
   size_t max_connections_per_address = 16;
 };
 
-// Accepts TLS connections on host:port and hands each authenticated one to `handler` on a
-// thread of its own. Handshakes run asynchronously on the listener's io thread with a deadline;
-// failures (no certificate, wrong CA, expired, plain TCP, old TLS) are logged with the peer
-// address and the reason (rate-limited), and never reach the handler. Accept errors such as
-// EMFILE are logged once and retried after a growing pause instead of spinning. A handler that
-// throws ends only its own connection: the exception is logged and the listener keeps serving.
-class TlsListener {
+// A listener serving authenticated connections (ListenTls); see TlsListener in tls_impl.h.
+class FrameListener {
  public:
-  using Handler = std::function<void(TlsConnection& connection)>;
-
-  // Binds (port 0 picks a free port; see port()). Call Start() to accept.
-  static absl::StatusOr<std::unique_ptr<TlsListener>> Bind(
-      const std::string& host, uint16_t port, std::shared_ptr<boost::asio::ssl::context> context,
-      Deadline handshake_deadline, ListenerLimits limits, Handler handler);
-  ~TlsListener();
-
-  void Start();
+  virtual ~FrameListener() = default;
+  virtual void Start() = 0;
   // Stops accepting, closes every open connection and joins all threads.
-  void Stop();
-  uint16_t port() const { return port_; }
-  const ListenerLimits& limits() const { return limits_; }
+  virtual void Stop() = 0;
+  virtual uint16_t port() const = 0;
+  virtual const ListenerLimits& limits() const = 0;
   // Connections open now (handshaking or authenticated).
-  size_t open_connections();
-  // Failed accept() calls so far (EMFILE and the like); each starts or extends a pause.
-  uint64_t accept_errors() const { return accept_errors_; }
-
- private:
-  class RateLimitedLog;
-  struct Session {
-    std::thread thread;
-    std::shared_ptr<std::atomic<bool>> done;
-  };
-  TlsListener(std::shared_ptr<boost::asio::ssl::context> context, Deadline handshake_deadline,
-              ListenerLimits limits, Handler handler);
-  void AcceptNext();
-  void OnAcceptError(const boost::system::error_code& error);
-  // Admits a freshly accepted socket under the caps and starts its handshake.
-  void Admit(TlsConnection::Strand strand, boost::asio::ip::tcp::socket socket);
-  void StartHandshake(std::shared_ptr<TlsConnection> connection, const std::string& address);
-  void StartSession(std::shared_ptr<TlsConnection> connection, const std::string& address);
-  void RunSession(TlsConnection& connection);
-  void Release(const std::shared_ptr<TlsConnection>& connection, const std::string& address);
-  // Joins the threads of sessions that have ended (called on each accept), so a long-running
-  // server does not accumulate finished threads.
-  void ReapFinishedSessions();
-
-  std::shared_ptr<boost::asio::ssl::context> context_;
-  Deadline handshake_deadline_;
-  ListenerLimits limits_;
-  Handler handler_;
-  boost::asio::io_context io_;
-  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  boost::asio::steady_timer accept_retry_;
-  Deadline accept_pause_{0};
-  std::atomic<uint64_t> accept_errors_ = 0;
-  uint16_t port_ = 0;
-  std::atomic<bool> stopping_ = false;
-  std::thread io_thread_;
-  std::unique_ptr<RateLimitedLog> refusals_;
-
-  std::mutex mutex_;                                            // guards everything below
-  std::map<std::shared_ptr<TlsConnection>, std::string> open_;  // connection -> peer address
-  std::map<std::string, size_t> open_per_address_;
-  std::list<Session> sessions_;
+  virtual size_t open_connections() = 0;
+  // Failed accept() calls so far (EMFILE and the like).
+  virtual uint64_t accept_errors() const = 0;
 };
+
+// Runs on a thread of its own for every authenticated connection.
+using SessionHandler = std::function<void(PeerConnection& connection)>;
+
+// Binds host:port (port 0 picks a free port) for mutual TLS under `limits`; Start() accepts.
+// Handshakes must finish within `handshake_deadline`.
+absl::StatusOr<std::unique_ptr<FrameListener>> ListenTls(const std::string& host, uint16_t port,
+                                                         std::shared_ptr<TlsContext> context,
+                                                         Deadline handshake_deadline,
+                                                         ListenerLimits limits,
+                                                         SessionHandler handler);
 
 // "host:port" -> (host, port). InvalidArgument for anything else.
 absl::StatusOr<std::pair<std::string, uint16_t>> ParseHostPort(const std::string& address);

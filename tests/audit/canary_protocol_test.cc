@@ -174,5 +174,45 @@ TEST(CanaryPositions, EveryPlacementIsEquallyLikelyOverSalts) {
   EXPECT_GT(counts["0,1"], 1700);
 }
 
+// Rows tagged by one cell (first + i), to follow them through selection and placement.
+data::Table Tagged(double first, int count) {
+  data::Table t;
+  for (int i = 0; i < count; ++i) t.rows.push_back({first + i});
+  return t;
+}
+
+double Tag(const data::Row& row) { return *row.front(); }
+
+TEST(CanaryPlacement, TheBitsPickOneCanaryPerPairInPairOrder) {
+  const InclusionBits bits = {false, true, true};
+  auto included = SelectIncludedCanaries(Tagged(0, 6), bits, "job x");
+  ASSERT_TRUE(included.ok()) << included.status();
+  ASSERT_EQ(included->num_rows(), 3);
+  EXPECT_EQ(Tag(included->rows[0]), 0);
+  EXPECT_EQ(Tag(included->rows[1]), 3);
+  EXPECT_EQ(Tag(included->rows[2]), 5);
+  const auto mismatched = SelectIncludedCanaries(Tagged(0, 5), bits, "job x");
+  EXPECT_EQ(mismatched.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(mismatched.status().message()), ::testing::HasSubstr("job x"));
+}
+
+TEST(CanaryPlacement, CanariesLandAtTheSaltsPositionsAndRecordsKeepTheirOrder) {
+  const std::string salt(64, '3');
+  data::Table records = Tagged(0, 20);
+  const std::vector<int64_t> positions = PlaceCanaries(salt, Tagged(1000, 4), records);
+  EXPECT_EQ(positions, CanaryPositions(salt, 24, 4)) << "what the coordinator recomputes";
+  ASSERT_EQ(records.num_rows(), 24);
+  int next_canary = 0, next_record = 0;
+  for (int64_t slot = 0; slot < 24; ++slot) {
+    const bool canary = std::find(positions.begin(), positions.end(), slot) != positions.end();
+    EXPECT_EQ(Tag(records.rows[static_cast<size_t>(slot)]),
+              canary ? 1000 + next_canary++ : next_record++)
+        << slot;
+  }
+  data::Table few = Tagged(0, 3);
+  EXPECT_TRUE(PlaceCanaries(salt, data::Table{}, few).empty());
+  EXPECT_EQ(few.num_rows(), 3);
+}
+
 }  // namespace
 }  // namespace fedsyn::audit

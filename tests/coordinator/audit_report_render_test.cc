@@ -16,8 +16,6 @@
 namespace fedsyn::coordinator {
 namespace {
 
-using Json = nlohmann::json;
-
 // The first two series colours of common/report/svg_plot.cc.
 struct Rgb {
   int r, g, b;
@@ -25,53 +23,44 @@ struct Rgb {
 constexpr Rgb kFirstSeries{0x1b, 0x6c, 0xa8};
 constexpr Rgb kSecondSeries{0xd1, 0x49, 0x5b};
 
-Json Interval(double v) {
-  return {{"estimate", v}, {"low", v / 2}, {"high", std::min(1.0, v * 1.5)}};
-}
+eval::Interval Around(double v) { return {v, v / 2, std::min(1.0, v * 1.5)}; }
 
-Json Attack(double auc, double bend) {
-  Json roc = Json::array();
+eval::AttackMetrics Attack(double auc, double bend) {
+  eval::AttackMetrics m;
+  m.auc = Around(auc);
+  m.balanced_accuracy = Around(0.6);
+  m.tpr_at_1pct_fpr = Around(0.2);
+  m.tpr_at_01pct_fpr = Around(0.1);
   for (int i = 0; i <= 50; ++i) {
     const double fpr = i / 50.0;
-    roc.push_back({fpr, std::pow(fpr, bend)});
+    m.roc.push_back({fpr, std::pow(fpr, bend)});
   }
-  return {{"auc", Interval(auc)},
-          {"balanced_accuracy", Interval(0.6)},
-          {"tpr_at_1pct_fpr", Interval(0.2)},
-          {"tpr_at_01pct_fpr", Interval(0.1)},
-          {"roc", roc}};
+  return m;
 }
 
-Json Report(bool with_attacks) {
-  Json releases = Json::array();
+AuditReport Report(bool with_attacks) {
+  AuditReport report;
+  report.dataset = "heart";
+  report.created_unix = 1'796'083'200;  // 2026-12-01
+  report.parameters = {0.95, 100, 0.3, 200};
+  report.downstream.skipped = "no label";
   if (with_attacks) {
-    releases.push_back(
-        {{"release_id", "r-1"},
-         {"site", "cleveland"},
-         {"mode", "synthetic"},
-         {"claimed_epsilon", 1.0},
-         {"epsilon_release", 1.0},
-         {"epsilon_model", 0.0},
-         {"delta", 0},
-         {"canaries", 100},
-         {"included", 52},
-         {"rows", 355},
-         {"empirical_lower_bound", 2.1},
-         {"interval", {{"low", 2.1}, {"high", nullptr}, {"confidence", 0.95}}},
-         {"estimates", Json::array({{{"score", "nearest_row"},
-                                     {"method", "one-run"},
-                                     {"k", 10},
-                                     {"lower_bound", 2.1}}})},
-         {"attacks", {{"nearest_row", Attack(0.95, 0.2)}, {"density_ratio", Attack(0.8, 0.5)}}},
-         {"status", "failed"},
-         {"reason", "empirical epsilon exceeds the claim"}});
+    ReleaseAuditEntry r;
+    r.release_id = "r-1";
+    r.site_id = "cleveland";
+    r.epsilon_release = 1.0;
+    r.verdict.claimed_epsilon = 1.0;
+    r.verdict.canaries = 100;
+    r.verdict.included = 52;
+    r.verdict.empirical_lower_bound = 2.1;
+    r.verdict.estimates = {{"nearest_row", "one-run", 10, 2.1}};
+    r.verdict.nearest_row = Attack(0.95, 0.2);
+    r.verdict.density_ratio = Attack(0.8, 0.5);
+    r.rows = 355;
+    r.reason = "empirical epsilon exceeds the claim";
+    report.releases.push_back(r);
   }
-  return {{"dataset", "heart"},
-          {"created_utc", "2026-11-29T00:00:00Z"},
-          {"parameters", {{"confidence", 0.95}, {"max_tpr_at_01pct_fpr", 0.3}}},
-          {"releases", releases},
-          {"sites", Json::array()},
-          {"downstream", {{"ran", false}, {"skipped", "no label"}}}};
+  return report;
 }
 
 struct Screenshot {
@@ -113,7 +102,7 @@ Screenshot ReadPng(const std::string& path) {
   return shot;
 }
 
-Screenshot Render(const std::string& dir, const std::string& name, const Json& report) {
+Screenshot Render(const std::string& dir, const std::string& name, const AuditReport& report) {
   const std::string html = dir + "/" + name + ".html", png = dir + "/" + name + ".png";
   EXPECT_TRUE(data::WriteFileAtomically(html, RenderAuditHtml(report)).ok());
   std::filesystem::remove(png);

@@ -1,4 +1,4 @@
-// The attacks have teeth: against a deliberately overfit target (100 Adult records with
+// The shared attack suite has teeth: against a deliberately overfit target (100 Adult records with
 // coin-flip labels, a wide MLP, 300 epochs) each reaches AUC > 0.75; against a target trained on
 // records independent of both groups, each one's 95% interval contains 0.5. Likewise for the
 // attacks on synthetic records: a "release" that copies the members (slightly jittered) is caught,
@@ -6,10 +6,12 @@
 #include "common/eval/attacks.h"
 
 #include <algorithm>
+#include <map>
 #include <numeric>
 #include <random>
 
 #include "common/eval/logistic_regression.h"
+#include "common/eval/model_attacks.h"
 #include "common/model/classifier.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -100,10 +102,6 @@ std::unique_ptr<model::Classifier> Overfit(const LabelledData& train, int num_cl
   return std::move(*c);
 }
 
-ModelOutputs On(const model::Classifier& c, const LabelledData& d) {
-  return {c.LogProbabilities(d.features), d.labels};
-}
-
 LabelledData Concat(const LabelledData& a, const LabelledData& b) {
   LabelledData c = a;
   c.features.rows += b.features.rows;
@@ -113,44 +111,52 @@ LabelledData Concat(const LabelledData& a, const LabelledData& b) {
   return c;
 }
 
+// An overfitting trainer in the suite's form.
+const Trainer kOverfitTrainer = [](const LabelledData& train,
+                                   uint64_t seed) -> absl::StatusOr<Predictor> {
+  std::shared_ptr<model::Classifier> c = Overfit(train, train.num_classes, seed);
+  return [c](const data::Matrix& x) { return c->LogProbabilities(x); };
+};
+
+// The shared suite (common/eval/model_attacks.h) as the evaluation runs it: four reference
+// models, each on a random half of the attacker's pool, thresholds calibrated on them.
 class AttackTeeth : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     g_ = new Groups(AdultGroups());
-    // The attacker's shadows: each on a random half of its pool, like the target on its members.
+    candidates_ = new LabelledData(Concat(g_->members, g_->nonmembers));
     std::mt19937_64 gen(2);
-    for (int s = 0; s < 4; ++s) {
-      std::vector<int64_t> order(2 * kGroup);
-      std::iota(order.begin(), order.end(), 0);
-      std::shuffle(order.begin(), order.end(), gen);
-      const LabelledData in = Take(g_->pool, order, 0, kGroup);
-      const LabelledData out = Take(g_->pool, order, kGroup, kGroup);
-      auto shadow = Overfit(in, g_->num_classes, 100 + s);
-      shadows_->push_back({On(*shadow, in), On(*shadow, out)});
-      references_->push_back(On(*shadow, Concat(g_->members, g_->nonmembers)));
-    }
+    auto suite = ModelAttackSuite::Prepare(g_->pool, *candidates_, 4, kOverfitTrainer, gen);
+    ASSERT_TRUE(suite.ok()) << suite.status();
+    suite_ = new ModelAttackSuite(std::move(*suite));
   }
-  static void TearDownTestSuite() { delete g_; }
+  static void TearDownTestSuite() {
+    delete g_;
+    delete candidates_;
+    delete suite_;
+  }
 
   struct Result {
     Interval loss, shadow, lira;
   };
   static Result AttackAll(const model::Classifier& target) {
-    const ModelOutputs m = On(target, g_->members), n = On(target, g_->nonmembers);
-    const ShadowAttack shadow = ShadowAttack::Fit(*shadows_);
-    const Scores lira =
-        LiraOfflineScores(On(target, Concat(g_->members, g_->nonmembers)), *references_);
-    const Scores lira_m(lira.begin(), lira.begin() + kGroup),
-        lira_n(lira.begin() + kGroup, lira.end());
-    return {BootstrapInterval(LossScores(m), LossScores(n), Auc, 1000, 0.95, 3),
-            BootstrapInterval(shadow.Score(m), shadow.Score(n), Auc, 1000, 0.95, 4),
-            BootstrapInterval(lira_m, lira_n, Auc, 1000, 0.95, 5)};
+    std::vector<bool> is_member(2 * kGroup, false);
+    std::fill_n(is_member.begin(), kGroup, true);
+    auto attacks = suite_->Attack(target.LogProbabilities(candidates_->features), is_member,
+                                  ThresholdRule::kCalibrated, 1000, 3);
+    EXPECT_TRUE(attacks.ok()) << attacks.status();
+    EXPECT_EQ(attacks->size(), 3u);
+    std::map<std::string, Interval> auc;
+    for (const NamedAttack& a : *attacks) auc[a.name] = a.metrics.auc;
+    return {auc.at("loss_threshold"), auc.at("shadow_models"), auc.at("lira_offline")};
   }
 
   static Groups* g_;
-  static inline auto* shadows_ = new std::vector<ShadowAttack::Shadow>();
-  static inline auto* references_ = new std::vector<ModelOutputs>();
+  static LabelledData* candidates_;
+  static ModelAttackSuite* suite_;
 };
+LabelledData* AttackTeeth::candidates_ = nullptr;
+ModelAttackSuite* AttackTeeth::suite_ = nullptr;
 Groups* AttackTeeth::g_ = nullptr;
 
 TEST_F(AttackTeeth, EveryAttackCatchesAnOverfitTarget) {
@@ -175,6 +181,37 @@ TEST_F(AttackTeeth, NoAttackSeesMembershipInAModelOfIndependentRecords) {
     EXPECT_LE(i.low, 0.5) << i.estimate;
     EXPECT_GE(i.high, 0.5) << i.estimate;
   }
+}
+
+TEST_F(AttackTeeth, TheSuiteRefusesWhatItCannotScore) {
+  const auto target = Overfit(g_->members, g_->num_classes, 7);
+  const data::Matrix outputs = target->LogProbabilities(candidates_->features);
+  std::vector<bool> is_member(2 * kGroup, false);
+  std::fill_n(is_member.begin(), kGroup, true);
+  std::vector<bool> short_flags(is_member.begin(), is_member.end() - 1);
+  EXPECT_EQ(suite_->Attack(outputs, short_flags, ThresholdRule::kMedian, 10, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  const std::vector<bool> all_members(2 * kGroup, true);
+  EXPECT_EQ(suite_->Attack(outputs, all_members, ThresholdRule::kMedian, 10, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(suite_
+                ->Attack(target->LogProbabilities(g_->members.features), is_member,
+                         ThresholdRule::kMedian, 10, 1)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  // The median rule puts the operating point at the middle score: on a balanced candidate set
+  // the two rules give the same AUC (it does not depend on the threshold).
+  auto median = suite_->Attack(outputs, is_member, ThresholdRule::kMedian, 10, 1);
+  auto calibrated = suite_->Attack(outputs, is_member, ThresholdRule::kCalibrated, 10, 1);
+  ASSERT_TRUE(median.ok() && calibrated.ok());
+  for (size_t a = 0; a < 3; ++a)
+    EXPECT_EQ((*median)[a].metrics.auc.estimate, (*calibrated)[a].metrics.auc.estimate);
+  std::mt19937_64 gen(1);
+  EXPECT_EQ(
+      ModelAttackSuite::Prepare(g_->pool, *candidates_, 1, kOverfitTrainer, gen).status().code(),
+      absl::StatusCode::kInvalidArgument)
+      << "one reference model leaves LiRA nothing to calibrate on";
 }
 
 TEST_F(AttackTeeth, SyntheticRecordAttacksCatchCopiesAndNotIndependentSamples) {
@@ -289,35 +326,45 @@ TEST(Evaluate, SmokeGridReportsEveryMethodAttackAndSummary) {
   ASSERT_TRUE(report.ok()) << report.status();
   const auto& runs = report->runs;
   ASSERT_EQ(runs.size(), 8u) << "2 seeds x (real + dpsgd + paper + e2e) at one epsilon";
-  for (const auto& run : runs) {
-    const double accuracy = run["utility"]["accuracy"].get<double>();
-    EXPECT_GE(accuracy, 0.0);
-    EXPECT_LE(accuracy, 1.0);
-    const std::string method = run["method"].get<std::string>();
+  const nlohmann::json file = report->ToJson();
+  ASSERT_EQ(file["runs"].size(), runs.size());
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const EvaluationRun& run = runs[i];
+    EXPECT_GE(run.accuracy, 0.0);
+    EXPECT_LE(run.accuracy, 1.0);
+    const bool synthetic =
+        run.method == EvaluationMethod::kPaper || run.method == EvaluationMethod::kE2e;
     std::vector<std::string> expected = {"loss_threshold", "shadow_models", "lira_offline"};
-    if (method == "paper" || method == "e2e") {
+    if (synthetic) {
       expected.push_back("density_ratio");
       expected.push_back("closest_record");
-      EXPECT_TRUE(run.contains("fidelity"));
     }
-    ASSERT_EQ(run["attacks"].size(), expected.size()) << method;
-    for (const std::string& attack : expected) {
-      const auto& a = run["attacks"][attack];
-      EXPECT_GE(a["auc"]["estimate"].get<double>(), 0.0);
-      EXPECT_LE(a["auc"]["estimate"].get<double>(), 1.0);
-      EXPECT_LE(a["auc"]["low"].get<double>(), a["auc"]["high"].get<double>());
-      EXPECT_EQ(a.contains("roc"), run["seed"] == 1) << "ROC curves for the first seed only";
+    EXPECT_EQ(run.fidelity.has_value(), synthetic);
+    EXPECT_EQ(run.epsilon.has_value(), run.method != EvaluationMethod::kReal);
+    ASSERT_EQ(run.attacks.size(), expected.size()) << EvaluationMethodName(run.method);
+    const nlohmann::json& entry = file["runs"][i];
+    EXPECT_EQ(entry["method"], EvaluationMethodName(run.method));
+    EXPECT_EQ(entry["utility"]["accuracy"].get<double>(), run.accuracy);
+    for (size_t a = 0; a < expected.size(); ++a) {
+      EXPECT_EQ(run.attacks[a].name, expected[a]);
+      const eval::AttackMetrics& m = run.attacks[a].metrics;
+      EXPECT_GE(m.auc.estimate, 0.0);
+      EXPECT_LE(m.auc.estimate, 1.0);
+      EXPECT_LE(m.auc.low, m.auc.high);
+      const nlohmann::json& attack = entry["attacks"][expected[a]];
+      EXPECT_EQ(attack["auc"]["estimate"].get<double>(), m.auc.estimate);
+      EXPECT_EQ(attack.contains("roc"), run.seed == 1) << "ROC curves for the first seed only";
     }
   }
   ASSERT_EQ(report->summary.size(), 4u);
   for (const MethodSummary& entry : report->summary) {
     EXPECT_EQ(entry.accuracy.n, 2u);
     EXPECT_FALSE(entry.strongest_attack.empty());
-    EXPECT_EQ(entry.column_distance.has_value(), entry.method == "paper" || entry.method == "e2e");
+    EXPECT_EQ(entry.column_distance.has_value(),
+              entry.method == EvaluationMethod::kPaper || entry.method == EvaluationMethod::kE2e);
     EXPECT_NE(entry.strongest_attack, "closest_record") << "a sanity check, not an attack";
   }
   // The file carries the same summary, field for field.
-  const nlohmann::json file = report->ToJson();
   EXPECT_EQ(file["site_only"], true) << "non-private aggregates of real records";
   ASSERT_EQ(file["summary"].size(), 4u);
   EXPECT_EQ(file["summary"][0]["utility"]["accuracy"]["mean"].get<double>(),
@@ -328,6 +375,15 @@ TEST(Evaluate, SmokeGridReportsEveryMethodAttackAndSummary) {
   EXPECT_EQ(file["settings"]["records"], 920);
 }
 
+TEST(Evaluate, MethodsHaveOneNameEach) {
+  for (const EvaluationMethod m : {EvaluationMethod::kReal, EvaluationMethod::kDpSgd,
+                                   EvaluationMethod::kPaper, EvaluationMethod::kE2e}) {
+    EXPECT_EQ(ParseEvaluationMethod(EvaluationMethodName(m)), m);
+  }
+  EXPECT_EQ(ParseEvaluationMethod("magic"), std::nullopt);
+  EXPECT_EQ(ParseEvaluationMethod("Real"), std::nullopt) << "names are exact";
+}
+
 TEST(Evaluate, RefusesWhatCannotRun) {
   testing::SeededRandom noise(1);
   base::NullProgress progress;
@@ -336,9 +392,9 @@ TEST(Evaluate, RefusesWhatCannotRun) {
   auto too_few = RunEvaluation(big, noise, progress);
   ASSERT_EQ(too_few.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(too_few.status().message()), ::testing::HasSubstr("has 920 records"));
-  EvaluateRequest method = SmokeRequest();
-  method.methods = {"real", "magic"};
-  EXPECT_EQ(RunEvaluation(method, noise, progress).status().code(),
+  EvaluateRequest no_method = SmokeRequest();
+  no_method.methods.clear();
+  EXPECT_EQ(RunEvaluation(no_method, noise, progress).status().code(),
             absl::StatusCode::kInvalidArgument);
   EvaluateRequest cnn = SmokeRequest();
   cnn.target = model::ClassifierArchitecture::kCnn28;

@@ -169,14 +169,14 @@ class Federation : public ::testing::Test {
   }
 
   // A raw TLS connection with a site certificate, for speaking malformed protocol.
-  std::unique_ptr<net::TlsConnection> RawSiteConnection(const std::string& site) {
+  std::unique_ptr<net::PeerConnection> RawSiteConnection(const std::string& site) {
     auto context =
         net::MakeTlsContext({g_dir + "/pki/ca.pem", g_dir + "/pki/sites/" + site + "/site.pem",
                              g_dir + "/pki/sites/" + site + "/site.key"},
                             net::Role::kClient);
     EXPECT_TRUE(context.ok());
-    auto connection = net::TlsConnection::Connect("localhost", server_->site_port(), *context,
-                                                  std::chrono::seconds(3));
+    auto connection =
+        net::DialTls("localhost", server_->site_port(), *context, std::chrono::seconds(3));
     EXPECT_TRUE(connection.ok()) << connection.status();
     return connection.ok() ? std::move(*connection) : nullptr;
   }

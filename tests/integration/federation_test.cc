@@ -2,6 +2,7 @@
 // by deploy/pki/pki.sh, Cap'n Proto frames, SQLite, trained models, the secure generator's
 // stand-in only for test reproducibility of the *training*; noise uses SeededRandom so that a
 // failure replays.
+#include "common/net/tls_impl.h"
 #include "tests/integration/federation_fixture.h"
 
 namespace fedsyn::testing_federation {
@@ -82,13 +83,12 @@ TEST_F(Federation, RefusesConnectionsWithoutAValidSiteCertificate) {
   EXPECT_TRUE(fails(expired)) << "expired certificate";
   // No client certificate at all: a client context without cert/key.
   {
-    auto context =
-        std::make_shared<boost::asio::ssl::context>(boost::asio::ssl::context::tls_client);
-    SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_3_VERSION);
-    context->load_verify_file(g_dir + "/pki/ca.pem");
-    context->set_verify_mode(boost::asio::ssl::verify_peer);
-    auto connection = net::TlsConnection::Connect("localhost", server_->site_port(), context,
-                                                  std::chrono::seconds(3));
+    auto context = std::make_shared<net::TlsContext>(boost::asio::ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(context->ssl().native_handle(), TLS1_3_VERSION);
+    context->ssl().load_verify_file(g_dir + "/pki/ca.pem");
+    context->ssl().set_verify_mode(boost::asio::ssl::verify_peer);
+    auto connection =
+        net::DialTls("localhost", server_->site_port(), context, std::chrono::seconds(3));
     // TLS 1.3 reports the client-certificate failure after the handshake: the first read fails.
     const bool refused =
         !connection.ok() ||
@@ -104,11 +104,10 @@ TEST_F(Federation, RefusesConnectionsWithoutAValidSiteCertificate) {
         {g_dir + "/pki/ca.pem", g_dir + "/pki/sites/va/site.pem", g_dir + "/pki/sites/va/site.key"},
         net::Role::kClient);
     ASSERT_TRUE(context.ok());
-    SSL_CTX_set_min_proto_version((*context)->native_handle(), TLS1_2_VERSION);
-    SSL_CTX_set_max_proto_version((*context)->native_handle(), TLS1_2_VERSION);
-    EXPECT_FALSE(net::TlsConnection::Connect("localhost", server_->site_port(), *context,
-                                             std::chrono::seconds(3))
-                     .ok())
+    SSL_CTX_set_min_proto_version((*context)->ssl().native_handle(), TLS1_2_VERSION);
+    SSL_CTX_set_max_proto_version((*context)->ssl().native_handle(), TLS1_2_VERSION);
+    EXPECT_FALSE(
+        net::DialTls("localhost", server_->site_port(), *context, std::chrono::seconds(3)).ok())
         << "TLS 1.2";
   }
   // Plain TCP speaking garbage.
@@ -127,8 +126,8 @@ TEST_F(Federation, RefusesConnectionsWithoutAValidSiteCertificate) {
     auto context = net::MakeTlsContext({g_dir + "/pki/ca.pem", g_dir + "/pki/admins/operator.pem",
                                         g_dir + "/pki/admins/operator.key"},
                                        net::Role::kClient);
-    auto connection = net::TlsConnection::Connect("localhost", server_->site_port(), *context,
-                                                  std::chrono::seconds(3));
+    auto connection =
+        net::DialTls("localhost", server_->site_port(), *context, std::chrono::seconds(3));
     ASSERT_TRUE(connection.ok());
     (void)(*connection)
         ->WriteFrame(protocol::EncodeSiteRequest(protocol::Hello{}), milliseconds(2000));

@@ -19,7 +19,7 @@ using ::testing::HasSubstr;
 class HostilePeer : public Federation {
  protected:
   // A greeted raw session of `site`.
-  std::unique_ptr<net::TlsConnection> Greeted(const std::string& site) {
+  std::unique_ptr<net::PeerConnection> Greeted(const std::string& site) {
     auto connection = RawSiteConnection(site);
     if (!connection) return nullptr;
     const auto welcome = Ask(*connection, p::Hello{p::kProtocolVersion, "hostile"});
@@ -27,7 +27,7 @@ class HostilePeer : public Federation {
     return connection;
   }
 
-  static p::SiteResponse Ask(net::TlsConnection& connection, const p::SiteRequest& request) {
+  static p::SiteResponse Ask(net::PeerConnection& connection, const p::SiteRequest& request) {
     if (!connection.WriteFrame(p::EncodeSiteRequest(request), milliseconds(3000)).ok())
       return p::Error{absl::StatusCode::kUnavailable, "write failed"};
     auto reply = connection.ReadFrame(p::kMaxMessageBytes, milliseconds(5000));

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "common/net/tls.h"
+#include "common/net/tls_impl.h"
 #include "gtest/gtest.h"
 #include "tests/support/raw_tls.h"
 #include "tests/support/test_paths.h"
@@ -48,7 +48,7 @@ class Listener : public ::testing::Test {
         {g_pki + "/ca.pem", g_pki + "/coordinator.pem", g_pki + "/coordinator.key"}, Role::kServer);
     ASSERT_TRUE(context.ok()) << context.status();
     auto listener = TlsListener::Bind("127.0.0.1", 0, *context, handshake, limits,
-                                      [this](TlsConnection& connection) {
+                                      [this](PeerConnection& connection) {
                                         for (;;) {
                                           auto frame = connection.ReadFrame(kMaxFrame, seconds(10));
                                           if (!frame.ok()) return;

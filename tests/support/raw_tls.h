@@ -8,7 +8,7 @@
 #include <string>
 
 #include "common/net/frame.h"
-#include "common/net/tls.h"
+#include "common/net/tls_impl.h"
 
 namespace fedsyn::testing {
 
@@ -29,7 +29,7 @@ class RawTlsClient {
   // Connects to 127.0.0.1:port with the client certificate in `files` and completes the
   // handshake.
   RawTlsClient(const net::TlsFiles& files, uint16_t port)
-      : context_(*net::MakeTlsContext(files, net::Role::kClient)), stream_(io_, *context_) {
+      : context_(*net::MakeTlsContext(files, net::Role::kClient)), stream_(io_, context_->ssl()) {
     stream_.lowest_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port});
     stream_.handshake(boost::asio::ssl::stream_base::client);
   }
@@ -67,7 +67,7 @@ class RawTlsClient {
   }
 
  private:
-  std::shared_ptr<boost::asio::ssl::context> context_;
+  std::shared_ptr<net::TlsContext> context_;
   boost::asio::io_context io_;
   boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream_;
 };

@@ -4,6 +4,8 @@
 // the test-only hook (tests/support/memorising_release.h) while the reservation claims epsilon 1,
 // the release fails and the gate keeps it out of the export until an operator approves it — and
 // even then its canary rows stay out. The real mechanism at a modest epsilon passes.
+// (An integration test: the test plays the site with the canary protocol of common/audit and
+// the site agent's release step, and the coordinator's session, storage and audit judge it.)
 #include "coordinator/audit_runner.h"
 
 #include <filesystem>
@@ -19,7 +21,7 @@
 #include "coordinator/site_session.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "site_agent/audit_job.h"
+#include "site_agent/release.h"
 #include "tests/support/heart_data.h"
 #include "tests/support/memorising_release.h"
 #include "tests/support/seeded_random.h"
@@ -59,7 +61,13 @@ class AuditRun : public ::testing::Test {
     EXPECT_TRUE(
         std::holds_alternative<p::Welcome>(session.Handle(p::Hello{p::kProtocolVersion, "t"})));
     const auto job = std::get<p::AuditJob>(session.Handle(p::AuditJobQuery{id, "heart"}));
-    site::AuditJobRecord record{id, "heart", job.canaries};
+    // The site's side of the canary protocol (common/audit): draw and commit the bits, place
+    // the included canaries among the records.
+    struct {
+      audit::InclusionBits bits;
+      std::string salt;
+      std::vector<int64_t> positions;
+    } record;
     record.bits = audit::DrawInclusionBits(static_cast<int>(job.count / 2),
                                            [&] { return site_rng.NextU64(); });
     record.salt = audit::NewSalt([&] { return site_rng.NextU64(); });
@@ -67,7 +75,11 @@ class AuditRun : public ::testing::Test {
         session.Handle(p::CanaryCommitment{id, audit::CommitToBits(record.bits, record.salt)})));
     data::Table input =
         data::ReadCsvTable(fedsyn::testing::HeartFile("cleveland"), heart_->schema)->table;
-    record.positions = *site::InsertIncludedCanaries(record, heart_->schema, input);
+    data::Table issued =
+        data::ParseCsvTable(job.canaries, heart_->schema, "canaries", data::HeaderlessCsvFormat())
+            ->table;
+    record.positions = audit::PlaceCanaries(
+        record.salt, *audit::SelectIncludedCanaries(std::move(issued), record.bits, id), input);
     model::ModelBundle bundle = fedsyn::testing::MemorisingModel(*heart_, input, seed);
     if (!canaries_released) {
       const std::vector<int64_t> positions =
@@ -152,20 +164,27 @@ TEST_F(AuditRun, ANoiselessReleaseFailsAndStaysOutOfTheExportUntilApproved) {
   EXPECT_EQ(StatusOf(id), AuditStatus::kFailed);
   // The downstream audit sees it too: a model trained on the pooled rows separates included
   // from excluded canaries.
-  const auto& downstream = run->at(0).report["downstream"];
-  ASSERT_TRUE(downstream["ran"].get<bool>());
-  const double lira_auc = downstream["attacks"]["lira_offline"]["auc"]["estimate"].get<double>();
-  std::printf("downstream: LiRA AUC %.3f, loss AUC %.3f, shadow AUC %.3f\n", lira_auc,
-              downstream["attacks"]["loss"]["auc"]["estimate"].get<double>(),
-              downstream["attacks"]["shadow"]["auc"]["estimate"].get<double>());
-  EXPECT_GT(lira_auc, 0.65);
+  const DownstreamAudit& downstream = run->at(0).report.downstream;
+  ASSERT_TRUE(downstream.ran);
+  std::map<std::string, double> auc;
+  for (const eval::NamedAttack& a : downstream.attacks) auc[a.name] = a.metrics.auc.estimate;
+  ASSERT_EQ(auc.size(), 3u) << "the shared suite: loss threshold, shadow models, LiRA offline";
+  std::printf("downstream: LiRA AUC %.3f, loss AUC %.3f, shadow AUC %.3f\n", auc.at("lira_offline"),
+              auc.at("loss_threshold"), auc.at("shadow_models"));
+  EXPECT_GT(auc.at("lira_offline"), 0.65);
 
   // A second run finds nothing new to judge: verdicts are final.
   EXPECT_TRUE(RunAudits(*storage_, config_, options, coordinator_rng_, 2001)->empty());
 
-  // The reports: JSON with the figures, HTML with the ROC plots inline.
+  // The reports: JSON with the same figures, HTML with the ROC plots inline.
   const std::string json = *data::ReadFileToString(run->at(0).json_path);
   EXPECT_THAT(json, HasSubstr("\"status\": \"failed\""));
+  const nlohmann::json file = nlohmann::json::parse(json);
+  EXPECT_EQ(file["downstream"]["attacks"]["lira_offline"]["auc"]["estimate"].get<double>(),
+            auc.at("lira_offline"));
+  ASSERT_EQ(file["releases"].size(), 1u);
+  EXPECT_EQ(file["releases"][0]["empirical_lower_bound"].get<double>(),
+            run->at(0).report.releases[0].verdict.empirical_lower_bound);
   const std::string html = *data::ReadFileToString(run->at(0).html_path);
   EXPECT_THAT(html, HasSubstr("<svg"));
   EXPECT_THAT(html, HasSubstr("ROC (log-log)"));
@@ -204,10 +223,10 @@ TEST_F(AuditRun, AnHonestReleasePassesAndIsExportedWithoutItsCanaryRows) {
   const auto verdict = **storage_->GetVerdict(id);
   std::printf("honest, claim %.3f: empirical lower bound %.3f; downstream %s\n", claimed,
               verdict.lower_bound_micros / 1e6,
-              run->at(0).report["downstream"].dump().substr(0, 200).c_str());
+              run->at(0).report.downstream.ToJson().dump().substr(0, 200).c_str());
   EXPECT_TRUE(verdict.passed) << verdict.reason;
   EXPECT_LE(verdict.lower_bound_micros / 1e6, claimed);
-  EXPECT_TRUE(run->at(0).report["downstream"]["ran"].get<bool>());
+  EXPECT_TRUE(run->at(0).report.downstream.ran);
   auto pooled = ExportPooledCsv(*storage_, config_, "heart", false, coordinator_rng_);
   ASSERT_TRUE(pooled.ok());
   EXPECT_EQ(pooled->exported, std::vector<std::string>{id});
@@ -222,18 +241,18 @@ TEST_F(AuditRun, ANoiselessCodesReleaseIsScoredInItsLatentSpaceAndFails) {
   auto run = RunAudits(*storage_, config_, AuditRunOptions{}, coordinator_rng_, 2000);
   ASSERT_TRUE(run.ok()) << run.status();
   ASSERT_EQ(run->size(), 1u);
-  const auto& entry = run->at(0).report["releases"][0];
-  EXPECT_EQ(entry["scored_in"], "latent codes (the published encoder)");
-  EXPECT_NEAR(entry["claimed_epsilon"].get<double>(), 1.5, 1e-5) << "model 0.5 + release 1";
+  const ReleaseAuditEntry& entry = run->at(0).report.releases[0];
+  EXPECT_EQ(entry.ToJson()["scored_in"], "latent codes (the published encoder)");
+  EXPECT_NEAR(entry.verdict.claimed_epsilon, 1.5, 1e-5) << "model 0.5 + release 1";
   const auto verdict = **storage_->GetVerdict(id);
   std::printf("codes, noise off, claim 1.5: lower bound %.3f, nearest-code AUC %.3f; %s\n",
-              verdict.lower_bound_micros / 1e6,
-              entry["attacks"]["nearest_row"]["auc"]["estimate"].get<double>(),
+              verdict.lower_bound_micros / 1e6, entry.verdict.nearest_row.auc.estimate,
               verdict.reason.c_str());
   EXPECT_FALSE(verdict.passed);
   EXPECT_GT(verdict.lower_bound_micros, 1'500'000);
   // The codes are not what the stated mechanism would give: the presence test says so too.
-  EXPECT_FALSE(entry["presence_test"]["passed"].get<bool>());
+  ASSERT_TRUE(entry.presence.has_value());
+  EXPECT_FALSE(entry.presence->passed);
   EXPECT_THAT(verdict.reason, HasSubstr("mechanism is not as stated"));
   // The gate and the export work on codes releases as on any other: held back, and once
   // approved exported as decoded records without the canary rows.
@@ -258,16 +277,18 @@ TEST_F(AuditRun, CodesWithoutTheirCanariesFailThePresenceTest) {
   auto run = RunAudits(*storage_, config_, AuditRunOptions{}, coordinator_rng_, 2000);
   ASSERT_TRUE(run.ok()) << run.status();
   ASSERT_EQ(run->size(), 1u);
-  std::map<std::string, nlohmann::json> by_id;
-  for (const auto& entry : run->at(0).report["releases"]) by_id[entry["release_id"]] = entry;
-  const auto& present_test = by_id.at(honest)["presence_test"];
-  const auto& missing_test = by_id.at(missing)["presence_test"];
+  std::map<std::string, PresenceTest> by_id;
+  for (const ReleaseAuditEntry& entry : run->at(0).report.releases) {
+    ASSERT_TRUE(entry.presence.has_value()) << entry.release_id;
+    by_id[entry.release_id] = *entry.presence;
+  }
+  const PresenceTest& present_test = by_id.at(honest);
+  const PresenceTest& missing_test = by_id.at(missing);
   std::printf("presence: honest KS %.3f, canaries missing KS %.3f (critical %.3f, %d pairs)\n",
-              present_test["ks_statistic"].get<double>(),
-              missing_test["ks_statistic"].get<double>(),
-              present_test["critical_value"].get<double>(), present_test["pairs"].get<int>());
-  EXPECT_TRUE(present_test["passed"].get<bool>());
-  EXPECT_FALSE(missing_test["passed"].get<bool>());
+              present_test.ks_statistic, missing_test.ks_statistic, present_test.critical_value,
+              present_test.pairs);
+  EXPECT_TRUE(present_test.passed);
+  EXPECT_FALSE(missing_test.passed);
   EXPECT_THAT((**storage_->GetVerdict(missing)).reason, HasSubstr("canaries missing"));
   EXPECT_THAT((**storage_->GetVerdict(honest)).reason,
               ::testing::Not(HasSubstr("canaries missing")));

@@ -1,0 +1,68 @@
+// fedsyn-coordinator serve: serve sites and admins until SIGINT or SIGTERM.
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "common/base/exit_codes.h"
+#include "coordinator/cli/coordinator_command.h"
+#include "coordinator/federation.h"
+#include "coordinator/server.h"
+#include "spdlog/spdlog.h"
+
+namespace fedsyn::coordinator::cli {
+namespace {
+
+std::atomic<bool> g_stop = false;
+void OnSignal(int) { g_stop = true; }
+
+// A server's soft descriptor limit is often 1,024 while the hard one is far higher; take what
+// the system allows, so the connection caps (not EMFILE) decide when to refuse.
+void RaiseDescriptorLimit() {
+  rlimit descriptors{};
+  if (getrlimit(RLIMIT_NOFILE, &descriptors) != 0 || descriptors.rlim_cur >= descriptors.rlim_max)
+    return;
+  descriptors.rlim_cur = descriptors.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &descriptors) != 0)
+    spdlog::warn("cannot raise the descriptor limit to {}", descriptors.rlim_max);
+}
+
+class ServeCommand : public CoordinatorCommand {
+ public:
+  void Define(CLI::App& app) override {
+    app.add_option("--config", config_path_, "coordinator.toml")
+        ->required()
+        ->check(CLI::ExistingFile);
+  }
+
+  int Run(CLI::App&, CoordinatorContext&) override {
+    auto config = LoadCoordinatorConfig(config_path_);
+    if (!config.ok()) return Fail(config.status());
+    auto storage = OpenSqliteStorage(config->database);
+    if (!storage.ok()) return Fail(storage.status());
+    RaiseDescriptorLimit();
+    auto server = CoordinatorServer::Start(*config, **storage);
+    if (!server.ok()) return Fail(server.status());
+    std::signal(SIGINT, OnSignal);
+    std::signal(SIGTERM, OnSignal);
+    std::printf("fedsyn-coordinator serving: sites on %s, admins on %s\n", config->listen.c_str(),
+                config->admin_listen.c_str());
+    std::fflush(stdout);
+    while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    (*server)->Stop();
+    return base::kExitOk;
+  }
+
+ private:
+  std::string config_path_;
+};
+
+}  // namespace
+
+std::unique_ptr<CoordinatorCommand> MakeServeCommand() { return std::make_unique<ServeCommand>(); }
+
+}  // namespace fedsyn::coordinator::cli

@@ -1,0 +1,48 @@
+// fedsyn-agent heartbeat: stay connected to the coordinator until SIGINT or SIGTERM (the
+// agent's long-running service).
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <string>
+
+#include "common/base/exit_codes.h"
+#include "site_agent/cli/agent_command.h"
+#include "site_agent/coordinator_client.h"
+#include "site_agent/site_kit.h"
+
+namespace fedsyn::site::cli {
+namespace {
+
+std::atomic<bool> g_stop = false;
+void OnStopSignal(int) { g_stop = true; }
+
+class HeartbeatCommand : public AgentCommand {
+ public:
+  void Define(CLI::App& app) override {
+    AddSiteKitOption(app, site_kit_);
+    app.add_option("--interval", seconds_, "seconds between heartbeats")
+        ->check(CLI::Range(1, 3600));
+  }
+
+  int Run(CLI::App&, AgentContext& context) override {
+    auto kit = LoadSiteKit(site_kit_);
+    if (!kit.ok()) return Fail(kit.status());
+    std::signal(SIGINT, OnStopSignal);
+    std::signal(SIGTERM, OnStopSignal);
+    KeepPresence(*kit, {}, std::chrono::seconds(seconds_), g_stop,
+                 [&context] { return context.secure.UniformOpen01(); });
+    return base::kExitOk;
+  }
+
+ private:
+  std::string site_kit_;
+  int seconds_ = 30;
+};
+
+}  // namespace
+
+std::unique_ptr<AgentCommand> MakeHeartbeatCommand() {
+  return std::make_unique<HeartbeatCommand>();
+}
+
+}  // namespace fedsyn::site::cli
