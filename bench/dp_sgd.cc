@@ -14,11 +14,13 @@
 #include <string>
 
 #include "bench/adult_workload.h"
+#include "common/base/compute_environment.h"
 #include "common/data/idx.h"
 #include "common/model/vae.h"
 #include "common/privacy/random.h"
 
 int main(int argc, char** argv) {
+  fedsyn::base::EnsurePassiveComputeThreads(argv);  // as the agent runs
   // The product's key source: the benchmark measures what a site pays for DP-SGD's keystream.
   fedsyn::privacy::SecureRandom key_source;
   using namespace fedsyn;

@@ -11,12 +11,14 @@
 #include <string>
 
 #include "bench/adult_workload.h"
+#include "common/base/compute_environment.h"
 #include "common/model/vae.h"
 #include "common/privacy/metric_mechanism.h"
 #include "common/privacy/random.h"
 #include "site_agent/release.h"
 
 int main(int argc, char** argv) {
+  fedsyn::base::EnsurePassiveComputeThreads(argv);  // as the agent runs
   using namespace fedsyn;
   const int epochs = std::atoi(bench::FlagValue(argc, argv, "--epochs", "5").c_str());
   const int threads = std::atoi(bench::FlagValue(argc, argv, "--threads", "0").c_str());

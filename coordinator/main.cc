@@ -15,11 +15,13 @@
 
 #include "CLI/CLI.hpp"
 #include "common/base/command_line.h"
+#include "common/base/compute_environment.h"
 #include "common/privacy/random.h"
 #include "coordinator/cli/coordinator_command.h"
 
 int main(int argc, char** argv) {
-  using namespace fedsyn::coordinator::cli;  // NOLINT: the table names every command
+  fedsyn::base::EnsurePassiveComputeThreads(argv);  // before any compute thread exists
+  using namespace fedsyn::coordinator::cli;         // NOLINT: the table names every command
   const std::vector<fedsyn::base::CommandEntry<CoordinatorContext>> commands = {
       {"serve", "serve sites and admins (until SIGINT/SIGTERM)", &MakeServeCommand},
       {"status", "sites: connected, last seen, releases, rows, epsilon", &MakeStatusCommand},
