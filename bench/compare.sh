@@ -7,7 +7,8 @@
 #   bench/compare.sh [ROUNDS=5] [THREADS=2] [EPOCHS=5]
 #
 # Needs a Release build (deploy/build.sh; FEDSYN_BUILD_DIR to use another) and Debian's
-# python3-torch (deploy/install-deps.sh installs it).
+# python3-torch (apt-get install python3-torch; the tests do not need it, so install-deps.sh
+# leaves it out).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${FEDSYN_BUILD_DIR:-$root/build}"

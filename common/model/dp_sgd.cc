@@ -112,7 +112,8 @@ absl::StatusOr<DpTrainReport> Vae::TrainPrivately(const data::Matrix& data,
   VaeNet& net = *impl_->net;
   if (data.cols != net.spec_.input_width)
     return absl::InvalidArgumentError("training data width does not match the model");
-  const int threads = SetComputeThreads(train_options.threads);
+  const int threads =
+      SetComputeThreads(TrainingThreads(train_options.threads, net.spec_.architecture));
   // The parameters were initialised by Create; nothing below draws from LibTorch's generator.
   const torch::Tensor all = ToTensor(data);
   const int64_t latent_dim = net.spec_.latent_dim;

@@ -50,6 +50,11 @@ int SetComputeThreads(int threads) {
   return at::get_num_threads();
 }
 
+int TrainingThreads(int requested, Architecture architecture) {
+  if (requested > 0) return requested;
+  return architecture == Architecture::kMlp ? 1 : 0;  // 0: all cores
+}
+
 VaeSpec TableVaeSpec(const data::Transformer& transformer, int latent_dim,
                      std::vector<int> hidden) {
   VaeSpec spec;
@@ -97,7 +102,8 @@ absl::StatusOr<TrainReport> Vae::Train(const data::Matrix& data, const TrainOpti
     return absl::InvalidArgumentError("invalid training options");
   }
   TrainReport report;
-  report.threads = SetComputeThreads(options.threads);
+  report.threads =
+      SetComputeThreads(TrainingThreads(options.threads, impl_->net->spec_.architecture));
   const auto start = std::chrono::steady_clock::now();
   torch::manual_seed(options.seed);
 

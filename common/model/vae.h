@@ -30,7 +30,7 @@ struct TrainOptions {
   double validation_fraction = 0.1;  // held out for early stopping
   int patience = 15;                 // epochs without validation improvement before stopping
   uint64_t seed = 0;                 // initialisation, split and shuffling (not privacy noise)
-  int threads = 0;                   // 0 = all cores (LibTorch defaults to one here)
+  int threads = 0;                   // 0 = TrainingThreads' choice for the architecture
 };
 
 struct EpochStats {
@@ -88,6 +88,13 @@ struct ClippedGradients {
 
 // Sets LibTorch's intra-op thread count; 0 means all cores. Returns the count in effect.
 int SetComputeThreads(int threads);
+
+// The threads a VAE trains on when the caller asks for none in particular (`requested` 0): one
+// for the MLP (layers of width <= a few hundred are too small for intra-op parallelism: on 2
+// cores one thread trained Adult at 85k rows/s against 54-59k on two, and kept 35% of that
+// under four competing CPU-bound processes against 9% on two; DP-SGD 0.56 s an epoch against
+// 0.86 s; docs/performance.md), all cores for the convolutional VAE. `requested` > 0 wins.
+int TrainingThreads(int requested, Architecture architecture);
 
 class Vae {
  public:

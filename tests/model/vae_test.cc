@@ -34,6 +34,22 @@ TrainOptions FastOptions(uint64_t seed) {
   return o;
 }
 
+TEST(Vae, TrainsTheMlpOnOneThreadUnlessToldOtherwise) {
+  EXPECT_EQ(TrainingThreads(0, Architecture::kMlp), 1);
+  EXPECT_EQ(TrainingThreads(0, Architecture::kConv28), 0) << "all cores";
+  EXPECT_EQ(TrainingThreads(3, Architecture::kMlp), 3) << "an explicit count wins";
+  Heart heart = LoadCleveland();
+  auto vae = Vae::Create(MlpSpec(heart.transformer), 7);
+  ASSERT_TRUE(vae.ok());
+  TrainOptions options = FastOptions(7);
+  options.max_epochs = 1;
+  options.threads = 0;
+  base::NullProgress progress;
+  auto report = (*vae)->Train(heart.encoded, options, progress);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->threads, 1);
+}
+
 TEST(Vae, RejectsInvalidSpecs) {
   VaeSpec spec;
   spec.input_width = 3;
