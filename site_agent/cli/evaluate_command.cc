@@ -1,8 +1,8 @@
 // fedsyn-agent evaluate: the membership-inference and utility experiment on the site's own
 // records (aggregates only; site_agent/evaluate.h).
 #include <cstdio>
-#include <map>
 #include <string>
+#include <vector>
 
 #include "common/base/exit_codes.h"
 #include "common/base/progress.h"
@@ -32,22 +32,17 @@ class EvaluateCommand : public AgentCommand {
     cmd.add_option("--test", e.test, "test records")->check(CLI::PositiveNumber);
     cmd.add_option("--seeds", e.seeds, "seeds (splits, initialisation)")->delimiter(',');
     cmd.add_option("--epsilons", e.epsilons, "total epsilons")->delimiter(',');
-    const std::map<std::string, EvaluationMethod> methods = {
-        {EvaluationMethodName(EvaluationMethod::kReal), EvaluationMethod::kReal},
-        {EvaluationMethodName(EvaluationMethod::kDpSgd), EvaluationMethod::kDpSgd},
-        {EvaluationMethodName(EvaluationMethod::kPaper), EvaluationMethod::kPaper},
-        {EvaluationMethodName(EvaluationMethod::kE2e), EvaluationMethod::kE2e}};
-    cmd.add_option("--methods", e.methods, "real, dpsgd, paper, e2e")
+    // Names only (CLI11's enum transformers would also take the enumerators' numbers).
+    cmd.add_option("--methods", methods_, "real, dpsgd, paper, e2e")
         ->delimiter(',')
-        ->transform(CLI::CheckedTransformer(methods));
+        ->check(CLI::IsMember({EvaluationMethodName(EvaluationMethod::kReal),
+                               EvaluationMethodName(EvaluationMethod::kDpSgd),
+                               EvaluationMethodName(EvaluationMethod::kPaper),
+                               EvaluationMethodName(EvaluationMethod::kE2e)}));
     cmd.add_option("--delta", e.delta, "delta (default min(1e-6, 1/(10 members)))")
         ->check(CLI::PositiveNumber);
-    const std::map<std::string, model::ClassifierArchitecture> targets = {
-        {"logistic", model::ClassifierArchitecture::kLinear},
-        {"mlp", model::ClassifierArchitecture::kMlp},
-        {"cnn", model::ClassifierArchitecture::kCnn28}};
-    cmd.add_option("--target", e.target, "target model: logistic, mlp or cnn")
-        ->transform(CLI::CheckedTransformer(targets));
+    cmd.add_option("--target", target_, "target model: logistic, mlp or cnn")
+        ->check(CLI::IsMember({"logistic", "mlp", "cnn"}));
     cmd.add_option("--target-hidden", e.target_hidden, "hidden widths of the target")
         ->delimiter(',');
     cmd.add_option("--target-epochs", e.classifier.epochs, "epochs of target and shadow models")
@@ -73,7 +68,15 @@ class EvaluateCommand : public AgentCommand {
         ->check(CLI::NonNegativeNumber);
   }
 
-  int Run(CLI::App&, AgentContext& context) override {
+  int Run(CLI::App& app, AgentContext& context) override {
+    if (app.count("--methods") > 0) {
+      request_.methods.clear();
+      for (const std::string& name : methods_)  // CLI11 has checked the names
+        request_.methods.push_back(*ParseEvaluationMethod(name));
+    }
+    request_.target = target_ == "logistic" ? model::ClassifierArchitecture::kLinear
+                      : target_ == "cnn"    ? model::ClassifierArchitecture::kCnn28
+                                            : model::ClassifierArchitecture::kMlp;
     base::ConsoleProgress progress("evaluate", stderr);
     auto report = RunEvaluation(request_, context.secure, progress);
     if (!report.ok()) return Fail(report.status());
@@ -98,7 +101,8 @@ class EvaluateCommand : public AgentCommand {
 
  private:
   EvaluateRequest request_;
-  std::string out_;
+  std::vector<std::string> methods_;
+  std::string target_ = "mlp", out_;
 };
 
 }  // namespace

@@ -145,6 +145,9 @@ expect evaluate_too_big 3 "$agent" --log-level warn evaluate --input "$heart/pro
 expect_text evaluate_too_big err "the data has 200 records"
 [ -e "$scratch/eval.json" ] && { echo "FAIL evaluate_too_big: report written"; failures=$((failures + 1)); }
 expect evaluate_no_out 2 "$agent" evaluate --input "$heart/processed.va.data" --schema "$heart/heart_disease.schema.toml"
+# Methods and targets by name only (an enumerator's number is not a method).
+expect evaluate_method_number 2 "$agent" evaluate --out "$scratch/e.json" --methods 1
+expect evaluate_unknown_target 2 "$agent" evaluate --out "$scratch/e.json" --target 0
 expect evaluate 0 "$agent" --log-level warn evaluate --input "$heart/processed.va.data" \
   --schema "$heart/heart_disease.schema.toml" --members 30 --test 40 --seeds 1 --epsilons 4 \
   --methods real,paper --target-epochs 3 --vae-epochs 3 --shadow-models 2 --bootstrap 10 \
