@@ -45,12 +45,6 @@ std::string IntervalText(const eval::Interval& interval) {
   return Fixed(interval.estimate) + " [" + Fixed(interval.low) + ", " + Fixed(interval.high) + "]";
 }
 
-Json AttacksJson(const std::vector<eval::NamedAttack>& attacks) {
-  Json out = Json::object();
-  for (const eval::NamedAttack& a : attacks) out[a.name] = eval::AttackJson(a.metrics, true);
-  return out;
-}
-
 // Log-log ROC curves of `attacks`. Points at FPR 0 have no place on a log axis; the x axis
 // starts at 1% since audits have tens to thousands of non-members.
 std::string RocSvg(const std::string& title, const std::vector<eval::NamedAttack>& attacks) {
@@ -126,7 +120,7 @@ Json ReleaseAuditEntry::ToJson() const {
         {"high", nullptr},
         {"confidence", verdict.confidence}}},
       {"estimates", estimates},
-      {"attacks", AttacksJson(CanaryAttacks(verdict))},
+      {"attacks", eval::NamedAttacksJson(CanaryAttacks(verdict), /*with_roc=*/true)},
       {"scored_in",
        mode == privacy::ReleaseMode::kCodes ? "latent codes (the published encoder)" : "records"},
       {"neighbouring_relation", neighbouring_relation}};
@@ -169,7 +163,7 @@ Json DownstreamAudit::ToJson() const {
       {"nonmembers", nonmembers},
       {"target", {{"architecture", "mlp"}, {"hidden", target_hidden}, {"epochs", target_epochs}}},
       {"reference_models", reference_models},
-      {"attacks", AttacksJson(attacks)},
+      {"attacks", eval::NamedAttacksJson(attacks, /*with_roc=*/true)},
       {"exceeds_threshold", exceeds_threshold}};
 }
 

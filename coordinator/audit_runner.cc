@@ -8,11 +8,8 @@
 
 #include "absl/strings/str_format.h"
 #include "common/audit/canary_protocol.h"
-#include "common/base/utc_time.h"
 #include "common/data/table_io.h"
-#include "common/eval/attacks.h"
 #include "common/eval/logistic_regression.h"
-#include "common/eval/metrics_json.h"
 #include "common/eval/model_attacks.h"
 #include "common/model/classifier.h"
 #include "common/privacy/budget.h"

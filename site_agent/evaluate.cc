@@ -449,9 +449,7 @@ Json EvaluationRun::ToJson() const {
             {"seed", seed},
             {"utility", {{"accuracy", accuracy}, {"auc", auc}}}};
   if (fidelity) j["fidelity"] = FidelityJson(*fidelity);
-  j["attacks"] = Json::object();
-  for (const eval::NamedAttack& a : attacks)
-    j["attacks"][a.name] = eval::AttackJson(a.metrics, with_roc);
+  j["attacks"] = eval::NamedAttacksJson(attacks, with_roc);
   return j;
 }
 

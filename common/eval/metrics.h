@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace fedsyn::eval {
@@ -59,6 +60,12 @@ struct AttackMetrics {
   Interval tpr_at_01pct_fpr;
   std::vector<RocPoint> roc;  // thinned to at most ~200 points for plots
 };
+// An attack's metrics under the name the reports use (e.g. loss_threshold, density_ratio).
+struct NamedAttack {
+  std::string name;
+  AttackMetrics metrics;
+};
+
 AttackMetrics EvaluateAttack(const Scores& members, const Scores& nonmembers, double threshold,
                              int resamples, uint64_t seed);
 

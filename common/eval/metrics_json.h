@@ -26,6 +26,13 @@ inline nlohmann::json AttackJson(const AttackMetrics& m, bool with_roc) {
   return j;
 }
 
+// {name: AttackJson(metrics)} for each attack, in one object.
+inline nlohmann::json NamedAttacksJson(const std::vector<NamedAttack>& attacks, bool with_roc) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const NamedAttack& a : attacks) j[a.name] = AttackJson(a.metrics, with_roc);
+  return j;
+}
+
 }  // namespace fedsyn::eval
 
 #endif  // FEDSYN_COMMON_EVAL_METRICS_JSON_H_

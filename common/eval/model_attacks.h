@@ -42,11 +42,6 @@ enum class ThresholdRule {
   kMedian,
 };
 
-struct NamedAttack {
-  std::string name;  // loss_threshold, shadow_models, lira_offline
-  AttackMetrics metrics;
-};
-
 class ModelAttackSuite {
  public:
   // Trains `reference_models` (>= 2) models on random halves of `pool` and records their
@@ -64,8 +59,6 @@ class ModelAttackSuite {
                                                   const std::vector<bool>& is_member,
                                                   ThresholdRule rule, int bootstrap,
                                                   uint64_t seed) const;
-
-  const std::vector<int>& candidate_labels() const { return candidate_labels_; }
 
  private:
   std::vector<int> candidate_labels_;

@@ -3,12 +3,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <string>
 #include <thread>
 
 #include "common/base/exit_codes.h"
+#include "common/base/stop_signals.h"
 #include "coordinator/cli/coordinator_command.h"
 #include "coordinator/federation.h"
 #include "coordinator/server.h"
@@ -16,9 +16,6 @@
 
 namespace fedsyn::coordinator::cli {
 namespace {
-
-std::atomic<bool> g_stop = false;
-void OnSignal(int) { g_stop = true; }
 
 // A server's soft descriptor limit is often 1,024 while the hard one is far higher; take what
 // the system allows, so the connection caps (not EMFILE) decide when to refuse.
@@ -47,12 +44,11 @@ class ServeCommand : public CoordinatorCommand {
     RaiseDescriptorLimit();
     auto server = CoordinatorServer::Start(*config, **storage);
     if (!server.ok()) return Fail(server.status());
-    std::signal(SIGINT, OnSignal);
-    std::signal(SIGTERM, OnSignal);
+    const std::atomic<bool>& stop = base::StopOnSignals();
     std::printf("fedsyn-coordinator serving: sites on %s, admins on %s\n", config->listen.c_str(),
                 config->admin_listen.c_str());
     std::fflush(stdout);
-    while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     (*server)->Stop();
     return base::kExitOk;
   }

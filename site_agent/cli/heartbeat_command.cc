@@ -1,20 +1,16 @@
 // fedsyn-agent heartbeat: stay connected to the coordinator until SIGINT or SIGTERM (the
 // agent's long-running service).
-#include <atomic>
 #include <chrono>
-#include <csignal>
 #include <string>
 
 #include "common/base/exit_codes.h"
+#include "common/base/stop_signals.h"
 #include "site_agent/cli/agent_command.h"
 #include "site_agent/coordinator_client.h"
 #include "site_agent/site_kit.h"
 
 namespace fedsyn::site::cli {
 namespace {
-
-std::atomic<bool> g_stop = false;
-void OnStopSignal(int) { g_stop = true; }
 
 class HeartbeatCommand : public AgentCommand {
  public:
@@ -27,9 +23,7 @@ class HeartbeatCommand : public AgentCommand {
   int Run(CLI::App&, AgentContext& context) override {
     auto kit = LoadSiteKit(site_kit_);
     if (!kit.ok()) return Fail(kit.status());
-    std::signal(SIGINT, OnStopSignal);
-    std::signal(SIGTERM, OnStopSignal);
-    KeepPresence(*kit, {}, std::chrono::seconds(seconds_), g_stop,
+    KeepPresence(*kit, {}, std::chrono::seconds(seconds_), base::StopOnSignals(),
                  [&context] { return context.secure.UniformOpen01(); });
     return base::kExitOk;
   }
