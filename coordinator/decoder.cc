@@ -85,7 +85,7 @@ absl::StatusOr<std::string> DecodeCodesRows(std::string_view model, std::string_
 absl::StatusOr<data::Matrix> EncodeRecords(std::string_view model, const data::Table& records,
                                            const data::Schema& federation_schema) {
   ASSIGN_OR_RETURN(const model::ModelBundle bundle, LoadDecoder(model, federation_schema));
-  return bundle.vae->EncodeMean(bundle.transformer->Encode(records));
+  return model::EncodeTable(bundle, records);
 }
 
 }  // namespace fedsyn::coordinator

@@ -20,8 +20,8 @@
 #include "coordinator/cli/coordinator_command.h"
 
 int main(int argc, char** argv) {
-  fedsyn::base::EnsurePassiveComputeThreads(argv);  // before any compute thread exists
-  using namespace fedsyn::coordinator::cli;         // NOLINT: the table names every command
+  fedsyn::base::PrepareComputeProcess(argv);  // before any compute thread exists
+  using namespace fedsyn::coordinator::cli;   // NOLINT: the table names every command
   const std::vector<fedsyn::base::CommandEntry<CoordinatorContext>> commands = {
       {"serve", "serve sites and admins (until SIGINT/SIGTERM)", &MakeServeCommand},
       {"status", "sites: connected, last seen, releases, rows, epsilon", &MakeStatusCommand},

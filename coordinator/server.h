@@ -31,6 +31,7 @@ struct ServerOptions {
 class CoordinatorServer {
  public:
   // Applies the config's budget limits to storage, binds both listeners and starts serving.
+  // Keeps references: `config` and `storage` must outlive the server.
   static absl::StatusOr<std::unique_ptr<CoordinatorServer>> Start(const CoordinatorConfig& config,
                                                                   Storage& storage,
                                                                   ServerOptions options = {});

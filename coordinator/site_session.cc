@@ -231,12 +231,12 @@ absl::StatusOr<int64_t> SiteSession::ValidateChunkRows(const ReleaseRecord& rele
     max_row_bytes = data::MaxMatrixCsvRowBytes(latent_dim);
   } else {
     ASSIGN_OR_RETURN(
-        const data::ReadResult parsed,
-        data::ParseCsvTable(chunk.rows, dataset.schema, source, data::HeaderlessCsvFormat()));
-    if (parsed.report.TotalClamped() > 0) {
+        const data::ReadReport report,
+        data::CheckCsvTable(chunk.rows, dataset.schema, source, data::HeaderlessCsvFormat()));
+    if (report.TotalClamped() > 0) {
       return absl::InvalidArgumentError("rows outside the federation schema's bounds");
     }
-    rows = parsed.report.rows;
+    rows = report.rows;
     max_row_bytes = data::MaxCsvRowBytes(dataset.schema);
   }
   // Padding (blank lines, long numerals, ignored columns) would let a reservation of a few rows

@@ -29,9 +29,11 @@ std::string FromData(capnp::Data::Reader d) {
 }
 
 std::string ToBytes(capnp::MessageBuilder& builder) {
-  const kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
-  const auto bytes = words.asBytes();
-  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+  // Serialised straight into the string (a flat array first would copy every chunk once more).
+  std::string bytes(capnp::computeSerializedSizeInWords(builder) * sizeof(capnp::word), '\0');
+  kj::ArrayOutputStream out(kj::arrayPtr(reinterpret_cast<kj::byte*>(bytes.data()), bytes.size()));
+  capnp::writeMessage(out, builder);
+  return bytes;
 }
 
 // Runs `read` on a reader over `bytes` with limits sized to the message itself; any

@@ -123,22 +123,21 @@ absl::StatusOr<protocol::ReleaseState> CoordinatorClient::State(const std::strin
 
 absl::StatusOr<std::vector<std::string>> CoordinatorClient::SplitChunks(const std::string& rows,
                                                                         size_t chunk_bytes) {
+  // Each chunk is the longest run of whole lines that fits: cut after the last newline within
+  // chunk_bytes, copied once.
   std::vector<std::string> chunks;
-  std::string current;
   size_t start = 0;
   while (start < rows.size()) {
-    size_t end = rows.find('\n', start);
-    end = end == std::string::npos ? rows.size() : end + 1;
-    if (end - start > chunk_bytes)
-      return absl::InvalidArgumentError("a row is longer than the chunk size");
-    if (current.size() + (end - start) > chunk_bytes) {
-      chunks.push_back(std::move(current));
-      current.clear();
+    size_t end = rows.size();
+    if (end - start > chunk_bytes) {
+      const size_t newline = rows.rfind('\n', start + chunk_bytes - 1);
+      if (newline == std::string::npos || newline < start)
+        return absl::InvalidArgumentError("a row is longer than the chunk size");
+      end = newline + 1;
     }
-    current.append(rows, start, end - start);
+    chunks.push_back(rows.substr(start, end - start));
     start = end;
   }
-  if (!current.empty()) chunks.push_back(std::move(current));
   return chunks;
 }
 

@@ -13,8 +13,8 @@
 #include "site_agent/cli/agent_command.h"
 
 int main(int argc, char** argv) {
-  fedsyn::base::EnsurePassiveComputeThreads(argv);  // before any compute thread exists
-  using namespace fedsyn::site::cli;                // NOLINT: the table names every command
+  fedsyn::base::PrepareComputeProcess(argv);  // before any compute thread exists
+  using namespace fedsyn::site::cli;          // NOLINT: the table names every command
   const std::vector<fedsyn::base::CommandEntry<AgentContext>> commands = {
       {"schema", "schema helpers", &MakeSchemaCommand},
       {"train", "train a VAE on a CSV table (with a schema) or IDX images", &MakeTrainCommand},

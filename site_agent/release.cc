@@ -48,10 +48,8 @@ absl::StatusOr<TableRelease> ReleaseTableCodes(const model::ModelBundle& bundle,
                                                const data::Table& records,
                                                const privacy::MetricMechanism& mechanism,
                                                privacy::RandomSource& rng) {
-  if (bundle.kind != model::DataKind::kTable)
-    return absl::InvalidArgumentError("this model was trained on images, not a table");
   TableRelease result;
-  const data::Matrix codes = bundle.vae->EncodeMean(bundle.transformer->Encode(records));
+  ASSIGN_OR_RETURN(const data::Matrix codes, model::EncodeTable(bundle, records));
   ASSIGN_OR_RETURN(result.noised_codes, PrivatizeCodes(codes, mechanism, rng, result.counts));
   return result;
 }

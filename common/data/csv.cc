@@ -14,18 +14,21 @@ std::string_view TrimSpaces(std::string_view s) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<CsvRecord>> ParseCsv(std::string_view text, char delimiter, bool trim,
-                                                const std::string& source) {
-  std::vector<CsvRecord> records;
+absl::Status ForEachCsvRecord(std::string_view text, char delimiter, bool trim,
+                              const std::string& source,
+                              const std::function<absl::Status(const CsvRecord&)>& visit) {
+  CsvRecord record;  // reused: its fields keep their capacity from record to record
   size_t pos = 0;
   int line = 1;
   while (pos < text.size()) {
-    CsvRecord record;
     record.line = line;
+    size_t fields = 0;
     bool record_done = false;
     bool blank = true;
     while (!record_done) {
-      std::string field;
+      if (fields == record.fields.size()) record.fields.emplace_back();
+      std::string& field = record.fields[fields++];
+      field.clear();
       // Skip leading spaces before a possible opening quote.
       size_t start = pos;
       while (trim && start < text.size() && (text[start] == ' ' || text[start] == '\t')) ++start;
@@ -67,7 +70,6 @@ absl::StatusOr<std::vector<CsvRecord>> ParseCsv(std::string_view text, char deli
         field.assign(raw);
         pos = end;
       }
-      record.fields.push_back(std::move(field));
       if (pos >= text.size()) {
         record_done = true;
       } else if (text[pos] == delimiter) {
@@ -78,8 +80,19 @@ absl::StatusOr<std::vector<CsvRecord>> ParseCsv(std::string_view text, char deli
         record_done = true;
       }
     }
-    if (!blank) records.push_back(std::move(record));
+    record.fields.resize(fields);
+    if (!blank) RETURN_IF_ERROR(visit(record));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<CsvRecord>> ParseCsv(std::string_view text, char delimiter, bool trim,
+                                                const std::string& source) {
+  std::vector<CsvRecord> records;
+  RETURN_IF_ERROR(ForEachCsvRecord(text, delimiter, trim, source, [&](const CsvRecord& record) {
+    records.push_back(record);
+    return absl::OkStatus();
+  }));
   return records;
 }
 

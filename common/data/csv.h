@@ -4,6 +4,7 @@
 #ifndef FEDSYN_COMMON_DATA_CSV_H_
 #define FEDSYN_COMMON_DATA_CSV_H_
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,13 @@ struct CsvRecord {
 // closing quote.
 absl::StatusOr<std::vector<CsvRecord>> ParseCsv(std::string_view text, char delimiter, bool trim,
                                                 const std::string& source);
+
+// The same records one at a time, without holding them all: `visit` sees each record (its
+// storage is reused for the next one) and may stop the scan by returning an error, which is
+// returned as is. For texts too large to hold twice (an upload chunk, a large file).
+absl::Status ForEachCsvRecord(std::string_view text, char delimiter, bool trim,
+                              const std::string& source,
+                              const std::function<absl::Status(const CsvRecord&)>& visit);
 
 // Quotes a field when it contains the delimiter, a quote, a newline or edge spaces.
 std::string EscapeCsvField(std::string_view field, char delimiter);

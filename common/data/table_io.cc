@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "common/base/regular_file.h"
@@ -141,58 +142,89 @@ int64_t ReadReport::TotalMissing() const {
   return total;
 }
 
+namespace {
+
+// Reads `text` under `schema` record by record (the header checked, every cell parsed into
+// `report`) and hands each row with its record to `take`, which may move the row away.
+absl::Status ScanCsvTable(const std::string& text, const Schema& schema, const std::string& source,
+                          const std::optional<CsvFormat>& format, ReadReport& report,
+                          const std::function<void(Row& row, const CsvRecord& record)>& take) {
+  const CsvFormat& csv = format ? *format : schema.csv;
+  const size_t width = schema.columns.size();
+  report.columns.assign(width, ColumnReport{});
+  const CellParser parser(schema, source);
+  size_t index = 0;  // of the record: skipped rows, then the header, then data
+  const size_t header_index = static_cast<size_t>(csv.skip_rows);
+  bool header_seen = false;
+  Row row;
+  RETURN_IF_ERROR(ForEachCsvRecord(
+      text, csv.delimiter, csv.trim, source, [&](const CsvRecord& record) -> absl::Status {
+        const size_t at = index++;
+        if (at < header_index) return absl::OkStatus();
+        if (csv.header && at == header_index) {
+          header_seen = true;
+          if (record.fields.size() != width) {
+            return absl::InvalidArgumentError(source + ":" + std::to_string(record.line) +
+                                              ": header has " +
+                                              std::to_string(record.fields.size()) +
+                                              " columns, schema declares " + std::to_string(width));
+          }
+          for (size_t c = 0; c < width; ++c) {
+            if (RestoreFormula(record.fields[c]) != schema.columns[c].name) {
+              return absl::InvalidArgumentError(source + ":" + std::to_string(record.line) +
+                                                ": column " + std::to_string(c + 1) + " is named " +
+                                                Quote(record.fields[c]) + " in the header but " +
+                                                Quote(schema.columns[c].name) + " in the schema");
+            }
+          }
+          return absl::OkStatus();
+        }
+        if (record.fields.size() != width) {
+          return absl::InvalidArgumentError(source + ":" + std::to_string(record.line) + ": " +
+                                            std::to_string(record.fields.size()) +
+                                            " columns, schema declares " + std::to_string(width));
+        }
+        row.assign(width, Cell());
+        for (size_t c = 0; c < width; ++c) {
+          ASSIGN_OR_RETURN(row[c],
+                           parser.Parse(std::string(RestoreFormula(record.fields[c])),
+                                        static_cast<int>(c), record.line, report.columns[c]));
+        }
+        ++report.rows;
+        take(row, record);
+        return absl::OkStatus();
+      }));
+  if (csv.header && !header_seen) {
+    return absl::InvalidArgumentError(source +
+                                      ": the schema declares a header but the file has none");
+  }
+  if (report.rows == 0) return absl::InvalidArgumentError(source + ": no data rows");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<ReadResult> ParseCsvTable(const std::string& text, const Schema& schema,
                                          const std::string& source,
                                          const std::optional<CsvFormat>& format) {
-  const CsvFormat& csv = format ? *format : schema.csv;
-  ASSIGN_OR_RETURN(std::vector<CsvRecord> records, ParseCsv(text, csv.delimiter, csv.trim, source));
-  size_t first = std::min(records.size(), static_cast<size_t>(csv.skip_rows));
-  const size_t width = schema.columns.size();
-  if (csv.header) {
-    if (first >= records.size()) {
-      return absl::InvalidArgumentError(source +
-                                        ": the schema declares a header but the file has none");
-    }
-    const CsvRecord& header = records[first];
-    if (header.fields.size() != width) {
-      return absl::InvalidArgumentError(source + ":" + std::to_string(header.line) +
-                                        ": header has " + std::to_string(header.fields.size()) +
-                                        " columns, schema declares " + std::to_string(width));
-    }
-    for (size_t c = 0; c < width; ++c) {
-      if (RestoreFormula(header.fields[c]) != schema.columns[c].name) {
-        return absl::InvalidArgumentError(source + ":" + std::to_string(header.line) + ": column " +
-                                          std::to_string(c + 1) + " is named " +
-                                          Quote(header.fields[c]) + " in the header but " +
-                                          Quote(schema.columns[c].name) + " in the schema");
-      }
-    }
-    ++first;
-  }
   ReadResult result;
-  result.report.columns.resize(width);
-  const CellParser parser(schema, source);
-  result.table.rows.reserve(records.size() - first);
-  for (size_t r = first; r < records.size(); ++r) {
-    const CsvRecord& record = records[r];
-    if (record.fields.size() != width) {
-      return absl::InvalidArgumentError(source + ":" + std::to_string(record.line) + ": " +
-                                        std::to_string(record.fields.size()) +
-                                        " columns, schema declares " + std::to_string(width));
-    }
-    Row row(width);
-    for (size_t c = 0; c < width; ++c) {
-      ASSIGN_OR_RETURN(
-          row[c], parser.Parse(std::string(RestoreFormula(record.fields[c])), static_cast<int>(c),
-                               record.line, result.report.columns[c]));
-    }
-    result.table.rows.push_back(std::move(row));
-    if (schema.person_index)
-      result.person_ids.push_back(record.fields[static_cast<size_t>(*schema.person_index)]);
-  }
-  if (result.table.rows.empty()) return absl::InvalidArgumentError(source + ": no data rows");
-  result.report.rows = result.table.num_rows();
+  RETURN_IF_ERROR(ScanCsvTable(
+      text, schema, source, format, result.report, [&](Row& row, const CsvRecord& record) {
+        result.table.rows.push_back(std::move(row));
+        if (schema.person_index) {
+          result.person_ids.push_back(record.fields[static_cast<size_t>(*schema.person_index)]);
+        }
+      }));
   return result;
+}
+
+absl::StatusOr<ReadReport> CheckCsvTable(const std::string& text, const Schema& schema,
+                                         const std::string& source,
+                                         const std::optional<CsvFormat>& format) {
+  ReadReport report;
+  RETURN_IF_ERROR(
+      ScanCsvTable(text, schema, source, format, report, [](Row&, const CsvRecord&) {}));
+  return report;
 }
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path) {

@@ -42,6 +42,11 @@ struct ReadResult {
 absl::StatusOr<ReadResult> ParseCsvTable(const std::string& text, const Schema& schema,
                                          const std::string& source,
                                          const std::optional<CsvFormat>& format = std::nullopt);
+// ParseCsvTable's checks and report without keeping the rows: what the coordinator needs of an
+// uploaded chunk, at a fraction of the memory (one row at a time).
+absl::StatusOr<ReadReport> CheckCsvTable(const std::string& text, const Schema& schema,
+                                         const std::string& source,
+                                         const std::optional<CsvFormat>& format = std::nullopt);
 
 absl::StatusOr<ReadResult> ReadCsvTable(const std::string& path, const Schema& schema,
                                         const std::optional<CsvFormat>& format = std::nullopt);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <vector>
 
 namespace fedsyn::data {
 namespace {
@@ -23,19 +24,38 @@ int CategorySlots(const ColumnSpec& c) {
   return static_cast<int>(c.categories.size()) + (c.nullable ? 1 : 0);
 }
 
-double StandardNormal(const std::function<double()>& uniform01) {
-  // Box-Muller from two uniforms of the caller's generator.
-  return std::sqrt(-2.0 * std::log(uniform01())) * std::cos(2.0 * std::numbers::pi * uniform01());
-}
+// Standard normal draws by Box-Muller from the caller's uniforms. Both values of a pair are
+// used: they are independent standard normals, and the release draws millions of them.
+class NormalDraws {
+ public:
+  explicit NormalDraws(const std::function<double()>& uniform01) : uniform01_(uniform01) {}
+  double Next() {
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
+    const double radius = std::sqrt(-2.0 * std::log(uniform01_()));
+    const double angle = 2.0 * std::numbers::pi * uniform01_();
+    spare_ = radius * std::sin(angle);
+    has_spare_ = true;
+    return radius * std::cos(angle);
+  }
+  double Uniform() { return uniform01_(); }
+
+ private:
+  const std::function<double()>& uniform01_;
+  double spare_ = 0.0;
+  bool has_spare_ = false;
+};
 
 // A draw of the standard normal restricted to [a, +inf), a > 0: Robert's (1995) rejection from
 // a translated exponential with the optimal rate, accepted with probability > 0.75 for any a.
-double UpperTailNormal(double a, const std::function<double()>& uniform01) {
+double UpperTailNormal(double a, NormalDraws& draws) {
   const double rate = 0.5 * (a + std::sqrt(a * a + 4.0));
   for (;;) {
-    const double z = a - std::log(uniform01()) / rate;
+    const double z = a - std::log(draws.Uniform()) / rate;
     const double d = z - rate;
-    if (uniform01() <= std::exp(-0.5 * d * d)) return z;
+    if (draws.Uniform() <= std::exp(-0.5 * d * d)) return z;
   }
 }
 
@@ -48,10 +68,9 @@ constexpr int kTailTries = 10000;
 // A draw of N(mean, sd^2) conditioned on [lo, hi], exactly: plain rejection while the interval
 // holds a fair share of the mass, else (the mean is outside and far from it) the tail sampler
 // at the nearer end, rejected again past the far end.
-double TruncatedNormal(double mean, double sd, double lo, double hi,
-                       const std::function<double()>& uniform01) {
+double TruncatedNormal(double mean, double sd, double lo, double hi, NormalDraws& draws) {
   for (int i = 0; i < kPlainNormalTries; ++i) {
-    const double x = mean + sd * StandardNormal(uniform01);
+    const double x = mean + sd * draws.Next();
     if (x >= lo && x <= hi) return x;
   }
   const bool above = mean > hi;  // the interval lies below the mean: mirror it
@@ -62,7 +81,7 @@ double TruncatedNormal(double mean, double sd, double lo, double hi,
     return std::clamp(mean, lo, hi);
   }
   for (int i = 0; i < kTailTries; ++i) {
-    const double z = UpperTailNormal(a, uniform01);
+    const double z = UpperTailNormal(a, draws);
     if (z <= b) return above ? mean - sd * z : mean + sd * z;
   }
   // The interval is a sliver far in the tail (a mean ~1e6 standard deviations... from a damaged
@@ -122,10 +141,14 @@ absl::StatusOr<Transformer> Transformer::FromSchema(const Schema& schema, Numeri
 }
 
 Matrix Transformer::Encode(const Table& table) const {
-  Matrix m(table.num_rows(), width_);
-  for (int64_t r = 0; r < table.num_rows(); ++r) {
+  return EncodeRows(table, 0, table.num_rows());
+}
+
+Matrix Transformer::EncodeRows(const Table& table, int64_t begin, int64_t count) const {
+  Matrix m(count, width_);
+  for (int64_t r = 0; r < count; ++r) {
     float* out = m.Row(r);
-    const Row& row = table.rows[static_cast<size_t>(r)];
+    const Row& row = table.rows[static_cast<size_t>(begin + r)];
     for (const ColumnLayout& l : layout_) {
       const ColumnSpec& column = columns_[static_cast<size_t>(l.column)];
       const Cell& cell = row[static_cast<size_t>(l.column)];
@@ -196,14 +219,20 @@ Table Transformer::DecodeLogits(const Matrix& logits, DecodingMode decoding,
     return DecodeWith(
         logits, ArgMax, [](float logit) { return logit > 0.0f; }, MeanValue);
   }
-  const auto sample = [&uniform01](const float* v, int n) {
+  // Softmax weights of the current block, computed once per slot.
+  std::vector<double> weights;
+  const auto sample = [&uniform01, &weights](const float* v, int n) {
     // Softmax with the max subtracted for stability, then inverse-CDF sampling.
     const float top = *std::max_element(v, v + n);
+    weights.resize(static_cast<size_t>(n));
     double total = 0.0;
-    for (int i = 0; i < n; ++i) total += std::exp(static_cast<double>(v[i] - top));
+    for (int i = 0; i < n; ++i) {
+      weights[static_cast<size_t>(i)] = std::exp(static_cast<double>(v[i] - top));
+      total += weights[static_cast<size_t>(i)];
+    }
     double u = uniform01() * total;
     for (int i = 0; i < n; ++i) {
-      u -= std::exp(static_cast<double>(v[i] - top));
+      u -= weights[static_cast<size_t>(i)];
       if (u <= 0.0) return i;
     }
     return n - 1;
@@ -211,8 +240,9 @@ Table Transformer::DecodeLogits(const Matrix& logits, DecodingMode decoding,
   const auto sample_missing = [&uniform01](float logit) {
     return uniform01() < 1.0 / (1.0 + std::exp(-static_cast<double>(logit)));
   };
-  const auto sample_value = [&uniform01, gaussian_scale](const float* row, int offset, double low,
-                                                         double high) {
+  NormalDraws normal(uniform01);
+  const auto sample_value = [&normal, gaussian_scale](const float* row, int offset, double low,
+                                                      double high) {
     const double mean = row[offset];
     if (gaussian_scale.empty()) return MeanValue(row, offset, low, high);
     const double sd = gaussian_scale[static_cast<size_t>(offset)];
@@ -220,7 +250,7 @@ Table Transformer::DecodeLogits(const Matrix& logits, DecodingMode decoding,
       return MeanValue(row, offset, low, high);
     // The likelihood conditioned on [low, high] (the domain, or its inside): clamping a free
     // draw instead would pile all the mass beyond a bound onto the bound itself.
-    return TruncatedNormal(mean, sd, low, high, uniform01);
+    return TruncatedNormal(mean, sd, low, high, normal);
   };
   return DecodeWith(logits, sample, sample_missing, sample_value);
 }

@@ -61,6 +61,8 @@ class Transformer {
   // Records -> model space (rows x width). Cells must satisfy the schema (as ReadCsvTable
   // guarantees).
   Matrix Encode(const Table& table) const;
+  // Rows [begin, begin + count) of Encode(table); the range must lie inside the table.
+  Matrix EncodeRows(const Table& table, int64_t begin, int64_t count) const;
 
   // Exact inverse of Encode: Inverse(Encode(t)) == t up to float rounding of continuous values.
   Table Inverse(const Matrix& encoded) const;

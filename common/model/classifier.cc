@@ -116,10 +116,6 @@ absl::StatusOr<DpTrainReport> Classifier::TrainPrivately(const data::Matrix& fea
   const int threads = SetComputeThreads(options.threads);
   const torch::Tensor x = ToTensor(features);
   const torch::Tensor y = LabelTensor(labels);
-  auto record_losses = [&net](const torch::Tensor& xs, const torch::Tensor& ys) {
-    return F::cross_entropy(net.Logits(xs), ys,
-                            F::CrossEntropyFuncOptions().reduction(torch::kNone));
-  };
   base::NullProgress progress;
   ASSIGN_OR_RETURN(
       DpTrainReport report,
@@ -129,15 +125,7 @@ absl::StatusOr<DpTrainReport> Classifier::TrainPrivately(const data::Matrix& fea
               privacy::RandomSource&) -> ClippedBatch {
             const torch::Tensor xs = x.index_select(0, chosen);
             const torch::Tensor ys = y.index_select(0, chosen);
-            if (net.spec.architecture == ClassifierArchitecture::kCnn28) {
-              return ClipByMicrobatches(
-                  net, xs.size(0),
-                  [&](int64_t i) {
-                    return record_losses(xs.narrow(0, i, 1), ys.narrow(0, i, 1)).sum();
-                  },
-                  row_clip_norm);
-            }
-            LinearTrace trace;
+            LayerTrace trace;
             const torch::Tensor logits = trace.ApplySequential(net.layers, xs);
             return trace.Clip(
                 F::cross_entropy(logits, ys, F::CrossEntropyFuncOptions().reduction(torch::kNone)),

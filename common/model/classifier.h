@@ -48,8 +48,8 @@ class Classifier {
   // is trained the way a practitioner would, and its fit is part of what is measured).
   absl::Status Train(const data::Matrix& features, const std::vector<int>& labels,
                      const ClassifierTrainOptions& options);
-  // DP-SGD (dp_sgd_engine.h): the linear and MLP classifiers by the fast per-record path, the
-  // CNN by the exact per-record fallback. Its randomness is keyed from `key_source`
+  // DP-SGD (dp_sgd_engine.h), every architecture by the fast per-record path (the CNN's
+  // convolutions unfolded). Its randomness is keyed from `key_source`
   // (SecureRandom in production; see RunDpSgd).
   absl::StatusOr<DpTrainReport> TrainPrivately(const data::Matrix& features,
                                                const std::vector<int>& labels,

@@ -3,7 +3,7 @@
 // per-column log standard deviations of the Gaussian likelihood, whose per-record gradient is
 // analytic: d/ds [ (x-mu)^2 e^{-2s} / 2 + s ] = 1 - (x-mu)^2 e^{-2s} (0 where s is clamped).
 // tests/model/dp_sgd_test.cc checks the fast path against a reference computed one record at a
-// time. The convolutional VAE uses the exact fallback, one backward pass per record.
+// time, for the MLP and the convolutional VAE (whose convolutions are unfolded, LayerTrace).
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -16,9 +16,9 @@
 namespace fedsyn::model {
 namespace {
 
-ClippedBatch ClipFast(VaeNet& net, const torch::Tensor& x, const torch::Tensor& eps,
-                      double clip_norm) {
-  LinearTrace trace;
+ClippedBatch ClipPerRecord(VaeNet& net, const torch::Tensor& x, const torch::Tensor& eps,
+                           double clip_norm) {
+  LayerTrace trace;
   const torch::Tensor h = trace.ApplySequential(net.encoder, x);
   const torch::Tensor mu = trace.Apply(net.mu_head.get(), h);
   const torch::Tensor logvar = trace.Apply(net.logvar_head.get(), h);
@@ -36,22 +36,12 @@ ClippedBatch ClipFast(VaeNet& net, const torch::Tensor& x, const torch::Tensor& 
   return trace.Clip(loss, net.parameters(), clip_norm, analytic);
 }
 
-// The per-record loss through the networks as they are (any architecture).
+// The per-record loss through the networks as they are (any architecture): the reference
+// SummedGradient computes by plain autograd.
 torch::Tensor RecordLosses(VaeNet& net, const torch::Tensor& x, const torch::Tensor& eps) {
   auto [mu, logvar] = net.Encode(x);
   const torch::Tensor z = mu + torch::exp(0.5 * logvar) * eps;
   return net.RecordLoss(x, net.Decode(z), mu, logvar);
-}
-
-// The convolutional VAE's per-record convolution gradients have no closed form here: the exact
-// fallback, measured in bench/dp_sgd.cc (docs/performance.md).
-ClippedBatch ClipPerRecord(VaeNet& net, const torch::Tensor& x, const torch::Tensor& eps,
-                           double clip_norm) {
-  if (net.spec_.architecture == Architecture::kMlp) return ClipFast(net, x, eps, clip_norm);
-  return ClipByMicrobatches(
-      net, x.size(0),
-      [&](int64_t i) { return RecordLosses(net, x.narrow(0, i, 1), eps.narrow(0, i, 1)).sum(); },
-      clip_norm);
 }
 
 std::vector<float> Flatten(const std::vector<torch::Tensor>& tensors) {

@@ -1,12 +1,13 @@
 // Internal to common/model (includes LibTorch): the model-independent parts of DP-SGD, shared by
 // the VAE (dp_sgd.cc) and the classifiers (classifier.cc).
 //
-//  - The fast per-record path for linear layers (Goodfellow 2015): a record's weight gradient in
+//  - The fast per-record path (LayerTrace) for linear layers (Goodfellow 2015): a record's weight
+//  gradient in
 //    y = x W^T + b is the outer product g_i x_i^T of its output gradient and its input, so
 //      |grad_W,i|^2 + |grad_b,i|^2 = |g_i|^2 (|x_i|^2 + 1)
 //    and the clipped sum sum_i c_i g_i x_i^T is one matrix product (c * G)^T X. The g_i come
 //    from one backward pass of the summed loss, because record i's loss depends on its row only.
-//  - The exact fallback for other layers: one backward pass per record (microbatches of one).
+//    and, by unfolding, for convolutions (below). Other layers are refused, not approximated.
 //  - The training loop: Poisson sampling with rate q (what the accountant assumes), the clipped
 //    sum plus N(0, (sigma C)^2) per coordinate divided by the expected batch size, Adam, and
 //    RDP accounting with sigma calibrated so the target (epsilon, delta) is never exceeded.
@@ -17,6 +18,8 @@
 
 #include <functional>
 #include <map>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "common/base/progress.h"
@@ -34,25 +37,54 @@ struct ClippedBatch {
   std::vector<torch::Tensor> sums;
 };
 
-// Records the linear layers a forward pass goes through, for the fast path.
-class LinearTrace {
+// Records the layers with parameters a forward pass goes through, for the fast path: linear
+// layers, 2-D convolutions and transposed convolutions (groups 1, zero padding).
+//  - Linear: the outer-product identity above, never materialising a record's gradient.
+//  - Conv2d: record i's weight gradient is G_i U_i^T, with G_i its output gradient (out x L
+//    positions) and U_i = unfold(x_i) (in*k*k x L): the same patches the convolution multiplied
+//    (the "unfold" trick, as in Opacus), one batched matrix product for all records.
+//  - ConvTranspose2d, the adjoint of a convolution with the same weight: record i's weight
+//    gradient is X_i unfold(G_i)^T (in x out*k*k), the output gradient unfolded with the
+//    layer's kernel, stride and padding lining up with the input's L positions.
+// Biases: the output gradient summed over positions. tests/model/dp_sgd_test.cc checks every
+// kind against one backward pass per record.
+class LayerTrace {
  public:
   torch::Tensor Apply(torch::nn::LinearImpl* layer, const torch::Tensor& input) {
-    layers_.push_back(layer);
-    inputs_.push_back(input.detach());
-    outputs_.push_back(layer->forward(input));
-    return outputs_.back();
+    return Record(Kind::kLinear, std::nullopt, layer->weight, layer->bias, input,
+                  layer->forward(input));
   }
-  // Runs a Sequential of Linear layers and element-wise activations (anything that is not a
-  // Linear layer must have no parameters and act on each record separately).
+  torch::Tensor Apply(torch::nn::Conv2dImpl* layer, const torch::Tensor& input) {
+    return Record(Kind::kConv, UnfoldOptions(layer->options), layer->weight, layer->bias, input,
+                  layer->forward(input));
+  }
+  torch::Tensor Apply(torch::nn::ConvTranspose2dImpl* layer, const torch::Tensor& input) {
+    TORCH_CHECK(
+        layer->options.output_padding()->at(0) == 0 && layer->options.output_padding()->at(1) == 0,
+        "the fast DP-SGD path supports transposed convolutions without output padding");
+    return Record(Kind::kConvTranspose, UnfoldOptions(layer->options), layer->weight, layer->bias,
+                  input, layer->forward(input));
+  }
+  // Runs a Sequential of the layers above and parameter-free layers that act on each record
+  // separately (ReLU, Flatten, Unflatten).
   torch::Tensor ApplySequential(torch::nn::Sequential& sequential, torch::Tensor h) {
     for (const auto& child : sequential->children()) {
       if (auto* linear = child->as<torch::nn::Linear>()) {
         h = Apply(linear, h);
+      } else if (auto* conv = child->as<torch::nn::Conv2d>()) {
+        h = Apply(conv, h);
+      } else if (auto* transposed = child->as<torch::nn::ConvTranspose2d>()) {
+        h = Apply(transposed, h);
       } else {
-        TORCH_CHECK(child->as<torch::nn::ReLU>() != nullptr,
-                    "the fast DP-SGD path supports Linear and ReLU layers only");
-        h = torch::relu(h);
+        TORCH_CHECK(child->as<torch::nn::ReLU>() != nullptr ||
+                        child->as<torch::nn::Flatten>() != nullptr ||
+                        child->as<torch::nn::Unflatten>() != nullptr,
+                    "the fast DP-SGD path supports Linear, Conv2d, ConvTranspose2d, ReLU, "
+                    "Flatten and Unflatten layers only");
+        h = child->as<torch::nn::ReLU>() != nullptr ? torch::relu(h)
+            : child->as<torch::nn::Flatten>() != nullptr
+                ? child->as<torch::nn::Flatten>()->forward(h)
+                : child->as<torch::nn::Unflatten>()->forward(h);
       }
     }
     return h;
@@ -64,10 +96,30 @@ class LinearTrace {
   ClippedBatch Clip(const torch::Tensor& loss, const std::vector<torch::Tensor>& parameters,
                     double clip_norm,
                     const std::map<const void*, torch::Tensor>& extra = {}) const {
-    const std::vector<torch::Tensor> g = torch::autograd::grad({loss.sum()}, outputs_);
-    torch::Tensor norm2 = torch::zeros({loss.size(0)});
-    for (size_t l = 0; l < g.size(); ++l) {
-      norm2 += g[l].pow(2).sum(1) * (inputs_[l].pow(2).sum(1) + 1);
+    std::vector<torch::Tensor> outputs;
+    for (const Traced& layer : layers_) outputs.push_back(layer.output);
+    const std::vector<torch::Tensor> g = torch::autograd::grad({loss.sum()}, outputs);
+    const int64_t records = loss.size(0);
+    // Per record: the weight gradient of each convolution (records x weight size) and the bias
+    // gradient of every layer (records x out).
+    std::vector<torch::Tensor> weight_grads(layers_.size()), bias_grads(layers_.size());
+    torch::Tensor norm2 = torch::zeros({records});
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      const Traced& layer = layers_[l];
+      switch (layer.kind) {
+        case Kind::kLinear:
+          norm2 += g[l].pow(2).sum(1) * (layer.input.pow(2).sum(1) + 1);
+          bias_grads[l] = g[l];
+          continue;
+        case Kind::kConv:
+          weight_grads[l] = ConvWeightGradients(layer, g[l]);
+          break;
+        case Kind::kConvTranspose:
+          weight_grads[l] = ConvTransposeWeightGradients(layer, g[l]);
+          break;
+      }
+      bias_grads[l] = g[l].flatten(2).sum(2);
+      norm2 += weight_grads[l].pow(2).sum(1) + bias_grads[l].pow(2).sum(1);
     }
     for (const auto& [parameter, per_record] : extra) norm2 += per_record.pow(2).sum(1);
     ClippedBatch result;
@@ -77,10 +129,15 @@ class LinearTrace {
     const torch::Tensor factor =
         (clip_norm / result.norms.clamp_min(1e-12)).clamp_max(1.0).unsqueeze(1);
     std::map<const void*, torch::Tensor> by_parameter;
-    for (size_t l = 0; l < g.size(); ++l) {
-      const torch::Tensor scaled = g[l] * factor;
-      by_parameter[layers_[l]->weight.unsafeGetTensorImpl()] = scaled.t().mm(inputs_[l]);
-      by_parameter[layers_[l]->bias.unsafeGetTensorImpl()] = scaled.sum(0);
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      const Traced& layer = layers_[l];
+      const torch::Tensor weight_sum =
+          layer.kind == Kind::kLinear
+              ? (g[l] * factor).t().mm(layer.input)
+              : (weight_grads[l] * factor).sum(0).view(layer.weight.sizes());
+      by_parameter[layer.weight.unsafeGetTensorImpl()] = weight_sum;
+      if (layer.bias.defined())
+        by_parameter[layer.bias.unsafeGetTensorImpl()] = (bias_grads[l] * factor).sum(0);
     }
     for (const auto& [parameter, per_record] : extra) {
       by_parameter[parameter] = (per_record * factor).sum(0);
@@ -93,39 +150,53 @@ class LinearTrace {
   }
 
  private:
-  std::vector<torch::nn::LinearImpl*> layers_;
-  std::vector<torch::Tensor> inputs_;
-  std::vector<torch::Tensor> outputs_;
-};
+  enum class Kind { kLinear, kConv, kConvTranspose };
+  struct Traced {
+    Kind kind;
+    // Convolutions: the unfolding that lines their patches up with their positions.
+    std::optional<torch::nn::functional::UnfoldFuncOptions> unfold;
+    torch::Tensor weight, bias, input, output;
+  };
 
-// The exact fallback: `record_loss(i)` is record i's scalar loss through the module as it is.
-inline ClippedBatch ClipByMicrobatches(torch::nn::Module& module, int64_t records,
-                                       const std::function<torch::Tensor(int64_t)>& record_loss,
-                                       double clip_norm) {
-  auto parameters = module.parameters();
-  ClippedBatch result;
-  result.norms = torch::zeros({records});
-  for (const torch::Tensor& p : parameters) result.sums.push_back(torch::zeros_like(p));
-  for (int64_t i = 0; i < records; ++i) {
-    module.zero_grad();
-    const torch::Tensor loss = record_loss(i);
-    loss.backward();
-    result.loss_sum += loss.item<double>();
-    double norm2 = 0;
-    for (const torch::Tensor& p : parameters) {
-      if (p.grad().defined()) norm2 += p.grad().pow(2).sum().item<double>();
-    }
-    const double norm = std::sqrt(norm2);
-    result.norms[i] = norm;
-    const double factor = std::min(1.0, clip_norm / std::max(norm, 1e-12));
-    torch::NoGradGuard no_grad;
-    for (size_t k = 0; k < parameters.size(); ++k) {
-      if (parameters[k].grad().defined()) result.sums[k] += parameters[k].grad() * factor;
-    }
+  torch::Tensor Record(Kind kind, std::optional<torch::nn::functional::UnfoldFuncOptions> unfold,
+                       const torch::Tensor& weight, const torch::Tensor& bias,
+                       const torch::Tensor& input, torch::Tensor output) {
+    layers_.push_back({kind, std::move(unfold), weight, bias, input.detach(), output});
+    return output;
   }
-  module.zero_grad();
-  return result;
-}
+  // The unfolding that lines a layer's patches up with its positions; refuses grouped,
+  // non-zero-padded and "same"/"valid"-padded layers (none of fedsyn's networks has them).
+  static torch::nn::functional::UnfoldFuncOptions UnfoldOptions(
+      const torch::nn::detail::ConvNdOptions<2>& o) {
+    const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+    TORCH_CHECK(o.groups() == 1 && c10::get_if<torch::enumtype::kZeros>(&o.padding_mode()) &&
+                    padding != nullptr,
+                "the fast DP-SGD path supports ungrouped convolutions with explicit zero padding");
+    return torch::nn::functional::UnfoldFuncOptions(o.kernel_size())
+        .dilation(o.dilation())
+        .padding(*padding)
+        .stride(o.stride());
+  }
+  // records x (out * in * k * k), in the weight's layout [out, in, k, k].
+  static torch::Tensor ConvWeightGradients(const Traced& layer, const torch::Tensor& grad) {
+    const torch::Tensor patches =
+        torch::nn::functional::unfold(layer.input, *layer.unfold);  // records x in*k*k x L
+    const torch::Tensor g = grad.flatten(2);                        // records x out x L
+    TORCH_CHECK(patches.size(2) == g.size(2), "convolution positions do not line up");
+    return torch::bmm(g, patches.transpose(1, 2)).flatten(1);
+  }
+  // records x (in * out * k * k), in the weight's layout [in, out, k, k].
+  static torch::Tensor ConvTransposeWeightGradients(const Traced& layer,
+                                                    const torch::Tensor& grad) {
+    const torch::Tensor unfolded =
+        torch::nn::functional::unfold(grad, *layer.unfold);  // records x out*k*k x L
+    const torch::Tensor x = layer.input.flatten(2);          // records x in x L
+    TORCH_CHECK(unfolded.size(2) == x.size(2), "transposed convolution positions do not line up");
+    return torch::bmm(x, unfolded.transpose(1, 2)).flatten(1);
+  }
+
+  std::vector<Traced> layers_;
+};
 
 // Clips each of the records `chosen` (indices into the training data) to `row_clip_norm`;
 // draws any per-record randomness it needs (the VAE's reparameterisation noise) from `noise`,

@@ -1,5 +1,9 @@
 #include "common/model/model_bundle.h"
 
+#include <algorithm>
+#include <iterator>
+#include <vector>
+
 namespace fedsyn::model {
 
 using Json = nlohmann::json;
@@ -76,6 +80,28 @@ absl::StatusOr<std::string> PublishedModelBytes(const ModelBundle& bundle) {
   return bundle.vae->Serialize(Metadata(bundle, training).dump());
 }
 
+namespace {
+// Rows per chunk of encoding and decoding: the model-space rows of a chunk (a few MB) are used
+// while they are in cache, and the next chunk reuses their memory. Whole-table passes
+// materialised rows x width matrices whose fresh pages alone cost more than the network's
+// arithmetic (docs/performance.md).
+constexpr int64_t kChunkRows = 4096;
+}  // namespace
+
+absl::StatusOr<data::Matrix> EncodeTable(const ModelBundle& bundle, const data::Table& records) {
+  if (bundle.kind != DataKind::kTable)
+    return absl::InvalidArgumentError("this model was trained on images, not a table");
+  const int64_t latent = bundle.vae->spec().latent_dim;
+  data::Matrix codes(records.num_rows(), latent);
+  for (int64_t begin = 0; begin < records.num_rows(); begin += kChunkRows) {
+    const int64_t rows = std::min(kChunkRows, records.num_rows() - begin);
+    const data::Matrix chunk =
+        bundle.vae->EncodeMean(bundle.transformer->EncodeRows(records, begin, rows));
+    std::copy(chunk.values.begin(), chunk.values.end(), codes.Row(begin));
+  }
+  return codes;
+}
+
 absl::StatusOr<data::Table> DecodeTable(const ModelBundle& bundle, const data::Matrix& codes,
                                         data::DecodingMode decoding,
                                         const std::function<double()>& uniform01) {
@@ -86,8 +112,21 @@ absl::StatusOr<data::Table> DecodeTable(const ModelBundle& bundle, const data::M
                                       " coordinates; the model's latent dimension is " +
                                       std::to_string(bundle.vae->spec().latent_dim));
   }
-  return bundle.transformer->DecodeLogits(bundle.vae->DecodeLogits(codes), decoding, uniform01,
-                                          bundle.vae->GaussianScales());
+  // The decoder's outputs for a chunk are sampled into records while they are in cache.
+  const std::vector<float> scales = bundle.vae->GaussianScales();
+  data::Table table;
+  table.rows.reserve(static_cast<size_t>(codes.rows));
+  data::Matrix chunk;
+  for (int64_t begin = 0; begin < codes.rows; begin += kChunkRows) {
+    const int64_t rows = std::min(kChunkRows, codes.rows - begin);
+    chunk.rows = rows;
+    chunk.cols = codes.cols;
+    chunk.values.assign(codes.Row(begin), codes.Row(begin) + rows * codes.cols);
+    data::Table part = bundle.transformer->DecodeLogits(bundle.vae->DecodeLogits(chunk), decoding,
+                                                        uniform01, scales);
+    std::move(part.rows.begin(), part.rows.end(), std::back_inserter(table.rows));
+  }
+  return table;
 }
 
 }  // namespace fedsyn::model

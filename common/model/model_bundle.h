@@ -51,6 +51,9 @@ std::string TrainingParameterText(const ModelBundle& bundle, const std::string& 
 // ledgers (a DP model's epsilon is charged once per identity).
 absl::StatusOr<std::string> PublishedModelBytes(const ModelBundle& bundle);
 
+// Encodes records of a table model's schema to their mean codes (rows x latent_dim).
+absl::StatusOr<data::Matrix> EncodeTable(const ModelBundle& bundle, const data::Table& records);
+
 // Decodes codes (rows x latent_dim) of a table model into records of its schema; `uniform01`
 // draws the decoder's sampling (kSample).
 absl::StatusOr<data::Table> DecodeTable(const ModelBundle& bundle, const data::Matrix& codes,

@@ -1,5 +1,6 @@
 #include "common/model/vae.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -28,17 +29,27 @@ void RestoreParameters(VaeNet& net, const std::vector<torch::Tensor>& saved) {
   for (size_t i = 0; i < params.size(); ++i) params[i].copy_(saved[i]);
 }
 
-// Runs `f` over row batches of `x` in evaluation mode without gradients and concatenates the
-// results: bounds peak memory for large inputs.
+// Runs `f` over row batches of `x` in evaluation mode without gradients and writes each batch's
+// rows (`out_cols` values each; a 1-D result is one value per row) into one matrix. Batches
+// bound the intermediates' memory and keep them in cache; reading `x` in place and writing the
+// results in place avoids three full copies (input clone, concatenation, conversion) that made
+// up much of a release's encode and decode time (docs/performance.md).
 template <typename F>
-torch::Tensor EvaluateInBatches(VaeNet& net, const torch::Tensor& x, F f) {
+data::Matrix EvaluateInBatches(VaeNet& net, const data::Matrix& x, int64_t out_cols, F f) {
   torch::NoGradGuard no_grad;
   net.eval();
-  std::vector<torch::Tensor> parts;
-  for (int64_t begin = 0; begin < x.size(0); begin += kEvalBatch) {
-    parts.push_back(f(x.narrow(0, begin, std::min(kEvalBatch, x.size(0) - begin))));
+  data::Matrix out(x.rows, out_cols);
+  for (int64_t begin = 0; begin < x.rows; begin += kEvalBatch) {
+    const int64_t rows = std::min(kEvalBatch, x.rows - begin);
+    // The network only reads its input: a view of the caller's rows needs no copy.
+    const torch::Tensor batch =
+        torch::from_blob(const_cast<float*>(x.Row(begin)), {rows, x.cols}, torch::kFloat32);
+    const torch::Tensor result =
+        f(batch).contiguous().to(torch::kFloat32).reshape({rows, out_cols});
+    std::memcpy(out.Row(begin), result.data_ptr<float>(),
+                static_cast<size_t>(rows * out_cols) * sizeof(float));
   }
-  return torch::cat(parts, 0);
+  return out;
 }
 
 }  // namespace
@@ -173,14 +184,14 @@ absl::StatusOr<TrainReport> Vae::Train(const data::Matrix& data, const TrainOpti
 
 data::Matrix Vae::EncodeMean(const data::Matrix& data) const {
   VaeNet& net = *impl_->net;
-  return ToMatrix(EvaluateInBatches(
-      net, ToTensor(data), [&net](const torch::Tensor& x) { return net.Encode(x).first; }));
+  return EvaluateInBatches(net, data, net.spec_.latent_dim,
+                           [&net](const torch::Tensor& x) { return net.Encode(x).first; });
 }
 
 data::Matrix Vae::DecodeLogits(const data::Matrix& codes) const {
   VaeNet& net = *impl_->net;
-  return ToMatrix(EvaluateInBatches(net, ToTensor(codes),
-                                    [&net](const torch::Tensor& z) { return net.Decode(z); }));
+  return EvaluateInBatches(net, codes, net.spec_.input_width,
+                           [&net](const torch::Tensor& z) { return net.Decode(z); });
 }
 
 std::vector<float> Vae::GaussianScales() const {
@@ -196,12 +207,13 @@ std::vector<float> Vae::GaussianScales() const {
 
 double Vae::EvaluateLoss(const data::Matrix& data) const {
   VaeNet& net = *impl_->net;
-  const torch::Tensor losses =
-      EvaluateInBatches(net, ToTensor(data), [&net](const torch::Tensor& x) {
-        auto [mu, logvar] = net.Encode(x);
-        return net.RecordLoss(x, net.Decode(mu), mu, logvar);
-      });
-  return losses.mean().item<double>();
+  const data::Matrix losses = EvaluateInBatches(net, data, 1, [&net](const torch::Tensor& x) {
+    auto [mu, logvar] = net.Encode(x);
+    return net.RecordLoss(x, net.Decode(mu), mu, logvar);
+  });
+  double total = 0.0;
+  for (float loss : losses.values) total += loss;
+  return losses.rows > 0 ? total / static_cast<double>(losses.rows) : std::nan("");
 }
 
 absl::Status Vae::Save(const std::string& path, const std::string& metadata_json) const {

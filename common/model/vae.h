@@ -121,8 +121,8 @@ class Vae {
   absl::StatusOr<TrainReport> Train(const data::Matrix& data, const TrainOptions& options,
                                     base::ProgressSink& progress);
 
-  // DP-SGD training. The MLP uses the fast per-record path below; the convolutional VAE an
-  // exact but slower fallback (one backward pass per record). The sampling masks, the
+  // DP-SGD training, by the fast per-record path (dp_sgd_engine.h: per-record gradients of
+  // linear layers by outer products, of convolutions by unfolding). The sampling masks, the
   // reparameterisation noise and the Gaussian gradient noise all come from a keystream keyed
   // with 256 bits from `key_source` (SecureRandom in production, DESIGN §2.7); LibTorch's
   // generator is not used (initialisation happened in Create).

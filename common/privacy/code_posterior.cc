@@ -83,7 +83,7 @@ absl::StatusOr<std::vector<double>> SamplePosteriorCode(const MetricMechanismPar
   for (int64_t trial = 0; trial < max_trials; ++trial) {
     if (trial % 2 == 0) {
       // Prior proposal: N(0, I), kept only inside the ball (the restricted prior).
-      for (double& v : c) v = SampleStandardNormal(rng);
+      FillStandardNormal(rng, c);
       if (Norm(c, params.metric) > radius) continue;
       const double log_accept = -eps * std::fmax(0.0, DistanceExcess(params, y, c) + margin);
       if (std::log(rng.UniformOpen01()) < log_accept) return c;

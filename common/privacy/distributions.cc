@@ -29,21 +29,22 @@ std::vector<double> SampleUnitSphere(RandomSource& rng, int dimension) {
   double squared_norm = 0.0;
   // A zero vector has probability zero, but a redraw keeps the division well-defined.
   while (squared_norm == 0.0) {
+    FillStandardNormal(rng, direction);
     squared_norm = 0.0;
-    for (double& x : direction) {
-      x = SampleStandardNormal(rng);
-      squared_norm += x * x;
-    }
+    for (const double x : direction) squared_norm += x * x;
   }
   const double norm = std::sqrt(squared_norm);
   for (double& x : direction) x /= norm;
   return direction;
 }
 
-void FillNormal(RandomSource& rng, double stddev, std::span<float> out) {
-  // Marsaglia's polar method: a uniform point of the unit disc (rejection, accepted with
-  // probability pi/4) gives two independent normals with one logarithm and no trigonometry —
-  // DP-SGD draws ~65,000 per step, so this is the costly part of its noise.
+namespace {
+// Marsaglia's polar method: a uniform point of the unit disc (rejection, accepted with
+// probability pi/4) gives two independent normals with one logarithm and no trigonometry.
+// DP-SGD draws ~65,000 per step and the release's posterior decoding eight per proposal, so
+// this is where their noise costs.
+template <typename T>
+void FillNormalPairs(RandomSource& rng, double stddev, std::span<T> out) {
   for (size_t i = 0; i < out.size(); i += 2) {
     double u, v, s;
     do {
@@ -52,9 +53,18 @@ void FillNormal(RandomSource& rng, double stddev, std::span<float> out) {
       s = u * u + v * v;
     } while (s >= 1.0 || s == 0.0);
     const double factor = stddev * std::sqrt(-2.0 * std::log(s) / s);
-    out[i] = static_cast<float>(u * factor);
-    if (i + 1 < out.size()) out[i + 1] = static_cast<float>(v * factor);
+    out[i] = static_cast<T>(u * factor);
+    if (i + 1 < out.size()) out[i + 1] = static_cast<T>(v * factor);
   }
+}
+}  // namespace
+
+void FillNormal(RandomSource& rng, double stddev, std::span<float> out) {
+  FillNormalPairs(rng, stddev, out);
+}
+
+void FillStandardNormal(RandomSource& rng, std::span<double> out) {
+  FillNormalPairs(rng, 1.0, out);
 }
 
 std::vector<int64_t> PoissonSample(RandomSource& rng, int64_t n, double q) {

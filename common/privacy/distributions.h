@@ -29,6 +29,9 @@ std::vector<double> SampleUnitSphere(RandomSource& rng, int dimension);
 // polar method, both values of each pair used), then rounded to float. For bulk noise such as
 // DP-SGD's.
 void FillNormal(RandomSource& rng, double stddev, std::span<float> out);
+// The same in double precision with stddev 1: the mechanism's directions and the posterior
+// decoding's prior proposals.
+void FillStandardNormal(RandomSource& rng, std::span<double> out);
 
 // Poisson subsampling of n records at rate q in [0, 1]: record i is kept iff a fresh 64-bit
 // uniform is below floor(q * 2^64) (every record when q = 1), so the inclusion probability is q

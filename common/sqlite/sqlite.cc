@@ -113,12 +113,68 @@ absl::Status Database::Exec(const std::string& sql) {
 }
 
 absl::Status Database::Transaction(const std::function<absl::Status()>& body) {
-  std::lock_guard lock(mutex_);
-  RETURN_IF_ERROR(Exec(read_only_ ? "BEGIN" : "BEGIN IMMEDIATE"));
-  absl::Status status = body();
-  if (status.ok()) status = Exec("COMMIT");
-  if (!status.ok()) (void)Exec("ROLLBACK");
-  return status;
+  PendingBody mine{&body, absl::OkStatus()};
+  std::unique_lock lock(queue_mutex_);
+  queue_.push_back(&mine);
+  // Leader and followers: whoever finds no batch running takes everything queued (its own body
+  // included) and runs it; the others wait for that batch, or lead the next one.
+  while (!mine.done) {
+    if (batch_running_) {
+      batch_done_.wait(lock);
+      continue;
+    }
+    batch_running_ = true;
+    std::vector<PendingBody*> batch;
+    batch.swap(queue_);
+    lock.unlock();
+    RunBatch(batch);
+    lock.lock();
+    for (PendingBody* member : batch) member->done = true;
+    batch_running_ = false;
+    batch_done_.notify_all();
+  }
+  return mine.status;
+}
+
+void Database::RunBatch(std::span<PendingBody* const> batch) {
+  const auto fail_all = [&batch](const absl::Status& status) {
+    for (PendingBody* member : batch) member->status = status;
+  };
+  if (absl::Status begun = Exec(read_only_ ? "BEGIN" : "BEGIN IMMEDIATE"); !begun.ok()) {
+    fail_all(begun);
+    return;
+  }
+  bool any_ok = false;
+  for (PendingBody* member : batch) {
+    // A lone body needs no savepoint: its failure rolls back the whole transaction below.
+    const bool savepoint = batch.size() > 1;
+    absl::Status status = savepoint ? Exec("SAVEPOINT batch_member") : absl::OkStatus();
+    if (status.ok()) status = (*member->body)();
+    if (savepoint && status.ok()) status = Exec("RELEASE batch_member");
+    if (savepoint && !status.ok()) {
+      // Undo this body's writes only; if even that fails, nothing of the batch may commit.
+      if (absl::Status undone = Exec("ROLLBACK TO batch_member"); !undone.ok()) {
+        (void)Exec("ROLLBACK");
+        fail_all(undone);
+        return;
+      }
+      (void)Exec("RELEASE batch_member");
+    }
+    member->status = status;
+    any_ok = any_ok || status.ok();
+  }
+  if (!any_ok) {
+    (void)Exec("ROLLBACK");
+    return;
+  }
+  if (absl::Status committed = Exec("COMMIT"); !committed.ok()) {
+    (void)Exec("ROLLBACK");
+    for (PendingBody* member : batch) {
+      if (member->status.ok()) member->status = committed;
+    }
+    return;
+  }
+  ++commits_;
 }
 
 absl::Status Database::Migrate(std::span<const char* const> migrations) {

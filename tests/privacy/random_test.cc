@@ -101,6 +101,32 @@ TEST(FillNormal, HasTheStatedStandardDeviation) {
   EXPECT_GT(testing::KolmogorovSmirnov(sample, cdf(2.5 * 1.05)), critical);
 }
 
+// The double-precision filler behind the mechanism's directions and the posterior decoding:
+// standard normal by KS at alpha = 1e-6 (power: a 5% larger scale is rejected), and the two
+// values of each pair uncorrelated (|r| < 5.33 / sqrt(pairs), size 1e-7; a filler that
+// repeated or mirrored a pair's first value would have |r| = 1).
+TEST(FillStandardNormal, DrawsIndependentStandardNormals) {
+  testing::SeededRandom key_source(6);
+  KeyedStream stream(key_source);
+  std::vector<double> draws(200001);
+  FillStandardNormal(stream, draws);
+  auto cdf = [](double sd) {
+    return [sd](double x) { return 0.5 * std::erfc(-x / (sd * std::sqrt(2.0))); };
+  };
+  const double critical = testing::KsCriticalValue(draws.size(), 1e-6);
+  EXPECT_LT(testing::KolmogorovSmirnov(draws, cdf(1.0)), critical);
+  EXPECT_GT(testing::KolmogorovSmirnov(draws, cdf(1.05)), critical);
+  double product = 0, first_squares = 0, second_squares = 0;
+  const size_t pairs = draws.size() / 2;
+  for (size_t i = 0; i < pairs; ++i) {
+    product += draws[2 * i] * draws[2 * i + 1];
+    first_squares += draws[2 * i] * draws[2 * i];
+    second_squares += draws[2 * i + 1] * draws[2 * i + 1];
+  }
+  const double r = product / std::sqrt(first_squares * second_squares);
+  EXPECT_LT(std::fabs(r), 5.33 / std::sqrt(static_cast<double>(pairs)));
+}
+
 TEST(PoissonSample, KeepsARecordIffItsWordIsBelowTheThreshold) {
   // q = 1/4: threshold 2^62. Words at the threshold and just below it decide exactly.
   const uint64_t threshold = uint64_t{1} << 62;

@@ -4,6 +4,10 @@
 // after the request, each come back as an error status — never a crash, a hang or a success.
 #include "site_agent/coordinator_client.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "gtest/gtest.h"
 #include "protocol/codec.h"
 #include "tests/support/fake_connections.h"
@@ -84,6 +88,52 @@ TEST(CoordinatorClient, AHostileHelloAnswerIsRefused) {
     return std::unique_ptr<net::FrameConnection>(new Garbage());
   };
   EXPECT_FALSE(CoordinatorClient::Connect(SiteKit{}, options, [] { return 0.5; }).ok());
+}
+
+// Chunks are cut deterministically (a resumed upload must cut the same ones): each is the
+// longest run of whole lines within the limit. Checked against a line-by-line greedy cut on
+// random texts, at the edges (a row exactly the limit, no final newline) and for a row too long.
+TEST(CoordinatorClientChunks, EachChunkIsTheLongestRunOfWholeLinesThatFits) {
+  const auto greedy = [](const std::string& rows, size_t limit) {
+    std::vector<std::string> chunks;
+    std::string current;
+    size_t start = 0;
+    while (start < rows.size()) {
+      size_t end = rows.find('\n', start);
+      end = end == std::string::npos ? rows.size() : end + 1;
+      if (current.size() + (end - start) > limit) chunks.push_back(std::exchange(current, ""));
+      current.append(rows, start, end - start);
+      start = end;
+    }
+    if (!current.empty()) chunks.push_back(current);
+    return chunks;
+  };
+  uint64_t state = 12345;
+  const auto next = [&state](uint64_t n) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (state >> 33) % n;
+  };
+  for (int trial = 0; trial < 300; ++trial) {
+    const size_t limit = 8 + next(40);
+    std::string rows;
+    const size_t lines = next(30);
+    for (size_t l = 0; l < lines; ++l) {
+      rows += std::string(next(limit), static_cast<char>('a' + l % 26));  // with '\n' <= limit
+      if (l + 1 < lines || next(2) == 0) rows += '\n';
+    }
+    const auto chunks = CoordinatorClient::SplitChunks(rows, limit);
+    ASSERT_TRUE(chunks.ok()) << chunks.status();
+    EXPECT_EQ(*chunks, greedy(rows, limit)) << "limit " << limit << " rows " << rows;
+  }
+  EXPECT_EQ(*CoordinatorClient::SplitChunks("abc\ndef\n", 4),
+            (std::vector<std::string>{"abc\n", "def\n"}));
+  EXPECT_EQ(*CoordinatorClient::SplitChunks("abc\ndef", 4),
+            (std::vector<std::string>{"abc\n", "def"}));
+  EXPECT_TRUE(CoordinatorClient::SplitChunks("", 4)->empty());
+  EXPECT_EQ(CoordinatorClient::SplitChunks("ab\nabcdef\nab\n", 4).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CoordinatorClient::SplitChunks("ab\nabcde", 4).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -1,0 +1,271 @@
+// Coordinator ingest and budget-reservation latency over mutual TLS on loopback (issue #15).
+//
+//   build/bench/fedsyn_bench_ingest [--sites 1,16] [--rows N] [--reservers 64]
+//                                   [--reservations K] [--data DIR] [--pki DIR]
+//
+// A real coordinator (CoordinatorServer on SQLite in a scratch folder, durable as in
+// production) and real site clients (CoordinatorClient over mutual TLS, one certificate per
+// site from deploy/pki/pki.sh), all in this process on loopback:
+//  - ingest: for each count S in --sites, S sites at once each reserve, upload N Adult records
+//    (the agent's CSV form, in the agent's 1 MiB chunks) and commit; rows/s and MB/s are all
+//    committed rows and bytes over the wall time from the first reservation to the last commit.
+//  - reservation latency: --reservers sites at once, each on its own connection, reserve K
+//    times back to back; p50, p99 and max of the round trips.
+// Prints one line per figure. The site records are Adult's, as the demo ships them.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/adult_workload.h"
+#include "common/audit/canary_protocol.h"
+#include "common/base/compute_environment.h"
+#include "common/data/table_io.h"
+#include "common/privacy/budget.h"
+#include "common/privacy/digest.h"
+#include "common/privacy/metric_mechanism.h"
+#include "common/privacy/random.h"
+#include "common/privacy/rdp_accountant.h"
+#include "coordinator/server.h"
+#include "coordinator/storage.h"
+#include "site_agent/coordinator_client.h"
+
+namespace fedsyn {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string SiteName(int i) { return "site" + std::to_string(i); }
+
+bool Run(const std::string& command) {
+  if (std::system(command.c_str()) == 0) return true;
+  std::fprintf(stderr, "failed: %s\n", command.c_str());
+  return false;
+}
+
+// A PKI with a coordinator certificate for localhost and `sites` site certificates.
+bool MakePki(const std::string& dir, int sites) {
+  const std::string pki = std::string("bash ") + FEDSYN_PKI_SCRIPT + " ";
+  if (!Run(pki + "init " + dir + " >/dev/null") ||
+      !Run(pki + "coordinator " + dir + " localhost >/dev/null"))
+    return false;
+  for (int i = 0; i < sites; ++i) {
+    if (!Run(pki + "site " + dir + " " + SiteName(i) + " >/dev/null")) return false;
+  }
+  return true;
+}
+
+struct Federation {
+  std::string pki;
+  data::Schema schema;
+  // A fresh coordinator on a new SQLite database under `dir` (the server keeps references to
+  // its config and storage, so both live here).
+  coordinator::CoordinatorConfig config;
+  std::unique_ptr<coordinator::Storage> storage;
+  std::unique_ptr<coordinator::CoordinatorServer> server;
+
+  bool Start(const std::string& dir, int sites) {
+    std::filesystem::create_directories(dir);
+    config = {};
+    config.listen = "127.0.0.1:0";
+    config.admin_listen = "127.0.0.1:0";
+    config.database = dir + "/coordinator.db";
+    config.ca_file = pki + "/ca.pem";
+    config.cert_file = pki + "/coordinator.pem";
+    config.key_file = pki + "/coordinator.key";
+    config.datasets.push_back({"adult", schema});
+    // Every site dials from 127.0.0.1 here; in a federation each has its own address.
+    config.max_connections_per_address = config.max_connections;
+    for (int i = 0; i < sites; ++i) config.limits[SiteName(i)]["adult"] = 1'000'000'000;
+    auto opened = coordinator::OpenSqliteStorage(config.database);
+    if (!opened.ok()) return Fail(opened.status());
+    storage = std::move(*opened);
+    auto started = coordinator::CoordinatorServer::Start(config, *storage);
+    if (!started.ok()) return Fail(started.status());
+    server = std::move(*started);
+    return true;
+  }
+  void Stop() {
+    server->Stop();
+    server.reset();
+    storage.reset();
+  }
+  static bool Fail(const absl::Status& status) {
+    std::fprintf(stderr, "coordinator: %s\n", status.ToString().c_str());
+    return false;
+  }
+
+  site::SiteKit Kit(int i) const {
+    site::SiteKit kit;
+    kit.site_id = SiteName(i);
+    kit.coordinator = "localhost:" + std::to_string(server->site_port());
+    kit.ca_file = pki + "/ca.pem";
+    kit.cert_file = pki + "/sites/" + SiteName(i) + "/site.pem";
+    kit.key_file = pki + "/sites/" + SiteName(i) + "/site.key";
+    return kit;
+  }
+};
+
+// A reservation as the agent states it for `rows` records under a small L2 mechanism.
+protocol::Reserve Reservation(privacy::RandomSource& rng, int64_t rows) {
+  const auto mechanism =
+      privacy::MetricMechanism::Create({privacy::NoiseMetric::kL2, 0.1, 3.0, 8, std::nullopt});
+  const double epsilon = mechanism->RecordEpsilon();
+  protocol::Reserve reserve{audit::NewReleaseId([&rng] { return rng.NextU64(); }), "adult",
+                            *privacy::Charge::Make(epsilon, false, 0, 0), rows,
+                            privacy::ReleaseMode::kSynthetic};
+  reserve.relation = privacy::kReleaseRelation;
+  reserve.mechanism = mechanism->params();  // with the grid resolved, as the agent states it
+  return reserve;
+}
+
+absl::StatusOr<std::unique_ptr<site::CoordinatorClient>> Connect(const Federation& f, int site) {
+  site::ClientOptions options;
+  options.connect_attempts = 3;
+  return site::CoordinatorClient::Connect(f.Kit(site), options, [] { return 0.5; });
+}
+
+// One site's whole upload: reserve, upload in chunks, commit.
+absl::Status Ingest(const Federation& f, int site, const std::string& rows, int64_t count) {
+  privacy::SecureRandom rng;
+  ASSIGN_OR_RETURN(auto client, Connect(f, site));
+  const protocol::Reserve reserve = Reservation(rng, count);
+  RETURN_IF_ERROR(client->Reserve(reserve).status());
+  ASSIGN_OR_RETURN(const bool complete,
+                   client->Upload(reserve.release_id, rows, site::ClientOptions{}.chunk_bytes));
+  if (!complete) return absl::InternalError("upload incomplete");
+  return client->Commit(reserve.release_id, count, privacy::Sha256Hex(rows));
+}
+
+bool MeasureIngest(Federation& f, const std::string& dir, int sites, const std::string& rows,
+                   int64_t count) {
+  if (!f.Start(dir, sites)) return false;
+  std::vector<absl::Status> results(static_cast<size_t>(sites));
+  const auto start = Clock::now();
+  {
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < sites; ++i)
+      threads.emplace_back([&, i] { results[static_cast<size_t>(i)] = Ingest(f, i, rows, count); });
+  }
+  const double seconds = bench::Seconds(start);
+  f.Stop();
+  for (const absl::Status& s : results) {
+    if (!s.ok()) return Federation::Fail(s);
+  }
+  const double total_rows = static_cast<double>(count) * sites;
+  const double total_mb = static_cast<double>(rows.size()) * sites / 1e6;
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  std::printf(
+      "ingest: %d site(s) x %lld rows (%.1f MB each) in %.2f s = %.0f rows/s, %.1f MB/s "
+      "(peak RSS of this process so far, coordinator and sites: %.0f MiB)\n",
+      sites, static_cast<long long>(count), static_cast<double>(rows.size()) / 1e6, seconds,
+      total_rows / seconds, total_mb / seconds, static_cast<double>(usage.ru_maxrss) / 1024.0);
+  return true;
+}
+
+bool MeasureReservations(Federation& f, const std::string& dir, int sites, int per_site) {
+  if (!f.Start(dir, sites)) return false;
+  std::vector<std::vector<double>> latencies(static_cast<size_t>(sites));
+  std::vector<absl::Status> results(static_cast<size_t>(sites));
+  std::atomic<int> connected = 0;
+  {
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < sites; ++i) {
+      threads.emplace_back([&, i] {
+        privacy::SecureRandom rng;
+        auto client = Connect(f, i);
+        ++connected;
+        if (!client.ok()) {
+          results[static_cast<size_t>(i)] = client.status();
+          return;
+        }
+        while (connected.load() < sites) std::this_thread::yield();  // all at once
+        for (int k = 0; k < per_site; ++k) {
+          const protocol::Reserve reserve = Reservation(rng, 1000);
+          const auto start = Clock::now();
+          auto reserved = (*client)->Reserve(reserve);
+          latencies[static_cast<size_t>(i)].push_back(bench::Seconds(start) * 1e3);
+          if (!reserved.ok()) {
+            results[static_cast<size_t>(i)] = reserved.status();
+            return;
+          }
+        }
+      });
+    }
+  }
+  f.Stop();
+  for (const absl::Status& s : results) {
+    if (!s.ok()) return Federation::Fail(s);
+  }
+  std::vector<double> all;
+  for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  const auto quantile = [&all](double q) {
+    return all[std::min(all.size() - 1, static_cast<size_t>(q * static_cast<double>(all.size())))];
+  };
+  std::printf(
+      "reserve: %d sites at once x %d reservations: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", sites,
+      per_site, quantile(0.5), quantile(0.99), all.back());
+  return true;
+}
+
+std::vector<int> ParseCounts(const std::string& text) {
+  std::vector<int> counts;
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    const size_t end = std::min(text.find(',', begin), text.size());
+    counts.push_back(std::max(1, std::atoi(text.substr(begin, end - begin).c_str())));
+    begin = end + 1;
+  }
+  return counts;
+}
+
+}  // namespace
+}  // namespace fedsyn
+
+int main(int argc, char** argv) {
+  fedsyn::base::PrepareComputeProcess(argv);  // as the coordinator runs
+  using namespace fedsyn;
+  const std::vector<int> site_counts = ParseCounts(bench::FlagValue(argc, argv, "--sites", "1,16"));
+  const int64_t wanted_rows = std::atoll(bench::FlagValue(argc, argv, "--rows", "0").c_str());
+  const int reservers =
+      std::max(1, std::atoi(bench::FlagValue(argc, argv, "--reservers", "64").c_str()));
+  const int reservations =
+      std::max(1, std::atoi(bench::FlagValue(argc, argv, "--reservations", "20").c_str()));
+  auto adult = bench::LoadAdult(bench::FlagValue(argc, argv, "--data", FEDSYN_BENCH_DEMO_DIR));
+  if (!adult) return 1;
+  // The agent's upload form of the records: its CSV without the header.
+  if (wanted_rows > 0 && wanted_rows < adult->table.num_rows())
+    adult->table.rows.resize(static_cast<size_t>(wanted_rows));
+  std::string rows = data::FormatCsvTable(adult->table, adult->schema, data::FormulaCells::kKeep);
+  rows.erase(0, rows.find('\n') + 1);
+
+  char scratch[] = "/tmp/fedsyn-bench-ingest-XXXXXX";
+  if (mkdtemp(scratch) == nullptr) return 1;
+  const std::string dir = scratch;
+  const int most_sites =
+      std::max(reservers, *std::max_element(site_counts.begin(), site_counts.end()));
+  // --pki DIR keeps the certificates between runs (made there when missing), so a profile of
+  // this program shows the coordinator rather than certificate generation.
+  const std::string kept_pki = bench::FlagValue(argc, argv, "--pki", "");
+  Federation federation{
+      kept_pki.empty() ? dir + "/pki" : kept_pki, adult->schema, {}, nullptr, nullptr};
+  bool ok = std::filesystem::exists(federation.pki + "/sites/" + SiteName(most_sites - 1)) ||
+            MakePki(federation.pki, most_sites);
+  for (size_t i = 0; ok && i < site_counts.size(); ++i) {
+    ok = MeasureIngest(federation, dir + "/ingest" + std::to_string(i), site_counts[i], rows,
+                       adult->table.num_rows());
+  }
+  ok = ok && MeasureReservations(federation, dir + "/reserve", reservers, reservations);
+  std::filesystem::remove_all(dir);
+  return ok ? 0 : 1;
+}
