@@ -34,9 +34,12 @@ def cpp_figures(text):
     train = re.search(r"train: .* = (\d+) rows/s", text)
     release = re.search(r"release: (\d+) rows/s end to end \(encode (\d+) rows/s, "
                         r"clip\+noise (\d+) rows/s, decode\+sample (\d+) rows/s\)", text)
+    arithmetic = re.search(r"arithmetic: training ([\d.]+) GFLOP/s = (\d+)% of SGEMM "
+                           r"\(([\d.]+) GFLOP/s", text)
     return {"train": float(train.group(1)), "release": float(release.group(1)),
             "encode": float(release.group(2)), "noise": float(release.group(3)),
-            "decode": float(release.group(4))}
+            "decode": float(release.group(4)), "gflops": float(arithmetic.group(1)),
+            "share": float(arithmetic.group(2)), "sgemm": float(arithmetic.group(3))}
 
 def py_figures(text):
     get = lambda key: float(re.search(key + r" (\d+)", text).group(1))
@@ -55,4 +58,7 @@ for key, label in names.items():
     c = statistics.median(f[key] for f in cpp)
     p = statistics.median(f[key] for f in py)
     print(f"{label:<28}{c:>12.0f}{p:>12.0f}{c / p:>7.2f}x")
+median = lambda key: statistics.median(f[key] for f in cpp)
+print(f"fedsyn's training arithmetic: {median('gflops'):.1f} GFLOP/s = {median('share'):.0f}% of "
+      f"this machine's SGEMM rate ({median('sgemm'):.1f} GFLOP/s on {threads} thread(s))")
 EOF

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench/adult_workload.h"
@@ -26,6 +27,24 @@ double Median(std::vector<double> values) {
   std::nth_element(values.begin(), values.begin() + values.size() / 2, values.end());
   return values[values.size() / 2];
 }
+// Floating-point operations of one training step per record of the MLP VAE: every linear
+// layer's product forward (2 in out), its weight gradient and its input gradient backward
+// (2 in out each) — except the first layer's input gradient, which autograd skips.
+double TrainingFlopsPerRow(const fedsyn::model::VaeSpec& spec) {
+  std::vector<std::pair<int, int>> layers;
+  int width = spec.input_width;
+  for (int h : spec.hidden) layers.emplace_back(std::exchange(width, h), h);
+  layers.emplace_back(width, spec.latent_dim);  // mean head
+  layers.emplace_back(width, spec.latent_dim);  // log-variance head
+  width = spec.latent_dim;
+  for (auto h = spec.hidden.rbegin(); h != spec.hidden.rend(); ++h)
+    layers.emplace_back(std::exchange(width, *h), *h);
+  layers.emplace_back(width, spec.input_width);
+  double flops = 0;
+  for (const auto& [in, out] : layers) flops += 6.0 * in * out;
+  return flops - 2.0 * layers.front().first * layers.front().second;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -56,8 +75,16 @@ int main(int argc, char** argv) {
 
   std::printf("adult: %lld rows, model width %d, latent 8, hidden 128x128, batch 256, threads %d\n",
               static_cast<long long>(encoded.rows), transformer->width(), report->threads);
+  const double train_rows_per_second = encoded.rows * static_cast<double>(epochs) / train_seconds;
   std::printf("train:   %d epochs in %.2f s = %.0f rows/s\n", epochs, train_seconds,
-              encoded.rows * static_cast<double>(epochs) / train_seconds);
+              train_rows_per_second);
+  // The training's arithmetic against this machine's matrix-multiply rate on the same threads.
+  const double gflops = TrainingFlopsPerRow(spec) * train_rows_per_second / 1e9;
+  const double ceiling = model::MatrixMultiplyGflops(report->threads);
+  std::printf(
+      "arithmetic: training %.1f GFLOP/s = %.0f%% of SGEMM (%.1f GFLOP/s, 1024^3, %d "
+      "thread(s))\n",
+      gflops, 100.0 * gflops / ceiling, ceiling, report->threads);
 
   // The release runs as the agent's does: the model in a bundle, decoded by model::DecodeTable.
   model::ModelBundle bundle;

@@ -61,6 +61,23 @@ int SetComputeThreads(int threads) {
   return at::get_num_threads();
 }
 
+double MatrixMultiplyGflops(int threads) {
+  SetComputeThreads(threads);
+  torch::NoGradGuard no_grad;
+  constexpr int64_t kN = 1024;
+  const torch::Tensor a = torch::rand({kN, kN});
+  const torch::Tensor b = torch::rand({kN, kN});
+  torch::Tensor c = torch::mm(a, b);  // warm-up: OpenBLAS's buffers and threads
+  double best = 1e30;
+  for (int i = 0; i < 5; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    torch::mm_out(c, a, b);
+    best = std::min(
+        best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return 2.0 * kN * kN * kN / best / 1e9;
+}
+
 int TrainingThreads(int requested, Architecture architecture) {
   if (requested > 0) return requested;
   return architecture == Architecture::kMlp ? 1 : 0;  // 0: all cores

@@ -89,6 +89,12 @@ struct ClippedGradients {
 // Sets LibTorch's intra-op thread count; 0 means all cores. Returns the count in effect.
 int SetComputeThreads(int threads);
 
+// This machine's single-precision matrix-multiply rate through LibTorch (OpenBLAS) on `threads`
+// threads, in GFLOP/s: the best of 5 products of two 1024 x 1024 matrices. The arithmetic
+// ceiling that training throughput is compared against (bench/throughput.cc). Sets the thread
+// count like SetComputeThreads.
+double MatrixMultiplyGflops(int threads);
+
 // The threads a VAE trains on when the caller asks for none in particular (`requested` 0): one
 // for the MLP (layers of width <= a few hundred are too small for intra-op parallelism: on 2
 // cores one thread trained Adult at 85k rows/s against 54-59k on two, and kept 35% of that

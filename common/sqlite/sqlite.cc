@@ -112,7 +112,16 @@ absl::Status Database::Exec(const std::string& sql) {
   return absl::OkStatus();
 }
 
+namespace {
+// The database whose batch this thread is running, if any: a body that called Transaction again
+// would otherwise wait for the batch it is part of, forever.
+thread_local const Database* running_batch_of = nullptr;
+}  // namespace
+
 absl::Status Database::Transaction(const std::function<absl::Status()>& body) {
+  if (running_batch_of == this) {
+    return absl::FailedPreconditionError("a transaction body started another transaction");
+  }
   PendingBody mine{&body, absl::OkStatus()};
   std::unique_lock lock(queue_mutex_);
   queue_.push_back(&mine);
@@ -127,7 +136,9 @@ absl::Status Database::Transaction(const std::function<absl::Status()>& body) {
     std::vector<PendingBody*> batch;
     batch.swap(queue_);
     lock.unlock();
+    running_batch_of = this;
     RunBatch(batch);
+    running_batch_of = nullptr;
     lock.lock();
     for (PendingBody* member : batch) member->done = true;
     batch_running_ = false;

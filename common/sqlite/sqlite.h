@@ -82,7 +82,8 @@ class Database {
   // others' writes in place), and committed with one COMMIT — one fsync for the lot instead of
   // one each. Bodies run one after another in arrival order and see their predecessors'
   // writes, exactly as if each had had a transaction of its own; only the disk sync is shared.
-  // A failed COMMIT fails every body of the batch. Bodies must not call Transaction again.
+  // A failed COMMIT fails every body of the batch. A body that calls Transaction again gets
+  // FailedPrecondition (SQLite has no nested transactions).
   absl::Status Transaction(const std::function<absl::Status()>& body);
   // COMMITs so far (a batch counts once): with the number of Transaction calls, how much group
   // commit saved.

@@ -89,5 +89,21 @@ TEST(GroupCommit, ALoneFailingBodyLeavesNothing) {
   EXPECT_EQ((*db)->commits(), 1u) << "only the schema's migration committed";
 }
 
+TEST(GroupCommit, ANestedTransactionIsRefusedNotDeadlocked) {
+  const std::string path = testing::ScratchDir("group_commit_nested") + "/ledger.db";
+  auto db = Database::Open(path, false, kSchema);
+  ASSERT_TRUE(db.ok()) << db.status();
+  absl::Status inner;
+  const absl::Status outer = (*db)->Transaction([&]() -> absl::Status {
+    RETURN_IF_ERROR((*db)->Exec("INSERT INTO entries VALUES (2, 2)"));
+    inner = (*db)->Transaction([] { return absl::OkStatus(); });
+    return inner;
+  });
+  EXPECT_EQ(inner.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(outer.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Count(**db, "SELECT COUNT(*) FROM entries"), 0) << "the outer body rolled back";
+  EXPECT_TRUE((*db)->Transaction([] { return absl::OkStatus(); }).ok()) << "and the next runs";
+}
+
 }  // namespace
 }  // namespace fedsyn::sqlite
