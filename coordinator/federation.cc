@@ -25,6 +25,9 @@ const DatasetDeclaration* CoordinatorConfig::FindDataset(const std::string& name
 absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   ASSIGN_OR_RETURN(const data::TomlFile file, data::TomlFile::Load(path));
   const toml::table& root = file.root();
+  RETURN_IF_ERROR(
+      file.CheckKeys(root, {"listen", "admin_listen", "database", "ca", "cert", "key",
+                            "max_connections", "max_connections_per_address", "dataset", "site"}));
   CoordinatorConfig config;
   config.listen = file.String("listen", config.listen);
   config.admin_listen = file.String("admin_listen", config.admin_listen);
@@ -52,6 +55,8 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path)
   if (const toml::array* datasets = root["dataset"].as_array()) {
     for (const toml::node& node : *datasets) {
       const toml::table* t = node.as_table();
+      if (t)
+        RETURN_IF_ERROR(file.CheckKeys(*t, {"name", "schema", "audit_canaries"}, "[[dataset]]"));
       const auto name = t ? (*t)["name"].value<std::string>() : std::nullopt;
       const auto schema_path = t ? (*t)["schema"].value<std::string>() : std::nullopt;
       if (!name || !schema_path)
@@ -77,6 +82,7 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path)
   if (const toml::array* sites = root["site"].as_array()) {
     for (const toml::node& node : *sites) {
       const toml::table* t = node.as_table();
+      if (t) RETURN_IF_ERROR(file.CheckKeys(*t, {"id", "budgets"}, "[[site]]"));
       const auto id = t ? (*t)["id"].value<std::string>() : std::nullopt;
       const toml::table* budgets = t ? (*t)["budgets"].as_table() : nullptr;
       if (!id || !budgets)

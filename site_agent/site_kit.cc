@@ -7,6 +7,8 @@ namespace fedsyn::site {
 
 absl::StatusOr<SiteKit> LoadSiteKit(const std::string& path) {
   ASSIGN_OR_RETURN(const data::TomlFile file, data::TomlFile::Load(path));
+  RETURN_IF_ERROR(file.CheckKeys(
+      file.root(), {"site_id", "coordinator", "ca", "cert", "key", "ledger", "spool", "budgets"}));
   SiteKit kit;
   kit.site_id = file.String("site_id");
   kit.coordinator = file.String("coordinator");

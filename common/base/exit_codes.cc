@@ -33,4 +33,16 @@ int ReportFailure(std::string_view program, const absl::Status& status) {
   return ExitCodeFor(status);
 }
 
+int ReportConfigCheck(std::string_view program, const std::string& path,
+                      const std::vector<std::string>& problems) {
+  const int width = static_cast<int>(program.size());
+  if (problems.empty()) {
+    std::printf("%.*s: %s: ok\n", width, program.data(), path.c_str());
+    return kExitOk;
+  }
+  for (const std::string& problem : problems)
+    std::fprintf(stderr, "%.*s: %s: %s\n", width, program.data(), path.c_str(), problem.c_str());
+  return kExitInvalidInput;
+}
+
 }  // namespace fedsyn::base

@@ -2,7 +2,9 @@
 #ifndef FEDSYN_COMMON_BASE_EXIT_CODES_H_
 #define FEDSYN_COMMON_BASE_EXIT_CODES_H_
 
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/base/status.h"
 
@@ -23,6 +25,12 @@ int ExitCodeFor(const absl::Status& status);
 
 // Prints "PROGRAM: error: MESSAGE" to stderr and returns ExitCodeFor(status).
 int ReportFailure(std::string_view program, const absl::Status& status);
+
+// The outcome of `--check-config` for the configuration at `path`: "PROGRAM: PATH: ok" on
+// stdout and kExitOk when `problems` is empty, else "PROGRAM: PATH: PROBLEM" on stderr for each
+// and kExitInvalidInput.
+int ReportConfigCheck(std::string_view program, const std::string& path,
+                      const std::vector<std::string>& problems);
 
 }  // namespace fedsyn::base
 

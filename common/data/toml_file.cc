@@ -1,5 +1,6 @@
 #include "common/data/toml_file.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -9,7 +10,6 @@ namespace fedsyn::data {
 
 absl::StatusOr<TomlFile> TomlFile::Load(const std::string& path) {
   RETURN_IF_ERROR(base::RequireRegularFile(path));
-  RETURN_IF_ERROR(base::RequireRegularFile(path));
   if (!std::ifstream(path)) return absl::NotFoundError("cannot open " + path);
   try {
     return TomlFile(path, toml::parse_file(path));
@@ -17,6 +17,21 @@ absl::StatusOr<TomlFile> TomlFile::Load(const std::string& path) {
     return absl::InvalidArgumentError(path + ":" + std::to_string(e.source().begin.line) + ": " +
                                       std::string(e.description()));
   }
+}
+
+absl::Status TomlFile::CheckKeys(const toml::table& table,
+                                 std::initializer_list<std::string_view> known,
+                                 const std::string& where) const {
+  for (const auto& [key, value] : table) {
+    if (std::find(known.begin(), known.end(), key.str()) != known.end()) continue;
+    std::string list;
+    for (std::string_view k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+    const auto line = value.source().begin.line;
+    return absl::InvalidArgumentError(
+        path_ + ":" + std::to_string(line) + ": unknown key '" + std::string(key.str()) + "'" +
+        (where.empty() ? "" : " in " + where) + " (known: " + list + ")");
+  }
+  return absl::OkStatus();
 }
 
 std::string TomlFile::String(const std::string& key, const std::string& fallback) const {

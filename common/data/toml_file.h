@@ -4,7 +4,9 @@
 #ifndef FEDSYN_COMMON_DATA_TOML_FILE_H_
 #define FEDSYN_COMMON_DATA_TOML_FILE_H_
 
+#include <initializer_list>
 #include <string>
+#include <string_view>
 
 #include "common/base/status.h"
 #include "toml++/toml.h"
@@ -25,6 +27,11 @@ class TomlFile {
   std::string Path(const std::string& key, const std::string& fallback = "") const;
   // `value` resolved as Path() would (for paths inside arrays of tables).
   std::string Resolve(const std::string& value) const;
+  // InvalidArgument "path:line: unknown key 'k' in `where` (known: ...)" for the first key of
+  // `table` (the root, or a table inside it) that is not in `known`: a misspelt key would
+  // otherwise be ignored and its default used without a word.
+  absl::Status CheckKeys(const toml::table& table, std::initializer_list<std::string_view> known,
+                         const std::string& where = "") const;
 
  private:
   TomlFile(std::string path, toml::table root) : path_(std::move(path)), root_(std::move(root)) {}

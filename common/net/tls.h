@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "common/base/status.h"
 #include "common/net/frame_connection.h"
@@ -27,6 +28,12 @@ struct TlsFiles {
   std::string cert_file;  // our certificate (PEM)
   std::string key_file;   // its private key (PEM, unencrypted: protect it with file permissions)
 };
+
+// What `--check-config` verifies of a program's TLS files before it serves, one message per
+// problem, each naming its file (empty: all is well): each file exists and parses; the private
+// key is not readable by group or others and belongs to the certificate; the CA signed the
+// certificate; the certificate is valid now and for `warn_days` more days.
+std::vector<std::string> CheckTlsFiles(const TlsFiles& files, int warn_days = 30);
 
 // Who is on the other end, read from its verified certificate's subject.
 struct PeerIdentity {

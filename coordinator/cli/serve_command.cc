@@ -4,11 +4,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/base/exit_codes.h"
 #include "common/base/stop_signals.h"
+#include "common/net/tls.h"
 #include "coordinator/cli/coordinator_command.h"
 #include "coordinator/federation.h"
 #include "coordinator/server.h"
@@ -34,10 +37,25 @@ class ServeCommand : public CoordinatorCommand {
     app.add_option("--config", config_path_, "coordinator.toml")
         ->required()
         ->check(CLI::ExistingFile);
+    app.add_flag("--check-config", check_only_,
+                 "check the configuration and the files it names (keys, schemas, database "
+                 "folder, TLS files) and exit: 0 if all is well, 3 with each problem otherwise");
   }
 
   int Run(CLI::App&, CoordinatorContext&) override {
     auto config = LoadCoordinatorConfig(config_path_);
+    if (check_only_) {
+      if (!config.ok())
+        return base::ReportConfigCheck("fedsyn-coordinator", config_path_,
+                                       {std::string(config.status().message())});
+      std::vector<std::string> problems =
+          net::CheckTlsFiles({config->ca_file, config->cert_file, config->key_file});
+      const std::filesystem::path folder =
+          std::filesystem::absolute(config->database).parent_path();
+      if (!std::filesystem::is_directory(folder))
+        problems.push_back("database " + config->database + ": its folder does not exist");
+      return base::ReportConfigCheck("fedsyn-coordinator", config_path_, problems);
+    }
     if (!config.ok()) return Fail(config.status());
     auto storage = OpenSqliteStorage(config->database);
     if (!storage.ok()) return Fail(storage.status());
@@ -55,6 +73,7 @@ class ServeCommand : public CoordinatorCommand {
 
  private:
   std::string config_path_;
+  bool check_only_ = false;
 };
 
 }  // namespace

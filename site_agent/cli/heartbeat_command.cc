@@ -1,10 +1,13 @@
 // fedsyn-agent heartbeat: stay connected to the coordinator until SIGINT or SIGTERM (the
 // agent's long-running service).
 #include <chrono>
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "common/base/exit_codes.h"
 #include "common/base/stop_signals.h"
+#include "common/net/tls.h"
 #include "site_agent/cli/agent_command.h"
 #include "site_agent/coordinator_client.h"
 #include "site_agent/site_kit.h"
@@ -18,10 +21,25 @@ class HeartbeatCommand : public AgentCommand {
     AddSiteKitOption(app, site_kit_);
     app.add_option("--interval", seconds_, "seconds between heartbeats")
         ->check(CLI::Range(1, 3600));
+    app.add_flag("--check-config", check_only_,
+                 "check the site kit and the files it names (keys, TLS files, ledger and spool "
+                 "folders) and exit: 0 if all is well, 3 with each problem otherwise");
   }
 
   int Run(CLI::App&, AgentContext& context) override {
     auto kit = LoadSiteKit(site_kit_);
+    if (check_only_) {
+      if (!kit.ok())
+        return base::ReportConfigCheck("fedsyn-agent", site_kit_,
+                                       {std::string(kit.status().message())});
+      std::vector<std::string> problems =
+          net::CheckTlsFiles({kit->ca_file, kit->cert_file, kit->key_file});
+      const std::filesystem::path ledger_folder =
+          std::filesystem::absolute(kit->ledger_path).parent_path();
+      if (!std::filesystem::is_directory(ledger_folder))
+        problems.push_back("ledger " + kit->ledger_path + ": its folder does not exist");
+      return base::ReportConfigCheck("fedsyn-agent", site_kit_, problems);
+    }
     if (!kit.ok()) return Fail(kit.status());
     KeepPresence(*kit, {}, std::chrono::seconds(seconds_), base::StopOnSignals(),
                  [&context] { return context.secure.UniformOpen01(); });
@@ -31,6 +49,7 @@ class HeartbeatCommand : public AgentCommand {
  private:
   std::string site_kit_;
   int seconds_ = 30;
+  bool check_only_ = false;
 };
 
 }  // namespace

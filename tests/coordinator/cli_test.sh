@@ -33,6 +33,31 @@ grep -q "<svg" "$scratch/audit/heart-audit.html" || fail "HTML audit report with
 grep -q "^trained on these 738 synthetic rows, a logistic regression predicts 'num' on 182 held-out real rows with accuracy 0\.[0-9]*, AUC" "$scratch.demo.log" || fail "utility line"
 grep -q '"format": "fedsyn-utility-check"' "$scratch/utility.json" || fail "utility JSON"
 
+# --check-config: the demo's configuration and its TLS files pass (exit 0, nothing served);
+# a coordinator key readable by others and a misspelt key are reported by name (exit 3); the
+# site kit the same way through the agent.
+agent="$FEDSYN_BUILD_DIR/site_agent/fedsyn-agent"
+"$coordinator" serve --config "$scratch/coordinator.toml" --check-config > "$scratch.check" 2>&1 \
+  || { cat "$scratch.check"; fail "check-config of the demo's config"; }
+grep -q "coordinator.toml: ok$" "$scratch.check" || fail "check-config says ok"
+chmod 644 "$scratch/pki/coordinator.key"
+"$coordinator" serve --config "$scratch/coordinator.toml" --check-config > "$scratch.check" 2>&1; code=$?
+[ "$code" -eq 3 ] || fail "check-config with a key others can read: exit $code, wanted 3"
+grep -q "private key .*coordinator.key is readable by others (mode 644)" "$scratch.check" || fail "key mode named"
+chmod 600 "$scratch/pki/coordinator.key"
+sed 's/^listen = /lisen = /' "$scratch/coordinator.toml" > "$scratch/misspelt.toml"
+"$coordinator" serve --config "$scratch/misspelt.toml" --check-config > "$scratch.check" 2>&1; code=$?
+[ "$code" -eq 3 ] || fail "check-config with a misspelt key: exit $code, wanted 3"
+grep -q "misspelt.toml:1: unknown key 'lisen'" "$scratch.check" || fail "misspelt key named"
+"$agent" heartbeat --site-kit "$scratch/pki/sites/va/site.toml" --check-config > "$scratch.check" 2>&1 \
+  || { cat "$scratch.check"; fail "agent check-config of a demo site kit"; }
+cp "$scratch/pki/ca.pem" "$scratch/pki/sites/va/ca.pem.keep"
+cp "$scratch/pki/sites/va/site.pem" "$scratch/pki/sites/va/ca.pem"  # not the CA that signed it
+"$agent" heartbeat --site-kit "$scratch/pki/sites/va/site.toml" --check-config > "$scratch.check" 2>&1; code=$?
+mv "$scratch/pki/sites/va/ca.pem.keep" "$scratch/pki/sites/va/ca.pem"
+[ "$code" -eq 3 ] || fail "agent check-config with the wrong CA: exit $code, wanted 3"
+grep -q "site.pem is not signed by the CA" "$scratch.check" || fail "wrong CA named"
+
 # The demo has stopped the coordinator: the admin API is unreachable (exit 6) ...
 admin=(--config "$scratch/coordinator.toml" --admin-cert "$scratch/pki/admins/operator.pem"
        --admin-key "$scratch/pki/admins/operator.key")

@@ -756,5 +756,30 @@ TEST(CoordinatorConfig, ConnectionCapsAreReadAndBounded) {
   }
 }
 
+// A misspelt key is an error naming the file, its line and the key, at the top level and in
+// [[dataset]] and [[site]] tables: ignored, it would leave its default in force unannounced.
+TEST(CoordinatorConfig, UnknownKeysAreNamedWithTheirLine) {
+  const std::string dir = testing::ScratchDir("coordinator_config_keys");
+  const std::string schema =
+      testing::DemoDataDir() + "/heart_disease_uci/heart_disease.schema.toml";
+  const std::string path = dir + "/coordinator.toml";
+  auto load = [&](const std::string& top, const std::string& dataset, const std::string& site) {
+    std::ofstream(path) << "ca = \"ca.pem\"\ncert = \"c.pem\"\nkey = \"c.key\"\n"
+                        << top << "\n[[dataset]]\nname = \"heart\"\nschema = \"" << schema << "\"\n"
+                        << dataset << "\n[[site]]\nid = \"va\"\nbudgets = { heart = 1.0 }\n"
+                        << site << "\n";
+    return LoadCoordinatorConfig(path);
+  };
+  ASSERT_TRUE(load("", "", "").ok()) << load("", "", "").status();
+  const auto misspelt = load("max_conections = 40", "", "");
+  EXPECT_EQ(misspelt.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(misspelt.status().message()),
+              HasSubstr(path + ":4: unknown key 'max_conections' (known: listen,"));
+  EXPECT_THAT(std::string(load("", "audit_canary = 10", "").status().message()),
+              HasSubstr("unknown key 'audit_canary' in [[dataset]]"));
+  EXPECT_THAT(std::string(load("", "", "budget = 2.0").status().message()),
+              HasSubstr("unknown key 'budget' in [[site]]"));
+}
+
 }  // namespace
 }  // namespace fedsyn::coordinator

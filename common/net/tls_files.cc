@@ -1,0 +1,112 @@
+// CheckTlsFiles (tls.h): what `--check-config` verifies of a program's TLS files, with OpenSSL
+// and nothing of Asio.
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <utility>
+
+#include "common/net/tls.h"
+
+namespace fedsyn::net {
+namespace {
+
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct KeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+struct StoreFree {
+  void operator()(X509_STORE* s) const { X509_STORE_free(s); }
+};
+struct StoreContextFree {
+  void operator()(X509_STORE_CTX* c) const { X509_STORE_CTX_free(c); }
+};
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+
+std::unique_ptr<X509, X509Free> ReadCertificate(const std::string& path) {
+  std::unique_ptr<BIO, BioFree> in(BIO_new_file(path.c_str(), "r"));
+  if (!in) return nullptr;
+  return std::unique_ptr<X509, X509Free>(PEM_read_bio_X509(in.get(), nullptr, nullptr, nullptr));
+}
+
+std::unique_ptr<EVP_PKEY, KeyFree> ReadPrivateKey(const std::string& path) {
+  std::unique_ptr<BIO, BioFree> in(BIO_new_file(path.c_str(), "r"));
+  if (!in) return nullptr;
+  return std::unique_ptr<EVP_PKEY, KeyFree>(
+      PEM_read_bio_PrivateKey(in.get(), nullptr, nullptr, nullptr));
+}
+
+}  // namespace
+
+std::vector<std::string> CheckTlsFiles(const TlsFiles& files, int warn_days) {
+  std::vector<std::string> problems;
+  struct stat info {};
+  for (const auto& [what, path] :
+       {std::pair<const char*, const std::string&>{"CA certificate", files.ca_file},
+        {"certificate", files.cert_file},
+        {"private key", files.key_file}}) {
+    if (path.empty()) {
+      problems.push_back(std::string("no ") + what + " file is named");
+    } else if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) {
+      problems.push_back(std::string(what) + " " + path + ": no such file");
+    }
+  }
+  if (!problems.empty()) return problems;
+
+  if (stat(files.key_file.c_str(), &info) == 0 && (info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%03o", static_cast<unsigned>(info.st_mode & 0777));
+    problems.push_back("private key " + files.key_file + " is readable by others (mode " + mode +
+                       "); chmod 600 it");
+  }
+  const auto ca = ReadCertificate(files.ca_file);
+  const auto certificate = ReadCertificate(files.cert_file);
+  const auto key = ReadPrivateKey(files.key_file);
+  if (!ca) problems.push_back("CA certificate " + files.ca_file + " is not a PEM certificate");
+  if (!certificate)
+    problems.push_back("certificate " + files.cert_file + " is not a PEM certificate");
+  if (!key) problems.push_back("private key " + files.key_file + " is not a PEM private key");
+  if (certificate && key && X509_check_private_key(certificate.get(), key.get()) != 1)
+    problems.push_back("private key " + files.key_file + " does not belong to " + files.cert_file);
+  if (certificate) {
+    const std::time_t now = std::time(nullptr);
+    const std::time_t soon = now + static_cast<std::time_t>(warn_days) * 86400;
+    std::time_t at = now;
+    if (X509_cmp_time(X509_get0_notBefore(certificate.get()), &at) > 0) {
+      problems.push_back("certificate " + files.cert_file + " is not valid yet");
+    } else if (X509_cmp_time(X509_get0_notAfter(certificate.get()), &at) < 0) {
+      problems.push_back("certificate " + files.cert_file + " has expired");
+    } else if (std::time_t later = soon;
+               X509_cmp_time(X509_get0_notAfter(certificate.get()), &later) < 0) {
+      problems.push_back("certificate " + files.cert_file + " expires within " +
+                         std::to_string(warn_days) + " days; renew it");
+    }
+  }
+  if (ca && certificate) {
+    std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
+    std::unique_ptr<X509_STORE_CTX, StoreContextFree> context(X509_STORE_CTX_new());
+    // Signature and chain only: validity dates are reported above, in words.
+    bool signed_by_ca = false;
+    if (store && context && X509_STORE_add_cert(store.get(), ca.get()) == 1 &&
+        X509_STORE_CTX_init(context.get(), store.get(), certificate.get(), nullptr) == 1) {
+      X509_STORE_CTX_set_flags(context.get(), X509_V_FLAG_NO_CHECK_TIME);
+      signed_by_ca = X509_verify_cert(context.get()) == 1;
+    }
+    if (!signed_by_ca) {
+      problems.push_back("certificate " + files.cert_file + " is not signed by the CA " +
+                         files.ca_file);
+    }
+  }
+  return problems;
+}
+
+}  // namespace fedsyn::net
