@@ -34,6 +34,10 @@ struct TlsFiles {
 // key is not readable by group or others and belongs to the certificate; the CA signed the
 // certificate; the certificate is valid now and for `warn_days` more days.
 std::vector<std::string> CheckTlsFiles(const TlsFiles& files, int warn_days = 30);
+// A service's `--check-config`: CheckTlsFiles, and for each file the service creates
+// (`created`: what it is, e.g. "database", and its path) that its folder exists.
+std::vector<std::string> CheckServiceFiles(
+    const TlsFiles& files, const std::vector<std::pair<std::string, std::string>>& created);
 
 // Who is on the other end, read from its verified certificate's subject.
 struct PeerIdentity {

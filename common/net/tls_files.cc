@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <memory>
 #include <utility>
 
@@ -105,6 +106,18 @@ std::vector<std::string> CheckTlsFiles(const TlsFiles& files, int warn_days) {
       problems.push_back("certificate " + files.cert_file + " is not signed by the CA " +
                          files.ca_file);
     }
+  }
+  return problems;
+}
+
+std::vector<std::string> CheckServiceFiles(
+    const TlsFiles& files, const std::vector<std::pair<std::string, std::string>>& created) {
+  std::vector<std::string> problems = CheckTlsFiles(files);
+  for (const auto& [what, path] : created) {
+    struct stat info {};
+    const std::string folder = std::filesystem::absolute(path).parent_path().string();
+    if (stat(folder.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
+      problems.push_back(what + " " + path + ": its folder " + folder + " does not exist");
   }
   return problems;
 }

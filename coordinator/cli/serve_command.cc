@@ -4,7 +4,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,16 +44,12 @@ class ServeCommand : public CoordinatorCommand {
   int Run(CLI::App&, CoordinatorContext&) override {
     auto config = LoadCoordinatorConfig(config_path_);
     if (check_only_) {
-      if (!config.ok())
-        return base::ReportConfigCheck("fedsyn-coordinator", config_path_,
-                                       {std::string(config.status().message())});
-      std::vector<std::string> problems =
-          net::CheckTlsFiles({config->ca_file, config->cert_file, config->key_file});
-      const std::filesystem::path folder =
-          std::filesystem::absolute(config->database).parent_path();
-      if (!std::filesystem::is_directory(folder))
-        problems.push_back("database " + config->database + ": its folder does not exist");
-      return base::ReportConfigCheck("fedsyn-coordinator", config_path_, problems);
+      return base::ReportConfigCheck(
+          "fedsyn-coordinator", config_path_,
+          config.ok()
+              ? net::CheckServiceFiles({config->ca_file, config->cert_file, config->key_file},
+                                       {{"database", config->database}})
+              : std::vector<std::string>{std::string(config.status().message())});
     }
     if (!config.ok()) return Fail(config.status());
     auto storage = OpenSqliteStorage(config->database);

@@ -1,7 +1,6 @@
 // fedsyn-agent heartbeat: stay connected to the coordinator until SIGINT or SIGTERM (the
 // agent's long-running service).
 #include <chrono>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -29,16 +28,11 @@ class HeartbeatCommand : public AgentCommand {
   int Run(CLI::App&, AgentContext& context) override {
     auto kit = LoadSiteKit(site_kit_);
     if (check_only_) {
-      if (!kit.ok())
-        return base::ReportConfigCheck("fedsyn-agent", site_kit_,
-                                       {std::string(kit.status().message())});
-      std::vector<std::string> problems =
-          net::CheckTlsFiles({kit->ca_file, kit->cert_file, kit->key_file});
-      const std::filesystem::path ledger_folder =
-          std::filesystem::absolute(kit->ledger_path).parent_path();
-      if (!std::filesystem::is_directory(ledger_folder))
-        problems.push_back("ledger " + kit->ledger_path + ": its folder does not exist");
-      return base::ReportConfigCheck("fedsyn-agent", site_kit_, problems);
+      return base::ReportConfigCheck(
+          "fedsyn-agent", site_kit_,
+          kit.ok() ? net::CheckServiceFiles({kit->ca_file, kit->cert_file, kit->key_file},
+                                            {{"ledger", kit->ledger_path}})
+                   : std::vector<std::string>{std::string(kit.status().message())});
     }
     if (!kit.ok()) return Fail(kit.status());
     KeepPresence(*kit, {}, std::chrono::seconds(seconds_), base::StopOnSignals(),
