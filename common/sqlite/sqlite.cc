@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <exception>
+#include <string>
+
 namespace fedsyn::sqlite {
 namespace {
 
@@ -116,6 +119,18 @@ namespace {
 // The database whose batch this thread is running, if any: a body that called Transaction again
 // would otherwise wait for the batch it is part of, forever.
 thread_local const Database* running_batch_of = nullptr;
+
+// A body's status; an exception (say, bad_alloc) fails that body alone instead of leaving the
+// batch half run and every waiting caller blocked.
+absl::Status RunBody(const std::function<absl::Status()>& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return absl::InternalError(std::string("transaction body threw: ") + e.what());
+  } catch (...) {
+    return absl::InternalError("transaction body threw");
+  }
+}
 }  // namespace
 
 absl::Status Database::Transaction(const std::function<absl::Status()>& body) {
@@ -160,7 +175,7 @@ void Database::RunBatch(std::span<PendingBody* const> batch) {
     // A lone body needs no savepoint: its failure rolls back the whole transaction below.
     const bool savepoint = batch.size() > 1;
     absl::Status status = savepoint ? Exec("SAVEPOINT batch_member") : absl::OkStatus();
-    if (status.ok()) status = (*member->body)();
+    if (status.ok()) status = RunBody(*member->body);
     if (savepoint && status.ok()) status = Exec("RELEASE batch_member");
     if (savepoint && !status.ok()) {
       // Undo this body's writes only; if even that fails, nothing of the batch may commit.

@@ -97,9 +97,10 @@ class Federation : public ::testing::Test {
     options.idle_deadline = std::chrono::seconds(5);
     options.handshake_deadline = std::chrono::seconds(3);
     options.clock = [] { return kFakeNow; };
-    // Seeded canaries: an audit's verdict on a release is a statistical judgement (the
-    // nearest-row attack's TPR on 20 included canaries against a fixed threshold), and with the
-    // secure generator one fresh-clone run of 53 drew canaries that failed an honest release.
+    // Seeded canaries: an audit's verdict is a statistical judgement (here the nearest-row
+    // attack's TPR on 20 included canaries against the 0.3 threshold, on releases from decoders
+    // trained on the canaries in the clear), and with canaries from the secure generator one
+    // fresh-clone run in 53 failed a release a test expects to pass.
     options.canary_random = [] { return std::make_unique<testing::SeededRandom>(11); };
     auto server = coordinator::CoordinatorServer::Start(config_, *storage_, options);
     ASSERT_TRUE(server.ok()) << server.status();

@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <filesystem>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -103,6 +104,22 @@ TEST(GroupCommit, ANestedTransactionIsRefusedNotDeadlocked) {
   EXPECT_EQ(outer.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Count(**db, "SELECT COUNT(*) FROM entries"), 0) << "the outer body rolled back";
   EXPECT_TRUE((*db)->Transaction([] { return absl::OkStatus(); }).ok()) << "and the next runs";
+}
+
+TEST(GroupCommit, ABodyThatThrowsFailsAloneAndTheNextTransactionRuns) {
+  const std::string path = testing::ScratchDir("group_commit_throws") + "/ledger.db";
+  auto db = Database::Open(path, false, kSchema);
+  ASSERT_TRUE(db.ok()) << db.status();
+  const absl::Status thrown = (*db)->Transaction([&]() -> absl::Status {
+    RETURN_IF_ERROR((*db)->Exec("INSERT INTO entries VALUES (3, 3)"));
+    throw std::runtime_error("out of memory, say");
+  });
+  EXPECT_EQ(thrown.code(), absl::StatusCode::kInternal);
+  EXPECT_NE(std::string(thrown.message()).find("out of memory, say"), std::string::npos);
+  EXPECT_EQ(Count(**db, "SELECT COUNT(*) FROM entries"), 0) << "its write rolled back";
+  EXPECT_TRUE(
+      (*db)->Transaction([&] { return (*db)->Exec("INSERT INTO entries VALUES (4, 4)"); }).ok());
+  EXPECT_EQ(Count(**db, "SELECT COUNT(*) FROM entries"), 1);
 }
 
 }  // namespace
