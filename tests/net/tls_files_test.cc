@@ -2,6 +2,7 @@
 // and each flaw is reported naming its file — a missing file, a key others can read, a key of
 // another certificate, a certificate of another CA, one that expired or expires within 30 days.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -23,7 +24,8 @@ using ::testing::IsEmpty;
 class TlsFilesCheck : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new std::string(testing::ScratchDir("tls_files_check"));
+    // One folder per process: ctest runs these cases as separate processes, at the same time.
+    dir_ = new std::string(testing::ScratchDir("tls_files_check_" + std::to_string(getpid())));
     const std::string pki = std::string("bash ") + FEDSYN_PKI_SCRIPT + " ";
     Run(pki + "init " + *dir_ + "/pki");
     Run(pki + "site " + *dir_ + "/pki good");
@@ -36,6 +38,13 @@ class TlsFilesCheck : public ::testing::Test {
     Run("FEDSYN_PKI_VALIDITY=\"$(date -u -d yesterday +%Y%m%d%H%M%SZ) $(date -u -d '+9 days' "
         "+%Y%m%d%H%M%SZ)\" " +
         pki + "site " + *dir_ + "/pki soon");
+  }
+  static void TearDownTestSuite() { std::filesystem::remove_all(*dir_); }
+  // A failed set-up of the suite would show as skipped cases; here it fails each case.
+  void SetUp() override {
+    for (const char* kit : {"pki/sites/good", "pki/sites/other", "rogue/sites/good",
+                            "pki/sites/expired", "pki/sites/soon"})
+      ASSERT_TRUE(std::filesystem::exists(*dir_ + "/" + kit + "/site.key")) << kit;
   }
   static void Run(const std::string& command) {
     ASSERT_EQ(std::system((command + " >/dev/null").c_str()), 0) << command;
