@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <filesystem>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -19,6 +20,13 @@ constexpr std::array<const char*, 1> kSchema = {
     "CREATE TABLE entries (writer INTEGER, k INTEGER, PRIMARY KEY (writer, k));"
     "CREATE TABLE counter (id INTEGER PRIMARY KEY, value INTEGER NOT NULL);"
     "INSERT INTO counter VALUES (1, 0);"};
+
+// A new database with kSchema in a scratch folder of its own.
+std::unique_ptr<Database> FreshDatabase(const std::string& name) {
+  auto db = Database::Open(testing::ScratchDir(name) + "/ledger.db", false, kSchema);
+  EXPECT_TRUE(db.ok()) << db.status();
+  return db.ok() ? std::move(*db) : nullptr;
+}
 
 int64_t Count(Database& db, const std::string& sql) {
   Statement s(db.handle(), sql);
@@ -77,49 +85,44 @@ TEST(GroupCommit, ConcurrentBodiesShareCommitsButFailOnlyThemselves) {
 }
 
 TEST(GroupCommit, ALoneFailingBodyLeavesNothing) {
-  const std::string path = testing::ScratchDir("group_commit_alone") + "/ledger.db";
-  std::filesystem::remove(path);
-  auto db = Database::Open(path, false, kSchema);
-  ASSERT_TRUE(db.ok()) << db.status();
-  const absl::Status status = (*db)->Transaction([&]() -> absl::Status {
-    RETURN_IF_ERROR((*db)->Exec("INSERT INTO entries VALUES (1, 1)"));
+  const std::unique_ptr<Database> db = FreshDatabase("group_commit_alone");
+  ASSERT_NE(db, nullptr);
+  const absl::Status status = db->Transaction([&]() -> absl::Status {
+    RETURN_IF_ERROR(db->Exec("INSERT INTO entries VALUES (1, 1)"));
     return absl::AbortedError("fails after writing");
   });
   EXPECT_EQ(status.code(), absl::StatusCode::kAborted);
-  EXPECT_EQ(Count(**db, "SELECT COUNT(*) FROM entries"), 0);
-  EXPECT_EQ((*db)->commits(), 1u) << "only the schema's migration committed";
+  EXPECT_EQ(Count(*db, "SELECT COUNT(*) FROM entries"), 0);
+  EXPECT_EQ(db->commits(), 1u) << "only the schema's migration committed";
 }
 
 TEST(GroupCommit, ANestedTransactionIsRefusedNotDeadlocked) {
-  const std::string path = testing::ScratchDir("group_commit_nested") + "/ledger.db";
-  auto db = Database::Open(path, false, kSchema);
-  ASSERT_TRUE(db.ok()) << db.status();
+  const std::unique_ptr<Database> db = FreshDatabase("group_commit_nested");
+  ASSERT_NE(db, nullptr);
   absl::Status inner;
-  const absl::Status outer = (*db)->Transaction([&]() -> absl::Status {
-    RETURN_IF_ERROR((*db)->Exec("INSERT INTO entries VALUES (2, 2)"));
-    inner = (*db)->Transaction([] { return absl::OkStatus(); });
+  const absl::Status outer = db->Transaction([&]() -> absl::Status {
+    RETURN_IF_ERROR(db->Exec("INSERT INTO entries VALUES (2, 2)"));
+    inner = db->Transaction([] { return absl::OkStatus(); });
     return inner;
   });
   EXPECT_EQ(inner.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(outer.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(Count(**db, "SELECT COUNT(*) FROM entries"), 0) << "the outer body rolled back";
-  EXPECT_TRUE((*db)->Transaction([] { return absl::OkStatus(); }).ok()) << "and the next runs";
+  EXPECT_EQ(Count(*db, "SELECT COUNT(*) FROM entries"), 0) << "the outer body rolled back";
+  EXPECT_TRUE(db->Transaction([] { return absl::OkStatus(); }).ok()) << "and the next runs";
 }
 
 TEST(GroupCommit, ABodyThatThrowsFailsAloneAndTheNextTransactionRuns) {
-  const std::string path = testing::ScratchDir("group_commit_throws") + "/ledger.db";
-  auto db = Database::Open(path, false, kSchema);
-  ASSERT_TRUE(db.ok()) << db.status();
-  const absl::Status thrown = (*db)->Transaction([&]() -> absl::Status {
-    RETURN_IF_ERROR((*db)->Exec("INSERT INTO entries VALUES (3, 3)"));
+  const std::unique_ptr<Database> db = FreshDatabase("group_commit_throws");
+  ASSERT_NE(db, nullptr);
+  const absl::Status thrown = db->Transaction([&]() -> absl::Status {
+    RETURN_IF_ERROR(db->Exec("INSERT INTO entries VALUES (3, 3)"));
     throw std::runtime_error("out of memory, say");
   });
   EXPECT_EQ(thrown.code(), absl::StatusCode::kInternal);
   EXPECT_NE(std::string(thrown.message()).find("out of memory, say"), std::string::npos);
-  EXPECT_EQ(Count(**db, "SELECT COUNT(*) FROM entries"), 0) << "its write rolled back";
-  EXPECT_TRUE(
-      (*db)->Transaction([&] { return (*db)->Exec("INSERT INTO entries VALUES (4, 4)"); }).ok());
-  EXPECT_EQ(Count(**db, "SELECT COUNT(*) FROM entries"), 1);
+  EXPECT_EQ(Count(*db, "SELECT COUNT(*) FROM entries"), 0) << "its write rolled back";
+  EXPECT_TRUE(db->Transaction([&] { return db->Exec("INSERT INTO entries VALUES (4, 4)"); }).ok());
+  EXPECT_EQ(Count(*db, "SELECT COUNT(*) FROM entries"), 1);
 }
 
 }  // namespace
