@@ -158,11 +158,20 @@ absl::StatusOr<std::unique_ptr<TlsConnection>> TlsConnection::Connect(
     const std::string& host, uint16_t port, std::shared_ptr<TlsContext> context,
     Deadline deadline) {
   const auto until = std::chrono::steady_clock::now() + deadline;
-  auto io = std::make_unique<IoThread>();
-  Strand strand = asio::make_strand(io->io());
-  tcp::socket socket(strand);
-  std::unique_ptr<TlsConnection> connection(
-      new TlsConnection(std::move(io), strand, std::move(socket), std::move(context)));
+  std::unique_ptr<TlsConnection> connection;
+  {
+    // The strand and the moved-from socket hold references into the io_context's services: they
+    // must go before the connection (which owns the io_context) can. Left in the function's
+    // scope, they outlived a connection destroyed on a failed connect or handshake and touched
+    // its freed services — the heap corruption behind docs/reliability.md's crash under 64
+    // retrying clients (found by ASan with
+    // Listener.SixtyFourClientsRefusedAndRetryingAreAllServed).
+    auto io = std::make_unique<IoThread>();
+    Strand strand = asio::make_strand(io->io());
+    tcp::socket socket(strand);
+    connection.reset(
+        new TlsConnection(std::move(io), strand, std::move(socket), std::move(context)));
+  }
   tcp::resolver resolver(connection->own_io_->io());
   boost::system::error_code ec;
   const auto endpoints = resolver.resolve(host, std::to_string(port), ec);

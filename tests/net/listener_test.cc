@@ -64,12 +64,12 @@ class Listener : public ::testing::Test {
     listener_->Start();
   }
 
-  absl::StatusOr<std::unique_ptr<TlsConnection>> Dial() {
+  absl::StatusOr<std::unique_ptr<TlsConnection>> Dial(Deadline deadline = std::chrono::seconds(5)) {
     auto context = MakeTlsContext(
         {g_pki + "/ca.pem", g_pki + "/sites/alpha/site.pem", g_pki + "/sites/alpha/site.key"},
         Role::kClient);
     if (!context.ok()) return context.status();
-    return TlsConnection::Connect("localhost", listener_->port(), *context, seconds(5));
+    return TlsConnection::Connect("localhost", listener_->port(), *context, deadline);
   }
 
   // An echo round trip over a fresh, authenticated connection.
@@ -110,6 +110,8 @@ class Listener : public ::testing::Test {
         listener_->port());
   }
 
+  void ExpectManyClientsServed(size_t per_address);
+
   asio::io_context io_;
   std::atomic<int> frames_served_ = 0;
   std::unique_ptr<TlsListener> listener_;
@@ -132,6 +134,52 @@ TEST_F(Listener, AHandlerThatThrowsEndsOnlyItsOwnConnection) {
     EXPECT_EQ(*reply, "still here");
     ExpectServed();
   }
+}
+
+// Many clients, each with a TLS context of its own, handshaking with one listener at once: the
+// pattern of 64 sites reserving together, which once corrupted the heap (docs/reliability.md).
+// With `per_address` below the number of clients, the listener closes the surplus at accept and
+// those clients retry, so the failed-handshake path of TlsConnection::Connect runs under load
+// too. Every client must be served in the end and every connection released; the sanitizer
+// builds (deploy/sanitize.sh) run this to catch a race in the transport.
+void Listener::ExpectManyClientsServed(size_t per_address) {
+  constexpr int kClients = 64;
+  ListenerLimits limits;
+  limits.max_connections = 2 * kClients;
+  limits.max_connections_per_address = per_address;
+  StartEcho(limits, std::chrono::seconds(60));
+  std::atomic<int> served = 0;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      for (int attempt = 0; attempt < 200; ++attempt) {
+        auto connection = Dial(std::chrono::seconds(60));
+        if (!connection.ok()) {
+          std::this_thread::sleep_for(milliseconds(5 + i % 7));
+          continue;
+        }
+        const std::string frame = "client " + std::to_string(i);
+        if (!(*connection)->WriteFrame(frame, std::chrono::seconds(60)).ok()) continue;
+        auto reply = (*connection)->ReadFrame(kMaxFrame, std::chrono::seconds(60));
+        if (reply.ok() && *reply == frame) ++served;
+        return;
+      }
+    });
+  }
+  for (auto& client : clients) client.join();
+  EXPECT_EQ(served.load(), kClients);
+  // The sessions end as their clients go; none is left holding a slot.
+  for (int i = 0; i < 500 && listener_->open_connections() > 0; ++i)
+    std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_EQ(listener_->open_connections(), 0u);
+}
+
+TEST_F(Listener, SixtyFourClientsHandshakingAtOnceAreAllServed) {
+  ExpectManyClientsServed(/*per_address=*/128);
+}
+
+TEST_F(Listener, SixtyFourClientsRefusedAndRetryingAreAllServed) {
+  ExpectManyClientsServed(/*per_address=*/8);
 }
 
 TEST_F(Listener, PlainConnectionsBeyondTheCapsAreClosedAndOthersAreServed) {
