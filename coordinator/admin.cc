@@ -18,10 +18,13 @@ absl::StatusOr<std::vector<protocol::SiteStatus>> SiteStatuses(
     s.spent_micros += b.spent_micros;
     s.limit_micros += b.limit_micros;
   }
-  ASSIGN_OR_RETURN(const auto seen, storage.SitesLastSeen());
-  for (const auto& [site, when] : seen) {
-    sites[site].site_id = site;
-    sites[site].last_seen_unix = when;
+  ASSIGN_OR_RETURN(const std::vector<SiteSeen> seen, storage.SitesSeen());
+  for (const SiteSeen& row : seen) {
+    auto& s = sites[row.site_id];
+    s.site_id = row.site_id;
+    s.last_seen_unix = row.last_seen_unix;
+    s.certificate_serial = row.certificate_serial;
+    s.certificate_not_after_unix = row.certificate_not_after_unix;
   }
   ASSIGN_OR_RETURN(const auto releases, storage.ListReleases());
   for (const ReleaseRecord& r : releases) {

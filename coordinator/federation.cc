@@ -26,7 +26,7 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path)
   ASSIGN_OR_RETURN(const data::TomlFile file, data::TomlFile::Load(path));
   const toml::table& root = file.root();
   RETURN_IF_ERROR(
-      file.CheckKeys(root, {"listen", "admin_listen", "database", "ca", "cert", "key",
+      file.CheckKeys(root, {"listen", "admin_listen", "database", "ca", "cert", "key", "crl",
                             "max_connections", "max_connections_per_address", "dataset", "site"}));
   CoordinatorConfig config;
   config.listen = file.String("listen", config.listen);
@@ -35,6 +35,7 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path)
   config.ca_file = file.Path("ca");
   config.cert_file = file.Path("cert");
   config.key_file = file.Path("key");
+  config.crl_file = file.Path("crl");
   if (config.ca_file.empty() || config.cert_file.empty() || config.key_file.empty()) {
     return absl::InvalidArgumentError(path + ": ca, cert and key are required");
   }

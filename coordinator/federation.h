@@ -18,6 +18,7 @@
 
 #include "common/base/status.h"
 #include "common/data/schema.h"
+#include "common/net/tls.h"
 
 namespace fedsyn::coordinator {
 
@@ -33,6 +34,9 @@ struct CoordinatorConfig {
   std::string admin_listen = "127.0.0.1:7444";
   std::string database = "coordinator.db";
   std::string ca_file, cert_file, key_file;
+  // Optional: the CA's revocation list (deploy/pki/pki.sh crl), checked at every handshake and
+  // re-read when it changes; without it no certificate is ever refused as revoked.
+  std::string crl_file;
   std::vector<DatasetDeclaration> datasets;
   // site id -> dataset -> limit in micro-epsilon (rounded down: a limit never grows by rounding)
   std::map<std::string, std::map<std::string, int64_t>> limits;
@@ -42,6 +46,8 @@ struct CoordinatorConfig {
   int64_t max_connections_per_address = 16;
 
   const DatasetDeclaration* FindDataset(const std::string& name) const;
+  // The listeners' certificate, key, trust anchor and revocation list.
+  net::TlsFiles tls_files() const { return {ca_file, cert_file, key_file, crl_file}; }
 };
 
 // Parses and validates; relative paths are resolved against the config file's folder.

@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
       {"serve", "serve sites and admins (until SIGINT/SIGTERM)", &MakeServeCommand},
       {"status", "sites: connected, last seen, releases, rows, epsilon", &MakeStatusCommand},
       {"budgets", "epsilon spent and limit per site and dataset", &MakeBudgetsCommand},
+      {"sites", "each site's certificate: serial and expiry, marking those expiring soon",
+       &MakeSitesCommand},
       {"releases", "every release and its state", &MakeReleasesCommand},
       {"export", "write the pooled synthetic rows of a dataset", &MakeExportCommand},
       {"audit", "privacy audits of the releases (docs/audits.md)", &MakeAuditCommand},

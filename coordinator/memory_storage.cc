@@ -12,7 +12,7 @@ struct State {
   std::map<std::pair<std::string, std::string>, BudgetRow> budgets;
   std::map<std::string, ReleaseRecord> releases;
   std::map<std::pair<std::string, uint32_t>, std::string> chunks;
-  std::map<std::string, int64_t> last_seen;
+  std::map<std::string, SiteSeen> seen;  // by site id
   std::map<std::string, std::string> models;
   std::map<std::string, AuditRecord> audits;
   std::map<std::string, AuditVerdictRecord> verdicts;
@@ -79,8 +79,8 @@ class MemoryTables final : public Tables {
     }
     return out;
   }
-  absl::Status TouchSite(const std::string& site_id, int64_t now_unix) override {
-    s_.last_seen[site_id] = now_unix;
+  absl::Status TouchSite(const SiteSeen& seen) override {
+    s_.seen[seen.site_id] = seen;
     return absl::OkStatus();
   }
   absl::StatusOr<std::optional<std::string>> FindModel(const std::string& sha256) override {
@@ -143,10 +143,11 @@ class MemoryStorage final : public LedgerStorage {
     for (const auto& [key, row] : state_.budgets) out.push_back(row);
     return out;
   }
-  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> SitesLastSeen() override {
+  absl::StatusOr<std::vector<SiteSeen>> SitesSeen() override {
     std::lock_guard lock(mutex_);
-    return std::vector<std::pair<std::string, int64_t>>(state_.last_seen.begin(),
-                                                        state_.last_seen.end());
+    std::vector<SiteSeen> out;
+    for (const auto& [id, seen] : state_.seen) out.push_back(seen);
+    return out;
   }
 
  protected:

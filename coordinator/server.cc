@@ -27,9 +27,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
       RETURN_IF_ERROR(storage.SetLimit(site, dataset, limit));
   }
   std::unique_ptr<CoordinatorServer> server(new CoordinatorServer(config, storage, options));
-  ASSIGN_OR_RETURN(
-      auto context,
-      net::MakeTlsContext({config.ca_file, config.cert_file, config.key_file}, net::Role::kServer));
+  ASSIGN_OR_RETURN(auto context, net::MakeTlsContext(config.tls_files(), net::Role::kServer));
   ASSIGN_OR_RETURN(const auto site_address, net::ParseHostPort(config.listen));
   ASSIGN_OR_RETURN(const auto admin_address, net::ParseHostPort(config.admin_listen));
   CoordinatorServer* self = server.get();
@@ -88,6 +86,8 @@ void CoordinatorServer::ServeSite(net::PeerConnection& connection) {
       options_.canary_random ? options_.canary_random() : std::make_unique<privacy::SecureRandom>();
   SiteSession session(site, storage_, config_, options_.clock ? options_.clock : NowUnix,
                       *canary_random);
+  session.set_certificate(connection.peer().certificate_serial,
+                          connection.peer().certificate_not_after_unix);
   for (;;) {
     auto frame = connection.ReadFrame(protocol::kMaxMessageBytes, options_.idle_deadline);
     if (!frame.ok()) {

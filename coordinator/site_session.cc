@@ -62,12 +62,15 @@ protocol::SiteResponse SiteSession::Dispatch(const protocol::SiteRequest& reques
         if constexpr (std::is_same_v<T, protocol::CanaryCommitment>) return OnCommitCanaries(m);
         if constexpr (std::is_same_v<T, protocol::CanaryReveal>) return OnRevealCanaries(m);
         if constexpr (std::is_same_v<T, protocol::Heartbeat>) {
-          if (absl::Status s = storage_.TouchSite(site_id_, clock_()); !s.ok())
-            return protocol::ErrorFromStatus(s);
+          if (absl::Status s = Touch(); !s.ok()) return protocol::ErrorFromStatus(s);
           return protocol::HeartbeatReply{};
         }
       },
       request);
+}
+
+absl::Status SiteSession::Touch() {
+  return storage_.TouchSite({site_id_, clock_(), certificate_serial_, certificate_not_after_unix_});
 }
 
 protocol::SiteResponse SiteSession::OnHello(const protocol::Hello& hello) {
@@ -78,8 +81,7 @@ protocol::SiteResponse SiteSession::OnHello(const protocol::Hello& hello) {
                                       " is not supported; this coordinator speaks version " +
                                       std::to_string(protocol::kProtocolVersion)));
   }
-  if (absl::Status s = storage_.TouchSite(site_id_, clock_()); !s.ok())
-    return protocol::ErrorFromStatus(s);
+  if (absl::Status s = Touch(); !s.ok()) return protocol::ErrorFromStatus(s);
   auto budgets = storage_.ListBudgets();
   if (!budgets.ok()) return protocol::ErrorFromStatus(budgets.status());
   protocol::Welcome welcome;

@@ -35,6 +35,11 @@ class SiteSession {
 
   protocol::SiteResponse Handle(const protocol::SiteRequest& request);
   const std::string& site_id() const { return site_id_; }
+  // The certificate the site connected with, recorded with each hello and heartbeat.
+  void set_certificate(std::string serial, int64_t not_after_unix) {
+    certificate_serial_ = std::move(serial);
+    certificate_not_after_unix_ = not_after_unix;
+  }
 
  private:
   protocol::SiteResponse Dispatch(const protocol::SiteRequest& request);
@@ -58,7 +63,12 @@ class SiteSession {
   absl::StatusOr<int> StoredDecoderLatentDim(const ReleaseRecord& release,
                                              const DatasetDeclaration& dataset);
 
+  // Records the site as seen now, with its certificate.
+  absl::Status Touch();
+
   std::string site_id_;
+  std::string certificate_serial_;
+  int64_t certificate_not_after_unix_ = 0;
   Storage& storage_;
   const CoordinatorConfig& config_;
   Clock clock_;

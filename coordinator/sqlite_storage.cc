@@ -69,6 +69,11 @@ CREATE TABLE approvals (
 ALTER TABLE releases ADD COLUMN relation TEXT NOT NULL DEFAULT 'add/remove one';
 ALTER TABLE releases ADD COLUMN mechanism TEXT NOT NULL DEFAULT '';
 )sql",
+    // Issue #16: the certificate each site last connected with (`fedsyn-coordinator sites`).
+    R"sql(
+ALTER TABLE sites ADD COLUMN certificate_serial TEXT NOT NULL DEFAULT '';
+ALTER TABLE sites ADD COLUMN certificate_not_after_unix INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 constexpr char kAuditColumns[] =
@@ -243,11 +248,17 @@ class SqliteTables final : public Tables {
     RETURN_IF_ERROR(s.status());
     return out;
   }
-  absl::Status TouchSite(const std::string& site_id, int64_t now_unix) override {
+  absl::Status TouchSite(const SiteSeen& seen) override {
     Statement s(db_,
-                "INSERT INTO sites (site_id, last_seen_unix) VALUES (?, ?) "
-                "ON CONFLICT (site_id) DO UPDATE SET last_seen_unix = excluded.last_seen_unix");
-    s.BindText(1, site_id).BindInt(2, now_unix);
+                "INSERT INTO sites (site_id, last_seen_unix, certificate_serial, "
+                "certificate_not_after_unix) VALUES (?, ?, ?, ?) ON CONFLICT (site_id) DO UPDATE "
+                "SET last_seen_unix = excluded.last_seen_unix, certificate_serial = "
+                "excluded.certificate_serial, certificate_not_after_unix = "
+                "excluded.certificate_not_after_unix");
+    s.BindText(1, seen.site_id)
+        .BindInt(2, seen.last_seen_unix)
+        .BindText(3, seen.certificate_serial)
+        .BindInt(4, seen.certificate_not_after_unix);
     return s.Run();
   }
   absl::StatusOr<std::optional<std::string>> FindModel(const std::string& sha256) override {
@@ -355,10 +366,13 @@ class SqliteStorage final : public LedgerStorage {
           return BudgetRow{r.Text(0), r.Text(1), r.Int(2), r.Int(3)};
         });
   }
-  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> SitesLastSeen() override {
-    return Query<std::pair<std::string, int64_t>>(
-        "SELECT site_id, last_seen_unix FROM sites ORDER BY site_id",
-        [](const Statement& r) { return std::make_pair(r.Text(0), r.Int(1)); });
+  absl::StatusOr<std::vector<SiteSeen>> SitesSeen() override {
+    return Query<SiteSeen>(
+        "SELECT site_id, last_seen_unix, certificate_serial, certificate_not_after_unix FROM sites "
+        "ORDER BY site_id",
+        [](const Statement& r) {
+          return SiteSeen{r.Text(0), r.Int(1), r.Text(2), r.Int(3)};
+        });
   }
 
  protected:

@@ -22,6 +22,14 @@
 
 namespace fedsyn::coordinator {
 
+// A site as last seen: when, and the certificate it connected with (for rotations and expiry).
+struct SiteSeen {
+  std::string site_id;
+  int64_t last_seen_unix = 0;
+  std::string certificate_serial;  // hex; empty for a site seen before this was recorded
+  int64_t certificate_not_after_unix = 0;
+};
+
 struct BudgetRow {
   std::string site_id;
   std::string dataset;
@@ -204,9 +212,10 @@ class Storage {
   virtual absl::StatusOr<std::vector<ReleaseRecord>> ListReleases() = 0;
   virtual absl::StatusOr<std::vector<BudgetRow>> ListBudgets() = 0;
 
-  virtual absl::Status TouchSite(const std::string& site_id, int64_t now_unix) = 0;
-  // site id -> last seen (unix seconds), for every site that ever connected.
-  virtual absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> SitesLastSeen() = 0;
+  // Records that a site was seen (each hello and heartbeat), with the certificate it presented.
+  virtual absl::Status TouchSite(const SiteSeen& seen) = 0;
+  // Every site that ever connected, by site id: when last seen, with which certificate.
+  virtual absl::StatusOr<std::vector<SiteSeen>> SitesSeen() = 0;
 };
 
 // SQLite in WAL mode with synchronous=FULL; ledger writes run in BEGIN IMMEDIATE

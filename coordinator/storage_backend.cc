@@ -373,8 +373,8 @@ absl::StatusOr<std::optional<ReleaseRecord>> LedgerStorage::GetRelease(
   return Read<std::optional<ReleaseRecord>>([&](Tables& t) { return t.FindRelease(release_id); });
 }
 
-absl::Status LedgerStorage::TouchSite(const std::string& site_id, int64_t now_unix) {
-  return RunInTransaction([&](Tables& t) { return t.TouchSite(site_id, now_unix); });
+absl::Status LedgerStorage::TouchSite(const SiteSeen& seen) {
+  return RunInTransaction([&](Tables& t) { return t.TouchSite(seen); });
 }
 
 }  // namespace fedsyn::coordinator

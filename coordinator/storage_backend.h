@@ -29,7 +29,7 @@ class Tables {
   virtual absl::StatusOr<std::string> ConcatenatedChunks(const std::string& release_id) = 0;
   virtual absl::StatusOr<std::optional<std::string>> FindChunk(const std::string& release_id,
                                                                uint32_t index) = 0;
-  virtual absl::Status TouchSite(const std::string& site_id, int64_t now_unix) = 0;
+  virtual absl::Status TouchSite(const SiteSeen& seen) = 0;
   virtual absl::StatusOr<std::optional<std::string>> FindModel(const std::string& sha256) = 0;
   virtual absl::Status InsertModel(const std::string& sha256, const std::string& model) = 0;
   virtual absl::StatusOr<std::optional<AuditRecord>> FindAudit(const std::string& release_id) = 0;
@@ -71,7 +71,7 @@ class LedgerStorage : public Storage {
   absl::Status Approve(const ApprovalRecord& approval) override;
   absl::StatusOr<std::optional<ApprovalRecord>> GetApproval(const std::string& release_id) override;
   absl::StatusOr<std::optional<ReleaseRecord>> GetRelease(const std::string& release_id) override;
-  absl::Status TouchSite(const std::string& site_id, int64_t now_unix) override;
+  absl::Status TouchSite(const SiteSeen& seen) override;
 
  protected:
   // Runs `body` in one atomic, durable transaction (write-locked from its start); rolls back

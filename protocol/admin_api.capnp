@@ -60,6 +60,8 @@ struct SiteStatus {
   auditsPassed @7 :Int64;   # committed releases by audit status (docs/audits.md)
   auditsFailed @8 :Int64;
   auditsPending @9 :Int64;
+  certificateSerial @10 :Text;        # the certificate the site last connected with (hex)
+  certificateNotAfterUnix @11 :Int64; # its expiry; 0: the site never connected
 }
 
 struct Budget {

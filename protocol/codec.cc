@@ -477,6 +477,8 @@ std::string EncodeAdminResponse(const AdminResponse& response) {
                      list[i].setAuditsPassed(v[i].audits_passed);
                      list[i].setAuditsFailed(v[i].audits_failed);
                      list[i].setAuditsPending(v[i].audits_pending);
+                     list[i].setCertificateSerial(AsText(v[i].certificate_serial));
+                     list[i].setCertificateNotAfterUnix(v[i].certificate_not_after_unix);
                    }
                  },
                  [&](const std::vector<Budget>& v) {
@@ -547,7 +549,8 @@ absl::StatusOr<AdminResponse> DecodeAdminResponse(std::string_view bytes) {
             for (auto s : r.getStatus()) {
               v.push_back({FromText(s.getSiteId()), s.getConnected(), s.getLastSeenUnix(),
                            s.getReleases(), s.getRows(), s.getSpentMicros(), s.getLimitMicros(),
-                           s.getAuditsPassed(), s.getAuditsFailed(), s.getAuditsPending()});
+                           s.getAuditsPassed(), s.getAuditsFailed(), s.getAuditsPending(),
+                           FromText(s.getCertificateSerial()), s.getCertificateNotAfterUnix()});
             }
             return v;
           }

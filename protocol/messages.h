@@ -165,6 +165,8 @@ struct SiteStatus {
   int64_t audits_passed = 0;
   int64_t audits_failed = 0;
   int64_t audits_pending = 0;
+  std::string certificate_serial;          // the certificate the site last connected with (hex)
+  int64_t certificate_not_after_unix = 0;  // its expiry; 0: the site never connected
 };
 struct Budget {
   std::string site_id;

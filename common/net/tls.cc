@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "common/net/frame.h"
+#include "common/net/openssl_handles.h"
 #include "common/net/tls_impl.h"
 #include "spdlog/spdlog.h"
 
@@ -45,6 +46,12 @@ void RunAndWait(const Executor& executor, Work work) {
 
 }  // namespace
 
+std::string TlsConnection::DescribeHandshakeFailure(const boost::system::error_code& ec) {
+  const long verify = SSL_get_verify_result(stream_.native_handle());
+  if (verify == X509_V_OK) return ec.message();
+  return ec.message() + " (" + X509_verify_cert_error_string(verify) + ")";
+}
+
 absl::StatusOr<std::shared_ptr<TlsContext>> MakeTlsContext(const TlsFiles& files, Role role) {
   auto loaded = std::make_shared<TlsContext>(role == Role::kServer ? ssl::context::tls_server
                                                                    : ssl::context::tls_client);
@@ -70,6 +77,24 @@ absl::StatusOr<std::shared_ptr<TlsContext>> MakeTlsContext(const TlsFiles& files
   }
   // Both directions authenticate: a server without a client certificate refuses the handshake.
   context->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+  if (role == Role::kServer && !files.crl_file.empty()) {
+    ASSIGN_OR_RETURN(std::unique_ptr<RevocationWatcher> watcher,
+                     RevocationWatcher::Open(files.crl_file, files.ca_file));
+    RevocationWatcher* revocations = watcher.get();
+    loaded->set_revocations(std::move(watcher));
+    // The chain has been verified by then (`preverified`); the CA signs end certificates
+    // directly, so the one to look up is the peer's own (depth 0).
+    context->set_verify_callback([revocations](bool preverified, ssl::verify_context& verify) {
+      X509_STORE_CTX* store = verify.native_handle();
+      if (!preverified || X509_STORE_CTX_get_error_depth(store) != 0) return preverified;
+      if (revocations->IsRevoked(
+              SerialHex(X509_get0_serialNumber(X509_STORE_CTX_get_current_cert(store))))) {
+        X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REVOKED);
+        return false;
+      }
+      return true;
+    });
+  }
   return loaded;
 }
 
@@ -150,6 +175,8 @@ absl::Status TlsConnection::ReadPeerIdentity() {
   if (cert == nullptr) return absl::UnauthenticatedError("peer presented no certificate");
   peer_.common_name = SubjectField(cert, NID_commonName);
   peer_.organizational_unit = SubjectField(cert, NID_organizationalUnitName);
+  peer_.certificate_serial = SerialHex(X509_get0_serialNumber(cert));
+  peer_.certificate_not_after_unix = UnixTime(X509_get0_notAfter(cert));
   X509_free(cert);
   return absl::OkStatus();
 }
@@ -397,7 +424,8 @@ void TlsListener::StartHandshake(std::shared_ptr<TlsConnection> connection,
           timer->cancel();
           absl::Status handshake =
               *timed_out ? absl::DeadlineExceededError("no TLS handshake within the deadline")
-              : ec       ? absl::UnavailableError("TLS handshake: " + ec.message())
+              : ec       ? absl::UnavailableError("TLS handshake: " +
+                                                  connection->DescribeHandshakeFailure(ec))
                          : connection->ReadPeerIdentity();
           if (!handshake.ok() || stopping_) {
             if (!handshake.ok()) {

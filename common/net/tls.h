@@ -27,12 +27,16 @@ struct TlsFiles {
   std::string ca_file;    // the federation CA: the only trust anchor
   std::string cert_file;  // our certificate (PEM)
   std::string key_file;   // its private key (PEM, unencrypted: protect it with file permissions)
+  // Servers only, optional: the CA's revocation list. A client whose certificate it revokes is
+  // refused at the handshake; the file is re-read when it changes (common/net/revocation.h).
+  std::string crl_file;
 };
 
 // What `--check-config` verifies of a program's TLS files before it serves, one message per
 // problem, each naming its file (empty: all is well): each file exists and parses; the private
 // key is not readable by group or others and belongs to the certificate; the CA signed the
-// certificate; the certificate is valid now and for `warn_days` more days.
+// certificate; the certificate is valid now and for `warn_days` more days; the CRL, if named,
+// is signed by the CA and not past its next update.
 std::vector<std::string> CheckTlsFiles(const TlsFiles& files, int warn_days = 30);
 // A service's `--check-config`: CheckTlsFiles, and for each file the service creates
 // (`created`: what it is, e.g. "database", and its path) that its folder exists.
@@ -43,6 +47,8 @@ std::vector<std::string> CheckServiceFiles(
 struct PeerIdentity {
   std::string common_name;          // the site id, or the admin's name
   std::string organizational_unit;  // the role: "site", "admin" or "coordinator"
+  std::string certificate_serial;   // upper-case hex, as the CA's index prints it
+  int64_t certificate_not_after_unix = 0;
 };
 
 enum class Role { kServer, kClient };
@@ -51,8 +57,8 @@ enum class Role { kServer, kClient };
 class TlsContext;
 
 // TLS 1.3 only; peer verification against `files.ca_file` required in both directions
-// (servers refuse clients without a certificate). Returns InvalidArgument naming the file
-// that cannot be loaded.
+// (servers refuse clients without a certificate, and with `files.crl_file` those it revokes).
+// Returns InvalidArgument naming the file that cannot be loaded.
 absl::StatusOr<std::shared_ptr<TlsContext>> MakeTlsContext(const TlsFiles& files, Role role);
 
 // An authenticated connection: frames, and who is on the other end.

@@ -1,9 +1,5 @@
 // CheckTlsFiles (tls.h): what `--check-config` verifies of a program's TLS files, with OpenSSL
 // and nothing of Asio.
-#include <openssl/bio.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -12,42 +8,11 @@
 #include <memory>
 #include <utility>
 
+#include "common/net/openssl_handles.h"
+#include "common/net/revocation.h"
 #include "common/net/tls.h"
 
 namespace fedsyn::net {
-namespace {
-
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct KeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct StoreFree {
-  void operator()(X509_STORE* s) const { X509_STORE_free(s); }
-};
-struct StoreContextFree {
-  void operator()(X509_STORE_CTX* c) const { X509_STORE_CTX_free(c); }
-};
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-
-std::unique_ptr<X509, X509Free> ReadCertificate(const std::string& path) {
-  std::unique_ptr<BIO, BioFree> in(BIO_new_file(path.c_str(), "r"));
-  if (!in) return nullptr;
-  return std::unique_ptr<X509, X509Free>(PEM_read_bio_X509(in.get(), nullptr, nullptr, nullptr));
-}
-
-std::unique_ptr<EVP_PKEY, KeyFree> ReadPrivateKey(const std::string& path) {
-  std::unique_ptr<BIO, BioFree> in(BIO_new_file(path.c_str(), "r"));
-  if (!in) return nullptr;
-  return std::unique_ptr<EVP_PKEY, KeyFree>(
-      PEM_read_bio_PrivateKey(in.get(), nullptr, nullptr, nullptr));
-}
-
-}  // namespace
-
 std::vector<std::string> CheckTlsFiles(const TlsFiles& files, int warn_days) {
   std::vector<std::string> problems;
   struct stat info {};
@@ -93,8 +58,8 @@ std::vector<std::string> CheckTlsFiles(const TlsFiles& files, int warn_days) {
     }
   }
   if (ca && certificate) {
-    std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
-    std::unique_ptr<X509_STORE_CTX, StoreContextFree> context(X509_STORE_CTX_new());
+    OpenSslPtr<X509_STORE> store(X509_STORE_new());
+    OpenSslPtr<X509_STORE_CTX> context(X509_STORE_CTX_new());
     // Signature and chain only: validity dates are reported above, in words.
     bool signed_by_ca = false;
     if (store && context && X509_STORE_add_cert(store.get(), ca.get()) == 1 &&
@@ -105,6 +70,15 @@ std::vector<std::string> CheckTlsFiles(const TlsFiles& files, int warn_days) {
     if (!signed_by_ca) {
       problems.push_back("certificate " + files.cert_file + " is not signed by the CA " +
                          files.ca_file);
+    }
+  }
+  if (!files.crl_file.empty()) {
+    const absl::StatusOr<RevocationList> crl = LoadRevocationList(files.crl_file, files.ca_file);
+    if (!crl.ok()) {
+      problems.push_back(std::string(crl.status().message()));
+    } else if (crl->next_update_unix != 0 && crl->next_update_unix < std::time(nullptr)) {
+      problems.push_back("CRL " + files.crl_file +
+                         " is past its next update; regenerate it (deploy/pki/pki.sh crl)");
     }
   }
   return problems;

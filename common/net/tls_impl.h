@@ -24,6 +24,7 @@
 #include "boost/asio/ssl.hpp"
 #include "common/base/status.h"
 #include "common/net/frame_connection.h"
+#include "common/net/revocation.h"
 #include "common/net/tls.h"
 
 namespace fedsyn::net {
@@ -33,8 +34,14 @@ class TlsContext {
   explicit TlsContext(boost::asio::ssl::context::method method) : ssl_(method) {}
   // Asio's streams take the context by non-const reference.
   boost::asio::ssl::context& ssl() { return ssl_; }
+  // The CRL a server checks clients against (null: none configured).
+  RevocationWatcher* revocations() { return revocations_.get(); }
+  void set_revocations(std::unique_ptr<RevocationWatcher> watcher) {
+    revocations_ = std::move(watcher);
+  }
 
  private:
+  std::unique_ptr<RevocationWatcher> revocations_;  // outlives ssl_'s callbacks: declared first
   boost::asio::ssl::context ssl_;
 };
 
@@ -83,6 +90,9 @@ class TlsConnection : public PeerConnection {
                         const char* what);
   void CloseOnStrand();
   absl::Status ReadPeerIdentity();
+  // What a failed server handshake says in the log: the TLS error, and when the client's
+  // certificate was the reason, which check refused it ("certificate revoked", "... expired").
+  std::string DescribeHandshakeFailure(const boost::system::error_code& ec);
 
   std::unique_ptr<IoThread> own_io_;  // clients only; declared first so it outlives stream_
   std::shared_ptr<TlsContext> context_;

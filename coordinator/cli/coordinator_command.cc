@@ -51,15 +51,22 @@ absl::StatusOr<protocol::AdminResponse> ReadTarget::Read(
   return response;
 }
 
-int ReadTarget::ReadAndShow(const protocol::AdminRequest& request, bool json, bool one) const {
+int ReadTarget::ReadThen(const protocol::AdminRequest& request,
+                         const std::function<int(const protocol::AdminResponse&)>& use) const {
   if (const std::string missing = Missing(); !missing.empty()) {
     std::fprintf(stderr, "fedsyn-coordinator: %s\n", missing.c_str());
     return base::kExitUsage;
   }
   auto response = Read(request);
   if (!response.ok()) return Fail(response.status());
-  Show(*response, json, one);
-  return base::kExitOk;
+  return use(*response);
+}
+
+int ReadTarget::ReadAndShow(const protocol::AdminRequest& request, bool json, bool one) const {
+  return ReadThen(request, [&](const protocol::AdminResponse& response) -> int {
+    Show(response, json, one);
+    return base::kExitOk;
+  });
 }
 
 }  // namespace fedsyn::coordinator::cli

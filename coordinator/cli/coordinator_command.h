@@ -3,6 +3,7 @@
 #ifndef FEDSYN_COORDINATOR_CLI_COORDINATOR_COMMAND_H_
 #define FEDSYN_COORDINATOR_CLI_COORDINATOR_COMMAND_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -44,10 +45,15 @@ struct ReadTarget {
   absl::StatusOr<protocol::AdminResponse> Read(const protocol::AdminRequest& request) const;
   // Read and print (dashboard_view.h); the exit code.
   int ReadAndShow(const protocol::AdminRequest& request, bool json, bool one) const;
+  // Read and hand the answer to `use`, whose result is the exit code; a missing option or a
+  // failed read is reported and its exit code returned instead.
+  int ReadThen(const protocol::AdminRequest& request,
+               const std::function<int(const protocol::AdminResponse&)>& use) const;
 };
 
 std::unique_ptr<CoordinatorCommand> MakeServeCommand();
 std::unique_ptr<CoordinatorCommand> MakeStatusCommand();
+std::unique_ptr<CoordinatorCommand> MakeSitesCommand();
 std::unique_ptr<CoordinatorCommand> MakeBudgetsCommand();
 std::unique_ptr<CoordinatorCommand> MakeReleasesCommand();
 std::unique_ptr<CoordinatorCommand> MakeExportCommand();

@@ -80,6 +80,42 @@ std::string When(int64_t unix_seconds) {
   return buffer;
 }
 
+void ShowSiteCertificates(const std::vector<protocol::SiteStatus>& sites, bool json,
+                          int64_t now_unix, int warn_days) {
+  Json out = Json::array();
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& s : sites) {
+    const bool known = s.certificate_not_after_unix != 0;
+    const int64_t seconds_left = s.certificate_not_after_unix - now_unix;
+    const int64_t days_left = seconds_left / 86400;
+    const bool expired = known && seconds_left <= 0;
+    const bool expiring = known && !expired && seconds_left < int64_t{warn_days} * 86400;
+    if (json) {
+      out.push_back({{"site", s.site_id},
+                     {"connected", s.connected},
+                     {"last_seen_unix", s.last_seen_unix},
+                     {"certificate_serial", s.certificate_serial},
+                     {"certificate_not_after_unix", s.certificate_not_after_unix},
+                     {"expired", expired},
+                     {"expiring_soon", expiring}});
+      continue;
+    }
+    const std::string note = !known    ? "certificate not seen yet"
+                             : expired ? "EXPIRED: issue a new one (pki.sh rotate)"
+                             : expiring
+                                 ? "EXPIRES in " + std::to_string(days_left) + " days: rotate it"
+                                 : "";
+    rows.push_back({s.site_id, s.connected ? "connected" : "-", When(s.last_seen_unix),
+                    known ? s.certificate_serial : "-",
+                    known ? When(s.certificate_not_after_unix) : "-", note});
+  }
+  if (json) {
+    std::cout << out.dump(2) << "\n";
+    return;
+  }
+  PrintTable({"SITE", "STATE", "LAST SEEN", "CERTIFICATE", "EXPIRES", ""}, rows);
+}
+
 // Prints rows as aligned columns.
 void PrintTable(const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows) {

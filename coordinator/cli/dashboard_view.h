@@ -21,6 +21,11 @@ void PrintTable(const std::vector<std::string>& header,
 // Sites, budgets, releases or audits as a table or JSON; `one`: a single audit in full (JSON).
 void Show(const protocol::AdminResponse& response, bool json, bool one);
 
+// Each site's certificate as last seen (serial, expiry), marking those expired or expiring
+// within `warn_days` of `now_unix`.
+void ShowSiteCertificates(const std::vector<protocol::SiteStatus>& sites, bool json,
+                          int64_t now_unix, int warn_days);
+
 }  // namespace fedsyn::coordinator::cli
 
 #endif  // FEDSYN_COORDINATOR_CLI_DASHBOARD_VIEW_H_

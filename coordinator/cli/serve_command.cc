@@ -47,8 +47,7 @@ class ServeCommand : public CoordinatorCommand {
       return base::ReportConfigCheck(
           "fedsyn-coordinator", config_path_,
           config.ok()
-              ? net::CheckServiceFiles({config->ca_file, config->cert_file, config->key_file},
-                                       {{"database", config->database}})
+              ? net::CheckServiceFiles(config->tls_files(), {{"database", config->database}})
               : std::vector<std::string>{std::string(config.status().message())});
     }
     if (!config.ok()) return Fail(config.status());

@@ -54,6 +54,7 @@ database = "coordinator.db"
 ca = "pki/ca.pem"
 cert = "pki/coordinator.pem"
 key = "pki/coordinator.key"
+crl = "pki/crl.pem"               # revocations (pki.sh revoke/rotate/crl), re-read when it changes
 
 [[dataset]]
 name = "heart"

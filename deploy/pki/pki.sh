@@ -8,6 +8,18 @@
 #                                          site.toml (config template); COORDINATOR = host:port
 #   pki.sh admin DIR NAME                  admin (dashboard) certificate DIR/admins/NAME.{pem,key}
 #
+# Certificate lifecycle (the coordinator's `crl` key names DIR/crl.pem; it re-reads the file at
+# the next handshake after it changes, no restart):
+#   pki.sh rotate DIR SITE_ID [DAYS]       new key and certificate in the site's kit; the old
+#                                          certificate stays valid for an overlap of DAYS (default
+#                                          7), then `pki.sh crl` revokes it
+#   pki.sh retire DIR SITE_ID              end a rotation's overlap now: revoke every certificate
+#                                          of the site but the newest
+#   pki.sh revoke DIR SITE_ID              revoke every certificate of the site (it is refused at
+#                                          its next handshake)
+#   pki.sh crl DIR                         revoke rotated certificates whose overlap has ended and
+#                                          write DIR/crl.pem (valid 30 days: run it daily)
+#
 # Keys are EC P-256, unencrypted (no passwords in code or scripts): protect them with file
 # permissions (0600 here). FEDSYN_PKI_VALIDITY="STARTDATE ENDDATE" (YYYYMMDDHHMMSSZ) overrides
 # the validity window of the next certificate; tests use it to make an expired one.
@@ -27,6 +39,8 @@ dir = $dir/ca
 database = \$dir/index.txt
 serial = \$dir/serial
 new_certs_dir = \$dir/issued
+crlnumber = \$dir/crlnumber
+default_crl_days = 30
 certificate = \$dir/ca.pem
 private_key = \$dir/ca.key
 default_md = sha256
@@ -57,6 +71,52 @@ issue() {  # issue KEY CERT SUBJECT DAYS [SAN]
   chmod 600 "$key"
 }
 
+# Serials (hex) of the site's certificates that are still valid in the CA's index, oldest first.
+valid_serials() {
+  awk -F'\t' -v subject="/O=fedsyn/OU=site/CN=$1" '$1 == "V" && $6 == subject { print $4 }' \
+    "$dir/ca/index.txt"
+}
+
+revoke_serial() {  # revoke_serial SERIAL REASON
+  openssl ca -config "$dir/ca/openssl.cnf" -revoke "$dir/ca/issued/$1.pem" -crl_reason "$2" \
+    2>/dev/null || die "revoking serial $1 failed"
+  echo "revoked serial $1 ($2)"
+}
+
+# Revokes rotated certificates past their overlap, then writes DIR/crl.pem atomically (the
+# coordinator may read it at any moment: it must never see half a file).
+write_crl() {
+  local now rotations="$dir/ca/rotations" kept
+  now=$(date +%s)
+  if [ -s "$rotations" ]; then
+    kept=$(mktemp "$dir/ca/rotations.XXXXXX")
+    while read -r serial retire_after; do
+      if [ "$retire_after" -le "$now" ]; then
+        if awk -F'\t' -v s="$serial" '$1 == "V" && $4 == s { found = 1 } END { exit !found }' \
+          "$dir/ca/index.txt"; then
+          revoke_serial "$serial" superseded
+        fi
+      else
+        echo "$serial $retire_after" >> "$kept"
+      fi
+    done < "$rotations"
+    mv "$kept" "$rotations"
+  fi
+  local next
+  next=$(mktemp "$dir/crl.pem.XXXXXX")
+  openssl ca -config "$dir/ca/openssl.cnf" -gencrl -out "$next" 2>/dev/null \
+    || die "writing the CRL failed"
+  chmod 644 "$next"
+  mv "$next" "$dir/crl.pem"
+  echo "CRL: $dir/crl.pem"
+}
+
+need_ca() {
+  [ -e "$dir/ca/ca.key" ] || die "$dir holds no CA (pki.sh init $dir)"
+  ca_config  # older CAs lack the CRL settings
+  [ -e "$dir/ca/crlnumber" ] || echo 1000 > "$dir/ca/crlnumber"
+}
+
 case "$cmd" in
   init)
     [ -e "$dir/ca/ca.key" ] && die "$dir already holds a CA"
@@ -70,6 +130,8 @@ case "$cmd" in
     cp "$dir/ca/ca.pem" "$dir/ca.pem"
     chmod 644 "$dir/ca.pem" "$dir/ca/ca.pem"
     echo "CA: $dir/ca.pem"
+    need_ca
+    write_crl
     ;;
   coordinator)
     host="${1:?host name}"; days="${2:-825}"
@@ -104,6 +166,43 @@ TOML
     mkdir -p "$dir/admins"
     issue "$dir/admins/$name.key" "$dir/admins/$name.pem" "/O=fedsyn/OU=admin/CN=$name" 825
     echo "admin: $dir/admins/$name.pem"
+    ;;
+  rotate)
+    site="${1:?site id}"; overlap_days="${2:-7}"
+    [[ "$overlap_days" =~ ^[0-9]{1,4}$ ]] || die "overlap must be a whole number of days"
+    need_ca
+    kit="$dir/sites/$site"
+    [ -e "$kit/site.pem" ] || die "no kit for site $site in $dir/sites"
+    old=$(valid_serials "$site")
+    # The new pair is made beside the old one and moved over it only once signed.
+    issue "$kit/site.key.next" "$kit/site.pem.next" "/O=fedsyn/OU=site/CN=$site" 825
+    mv "$kit/site.key.next" "$kit/site.key"
+    mv "$kit/site.pem.next" "$kit/site.pem"
+    retire_after=$(( $(date +%s) + overlap_days * 86400 ))
+    for serial in $old; do echo "$serial $retire_after" >> "$dir/ca/rotations"; done
+    echo "site kit: $kit (new certificate, serial $(valid_serials "$site" | tail -n 1))"
+    echo "the previous certificate(s) ($(echo $old)) stay valid until" \
+      "$(date -u -d "@$retire_after" +%Y-%m-%dT%H:%MZ); then pki.sh crl revokes them"
+    ;;
+  retire)
+    site="${1:?site id}"
+    need_ca
+    serials=$(valid_serials "$site")
+    [ -n "$serials" ] || die "site $site has no valid certificate"
+    for serial in $(echo "$serials" | head -n -1); do revoke_serial "$serial" superseded; done
+    write_crl
+    ;;
+  revoke)
+    site="${1:?site id}"
+    need_ca
+    serials=$(valid_serials "$site")
+    [ -n "$serials" ] || die "site $site has no valid certificate"
+    for serial in $serials; do revoke_serial "$serial" cessationOfOperation; done
+    write_crl
+    ;;
+  crl)
+    need_ca
+    write_crl
     ;;
   *) die "unknown command $cmd" ;;
 esac

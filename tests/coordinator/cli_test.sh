@@ -67,6 +67,17 @@ admin=(--config "$scratch/coordinator.toml" --admin-cert "$scratch/pki/admins/op
 "$coordinator" budgets --db "$scratch/coordinator.db" > "$scratch.budgets" || fail "budgets --db"
 # Spent = the marginal model's epsilon, 3 (nothing per record): 3 of 15.
 grep -q "^va *heart *3\.000000 *15\.000000 *12\.000000$" "$scratch.budgets" || { cat "$scratch.budgets"; fail "budgets table"; }
+# Each site's certificate as last seen: serial (the CA's index names it) and expiry; with a
+# warning window longer than the certificates' 825 days every one is marked.
+"$coordinator" sites --db "$scratch/coordinator.db" > "$scratch.sites" || fail "sites --db"
+serial=$(awk -F'\t' '$6 == "/O=fedsyn/OU=site/CN=va" { print $4 }' "$scratch/pki/ca/index.txt")
+grep -q "^va .* $serial  *20[0-9-]* [0-9:]*Z *$" "$scratch.sites" || { cat "$scratch.sites"; fail "sites: va's serial and expiry"; }
+[ "$("$coordinator" sites --db "$scratch/coordinator.db" --warn-days 3650 | grep -c "EXPIRES in 8[0-9][0-9] days: rotate it")" -eq 4 ] \
+  || fail "sites --warn-days marks certificates expiring within the window"
+"$coordinator" sites --db "$scratch/coordinator.db" --json --warn-days 3650 > "$scratch.sites.json" || fail "sites --json"
+[ "$(grep -c '"expiring_soon": true' "$scratch.sites.json")" -eq 4 ] || fail "sites --json: expiring_soon"
+"$coordinator" sites --db "$scratch/coordinator.db" --warn-days -1 >/dev/null 2>&1; code=$?
+[ "$code" -eq 2 ] || fail "sites --warn-days -1: exit $code, wanted 2"
 "$coordinator" releases --db "$scratch/coordinator.db" --json > "$scratch.releases.json" || fail "releases --json"
 [ "$(grep -c '"state": "committed"' "$scratch.releases.json")" -eq 4 ] || fail "four committed releases in JSON"
 [ "$(grep -c '"model_private": true' "$scratch.releases.json")" -eq 4 ] || fail "the demo's models are private"

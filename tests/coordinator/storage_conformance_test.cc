@@ -476,13 +476,19 @@ TEST_P(StorageConformance, VerdictsNeedARevealAndApprovalsAreRecordedOnce) {
   ASSERT_TRUE(storage_->Approve({"r2", "alice", "accepted risk", 10}).ok());
 }
 
-TEST_P(StorageConformance, TracksSitesLastSeen) {
-  ASSERT_TRUE(storage_->TouchSite("va", 5).ok());
-  ASSERT_TRUE(storage_->TouchSite("va", 9).ok());
-  auto seen = storage_->SitesLastSeen();
+TEST_P(StorageConformance, TracksSitesLastSeenWithTheirCertificates) {
+  ASSERT_TRUE(storage_->TouchSite({"va", 5, "1000", 1'800'000'000}).ok());
+  ASSERT_TRUE(storage_->TouchSite({"cleveland", 6, "1001", 1'800'000'001}).ok());
+  // va rotated its certificate: the last one seen is the one shown.
+  ASSERT_TRUE(storage_->TouchSite({"va", 9, "10A2", 1'900'000'000}).ok());
+  auto seen = storage_->SitesSeen();
   ASSERT_TRUE(seen.ok());
-  ASSERT_EQ(seen->size(), 1u);
-  EXPECT_EQ(seen->at(0).second, 9);
+  ASSERT_EQ(seen->size(), 2u);
+  EXPECT_EQ(seen->at(0).site_id, "cleveland");
+  EXPECT_EQ(seen->at(1).site_id, "va");
+  EXPECT_EQ(seen->at(1).last_seen_unix, 9);
+  EXPECT_EQ(seen->at(1).certificate_serial, "10A2");
+  EXPECT_EQ(seen->at(1).certificate_not_after_unix, 1'900'000'000);
 }
 
 INSTANTIATE_TEST_SUITE_P(

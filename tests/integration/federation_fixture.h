@@ -84,6 +84,7 @@ class Federation : public ::testing::Test {
     config_.ca_file = g_dir + "/pki/ca.pem";
     config_.cert_file = g_dir + "/pki/coordinator.pem";
     config_.key_file = g_dir + "/pki/coordinator.key";
+    config_.crl_file = g_dir + "/pki/crl.pem";
     config_.datasets.push_back({"heart", *schema});
     for (const std::string& s : kSites) config_.limits[s]["heart"] = kCoordinatorLimit;
     StartCoordinator();

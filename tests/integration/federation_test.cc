@@ -2,6 +2,7 @@
 // by deploy/pki/pki.sh, Cap'n Proto frames, SQLite, trained models, the secure generator's
 // stand-in only for test reproducibility of the *training*; noise uses SeededRandom so that a
 // failure replays.
+#include "absl/cleanup/cleanup.h"
 #include "common/net/tls_impl.h"
 #include "tests/integration/federation_fixture.h"
 
@@ -71,6 +72,19 @@ TEST_F(Federation, FourHospitalsReleaseAndTheExportHoldsExactlyTheirCommittedRow
   EXPECT_EQ(sites[0].releases, 1);
   EXPECT_EQ(sites[0].rows, 303);
   EXPECT_EQ(sites[0].last_seen_unix, kFakeNow) << "the sessions read the clock they were given";
+  // The certificate it connected with, as the CA's index names it, for `fedsyn-coordinator sites`.
+  FILE* pem = std::fopen((g_dir + "/pki/sites/cleveland/site.pem").c_str(), "r");
+  ASSERT_NE(pem, nullptr);
+  X509* certificate = PEM_read_X509(pem, nullptr, nullptr, nullptr);
+  std::fclose(pem);
+  ASSERT_NE(certificate, nullptr);
+  BIGNUM* serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(certificate), nullptr);
+  char* hex = BN_bn2hex(serial);
+  EXPECT_EQ(sites[0].certificate_serial, hex);
+  OPENSSL_free(hex);
+  BN_free(serial);
+  X509_free(certificate);
+  EXPECT_GT(sites[0].certificate_not_after_unix, kFakeNow + 365 * 86400) << "825 days from issue";
 }
 
 TEST_F(Federation, RefusesConnectionsWithoutAValidSiteCertificate) {
@@ -257,6 +271,25 @@ TEST_F(Federation, AnAgentKilledMidUploadResumesAndCommitsExactlyOnce) {
       << "nothing left to do";
 }
 
+// A revoked site is refused at its next handshake — the coordinator re-reads the CRL without a
+// restart — nothing it attempts afterwards reaches the ledger, and the others are served.
+TEST_F(Federation, ARevokedSiteIsRefusedAndNothingOfItsLaterAttemptsIsCharged) {
+  ASSERT_TRUE(Submit("switzerland").ok());
+  const int64_t spent = Spent("switzerland");
+  const size_t releases = storage_->ListReleases()->size();
+  Shell(Pki() + "revoke " + g_dir + "/pki switzerland >/dev/null");
+  // Later tests of this process get the site back, with a fresh certificate.
+  absl::Cleanup reissue = [] { Shell(Pki() + "site " + g_dir + "/pki switzerland >/dev/null"); };
+
+  auto refused = Submit("switzerland");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("revoked"));
+  EXPECT_EQ(Spent("switzerland"), spent) << "nothing charged";
+  EXPECT_EQ(storage_->ListReleases()->size(), releases) << "no release recorded";
+  ExpectStillServing();
+  EXPECT_TRUE(Submit("cleveland").ok());
+}
+
 TEST_F(Federation, ARestartedCoordinatorKeepsItsLedgerAndAgentsReconnect) {
   ASSERT_TRUE(Submit("switzerland").ok());
   site::ClientOptions small_chunks = FastClient();
@@ -300,10 +333,10 @@ TEST_F(Federation, PresentAgentsHeartbeatAndReconnectAfterACoordinatorRestart) {
   EXPECT_TRUE(wait_until_connected()) << "the agent came back after the restart";
   stop = true;
   presence.join();
-  const auto seen = storage_->SitesLastSeen();
+  const auto seen = storage_->SitesSeen();
   ASSERT_TRUE(seen.ok());
   ASSERT_EQ(seen->size(), 1u);
-  EXPECT_GT(seen->at(0).second, 0);
+  EXPECT_GT(seen->at(0).last_seen_unix, 0);
 }
 
 TEST_F(Federation, ADpTrainedModelNeedsNoFlagAndItsEpsilonIsChargedOnce) {

@@ -8,10 +8,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
+#include "common/net/revocation.h"
 #include "common/net/tls_impl.h"
 #include "gtest/gtest.h"
 #include "tests/support/raw_tls.h"
@@ -45,7 +47,8 @@ class Listener : public ::testing::Test {
   // makes it throw a standard exception, "throw-int" a non-standard one.
   void StartEcho(ListenerLimits limits, Deadline handshake = std::chrono::seconds(5)) {
     auto context = MakeTlsContext(
-        {g_pki + "/ca.pem", g_pki + "/coordinator.pem", g_pki + "/coordinator.key"}, Role::kServer);
+        {pki_ + "/ca.pem", pki_ + "/coordinator.pem", pki_ + "/coordinator.key", crl_},
+        Role::kServer);
     ASSERT_TRUE(context.ok()) << context.status();
     auto listener = TlsListener::Bind("127.0.0.1", 0, *context, handshake, limits,
                                       [this](PeerConnection& connection) {
@@ -64,12 +67,28 @@ class Listener : public ::testing::Test {
     listener_->Start();
   }
 
-  absl::StatusOr<std::unique_ptr<TlsConnection>> Dial(Deadline deadline = std::chrono::seconds(5)) {
-    auto context = MakeTlsContext(
-        {g_pki + "/ca.pem", g_pki + "/sites/alpha/site.pem", g_pki + "/sites/alpha/site.key"},
-        Role::kClient);
+  // Dials as `site` of this test's PKI, with its kit's certificate and key unless others are
+  // given (a copy kept from before a rotation).
+  absl::StatusOr<std::unique_ptr<TlsConnection>> Dial(Deadline deadline = std::chrono::seconds(5),
+                                                      const std::string& site = "alpha",
+                                                      std::string cert = "", std::string key = "") {
+    const std::string kit = pki_ + "/sites/" + site;
+    auto context = MakeTlsContext({pki_ + "/ca.pem", cert.empty() ? kit + "/site.pem" : cert,
+                                   key.empty() ? kit + "/site.key" : key},
+                                  Role::kClient);
     if (!context.ok()) return context.status();
     return TlsConnection::Connect("localhost", listener_->port(), *context, deadline);
+  }
+
+  // One echo round trip as `site`; the server refuses a revoked certificate after the client's
+  // side of the TLS 1.3 handshake is done, so the refusal shows on the first read.
+  absl::Status RoundTrip(const std::string& site, const std::string& cert = "",
+                         const std::string& key = "") {
+    ASSIGN_OR_RETURN(auto connection, Dial(seconds(5), site, cert, key));
+    RETURN_IF_ERROR(connection->WriteFrame("ping", seconds(5)));
+    ASSIGN_OR_RETURN(const std::string reply, connection->ReadFrame(kMaxFrame, seconds(5)));
+    if (reply != "ping") return absl::InternalError("echo returned " + reply);
+    return absl::OkStatus();
   }
 
   // An echo round trip over a fresh, authenticated connection.
@@ -112,6 +131,26 @@ class Listener : public ::testing::Test {
 
   void ExpectManyClientsServed(size_t per_address);
 
+  // A PKI of this test's own (CA with its first CRL, coordinator, sites alpha and beta), for
+  // tests that revoke: the suite's shared one must stay as it is.
+  void UseOwnPki() {
+    pki_ = testing::ScratchDir("listener_crl_" + std::to_string(getpid()) + "_" +
+                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    for (const auto& [command, arguments] : std::vector<std::pair<std::string, std::string>>{
+             {"init", ""}, {"coordinator", "localhost"}, {"site", "alpha"}, {"site", "beta"}}) {
+      ASSERT_EQ(Pki(command, arguments), 0) << command << " " << arguments;
+    }
+    crl_ = pki_ + "/crl.pem";
+  }
+  // `pki.sh COMMAND <this test's PKI> ARGUMENTS`; its exit status.
+  int Pki(const std::string& command, const std::string& arguments = "") {
+    return std::system((std::string("bash ") + FEDSYN_PKI_SCRIPT + " " + command + " " + pki_ +
+                        " " + arguments + " >/dev/null 2>&1")
+                           .c_str());
+  }
+
+  std::string pki_ = g_pki;
+  std::string crl_;  // empty: the listener checks no revocation list
   asio::io_context io_;
   std::atomic<int> frames_served_ = 0;
   std::unique_ptr<TlsListener> listener_;
@@ -302,6 +341,96 @@ TEST_F(Listener, AnAnnouncedFrameIsAllocatedAsItArrives) {
       << "memory grew by " << grown << " bytes for 20 announced 8 MiB frames";
   sessions.clear();
   ExpectServed();
+}
+
+// A revoked site is refused at its next handshake, with no restart: the listener re-reads the CRL
+// file when it changes. Other sites are served meanwhile.
+TEST_F(Listener, ARevokedSiteIsRefusedAtItsNextHandshake) {
+  UseOwnPki();
+  StartEcho({});
+  ASSERT_TRUE(RoundTrip("alpha").ok());
+  ASSERT_TRUE(RoundTrip("beta").ok());
+  ASSERT_EQ(Pki("revoke", "alpha"), 0);
+  EXPECT_FALSE(RoundTrip("alpha").ok()) << "revoked: refused without a restart";
+  EXPECT_TRUE(RoundTrip("beta").ok());
+  EXPECT_FALSE(RoundTrip("alpha").ok()) << "and on every later attempt";
+}
+
+// Rotation: during the overlap both the old and the new certificate work; once it ends
+// (`pki.sh retire`), only the new one does.
+TEST_F(Listener, ARotatedCertificateWorksUntilItsOverlapEnds) {
+  UseOwnPki();
+  const std::string kit = pki_ + "/sites/alpha";
+  ASSERT_EQ(std::system(("cp " + kit + "/site.pem " + kit + "/old.pem && cp -p " + kit +
+                         "/site.key " + kit + "/old.key")
+                            .c_str()),
+            0);
+  StartEcho({});
+  ASSERT_EQ(Pki("rotate", "alpha 7"), 0);
+  ASSERT_EQ(Pki("crl"), 0) << "within the overlap, a new CRL revokes nothing";
+  EXPECT_TRUE(RoundTrip("alpha").ok()) << "new certificate";
+  EXPECT_TRUE(RoundTrip("alpha", kit + "/old.pem", kit + "/old.key").ok()) << "old, in overlap";
+  ASSERT_EQ(Pki("retire", "alpha"), 0);
+  EXPECT_FALSE(RoundTrip("alpha", kit + "/old.pem", kit + "/old.key").ok()) << "old, retired";
+  EXPECT_TRUE(RoundTrip("alpha").ok()) << "new certificate after the overlap";
+}
+
+// A CRL file that does not load, or an older CRL put back, never un-revokes anyone: the CRL in
+// force stays (and the listener keeps serving the others).
+TEST_F(Listener, ABadOrOlderCrlLeavesTheRevocationsInForce) {
+  UseOwnPki();
+  const std::string before = pki_ + "/crl-before-revoke.pem";
+  ASSERT_EQ(std::system(("cp " + crl_ + " " + before).c_str()), 0);
+  StartEcho({});
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // CRL times have seconds
+  ASSERT_EQ(Pki("revoke", "alpha"), 0);
+  ASSERT_FALSE(RoundTrip("alpha").ok());
+  for (const std::string& replacement :
+       {std::string("echo 'not a CRL' > ") + crl_,  // torn or garbled write
+        "cp " + before + " " + crl_,                // rollback to an older CRL
+        "cp " + g_pki + "/crl.pem " + crl_}) {      // another CA's CRL
+    ASSERT_EQ(std::system(replacement.c_str()), 0) << replacement;
+    EXPECT_FALSE(RoundTrip("alpha").ok()) << replacement;
+    EXPECT_TRUE(RoundTrip("beta").ok()) << replacement;
+  }
+}
+
+TEST(Revocation, LoadsWhatTheCaRevokedAndRefusesWhatItDidNotSign) {
+  const std::string dir = testing::ScratchDir("revocation_" + std::to_string(getpid()));
+  const std::string pki = std::string("bash ") + FEDSYN_PKI_SCRIPT + " ";
+  for (const std::string& step :
+       {"init " + dir + "/a", "site " + dir + "/a alpha", "site " + dir + "/a beta",
+        "revoke " + dir + "/a beta", "init " + dir + "/b"}) {
+    ASSERT_EQ(std::system((pki + step + " >/dev/null").c_str()), 0) << step;
+  }
+  auto list = LoadRevocationList(dir + "/a/crl.pem", dir + "/a/ca.pem");
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ(list->serials, std::set<std::string>{"1001"}) << "beta, the second certificate";
+  EXPECT_GT(list->next_update_unix, list->last_update_unix);
+
+  const auto refused = [](const absl::StatusOr<RevocationList>& l) {
+    return l.status().code() == absl::StatusCode::kInvalidArgument;
+  };
+  EXPECT_TRUE(refused(LoadRevocationList(dir + "/b/crl.pem", dir + "/a/ca.pem")))
+      << "another CA's CRL";
+  EXPECT_TRUE(refused(LoadRevocationList(dir + "/a/ca.pem", dir + "/a/ca.pem"))) << "not a CRL";
+  EXPECT_TRUE(refused(LoadRevocationList(dir + "/a/none.pem", dir + "/a/ca.pem"))) << "missing";
+  // A CRL from the right issuer name whose signature does not verify: b's CA has the same name.
+  EXPECT_TRUE(refused(LoadRevocationList(dir + "/a/crl.pem", dir + "/b/ca.pem")));
+
+  // --check-config names a CRL past its next update (issued for one second here).
+  ASSERT_EQ(std::system(("openssl ca -config " + dir + "/a/ca/openssl.cnf -gencrl -crlsec 1 -out " +
+                         dir + "/a/short.pem 2>/dev/null")
+                            .c_str()),
+            0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  const TlsFiles files{dir + "/a/ca.pem", dir + "/a/sites/alpha/site.pem",
+                       dir + "/a/sites/alpha/site.key", dir + "/a/short.pem"};
+  const std::vector<std::string> problems = CheckTlsFiles(files);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("past its next update"), std::string::npos) << problems[0];
+  EXPECT_TRUE(
+      CheckTlsFiles({files.ca_file, files.cert_file, files.key_file, dir + "/a/crl.pem"}).empty());
 }
 
 }  // namespace
