@@ -22,6 +22,7 @@ PACKAGES=(
   dataset-fashion-mnist
   chromium libpng-dev
   python3
+  sqlite3 dpkg-dev   # the fault-injection checker's queries; dpkg-shlibdeps for cpack's packages
 )
 
 missing=()

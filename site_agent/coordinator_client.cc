@@ -157,6 +157,7 @@ absl::StatusOr<bool> CoordinatorClient::Upload(const std::string& release_id,
         Expect<protocol::ChunkAck>(Call(protocol::UploadChunk{release_id, index, chunks[index]})));
     if (ack.next_index != index + 1)
       return absl::InternalError("coordinator acknowledged an unexpected chunk");
+    spdlog::debug("release {}: chunk {} of {} acknowledged", release_id, index + 1, chunks.size());
     ++sent;
   }
   return true;

@@ -42,7 +42,9 @@ absl::Status UploadAndCommit(CoordinatorClient& client, LocalLedger& ledger,
                    client.Upload(release.release_id, rows, static_cast<size_t>(release.chunk_bytes),
                                  max_chunks));
   if (!complete) return absl::OkStatus();  // stopped early on purpose; ResumePending finishes
+  spdlog::debug("release {}: uploaded; committing", release.release_id);
   RETURN_IF_ERROR(client.Commit(release.release_id, release.rows, release.sha256));
+  spdlog::debug("release {}: committed at the coordinator; recording it", release.release_id);
   RETURN_IF_ERROR(ledger.SetState(release.release_id, SiteReleaseState::kCommitted));
   committed = true;
   return RevealIfAudited(client, ledger, release.release_id);
@@ -152,6 +154,8 @@ absl::StatusOr<SubmitSummary> SubmitPlanned(const PlannedRelease& plan, Submissi
   ASSIGN_OR_RETURN(
       const int64_t local_charge,
       ledger.BeginRelease(summary.release_id, dataset, plan.charge, submission.limit_micros));
+  // Debug lines mark each step of a release (bench/reliability/fault_injection.sh kills on them).
+  spdlog::debug("release {}: reserving at the coordinator", summary.release_id);
   protocol::Reserve reserve{summary.release_id, dataset, plan.charge, plan.rows, plan.mode};
   reserve.relation = privacy::kReleaseRelation;
   reserve.mechanism = plan.mechanism;
@@ -173,6 +177,7 @@ absl::StatusOr<SubmitSummary> SubmitPlanned(const PlannedRelease& plan, Submissi
                  summary.release_id, reserved->charged_micros, local_charge);
   }
   RETURN_IF_ERROR(ledger.SetState(summary.release_id, SiteReleaseState::kReserved));
+  spdlog::debug("release {}: reserved; generating", summary.release_id);
 
   // 4. Only now: draw the noise and persist the result before anything is sent. The session
   // is closed meanwhile (generation can outlast the coordinator's idle deadline) and dialled
