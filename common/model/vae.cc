@@ -273,7 +273,10 @@ absl::StatusOr<std::unique_ptr<Vae>> Vae::Deserialize(std::string_view file,
       if (target == nullptr || target->sizes().vec() != entry.shape)
         return absl::DataLossError(path + ": unexpected parameter '" + entry.name + "'");
       const size_t bytes = entry.floats * sizeof(float);
-      std::memcpy(target->data_ptr<float>(), parsed.parameters.data() + offset, bytes);
+      // An empty tensor has no storage (a null data pointer), and memcpy from or to null is
+      // undefined even for zero bytes (found by UBSan, deploy/sanitize.sh).
+      if (bytes > 0)
+        std::memcpy(target->data_ptr<float>(), parsed.parameters.data() + offset, bytes);
       offset += bytes;
     }
     if (metadata_json != nullptr) *metadata_json = parsed.metadata_json;
