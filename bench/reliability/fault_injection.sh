@@ -6,8 +6,9 @@
 #   2. nothing is left pending at the site; every release the coordinator knows is committed on
 #      both sides, or reserved there and abandoned at the site (charged, never pooled); every
 #      release the site settled as refused is unknown to the coordinator;
-#   3. each release id carries the same charge on both ledgers, and each ledger's spent total
-#      is the sum of its releases' charges (charged exactly once);
+#   3. each release id carries the same charge on both ledgers, and the coordinator's spent
+#      counter equals the sum of its releases' charges (charged exactly once; the site's spent
+#      total is computed from its releases);
 #   4. each committed release's stored rows hash to its committed SHA-256 and are the bytes the
 #      site spooled; the pooled export holds exactly the committed rows.
 # Each case appends a line to OUT/history.tsv (mode, delay, the phase the kill hit, verdict);
