@@ -281,6 +281,11 @@ TEST_F(Listener, SilentPeersAreClosedAtTheHandshakeDeadline) {
 }
 
 TEST_F(Listener, OutOfDescriptorsItPausesAcceptingAndRecovers) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The sanitizers' own checks need descriptors (UBSan's vptr check proves memory readable
+  // through a pipe): with none left they report intact objects as corrupt.
+  GTEST_SKIP() << "exhausting descriptors breaks the sanitizer runtime's own checks";
+#endif
   StartEcho({});
   ExpectServed();
   // Use up every descriptor but one: the client's socket takes it, the server's accept fails.
