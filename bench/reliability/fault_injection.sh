@@ -173,17 +173,31 @@ start_coordinator
 # uniformly (plus a jitter of 0-4 ms), so every step from the reservation to the final ledger
 # write is hit about equally; 1 in 10 kills at a uniform point of the whole release, mostly
 # during the model fit before it (nothing durable, nothing on the wire).
-steps_before=$(grep -c "release r-[0-9a-f]*:\| generated and spooled" "$out/agent.log" 2>/dev/null)
+step_line='release r-[0-9a-f]+(: | generated and spooled)'  # one step of a release
+steps_before=$(grep -cE "$step_line" "$out/agent.log" 2>/dev/null)
 started=$(date +%s%N)
 "${submit[@]}" >>"$out/agent.log" 2>&1 || die "an uninterrupted release failed (see $out/agent.log)"
 duration_ms=$(( ($(date +%s%N) - started) / 1000000 ))
-steps=$(( $(grep -c "release r-[0-9a-f]*:\| generated and spooled" "$out/agent.log") - steps_before ))
+steps=$(( $(grep -cE "$step_line" "$out/agent.log") - steps_before ))
 [ "$steps" -gt 0 ] || die "the agent logged no step lines (see $out/agent.log)"
 echo "an uninterrupted release takes $duration_ms ms and logs $steps step lines"
 pause_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
 fifo="$out/agent.fifo"
 rm -f "$fifo"
 mkfifo "$fifo"
+
+# Kills the agent or the coordinator of the running case (the coordinator is restarted at once).
+kill_now() {
+  if [ "$mode" = agent ]; then
+    kill -9 "$agent_pid" 2>/dev/null
+  else
+    kill -9 "$coordinator_pid" 2>/dev/null
+    wait "$coordinator_pid" 2>/dev/null
+    where=$(phase "$last_rowid")
+    start_coordinator
+  fi
+  killed=true
+}
 
 failed=0
 printf 'case\tmode\tdelay_from\tdelay_ms\tphase\tverdict\n' > "$out/history.tsv"
@@ -204,17 +218,6 @@ for mode in agent coordinator; do
       delay=$(( RANDOM % 5 ))
       delay_from="step-$trigger"
     fi
-    kill_now() {
-      if [ "$mode" = agent ]; then
-        kill -9 "$agent_pid" 2>/dev/null
-      else
-        kill -9 "$coordinator_pid" 2>/dev/null
-        wait "$coordinator_pid" 2>/dev/null
-        where=$(phase "$last_rowid")
-        start_coordinator
-      fi
-      killed=true
-    }
     if [ "$trigger" -eq 0 ]; then
       cat "$fifo" >> "$out/agent.log" &
       reader=$!
@@ -225,16 +228,12 @@ for mode in agent coordinator; do
       seen=0
       while IFS= read -r line; do
         echo "$line" >> "$out/agent.log"
-        if ! $killed; then
-          case "$line" in
-            *"release r-"*": "* | *" generated and spooled"*)
-              seen=$((seen + 1))
-              if [ "$seen" -eq "$trigger" ]; then
-                pause_ms "$delay"
-                kill_now
-              fi
-              ;;
-          esac
+        if ! $killed && [[ $line =~ $step_line ]]; then
+          seen=$((seen + 1))
+          if [ "$seen" -eq "$trigger" ]; then
+            pause_ms "$delay"
+            kill_now
+          fi
         fi
       done < "$fifo"
     fi

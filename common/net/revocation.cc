@@ -74,7 +74,6 @@ void RevocationWatcher::RefreshLocked() {
     return;
   }
   in_force_ = std::move(*loaded);
-  ++reloads_;
   spdlog::info("CRL {} reloaded: {} revoked certificate(s)", crl_file_, in_force_.serials.size());
   if (in_force_.next_update_unix != 0 && in_force_.next_update_unix < std::time(nullptr)) {
     spdlog::warn(
@@ -88,11 +87,6 @@ bool RevocationWatcher::IsRevoked(const std::string& serial_hex) {
   std::lock_guard lock(mutex_);
   RefreshLocked();
   return in_force_.serials.contains(serial_hex);
-}
-
-uint64_t RevocationWatcher::reloads() {
-  std::lock_guard lock(mutex_);
-  return reloads_;
 }
 
 }  // namespace fedsyn::net

@@ -44,8 +44,6 @@ class RevocationWatcher {
                                                                  std::string ca_file);
 
   bool IsRevoked(const std::string& serial_hex);
-  // How many times a changed file replaced the CRL in force (tests, logs).
-  uint64_t reloads();
 
  private:
   struct FileSignature {
@@ -64,7 +62,6 @@ class RevocationWatcher {
   std::mutex mutex_;  // guards everything below
   RevocationList in_force_;
   FileSignature seen_;
-  uint64_t reloads_ = 0;
 };
 
 }  // namespace fedsyn::net
