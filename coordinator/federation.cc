@@ -5,6 +5,7 @@
 #include "common/base/names.h"
 #include "common/data/toml_file.h"
 #include "common/privacy/budget.h"
+#include "coordinator/storage.h"
 
 namespace fedsyn::coordinator {
 
@@ -31,7 +32,10 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path)
   CoordinatorConfig config;
   config.listen = file.String("listen", config.listen);
   config.admin_listen = file.String("admin_listen", config.admin_listen);
-  config.database = file.Path("database", config.database);
+  // A PostgreSQL URI is kept as written; a file name is resolved like every other path.
+  const std::string database = file.String("database", config.database);
+  config.database =
+      IsPostgresDatabase(database) ? database : file.Path("database", config.database);
   config.ca_file = file.Path("ca");
   config.cert_file = file.Path("cert");
   config.key_file = file.Path("key");

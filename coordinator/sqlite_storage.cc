@@ -1,12 +1,11 @@
 // SQLite backend of the coordinator storage; durability and locking come from
 // common/sqlite (WAL, synchronous=FULL, BEGIN IMMEDIATE for every ledger transaction).
-#include <cstdio>
-#include <cstdlib>
 #include <type_traits>
 
 #include "common/audit/canary_protocol.h"
 #include "common/sqlite/sqlite.h"
 #include "coordinator/storage_backend.h"
+#include "coordinator/storage_rows.h"
 
 namespace fedsyn::coordinator {
 namespace {
@@ -76,65 +75,12 @@ ALTER TABLE sites ADD COLUMN certificate_not_after_unix INTEGER NOT NULL DEFAULT
 )sql",
 };
 
-constexpr char kAuditColumns[] =
-    "release_id, site_id, dataset, canaries, count, commitment, bits, salt, positions, state, "
-    "created_unix";
+using rows::FormatDelta;
+using rows::kAuditColumns;
+using rows::kReleaseColumns;
 
-absl::StatusOr<AuditRecord> ReadAudit(const Statement& s) {
-  AuditRecord a;
-  a.release_id = s.Text(0);
-  a.site_id = s.Text(1);
-  a.dataset = s.Text(2);
-  a.canaries = s.Text(3);
-  a.count = static_cast<int>(s.Int(4));
-  a.commitment = s.Text(5);
-  ASSIGN_OR_RETURN(a.bits, sqlite::ParseStored(s.Text(6), &audit::ParseInclusionBits,
-                                               "inclusion bits", a.release_id));
-  a.salt = s.Text(7);
-  ASSIGN_OR_RETURN(a.positions, sqlite::ParseStored(s.Text(8), &audit::ParsePositions,
-                                                    "canary positions", a.release_id));
-  ASSIGN_OR_RETURN(a.state, sqlite::ParseStored(s.Text(9), &audit::ParseAuditState, "audit state",
-                                                a.release_id));
-  a.created_unix = s.Int(10);
-  return a;
-}
-
-constexpr char kReleaseColumns[] =
-    "release_id, site_id, dataset, mode, charge_micros, rows_declared, model_private, status, "
-    "next_chunk, rows_received, sha256, created_unix, model_sha256, model_charge_micros, "
-    "model_epsilon_micros, model_delta, relation, mechanism";
-
-// SQLite's statement wrapper binds integers and text; a delta is kept as exact decimal text.
-std::string FormatDelta(double delta) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.17g", delta);
-  return text;
-}
-
-absl::StatusOr<ReleaseRecord> ReadRelease(const Statement& s) {
-  ReleaseRecord r;
-  r.release_id = s.Text(0);
-  r.site_id = s.Text(1);
-  r.dataset = s.Text(2);
-  ASSIGN_OR_RETURN(r.mode, sqlite::ParseStored(s.Text(3), &privacy::ParseReleaseMode,
-                                               "release mode", r.release_id));
-  r.charge.release_micros = s.Int(4);
-  r.rows_declared = s.Int(5);
-  r.charge.model_private = s.Int(6) != 0;
-  ASSIGN_OR_RETURN(r.status, sqlite::ParseStored(s.Text(7), &ParseReleaseStatus, "release status",
-                                                 r.release_id));
-  r.next_chunk = static_cast<uint32_t>(s.Int(8));
-  r.rows_received = s.Int(9);
-  r.sha256 = s.Text(10);
-  r.created_unix = s.Int(11);
-  r.charge.model_sha256 = s.Text(12);
-  r.model_paid_micros = s.Int(13);
-  r.charge.model_micros = s.Int(14);
-  r.charge.model_delta = std::strtod(s.Text(15).c_str(), nullptr);  // written by FormatDelta
-  r.relation = s.Text(16);
-  r.mechanism = s.Text(17);
-  return r;
-}
+absl::StatusOr<AuditRecord> ReadAudit(const Statement& s) { return rows::ReadAudit(s); }
+absl::StatusOr<ReleaseRecord> ReadRelease(const Statement& s) { return rows::ReadRelease(s); }
 
 template <typename Row, typename ReadRow>
 absl::StatusOr<std::vector<Row>> Collect(Statement& s, ReadRow read) {
@@ -294,14 +240,10 @@ class SqliteTables final : public Tables {
   }
   absl::StatusOr<std::optional<AuditVerdictRecord>> FindVerdict(
       const std::string& release_id) override {
-    Statement s(db_,
-                "SELECT passed, claimed_micros, lower_bound_micros, reason, report, judged_unix "
-                "FROM verdicts WHERE release_id = ?");
+    Statement s(db_, std::string("SELECT ") + rows::kVerdictColumns +
+                         " FROM verdicts WHERE release_id = ?");
     s.BindText(1, release_id);
-    if (s.Next()) {
-      return std::optional<AuditVerdictRecord>(AuditVerdictRecord{
-          release_id, s.Int(0) != 0, s.Int(1), s.Int(2), s.Text(3), s.Text(4), s.Int(5)});
-    }
+    if (s.Next()) return std::optional<AuditVerdictRecord>(rows::ReadVerdict(release_id, s));
     RETURN_IF_ERROR(s.status());
     return std::optional<AuditVerdictRecord>();
   }
@@ -360,19 +302,13 @@ class SqliteStorage final : public LedgerStorage {
   }
   absl::StatusOr<std::vector<BudgetRow>> ListBudgets() override {
     return Query<BudgetRow>(
-        "SELECT site_id, dataset, limit_micros, spent_micros FROM budgets ORDER BY site_id, "
-        "dataset",
-        [](const Statement& r) {
-          return BudgetRow{r.Text(0), r.Text(1), r.Int(2), r.Int(3)};
-        });
+        std::string("SELECT ") + rows::kBudgetColumns + " FROM budgets ORDER BY site_id, dataset",
+        rows::ReadBudget<Statement>);
   }
   absl::StatusOr<std::vector<SiteSeen>> SitesSeen() override {
     return Query<SiteSeen>(
-        "SELECT site_id, last_seen_unix, certificate_serial, certificate_not_after_unix FROM sites "
-        "ORDER BY site_id",
-        [](const Statement& r) {
-          return SiteSeen{r.Text(0), r.Int(1), r.Text(2), r.Int(3)};
-        });
+        std::string("SELECT ") + rows::kSiteColumns + " FROM sites ORDER BY site_id",
+        rows::ReadSite<Statement>);
   }
 
  protected:

@@ -14,6 +14,15 @@ std::optional<ReleaseStatus> ParseReleaseStatus(std::string_view name) {
                          &ReleaseStatusName);
 }
 
+bool IsPostgresDatabase(std::string_view database) {
+  return database.starts_with("postgresql://") || database.starts_with("postgres://");
+}
+
+absl::StatusOr<std::unique_ptr<Storage>> OpenStorage(const std::string& database, bool read_only) {
+  return IsPostgresDatabase(database) ? OpenPostgresStorage(database, read_only)
+                                      : OpenSqliteStorage(database, read_only);
+}
+
 std::vector<int64_t> ReleasedCanaryRows(const ReleaseRecord& release, const AuditRecord& audit) {
   if (release.mode == privacy::ReleaseMode::kModelOnly) return {};
   return audit::CanaryPositions(audit.salt, release.rows_received,

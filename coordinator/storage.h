@@ -1,10 +1,11 @@
 // The coordinator's durable state: per site x dataset budget limits and spending (the
 // authoritative ledger), releases and their uploaded chunks, codes-mode decoders. One interface,
-// two backends (SQLite for production, in-memory for tests), one conformance suite
-// (tests/coordinator/storage_conformance_test.cc).
+// three backends (SQLite for one coordinator, PostgreSQL for several on one database, in-memory
+// for tests), one conformance suite (tests/coordinator/storage_conformance_test.cc).
 //
 // Contract common to every method: when it returns OK, the change is durable (committed to
-// disk for SQLite) — the caller may acknowledge it to the peer. Methods are thread-safe.
+// disk) — the caller may acknowledge it to the peer. Methods are thread-safe, and the ledger
+// rules hold across every connection to one database (threads or processes).
 #ifndef FEDSYN_COORDINATOR_STORAGE_H_
 #define FEDSYN_COORDINATOR_STORAGE_H_
 
@@ -224,6 +225,22 @@ class Storage {
 // writing (the dashboard's --db mode).
 absl::StatusOr<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path,
                                                            bool read_only = false);
+
+// PostgreSQL (common/postgres: synchronous_commit=on, every ledger transaction of every
+// coordinator on the database serialised on one advisory lock), for more than one coordinator
+// on one database. `conninfo` is a libpq connection URI (postgresql://...) or keyword string.
+// Applies pending migrations on open; `read_only` refuses a database that needs one.
+absl::StatusOr<std::unique_ptr<Storage>> OpenPostgresStorage(const std::string& conninfo,
+                                                             bool read_only = false);
+// Connects to a PostgreSQL database without reading or writing anything (--check-config).
+absl::Status ProbePostgres(const std::string& conninfo);
+
+// coordinator.toml's `database`: a postgresql:// or postgres:// URI names a PostgreSQL
+// database, anything else an SQLite file.
+bool IsPostgresDatabase(std::string_view database);
+// Opens `database` with the backend it names.
+absl::StatusOr<std::unique_ptr<Storage>> OpenStorage(const std::string& database,
+                                                     bool read_only = false);
 
 // Volatile storage with the same semantics, for tests.
 std::unique_ptr<Storage> NewInMemoryStorage();

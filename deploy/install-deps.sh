@@ -23,6 +23,7 @@ PACKAGES=(
   chromium libpng-dev
   python3
   sqlite3 dpkg-dev   # the fault-injection checker's queries; dpkg-shlibdeps for cpack's packages
+  postgresql libpq-dev   # the PostgreSQL backend (libpq) and its tests' throwaway cluster
 )
 
 missing=()

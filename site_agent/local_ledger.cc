@@ -1,6 +1,7 @@
 #include "site_agent/local_ledger.h"
 
 #include "common/base/names.h"
+#include "common/base/stored_value.h"
 #include "common/privacy/budget.h"
 #include "common/privacy/rdp_accountant.h"
 #include "common/sqlite/sqlite.h"
@@ -125,12 +126,11 @@ class SqliteLocalLedger final : public LocalLedger {
                   "ORDER BY created_unix, rowid");
       while (s.Next()) {
         const std::string id = s.Text(0);
-        ASSIGN_OR_RETURN(
-            const SiteReleaseState state,
-            sqlite::ParseStored(s.Text(3), &ParseSiteReleaseState, "release state", id));
+        ASSIGN_OR_RETURN(const SiteReleaseState state,
+                         base::ParseStored(s.Text(3), &ParseSiteReleaseState, "release state", id));
         ASSIGN_OR_RETURN(
             const privacy::ReleaseMode mode,
-            sqlite::ParseStored(s.Text(8), &privacy::ParseReleaseMode, "release mode", id));
+            base::ParseStored(s.Text(8), &privacy::ParseReleaseMode, "release mode", id));
         out.push_back({id, s.Text(1), s.Int(2), state, s.Text(4), s.Text(5), s.Int(6), s.Int(7),
                        mode, s.Text(9)});
       }
@@ -168,13 +168,12 @@ class SqliteLocalLedger final : public LocalLedger {
         const std::string id = s.Text(0);
         ASSIGN_OR_RETURN(
             audit::InclusionBits bits,
-            sqlite::ParseStored(s.Text(3), &audit::ParseInclusionBits, "inclusion bits", id));
+            base::ParseStored(s.Text(3), &audit::ParseInclusionBits, "inclusion bits", id));
         ASSIGN_OR_RETURN(
             std::vector<int64_t> positions,
-            sqlite::ParseStored(s.Text(6), &audit::ParsePositions, "canary positions", id));
-        ASSIGN_OR_RETURN(
-            const AuditJobState state,
-            sqlite::ParseStored(s.Text(7), &ParseAuditJobState, "audit job state", id));
+            base::ParseStored(s.Text(6), &audit::ParsePositions, "canary positions", id));
+        ASSIGN_OR_RETURN(const AuditJobState state,
+                         base::ParseStored(s.Text(7), &ParseAuditJobState, "audit job state", id));
         job = AuditJobRecord{
             id,   s.Text(1), s.Text(2), std::move(bits), s.Text(4), s.Text(5), std::move(positions),
             state};

@@ -13,10 +13,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <span>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "common/base/status.h"
@@ -25,18 +23,6 @@ struct sqlite3;
 struct sqlite3_stmt;
 
 namespace fedsyn::sqlite {
-
-// A closed set (a mode, a state) or a list (inclusion bits, positions) stored as TEXT is read
-// back only through its parse: text the program never writes means the file was changed behind
-// its back — DataLoss naming `what` and the row's `key`, never a default.
-template <typename Value>
-absl::StatusOr<Value> ParseStored(const std::string& text,
-                                  std::optional<Value> (*parse)(std::string_view), const char* what,
-                                  const std::string& key) {
-  if (const std::optional<Value> value = parse(text)) return *value;
-  return absl::DataLossError(std::string("stored ") + what + " '" + text + "' of " + key +
-                             " is not something this program writes");
-}
 
 class Statement {
  public:

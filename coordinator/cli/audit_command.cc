@@ -54,7 +54,7 @@ class AuditCommand : public CoordinatorCommand {
     auto config = LoadCoordinatorConfig(config_path_);
     if (!config.ok()) return Fail(config.status());
     // Read-write next to a running coordinator: SQLite serialises the writers.
-    auto storage = OpenSqliteStorage(config->database);
+    auto storage = OpenStorage(config->database);
     if (!storage.ok()) return Fail(storage.status());
     if (!options_.report_dir.empty()) {
       std::error_code error;

@@ -16,7 +16,7 @@ absl::StatusOr<std::unique_ptr<Storage>> OpenDatabase(const std::string& config_
                                                       const std::string& db_path, bool read_only) {
   if (!db_path.empty()) return OpenSqliteStorage(db_path, read_only);
   ASSIGN_OR_RETURN(const CoordinatorConfig config, LoadCoordinatorConfig(config_path));
-  return OpenSqliteStorage(config.database, read_only);
+  return OpenStorage(config.database, read_only);
 }
 
 void ReadTarget::Add(CLI::App& cmd) {

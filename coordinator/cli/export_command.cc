@@ -30,7 +30,7 @@ class ExportCommand : public CoordinatorCommand {
   int Run(CLI::App&, CoordinatorContext& context) override {
     auto config = LoadCoordinatorConfig(config_path_);
     if (!config.ok()) return Fail(config.status());
-    auto storage = OpenSqliteStorage(config->database, /*read_only=*/true);
+    auto storage = OpenStorage(config->database, /*read_only=*/true);
     if (!storage.ok()) return Fail(storage.status());
     auto pooled = ExportPooledCsv(
         **storage, *config, dataset_, with_site_, context.secure,

@@ -30,6 +30,18 @@ void RaiseDescriptorLimit() {
     spdlog::warn("cannot raise the descriptor limit to {}", descriptors.rlim_max);
 }
 
+// What --check-config finds wrong: the TLS files, and the database — an SQLite file's folder
+// must exist; a PostgreSQL server must accept a connection (nothing is read or written).
+std::vector<std::string> CheckFiles(const CoordinatorConfig& config) {
+  if (!IsPostgresDatabase(config.database)) {
+    return net::CheckServiceFiles(config.tls_files(), {{"database", config.database}});
+  }
+  std::vector<std::string> problems = net::CheckServiceFiles(config.tls_files(), {});
+  if (absl::Status reached = ProbePostgres(config.database); !reached.ok())
+    problems.push_back("database: " + std::string(reached.message()));
+  return problems;
+}
+
 class ServeCommand : public CoordinatorCommand {
  public:
   void Define(CLI::App& app) override {
@@ -46,12 +58,11 @@ class ServeCommand : public CoordinatorCommand {
     if (check_only_) {
       return base::ReportConfigCheck(
           "fedsyn-coordinator", config_path_,
-          config.ok()
-              ? net::CheckServiceFiles(config->tls_files(), {{"database", config->database}})
-              : std::vector<std::string>{std::string(config.status().message())});
+          config.ok() ? CheckFiles(*config)
+                      : std::vector<std::string>{std::string(config.status().message())});
     }
     if (!config.ok()) return Fail(config.status());
-    auto storage = OpenSqliteStorage(config->database);
+    auto storage = OpenStorage(config->database);
     if (!storage.ok()) return Fail(storage.status());
     RaiseDescriptorLimit();
     auto server = CoordinatorServer::Start(*config, **storage);

@@ -16,6 +16,7 @@
 #include "common/privacy/digest.h"
 #include "coordinator/storage.h"
 #include "gtest/gtest.h"
+#include "tests/support/postgres_cluster.h"
 #include "tests/support/test_paths.h"
 
 namespace fedsyn::coordinator {
@@ -24,11 +25,33 @@ namespace {
 struct Backend {
   std::string name;
   std::function<std::unique_ptr<Storage>(const std::string& dir)> open;
+  // Empty when the backend can run here; otherwise why not (the test is skipped saying so).
+  std::function<std::string()> unavailable = [] { return std::string(); };
 };
+
+void PrintTo(const Backend& backend, std::ostream* out) { *out << backend.name; }
+
+// A fresh database on this process's throwaway PostgreSQL cluster.
+std::unique_ptr<Storage> OpenFreshPostgres() {
+  std::string why;
+  testing::PostgresCluster* cluster = testing::PostgresCluster::Shared(&why);
+  if (cluster == nullptr) return nullptr;
+  const std::string db = cluster->NewDatabase("conformance");
+  EXPECT_FALSE(db.empty()) << "createdb failed";
+  auto s = OpenPostgresStorage(cluster->Uri(db));
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+std::string PostgresUnavailable() {
+  std::string why;
+  return testing::PostgresCluster::Shared(&why) == nullptr ? why : "";
+}
 
 class StorageConformance : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
+    if (const std::string why = GetParam().unavailable(); !why.empty()) GTEST_SKIP() << why;
     dir_ = testing::ScratchDir(std::string("storage_") + GetParam().name + "_" +
                                ::testing::UnitTest::GetInstance()->current_test_info()->name());
     storage_ = GetParam().open(dir_);
@@ -499,15 +522,16 @@ INSTANTIATE_TEST_SUITE_P(
                                 auto s = OpenSqliteStorage(dir + "/coordinator.db");
                                 EXPECT_TRUE(s.ok()) << s.status();
                                 return s.ok() ? std::move(*s) : nullptr;
-                              }}),
+                              }},
+                      Backend{"postgres", [](const std::string&) { return OpenFreshPostgres(); },
+                              &PostgresUnavailable}),
     [](const auto& info) { return info.param.name; });
 
-// SQLite only: several connections (as several coordinator processes would have) racing on
-// one database file still never overspend, and state survives reopening.
-TEST(SqliteStorage, ConcurrentConnectionsNeverOverspendAndStateIsDurable) {
-  const std::string path = testing::ScratchDir("sqlite_multi") + "/c.db";
+// Several connections to one database (as several coordinator processes would have) racing on
+// one budget never overspend, and state survives reopening. `database` as in coordinator.toml.
+void ExpectConnectionsNeverOverspendAndStateIsDurable(const std::string& database) {
   {
-    auto setup = OpenSqliteStorage(path);
+    auto setup = OpenStorage(database);
     ASSERT_TRUE(setup.ok()) << setup.status();
     ASSERT_TRUE((*setup)->SetLimit("va", "heart", 10'000'000).ok());
   }
@@ -515,8 +539,8 @@ TEST(SqliteStorage, ConcurrentConnectionsNeverOverspendAndStateIsDurable) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&, i] {
-      auto storage = OpenSqliteStorage(path);
-      ASSERT_TRUE(storage.ok());
+      auto storage = OpenStorage(database);
+      ASSERT_TRUE(storage.ok()) << storage.status();
       for (int j = 0; j < 8; ++j) {
         auto result = (*storage)->Reserve({"va",
                                            "heart",
@@ -532,13 +556,122 @@ TEST(SqliteStorage, ConcurrentConnectionsNeverOverspendAndStateIsDurable) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(granted.load(), 10);
-  auto reopened = OpenSqliteStorage(path);
+  auto reopened = OpenStorage(database);
   ASSERT_TRUE(reopened.ok());
   EXPECT_EQ((*reopened)->ListBudgets()->at(0).spent_micros, 10'000'000);
-  auto read_only = OpenSqliteStorage(path, /*read_only=*/true);
+  auto read_only = OpenStorage(database, /*read_only=*/true);
   ASSERT_TRUE(read_only.ok()) << read_only.status();
   EXPECT_EQ((*read_only)->ListReleases()->size(), 10u);
   EXPECT_FALSE((*read_only)->SetLimit("va", "heart", 1).ok());
+  EXPECT_EQ((*read_only)->ListBudgets()->at(0).limit_micros, 10'000'000);
+}
+
+TEST(SqliteStorage, ConcurrentConnectionsNeverOverspendAndStateIsDurable) {
+  ExpectConnectionsNeverOverspendAndStateIsDurable(testing::ScratchDir("sqlite_multi") + "/c.db");
+}
+
+// The PostgreSQL tests below need this process's throwaway cluster.
+class PostgresStorage : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    cluster_ = testing::PostgresCluster::Shared(&why);
+    if (cluster_ == nullptr) GTEST_SKIP() << why;
+    db_ = cluster_->NewDatabase("postgres_storage");
+    ASSERT_FALSE(db_.empty()) << "createdb failed";
+    uri_ = cluster_->Uri(db_);
+  }
+  testing::PostgresCluster* cluster_ = nullptr;
+  std::string db_, uri_;
+};
+
+TEST_F(PostgresStorage, ConcurrentConnectionsNeverOverspendAndStateIsDurable) {
+  ASSERT_TRUE(IsPostgresDatabase(uri_));
+  ExpectConnectionsNeverOverspendAndStateIsDurable(uri_);
+}
+
+// The schema is versioned: a fresh database is migrated on its first read-write open (never by
+// a read-only one), and a database from a newer program is refused rather than misread.
+TEST_F(PostgresStorage, MigrationsAreVersionedAndANewerSchemaIsRefused) {
+  auto early = OpenPostgresStorage(uri_, /*read_only=*/true);
+  ASSERT_FALSE(early.ok());
+  EXPECT_EQ(early.status().code(), absl::StatusCode::kFailedPrecondition) << early.status();
+  EXPECT_NE(early.status().message().find("needs a migration"), std::string::npos);
+  {
+    auto storage = OpenPostgresStorage(uri_);
+    ASSERT_TRUE(storage.ok()) << storage.status();
+    ASSERT_TRUE((*storage)->SetLimit("va", "heart", 3'000'000).ok());
+  }
+  EXPECT_EQ(cluster_->Psql(db_,
+                           "DO $$ BEGIN IF (SELECT version FROM fedsyn_schema_version) <> 1 "
+                           "THEN RAISE 'unexpected schema version'; END IF; END $$;"),
+            0);
+  auto again = OpenPostgresStorage(uri_);  // nothing left to apply: the data is untouched
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)->ListBudgets()->at(0).limit_micros, 3'000'000);
+  ASSERT_EQ(cluster_->Psql(db_, "UPDATE fedsyn_schema_version SET version = 99"), 0);
+  auto newer = OpenPostgresStorage(uri_);
+  ASSERT_FALSE(newer.ok());
+  EXPECT_EQ(newer.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(newer.status().message().find("newer than this program"), std::string::npos)
+      << newer.status();
+}
+
+// A stored name the program never writes is data loss on PostgreSQL too.
+TEST_F(PostgresStorage, AStoredNameItNeverWritesIsDataLoss) {
+  auto storage = OpenPostgresStorage(uri_);
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  ASSERT_TRUE((*storage)->SetLimit("va", "heart", 10'000'000).ok());
+  ASSERT_TRUE(
+      (*storage)
+          ->Reserve(
+              {"va", "heart", "r1", {1'000'000, false}, 2, privacy::ReleaseMode::kSynthetic, 5})
+          .ok());
+  ASSERT_EQ(cluster_->Psql(db_, "UPDATE releases SET status = 'paid'"), 0);
+  EXPECT_EQ((*storage)->GetRelease("r1").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ((*storage)->ListReleases().status().code(), absl::StatusCode::kDataLoss);
+}
+
+// Text goes over the wire with its length: a NUL byte inside an id is refused by the server,
+// never cut short into another id (SQLite would store it whole; neither may truncate).
+TEST_F(PostgresStorage, AnIdWithANulByteIsRefusedNotTruncated) {
+  auto storage = OpenPostgresStorage(uri_);
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  ASSERT_TRUE((*storage)->SetLimit("va", "heart", 10'000'000).ok());
+  const std::string nul_id("r1\0tail", 7);
+  auto refused = (*storage)->Reserve(
+      {"va", "heart", nul_id, {1'000'000, false}, 2, privacy::ReleaseMode::kSynthetic, 5});
+  EXPECT_FALSE(refused.ok() && refused->granted);
+  EXPECT_FALSE((*storage)->GetRelease("r1")->has_value()) << "truncated to another id";
+  EXPECT_EQ((*storage)->ListBudgets()->at(0).spent_micros, 0);
+  // The connection is still usable afterwards.
+  EXPECT_TRUE(
+      (*storage)
+          ->Reserve(
+              {"va", "heart", "r2", {1'000'000, false}, 2, privacy::ReleaseMode::kSynthetic, 5})
+          ->granted);
+}
+
+// A coordinator whose database connection is cut (a server restart, a failover) answers
+// Unavailable — the site retries — and reconnects on the next call; a retried reservation is
+// charged once whether or not the cut one had landed.
+TEST_F(PostgresStorage, ALostConnectionIsUnavailableThenReconnectsAndChargesOnce) {
+  auto storage = OpenPostgresStorage(uri_);
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  ASSERT_TRUE((*storage)->SetLimit("va", "heart", 10'000'000).ok());
+  const ReservationRequest request{
+      "va", "heart", "r1", {1'000'000, false}, 2, privacy::ReleaseMode::kSynthetic, 5};
+  ASSERT_TRUE((*storage)->Reserve(request)->granted);
+  ASSERT_EQ(cluster_->Psql(db_,
+                           "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                           "application_name = 'fedsyn-coordinator'"),
+            0);
+  auto cut = (*storage)->Reserve(request);
+  EXPECT_EQ(cut.status().code(), absl::StatusCode::kUnavailable) << cut.status();
+  auto retried = (*storage)->Reserve(request);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_TRUE(retried->replayed);
+  EXPECT_EQ((*storage)->ListBudgets()->at(0).spent_micros, 1'000'000);
 }
 
 // A database written by the version before audits opened ahead of reservations (schema 3: an
