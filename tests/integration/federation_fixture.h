@@ -80,7 +80,7 @@ class Federation : public ::testing::Test {
     ASSERT_TRUE(schema.ok());
     config_.listen = "127.0.0.1:0";
     config_.admin_listen = "127.0.0.1:0";
-    config_.database = dir_ + "/coordinator.db";
+    config_.database = DatabaseFor(dir_);
     config_.ca_file = g_dir + "/pki/ca.pem";
     config_.cert_file = g_dir + "/pki/coordinator.pem";
     config_.key_file = g_dir + "/pki/coordinator.key";
@@ -90,10 +90,23 @@ class Federation : public ::testing::Test {
     StartCoordinator();
   }
 
+  // The database the coordinator opens (coordinator.toml's `database`).
+  virtual std::string DatabaseFor(const std::string& dir) { return dir + "/coordinator.db"; }
+
   void StartCoordinator() {
-    auto storage = coordinator::OpenSqliteStorage(config_.database);
+    auto storage = coordinator::OpenStorage(config_.database);
     ASSERT_TRUE(storage.ok()) << storage.status();
     storage_ = std::move(*storage);
+    server_ = StartServer(config_, *storage_);
+    ASSERT_NE(server_, nullptr);
+    // Restarts reuse the same ports, as a real restart would.
+    config_.listen = "127.0.0.1:" + std::to_string(server_->site_port());
+    config_.admin_listen = "127.0.0.1:" + std::to_string(server_->admin_port());
+  }
+
+  // A coordinator server on `storage` with the tests' clock, deadlines and canaries.
+  static std::unique_ptr<coordinator::CoordinatorServer> StartServer(
+      const coordinator::CoordinatorConfig& config, coordinator::Storage& storage) {
     coordinator::ServerOptions options;
     options.idle_deadline = std::chrono::seconds(5);
     options.handshake_deadline = std::chrono::seconds(3);
@@ -103,12 +116,9 @@ class Federation : public ::testing::Test {
     // trained on the canaries in the clear), and with canaries from the secure generator one
     // fresh-clone run in 53 failed a release a test expects to pass.
     options.canary_random = [] { return std::make_unique<testing::SeededRandom>(11); };
-    auto server = coordinator::CoordinatorServer::Start(config_, *storage_, options);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    // Restarts reuse the same ports, as a real restart would.
-    config_.listen = "127.0.0.1:" + std::to_string(server_->site_port());
-    config_.admin_listen = "127.0.0.1:" + std::to_string(server_->admin_port());
+    auto server = coordinator::CoordinatorServer::Start(config, storage, options);
+    EXPECT_TRUE(server.ok()) << server.status();
+    return server.ok() ? std::move(*server) : nullptr;
   }
 
   void StopCoordinator() {
@@ -139,9 +149,14 @@ class Federation : public ::testing::Test {
 
   site::SiteKit Kit(const std::string& site, const std::string& pki = "pki",
                     int64_t own_limit = 100'000'000) {
+    return KitFor(server_.get(), site, pki, own_limit);
+  }
+  // The kit of `site` pointed at `server` (one of several coordinators).
+  site::SiteKit KitFor(const coordinator::CoordinatorServer* server, const std::string& site,
+                       const std::string& pki = "pki", int64_t own_limit = 100'000'000) {
     site::SiteKit kit;
     kit.site_id = site;
-    kit.coordinator = "localhost:" + std::to_string(server_ ? server_->site_port() : 1);
+    kit.coordinator = "localhost:" + std::to_string(server ? server->site_port() : 1);
     kit.ca_file = g_dir + "/" + pki + "/ca.pem";
     kit.cert_file = g_dir + "/" + pki + "/sites/" + site + "/site.pem";
     kit.key_file = g_dir + "/" + pki + "/sites/" + site + "/site.key";
@@ -171,7 +186,13 @@ class Federation : public ::testing::Test {
 
   absl::StatusOr<site::SubmitSummary> Submit(const std::string& site, int max_chunks = -1,
                                              site::ClientOptions options = FastClient()) {
-    return site::SubmitRelease(Release(site), Kit(site), "heart", rng_, options, max_chunks);
+    return SubmitTo(server_.get(), site, max_chunks, options);
+  }
+  absl::StatusOr<site::SubmitSummary> SubmitTo(const coordinator::CoordinatorServer* server,
+                                               const std::string& site, int max_chunks = -1,
+                                               site::ClientOptions options = FastClient()) {
+    return site::SubmitRelease(Release(site), KitFor(server, site), "heart", rng_, options,
+                               max_chunks);
   }
 
   // A raw TLS connection with a site certificate, for speaking malformed protocol.

@@ -1,19 +1,26 @@
 // A throwaway PostgreSQL cluster for the tests of the PostgreSQL backend: initdb into a fresh
 // temporary folder, a server listening on a Unix socket in that folder only (no TCP port, so
 // parallel test processes never collide), stopped and removed when the process exits. The
-// server refuses to run as root, so under root (CI, containers) every PostgreSQL program runs
-// as the unprivileged user `nobody`.
+// server is this process's child with a parent-death signal (setpriv --pdeathsig), so a test
+// that crashes or is killed takes its server with it instead of leaving it running. The server
+// refuses to run as root, so under root (CI, containers) every PostgreSQL program runs as the
+// unprivileged user `nobody`.
 #ifndef FEDSYN_TESTS_SUPPORT_POSTGRES_CLUSTER_H_
 #define FEDSYN_TESTS_SUPPORT_POSTGRES_CLUSTER_H_
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace fedsyn::testing {
@@ -30,9 +37,10 @@ class PostgresCluster {
   }
 
   ~PostgresCluster() {
-    (void)std::system(
-        (As() + bin_ + "/pg_ctl -D " + dir_ + "/data -m immediate -w stop " + ">/dev/null 2>&1")
-            .c_str());
+    if (server_pid_ > 0) {
+      kill(server_pid_, SIGQUIT);  // immediate shutdown: nothing here needs to survive
+      waitpid(server_pid_, nullptr, 0);
+    }
     std::error_code ignored;
     if (!keep_files_) std::filesystem::remove_all(dir_, ignored);
   }
@@ -106,21 +114,15 @@ class PostgresCluster {
       *why = "cannot hand " + dir + " to the user nobody";
       return nullptr;
     }
-    // fsync off: the tests check the ledger's semantics, not the disk; the product's sessions
-    // ask for synchronous commits, which a production server honours.
     const std::string init = As() + bin + "/initdb -D " + dir +
                              "/data -U fedsyn --auth=trust -E UTF8 --no-locale --no-sync " + ">" +
                              dir + "/initdb.log 2>&1";
-    const std::string start = As() + bin + "/pg_ctl -D " + dir + "/data -l " + dir +
-                              "/server.log -w -o \"-k " + dir +
-                              " -c listen_addresses='' -p 5432 -c fsync=off "
-                              "-c max_connections=300\" start >/dev/null 2>&1";
     if (std::system(init.c_str()) != 0) {
       *why = "initdb failed; see " + dir + "/initdb.log";
       cluster->keep_files_ = true;
       return nullptr;
     }
-    if (std::system(start.c_str()) != 0) {
+    if (!cluster->StartServer()) {
       *why = "the test cluster did not start; see " + dir + "/server.log";
       cluster->keep_files_ = true;
       return nullptr;
@@ -128,8 +130,52 @@ class PostgresCluster {
     return cluster;
   }
 
+  // Starts the server as a child that dies with this process; true once it accepts
+  // connections. fsync off: the tests check the ledger's semantics, not the disk (the product's
+  // sessions ask for synchronous commits, which a production server honours).
+  bool StartServer() {
+    std::vector<std::string> args = {"setpriv"};
+    if (geteuid() == 0) {
+      for (const char* a : {"--reuid=nobody", "--regid=nogroup", "--clear-groups"})
+        args.push_back(a);
+    }
+    for (const std::string& a :
+         {std::string("--pdeathsig"), std::string("SIGQUIT"), std::string("--"), bin_ + "/postgres",
+          std::string("-D"), dir_ + "/data", std::string("-k"), dir_, std::string("-c"),
+          std::string("listen_addresses="), std::string("-p"), std::string("5432"),
+          std::string("-c"), std::string("fsync=off"), std::string("-c"),
+          std::string("max_connections=300")})
+      args.push_back(a);
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const std::string log = dir_ + "/server.log";
+    const pid_t pid = fork();
+    if (pid < 0) return false;
+    if (pid == 0) {  // only async-signal-safe calls until exec
+      const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+      }
+      execvp(argv[0], argv.data());
+      _exit(127);
+    }
+    server_pid_ = pid;
+    for (int i = 0; i < 300; ++i) {
+      if (RunTool("pg_isready -q -h " + dir_ + " -p 5432") == 0) return true;
+      if (waitpid(pid, nullptr, WNOHANG) == pid) {
+        server_pid_ = -1;
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
   std::string bin_;
   std::string dir_;
+  pid_t server_pid_ = -1;
   int databases_ = 0;
   bool keep_files_ = false;  // a cluster that failed to start keeps its logs for the reader
 };
