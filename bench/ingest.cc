@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "bench/adult_workload.h"
+#include "bench/federation_kit.h"
 #include "common/audit/canary_protocol.h"
 #include "common/base/compute_environment.h"
 #include "common/data/table_io.h"
@@ -43,25 +44,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string SiteName(int i) { return "site" + std::to_string(i); }
-
-bool Run(const std::string& command) {
-  if (std::system(command.c_str()) == 0) return true;
-  std::fprintf(stderr, "failed: %s\n", command.c_str());
-  return false;
-}
-
-// A PKI with a coordinator certificate for localhost and `sites` site certificates.
-bool MakePki(const std::string& dir, int sites) {
-  const std::string pki = std::string("bash ") + FEDSYN_PKI_SCRIPT + " ";
-  if (!Run(pki + "init " + dir + " >/dev/null") ||
-      !Run(pki + "coordinator " + dir + " localhost >/dev/null"))
-    return false;
-  for (int i = 0; i < sites; ++i) {
-    if (!Run(pki + "site " + dir + " " + SiteName(i) + " >/dev/null")) return false;
-  }
-  return true;
-}
+using bench::SiteName;
 
 struct Federation {
   std::string pki;
@@ -114,17 +97,8 @@ struct Federation {
   }
 };
 
-// A reservation as the agent states it for `rows` records under a small L2 mechanism.
 protocol::Reserve Reservation(privacy::RandomSource& rng, int64_t rows) {
-  const auto mechanism =
-      privacy::MetricMechanism::Create({privacy::NoiseMetric::kL2, 0.1, 3.0, 8, std::nullopt});
-  const double epsilon = mechanism->RecordEpsilon();
-  protocol::Reserve reserve{audit::NewReleaseId([&rng] { return rng.NextU64(); }), "adult",
-                            *privacy::Charge::Make(epsilon, false, 0, 0), rows,
-                            privacy::ReleaseMode::kSynthetic};
-  reserve.relation = privacy::kReleaseRelation;
-  reserve.mechanism = mechanism->params();  // with the grid resolved, as the agent states it
-  return reserve;
+  return bench::StandardReservation(rng, "adult", rows);
 }
 
 absl::StatusOr<std::unique_ptr<site::CoordinatorClient>> Connect(const Federation& f, int site) {
@@ -259,8 +233,7 @@ int main(int argc, char** argv) {
   const std::string kept_pki = bench::FlagValue(argc, argv, "--pki", "");
   Federation federation{
       kept_pki.empty() ? dir + "/pki" : kept_pki, adult->schema, {}, nullptr, nullptr};
-  bool ok = std::filesystem::exists(federation.pki + "/sites/" + SiteName(most_sites - 1)) ||
-            MakePki(federation.pki, most_sites);
+  bool ok = bench::EnsurePki(federation.pki, most_sites);
   for (size_t i = 0; ok && i < site_counts.size(); ++i) {
     ok = MeasureIngest(federation, dir + "/ingest" + std::to_string(i), site_counts[i], rows,
                        adult->table.num_rows());

@@ -26,9 +26,10 @@ const DatasetDeclaration* CoordinatorConfig::FindDataset(const std::string& name
 absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   ASSIGN_OR_RETURN(const data::TomlFile file, data::TomlFile::Load(path));
   const toml::table& root = file.root();
-  RETURN_IF_ERROR(
-      file.CheckKeys(root, {"listen", "admin_listen", "database", "ca", "cert", "key", "crl",
-                            "max_connections", "max_connections_per_address", "dataset", "site"}));
+  RETURN_IF_ERROR(file.CheckKeys(
+      root, {"listen", "admin_listen", "database", "ca", "cert", "key", "crl", "max_connections",
+             "max_connections_per_address", "handshake_timeout_seconds", "idle_timeout_seconds",
+             "write_timeout_seconds", "dataset", "site"}));
   CoordinatorConfig config;
   config.listen = file.String("listen", config.listen);
   config.admin_listen = file.String("admin_listen", config.admin_listen);
@@ -56,6 +57,14 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path)
         path +
         ": max_connections must be in 1..1000000 and max_connections_per_address in "
         "1..max_connections");
+  }
+  for (auto [key, seconds] :
+       {std::pair{"handshake_timeout_seconds", &config.handshake_timeout_seconds},
+        std::pair{"idle_timeout_seconds", &config.idle_timeout_seconds},
+        std::pair{"write_timeout_seconds", &config.write_timeout_seconds}}) {
+    *seconds = root[key].value<int64_t>().value_or(*seconds);
+    if (*seconds < 1 || *seconds > 86'400)
+      return absl::InvalidArgumentError(path + ": " + key + " must be in 1..86400");
   }
   if (const toml::array* datasets = root["dataset"].as_array()) {
     for (const toml::node& node : *datasets) {

@@ -44,6 +44,12 @@ struct CoordinatorConfig {
   // connections beyond them are closed at accept (docs/reliability.md, F3).
   int64_t max_connections = 256;
   int64_t max_connections_per_address = 16;
+  // Deadlines in seconds (coordinator::ServerOptions): a TLS handshake; a session's next request
+  // (its frame header, then its body, each within this — a peer trickling bytes is cut off);
+  // writing a reply to a peer that does not read.
+  int64_t handshake_timeout_seconds = 10;
+  int64_t idle_timeout_seconds = 120;
+  int64_t write_timeout_seconds = 30;
 
   const DatasetDeclaration* FindDataset(const std::string& name) const;
   // The listeners' certificate, key, trust anchor and revocation list.

@@ -43,10 +43,10 @@ absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(
         std::shared_ptr<net::TlsContext> context,
         net::MakeTlsContext({kit.ca_file, kit.cert_file, kit.key_file}, net::Role::kClient));
     const net::Deadline deadline = options.connect_deadline;
-    options.dial = [address, context,
-                    deadline]() -> absl::StatusOr<std::unique_ptr<net::FrameConnection>> {
+    options.dial = [address, context, deadline, source = options.source_address]()
+        -> absl::StatusOr<std::unique_ptr<net::FrameConnection>> {
       ASSIGN_OR_RETURN(std::unique_ptr<net::PeerConnection> connection,
-                       net::DialTls(address.first, address.second, context, deadline));
+                       net::DialTls(address.first, address.second, context, deadline, source));
       return connection;
     };
   }

@@ -24,6 +24,8 @@ struct ClientOptions {
   // Chunk size for new uploads (whole lines up to this size); recorded per release in the
   // local ledger, so a resumed upload cuts exactly the same chunks.
   size_t chunk_bytes = 1 << 20;
+  // The local address to connect from; empty: the system's choice.
+  std::string source_address;
   // How a connection is opened: empty means mutual TLS to the kit's coordinator with the kit's
   // certificate (what the agent does); tests give an in-memory dialer
   // (tests/support/fake_connections.h) to drive every step without sockets.

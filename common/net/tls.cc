@@ -4,6 +4,7 @@
 #include <openssl/x509.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <condition_variable>
@@ -182,8 +183,8 @@ absl::Status TlsConnection::ReadPeerIdentity() {
 }
 
 absl::StatusOr<std::unique_ptr<TlsConnection>> TlsConnection::Connect(
-    const std::string& host, uint16_t port, std::shared_ptr<TlsContext> context,
-    Deadline deadline) {
+    const std::string& host, uint16_t port, std::shared_ptr<TlsContext> context, Deadline deadline,
+    const std::string& source_address) {
   const auto until = std::chrono::steady_clock::now() + deadline;
   std::unique_ptr<TlsConnection> connection;
   {
@@ -204,9 +205,30 @@ absl::StatusOr<std::unique_ptr<TlsConnection>> TlsConnection::Connect(
   const auto endpoints = resolver.resolve(host, std::to_string(port), ec);
   if (ec) return absl::UnavailableError("cannot resolve " + host + ": " + ec.message());
   ssl::stream<tcp::socket>& stream = connection->stream_;
-  RETURN_IF_ERROR(connection->RunUntil(
-      [&](auto handler) { asio::async_connect(stream.lowest_layer(), endpoints, handler); }, until,
-      "connect"));
+  if (source_address.empty()) {
+    RETURN_IF_ERROR(connection->RunUntil(
+        [&](auto handler) { asio::async_connect(stream.lowest_layer(), endpoints, handler); },
+        until, "connect"));
+  } else {
+    // A bound socket connects to one endpoint of the source's family (a range connect would
+    // close the socket, and its binding, between attempts).
+    const asio::ip::address source = asio::ip::make_address(source_address, ec);
+    if (ec) return absl::InvalidArgumentError("bad source address " + source_address);
+    auto target = std::find_if(endpoints.begin(), endpoints.end(), [&](const auto& e) {
+      return e.endpoint().address().is_v4() == source.is_v4();
+    });
+    if (target == endpoints.end()) {
+      return absl::UnavailableError("no address of " + host + " in the family of " +
+                                    source_address);
+    }
+    auto& socket = stream.lowest_layer();
+    socket.open(target->endpoint().protocol(), ec);
+    if (!ec) socket.bind({source, 0}, ec);
+    if (ec) return absl::UnavailableError("cannot bind to " + source_address + ": " + ec.message());
+    const tcp::endpoint endpoint = target->endpoint();
+    RETURN_IF_ERROR(connection->RunUntil(
+        [&](auto handler) { socket.async_connect(endpoint, handler); }, until, "connect"));
+  }
   // Verify the coordinator's name (SAN) as well as its CA, and send SNI.
   SSL_set_tlsext_host_name(stream.native_handle(), host.c_str());
   stream.set_verify_mode(ssl::verify_peer);
@@ -544,9 +566,11 @@ absl::StatusOr<std::pair<std::string, uint16_t>> ParseHostPort(const std::string
 
 absl::StatusOr<std::unique_ptr<PeerConnection>> DialTls(const std::string& host, uint16_t port,
                                                         std::shared_ptr<TlsContext> context,
-                                                        Deadline deadline) {
-  ASSIGN_OR_RETURN(std::unique_ptr<TlsConnection> connection,
-                   TlsConnection::Connect(host, port, std::move(context), deadline));
+                                                        Deadline deadline,
+                                                        const std::string& source_address) {
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<TlsConnection> connection,
+      TlsConnection::Connect(host, port, std::move(context), deadline, source_address));
   return connection;
 }
 

@@ -72,10 +72,12 @@ class PeerConnection : public FrameConnection {
 
 // Dials host:port, verifies the server certificate against the CA and `host` (SAN), and
 // completes the handshake, all within `deadline`. Unavailable on failure (retryable),
-// DeadlineExceeded on timeout.
+// DeadlineExceeded on timeout. A non-empty `source_address` is the local address to connect
+// from (a multi-homed host; the load bench's many loopback "hosts").
 absl::StatusOr<std::unique_ptr<PeerConnection>> DialTls(const std::string& host, uint16_t port,
                                                         std::shared_ptr<TlsContext> context,
-                                                        Deadline deadline);
+                                                        Deadline deadline,
+                                                        const std::string& source_address = "");
 
 // Caps that keep a listener serving under abuse. Every accepted connection, authenticated or
 // still handshaking, counts until it is closed. Connections beyond a cap are closed at accept,

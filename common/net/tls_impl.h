@@ -50,11 +50,10 @@ class TlsConnection : public PeerConnection {
   // Dials host:port, verifies the server certificate against the CA and `host` (SAN), and
   // completes the handshake, all within `deadline`. Unavailable on failure (retryable),
   // DeadlineExceeded on timeout. A client connection runs its socket on an io_context and
-  // thread of its own.
-  static absl::StatusOr<std::unique_ptr<TlsConnection>> Connect(const std::string& host,
-                                                                uint16_t port,
-                                                                std::shared_ptr<TlsContext> context,
-                                                                Deadline deadline);
+  // thread of its own. A non-empty `source_address` is the local address to connect from.
+  static absl::StatusOr<std::unique_ptr<TlsConnection>> Connect(
+      const std::string& host, uint16_t port, std::shared_ptr<TlsContext> context,
+      Deadline deadline, const std::string& source_address = "");
 
   ~TlsConnection() override;
   TlsConnection(const TlsConnection&) = delete;

@@ -65,7 +65,11 @@ class ServeCommand : public CoordinatorCommand {
     auto storage = OpenStorage(config->database);
     if (!storage.ok()) return Fail(storage.status());
     RaiseDescriptorLimit();
-    auto server = CoordinatorServer::Start(*config, **storage);
+    ServerOptions options;
+    options.handshake_deadline = std::chrono::seconds(config->handshake_timeout_seconds);
+    options.idle_deadline = std::chrono::seconds(config->idle_timeout_seconds);
+    options.write_deadline = std::chrono::seconds(config->write_timeout_seconds);
+    auto server = CoordinatorServer::Start(*config, **storage, options);
     if (!server.ok()) return Fail(server.status());
     const std::atomic<bool>& stop = base::StopOnSignals();
     std::printf("fedsyn-coordinator serving: sites on %s, admins on %s\n", config->listen.c_str(),

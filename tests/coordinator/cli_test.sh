@@ -49,6 +49,10 @@ sed 's/^listen = /lisen = /' "$scratch/coordinator.toml" > "$scratch/misspelt.to
 "$coordinator" serve --config "$scratch/misspelt.toml" --check-config > "$scratch.check" 2>&1; code=$?
 [ "$code" -eq 3 ] || fail "check-config with a misspelt key: exit $code, wanted 3"
 grep -q "misspelt.toml:1: unknown key 'lisen'" "$scratch.check" || fail "misspelt key named"
+{ echo "idle_timeout_seconds = 0"; cat "$scratch/coordinator.toml"; } > "$scratch/no-timeout.toml"
+"$coordinator" serve --config "$scratch/no-timeout.toml" --check-config > "$scratch.check" 2>&1; code=$?
+[ "$code" -eq 3 ] || fail "check-config with a zero idle timeout: exit $code, wanted 3"
+grep -q "idle_timeout_seconds must be in 1..86400" "$scratch.check" || fail "timeout range named"
 "$agent" heartbeat --site-kit "$scratch/pki/sites/va/site.toml" --check-config > "$scratch.check" 2>&1 \
   || { cat "$scratch.check"; fail "agent check-config of a demo site kit"; }
 cp "$scratch/pki/ca.pem" "$scratch/pki/sites/va/ca.pem.keep"

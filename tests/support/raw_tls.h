@@ -3,6 +3,8 @@
 #ifndef FEDSYN_TESTS_SUPPORT_RAW_TLS_H_
 #define FEDSYN_TESTS_SUPPORT_RAW_TLS_H_
 
+#include <sys/socket.h>
+
 #include <cstring>
 #include <memory>
 #include <string>
@@ -27,12 +29,21 @@ inline std::unique_ptr<boost::asio::ip::tcp::socket> PlainConnectionFrom(
 class RawTlsClient {
  public:
   // Connects to 127.0.0.1:port with the client certificate in `files` and completes the
-  // handshake.
-  RawTlsClient(const net::TlsFiles& files, uint16_t port)
+  // handshake; from `source` (another loopback address stands for another host) if given.
+  RawTlsClient(const net::TlsFiles& files, uint16_t port, const std::string& source = "")
       : context_(*net::MakeTlsContext(files, net::Role::kClient)), stream_(io_, context_->ssl()) {
-    stream_.lowest_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    auto& socket = stream_.lowest_layer();
+    if (!source.empty()) {
+      socket.open(boost::asio::ip::tcp::v4());
+      socket.bind({boost::asio::ip::make_address(source), 0});
+    }
+    socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
     stream_.handshake(boost::asio::ssl::stream_base::client);
   }
+  // The socket's descriptor, to poll for the server closing it.
+  int native_handle() { return stream_.lowest_layer().native_handle(); }
+  // Shuts the socket down; safe from another thread, and unblocks a write blocked in it.
+  void Close() { ::shutdown(native_handle(), SHUT_RDWR); }
 
   void Write(const std::string& bytes) { boost::asio::write(stream_, boost::asio::buffer(bytes)); }
   std::string Read(size_t n) {
