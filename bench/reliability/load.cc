@@ -5,8 +5,12 @@
 // release the coordinator acknowledged is checked end to end against its database.
 //
 //   build/bench/fedsyn_bench_load [--sites 256] [--seconds 120] [--rows 100] [--per-address 8]
-//                                 [--database postgresql://...] [--pki DIR] [--data DIR]
+//                                 [--database postgresql://...|scratch-postgres] [--pki DIR]
+//                                 [--data DIR]
 //
+// The database is SQLite in a scratch folder unless given; `scratch-postgres` starts a
+// throwaway PostgreSQL cluster for the run (tests/support/postgres_cluster.h, fsync off: the
+// figure is then the coordinator's and the protocol's, not this machine's disk).
 // Each release is --rows Adult records (the agent's CSV form, a window that moves with the site
 // and the release, so no two releases need be equal): reserve, upload, commit. Prints one line
 // each for throughput, reservation and commit latency (p50/p99/max), the coordinator's peak
@@ -27,6 +31,7 @@
 #include "common/privacy/digest.h"
 #include "common/privacy/random.h"
 #include "coordinator/storage.h"
+#include "tests/support/postgres_cluster.h"
 
 namespace fedsyn {
 namespace {
@@ -113,7 +118,16 @@ int main(int argc, char** argv) {
   const int rows = std::max(1, std::atoi(bench::FlagValue(argc, argv, "--rows", "100").c_str()));
   const int per_address =
       std::max(1, std::atoi(bench::FlagValue(argc, argv, "--per-address", "8").c_str()));
-  const std::string database = bench::FlagValue(argc, argv, "--database", "");
+  std::string database = bench::FlagValue(argc, argv, "--database", "");
+  if (database == "scratch-postgres") {
+    std::string why;
+    testing::PostgresCluster* cluster = testing::PostgresCluster::Shared(&why);
+    if (cluster == nullptr) {
+      std::fprintf(stderr, "no PostgreSQL: %s\n", why.c_str());
+      return 1;
+    }
+    database = cluster->Uri(cluster->NewDatabase("load"));
+  }
   const std::string demo = bench::FlagValue(argc, argv, "--data", FEDSYN_BENCH_DEMO_DIR);
   auto adult = bench::LoadAdult(demo);
   if (!adult) return 1;
