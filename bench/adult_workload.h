@@ -4,11 +4,13 @@
 #ifndef FEDSYN_BENCH_ADULT_WORKLOAD_H_
 #define FEDSYN_BENCH_ADULT_WORKLOAD_H_
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/data/table_io.h"
 #include "common/data/transformer.h"
@@ -26,6 +28,14 @@ struct AdultWorkload {
 
 inline double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+// The q-quantile of `values` (the nearest rank at or below; q = 1: the largest); 0 when empty.
+inline double Quantile(std::vector<double> values, double q) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[std::min(values.size() - 1,
+                         static_cast<size_t>(q * static_cast<double>(values.size())))];
 }
 
 // Reads `--flag value` pairs; returns the value of `flag` or `fallback`.

@@ -182,13 +182,9 @@ bool MeasureReservations(Federation& f, const std::string& dir, int sites, int p
   }
   std::vector<double> all;
   for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  std::sort(all.begin(), all.end());
-  const auto quantile = [&all](double q) {
-    return all[std::min(all.size() - 1, static_cast<size_t>(q * static_cast<double>(all.size())))];
-  };
   std::printf(
       "reserve: %d sites at once x %d reservations: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", sites,
-      per_site, quantile(0.5), quantile(0.99), all.back());
+      per_site, bench::Quantile(all, 0.5), bench::Quantile(all, 0.99), bench::Quantile(all, 1.0));
   return true;
 }
 

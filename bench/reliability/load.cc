@@ -51,13 +51,6 @@ struct SiteResult {
   std::string last_failure;
 };
 
-double Quantile(std::vector<double> values, double q) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  return values[std::min(values.size() - 1,
-                         static_cast<size_t>(q * static_cast<double>(values.size())))];
-}
-
 // One site for `seconds`: connect from its loopback address, then release until time is up.
 SiteResult RunSite(const bench::CoordinatorProcess& coordinator, int site, int per_address,
                    const std::vector<std::string>& lines, int rows, Clock::time_point end) {
@@ -236,8 +229,9 @@ int main(int argc, char** argv) {
   std::printf(
       "latency: reserve p50 %.2f ms, p99 %.2f ms, max %.2f ms; commit p50 %.2f ms, "
       "p99 %.2f ms, max %.2f ms\n",
-      Quantile(reserve_ms, 0.5), Quantile(reserve_ms, 0.99), Quantile(reserve_ms, 1.0),
-      Quantile(commit_ms, 0.5), Quantile(commit_ms, 0.99), Quantile(commit_ms, 1.0));
+      bench::Quantile(reserve_ms, 0.5), bench::Quantile(reserve_ms, 0.99),
+      bench::Quantile(reserve_ms, 1.0), bench::Quantile(commit_ms, 0.5),
+      bench::Quantile(commit_ms, 0.99), bench::Quantile(commit_ms, 1.0));
   std::printf(
       "coordinator: peak RSS %.0f MiB (%.0f MiB at the end), descriptors %d idle, "
       "peak %d; exit on SIGTERM %s\n",

@@ -11,11 +11,11 @@
 //  - half frame: announces a 1000-byte frame, sends 10 bytes of it, stops;
 //  - trickler: sends valid heartbeat frames one byte a second;
 //  - non-reader: sends heartbeats as fast as it can and never reads a reply.
-// Each must be closed by the coordinator within its deadline (handshake, idle — the frame header
-// and then its body each within it —, write) plus a margin; the bench records when each was
-// closed. Meanwhile a legitimate site (its own address) reserves every 200 ms on one connection
-// and opens a fresh connection every second; its latencies before and during the attack, and
-// the coordinator's descriptors, threads and memory before, at peak and after, are printed.
+// Each must be closed by the coordinator within its deadline (handshake; idle for a frame header,
+// then the body's own time, TlsConnection::BodyTime; write) plus a margin; the bench records when
+// each was closed. Meanwhile a legitimate site (its own address) reserves every 200 ms on one
+// connection and opens a fresh connection every second; its latencies before and during the attack,
+// and the coordinator's descriptors, threads and memory before, at peak and after, are printed.
 // Exit 1 if a hostile connection outlived its bound or the legitimate site saw a failure.
 #include <poll.h>
 
@@ -49,13 +49,6 @@ int Threads(pid_t pid) {
     if (line.rfind("Threads:", 0) == 0) return std::atoi(line.c_str() + 8);
   }
   return -1;
-}
-
-double Quantile(std::vector<double> values, double q) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  return values[std::min(values.size() - 1,
-                         static_cast<size_t>(q * static_cast<double>(values.size())))];
 }
 
 // A hostile connection: its socket, when it was opened, and when the coordinator closed it.
@@ -214,8 +207,10 @@ int main(int argc, char** argv) {
   }
   std::vector<Hostile*> tricklers, readers;
   for (int i = 0; i < trickle_count; ++i) {
-    // A frame's header and then its body may each take up to the idle deadline.
-    if (Hostile* h = open_peer("trickler", 2 * idle_s + 2)) tricklers.push_back(h);
+    // The 4 header bytes take 4 s (unless the idle deadline is shorter); the body then gets
+    // TlsConnection::BodyTime (10 s for a heartbeat), at most the idle deadline.
+    if (Hostile* h = open_peer("trickler", (idle_s < 4 ? idle_s : 4 + std::min(idle_s, 10)) + 2))
+      tricklers.push_back(h);
   }
   for (int i = 0; i < reader_count; ++i) {
     // Replies fill the socket buffers first (seconds at loopback speed), then the write deadline.
@@ -226,25 +221,27 @@ int main(int argc, char** argv) {
   int peak_fds = fds_open;
   {
     bench::ResourceSampler sampler(coordinator.pid(), std::chrono::milliseconds(100));
+    std::atomic<bool> gave_up = false;
     std::vector<std::jthread> workers;
     for (Hostile* h : tricklers) {
-      workers.emplace_back([h, &heartbeat](std::stop_token stop) {
+      workers.emplace_back([h, &heartbeat, &gave_up](std::stop_token stop) {
         try {
           for (size_t i = 0; !stop.stop_requested() && h->held_s < 0; ++i) {
             h->tls->Write(std::string(1, heartbeat[i % heartbeat.size()]));
             std::this_thread::sleep_for(std::chrono::seconds(1));
           }
         } catch (const std::exception&) {
-          if (h->held_s < 0) h->held_s = bench::Seconds(h->opened);
+          if (!gave_up && h->held_s < 0) h->held_s = bench::Seconds(h->opened);
         }
       });
     }
     for (Hostile* h : readers) {
-      workers.emplace_back([h, &heartbeat](std::stop_token stop) {
+      workers.emplace_back([h, &heartbeat, &gave_up](std::stop_token stop) {
         try {
           while (!stop.stop_requested()) h->tls->Write(heartbeat);
         } catch (const std::exception&) {
-          h->held_s = bench::Seconds(h->opened);  // the write failed: the coordinator closed it
+          // The write failed: the coordinator closed it (unless we gave up on it first).
+          if (!gave_up) h->held_s = bench::Seconds(h->opened);
         }
       });
     }
@@ -257,7 +254,11 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     peak_fds = std::max(peak_fds, sampler.peak_fds());
-    // Whatever is still open has outlived its bound: close it from our side to finish.
+    // Whatever is still open has outlived its bound: close it from our side to finish (the
+    // watcher stopped first, so that our own close is not taken for the coordinator's).
+    watcher.request_stop();
+    watcher.join();
+    gave_up = true;
     for (auto& h : peers) {
       if (h->held_s < 0 && h->tls) h->tls->Close();
     }
@@ -292,17 +293,19 @@ int main(int argc, char** argv) {
     std::printf(
         "%-10s %4zu closed by the coordinator after %.1f s median, %.1f s max "
         "(bound %.0f s); %d late, %d never closed\n",
-        kind, held.size(), Quantile(held, 0.5), Quantile(held, 1.0), bound, late, still_open);
+        kind, held.size(), bench::Quantile(held, 0.5), bench::Quantile(held, 1.0), bound, late,
+        still_open);
   }
   std::printf(
       "legitimate site: reserve p50 %.1f ms, p99 %.1f ms quiet (%zu) / p50 %.1f ms, "
       "p99 %.1f ms, max %.1f ms under attack (%zu); new connection p50 %.1f ms quiet / "
       "%.1f ms under attack (max %.1f ms); %d failure(s)%s%s\n",
-      Quantile(quiet_reserve, 0.5), Quantile(quiet_reserve, 0.99), quiet_reserve.size(),
-      Quantile(attack_reserve, 0.5), Quantile(attack_reserve, 0.99), Quantile(attack_reserve, 1.0),
-      attack_reserve.size(), Quantile(quiet_connect, 0.5), Quantile(attack_connect, 0.5),
-      Quantile(attack_connect, 1.0), legit_failures.load(), legit_failure.empty() ? "" : ": ",
-      legit_failure.c_str());
+      bench::Quantile(quiet_reserve, 0.5), bench::Quantile(quiet_reserve, 0.99),
+      quiet_reserve.size(), bench::Quantile(attack_reserve, 0.5),
+      bench::Quantile(attack_reserve, 0.99), bench::Quantile(attack_reserve, 1.0),
+      attack_reserve.size(), bench::Quantile(quiet_connect, 0.5),
+      bench::Quantile(attack_connect, 0.5), bench::Quantile(attack_connect, 1.0),
+      legit_failures.load(), legit_failure.empty() ? "" : ": ", legit_failure.c_str());
   std::printf(
       "coordinator: descriptors %d before, %d with the peers open, peak %d, %d after; "
       "threads %d / %d / %d; peak RSS %.0f MiB; %d peer(s) could not open; exit on "

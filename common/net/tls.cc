@@ -247,7 +247,7 @@ absl::StatusOr<std::string> TlsConnection::ReadFrame(size_t max_bytes, Deadline 
       RunUntil([&](auto handler) { asio::async_read(stream_, asio::buffer(header), handler); },
                std::chrono::steady_clock::now() + deadline, "read"));
   ASSIGN_OR_RETURN(const uint32_t size, DecodeFrameHeader(header, max_bytes));
-  const auto body_deadline = std::chrono::steady_clock::now() + deadline;
+  const auto body_deadline = std::chrono::steady_clock::now() + std::min(deadline, BodyTime(size));
   std::string payload;
   while (payload.size() < size) {
     const size_t offset = payload.size();

@@ -60,7 +60,8 @@ class TlsConnection : public PeerConnection {
   TlsConnection& operator=(const TlsConnection&) = delete;
 
   // Reads one frame: a 4-byte big-endian length, then that many bytes; the header must arrive
-  // within `deadline`, and the whole body within `deadline` after it. A length above
+  // within `deadline`, and the whole body within BodyTime(length) after it, at most `deadline`.
+  // A length above
   // `max_bytes` is refused (InvalidArgument) before anything is read or allocated, and the body
   // is allocated in steps of kFrameReadStep as its bytes arrive, never from the announced
   // length: a peer that announces a large frame and sends nothing costs one step of memory.
@@ -74,6 +75,14 @@ class TlsConnection : public PeerConnection {
   void Close() override;
 
   static constexpr size_t kFrameReadStep = 64 * 1024;
+  // How long a body of `bytes` may take once its header is in: 10 s plus the time at 16 KiB/s
+  // (a 1 MiB chunk over a slow 128 kbit/s link: 74 s). A long idle deadline is for the gaps
+  // between requests (heartbeats every minute); without this bound a peer trickling a small
+  // frame one byte a second would stay within it and hold its connection and session thread
+  // for as long as it liked.
+  static Deadline BodyTime(size_t bytes) {
+    return std::chrono::seconds(10) + std::chrono::milliseconds(bytes * 1000 / (16 * 1024));
+  }
 
  private:
   friend class TlsListener;

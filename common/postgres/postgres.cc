@@ -2,8 +2,9 @@
 
 #include <libpq-fe.h>
 
-#include <exception>
 #include <string_view>
+
+#include "common/base/guarded_call.h"
 
 namespace fedsyn::postgres {
 namespace {
@@ -46,16 +47,6 @@ uint64_t ReadBigEndian(const char* p, int length) {
 
 // The connection whose transaction this thread is running, if any (see Transaction).
 thread_local const Connection* running_transaction_of = nullptr;
-
-absl::Status RunBody(const std::function<absl::Status()>& body) {
-  try {
-    return body();
-  } catch (const std::exception& e) {
-    return absl::InternalError(std::string("transaction body threw: ") + e.what());
-  } catch (...) {
-    return absl::InternalError("transaction body threw");
-  }
-}
 
 void DiscardNotice(void*, const char*) {}
 
@@ -206,7 +197,7 @@ absl::Status Connection::InTransaction(const char* begin, bool take_lock,
   }
   if (status.ok()) {
     running_transaction_of = this;
-    status = RunBody(body);
+    status = base::CallGuarded(body, "transaction body");
     running_transaction_of = nullptr;
   }
   if (status.ok()) {

@@ -2,8 +2,9 @@
 
 #include <sqlite3.h>
 
-#include <exception>
 #include <string>
+
+#include "common/base/guarded_call.h"
 
 namespace fedsyn::sqlite {
 namespace {
@@ -120,17 +121,6 @@ namespace {
 // would otherwise wait for the batch it is part of, forever.
 thread_local const Database* running_batch_of = nullptr;
 
-// A body's status; an exception (say, bad_alloc) fails that body alone instead of leaving the
-// batch half run and every waiting caller blocked.
-absl::Status RunBody(const std::function<absl::Status()>& body) {
-  try {
-    return body();
-  } catch (const std::exception& e) {
-    return absl::InternalError(std::string("transaction body threw: ") + e.what());
-  } catch (...) {
-    return absl::InternalError("transaction body threw");
-  }
-}
 }  // namespace
 
 absl::Status Database::Transaction(const std::function<absl::Status()>& body) {
@@ -175,7 +165,7 @@ void Database::RunBatch(std::span<PendingBody* const> batch) {
     // A lone body needs no savepoint: its failure rolls back the whole transaction below.
     const bool savepoint = batch.size() > 1;
     absl::Status status = savepoint ? Exec("SAVEPOINT batch_member") : absl::OkStatus();
-    if (status.ok()) status = RunBody(*member->body);
+    if (status.ok()) status = base::CallGuarded(*member->body, "transaction body");
     if (savepoint && status.ok()) status = Exec("RELEASE batch_member");
     if (savepoint && !status.ok()) {
       // Undo this body's writes only; if even that fails, nothing of the batch may commit.

@@ -195,6 +195,15 @@ class Federation : public ::testing::Test {
                                max_chunks);
   }
 
+  // A reservation of 1 epsilon for one row under a replace-one L2 mechanism (0.6 per row).
+  static protocol::Reserve OneEpsilonReservation(const std::string& release_id) {
+    protocol::Reserve reserve{
+        release_id, "heart", {1'000'000, false}, 1, privacy::ReleaseMode::kSynthetic};
+    reserve.relation = privacy::NeighbouringRelation::kReplaceOne;
+    reserve.mechanism = privacy::MetricMechanismParams{privacy::NoiseMetric::kL2, 0.1, 3.0, 8, -11};
+    return reserve;
+  }
+
   // A raw TLS connection with a site certificate, for speaking malformed protocol.
   std::unique_ptr<net::PeerConnection> RawSiteConnection(const std::string& site) {
     auto context =

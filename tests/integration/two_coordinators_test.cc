@@ -72,14 +72,7 @@ TEST_F(TwoCoordinators, SixtyFourReservationsSplitAcrossBothNeverOverspend) {
       auto client = site::CoordinatorClient::Connect(KitFor(server, "hungarian"), patient,
                                                      [] { return 0.5; });
       ASSERT_TRUE(client.ok()) << client.status();
-      protocol::Reserve reserve{"split-" + std::to_string(i),
-                                "heart",
-                                {1'000'000, false},
-                                1,
-                                privacy::ReleaseMode::kSynthetic};
-      reserve.relation = privacy::NeighbouringRelation::kReplaceOne;
-      reserve.mechanism = privacy::MetricMechanismParams{privacy::NoiseMetric::kL2, 0.1, 3.0, 8,
-                                                         -11};  // 0.6 per row
+      const protocol::Reserve reserve = OneEpsilonReservation("split-" + std::to_string(i));
       auto reserved = (*client)->Reserve(reserve);
       if (reserved.ok()) {
         ++granted_by[i % 2];

@@ -4,6 +4,7 @@
 // coordinator's own regression tests are in tests/integration/hostile_peer_test.cc).
 #include <fcntl.h>
 #include <malloc.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -45,15 +46,17 @@ class Listener : public ::testing::Test {
 
   // Starts a listener whose handler echoes frames back until the peer stops; a frame "throw"
   // makes it throw a standard exception, "throw-int" a non-standard one.
-  void StartEcho(ListenerLimits limits, Deadline handshake = std::chrono::seconds(5)) {
+  // `idle`: how long it waits for each next frame.
+  void StartEcho(ListenerLimits limits, Deadline handshake = std::chrono::seconds(5),
+                 Deadline idle = std::chrono::seconds(10)) {
     auto context = MakeTlsContext(
         {pki_ + "/ca.pem", pki_ + "/coordinator.pem", pki_ + "/coordinator.key", crl_},
         Role::kServer);
     ASSERT_TRUE(context.ok()) << context.status();
     auto listener = TlsListener::Bind("127.0.0.1", 0, *context, handshake, limits,
-                                      [this](PeerConnection& connection) {
+                                      [this, idle](PeerConnection& connection) {
                                         for (;;) {
-                                          auto frame = connection.ReadFrame(kMaxFrame, seconds(10));
+                                          auto frame = connection.ReadFrame(kMaxFrame, idle);
                                           if (!frame.ok()) return;
                                           if (*frame == "throw") throw std::runtime_error("boom");
                                           if (*frame == "throw-int") throw 7;
@@ -345,6 +348,41 @@ TEST_F(Listener, AnAnnouncedFrameIsAllocatedAsItArrives) {
   EXPECT_LT(grown, size_t{16} << 20)
       << "memory grew by " << grown << " bytes for 20 announced 8 MiB frames";
   sessions.clear();
+  ExpectServed();
+}
+
+// A long idle deadline is for the gaps between frames; once a frame's header is in, its body must
+// keep coming (TlsConnection::BodyTime: 10 s for a small one). A peer trickling a frame one byte
+// a second is cut off then, not at the idle deadline — nor never, as each byte would otherwise
+// keep it within the deadline of a frame that completes.
+TEST_F(Listener, APeerTricklingAFrameIsCutOffAtItsBodyTimeNotItsIdleDeadline) {
+  ListenerLimits limits;
+  StartEcho(limits, seconds(5), /*idle=*/seconds(120));
+  auto trickler = RawDial();
+  EXPECT_EQ(trickler->RoundTrip("ready"), "ready");
+  trickler->StartFrame(100, 0);
+  const auto header_sent = std::chrono::steady_clock::now();
+  std::atomic<bool> stop = false;
+  std::thread writer([&] {
+    try {
+      for (int i = 0; i < 100 && !stop; ++i) {
+        trickler->Write("x");
+        std::this_thread::sleep_for(seconds(1));
+      }
+    } catch (const std::exception&) {
+      // the server closed it: what the test waits for below
+    }
+  });
+  pollfd fd{trickler->native_handle(), POLLRDHUP, 0};
+  const bool closed = poll(&fd, 1, 40'000) > 0;
+  const double after =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - header_sent).count();
+  stop = true;
+  trickler->Close();
+  writer.join();
+  ASSERT_TRUE(closed) << "still open 40 s after its header";
+  EXPECT_GT(after, 9.0);
+  EXPECT_LT(after, 15.0) << "cut off at the body's 10 s, not the 120 s idle deadline";
   ExpectServed();
 }
 
