@@ -45,9 +45,6 @@ uint64_t ReadBigEndian(const char* p, int length) {
   return value;
 }
 
-// The connection whose transaction this thread is running, if any (see Transaction).
-thread_local const Connection* running_transaction_of = nullptr;
-
 void DiscardNotice(void*, const char*) {}
 
 }  // namespace
@@ -93,130 +90,205 @@ std::string Result::Text(int row, int column) const {
                      static_cast<size_t>(PQgetlength(result_, row, column)));
 }
 
+// One libpq session: its PGconn, set up as postgres.h describes, re-established when lost.
+class Connection::Session {
+ public:
+  static absl::StatusOr<std::unique_ptr<Session>> Open(const std::string& conninfo,
+                                                       bool read_only) {
+    // Keywords before the expanded dbname are defaults the connection string may override.
+    const char* keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
+    const char* values[] = {"10", "fedsyn-coordinator", conninfo.c_str(), nullptr};
+    pg_conn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
+    if (conn == nullptr) return absl::ResourceExhaustedError("cannot allocate a libpq connection");
+    std::unique_ptr<Session> session(new Session(conn, read_only));
+    if (PQstatus(conn) != CONNECTION_OK) {
+      return absl::UnavailableError("cannot connect to database " + session->description() + ": " +
+                                    Trimmed(PQerrorMessage(conn)));
+    }
+    PQsetNoticeProcessor(conn, &DiscardNotice, nullptr);
+    RETURN_IF_ERROR(session->Setup());
+    return session;
+  }
+  ~Session() { PQfinish(conn_); }
+
+  std::string description() const {
+    const char* host = PQhost(conn_);
+    const char* port = PQport(conn_);
+    const char* db = PQdb(conn_);
+    return std::string("postgresql ") + (db ? db : "?") + " on " + (host ? host : "?") + ":" +
+           (port ? port : "?");
+  }
+
+  absl::Status EnsureConnected() {
+    if (PQstatus(conn_) == CONNECTION_OK) return absl::OkStatus();
+    PQreset(conn_);
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      return absl::UnavailableError("database " + description() +
+                                    ": reconnect: " + Trimmed(PQerrorMessage(conn_)));
+    }
+    return Setup();
+  }
+  bool connected() const { return PQstatus(conn_) == CONNECTION_OK; }
+
+  // Begins a transaction with `sql`. A session the server dropped while it was idle (a restart,
+  // a failover, an administrator) shows so only when used; nothing of the transaction has run
+  // then, so reconnecting and beginning again is safe.
+  absl::Status Begin(const char* sql) {
+    RETURN_IF_ERROR(EnsureConnected());
+    absl::Status begun = Exec(sql);
+    if (!begun.ok() && !connected()) {
+      RETURN_IF_ERROR(EnsureConnected());
+      begun = Exec(sql);
+    }
+    return begun;
+  }
+
+  // A statement without parameters (several allowed: migrations, session settings).
+  absl::Status Exec(const std::string& sql) {
+    pg_result* result = PQexec(conn_, sql.c_str());
+    const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+    absl::Status outcome = absl::OkStatus();
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      outcome = Failure(description(), "exec", result,
+                        result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
+    }
+    PQclear(result);
+    return outcome;
+  }
+
+  absl::StatusOr<Result> Query(const std::string& sql, const Params& params) {
+    std::vector<unsigned int> types;
+    std::vector<const char*> values;
+    std::vector<int> lengths;
+    std::vector<int> formats;
+    for (const Params::Value& v : params.values_) {
+      types.push_back(v.type);
+      values.push_back(v.bytes.data());
+      lengths.push_back(static_cast<int>(v.bytes.size()));
+      formats.push_back(1);
+    }
+    pg_result* result =
+        PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), types.data(),
+                     values.data(), lengths.data(), formats.data(), /*resultFormat=*/1);
+    const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+      absl::Status failure = Failure(description(), "query", result,
+                                     result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
+      PQclear(result);
+      return failure;
+    }
+    return Result(result);
+  }
+
+  // COMMIT. A transaction a failed statement aborted answers ROLLBACK, not an error: a body that
+  // ignored a failure must not be reported as committed.
+  absl::Status Commit() {
+    pg_result* result = PQexec(conn_, "COMMIT");
+    absl::Status status = absl::OkStatus();
+    if (!result || PQresultStatus(result) != PGRES_COMMAND_OK) {
+      status = Failure(description(), "commit", result,
+                       result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
+    } else if (std::string_view(PQcmdStatus(result)) != "COMMIT") {
+      status = absl::InternalError("database " + description() +
+                                   ": the transaction was aborted by a failed statement");
+    }
+    PQclear(result);
+    return status;
+  }
+  void Rollback() {
+    if (connected()) (void)Exec("ROLLBACK");
+  }
+
+ private:
+  Session(pg_conn* conn, bool read_only) : conn_(conn), read_only_(read_only) {}
+  absl::Status Setup() {
+    return Exec(std::string("SET synchronous_commit = on; SET lock_timeout = '10s'; ") +
+                "SET client_min_messages = warning; SET default_transaction_read_only = " +
+                (read_only_ ? "on" : "off"));
+  }
+
+  pg_conn* conn_;
+  bool read_only_;
+};
+
+thread_local Connection::Session* Connection::active_session_ = nullptr;
+
+// A ledger transaction's side of a group commit, on the writing session.
+class Connection::Batches final : public base::GroupCommit::Connection {
+ public:
+  Batches(Session& session, bool read_only) : session_(session), read_only_(read_only) {}
+  absl::Status Begin() override {
+    RETURN_IF_ERROR(session_.Begin(read_only_ ? "BEGIN READ ONLY" : "BEGIN"));
+    if (!read_only_) {
+      const absl::Status locked =
+          session_.Query("SELECT pg_advisory_xact_lock($1)", Params().Int(kLedgerLockKey)).status();
+      if (!locked.ok()) {
+        session_.Rollback();  // the session must not stay in the aborted transaction
+        return locked;
+      }
+    }
+    active_session_ = &session_;
+    return absl::OkStatus();
+  }
+  absl::Status Exec(const char* sql) override { return session_.Exec(sql); }
+  absl::Status Commit() override {
+    active_session_ = nullptr;
+    return session_.Commit();
+  }
+  void Rollback() override {
+    active_session_ = nullptr;
+    session_.Rollback();
+  }
+
+ private:
+  Session& session_;
+  bool read_only_;
+};
+
+Connection::Connection(bool read_only) : read_only_(read_only) {}
+
+Connection::~Connection() = default;
+
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
     const std::string& conninfo, bool read_only, std::span<const char* const> migrations) {
-  // Keywords before the expanded dbname are defaults the connection string may override.
-  const char* keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {"10", "fedsyn-coordinator", conninfo.c_str(), nullptr};
-  pg_conn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
-  if (conn == nullptr) return absl::ResourceExhaustedError("cannot allocate a libpq connection");
-  std::unique_ptr<Connection> connection(new Connection(conn, read_only));
-  if (PQstatus(conn) != CONNECTION_OK) {
-    return absl::UnavailableError("cannot connect to database " + connection->description() + ": " +
-                                  Trimmed(PQerrorMessage(conn)));
-  }
-  PQsetNoticeProcessor(conn, &DiscardNotice, nullptr);
-  RETURN_IF_ERROR(connection->Setup());
-  if (!migrations.empty()) RETURN_IF_ERROR(connection->Migrate(migrations));
+  std::unique_ptr<Connection> connection(new Connection(read_only));
+  ASSIGN_OR_RETURN(connection->writer_, Session::Open(conninfo, read_only));
+  if (migrations.empty()) return connection;  // a check: one session is enough
+  ASSIGN_OR_RETURN(connection->reader_, Session::Open(conninfo, /*read_only=*/true));
+  connection->batches_ = std::make_unique<Batches>(*connection->writer_, read_only);
+  connection->group_ = std::make_unique<base::GroupCommit>(*connection->batches_);
+  RETURN_IF_ERROR(connection->Migrate(migrations));
   return connection;
 }
 
-Connection::~Connection() { PQfinish(conn_); }
+std::string Connection::description() const { return writer_->description(); }
 
-std::string Connection::description() const {
-  const char* host = PQhost(conn_);
-  const char* port = PQport(conn_);
-  const char* db = PQdb(conn_);
-  return std::string("postgresql ") + (db ? db : "?") + " on " + (host ? host : "?") + ":" +
-         (port ? port : "?");
-}
-
-absl::Status Connection::Setup() {
-  return ExecSimple(std::string("SET synchronous_commit = on; SET lock_timeout = '10s'; ") +
-                    "SET client_min_messages = warning; SET default_transaction_read_only = " +
-                    (read_only_ ? "on" : "off"));
-}
-
-absl::Status Connection::EnsureConnected() {
-  if (PQstatus(conn_) == CONNECTION_OK) return absl::OkStatus();
-  PQreset(conn_);
-  if (PQstatus(conn_) != CONNECTION_OK) {
-    return absl::UnavailableError("database " + description() +
-                                  ": reconnect: " + Trimmed(PQerrorMessage(conn_)));
-  }
-  return Setup();
-}
-
-absl::Status Connection::ExecSimple(const std::string& sql) {
-  pg_result* result = PQexec(conn_, sql.c_str());
-  const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
-  absl::Status outcome = absl::OkStatus();
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    outcome = Failure(description(), "exec", result,
-                      result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
-  }
-  PQclear(result);
-  return outcome;
-}
+uint64_t Connection::commits() const { return group_ ? group_->commits() : 0; }
 
 absl::StatusOr<Result> Connection::Query(const std::string& sql, const Params& params) {
-  std::vector<unsigned int> types;
-  std::vector<const char*> values;
-  std::vector<int> lengths;
-  std::vector<int> formats;
-  for (const Params::Value& v : params.values_) {
-    types.push_back(v.type);
-    values.push_back(v.bytes.data());
-    lengths.push_back(static_cast<int>(v.bytes.size()));
-    formats.push_back(1);
+  if (active_session_ == nullptr) {
+    return absl::FailedPreconditionError("a query outside a transaction or snapshot");
   }
-  pg_result* result =
-      PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), types.data(), values.data(),
-                   lengths.data(), formats.data(), /*resultFormat=*/1);
-  const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
-  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-    absl::Status failure = Failure(description(), "query", result,
-                                   result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
-    PQclear(result);
-    return failure;
-  }
-  return Result(result);
+  return active_session_->Query(sql, params);
 }
 
 absl::Status Connection::Transaction(const std::function<absl::Status()>& body) {
-  return read_only_ ? InTransaction("BEGIN READ ONLY", /*take_lock=*/false, body)
-                    : InTransaction("BEGIN", /*take_lock=*/true, body);
+  if (!group_) return absl::FailedPreconditionError("opened for a check only");
+  return group_->Run(body);
 }
 
 absl::Status Connection::Snapshot(const std::function<absl::Status()>& body) {
-  return InTransaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", /*take_lock=*/false,
-                       body);
-}
-
-absl::Status Connection::InTransaction(const char* begin, bool take_lock,
-                                       const std::function<absl::Status()>& body) {
-  if (running_transaction_of == this) {
-    return absl::FailedPreconditionError("a transaction body started another transaction");
+  if (!reader_) return absl::FailedPreconditionError("opened for a check only");
+  if (active_session_ != nullptr) {
+    return absl::FailedPreconditionError("a snapshot inside a transaction or snapshot");
   }
-  std::lock_guard lock(mutex_);
-  RETURN_IF_ERROR(EnsureConnected());
-  absl::Status status = ExecSimple(begin);
-  if (!status.ok()) return status;
-  if (take_lock) {
-    status = Run("SELECT pg_advisory_xact_lock($1)", Params().Int(kLedgerLockKey));
-  }
-  if (status.ok()) {
-    running_transaction_of = this;
-    status = base::CallGuarded(body, "transaction body");
-    running_transaction_of = nullptr;
-  }
-  if (status.ok()) {
-    // COMMIT of a transaction a failed statement aborted answers ROLLBACK, not an error: a body
-    // that ignored a failure must not be reported as committed.
-    pg_result* result = PQexec(conn_, "COMMIT");
-    const bool committed = result && PQresultStatus(result) == PGRES_COMMAND_OK &&
-                           std::string_view(PQcmdStatus(result)) == "COMMIT";
-    if (!committed) {
-      status = result && PQresultStatus(result) == PGRES_COMMAND_OK
-                   ? absl::InternalError("database " + description() +
-                                         ": the transaction was aborted by a failed statement")
-                   : Failure(description(), "commit", result,
-                             result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
-    }
-    PQclear(result);
-    if (status.ok()) return status;
-  }
-  if (PQstatus(conn_) == CONNECTION_OK) (void)ExecSimple("ROLLBACK");
+  std::lock_guard lock(reader_mutex_);
+  RETURN_IF_ERROR(reader_->Begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  active_session_ = reader_.get();
+  absl::Status status = base::CallGuarded(body, "snapshot body");
+  active_session_ = nullptr;
+  if (status.ok()) status = reader_->Commit();
+  if (!status.ok()) reader_->Rollback();
   return status;
 }
 
@@ -225,9 +297,9 @@ absl::Status Connection::Migrate(std::span<const char* const> migrations) {
   return Transaction([&]() -> absl::Status {
     if (!read_only_) {
       RETURN_IF_ERROR(
-          ExecSimple("CREATE TABLE IF NOT EXISTS fedsyn_schema_version (version BIGINT NOT NULL);"
-                     "INSERT INTO fedsyn_schema_version SELECT 0 WHERE NOT EXISTS "
-                     "(SELECT 1 FROM fedsyn_schema_version)"));
+          writer_->Exec("CREATE TABLE IF NOT EXISTS fedsyn_schema_version (version BIGINT NOT "
+                        "NULL); INSERT INTO fedsyn_schema_version SELECT 0 WHERE NOT EXISTS "
+                        "(SELECT 1 FROM fedsyn_schema_version)"));
     }
     ASSIGN_OR_RETURN(Result exists,
                      Query("SELECT count(*) FROM pg_tables WHERE schemaname = "
@@ -252,7 +324,7 @@ absl::Status Connection::Migrate(std::span<const char* const> migrations) {
                                            " needs a migration; open it read-write once");
     }
     for (int64_t v = applied; v < known; ++v) {
-      RETURN_IF_ERROR(ExecSimple(migrations[static_cast<size_t>(v)]));
+      RETURN_IF_ERROR(writer_->Exec(migrations[static_cast<size_t>(v)]));
     }
     return Run("UPDATE fedsyn_schema_version SET version = $1", Params().Int(known));
   });

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "common/base/group_commit.h"
 #include "common/base/status.h"
 
 struct pg_conn;
@@ -70,12 +71,13 @@ class Result {
 
 class Connection {
  public:
-  // Connects with `conninfo` (a libpq keyword string or postgresql:// URI), sets the session
-  // up as described above, and applies the migrations not yet applied (the table
-  // fedsyn_schema_version counts them; a database newer than `migrations` is refused with
-  // FailedPrecondition). `read_only` makes every transaction read-only and refuses a database
-  // that still needs a migration. An empty `migrations` only connects (a configuration
-  // check). A server that cannot be reached is Unavailable.
+  // Connects with `conninfo` (a libpq keyword string or postgresql:// URI) — two sessions, one
+  // for ledger transactions and one for snapshot reads, so that a long listing never waits for
+  // writers nor they for it — sets them up as described above, and applies the migrations not
+  // yet applied (the table fedsyn_schema_version counts them; a database newer than
+  // `migrations` is refused with FailedPrecondition). `read_only` makes every transaction
+  // read-only and refuses a database that still needs a migration. An empty `migrations` only
+  // connects (a configuration check). A server that cannot be reached is Unavailable.
   static absl::StatusOr<std::unique_ptr<Connection>> Open(const std::string& conninfo,
                                                           bool read_only,
                                                           std::span<const char* const> migrations);
@@ -83,7 +85,7 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Runs one statement inside a Transaction body.
+  // Runs one statement inside a Transaction or Snapshot body (on that call's session).
   absl::StatusOr<Result> Query(const std::string& sql, const Params& params = Params());
   absl::Status Run(const std::string& sql, const Params& params = Params()) {
     return Query(sql, params).status();
@@ -91,32 +93,39 @@ class Connection {
 
   // Runs `body` in one transaction, serialised with every other call on this object and,
   // unless read-only, with every write transaction of every connection to the database (the
-  // advisory lock). Rolls back if `body` fails; when it returns OK, what `body` wrote is
-  // committed and durable. A lost connection fails the call with Unavailable (whether a COMMIT
-  // in flight landed is unknown: callers rely on the ledger's idempotent replays) and is
-  // re-established by the next call. A body that calls Transaction again gets
-  // FailedPrecondition.
+  // advisory lock). Calls that arrive while one runs are group-committed (base::GroupCommit:
+  // one BEGIN, lock and COMMIT for the lot, each body in its own savepoint). Rolls back what
+  // `body` did if it fails; when it returns OK, what `body` wrote is committed and durable. A
+  // lost connection fails the call with Unavailable (whether a COMMIT in flight landed is
+  // unknown: callers rely on the ledger's idempotent replays) and is re-established by the next
+  // call. A body that calls Transaction again gets FailedPrecondition.
   absl::Status Transaction(const std::function<absl::Status()>& body);
-  // The same for reads: one REPEATABLE READ, READ ONLY snapshot, without the ledger lock.
+  // The same for reads: one REPEATABLE READ, READ ONLY snapshot on the reading session, without
+  // the ledger lock.
   absl::Status Snapshot(const std::function<absl::Status()>& body);
+  // COMMITs of ledger transactions so far (a group counts once).
+  uint64_t commits() const;
 
   bool read_only() const { return read_only_; }
   // Where the connection goes (host, port, database; never the password), for messages.
   std::string description() const;
 
  private:
-  Connection(pg_conn* conn, bool read_only) : conn_(conn), read_only_(read_only) {}
-  absl::Status Setup();
-  absl::Status Migrate(std::span<const char* const> migrations);
-  // Runs `body` between `begin` and COMMIT under mutex_.
-  absl::Status InTransaction(const char* begin, bool take_lock,
-                             const std::function<absl::Status()>& body);
-  absl::Status ExecSimple(const std::string& sql);
-  absl::Status EnsureConnected();
+  class Session;
+  class Batches;
 
-  pg_conn* conn_;
+  explicit Connection(bool read_only);
+  absl::Status Migrate(std::span<const char* const> migrations);
+
+  // The session whose transaction or snapshot this thread is running: where Query goes.
+  static thread_local Session* active_session_;
+
   bool read_only_;
-  std::mutex mutex_;  // one libpq connection serves one thread at a time
+  std::unique_ptr<Session> writer_;  // ledger transactions, through group_
+  std::unique_ptr<Session> reader_;  // snapshots
+  std::mutex reader_mutex_;          // one libpq session serves one thread at a time
+  std::unique_ptr<Batches> batches_;
+  std::unique_ptr<base::GroupCommit> group_;
 };
 
 }  // namespace fedsyn::postgres

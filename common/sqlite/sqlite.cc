@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "common/base/guarded_call.h"
+#include "common/base/group_commit.h"
 
 namespace fedsyn::sqlite {
 namespace {
@@ -116,82 +116,30 @@ absl::Status Database::Exec(const std::string& sql) {
   return absl::OkStatus();
 }
 
-namespace {
-// The database whose batch this thread is running, if any: a body that called Transaction again
-// would otherwise wait for the batch it is part of, forever.
-thread_local const Database* running_batch_of = nullptr;
+// The batch's side of a transaction on this file (base::GroupCommit).
+class Database::Batches final : public base::GroupCommit::Connection {
+ public:
+  explicit Batches(Database& db) : db_(db) {}
+  absl::Status Begin() override { return db_.Exec(db_.read_only_ ? "BEGIN" : "BEGIN IMMEDIATE"); }
+  absl::Status Exec(const char* sql) override { return db_.Exec(sql); }
+  absl::Status Commit() override { return db_.Exec("COMMIT"); }
+  void Rollback() override { (void)db_.Exec("ROLLBACK"); }
 
-}  // namespace
+ private:
+  Database& db_;
+};
+
+Database::Database(sqlite3* db, bool read_only)
+    : db_(db),
+      read_only_(read_only),
+      batches_(std::make_unique<Batches>(*this)),
+      group_(std::make_unique<base::GroupCommit>(*batches_)) {}
 
 absl::Status Database::Transaction(const std::function<absl::Status()>& body) {
-  if (running_batch_of == this) {
-    return absl::FailedPreconditionError("a transaction body started another transaction");
-  }
-  PendingBody mine{&body, absl::OkStatus()};
-  std::unique_lock lock(queue_mutex_);
-  queue_.push_back(&mine);
-  // Leader and followers: whoever finds no batch running takes everything queued (its own body
-  // included) and runs it; the others wait for that batch, or lead the next one.
-  while (!mine.done) {
-    if (batch_running_) {
-      batch_done_.wait(lock);
-      continue;
-    }
-    batch_running_ = true;
-    std::vector<PendingBody*> batch;
-    batch.swap(queue_);
-    lock.unlock();
-    running_batch_of = this;
-    RunBatch(batch);
-    running_batch_of = nullptr;
-    lock.lock();
-    for (PendingBody* member : batch) member->done = true;
-    batch_running_ = false;
-    batch_done_.notify_all();
-  }
-  return mine.status;
+  return group_->Run(body);
 }
 
-void Database::RunBatch(std::span<PendingBody* const> batch) {
-  const auto fail_all = [&batch](const absl::Status& status) {
-    for (PendingBody* member : batch) member->status = status;
-  };
-  if (absl::Status begun = Exec(read_only_ ? "BEGIN" : "BEGIN IMMEDIATE"); !begun.ok()) {
-    fail_all(begun);
-    return;
-  }
-  bool any_ok = false;
-  for (PendingBody* member : batch) {
-    // A lone body needs no savepoint: its failure rolls back the whole transaction below.
-    const bool savepoint = batch.size() > 1;
-    absl::Status status = savepoint ? Exec("SAVEPOINT batch_member") : absl::OkStatus();
-    if (status.ok()) status = base::CallGuarded(*member->body, "transaction body");
-    if (savepoint && status.ok()) status = Exec("RELEASE batch_member");
-    if (savepoint && !status.ok()) {
-      // Undo this body's writes only; if even that fails, nothing of the batch may commit.
-      if (absl::Status undone = Exec("ROLLBACK TO batch_member"); !undone.ok()) {
-        (void)Exec("ROLLBACK");
-        fail_all(undone);
-        return;
-      }
-      (void)Exec("RELEASE batch_member");
-    }
-    member->status = status;
-    any_ok = any_ok || status.ok();
-  }
-  if (!any_ok) {
-    (void)Exec("ROLLBACK");
-    return;
-  }
-  if (absl::Status committed = Exec("COMMIT"); !committed.ok()) {
-    (void)Exec("ROLLBACK");
-    for (PendingBody* member : batch) {
-      if (member->status.ok()) member->status = committed;
-    }
-    return;
-  }
-  ++commits_;
-}
+uint64_t Database::commits() const { return group_->commits(); }
 
 absl::Status Database::Migrate(std::span<const char* const> migrations) {
   int64_t applied = 0;

@@ -7,16 +7,13 @@
 #ifndef FEDSYN_COMMON_SQLITE_SQLITE_H_
 #define FEDSYN_COMMON_SQLITE_SQLITE_H_
 
-#include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
-#include <vector>
 
+#include "common/base/group_commit.h"
 #include "common/base/status.h"
 
 struct sqlite3;
@@ -61,42 +58,27 @@ class Database {
   absl::Status Exec(const std::string& sql);
   // Runs `body` atomically (BEGIN IMMEDIATE; plain BEGIN when read-only), serialised with
   // every other call on this object; rolls back what `body` did if it fails. When it returns
-  // OK, what `body` wrote is committed and on disk.
-  //
-  // Group commit: calls that arrive while a transaction is running are run together in the
-  // next one, each inside its own savepoint (a failing body rolls back to it and leaves the
-  // others' writes in place), and committed with one COMMIT — one fsync for the lot instead of
-  // one each. Bodies run one after another in arrival order and see their predecessors'
-  // writes, exactly as if each had had a transaction of its own; only the disk sync is shared.
-  // A failed COMMIT fails every body of the batch. A body that calls Transaction again gets
-  // FailedPrecondition (SQLite has no nested transactions).
+  // OK, what `body` wrote is committed and on disk. Calls that arrive while a transaction is
+  // running are group-committed (base::GroupCommit: each in its own savepoint, one COMMIT —
+  // one fsync — for the lot). A body that calls Transaction again gets FailedPrecondition
+  // (SQLite has no nested transactions).
   absl::Status Transaction(const std::function<absl::Status()>& body);
   // COMMITs so far (a batch counts once): with the number of Transaction calls, how much group
   // commit saved.
-  uint64_t commits() const { return commits_.load(); }
+  uint64_t commits() const;
   sqlite3* handle() { return db_; }
   bool read_only() const { return read_only_; }
 
  private:
-  struct PendingBody {
-    const std::function<absl::Status()>* body;
-    absl::Status status;
-    bool done = false;
-  };
+  class Batches;
 
-  Database(sqlite3* db, bool read_only) : db_(db), read_only_(read_only) {}
+  Database(sqlite3* db, bool read_only);
   absl::Status Migrate(std::span<const char* const> migrations);
-  // Runs `batch` in one transaction and sets each member's status.
-  void RunBatch(std::span<PendingBody* const> batch);
 
   sqlite3* db_;
   bool read_only_;
-  std::atomic<uint64_t> commits_ = 0;
-  // Guards the queue of waiting bodies and whether a batch is running.
-  std::mutex queue_mutex_;
-  std::condition_variable batch_done_;
-  std::vector<PendingBody*> queue_;
-  bool batch_running_ = false;
+  std::unique_ptr<Batches> batches_;
+  std::unique_ptr<base::GroupCommit> group_;
 };
 
 }  // namespace fedsyn::sqlite

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/audit/canary_protocol.h"
+#include "common/postgres/postgres.h"
 #include "common/privacy/budget.h"
 #include "common/privacy/digest.h"
 #include "coordinator/storage.h"
@@ -652,26 +653,73 @@ TEST_F(PostgresStorage, AnIdWithANulByteIsRefusedNotTruncated) {
           ->granted);
 }
 
-// A coordinator whose database connection is cut (a server restart, a failover) answers
-// Unavailable — the site retries — and reconnects on the next call; a retried reservation is
-// charged once whether or not the cut one had landed.
-TEST_F(PostgresStorage, ALostConnectionIsUnavailableThenReconnectsAndChargesOnce) {
+// Ledger transactions are group-committed on PostgreSQL as on SQLite (base::GroupCommit): bodies
+// that arrive together share a BEGIN, the lock and a COMMIT, and one whose statement fails (here
+// a duplicate key, which aborts a PostgreSQL transaction) is rolled back to its savepoint alone.
+TEST_F(PostgresStorage, GroupedBodiesShareCommitsAndAFailedStatementFailsOnlyItsBody) {
+  const char* schema[] = {"CREATE TABLE entries (id BIGINT PRIMARY KEY)"};
+  auto db = postgres::Connection::Open(uri_, /*read_only=*/false, schema);
+  ASSERT_TRUE(db.ok()) << db.status();
+  std::atomic<int> succeeded = 0, failed = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        // Every fifth body inserts an id a previous body of this thread inserted.
+        const int64_t id = i % 5 == 4 ? t * 100 + i - 1 : t * 100 + i;
+        const absl::Status status = (*db)->Transaction([&]() -> absl::Status {
+          return (*db)->Run("INSERT INTO entries VALUES ($1)", postgres::Params().Int(id));
+        });
+        (status.ok() ? succeeded : failed)++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(succeeded.load(), 16 * 16);
+  EXPECT_EQ(failed.load(), 16 * 4);
+  int64_t rows = -1;
+  ASSERT_TRUE((*db)
+                  ->Snapshot([&]() -> absl::Status {
+                    ASSIGN_OR_RETURN(postgres::Result r,
+                                     (*db)->Query("SELECT count(*) FROM entries"));
+                    rows = r.Int(0, 0);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(rows, 16 * 16) << "every successful body's row, none of a failed one";
+  EXPECT_LT((*db)->commits(), 16u * 20u) << "bodies shared commits";
+  // A nested transaction is refused, not deadlocked.
+  absl::Status inner;
+  EXPECT_TRUE((*db)
+                  ->Transaction([&] {
+                    inner = (*db)->Transaction([] { return absl::OkStatus(); });
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(inner.code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// A coordinator whose database sessions the server dropped while they were idle (a server
+// restart, a failover) reconnects when it next begins a transaction — nothing of it had run —
+// so the next calls succeed; a reservation retried then is charged once.
+TEST_F(PostgresStorage, DroppedSessionsReconnectAtTheNextTransactionAndChargeOnce) {
   auto storage = OpenPostgresStorage(uri_);
   ASSERT_TRUE(storage.ok()) << storage.status();
   ASSERT_TRUE((*storage)->SetLimit("va", "heart", 10'000'000).ok());
   const ReservationRequest request{
       "va", "heart", "r1", {1'000'000, false}, 2, privacy::ReleaseMode::kSynthetic, 5};
   ASSERT_TRUE((*storage)->Reserve(request)->granted);
-  ASSERT_EQ(cluster_->Psql(db_,
-                           "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                           "application_name = 'fedsyn-coordinator'"),
-            0);
-  auto cut = (*storage)->Reserve(request);
-  EXPECT_EQ(cut.status().code(), absl::StatusCode::kUnavailable) << cut.status();
+  const std::string drop_all =
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
+      "'fedsyn-coordinator'";
+  ASSERT_EQ(cluster_->Psql(db_, drop_all), 0);
   auto retried = (*storage)->Reserve(request);
   ASSERT_TRUE(retried.ok()) << retried.status();
   EXPECT_TRUE(retried->replayed);
-  EXPECT_EQ((*storage)->ListBudgets()->at(0).spent_micros, 1'000'000);
+  ASSERT_EQ(cluster_->Psql(db_, drop_all), 0);
+  auto budgets = (*storage)->ListBudgets();  // the reading session, dropped too
+  ASSERT_TRUE(budgets.ok()) << budgets.status();
+  EXPECT_EQ(budgets->at(0).spent_micros, 1'000'000);
 }
 
 // A database written by the version before audits opened ahead of reservations (schema 3: an
