@@ -1,8 +1,9 @@
 // PostgreSQL backend of the coordinator storage, for a consortium that runs more than one
 // coordinator (a standby, several front ends) on one database server. Durability and locking
 // come from common/postgres: synchronous_commit=on, and every ledger transaction of every
-// coordinator serialised on one advisory lock — the same discipline as SQLite's BEGIN
-// IMMEDIATE, so the shared ledger rules (storage_backend.cc) hold across processes unchanged.
+// coordinator serialised on one advisory lock (group-committed as on SQLite) — the same
+// discipline as SQLite's BEGIN IMMEDIATE, so the shared ledger rules (storage_backend.cc) hold
+// across processes unchanged.
 #include <type_traits>
 
 #include "common/postgres/postgres.h"

@@ -1,14 +1,14 @@
 // A thin RAII layer over libpq for the coordinator's PostgreSQL backend: a connection (two
-// sessions: ledger transactions, snapshot reads), the transaction discipline that makes two coordinator processes on one database as safe as two
-// connections on one SQLite file, and versioned migrations.
+// sessions: ledger transactions, snapshot reads), the transaction discipline that makes two
+// coordinator processes on one database as safe as two connections on one SQLite file, and
+// versioned migrations.
 //   synchronous_commit=on   set per session: a COMMIT returns after the WAL is flushed, so OK
 //                           means durable whatever the server's default;
 //   advisory lock           every write transaction (a group of them, base::GroupCommit) first
 //                           takes one transaction-scoped advisory lock (kLedgerLockKey), so
 //                           ledger transactions of every coordinator on the database run one
-//                           after another — the analogue
-//                           of SQLite's BEGIN IMMEDIATE: two coordinators cannot both read
-//                           "enough budget left" and both spend it;
+//                           after another — the analogue of SQLite's BEGIN IMMEDIATE: two
+//                           coordinators cannot both read "enough budget left" and both spend it;
 //   lock_timeout            waiting longer than 10 s for that lock fails the call with
 //                           Unavailable (the peer retries), like SQLite's busy timeout.
 // Every parameter and result travels in libpq's binary format: a value's bytes are sent with
