@@ -19,11 +19,13 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench/adult_workload.h"
 #include "bench/federation_kit.h"
 #include "site_agent/coordinator_client.h"
 
@@ -180,6 +182,25 @@ class CoordinatorProcess {
   pid_t pid_ = -1;
   int site_port_ = -1;
 };
+
+// A run's settings: a fresh scratch folder /tmp/fedsyn-bench-NAME-XXXXXX (`scratch`; removed by
+// the caller), the PKI in it unless --pki names one to keep between runs, Adult's schema from
+// `demo`. nullopt when the folder cannot be made.
+struct RunSettings {
+  std::string scratch;
+  CoordinatorProcess::Settings coordinator;
+};
+inline std::optional<RunSettings> ScratchRun(int argc, char** argv, const std::string& name,
+                                             const std::string& demo) {
+  std::string pattern = "/tmp/fedsyn-bench-" + name + "-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) return std::nullopt;
+  RunSettings run{pattern, {}};
+  const std::string kept_pki = FlagValue(argc, argv, "--pki", "");
+  run.coordinator.dir = run.scratch + "/coordinator";
+  run.coordinator.pki = kept_pki.empty() ? run.scratch + "/pki" : kept_pki;
+  run.coordinator.schema = demo + "/adult/adult.schema.toml";
+  return run;
+}
 
 // Samples a process's descriptors and memory every `period` until stopped; the peaks.
 class ResourceSampler {

@@ -137,14 +137,9 @@ int main(int argc, char** argv) {
   }
   if (static_cast<int>(lines.size()) <= rows) return 1;
 
-  char scratch[] = "/tmp/fedsyn-bench-load-XXXXXX";
-  if (mkdtemp(scratch) == nullptr) return 1;
-  const std::string dir = scratch;
-  const std::string kept_pki = bench::FlagValue(argc, argv, "--pki", "");
-  bench::CoordinatorProcess::Settings settings;
-  settings.dir = dir + "/coordinator";
-  settings.pki = kept_pki.empty() ? dir + "/pki" : kept_pki;
-  settings.schema = demo + "/adult/adult.schema.toml";
+  auto run = bench::ScratchRun(argc, argv, "load", demo);
+  if (!run) return 1;
+  bench::CoordinatorProcess::Settings& settings = run->coordinator;
   settings.database = database;
   settings.sites = sites;
   // Room for every site plus reconnections still being torn down: an operator sizes this.
@@ -241,6 +236,6 @@ int main(int argc, char** argv) {
       "%lld duplicated rows, %lld committed without an acknowledgement\n",
       static_cast<long long>(verified), acknowledged.size(), static_cast<long long>(lost),
       static_cast<long long>(duplicated_rows), static_cast<long long>(unacknowledged_committed));
-  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(run->scratch);
   return lost == 0 && duplicated_rows == 0 && clean_exit && !acknowledged.empty() ? 0 : 1;
 }

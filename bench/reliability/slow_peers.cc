@@ -99,14 +99,9 @@ int main(int argc, char** argv) {
   const int write_s = std::max(1, Flag(argc, argv, "--write", 5));
   const int hostile_total = idle_count + plain_count + half_count + trickle_count + reader_count;
 
-  char scratch[] = "/tmp/fedsyn-bench-slow-XXXXXX";
-  if (mkdtemp(scratch) == nullptr) return 1;
-  const std::string dir = scratch;
-  const std::string kept_pki = bench::FlagValue(argc, argv, "--pki", "");
-  bench::CoordinatorProcess::Settings settings;
-  settings.dir = dir + "/coordinator";
-  settings.pki = kept_pki.empty() ? dir + "/pki" : kept_pki;
-  settings.schema = std::string(FEDSYN_BENCH_DEMO_DIR) + "/adult/adult.schema.toml";
+  auto run = bench::ScratchRun(argc, argv, "slow", FEDSYN_BENCH_DEMO_DIR);
+  if (!run) return 1;
+  bench::CoordinatorProcess::Settings& settings = run->coordinator;
   settings.sites = 2;  // site0 legitimate, site1 the hostile one's certificate
   // Room for every hostile connection and the legitimate site: what an operator expecting this
   // many peers sets; with less, the cap itself refuses the excess at accept.
@@ -312,6 +307,6 @@ int main(int argc, char** argv) {
       "SIGTERM %s\n",
       fds_before, fds_open, peak_fds, fds_after, threads_before, threads_open, threads_after,
       memory.peak_mib, open_failures, clean_exit ? "0" : "FAILED");
-  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(run->scratch);
   return within_bounds && legit_failures == 0 && clean_exit ? 0 : 1;
 }
