@@ -32,6 +32,10 @@ free_port() {  # a port nobody listens on, from the ephemeral range
   echo "federation-demo: no free port found" >&2; exit 1
 }
 
+# The line of FILE matching PATTERN (a command's result line), else its first line: a warning
+# the program printed before it (say, a sanitizer build's) must not hide the result.
+first_line() { grep -m 1 -e "$1" "$2" || head -n 1 "$2"; }
+
 rm -rf "$out"
 mkdir -p "$out"
 site_port=$(free_port)
@@ -98,7 +102,7 @@ for site in "${sites[@]}"; do
   awk 'NR % 5 == 0' "$demo/processed.$site.data" > "$out/heldout/$site.csv"
   "$agent" --log-level warn audit-job --site-kit "$kit" --dataset heart > "$out/$site.audit-job.log"
   job[$site]=$(sed -n 's/^audit job \([^:]*\):.*/\1/p' "$out/$site.audit-job.log")
-  echo "   $site: $(head -n 1 "$out/$site.audit-job.log")"
+  echo "   $site: $(first_line "^audit job " "$out/$site.audit-job.log")"
 done
 
 echo "== the four agents release into the federation at once: each fits a private marginal model at"
@@ -113,7 +117,7 @@ done
 failed=0
 for i in "${!pids[@]}"; do
   if wait "${pids[$i]}"; then
-    echo "   ${sites[$i]}: $(head -n 1 "$out/${sites[$i]}.submit.log")"
+    echo "   ${sites[$i]}: $(first_line "^release " "$out/${sites[$i]}.submit.log")"
   else
     echo "   ${sites[$i]}: FAILED"; cat "$out/${sites[$i]}.submit.log"; failed=1
   fi
