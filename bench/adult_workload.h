@@ -47,6 +47,11 @@ inline std::string FlagValue(int argc, char** argv, const std::string& flag,
   return fallback;
 }
 
+// The integer value of `flag` (or `fallback`), at least `least`.
+inline int IntFlag(int argc, char** argv, const std::string& flag, int fallback, int least) {
+  return std::max(least, std::atoi(FlagValue(argc, argv, flag, std::to_string(fallback)).c_str()));
+}
+
 // Loads DIR/adult/adult.data; prints the error and returns nullopt on failure.
 inline std::optional<AdultWorkload> LoadAdult(const std::string& dir) {
   auto schema = data::Schema::LoadFile(dir + "/adult/adult.schema.toml");

@@ -13,6 +13,7 @@
 #include "common/privacy/metric_mechanism.h"
 #include "common/privacy/random.h"
 #include "protocol/codec.h"
+#include "site_agent/site_kit.h"
 
 namespace fedsyn::bench {
 
@@ -38,6 +39,17 @@ inline protocol::Reserve StandardReservation(privacy::RandomSource& rng, const s
   reserve.relation = privacy::kReleaseRelation;
   reserve.mechanism = mechanism->params();  // with the grid resolved, as the agent states it
   return reserve;
+}
+
+// The kit of site `i` of the PKI in `pki` (EnsurePki) for a coordinator on localhost:`port`.
+inline site::SiteKit SiteKitAt(const std::string& pki, int port, int i) {
+  site::SiteKit kit;
+  kit.site_id = SiteName(i);
+  kit.coordinator = "localhost:" + std::to_string(port);
+  kit.ca_file = pki + "/ca.pem";
+  kit.cert_file = pki + "/sites/" + SiteName(i) + "/site.pem";
+  kit.key_file = pki + "/sites/" + SiteName(i) + "/site.key";
+  return kit;
 }
 
 inline bool RunShell(const std::string& command) {

@@ -86,15 +86,7 @@ struct Federation {
     return false;
   }
 
-  site::SiteKit Kit(int i) const {
-    site::SiteKit kit;
-    kit.site_id = SiteName(i);
-    kit.coordinator = "localhost:" + std::to_string(server->site_port());
-    kit.ca_file = pki + "/ca.pem";
-    kit.cert_file = pki + "/sites/" + SiteName(i) + "/site.pem";
-    kit.key_file = pki + "/sites/" + SiteName(i) + "/site.key";
-    return kit;
-  }
+  site::SiteKit Kit(int i) const { return bench::SiteKitAt(pki, server->site_port(), i); }
 };
 
 protocol::Reserve Reservation(privacy::RandomSource& rng, int64_t rows) {

@@ -46,19 +46,22 @@ inline int FreePort() {
   return port;
 }
 
-// Resident memory of a process from /proc: now and its peak (VmRSS, VmHWM), in MiB.
-struct Memory {
+// A process as /proc/PID/status has it: resident memory now and at its peak (VmRSS, VmHWM) in
+// MiB, and its threads.
+struct ProcessStatus {
   double rss_mib = 0;
   double peak_mib = 0;
+  int threads = -1;
 };
-inline Memory ReadMemory(pid_t pid) {
-  Memory memory;
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) memory.rss_mib = std::atof(line.c_str() + 6) / 1024.0;
-    if (line.rfind("VmHWM:", 0) == 0) memory.peak_mib = std::atof(line.c_str() + 6) / 1024.0;
+inline ProcessStatus ReadStatus(pid_t pid) {
+  ProcessStatus status;
+  std::ifstream file("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(file, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) status.rss_mib = std::atof(line.c_str() + 6) / 1024.0;
+    if (line.rfind("VmHWM:", 0) == 0) status.peak_mib = std::atof(line.c_str() + 6) / 1024.0;
+    if (line.rfind("Threads:", 0) == 0) status.threads = std::atoi(line.c_str() + 8);
   }
-  return memory;
+  return status;
 }
 inline int CountDescriptors(pid_t pid) {
   std::error_code ec;
@@ -156,15 +159,7 @@ class CoordinatorProcess {
     return settings_.database.empty() ? settings_.dir + "/coordinator.db" : settings_.database;
   }
 
-  site::SiteKit Kit(int i) const {
-    site::SiteKit kit;
-    kit.site_id = SiteName(i);
-    kit.coordinator = "localhost:" + std::to_string(site_port_);
-    kit.ca_file = settings_.pki + "/ca.pem";
-    kit.cert_file = settings_.pki + "/sites/" + SiteName(i) + "/site.pem";
-    kit.key_file = settings_.pki + "/sites/" + SiteName(i) + "/site.key";
-    return kit;
-  }
+  site::SiteKit Kit(int i) const { return SiteKitAt(settings_.pki, site_port_, i); }
 
  private:
   bool Accepting() const {
@@ -212,7 +207,6 @@ class ResourceSampler {
             {
               std::lock_guard lock(mutex_);
               peak_fds_ = std::max(peak_fds_, fds);
-              last_fds_ = fds;
             }
             std::this_thread::sleep_for(period);
           }
@@ -221,15 +215,10 @@ class ResourceSampler {
     std::lock_guard lock(mutex_);
     return peak_fds_;
   }
-  int last_fds() {
-    std::lock_guard lock(mutex_);
-    return last_fds_;
-  }
 
  private:
   std::mutex mutex_;
   int peak_fds_ = 0;
-  int last_fds_ = 0;
   std::jthread thread_;  // last: stopped and joined before the fields it writes go
 };
 

@@ -106,11 +106,10 @@ SiteResult RunSite(const bench::CoordinatorProcess& coordinator, int site, int p
 
 int main(int argc, char** argv) {
   using namespace fedsyn;
-  const int sites = std::max(1, std::atoi(bench::FlagValue(argc, argv, "--sites", "256").c_str()));
+  const int sites = bench::IntFlag(argc, argv, "--sites", 256, 1);
   const double seconds = std::atof(bench::FlagValue(argc, argv, "--seconds", "120").c_str());
-  const int rows = std::max(1, std::atoi(bench::FlagValue(argc, argv, "--rows", "100").c_str()));
-  const int per_address =
-      std::max(1, std::atoi(bench::FlagValue(argc, argv, "--per-address", "8").c_str()));
+  const int rows = bench::IntFlag(argc, argv, "--rows", 100, 1);
+  const int per_address = bench::IntFlag(argc, argv, "--per-address", 8, 1);
   std::string database = bench::FlagValue(argc, argv, "--database", "");
   if (database == "scratch-postgres") {
     std::string why;
@@ -167,7 +166,7 @@ int main(int argc, char** argv) {
     peak_fds = sampler.peak_fds();
   }
   const double elapsed = bench::Seconds(start);
-  const bench::Memory memory = bench::ReadMemory(coordinator.pid());
+  const bench::ProcessStatus memory = bench::ReadStatus(coordinator.pid());
   const bool clean_exit = coordinator.Stop();
 
   std::vector<double> reserve_ms, commit_ms;

@@ -38,19 +38,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int Flag(int argc, char** argv, const char* name, int fallback) {
-  return std::max(0,
-                  std::atoi(bench::FlagValue(argc, argv, name, std::to_string(fallback)).c_str()));
-}
-
-int Threads(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("Threads:", 0) == 0) return std::atoi(line.c_str() + 8);
-  }
-  return -1;
-}
-
 // A hostile connection: its socket, when it was opened, and when the coordinator closed it.
 struct Hostile {
   std::string kind;
@@ -89,14 +76,14 @@ void WatchForClose(std::vector<std::unique_ptr<Hostile>>& peers, std::stop_token
 int main(int argc, char** argv) {
   using namespace fedsyn;
   namespace p = protocol;
-  const int idle_count = Flag(argc, argv, "--idle-connections", 500);
-  const int plain_count = Flag(argc, argv, "--plain", 50);
-  const int half_count = Flag(argc, argv, "--half-frames", 10);
-  const int trickle_count = Flag(argc, argv, "--tricklers", 10);
-  const int reader_count = Flag(argc, argv, "--non-readers", 5);
-  const int handshake_s = std::max(1, Flag(argc, argv, "--handshake", 5));
-  const int idle_s = std::max(1, Flag(argc, argv, "--idle", 10));
-  const int write_s = std::max(1, Flag(argc, argv, "--write", 5));
+  const int idle_count = bench::IntFlag(argc, argv, "--idle-connections", 500, 0);
+  const int plain_count = bench::IntFlag(argc, argv, "--plain", 50, 0);
+  const int half_count = bench::IntFlag(argc, argv, "--half-frames", 10, 0);
+  const int trickle_count = bench::IntFlag(argc, argv, "--tricklers", 10, 0);
+  const int reader_count = bench::IntFlag(argc, argv, "--non-readers", 5, 0);
+  const int handshake_s = bench::IntFlag(argc, argv, "--handshake", 5, 1);
+  const int idle_s = bench::IntFlag(argc, argv, "--idle", 10, 1);
+  const int write_s = bench::IntFlag(argc, argv, "--write", 5, 1);
   const int hostile_total = idle_count + plain_count + half_count + trickle_count + reader_count;
 
   auto run = bench::ScratchRun(argc, argv, "slow", FEDSYN_BENCH_DEMO_DIR);
@@ -161,7 +148,7 @@ int main(int argc, char** argv) {
   });
   std::this_thread::sleep_for(std::chrono::seconds(5));  // the quiet baseline
   const int fds_before = bench::CountDescriptors(coordinator.pid());
-  const int threads_before = Threads(coordinator.pid());
+  const int threads_before = bench::ReadStatus(coordinator.pid()).threads;
 
   // The attack: every hostile peer opened, then left to the coordinator's deadlines.
   // The plain sockets' io_context outlives them (declared first, destroyed last).
@@ -211,7 +198,7 @@ int main(int argc, char** argv) {
     // Replies fill the socket buffers first (seconds at loopback speed), then the write deadline.
     if (Hostile* h = open_peer("non-reader", write_s + idle_s + 10)) readers.push_back(h);
   }
-  const int threads_open = Threads(coordinator.pid());
+  const int threads_open = bench::ReadStatus(coordinator.pid()).threads;
   const int fds_open = bench::CountDescriptors(coordinator.pid());
   int peak_fds = fds_open;
   {
@@ -262,10 +249,10 @@ int main(int argc, char** argv) {
   under_attack = false;
   std::this_thread::sleep_for(std::chrono::seconds(1));
   const int fds_after = bench::CountDescriptors(coordinator.pid());
-  const int threads_after = Threads(coordinator.pid());
+  const int threads_after = bench::ReadStatus(coordinator.pid()).threads;
   legit.request_stop();
   legit.join();
-  const bench::Memory memory = bench::ReadMemory(coordinator.pid());
+  const bench::ProcessStatus memory = bench::ReadStatus(coordinator.pid());
   const bool clean_exit = coordinator.Stop();
 
   bool within_bounds = open_failures == 0;

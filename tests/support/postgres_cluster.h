@@ -70,7 +70,6 @@ class PostgresCluster {
   int RunTool(const std::string& arguments) const {
     return std::system((As() + bin_ + "/" + arguments).c_str());
   }
-  const std::string& folder() const { return dir_; }
 
  private:
   PostgresCluster(std::string bin, std::string dir) : bin_(std::move(bin)), dir_(std::move(dir)) {}
