@@ -2,8 +2,10 @@
 // the naive per-record loop (one backward pass per record), in one run; then the same for the
 // convolutional VAE and the CNN classifier on 1,024 Fashion-MNIST images.
 //
-//   build/bench/fedsyn_bench_dp_sgd [--data DIR] [--threads T]
+//   build/bench/fedsyn_bench_dp_sgd [--data DIR] [--threads T] [--training-step fused|autograd]
 //
+// --training-step autograd: the tabular VAE trains (both ways) through LibTorch's autograd, as
+// before the hand-written step of common/model/mlp_trainer.h.
 // The naive loop is timed on 5 batches and scaled to an epoch (it is ~2 orders of magnitude
 // slower; a full epoch would take minutes). Target (issue #4): DP-SGD at most 1.5x the
 // non-private epoch.
@@ -64,6 +66,8 @@ int main(int argc, char** argv) {
   options.batch_size = kBatch;
   options.validation_fraction = 0.0;
   options.threads = threads;
+  options.fused_mlp_step =
+      bench::FlagValue(argc, argv, "--training-step", "fused") != std::string("autograd");
   model::DpSgdOptions dp;
   dp.target_epsilon = 8.0;
   dp.delta = 1e-5;
@@ -100,8 +104,10 @@ int main(int argc, char** argv) {
       NaiveSeconds(*dp_vae, encoded, spec.latent_dim, kBatch, kNaiveBatches) *
       static_cast<double>(dp_report->steps);
 
-  std::printf("adult: %lld rows, width %d, VAE 128x128 latent 8, batch %d, threads %d\n",
-              static_cast<long long>(encoded.rows), transformer->width(), kBatch, report->threads);
+  std::printf(
+      "adult: %lld rows, width %d, VAE 128x128 latent 8, batch %d, threads %d, %s step\n",
+      static_cast<long long>(encoded.rows), transformer->width(), kBatch, report->threads,
+      options.fused_mlp_step ? "fused" : "autograd");
   std::printf("non-private epoch:        %7.2f s  (median of 3)\n", plain_seconds);
   std::printf(
       "DP-SGD epoch (fast path): %7.2f s  = %.2fx non-private  (median of 3; %lld steps, sigma "

@@ -1,7 +1,7 @@
 // Training and release throughput of the site pipeline on UCI Adult (32,561 rows).
 //
 //   build/bench/fedsyn_bench_throughput [--data DIR] [--epochs N] [--threads T]
-//                                       [--release-repeats R]
+//                                       [--release-repeats R] [--training-step fused|autograd]
 //
 // Prints rows/s for: training (rows x epochs / wall time), and release, split into its
 // stages (encode, clip + noise, decode + sampling) so that a regression is easy to place.
@@ -67,6 +67,9 @@ int main(int argc, char** argv) {
   options.batch_size = 256;
   options.validation_fraction = 0.0;
   options.threads = threads;
+  // autograd: LibTorch's loop, the reference the hand-written step (mlp_trainer.h) replaced.
+  options.fused_mlp_step =
+      bench::FlagValue(argc, argv, "--training-step", "fused") != std::string("autograd");
   base::NullProgress progress;
   auto start = std::chrono::steady_clock::now();
   auto report = (*vae)->Train(encoded, options, progress);
@@ -76,8 +79,8 @@ int main(int argc, char** argv) {
   std::printf("adult: %lld rows, model width %d, latent 8, hidden 128x128, batch 256, threads %d\n",
               static_cast<long long>(encoded.rows), transformer->width(), report->threads);
   const double train_rows_per_second = encoded.rows * static_cast<double>(epochs) / train_seconds;
-  std::printf("train:   %d epochs in %.2f s = %.0f rows/s\n", epochs, train_seconds,
-              train_rows_per_second);
+  std::printf("train:   %d epochs in %.2f s = %.0f rows/s (%s step)\n", epochs, train_seconds,
+              train_rows_per_second, options.fused_mlp_step ? "fused" : "autograd");
   // The training's arithmetic against this machine's matrix-multiply rate on the same threads.
   const double gflops = TrainingFlopsPerRow(spec) * train_rows_per_second / 1e9;
   const double ceiling = model::MatrixMultiplyGflops(report->threads);

@@ -7,8 +7,10 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <optional>
 
 #include "common/model/dp_sgd_engine.h"
+#include "common/model/mlp_trainer.h"
 #include "common/model/vae_impl.h"
 #include "common/privacy/distributions.h"
 #include "common/privacy/rdp_accountant.h"
@@ -44,6 +46,17 @@ torch::Tensor RecordLosses(VaeNet& net, const torch::Tensor& x, const torch::Ten
   return net.RecordLoss(x, net.Decode(z), mu, logvar);
 }
 
+// A batch of model-space rows and its reparameterisation noise, as the model expects them: the
+// hand-written pass reads them by pointer, so a mismatch must be refused before it starts.
+absl::Status CheckBatchShape(const VaeSpec& spec, const data::Matrix& batch,
+                             const data::Matrix& eps) {
+  if (batch.cols != spec.input_width || eps.rows != batch.rows || eps.cols != spec.latent_dim ||
+      batch.rows < 1) {
+    return absl::InvalidArgumentError("batch or noise shape does not match the model");
+  }
+  return absl::OkStatus();
+}
+
 std::vector<float> Flatten(const std::vector<torch::Tensor>& tensors) {
   std::vector<float> flat;
   for (const torch::Tensor& t : tensors) {
@@ -57,10 +70,19 @@ std::vector<float> Flatten(const std::vector<torch::Tensor>& tensors) {
 
 absl::StatusOr<ClippedGradients> Vae::ClipPerRecordGradients(const data::Matrix& batch,
                                                              const data::Matrix& eps,
-                                                             double clip_norm) {
+                                                             double clip_norm,
+                                                             bool fused_mlp_step) {
   VaeNet& net = *impl_->net;
   if (!(clip_norm > 0)) return absl::InvalidArgumentError("the clipping norm must be positive");
-  const ClippedBatch clipped = ClipPerRecord(net, ToTensor(batch), ToTensor(eps), clip_norm);
+  RETURN_IF_ERROR(CheckBatchShape(net.spec_, batch, eps));
+  ClippedBatch clipped;
+  if (fused_mlp_step && net.spec_.architecture == Architecture::kMlp) {
+    MlpTrainer trainer(net, batch.rows, /*learning_rate=*/0.0);
+    clipped = trainer.ClipPerRecord(ToTensor(batch), ToTensor(eps), clip_norm);
+    net.zero_grad();
+  } else {
+    clipped = ClipPerRecord(net, ToTensor(batch), ToTensor(eps), clip_norm);
+  }
   ClippedGradients out;
   out.norms.assign(clipped.norms.data_ptr<float>(),
                    clipped.norms.data_ptr<float>() + clipped.norms.numel());
@@ -75,6 +97,21 @@ std::vector<float> Vae::SummedGradient(const data::Matrix& batch, const data::Ma
   std::vector<torch::Tensor> grads;
   for (const torch::Tensor& p : net.parameters())
     grads.push_back(p.grad().defined() ? p.grad() : torch::zeros_like(p));
+  std::vector<float> flat = Flatten(grads);
+  net.zero_grad();
+  return flat;
+}
+
+absl::StatusOr<std::vector<float>> Vae::FusedSummedGradient(const data::Matrix& batch,
+                                                            const data::Matrix& eps) {
+  VaeNet& net = *impl_->net;
+  if (net.spec_.architecture != Architecture::kMlp)
+    return absl::FailedPreconditionError("the hand-written training step is for MLP models only");
+  RETURN_IF_ERROR(CheckBatchShape(net.spec_, batch, eps));
+  MlpTrainer trainer(net, batch.rows, /*learning_rate=*/0.0);
+  trainer.ComputeGradients(ToTensor(batch), ToTensor(eps), /*scale=*/1.0);
+  std::vector<torch::Tensor> grads;
+  for (const torch::Tensor& p : net.parameters()) grads.push_back(p.grad());
   std::vector<float> flat = Flatten(grads);
   net.zero_grad();
   return flat;
@@ -107,6 +144,12 @@ absl::StatusOr<DpTrainReport> Vae::TrainPrivately(const data::Matrix& data,
   // The parameters were initialised by Create; nothing below draws from LibTorch's generator.
   const torch::Tensor all = ToTensor(data);
   const int64_t latent_dim = net.spec_.latent_dim;
+  // The MLP's hand-written pass (mlp_trainer.h) computes the same norms and clipped sums as the
+  // traced autograd pass, faster; the convolutional VAE has only the latter.
+  std::optional<MlpTrainer> fused;
+  if (train_options.fused_mlp_step && net.spec_.architecture == Architecture::kMlp) {
+    fused.emplace(net, 2 * options.expected_batch_size, /*learning_rate=*/0.0);
+  }
   ASSIGN_OR_RETURN(
       DpTrainReport report,
       RunDpSgd(
@@ -114,9 +157,11 @@ absl::StatusOr<DpTrainReport> Vae::TrainPrivately(const data::Matrix& data,
           [&](const torch::Tensor& chosen, double row_clip_norm, privacy::RandomSource& noise) {
             const torch::Tensor x = all.index_select(0, chosen);
             const torch::Tensor eps = NormalTensor(noise, {x.size(0), latent_dim}, 1.0);
-            return ClipPerRecord(net, x, eps, row_clip_norm);
+            return fused ? fused->ClipPerRecord(x, eps, row_clip_norm)
+                         : ClipPerRecord(net, x, eps, row_clip_norm);
           },
           progress, unit_of_row));
+  if (fused) net.zero_grad();
   report.train.threads = threads;
   return report;
 }

@@ -24,18 +24,11 @@
 
 #include "common/base/progress.h"
 #include "common/base/status.h"
+#include "common/model/clipped_batch.h"
 #include "common/model/vae.h"
 #include "common/privacy/random.h"
 
 namespace fedsyn::model {
-
-// One batch after per-record clipping: the records' gradient norms before clipping and the sum
-// of clipped gradients, one tensor per parameter (aligned with the module's parameters()).
-struct ClippedBatch {
-  double loss_sum = 0;  // summed loss of the batch, for progress reports
-  torch::Tensor norms;
-  std::vector<torch::Tensor> sums;
-};
 
 // Records the layers with parameters a forward pass goes through, for the fast path: linear
 // layers, 2-D convolutions and transposed convolutions (groups 1, zero padding).

@@ -5,9 +5,11 @@
 #include <cmath>
 #include <cstring>
 #include <numbers>
+#include <optional>
 #include <thread>
 
 #include "common/data/table_io.h"
+#include "common/model/mlp_trainer.h"
 #include "common/model/model_file.h"
 #include "common/model/vae_impl.h"
 #include "common/privacy/digest.h"
@@ -146,6 +148,10 @@ absl::StatusOr<TrainReport> Vae::Train(const data::Matrix& data, const TrainOpti
   report.validation_rows = validation_rows;
 
   torch::optim::Adam optimizer(net.parameters(), torch::optim::AdamOptions(options.learning_rate));
+  std::optional<MlpTrainer> fused;
+  if (options.fused_mlp_step && net.spec_.architecture == Architecture::kMlp) {
+    fused.emplace(net, options.batch_size, options.learning_rate);
+  }
   double best = INFINITY;
   std::vector<torch::Tensor> best_parameters = CloneParameters(net);
   int epochs_without_improvement = 0;
@@ -156,6 +162,10 @@ absl::StatusOr<TrainReport> Vae::Train(const data::Matrix& data, const TrainOpti
     for (int64_t begin = 0; begin < train.size(0); begin += options.batch_size) {
       const int64_t size = std::min<int64_t>(options.batch_size, train.size(0) - begin);
       const torch::Tensor x = train.index_select(0, shuffled.narrow(0, begin, size));
+      if (fused) {
+        total += fused->Step(x);
+        continue;
+      }
       optimizer.zero_grad();
       auto [mu, logvar] = net.Encode(x);
       const torch::Tensor z = mu + torch::exp(0.5 * logvar) * torch::randn_like(mu);
@@ -190,6 +200,7 @@ absl::StatusOr<TrainReport> Vae::Train(const data::Matrix& data, const TrainOpti
     }
   }
   RestoreParameters(net, best_parameters);
+  if (fused) net.zero_grad();  // the trainer's gradient buffers are not the model's state
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   char summary[128];
   std::snprintf(summary, sizeof summary, "%zu epochs, best %d (val %.3f)%s, %.1f s",

@@ -31,6 +31,9 @@ struct TrainOptions {
   int patience = 15;                 // epochs without validation improvement before stopping
   uint64_t seed = 0;                 // initialisation, split and shuffling (not privacy noise)
   int threads = 0;                   // 0 = TrainingThreads' choice for the architecture
+  // MLP models: the hand-written training step of mlp_trainer.h (about twice as fast; the
+  // same arithmetic). false: LibTorch's autograd, the reference it is tested against.
+  bool fused_mlp_step = true;
 };
 
 struct EpochStats {
@@ -145,12 +148,17 @@ class Vae {
   // is the outer product of the layer's output gradient and input, so its norm is
   // |g| * |x| without materialising it, and the clipped sum is one matrix product.
   // `eps` (rows x latent_dim) is the reparameterisation noise, fixed so results are comparable.
+  // `fused_mlp_step` false: the traced autograd pass even for an MLP (the reference).
   absl::StatusOr<ClippedGradients> ClipPerRecordGradients(const data::Matrix& batch,
-                                                          const data::Matrix& eps,
-                                                          double clip_norm);
+                                                          const data::Matrix& eps, double clip_norm,
+                                                          bool fused_mlp_step = true);
   // The plain gradient of the summed loss at noise `eps`, flattened in the same order (the
   // reference: called on one record at a time it gives that record's gradient).
   std::vector<float> SummedGradient(const data::Matrix& batch, const data::Matrix& eps);
+  // The same gradient from the MLP's hand-written backward pass (mlp_trainer.h) instead of
+  // autograd; FailedPrecondition for the convolutional VAE.
+  absl::StatusOr<std::vector<float>> FusedSummedGradient(const data::Matrix& batch,
+                                                         const data::Matrix& eps);
   // ClipPerRecordGradients' clipped sum plus N(0, (noise_multiplier * clip_norm)^2) per
   // coordinate from a keystream keyed from `key_source`: exactly what a DP-SGD step applies.
   absl::StatusOr<std::vector<float>> NoisyClippedGradient(const data::Matrix& batch,
