@@ -12,7 +12,6 @@
 // The bins are MarginalOptions' fine codes (interior_bins, per_value_limit), chosen from the
 // schema alone. Bench code: not part of any release path.
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -68,58 +67,46 @@ int Encode(const Schema& schema, const Discretizer& discretizer, const std::stri
 }
 
 // Reads private-pgm's CSV of codes (a header naming every attribute, in any order; integer
-// cells), decodes every row and writes the records.
+// cells, parsed by data::ParseMatrixCsv), decodes every row and writes the records.
 int Decode(const Schema& schema, const Discretizer& discretizer, const std::string& codes_path,
            const std::string& out) {
-  std::ifstream in(codes_path);
-  if (!in) return Fail("cannot read " + codes_path);
+  auto text = fedsyn::data::ReadFileToString(codes_path);
+  if (!text.ok()) return Fail(text.status().ToString());
   const auto& attributes = discretizer.attributes();
-  std::string line;
-  if (!std::getline(in, line)) return Fail(codes_path + ": empty");
+  const size_t header_end = text->find('\n');
+  if (header_end == std::string::npos) return Fail(codes_path + ": no header line");
   // position in the file's header -> attribute
   std::vector<int> attribute_of;
-  {
-    std::stringstream header(line);
-    std::string name;
-    while (std::getline(header, name, ',')) {
-      int found = -1;
-      for (size_t a = 0; a < attributes.size(); ++a) {
-        if (attributes[a].name == name) found = static_cast<int>(a);
-      }
-      if (found < 0) return Fail(codes_path + ": unknown attribute '" + name + "'");
-      attribute_of.push_back(found);
+  std::stringstream header(text->substr(0, header_end));
+  std::string name;
+  while (std::getline(header, name, ',')) {
+    int found = -1;
+    for (size_t a = 0; a < attributes.size(); ++a) {
+      if (attributes[a].name == name) found = static_cast<int>(a);
     }
+    if (found < 0) return Fail(codes_path + ": unknown attribute '" + name + "'");
+    attribute_of.push_back(found);
   }
   if (attribute_of.size() != attributes.size()) {
     return Fail(codes_path + ": the header does not name every attribute once");
   }
+  auto codes = fedsyn::data::ParseMatrixCsv(std::string_view(*text).substr(header_end + 1),
+                                            static_cast<int64_t>(attributes.size()),
+                                            /*header=*/false, codes_path);
+  if (!codes.ok()) return Fail(codes.status().ToString());
   fedsyn::privacy::SecureRandom rng;
   fedsyn::data::Table table;
-  size_t line_number = 1;
-  while (std::getline(in, line)) {
-    ++line_number;
-    if (line.empty()) continue;
+  for (int64_t r = 0; r < codes->rows; ++r) {
     fedsyn::data::Row row(discretizer.num_columns());
-    std::stringstream cells(line);
-    std::string cell;
-    size_t position = 0;
-    while (std::getline(cells, cell, ',')) {
-      if (position >= attribute_of.size()) break;
-      const int a = attribute_of[position++];
-      int code = -1;
-      try {
-        code = static_cast<int>(std::stod(cell));  // pandas may write 3.0
-      } catch (const std::exception&) {
-        code = -1;
-      }
-      if (code < 0 || code >= attributes[a].size) {
-        return Fail(codes_path + ":" + std::to_string(line_number) + ": code '" + cell +
-                    "' outside " + attributes[a].name + "'s domain");
+    for (size_t position = 0; position < attribute_of.size(); ++position) {
+      const int a = attribute_of[position];
+      const float value = codes->Row(r)[position];
+      const int code = static_cast<int>(value);
+      if (static_cast<float>(code) != value || code < 0 || code >= attributes[a].size) {
+        return Fail(codes_path + ": row " + std::to_string(r + 1) + ": code outside " +
+                    attributes[a].name + "'s domain");
       }
       row[attributes[a].column] = discretizer.Decode(a, code, rng);
-    }
-    if (position != attribute_of.size()) {
-      return Fail(codes_path + ":" + std::to_string(line_number) + ": wrong number of cells");
     }
     table.rows.push_back(std::move(row));
   }

@@ -76,7 +76,7 @@ absl::StatusOr<ClippedGradients> Vae::ClipPerRecordGradients(const data::Matrix&
   if (!(clip_norm > 0)) return absl::InvalidArgumentError("the clipping norm must be positive");
   RETURN_IF_ERROR(CheckBatchShape(net.spec_, batch, eps));
   ClippedBatch clipped;
-  if (fused_mlp_step && net.spec_.architecture == Architecture::kMlp) {
+  if (MlpTrainer::Serves(net.spec_, fused_mlp_step)) {
     MlpTrainer trainer(net, batch.rows, /*learning_rate=*/0.0);
     clipped = trainer.ClipPerRecord(ToTensor(batch), ToTensor(eps), clip_norm);
     net.zero_grad();
@@ -105,7 +105,7 @@ std::vector<float> Vae::SummedGradient(const data::Matrix& batch, const data::Ma
 absl::StatusOr<std::vector<float>> Vae::FusedSummedGradient(const data::Matrix& batch,
                                                             const data::Matrix& eps) {
   VaeNet& net = *impl_->net;
-  if (net.spec_.architecture != Architecture::kMlp)
+  if (!MlpTrainer::Serves(net.spec_, /*requested=*/true))
     return absl::FailedPreconditionError("the hand-written training step is for MLP models only");
   RETURN_IF_ERROR(CheckBatchShape(net.spec_, batch, eps));
   MlpTrainer trainer(net, batch.rows, /*learning_rate=*/0.0);
@@ -147,7 +147,7 @@ absl::StatusOr<DpTrainReport> Vae::TrainPrivately(const data::Matrix& data,
   // The MLP's hand-written pass (mlp_trainer.h) computes the same norms and clipped sums as the
   // traced autograd pass, faster; the convolutional VAE has only the latter.
   std::optional<MlpTrainer> fused;
-  if (train_options.fused_mlp_step && net.spec_.architecture == Architecture::kMlp) {
+  if (MlpTrainer::Serves(net.spec_, train_options.fused_mlp_step)) {
     fused.emplace(net, 2 * options.expected_batch_size, /*learning_rate=*/0.0);
   }
   ASSIGN_OR_RETURN(

@@ -22,6 +22,12 @@ namespace fedsyn::model {
 
 class MlpTrainer {
  public:
+  // Whether a model of `spec` trains through this class when the caller `requested` it
+  // (TrainOptions::fused_mlp_step): only MLPs have a hand-written step.
+  static bool Serves(const VaeSpec& spec, bool requested) {
+    return requested && spec.architecture == Architecture::kMlp;
+  }
+
   // `net` must be an MLP VaeNet and outlive the trainer. Buffers are sized for `max_batch` rows
   // and grow when a larger batch comes (DP-SGD's Poisson batches vary).
   MlpTrainer(VaeNet& net, int64_t max_batch, double learning_rate);

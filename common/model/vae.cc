@@ -149,7 +149,7 @@ absl::StatusOr<TrainReport> Vae::Train(const data::Matrix& data, const TrainOpti
 
   torch::optim::Adam optimizer(net.parameters(), torch::optim::AdamOptions(options.learning_rate));
   std::optional<MlpTrainer> fused;
-  if (options.fused_mlp_step && net.spec_.architecture == Architecture::kMlp) {
+  if (MlpTrainer::Serves(net.spec_, options.fused_mlp_step)) {
     fused.emplace(net, options.batch_size, options.learning_rate);
   }
   double best = INFINITY;
