@@ -2,7 +2,8 @@
 # Fault injection (issue #16): kill -9 the agent at a random point of a release, and the
 # coordinator at a random point of a release's reservation, upload or commit, K times each.
 # After each case it restarts what was killed, lets the agent resume, and checks:
-#   1. both databases pass PRAGMA integrity_check;
+#   1. both databases pass PRAGMA integrity_check (a PostgreSQL coordinator: pg_amcheck, every
+#      table and B-tree index, heapallindexed);
 #   2. nothing is left pending at the site; every release the coordinator knows is committed on
 #      both sides, or reserved there and abandoned at the site (charged, never pooled); every
 #      release the site settled as refused is unknown to the coordinator;
@@ -14,7 +15,10 @@
 # Each case appends a line to OUT/history.tsv (mode, delay, the phase the kill hit, verdict);
 # the summary counts phases and failures. Exit 0 only if every case passed.
 #
-# Usage: bench/reliability/fault_injection.sh [K] [OUT] [DATA SCHEMA]
+# Usage: bench/reliability/fault_injection.sh [--postgres] [K] [OUT] [DATA SCHEMA]
+#   --postgres: the coordinator keeps its ledger on PostgreSQL (a throwaway cluster started for
+#   the run, tests/support/postgres_cluster.sh) instead of SQLite; the site ledger is SQLite as
+#   always. Exit 77 where PostgreSQL is not installed.
 #   K: cases per mode (default 200); OUT: work folder (default a fresh one under /tmp);
 #   DATA, SCHEMA: records to release and their schema (default: the Cleveland hospital's 303
 #   records, one upload chunk; Adult's deploy/demo/adult/adult.data and adult.schema.toml give
@@ -22,6 +26,8 @@
 # FEDSYN_BUILD_DIR: where the binaries are (default build/).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+backend=sqlite
+if [ "${1:-}" = --postgres ]; then backend=postgres; shift; fi
 build="${FEDSYN_BUILD_DIR:-$root/build}"
 cases="${1:-200}"
 out="${2:-$(mktemp -d /tmp/fedsyn-faults.XXXXXX)}"
@@ -33,8 +39,50 @@ die() { echo "fault_injection: $*" >&2; exit 2; }
 [ -x "$agent" ] && [ -x "$coordinator" ] || die "build first (deploy/build.sh)"
 command -v sqlite3 >/dev/null || die "needs the sqlite3 command (apt-get install sqlite3)"
 mkdir -p "$out"
-rm -rf "$out/pki" "$out"/*.db* "$out/spool" "$out/history.tsv" "$out/export.csv" "$out"/*.log
+rm -rf "$out/pki" "$out"/*.db* "$out/spool" "$out/history.tsv" "$out/export.csv" "$out"/*.log \
+  "$out"/*.csv
 
+# The coordinator's database, and the few things the checker needs from it: cq runs one query
+# (SQLite's or PostgreSQL's dialect, as written at the call), hex_rows is a chunk's rows as
+# upper-case hex, coordinator_integrity prints "ok" or what is broken, and coordinator_snapshot
+# names a SQLite file holding the coordinator's releases and budgets, for joins with the site's
+# ledger (the database itself for SQLite; a copy read through psql for PostgreSQL).
+cdb="$out/coordinator.db"
+if [ "$backend" = postgres ]; then
+  # shellcheck source=../../tests/support/postgres_cluster.sh
+  . "$root/tests/support/postgres_cluster.sh"
+  trap pg_cluster_stop EXIT
+  pg_cluster_start "$out"
+  code=$?
+  [ "$code" -eq 0 ] || exit "$code"
+  database="$pg_database_uri"
+  cq() { pg_psql -c "$1"; }
+  hex_rows="upper(encode(rows, 'hex'))"
+  coordinator_integrity() {
+    "$pg_bin/pg_amcheck" -h "$pg_dir" -p 5432 -U fedsyn --install-missing --heapallindexed \
+      --database federation > "$out/amcheck.log" 2>&1 && echo ok || echo "pg_amcheck: see $out/amcheck.log"
+  }
+  coordinator_snapshot() {
+    local snap="$out/coordinator-snapshot.db"
+    rm -f "$snap"
+    pg_psql -c "COPY (SELECT release_id, status, charge_micros, model_charge_micros FROM releases)
+      TO STDOUT WITH (FORMAT csv)" > "$out/snapshot-releases.csv"
+    pg_psql -c "COPY (SELECT spent_micros FROM budgets) TO STDOUT WITH (FORMAT csv)" \
+      > "$out/snapshot-budgets.csv"
+    sqlite3 -batch "$snap" "CREATE TABLE releases (release_id TEXT, status TEXT,
+        charge_micros INTEGER, model_charge_micros INTEGER);
+      CREATE TABLE budgets (spent_micros INTEGER);" \
+      ".import --csv $out/snapshot-releases.csv releases" \
+      ".import --csv $out/snapshot-budgets.csv budgets"
+    echo "$snap"
+  }
+else
+  database="coordinator.db"
+  cq() { sqlite3 -batch -noheader "$cdb" "$1"; }
+  hex_rows="hex(rows)"
+  coordinator_integrity() { cq "PRAGMA integrity_check;"; }
+  coordinator_snapshot() { echo "$cdb"; }
+fi
 
 # A one-site federation on free loopback ports.
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -48,7 +96,7 @@ done
 cat > "$out/coordinator.toml" <<TOML
 listen = "127.0.0.1:$site_port"
 admin_listen = "127.0.0.1:$admin_port"
-database = "coordinator.db"
+database = "$database"
 ca = "pki/ca.pem"
 cert = "pki/coordinator.pem"
 key = "pki/coordinator.key"
@@ -64,7 +112,6 @@ TOML
 kit="$pki/sites/hospital/site.toml"
 sed -i -e "s|^ledger = .*|ledger = \"$out/site-ledger.db\"|" -e "s|^spool = .*|spool = \"$out/spool\"|" \
   -e 's/^# heart = .*/records = 100000.0/' "$kit"
-cdb="$out/coordinator.db"
 sdb="$out/site-ledger.db"
 
 coordinator_pid=""
@@ -96,15 +143,15 @@ q() { sqlite3 -batch -noheader "$1" "$2"; }
 check() {
   local since="$1" scope="${2:-}"
   local ic
-  for db in "$cdb" "$sdb"; do
-    ic=$(q "$db" "PRAGMA integrity_check;")
-    [ "$ic" = ok ] || { echo "integrity_check of $(basename "$db"): $ic"; return; }
-  done
+  ic=$(q "$sdb" "PRAGMA integrity_check;")
+  [ "$ic" = ok ] || { echo "integrity_check of the site ledger: $ic"; return; }
+  ic=$(coordinator_integrity)
+  [ "$ic" = ok ] || { echo "integrity check of the coordinator's database: $ic"; return; }
   local pending
   pending=$(q "$sdb" "SELECT release_id || ' ' || state FROM releases
     WHERE state NOT IN ('committed', 'refused', 'abandoned');")
   [ -z "$pending" ] || { echo "left pending at the site: $pending"; return; }
-  q "$sdb" "ATTACH '$cdb' AS c;
+  q "$sdb" "ATTACH '$(coordinator_snapshot)' AS c;
     SELECT 'coordinator has ' || r.release_id || ' as ' || r.status || ', the site as ' ||
            COALESCE(s.state, 'nothing')
       FROM c.releases r LEFT JOIN releases s ON s.release_id = r.release_id
@@ -126,9 +173,9 @@ check() {
   local filter=""
   [ "$scope" = all ] || filter="AND release_id IN ($(q "$sdb" "SELECT quote(release_id) FROM releases
     WHERE rowid > $since;" | paste -sd, | sed 's/^$/NULL/'))"
-  for id in $(q "$cdb" "SELECT release_id FROM releases WHERE status = 'committed' $filter;"); do
-    want=$(q "$cdb" "SELECT sha256 FROM releases WHERE release_id = '$id';")
-    got=$(q "$cdb" "SELECT hex(rows) FROM chunks WHERE release_id = '$id' ORDER BY idx;" \
+  for id in $(cq "SELECT release_id FROM releases WHERE status = 'committed' $filter;"); do
+    want=$(cq "SELECT sha256 FROM releases WHERE release_id = '$id';")
+    got=$(cq "SELECT $hex_rows FROM chunks WHERE release_id = '$id' ORDER BY idx;" \
       | tr -d '\n' | basenc --base16 -d | sha256sum | cut -d' ' -f1)
     [ "$got" = "$want" ] || { echo "release $id: stored rows hash to $got, committed $want"; return; }
     local spool  # the site's spooled file: a header line, then the rows it uploaded
@@ -139,7 +186,7 @@ check() {
   [ "$scope" = all ] || return
   # The pooled export (each release approved, as the gate requires for unaudited ones) holds
   # exactly the committed rows: the same multiset of lines.
-  for id in $(q "$cdb" "SELECT r.release_id FROM releases r LEFT JOIN approvals a
+  for id in $(cq "SELECT r.release_id FROM releases r LEFT JOIN approvals a
       ON a.release_id = r.release_id WHERE r.status = 'committed' AND a.release_id IS NULL;"); do
     "$coordinator" --log-level off release approve "$id" --reason "fault injection check" \
       --by checker --config "$out/coordinator.toml" >/dev/null || { echo "approve $id failed"; return; }
@@ -147,8 +194,8 @@ check() {
   "$coordinator" --log-level off export --config "$out/coordinator.toml" --dataset records \
     --out "$out/export.csv" >/dev/null 2>&1 || { echo "export failed"; return; }
   got=$(tail -n +2 "$out/export.csv" | sort | sha256sum | cut -d' ' -f1)
-  want=$(for id in $(q "$cdb" "SELECT release_id FROM releases WHERE status = 'committed';"); do
-      q "$cdb" "SELECT hex(rows) FROM chunks WHERE release_id = '$id' ORDER BY idx;" \
+  want=$(for id in $(cq "SELECT release_id FROM releases WHERE status = 'committed';"); do
+      cq "SELECT $hex_rows FROM chunks WHERE release_id = '$id' ORDER BY idx;" \
         | tr -d '\n' | basenc --base16 -d
     done | sort | sha256sum | cut -d' ' -f1)
   [ "$got" = "$want" ] || echo "the export's rows differ from the committed rows"
@@ -161,7 +208,7 @@ phase() {
   id=$(q "$sdb" "SELECT release_id FROM releases WHERE rowid > $1 ORDER BY rowid LIMIT 1;")
   [ -n "$id" ] || { echo "site:-/coordinator:-"; return; }
   site=$(q "$sdb" "SELECT state FROM releases WHERE release_id = '$id';")
-  coordinator_state=$(q "$cdb" "SELECT status || ':' || next_chunk FROM releases
+  coordinator_state=$(cq "SELECT status || ':' || next_chunk FROM releases
     WHERE release_id = '$id';")
   echo "site:$site/coordinator:${coordinator_state:--}"
 }
@@ -247,7 +294,11 @@ for mode in agent coordinator; do
     verdict=$(check "$last_rowid" "$([ $((i % 25)) -eq 0 ] || [ "$i" -eq "$cases" ] && echo all)")
     if [ -n "$verdict" ]; then
       failed=$((failed + 1))
-      cp "$cdb" "$out/failed-$mode-$i-coordinator.db"
+      if [ "$backend" = postgres ]; then
+        "$pg_bin/pg_dump" -h "$pg_dir" -p 5432 -U fedsyn federation > "$out/failed-$mode-$i-coordinator.sql"
+      else
+        cp "$cdb" "$out/failed-$mode-$i-coordinator.db"
+      fi
       cp "$sdb" "$out/failed-$mode-$i-site-ledger.db"
     fi
     printf '%d\t%s\t%s\t%d\t%s\t%s\n' "$i" "$mode" "$delay_from" "$delay" "$where" \
@@ -260,7 +311,7 @@ wait "$coordinator_pid" 2>/dev/null
 echo "$((2 * cases)) cases in $((SECONDS - began)) s; $failed failed; history: $out/history.tsv"
 echo "where the kills landed (mode, phase: count):"
 tail -n +2 "$out/history.tsv" | awk -F'\t' '{ n[$2 "\t" $5]++ } END { for (k in n) print "  " k "\t" n[k] }' | sort
-echo "final ledgers: $(q "$cdb" "SELECT COUNT(*) FROM releases WHERE status = 'committed';") committed," \
-  "$(q "$cdb" "SELECT COUNT(*) FROM releases WHERE status = 'reserved';") reserved and abandoned," \
+echo "final ledgers ($backend coordinator): $(cq "SELECT COUNT(*) FROM releases WHERE status = 'committed';") committed," \
+  "$(cq "SELECT COUNT(*) FROM releases WHERE status = 'reserved';") reserved and abandoned," \
   "$(q "$sdb" "SELECT COUNT(*) FROM releases WHERE state = 'refused';") refused before reservation"
 [ "$failed" -eq 0 ]

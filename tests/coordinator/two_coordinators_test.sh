@@ -16,41 +16,21 @@ sites=(cleveland hungarian switzerland va)
 failures=0
 fail() { echo "FAIL $*"; failures=$((failures + 1)); }
 
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
-  echo "SKIP: PostgreSQL is not installed (deploy/install-deps.sh installs it)"
-  exit 77
-fi
-as_pg=()
-if [ "$(id -u)" -eq 0 ]; then as_pg=(setpriv --reuid=nobody --regid=nogroup --clear-groups --); fi
-
+# shellcheck source=../support/postgres_cluster.sh
+. "$FEDSYN_ROOT/tests/support/postgres_cluster.sh"
 rm -rf "$scratch"
 mkdir -p "$scratch"
-# The cluster lives under /tmp: its Unix socket path must be short and reachable by `nobody`.
-pg_dir=$(mktemp -d /tmp/fedsyn-two-coordinators-XXXXXX)
-[ "$(id -u)" -eq 0 ] && chown nobody:nogroup "$pg_dir"
 pids=()
-server_pid=""
 cleanup() {
   kill "${pids[@]}" 2>/dev/null || true
   wait "${pids[@]}" 2>/dev/null || true
-  if [ -n "$server_pid" ]; then kill -QUIT "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; fi
-  rm -rf "$pg_dir"
+  pg_cluster_stop
 }
 trap cleanup EXIT
-"${as_pg[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U fedsyn --auth=trust -E UTF8 --no-locale \
-  --no-sync > "$scratch/initdb.log" 2>&1 || { cat "$scratch/initdb.log"; exit 1; }
-# The server is this script's child and dies with it (--pdeathsig), even if the script is killed.
-setpriv "${as_pg[@]:1:3}" --pdeathsig SIGQUIT -- "$pg_bin/postgres" -D "$pg_dir/data" -k "$pg_dir" \
-  -c listen_addresses= -p 5432 -c fsync=off > "$scratch/postgres.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 300); do
-  "${as_pg[@]}" "$pg_bin/pg_isready" -q -h "$pg_dir" -p 5432 && break
-  sleep 0.1
-done
-"${as_pg[@]}" "$pg_bin/createdb" -h "$pg_dir" -p 5432 -U fedsyn federation \
-  || { cat "$scratch/postgres.log"; exit 1; }
-database="postgresql:///federation?host=$pg_dir&port=5432&user=fedsyn"
+pg_cluster_start "$scratch"
+code=$?
+[ "$code" -eq 0 ] || exit "$code"
+database="$pg_database_uri"
 
 free_port() {
   local port

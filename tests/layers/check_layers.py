@@ -4,7 +4,10 @@
 Fails (exit 1, one line per finding) on:
   - a quoted include of a layer folder that the including folder may not include;
   - <torch/...> included outside common/model;
-  - an include cycle between modules (module = file stem, "x_impl.h" belongs to "x").
+  - an include cycle between modules (module = file stem, "x_impl.h" belongs to "x");
+  - an OpenMP region of fedsyn's own (#pragma omp, <omp.h>, at::parallel_for): the
+    ThreadSanitizer suppression of libgomp's worker threads (tests/sanitizers/tsan.supp) is
+    sound only while no fedsyn code runs on them.
 
   check_layers.py [--root DIR] [--table FILE]
 """
@@ -16,6 +19,7 @@ import sys
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]')
 ROW = re.compile(r'^\|[^|]*\|\s*`([^`]+)`\s*\|[^|]*\|([^|]*)\|\s*$')
 TORCH_FOLDER = 'common/model'
+OPENMP = re.compile(r'^\s*#\s*pragma\s+omp\b|\bparallel_for\s*\(|<omp\.h>')
 
 
 def read_table(path):
@@ -102,6 +106,9 @@ def check(root, table):
                 source = module_of(path)
                 with open(os.path.join(root, path), encoding='utf-8') as f:
                     for number, line in enumerate(f, 1):
+                        if OPENMP.search(line):
+                            findings.append('%s:%d: an OpenMP region in fedsyn code (see '
+                                            'tests/sanitizers/tsan.supp)' % (path, number))
                         m = INCLUDE.match(line)
                         if not m:
                             continue

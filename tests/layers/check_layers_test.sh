@@ -30,10 +30,12 @@ python3 "$checker" --root "$tree" || { echo "FAIL: a clean tree was refused"; ex
 printf '#include "app/x.h"\n' > "$tree/common/base/up.h"   # a layer including upwards
 printf '#include <torch/torch.h>\n' > "$tree/app/t.cc"      # torch outside common/model
 printf '#include "tests/support/fake.h"\n' > "$tree/app/u.cc"
+printf 'void f() {\n#pragma omp parallel for\n  for (;;) {}\n}\n' > "$tree/app/w.cc"
 python3 "$checker" --root "$tree" > "$tree/out" && { cat "$tree/out"; echo "FAIL: expected findings"; exit 1; }
 for expected in "common/base/up.h:1: common/base may not include app" \
                 "app/t.cc:1: LibTorch outside common/model" \
-                "app/u.cc:1: includes tests/support/fake.h"; do
+                "app/u.cc:1: includes tests/support/fake.h" \
+                "app/w.cc:2: an OpenMP region in fedsyn code"; do
   grep -qF "$expected" "$tree/out" || { cat "$tree/out"; echo "FAIL: missing '$expected'"; exit 1; }
 done
 echo "check_layers_test: passed"
