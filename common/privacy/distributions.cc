@@ -1,6 +1,9 @@
 #include "common/privacy/distributions.h"
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numbers>
 #include <utility>
@@ -42,20 +45,41 @@ namespace {
 // Marsaglia's polar method: a uniform point of the unit disc (rejection, accepted with
 // probability pi/4) gives two independent normals with one logarithm and no trigonometry.
 // DP-SGD draws ~65,000 per step and the release's posterior decoding eight per proposal, so
-// this is where their noise costs.
+// this is where their noise costs. Candidates go in blocks: their words come from one Fill()
+// and their points from one loop the compiler vectorises, leaving the logarithm of each
+// accepted point as the only per-pair call. The words are read in the order the one-at-a-time
+// method reads them (u then v of each candidate) and the same candidates are accepted, so a
+// stream gives the same values either way; words past the last pair needed are drawn and
+// dropped.
 template <typename T>
 void FillNormalPairs(RandomSource& rng, double stddev, std::span<T> out) {
-  for (size_t i = 0; i < out.size(); i += 2) {
-    double u, v, s;
-    do {
-      u = 2.0 * rng.UniformOpen01() - 1.0;
-      v = 2.0 * rng.UniformOpen01() - 1.0;
-      s = u * u + v * v;
-    } while (s >= 1.0 || s == 0.0);
-    const double factor = stddev * std::sqrt(-2.0 * std::log(s) / s);
-    out[i] = static_cast<T>(u * factor);
-    if (i + 1 < out.size()) out[i + 1] = static_cast<T>(v * factor);
+  constexpr size_t kBlock = 256;  // candidates per block
+  std::array<uint64_t, 2 * kBlock> words;
+  std::array<double, kBlock> u, v, s;
+  size_t most_candidates = 0;
+  size_t i = 0;
+  while (i < out.size()) {
+    const size_t pairs_needed = (out.size() - i + 1) / 2;
+    // pi/4 of candidates are accepted: ask for 4/3 as many (plus a few) so that one block
+    // usually suffices without drawing many words that go unused.
+    const size_t candidates = std::min(kBlock, pairs_needed + pairs_needed / 3 + 4);
+    most_candidates = std::max(most_candidates, candidates);
+    rng.Fill(std::span<uint64_t>(words.data(), 2 * candidates));
+    for (size_t c = 0; c < candidates; ++c) {
+      u[c] = 2.0 * RandomSource::OpenInterval01(words[2 * c]) - 1.0;
+      v[c] = 2.0 * RandomSource::OpenInterval01(words[2 * c + 1]) - 1.0;
+      s[c] = u[c] * u[c] + v[c] * v[c];
+    }
+    for (size_t c = 0; c < candidates && i < out.size(); ++c) {
+      if (s[c] >= 1.0 || s[c] == 0.0) continue;
+      const double factor = stddev * std::sqrt(-2.0 * std::log(s[c]) / s[c]);
+      out[i++] = static_cast<T>(u[c] * factor);
+      if (i < out.size()) out[i++] = static_cast<T>(v[c] * factor);
+    }
   }
+  // No noise left behind on the stack.
+  OPENSSL_cleanse(words.data(), 2 * most_candidates * sizeof(uint64_t));
+  for (auto* block : {&u, &v, &s}) OPENSSL_cleanse(block->data(), most_candidates * sizeof(double));
 }
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -19,16 +20,31 @@ namespace {
   std::abort();
 }
 
+// Calls fill_part(bytes, length) over `out` in parts of at most 2^30 bytes: OpenSSL takes
+// lengths as int.
+template <typename FillPart>
+void FillInParts(std::span<uint64_t> out, FillPart fill_part) {
+  constexpr size_t kMaxWordsPerCall = size_t{1} << 27;
+  for (size_t start = 0; start < out.size(); start += kMaxWordsPerCall) {
+    const std::span<uint64_t> part =
+        out.subspan(start, std::min(kMaxWordsPerCall, out.size() - start));
+    fill_part(reinterpret_cast<unsigned char*>(part.data()), static_cast<int>(part.size_bytes()));
+  }
+}
+
+void FillFromDrbg(std::span<uint64_t> out) {
+  FillInParts(out, [](unsigned char* bytes, int length) {
+    if (RAND_bytes(bytes, length) != 1) FailClosed("RAND_bytes");
+  });
+}
+
 }  // namespace
 
-double RandomSource::UniformOpen01() {
-  // 52 random bits k give (2k + 1) / 2^53. Every such value is a double exactly: it has at most
-  // 53 significant bits, and in [1/2, 1) doubles are spaced 2^-53, so all 2^52 cells stay
-  // distinct. The extremes are 2^-53 and 1 - 2^-53. (With 53 bits the top cell's midpoint
-  // 1 - 2^-54 rounds to exactly 1.0, and cells in the upper half merge in pairs.)
-  const uint64_t bits = NextU64() >> 12;
-  return static_cast<double>(2 * bits + 1) * 0x1.0p-53;
+void RandomSource::Fill(std::span<uint64_t> out) {
+  for (uint64_t& word : out) word = NextU64();
 }
+
+double RandomSource::UniformOpen01() { return OpenInterval01(NextU64()); }
 
 uint64_t RandomSource::UniformBelow(uint64_t n) {
   // Rejection sampling: accept only draws below the largest multiple of n.
@@ -50,11 +66,16 @@ uint64_t SecureRandom::NextU64() {
   return value;
 }
 
+void SecureRandom::Fill(std::span<uint64_t> out) {
+  // What is left of the buffer first (wiped as it goes), then the rest straight from the DRBG:
+  // the words NextU64() would have returned, without the copy.
+  size_t filled = 0;
+  while (filled < out.size() && next_ < kBufferWords) out[filled++] = NextU64();
+  FillFromDrbg(out.subspan(filled));
+}
+
 void SecureRandom::Refill() {
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(buffer_.data()),
-                 static_cast<int>(sizeof(buffer_))) != 1) {
-    FailClosed("RAND_bytes");
-  }
+  FillFromDrbg(buffer_);
   next_ = 0;
 }
 
@@ -82,17 +103,29 @@ uint64_t KeyedStream::NextU64() {
   return buffer_[next_++];
 }
 
+void KeyedStream::Fill(std::span<uint64_t> out) {
+  // What is left of the buffer first, then the keystream written straight into `out`: counter
+  // mode continues where the buffer ended, so these are the words NextU64() would return.
+  size_t filled = 0;
+  while (filled < out.size() && next_ < kBufferWords) out[filled++] = buffer_[next_++];
+  WriteKeystream(out.subspan(filled));
+}
+
 void KeyedStream::Refill() {
-  // Encrypting zeros yields the keystream itself.
-  buffer_.fill(0);
-  auto* bytes = reinterpret_cast<unsigned char*>(buffer_.data());
-  int written = 0;
-  if (EVP_EncryptUpdate(static_cast<EVP_CIPHER_CTX*>(cipher_), bytes, &written, bytes,
-                        static_cast<int>(sizeof(buffer_))) != 1 ||
-      written != static_cast<int>(sizeof(buffer_))) {
-    FailClosed("EVP_EncryptUpdate(aes-256-ctr)");
-  }
+  WriteKeystream(buffer_);
   next_ = 0;
+}
+
+void KeyedStream::WriteKeystream(std::span<uint64_t> out) {
+  // Encrypting zeros yields the keystream itself.
+  std::fill(out.begin(), out.end(), 0);
+  auto* ctx = static_cast<EVP_CIPHER_CTX*>(cipher_);
+  FillInParts(out, [ctx](unsigned char* bytes, int length) {
+    int written = 0;
+    if (EVP_EncryptUpdate(ctx, bytes, &written, bytes, length) != 1 || written != length) {
+      FailClosed("EVP_EncryptUpdate(aes-256-ctr)");
+    }
+  });
 }
 
 }  // namespace fedsyn::privacy

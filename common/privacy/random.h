@@ -8,6 +8,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace fedsyn::privacy {
 
@@ -16,11 +17,24 @@ class RandomSource {
   virtual ~RandomSource() = default;
   // 64 uniformly random bits.
   virtual uint64_t NextU64() = 0;
+  // The next out.size() words: the same words, in the same order, as that many NextU64()
+  // calls. Bulk consumers (DP-SGD's noise) call this once per block instead of once per word;
+  // the sources override it to fill `out` straight from OpenSSL.
+  virtual void Fill(std::span<uint64_t> out);
 
   // Uniform on the open interval (0, 1): the midpoints (k + 1/2) / 2^52 of 2^52 equal cells,
   // every one exactly representable (so no two cells merge) and strictly inside (0, 1): log()
-  // and log1p(-u) are both finite.
+  // and log1p(-u) are both finite. OpenInterval01(NextU64()).
   double UniformOpen01();
+  // The map UniformOpen01 applies to one word (its top 52 bits), for words from Fill().
+  static double OpenInterval01(uint64_t word) {
+    // 52 random bits k give (2k + 1) / 2^53. Every such value is a double exactly: it has at
+    // most 53 significant bits, and in [1/2, 1) doubles are spaced 2^-53, so all 2^52 cells
+    // stay distinct. The extremes are 2^-53 and 1 - 2^-53. (With 53 bits the top cell's
+    // midpoint 1 - 2^-54 rounds to exactly 1.0, and cells in the upper half merge in pairs.)
+    const uint64_t bits = word >> 12;
+    return static_cast<double>(2 * bits + 1) * 0x1.0p-53;
+  }
   // Uniform integer in [0, n), n > 0, without modulo bias.
   uint64_t UniformBelow(uint64_t n);
 };
@@ -35,6 +49,7 @@ class SecureRandom final : public RandomSource {
   ~SecureRandom() override;
 
   uint64_t NextU64() override;
+  void Fill(std::span<uint64_t> out) override;
 
  private:
   void Refill();
@@ -60,9 +75,12 @@ class KeyedStream final : public RandomSource {
   ~KeyedStream() override;
 
   uint64_t NextU64() override;
+  void Fill(std::span<uint64_t> out) override;
 
  private:
   void Refill();
+  // The next out.size() words of the keystream, written into `out`.
+  void WriteKeystream(std::span<uint64_t> out);
 
   static constexpr size_t kBufferWords = 4096;
   void* cipher_ = nullptr;  // EVP_CIPHER_CTX, kept out of the header

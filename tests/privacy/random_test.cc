@@ -70,6 +70,48 @@ TEST(KeyedStream, DependsOnTheKeyAndOnlyOnTheKey) {
             std::vector<uint64_t>(a.begin() + 4096, a.begin() + 4104));
 }
 
+// Fill() hands out exactly the words NextU64() would, whatever mix of the two a caller uses:
+// fills that start mid-buffer, cross the 4,096-word buffer and span several buffers.
+TEST(KeyedStream, FillGivesTheWordsNextU64WouldInTheSameOrder) {
+  auto stream_words = [](size_t count) {
+    testing::SeededRandom key_source(7);
+    KeyedStream stream(key_source);
+    std::vector<uint64_t> words(count);
+    for (uint64_t& w : words) w = stream.NextU64();
+    return words;
+  };
+  const std::vector<uint64_t> expected = stream_words(20000);
+  testing::SeededRandom key_source(7);
+  KeyedStream stream(key_source);
+  std::vector<uint64_t> got;
+  auto fill = [&](size_t count) {
+    std::vector<uint64_t> part(count);
+    stream.Fill(part);
+    got.insert(got.end(), part.begin(), part.end());
+  };
+  got.push_back(stream.NextU64());  // the buffer is now part-used
+  fill(10);
+  fill(5000);                       // the rest of the buffer, then straight from the cipher
+  got.push_back(stream.NextU64());  // refills the buffer after the fill
+  fill(0);
+  fill(9000);
+  while (got.size() < expected.size()) got.push_back(stream.NextU64());
+  EXPECT_EQ(got, expected);
+}
+
+// The generic Fill() of a source that only defines NextU64(), and SecureRandom's own.
+TEST(RandomSource, FillDrawsFreshWords) {
+  ScriptedRandom scripted({1, 2, 3});
+  std::vector<uint64_t> words(5);
+  scripted.Fill(words);
+  EXPECT_EQ(words, (std::vector<uint64_t>{1, 2, 3, 1, 2}));
+  SecureRandom secure;
+  secure.NextU64();
+  std::vector<uint64_t> drawn(3000);  // past the 512-word buffer
+  secure.Fill(drawn);
+  EXPECT_EQ(std::set<uint64_t>(drawn.begin(), drawn.end()).size(), drawn.size());
+}
+
 TEST(KeyedStream, BitsAreBalanced) {
   // Each of the 64 bit positions over 20,000 words is Binomial(20000, 1/2); a bound of 5.33
   // standard deviations (two-sided tail 1e-7 per position, < 1e-5 for all 64) must hold.
@@ -99,6 +141,44 @@ TEST(FillNormal, HasTheStatedStandardDeviation) {
   const double critical = testing::KsCriticalValue(sample.size(), 1e-6);
   EXPECT_LT(testing::KolmogorovSmirnov(sample, cdf(2.5)), critical);
   EXPECT_GT(testing::KolmogorovSmirnov(sample, cdf(2.5 * 1.05)), critical);
+}
+
+// The block-wise filler gives exactly the values of the textbook one-pair-at-a-time polar
+// method on the same stream (the same candidates accepted in the same order), in double and in
+// float, for lengths that end on half a pair and span several blocks.
+TEST(FillNormal, MatchesThePolarMethodDrawnOnePairAtATime) {
+  auto reference = [](RandomSource& rng, double stddev, size_t n) {
+    std::vector<double> out;
+    while (out.size() < n) {
+      double u, v, s;
+      do {
+        u = 2.0 * rng.UniformOpen01() - 1.0;
+        v = 2.0 * rng.UniformOpen01() - 1.0;
+        s = u * u + v * v;
+      } while (s >= 1.0 || s == 0.0);
+      const double factor = stddev * std::sqrt(-2.0 * std::log(s) / s);
+      out.push_back(u * factor);
+      if (out.size() < n) out.push_back(v * factor);
+    }
+    return out;
+  };
+  for (size_t n : {size_t{1}, size_t{8}, size_t{301}, size_t{5001}}) {
+    testing::SeededRandom a(11), b(11);
+    KeyedStream stream_a(a), stream_b(b);
+    const std::vector<double> want = reference(stream_a, 1.0, n);
+    std::vector<double> got(n);
+    FillStandardNormal(stream_b, got);
+    EXPECT_EQ(got, want) << n;
+
+    testing::SeededRandom c(12), d(12);
+    KeyedStream stream_c(c), stream_d(d);
+    const std::vector<double> want_scaled = reference(stream_c, 2.5, n);
+    std::vector<float> got_float(n);
+    FillNormal(stream_d, 2.5, got_float);
+    for (size_t i = 0; i < n; ++i) {
+      ASSERT_EQ(got_float[i], static_cast<float>(want_scaled[i])) << n << " " << i;
+    }
+  }
 }
 
 // The double-precision filler behind the mechanism's directions and the posterior decoding:
