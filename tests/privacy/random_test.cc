@@ -8,6 +8,7 @@
 
 #include "common/privacy/distributions.h"
 #include "gtest/gtest.h"
+#include "tests/support/reference_normal.h"
 #include "tests/support/seeded_random.h"
 #include "tests/support/statistics.h"
 
@@ -147,32 +148,17 @@ TEST(FillNormal, HasTheStatedStandardDeviation) {
 // method on the same stream (the same candidates accepted in the same order), in double and in
 // float, for lengths that end on half a pair and span several blocks.
 TEST(FillNormal, MatchesThePolarMethodDrawnOnePairAtATime) {
-  auto reference = [](RandomSource& rng, double stddev, size_t n) {
-    std::vector<double> out;
-    while (out.size() < n) {
-      double u, v, s;
-      do {
-        u = 2.0 * rng.UniformOpen01() - 1.0;
-        v = 2.0 * rng.UniformOpen01() - 1.0;
-        s = u * u + v * v;
-      } while (s >= 1.0 || s == 0.0);
-      const double factor = stddev * std::sqrt(-2.0 * std::log(s) / s);
-      out.push_back(u * factor);
-      if (out.size() < n) out.push_back(v * factor);
-    }
-    return out;
-  };
   for (size_t n : {size_t{1}, size_t{8}, size_t{301}, size_t{5001}}) {
     testing::SeededRandom a(11), b(11);
     KeyedStream stream_a(a), stream_b(b);
-    const std::vector<double> want = reference(stream_a, 1.0, n);
+    const std::vector<double> want = testing::PolarNormalsOnePairAtATime(stream_a, 1.0, n);
     std::vector<double> got(n);
     FillStandardNormal(stream_b, got);
     EXPECT_EQ(got, want) << n;
 
     testing::SeededRandom c(12), d(12);
     KeyedStream stream_c(c), stream_d(d);
-    const std::vector<double> want_scaled = reference(stream_c, 2.5, n);
+    const std::vector<double> want_scaled = testing::PolarNormalsOnePairAtATime(stream_c, 2.5, n);
     std::vector<float> got_float(n);
     FillNormal(stream_d, 2.5, got_float);
     for (size_t i = 0; i < n; ++i) {
