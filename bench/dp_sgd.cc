@@ -48,8 +48,8 @@ double NaiveSeconds(fedsyn::model::Vae& vae, const fedsyn::data::Matrix& data, i
 }
 
 // The Gaussian noise of `steps` DP-SGD steps of `coordinates` each, from a fresh keystream per
-// step as Vae::NoisyClippedGradient draws it: seconds through privacy::FillNormal (candidates
-// in blocks), and through the one-pair-at-a-time polar method it replaced (the reference).
+// step as Vae::NoisyClippedGradient draws it: seconds through privacy::FillNormal (the
+// ziggurat), and through the one-pair-at-a-time polar method it replaced (the reference).
 // Alternated three times; medians.
 std::pair<double, double> NoiseSeconds(fedsyn::privacy::RandomSource& key_source, int steps,
                                        size_t coordinates) {
@@ -154,8 +154,8 @@ int main(int argc, char** argv) {
   const auto [fill_seconds, reference_seconds] =
       NoiseSeconds(key_source, static_cast<int>(dp_report->steps), coordinates);
   std::printf(
-      "its Gaussian noise (%lld steps x %zu coordinates): %.3f s in blocks, %.3f s one pair at a "
-      "time (reference) = %.2fx faster\n",
+      "its Gaussian noise (%lld steps x %zu coordinates): %.3f s ziggurat, %.3f s polar method "
+      "(reference) = %.2fx faster\n",
       static_cast<long long>(dp_report->steps), coordinates, fill_seconds, reference_seconds,
       reference_seconds / fill_seconds);
 

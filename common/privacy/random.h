@@ -33,7 +33,9 @@ class RandomSource {
     // stay distinct. The extremes are 2^-53 and 1 - 2^-53. (With 53 bits the top cell's
     // midpoint 1 - 2^-54 rounds to exactly 1.0, and cells in the upper half merge in pairs.)
     const uint64_t bits = word >> 12;
-    return static_cast<double>(2 * bits + 1) * 0x1.0p-53;
+    // Through int64_t: 2k + 1 < 2^53 converts exactly either way, and the signed conversion is
+    // one instruction where the unsigned one needs a branch.
+    return static_cast<double>(static_cast<int64_t>(2 * bits + 1)) * 0x1.0p-53;
   }
   // Uniform integer in [0, n), n > 0, without modulo bias.
   uint64_t UniformBelow(uint64_t n);

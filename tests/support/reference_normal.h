@@ -1,6 +1,6 @@
-// Marsaglia's polar method drawn the textbook way, one pair at a time from UniformOpen01(): the
-// reference that privacy::FillNormal's block-wise version must reproduce value for value
-// (tests/privacy/random_test.cc) and the baseline it is timed against (bench/dp_sgd.cc).
+// Marsaglia's polar method drawn the textbook way, one pair at a time from UniformOpen01(): how
+// privacy::FillNormal drew DP-SGD's noise before its ziggurat, kept as the baseline the
+// benchmark times it against (bench/dp_sgd.cc).
 #ifndef FEDSYN_TESTS_SUPPORT_REFERENCE_NORMAL_H_
 #define FEDSYN_TESTS_SUPPORT_REFERENCE_NORMAL_H_
 
