@@ -59,8 +59,8 @@ if [ "$backend" = postgres ]; then
   cq() { pg_psql -c "$1"; }
   hex_rows="upper(encode(rows, 'hex'))"
   coordinator_integrity() {
-    "$pg_bin/pg_amcheck" -h "$pg_dir" -p 5432 -U fedsyn --install-missing --heapallindexed \
-      --database federation > "$out/amcheck.log" 2>&1 && echo ok || echo "pg_amcheck: see $out/amcheck.log"
+    pg_client pg_amcheck --install-missing --heapallindexed --database federation \
+      > "$out/amcheck.log" 2>&1 && echo ok || echo "pg_amcheck: see $out/amcheck.log"
   }
   coordinator_snapshot() {
     local snap="$out/coordinator-snapshot.db"
@@ -78,7 +78,7 @@ if [ "$backend" = postgres ]; then
   }
 else
   database="coordinator.db"
-  cq() { sqlite3 -batch -noheader "$cdb" "$1"; }
+  cq() { q "$cdb" "$1"; }
   hex_rows="hex(rows)"
   coordinator_integrity() { cq "PRAGMA integrity_check;"; }
   coordinator_snapshot() { echo "$cdb"; }
@@ -295,7 +295,7 @@ for mode in agent coordinator; do
     if [ -n "$verdict" ]; then
       failed=$((failed + 1))
       if [ "$backend" = postgres ]; then
-        "$pg_bin/pg_dump" -h "$pg_dir" -p 5432 -U fedsyn federation > "$out/failed-$mode-$i-coordinator.sql"
+        pg_client pg_dump federation > "$out/failed-$mode-$i-coordinator.sql"
       else
         cp "$cdb" "$out/failed-$mode-$i-coordinator.db"
       fi

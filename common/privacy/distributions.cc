@@ -91,6 +91,15 @@ const ZigguratTable& Ziggurat() {
   return table;
 }
 
+// The point `word` draws in its layer (bits 0-7 the layer, bits 12-63 the point); it lies under
+// the curve for sure when InsideTheRectangle.
+double PointInLayer(uint64_t word, const ZigguratTable& z) {
+  return RandomSource::OpenInterval01(word) * z.x[word & 0xFF];
+}
+bool InsideTheRectangle(uint64_t word, double x, const ZigguratTable& z) {
+  return x < z.x[(word & 0xFF) + 1];
+}
+
 // `magnitude` with the sign bit of `word` (bit 8) — without a branch: the sign is a coin flip
 // that a branch predictor would miss half the time.
 double WithSignOf(uint64_t word, double magnitude) {
@@ -118,8 +127,8 @@ double WithSignOf(uint64_t word, double magnitude) {
     if (y < HalfDensity(x)) return WithSignOf(word, x);
     // Rejected: a fresh word, tried like the first.
     word = rng.NextU64();
-    x = RandomSource::OpenInterval01(word) * z.x[word & 0xFF];
-    if (x < z.x[(word & 0xFF) + 1]) return WithSignOf(word, x);
+    x = PointInLayer(word, z);
+    if (InsideTheRectangle(word, x, z)) return WithSignOf(word, x);
   }
 }
 
@@ -138,10 +147,10 @@ void FillNormalZiggurat(RandomSource& rng, double stddev, std::span<T> out) {
     rng.Fill(std::span<uint64_t>(words.data(), n));
     for (size_t c = 0; c < n; ++c) {
       const uint64_t word = words[c];
-      const size_t layer = word & 0xFF;
-      const double x = RandomSource::OpenInterval01(word) * z.x[layer];
-      const double value = x < z.x[layer + 1] ? WithSignOf(word, x)
-                                              : StandardNormalOutsideTheRectangle(word, x, rng, z);
+      const double x = PointInLayer(word, z);
+      const double value = InsideTheRectangle(word, x, z)
+                               ? WithSignOf(word, x)
+                               : StandardNormalOutsideTheRectangle(word, x, rng, z);
       out[i + c] = static_cast<T>(stddev * value);
     }
   }

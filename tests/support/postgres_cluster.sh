@@ -3,6 +3,7 @@
 #   pg_cluster_start LOG_DIR || exit    # 77 where PostgreSQL is not installed, 1 on failure
 #   "$pg_database_uri"                   # postgresql:///federation?host=…&port=5432&user=fedsyn
 #   pg_psql -c "SQL"                     # psql on that database, unaligned, tuples only
+#   pg_client pg_dump federation         # any client program of the cluster's version, connected
 #   pg_cluster_stop                      # also safe to call from an EXIT trap, and twice
 # The cluster lives in a fresh folder under /tmp (its Unix socket path must be short and
 # reachable by `nobody`), listens on no TCP port, runs with fsync off (it is scratch: what the
@@ -42,9 +43,13 @@ pg_cluster_start() {
   pg_database_uri="postgresql:///federation?host=$pg_dir&port=5432&user=fedsyn"
 }
 
-pg_psql() {
-  "$pg_bin/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$pg_dir" -p 5432 -U fedsyn -d federation "$@"
+pg_client() {
+  local program="$1"
+  shift
+  "$pg_bin/$program" -h "$pg_dir" -p 5432 -U fedsyn "$@"
 }
+
+pg_psql() { pg_client psql -X -q -At -v ON_ERROR_STOP=1 -d federation "$@"; }
 
 pg_cluster_stop() {
   if [ -n "$pg_server_pid" ]; then
