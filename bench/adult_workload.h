@@ -1,5 +1,5 @@
-// The benchmarks' shared pieces: a wall-clock helper, flag parsing, and the workload: UCI Adult
-// from the shipped demo data, encoded under its schema, and the VAE shape the figures in
+// The benchmarks' shared pieces: wall-clock and CPU-time helpers, flag parsing, and the workload:
+// UCI Adult from the shipped demo data, encoded under its schema, and the VAE shape the figures in
 // docs/performance.md refer to.
 #ifndef FEDSYN_BENCH_ADULT_WORKLOAD_H_
 #define FEDSYN_BENCH_ADULT_WORKLOAD_H_
@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,23 @@ struct AdultWorkload {
 inline double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
+
+// The process's CPU time so far, all threads. On one thread it is the work's own time, which
+// other processes on a shared machine inflate far less than they inflate wall time (they still
+// take cache and memory bandwidth).
+inline double ProcessCpuSeconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+// Wall and CPU seconds since construction.
+struct Stopwatch {
+  std::chrono::steady_clock::time_point wall_start = std::chrono::steady_clock::now();
+  double cpu_start = ProcessCpuSeconds();
+  double Wall() const { return Seconds(wall_start); }
+  double Cpu() const { return ProcessCpuSeconds() - cpu_start; }
+};
 
 // The q-quantile of `values` (the nearest rank at or below; q = 1: the largest); 0 when empty.
 inline double Quantile(std::vector<double> values, double q) {

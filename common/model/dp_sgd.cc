@@ -4,11 +4,13 @@
 // analytic: d/ds [ (x-mu)^2 e^{-2s} / 2 + s ] = 1 - (x-mu)^2 e^{-2s} (0 where s is clamped).
 // tests/model/dp_sgd_test.cc checks the fast path against a reference computed one record at a
 // time, for the MLP and the convolutional VAE (whose convolutions are unfolded, LayerTrace).
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
 #include <optional>
 
+#include "common/model/adam_optimizer.h"
 #include "common/model/dp_sgd_engine.h"
 #include "common/model/mlp_trainer.h"
 #include "common/model/vae_impl.h"
@@ -55,6 +57,19 @@ absl::Status CheckBatchShape(const VaeSpec& spec, const data::Matrix& batch,
     return absl::InvalidArgumentError("batch or noise shape does not match the model");
   }
   return absl::OkStatus();
+}
+
+// DP-SGD's noisy gradient for one parameter: out = (sum + N(0, noise_std^2) per coordinate) /
+// divisor, the noise drawn into `out` in coordinate order. `sum` empty: no record was chosen.
+// The one place both the training loop and NoisyClippedGradient (whose noise
+// tests/model/dp_sgd_test.cc checks statistically) add the noise the guarantee rests on.
+void NoisyGradient(std::span<const float> sum, privacy::RandomSource& rng, double noise_std,
+                   float divisor, std::span<float> out) {
+  privacy::FillNormal(rng, noise_std, out);
+  if (!sum.empty()) {
+    for (size_t i = 0; i < out.size(); ++i) out[i] += sum[i];
+  }
+  for (float& value : out) value /= divisor;
 }
 
 std::vector<float> Flatten(const std::vector<torch::Tensor>& tensors) {
@@ -122,12 +137,11 @@ absl::StatusOr<std::vector<float>> Vae::NoisyClippedGradient(const data::Matrix&
                                                              double clip_norm,
                                                              double noise_multiplier,
                                                              privacy::RandomSource& key_source) {
-  ASSIGN_OR_RETURN(ClippedGradients clipped, ClipPerRecordGradients(batch, eps, clip_norm));
+  ASSIGN_OR_RETURN(const ClippedGradients clipped, ClipPerRecordGradients(batch, eps, clip_norm));
   privacy::KeyedStream stream(key_source);
-  std::vector<float> noise(clipped.clipped_sum.size());
-  privacy::FillNormal(stream, noise_multiplier * clip_norm, noise);
-  for (size_t i = 0; i < clipped.clipped_sum.size(); ++i) clipped.clipped_sum[i] += noise[i];
-  return clipped.clipped_sum;
+  std::vector<float> noisy(clipped.clipped_sum.size());
+  NoisyGradient(clipped.clipped_sum, stream, noise_multiplier * clip_norm, 1.0f, noisy);
+  return noisy;
 }
 
 absl::StatusOr<DpTrainReport> Vae::TrainPrivately(const data::Matrix& data,
@@ -223,7 +237,16 @@ absl::StatusOr<DpTrainReport> RunDpSgd(torch::nn::Module& module, int64_t record
   privacy::KeyedStream noise(key_source);
   const double expected_batch = report.sampling_rate * static_cast<double>(n);
   const double noise_std = report.noise_multiplier * options.clip_norm;
-  torch::optim::Adam optimizer(module.parameters(), torch::optim::AdamOptions(learning_rate));
+  // Adam on plain floats (adam_optimizer.h); the noisy gradients in buffers reused every step.
+  // The parameters are updated in place, so their spans stay valid through the loop.
+  const std::vector<std::span<float>> parameters = FloatSpans(module.parameters());
+  AdamOptimizer optimizer(parameters, learning_rate);
+  std::vector<std::vector<float>> noisy(parameters.size());
+  std::vector<std::span<const float>> gradients;
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    noisy[i].resize(parameters[i].size());
+    gradients.emplace_back(noisy[i]);
+  }
   module.train();
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     double loss_total = 0;
@@ -240,18 +263,21 @@ absl::StatusOr<DpTrainReport> RunDpSgd(torch::nn::Module& module, int64_t record
       std::vector<torch::Tensor> sums;
       if (chosen.numel() > 0) {
         ClippedBatch clipped = clip_batch(chosen, row_clip_norm, noise);
-        sums = std::move(clipped.sums);
+        for (torch::Tensor& sum : clipped.sums) sums.push_back(sum.contiguous());
         loss_total += clipped.loss_sum;
         loss_rows += chosen.numel();
       }
-      optimizer.zero_grad();
-      auto parameters = module.parameters();
-      for (size_t i = 0; i < parameters.size(); ++i) {
-        torch::Tensor sum = sums.empty() ? torch::zeros_like(parameters[i]) : sums[i];
-        parameters[i].mutable_grad() =
-            (sum + NormalTensor(noise, parameters[i].sizes(), noise_std)) / expected_batch;
+      const std::vector<std::span<const float>> sum_values = FloatSpans<const float>(sums);
+      if (!sums.empty() &&
+          !std::equal(sum_values.begin(), sum_values.end(), parameters.begin(), parameters.end(),
+                      [](auto sum, auto parameter) { return sum.size() == parameter.size(); })) {
+        return absl::InternalError("the clipped sums do not match the model's parameters");
       }
-      optimizer.step();
+      for (size_t i = 0; i < parameters.size(); ++i) {
+        NoisyGradient(sums.empty() ? std::span<const float>() : sum_values[i], noise, noise_std,
+                      static_cast<float>(expected_batch), noisy[i]);
+      }
+      RETURN_IF_ERROR(optimizer.Step(parameters, gradients));
     }
     EpochStats stats;
     stats.epoch = epoch;

@@ -7,9 +7,6 @@
 namespace fedsyn::model {
 namespace {
 
-// torch::optim::AdamOptions' defaults, which the autograd loop uses.
-constexpr float kBeta1 = 0.9f, kBeta2 = 0.999f, kAdamEps = 1e-8f;
-
 // The Linear modules of `sequence` in order (the ReLUs between them carry no parameters).
 std::vector<std::shared_ptr<nn::LinearImpl>> Linears(const nn::Sequential& sequence) {
   std::vector<std::shared_ptr<nn::LinearImpl>> linears;
@@ -41,7 +38,7 @@ void MaskByRelu(const torch::Tensor& grad, const torch::Tensor& activation) {
 }  // namespace
 
 MlpTrainer::MlpTrainer(VaeNet& net, int64_t max_batch, double learning_rate)
-    : net_(net), learning_rate_(learning_rate) {
+    : net_(net), parameters_(net.parameters()), optimizer_(FloatSpans(parameters_), learning_rate) {
   torch::NoGradGuard no_grad;
   for (const auto& linear : Linears(net.encoder))
     encoder_.push_back({linear->weight, linear->bias});
@@ -49,12 +46,7 @@ MlpTrainer::MlpTrainer(VaeNet& net, int64_t max_batch, double learning_rate)
     decoder_.push_back({linear->weight, linear->bias});
   heads_.push_back({net.mu_head->weight, net.mu_head->bias});
   heads_.push_back({net.logvar_head->weight, net.logvar_head->bias});
-  for (const torch::Tensor& p : net.parameters()) {
-    parameters_.push_back(p);
-    GradOf(p);
-    first_moment_.push_back(torch::zeros_like(p));
-    second_moment_.push_back(torch::zeros_like(p));
-  }
+  for (const torch::Tensor& p : parameters_) GradOf(p);
   gaussian_.assign(net.gaussian_index.data_ptr<int64_t>(),
                    net.gaussian_index.data_ptr<int64_t>() + net.gaussian_index.numel());
   bernoulli_.assign(net.bernoulli_index.data_ptr<int64_t>(),
@@ -295,27 +287,7 @@ ClippedBatch MlpTrainer::ClipPerRecord(const torch::Tensor& x, const torch::Tens
   return result;
 }
 
-void MlpTrainer::Adam() {
-  ++step_;
-  const double correction1 = 1.0 - std::pow(static_cast<double>(kBeta1), step_);
-  const double correction2 = 1.0 - std::pow(static_cast<double>(kBeta2), step_);
-  const float step_size = static_cast<float>(learning_rate_ / correction1);
-  const float root_correction2 = static_cast<float>(std::sqrt(correction2));
-  for (size_t p = 0; p < parameters_.size(); ++p) {
-    float* value = Data(parameters_[p]);
-    const float* grad = Data(GradOf(parameters_[p]));
-    float* m = Data(first_moment_[p]);
-    float* v = Data(second_moment_[p]);
-    const int64_t n = parameters_[p].numel();
-    for (int64_t i = 0; i < n; ++i) {
-      m[i] = m[i] * kBeta1 + (1.0f - kBeta1) * grad[i];
-      v[i] = v[i] * kBeta2 + (1.0f - kBeta2) * grad[i] * grad[i];
-      value[i] -= step_size * m[i] / (std::sqrt(v[i]) / root_correction2 + kAdamEps);
-    }
-  }
-}
-
-double MlpTrainer::Step(const torch::Tensor& x) {
+absl::StatusOr<double> MlpTrainer::Step(const torch::Tensor& x) {
   const int64_t rows = x.size(0);
   torch::Tensor eps = eps_.narrow(0, 0, rows);
   {
@@ -323,7 +295,9 @@ double MlpTrainer::Step(const torch::Tensor& x) {
     eps.normal_();  // what torch::randn_like draws, from the same generator
   }
   const double loss = ComputeGradients(x, eps, 1.0 / static_cast<double>(rows));
-  Adam();
+  std::vector<torch::Tensor> gradients;
+  for (const torch::Tensor& p : parameters_) gradients.push_back(GradOf(p));
+  RETURN_IF_ERROR(optimizer_.Step(FloatSpans(parameters_), FloatSpans<const float>(gradients)));
   return loss;
 }
 

@@ -4,7 +4,7 @@
 // sixth of an autograd step; operator dispatch, graph bookkeeping and a fresh allocation for
 // every intermediate are the rest (docs/performance.md, "Where the time goes"). Matrix products
 // still go through LibTorch (the same BLAS, into preallocated outputs); everything elementwise is
-// a plain loop over the rows.
+// a plain loop over the rows, and Adam is AdamOptimizer's loop.
 //
 // It computes exactly what VaeNet::RecordLoss + backward() computes (tested against autograd:
 // tests/model/mlp_trainer_test.cc) and draws the reparameterisation noise from LibTorch's
@@ -15,6 +15,7 @@
 
 #include <vector>
 
+#include "common/model/adam_optimizer.h"
 #include "common/model/clipped_batch.h"
 #include "common/model/vae_net.h"
 
@@ -34,7 +35,7 @@ class MlpTrainer {
 
   // One Adam step on the mean loss of `x` (rows x input_width, float, contiguous), with the
   // reparameterisation noise drawn from LibTorch's generator. Returns the batch's summed loss.
-  double Step(const torch::Tensor& x);
+  absl::StatusOr<double> Step(const torch::Tensor& x);
 
   // Leaves in every parameter's grad() the gradient of `scale` times the summed loss of `x` at
   // reparameterisation noise `eps` (rows x latent_dim); returns the summed loss.
@@ -72,14 +73,12 @@ class MlpTrainer {
   // gradient times `scale` into the last decoder layer's `grad` and log_sigma's grad(); each
   // record's own (unscaled) log_sigma gradient into log_sigma_rows_.
   double OutputLoss(const float* x, int64_t rows, double scale);
-  void Adam();
 
   VaeNet& net_;
   int64_t max_batch_;
-  double learning_rate_;
-  int64_t step_ = 0;
   std::vector<Layer> encoder_, decoder_, heads_;  // heads_: mu, log variance
-  std::vector<torch::Tensor> parameters_, first_moment_, second_moment_;
+  std::vector<torch::Tensor> parameters_;
+  AdamOptimizer optimizer_;
   torch::Tensor eps_, std_, z_, grad_z_;  // max_batch x latent_dim
   std::vector<float> log_sigma_rows_;     // max_batch x Gaussian columns
   std::vector<int64_t> gaussian_, bernoulli_;

@@ -163,7 +163,8 @@ absl::StatusOr<TrainReport> Vae::Train(const data::Matrix& data, const TrainOpti
       const int64_t size = std::min<int64_t>(options.batch_size, train.size(0) - begin);
       const torch::Tensor x = train.index_select(0, shuffled.narrow(0, begin, size));
       if (fused) {
-        total += fused->Step(x);
+        ASSIGN_OR_RETURN(const double loss, fused->Step(x));
+        total += loss;
         continue;
       }
       optimizer.zero_grad();

@@ -7,6 +7,8 @@
 
 #include <cstring>
 #include <numbers>
+#include <span>
+#include <vector>
 
 #include "common/model/vae_spec.h"
 
@@ -29,6 +31,20 @@ inline data::Matrix ToMatrix(const torch::Tensor& t) {
   data::Matrix m(c.size(0), c.size(1));
   std::memcpy(m.values.data(), c.data_ptr<float>(), m.values.size() * sizeof(float));
   return m;
+}
+
+// Each tensor's values in place, for the loops that work on plain floats (AdamOptimizer, the
+// hand-written step): contiguous float32 tensors only, as every module parameter and its
+// gradient are. FloatSpans<const float> for values only read.
+template <typename Float = float>
+std::vector<std::span<Float>> FloatSpans(const std::vector<torch::Tensor>& tensors) {
+  std::vector<std::span<Float>> spans;
+  for (const torch::Tensor& t : tensors) {
+    TORCH_CHECK(t.is_contiguous() && t.scalar_type() == torch::kFloat32,
+                "a contiguous float tensor is needed");
+    spans.emplace_back(t.data_ptr<float>(), static_cast<size_t>(t.numel()));
+  }
+  return spans;
 }
 
 // Encoder and decoder networks for both architectures.

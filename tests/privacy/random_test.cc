@@ -262,6 +262,22 @@ TEST(PoissonSample, KeepsARecordIffItsWordIsBelowTheThreshold) {
   EXPECT_EQ(PoissonSample(any, 3, 1.0), (std::vector<int64_t>{0, 1, 2}));
 }
 
+TEST(PoissonSample, RecordIGetsTheIthWordAcrossBlocks) {
+  // The words are read in blocks; record i must still be decided by the stream's i-th word,
+  // including across block boundaries (1,500 records: three blocks, the last one partial).
+  testing::SeededRandom key_a(11), key_b(11);
+  KeyedStream sampled(key_a), reference(key_b);
+  constexpr int64_t kN = 1'500;
+  const double q = 0.3;
+  const auto threshold = static_cast<uint64_t>(std::ldexp(q, 64));
+  std::vector<int64_t> expected;
+  for (int64_t i = 0; i < kN; ++i) {
+    if (reference.NextU64() < threshold) expected.push_back(i);
+  }
+  EXPECT_EQ(PoissonSample(sampled, kN, q), expected);
+  EXPECT_EQ(sampled.NextU64(), reference.NextU64()) << "the sampler must use exactly n words";
+}
+
 TEST(PoissonSample, KeepsEachRecordWithProbabilityQ) {
   // 10^6 records at q = 0.04: the count is Binomial; |count - nq| < 5.33 sd has size 1e-7, and
   // a sampler at 1.05 q (off by 2,000, ~10 sd) fails it.
