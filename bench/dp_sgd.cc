@@ -2,10 +2,12 @@
 // the naive per-record loop (one backward pass per record), in one run; then the same for the
 // convolutional VAE and the CNN classifier on 1,024 Fashion-MNIST images.
 //
-//   build/bench/fedsyn_bench_dp_sgd [--data DIR] [--threads T] [--training-step fused|autograd]
+//   build/bench/fedsyn_bench_dp_sgd [--data DIR] [--threads T] [--repeats R]
+//                                   [--training-step fused|autograd]
 //
-// --training-step autograd: the tabular VAE trains (both ways) through LibTorch's autograd, as
-// before the hand-written step of common/model/mlp_trainer.h.
+// Each pair (non-private, private) runs R times alternately (default 3); medians of wall and of
+// process CPU time are printed. --training-step autograd: the tabular VAE trains (both ways)
+// through LibTorch's autograd, as before the hand-written step of common/model/mlp_trainer.h.
 // The naive loop is timed on 5 batches and scaled to an epoch (it is ~2 orders of magnitude
 // slower; a full epoch would take minutes). Target (issue #4): DP-SGD at most 1.5x the
 // non-private epoch.
@@ -13,6 +15,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -76,6 +80,33 @@ std::pair<double, double> NoiseSeconds(fedsyn::privacy::RandomSource& key_source
   return {fill_times[1], reference_times[1]};
 }
 
+// Medians of `repeats` alternating runs of a non-private and a private training (each returns
+// false on failure), in wall and in process CPU seconds: the machine is shared and noisy, and
+// on one thread CPU time is the figure it distorts least.
+struct PairedSeconds {
+  double plain_wall = 0, private_wall = 0, plain_cpu = 0, private_cpu = 0;
+  double WallRatio() const { return private_wall / plain_wall; }
+  double CpuRatio() const { return private_cpu / plain_cpu; }
+};
+
+std::optional<PairedSeconds> AlternateRuns(int repeats, const std::function<bool()>& plain,
+                                           const std::function<bool()>& private_run) {
+  std::vector<double> plain_wall, private_wall, plain_cpu, private_cpu;
+  for (int repeat = 0; repeat < repeats; ++repeat) {
+    const fedsyn::bench::Stopwatch plain_watch;
+    if (!plain()) return std::nullopt;
+    plain_wall.push_back(plain_watch.Wall());
+    plain_cpu.push_back(plain_watch.Cpu());
+    const fedsyn::bench::Stopwatch private_watch;
+    if (!private_run()) return std::nullopt;
+    private_wall.push_back(private_watch.Wall());
+    private_cpu.push_back(private_watch.Cpu());
+  }
+  using fedsyn::bench::Quantile;
+  return PairedSeconds{Quantile(plain_wall, 0.5), Quantile(private_wall, 0.5),
+                       Quantile(plain_cpu, 0.5), Quantile(private_cpu, 0.5)};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -84,6 +115,8 @@ int main(int argc, char** argv) {
   fedsyn::privacy::SecureRandom key_source;
   using namespace fedsyn;
   const int threads = std::atoi(bench::FlagValue(argc, argv, "--threads", "0").c_str());
+  // Alternating runs of each pair, medians reported (more on a busy machine).
+  const int repeats = bench::IntFlag(argc, argv, "--repeats", 3, 1);
   auto adult = bench::LoadAdult(bench::FlagValue(argc, argv, "--data", FEDSYN_BENCH_DEMO_DIR));
   if (!adult) return 1;
   const data::Matrix& encoded = adult->encoded;
@@ -104,32 +137,25 @@ int main(int argc, char** argv) {
   dp.delta = 1e-5;
   dp.expected_batch_size = kBatch;
   dp.epochs = 1;
-  // Three alternating repetitions, medians reported: the machine is shared and noisy.
-  std::vector<double> plain_times, dp_times, plain_cpu, dp_cpu;
   absl::StatusOr<model::TrainReport> report;
   absl::StatusOr<model::DpTrainReport> dp_report;
   std::unique_ptr<model::Vae> dp_vae;
-  for (int repeat = 0; repeat < 3; ++repeat) {
-    auto plain = model::Vae::Create(spec, 1);
-    const bench::Stopwatch plain_watch;
-    report = (*plain)->Train(encoded, options, progress);
-    plain_times.push_back(plain_watch.Wall());
-    plain_cpu.push_back(plain_watch.Cpu());
-    if (!report.ok()) return 1;
-    dp_vae = std::move(*model::Vae::Create(spec, 1));
-    const bench::Stopwatch dp_watch;
-    dp_report = dp_vae->TrainPrivately(encoded, dp, options, key_source, progress);
-    dp_times.push_back(dp_watch.Wall());
-    dp_cpu.push_back(dp_watch.Cpu());
-    if (!dp_report.ok()) {
-      std::fprintf(stderr, "%s\n", std::string(dp_report.status().message()).c_str());
-      return 1;
-    }
-  }
-  const double plain_seconds = bench::Quantile(plain_times, 0.5);
-  const double dp_seconds = bench::Quantile(dp_times, 0.5);
-  const double plain_cpu_seconds = bench::Quantile(plain_cpu, 0.5);
-  const double dp_cpu_seconds = bench::Quantile(dp_cpu, 0.5);
+  const std::optional<PairedSeconds> tabular = AlternateRuns(
+      repeats,
+      [&] {
+        auto plain = model::Vae::Create(spec, 1);
+        report = (*plain)->Train(encoded, options, progress);
+        return report.ok();
+      },
+      [&] {
+        dp_vae = std::move(*model::Vae::Create(spec, 1));
+        dp_report = dp_vae->TrainPrivately(encoded, dp, options, key_source, progress);
+        if (!dp_report.ok())
+          std::fprintf(stderr, "%s\n", std::string(dp_report.status().message()).c_str());
+        return dp_report.ok();
+      });
+  if (!tabular) return 1;
+  const double plain_seconds = tabular->plain_wall;
 
   // The naive reference: per-record gradients by one backward pass per record.
   constexpr int kNaiveBatches = 5;
@@ -140,16 +166,14 @@ int main(int argc, char** argv) {
   std::printf("adult: %lld rows, width %d, VAE 128x128 latent 8, batch %d, threads %d, %s step\n",
               static_cast<long long>(encoded.rows), transformer->width(), kBatch, report->threads,
               options.fused_mlp_step ? "fused" : "autograd");
-  std::printf("non-private epoch:        %7.2f s  (median of 3)\n", plain_seconds);
+  std::printf("non-private epoch:        %7.2f s  (median of %d)\n", plain_seconds, repeats);
   std::printf(
-      "DP-SGD epoch (fast path): %7.2f s  = %.2fx non-private  (median of 3; %lld steps, sigma "
+      "DP-SGD epoch (fast path): %7.2f s  = %.2fx non-private  (median of %d; %lld steps, sigma "
       "%.3f)\n",
-      dp_seconds, dp_seconds / plain_seconds, static_cast<long long>(dp_report->steps),
-      dp_report->noise_multiplier);
-  std::printf(
-      "the same in process CPU time: %.2f s and %.2f s = %.2fx  (medians; on one thread the "
-      "figure a shared machine distorts least)\n",
-      plain_cpu_seconds, dp_cpu_seconds, dp_cpu_seconds / plain_cpu_seconds);
+      tabular->private_wall, tabular->WallRatio(), repeats,
+      static_cast<long long>(dp_report->steps), dp_report->noise_multiplier);
+  std::printf("the same in process CPU time: %.2f s and %.2f s = %.2fx  (medians)\n",
+              tabular->plain_cpu, tabular->private_cpu, tabular->CpuRatio());
   std::printf(
       "naive per-record loop:    %7.2f s  = %.1fx non-private  (measured on %d batches, scaled)\n",
       naive_epoch, naive_epoch / plain_seconds, kNaiveBatches);
@@ -183,26 +207,29 @@ int main(int argc, char** argv) {
   conv_options.batch_size = kImageBatch;
   model::DpSgdOptions conv_dp_options = dp;
   conv_dp_options.expected_batch_size = kImageBatch;
-  auto conv_plain = model::Vae::Create(conv, 1);
-  auto start = std::chrono::steady_clock::now();
-  if (!(*conv_plain)->Train(pixels, conv_options, progress).ok()) return 1;
-  const double conv_plain_seconds = bench::Seconds(start);
-  auto conv_dp = model::Vae::Create(conv, 1);
-  start = std::chrono::steady_clock::now();
-  auto conv_report =
-      (*conv_dp)->TrainPrivately(pixels, conv_dp_options, conv_options, key_source, progress);
-  const double conv_dp_seconds = bench::Seconds(start);
-  if (!conv_report.ok()) return 1;
+  std::unique_ptr<model::Vae> conv_dp;
+  absl::StatusOr<model::DpTrainReport> conv_report;
+  const std::optional<PairedSeconds> conv_times = AlternateRuns(
+      repeats,
+      [&] { return (*model::Vae::Create(conv, 1))->Train(pixels, conv_options, progress).ok(); },
+      [&] {
+        conv_dp = std::move(*model::Vae::Create(conv, 1));
+        conv_report =
+            conv_dp->TrainPrivately(pixels, conv_dp_options, conv_options, key_source, progress);
+        return conv_report.ok();
+      });
+  if (!conv_times) return 1;
   const double conv_naive_seconds =
-      NaiveSeconds(**conv_dp, pixels, conv.latent_dim, kImageBatch, 2) *
+      NaiveSeconds(*conv_dp, pixels, conv.latent_dim, kImageBatch, 2) *
       static_cast<double>(conv_report->steps);
   std::printf(
       "conv VAE, %d Fashion-MNIST images, batch %d: non-private epoch %.2f s, DP-SGD epoch "
-      "(unfolded convolutions) %.2f s = %.2fx, naive per-record loop %.2f s = %.1fx (2 batches, "
-      "scaled)\n",
-      kImages, kImageBatch, conv_plain_seconds, conv_dp_seconds,
-      conv_dp_seconds / conv_plain_seconds, conv_naive_seconds,
-      conv_naive_seconds / conv_plain_seconds);
+      "(unfolded convolutions) %.2f s = %.2fx (CPU %.2f / %.2f s = %.2fx; medians of %d), naive "
+      "per-record loop %.2f s = %.1fx (2 batches, scaled)\n",
+      kImages, kImageBatch, conv_times->plain_wall, conv_times->private_wall,
+      conv_times->WallRatio(), conv_times->plain_cpu, conv_times->private_cpu,
+      conv_times->CpuRatio(), repeats, conv_naive_seconds,
+      conv_naive_seconds / conv_times->plain_wall);
 
   const std::vector<int> labels(image_labels->begin(), image_labels->end());
   model::ClassifierSpec cnn;
@@ -213,18 +240,24 @@ int main(int argc, char** argv) {
   cnn_options.epochs = 1;
   cnn_options.batch_size = kImageBatch;
   cnn_options.threads = threads;
-  auto cnn_plain = model::Classifier::Create(cnn, 1);
-  start = std::chrono::steady_clock::now();
-  if (!cnn_plain.ok() || !(*cnn_plain)->Train(pixels, labels, cnn_options).ok()) return 1;
-  const double cnn_plain_seconds = bench::Seconds(start);
-  auto cnn_dp = model::Classifier::Create(cnn, 1);
-  start = std::chrono::steady_clock::now();
-  if (!(*cnn_dp)->TrainPrivately(pixels, labels, conv_dp_options, cnn_options, key_source).ok())
-    return 1;
-  const double cnn_dp_seconds = bench::Seconds(start);
+  const std::optional<PairedSeconds> cnn_times = AlternateRuns(
+      repeats,
+      [&] {
+        auto plain = model::Classifier::Create(cnn, 1);
+        return plain.ok() && (*plain)->Train(pixels, labels, cnn_options).ok();
+      },
+      [&] {
+        auto private_cnn = model::Classifier::Create(cnn, 1);
+        return private_cnn.ok() &&
+               (*private_cnn)
+                   ->TrainPrivately(pixels, labels, conv_dp_options, cnn_options, key_source)
+                   .ok();
+      });
+  if (!cnn_times) return 1;
   std::printf(
       "CNN classifier, same images, batch %d: non-private epoch %.2f s, DP-SGD epoch (unfolded "
-      "convolutions) %.2f s = %.2fx\n",
-      kImageBatch, cnn_plain_seconds, cnn_dp_seconds, cnn_dp_seconds / cnn_plain_seconds);
+      "convolutions) %.2f s = %.2fx (CPU %.2f / %.2f s = %.2fx; medians of %d)\n",
+      kImageBatch, cnn_times->plain_wall, cnn_times->private_wall, cnn_times->WallRatio(),
+      cnn_times->plain_cpu, cnn_times->private_cpu, cnn_times->CpuRatio(), repeats);
   return 0;
 }

@@ -16,6 +16,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <optional>
@@ -29,6 +30,60 @@
 #include "common/privacy/random.h"
 
 namespace fedsyn::model {
+
+// What torch::nn::functional::unfold computes for a float tensor `x` (records x channels x H x
+// W): records x (channels * kh * kw) x L, row (c, i, j) holding, for every output position (y, x)
+// of the convolution in row-major order, x[c][y*sh - ph + i*dh][x*sw - pw + j*dw] (0 outside).
+// LibTorch's im2col computes each entry's index with branches and was a third of a DP-SGD step
+// of the CNN classifier (docs/performance.md, "Convolutions' patches copied by rows"); this
+// copies each (c, i, j) row of positions as strided runs. tests/model/unfold_test.cc checks it
+// against LibTorch's over strides, paddings, dilations and non-square kernels.
+inline torch::Tensor UnfoldPatches(const torch::Tensor& input,
+                                   const torch::nn::functional::UnfoldFuncOptions& o) {
+  TORCH_CHECK(input.dim() == 4 && input.scalar_type() == torch::kFloat32,
+              "unfolding takes a float tensor of records x channels x height x width");
+  const torch::Tensor x = input.contiguous();
+  const int64_t records = x.size(0), channels = x.size(1), height = x.size(2), width = x.size(3);
+  const int64_t kh = (*o.kernel_size())[0], kw = (*o.kernel_size())[1];
+  const int64_t sh = (*o.stride())[0], sw = (*o.stride())[1];
+  const int64_t ph = (*o.padding())[0], pw = (*o.padding())[1];
+  const int64_t dh = (*o.dilation())[0], dw = (*o.dilation())[1];
+  const int64_t out_h = (height + 2 * ph - dh * (kh - 1) - 1) / sh + 1;
+  const int64_t out_w = (width + 2 * pw - dw * (kw - 1) - 1) / sw + 1;
+  TORCH_CHECK(out_h > 0 && out_w > 0, "the kernel does not fit the padded input");
+  const int64_t positions = out_h * out_w, rows = channels * kh * kw;
+  torch::Tensor patches = torch::empty({records, rows, positions}, torch::kFloat32);
+  const float* source = x.data_ptr<float>();
+  float* target = patches.data_ptr<float>();
+  for (int64_t plane = 0; plane < records * channels; ++plane) {
+    const float* image = source + plane * height * width;
+    for (int64_t i = 0; i < kh; ++i) {
+      for (int64_t j = 0; j < kw; ++j) {
+        // Row (c, i, j) of record r sits at (r * channels + c) * kh * kw + i * kw + j.
+        float* row = target + ((plane * kh + i) * kw + j) * positions;
+        // The output columns whose input column lies inside the image: [x_begin, x_end).
+        const int64_t offset = j * dw - pw;
+        int64_t x_begin = 0;
+        while (x_begin < out_w && x_begin * sw + offset < 0) ++x_begin;
+        int64_t x_end = out_w;
+        while (x_end > x_begin && (x_end - 1) * sw + offset >= width) --x_end;
+        for (int64_t y = 0; y < out_h; ++y) {
+          float* out = row + y * out_w;
+          const int64_t in_y = y * sh - ph + i * dh;
+          if (in_y < 0 || in_y >= height) {
+            std::fill(out, out + out_w, 0.0f);
+            continue;
+          }
+          const float* line = image + in_y * width + offset;
+          std::fill(out, out + x_begin, 0.0f);
+          for (int64_t col = x_begin; col < x_end; ++col) out[col] = line[col * sw];
+          std::fill(out + x_end, out + out_w, 0.0f);
+        }
+      }
+    }
+  }
+  return patches;
+}
 
 // Records the layers with parameters a forward pass goes through, for the fast path: linear
 // layers, 2-D convolutions and transposed convolutions (groups 1, zero padding).
@@ -173,17 +228,16 @@ class LayerTrace {
   // records x (out * in * k * k), in the weight's layout [out, in, k, k].
   static torch::Tensor ConvWeightGradients(const Traced& layer, const torch::Tensor& grad) {
     const torch::Tensor patches =
-        torch::nn::functional::unfold(layer.input, *layer.unfold);  // records x in*k*k x L
-    const torch::Tensor g = grad.flatten(2);                        // records x out x L
+        UnfoldPatches(layer.input, *layer.unfold);  // records x in*k*k x L
+    const torch::Tensor g = grad.flatten(2);        // records x out x L
     TORCH_CHECK(patches.size(2) == g.size(2), "convolution positions do not line up");
     return torch::bmm(g, patches.transpose(1, 2)).flatten(1);
   }
   // records x (in * out * k * k), in the weight's layout [in, out, k, k].
   static torch::Tensor ConvTransposeWeightGradients(const Traced& layer,
                                                     const torch::Tensor& grad) {
-    const torch::Tensor unfolded =
-        torch::nn::functional::unfold(grad, *layer.unfold);  // records x out*k*k x L
-    const torch::Tensor x = layer.input.flatten(2);          // records x in x L
+    const torch::Tensor unfolded = UnfoldPatches(grad, *layer.unfold);  // records x out*k*k x L
+    const torch::Tensor x = layer.input.flatten(2);                     // records x in x L
     TORCH_CHECK(unfolded.size(2) == x.size(2), "transposed convolution positions do not line up");
     return torch::bmm(x, unfolded.transpose(1, 2)).flatten(1);
   }
