@@ -215,23 +215,51 @@ absl::StatusOr<RdpAccountant> RdpAccountant::Deserialize(const std::string& text
 absl::StatusOr<double> CalibrateNoiseMultiplier(double target_epsilon, double delta, double q,
                                                 int64_t steps, NeighbouringRelation relation) {
   if (!(target_epsilon > 0)) return absl::InvalidArgumentError("target epsilon must be positive");
-  auto epsilon_at = [&](double sigma) -> absl::StatusOr<double> {
+  // g(u) = log(epsilon(e^u) / target): decreasing in u, and nearly straight, which is why the
+  // search below needs about a third of the evaluations a bisection does (each one composes
+  // every order of the grid: ~2 ms, once per private training).
+  auto excess_at = [&](double log_sigma) -> absl::StatusOr<double> {
     RdpAccountant accountant(relation);
-    RETURN_IF_ERROR(accountant.Compose(q, sigma, steps));
-    ASSIGN_OR_RETURN(const PrivacySpent spent, accountant.Spent(delta));
-    return spent.epsilon;
+    RETURN_IF_ERROR(accountant.Compose(q, std::exp(log_sigma), steps));
+    const absl::StatusOr<PrivacySpent> spent = accountant.Spent(delta);
+    // No finite epsilon on the grid: far too little noise, above any target.
+    if (!spent.ok()) return std::numeric_limits<double>::infinity();
+    return std::log(spent->epsilon / target_epsilon);
   };
-  double lo = 0.01, hi = 1e4;
-  ASSIGN_OR_RETURN(const double at_hi, epsilon_at(hi));
-  if (at_hi > target_epsilon)
+  // Invariant: g(u_hi) <= 0 (evaluated), and g(u_lo) > 0 (evaluated, or the starting guess
+  // 0.01, which no target reaches in practice). Stop when hi / lo < 1 + 1e-4 and return hi.
+  const double tolerance = std::log1p(1e-4);
+  double u_lo = std::log(0.01), u_hi = std::log(1e4);
+  ASSIGN_OR_RETURN(double g_hi, excess_at(u_hi));
+  if (g_hi > 0)
     return absl::NotFoundError("no noise multiplier up to 1e4 reaches the target epsilon");
-  // Invariant: epsilon(hi) <= target. Bisection in log space until hi/lo < 1 + 1e-4.
-  while (hi / lo > 1 + 1e-4) {
-    const double mid = std::sqrt(lo * hi);
-    ASSIGN_OR_RETURN(const double at_mid, epsilon_at(mid));
-    (at_mid <= target_epsilon ? hi : lo) = mid;
+  double g_lo = std::numeric_limits<double>::infinity();
+  // The Illinois variant of regula falsi: the chord's crossing between the bracket's ends; an
+  // end kept twice in a row has its value halved for the chord, so that both ends move and the
+  // bracket closes. Where the chord is unavailable (an end at infinity) or would land outside
+  // the bracket, bisection.
+  double chord_lo = g_lo, chord_hi = g_hi;
+  int kept = 0;  // +1: the low end was kept last time, -1: the high end
+  while (u_hi - u_lo > tolerance) {
+    double u = 0.5 * (u_lo + u_hi);
+    if (std::isfinite(chord_lo) && chord_lo > chord_hi) {
+      const double crossing = u_lo + chord_lo / (chord_lo - chord_hi) * (u_hi - u_lo);
+      if (crossing > u_lo && crossing < u_hi) u = crossing;
+    }
+    ASSIGN_OR_RETURN(const double g, excess_at(u));
+    if (g <= 0) {
+      u_hi = u;
+      chord_hi = g;
+      if (kept == 1) chord_lo /= 2;
+      kept = 1;
+    } else {
+      u_lo = u;
+      chord_lo = g;
+      if (kept == -1) chord_hi /= 2;
+      kept = -1;
+    }
   }
-  return hi;
+  return std::exp(u_hi);
 }
 
 }  // namespace fedsyn::privacy
