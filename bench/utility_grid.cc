@@ -120,8 +120,8 @@ int main(int argc, char** argv) {
       "2-way TVD | worst bound excess |\n|---|---|---|---|---|---|---|---|---|\n";
   auto add_row = [&](const std::string& name, const std::string& epsilon, const Probes& p,
                      const eval::TableUtility* u) {
-    table += "| " + name + " | " + epsilon + " | " + Cell(p.lr.accuracy) + " | " +
-             Cell(p.lr.auc) + " | " + Cell(p.mlp.accuracy) + " | " + Cell(p.mlp.auc) + " | " +
+    table += "| " + name + " | " + epsilon + " | " + Cell(p.lr.accuracy) + " | " + Cell(p.lr.auc) +
+             " | " + Cell(p.mlp.accuracy) + " | " + Cell(p.mlp.auc) + " | " +
              (u ? Cell(u->mean_tvd_1way) : "–") + " | " + (u ? Cell(u->mean_tvd_2way) : "–") +
              " | " + (u ? Cell(u->worst_bound_excess) : "–") + " |\n";
     std::printf("%s eps %s: LR %.4f/%.4f MLP %.4f/%.4f", name.c_str(), epsilon.c_str(),

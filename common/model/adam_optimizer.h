@@ -1,10 +1,11 @@
 // Adam (Kingma and Ba 2015) with torch::optim::AdamOptions' defaults — betas 0.9 and 0.999,
 // eps 1e-8, no weight decay, no AMSGrad — as one loop over each parameter's floats. LibTorch's
 // optimizer dispatches about ten operations per parameter and step, each with a temporary; on the
-// tabular VAE (14 tensors, 69,270 values) that was 0.05-0.1 s of a 0.5 s DP-SGD epoch
-// (docs/performance.md, "DP-SGD's update step"). The hand-written training step (mlp_trainer.h)
-// and the DP-SGD loop (dp_sgd_engine.h) update through it; tests/model/adam_optimizer_test.cc
-// checks its steps in closed form// (and, through the training loops, against torch::optim::Adam).
+// tabular VAE (14 tensors, 69,270 values) that was 0.06 s of a 0.7 s DP-SGD epoch measured
+// under load (docs/performance.md, "What else a DP-SGD run paid"). The hand-written training
+// step (mlp_trainer.h) and the DP-SGD loop (dp_sgd_engine.h) update through it;
+// tests/model/adam_optimizer_test.cc checks two steps in closed form, and the training loops'
+// tests check it against torch::optim::Adam.
 // Torch-free: parameters and gradients are plain float spans, handed to every step so that the
 // optimizer keeps no pointer into a model that could move.
 #ifndef FEDSYN_COMMON_MODEL_ADAM_OPTIMIZER_H_

@@ -35,7 +35,7 @@ namespace fedsyn::model {
 // W): records x (channels * kh * kw) x L, row (c, i, j) holding, for every output position (y, x)
 // of the convolution in row-major order, x[c][y*sh - ph + i*dh][x*sw - pw + j*dw] (0 outside).
 // LibTorch's im2col computes each entry's index with branches and was a third of a DP-SGD step
-// of the CNN classifier (docs/performance.md, "Convolutions' patches copied by rows"); this
+// of the CNN classifier (docs/performance.md, "What else a DP-SGD run paid"); this
 // copies each (c, i, j) row of positions as strided runs. tests/model/unfold_test.cc checks it
 // against LibTorch's over strides, paddings, dilations and non-square kernels.
 inline torch::Tensor UnfoldPatches(const torch::Tensor& input,
@@ -74,9 +74,9 @@ inline torch::Tensor UnfoldPatches(const torch::Tensor& input,
             std::fill(out, out + out_w, 0.0f);
             continue;
           }
-          const float* line = image + in_y * width + offset;
+          const float* line = image + in_y * width;
           std::fill(out, out + x_begin, 0.0f);
-          for (int64_t col = x_begin; col < x_end; ++col) out[col] = line[col * sw];
+          for (int64_t col = x_begin; col < x_end; ++col) out[col] = line[col * sw + offset];
           std::fill(out + x_end, out + out_w, 0.0f);
         }
       }
