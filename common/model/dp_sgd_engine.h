@@ -17,6 +17,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <optional>
@@ -26,6 +27,7 @@
 #include "common/base/progress.h"
 #include "common/base/status.h"
 #include "common/model/clipped_batch.h"
+#include "common/model/float_loops.h"
 #include "common/model/vae.h"
 #include "common/privacy/random.h"
 
@@ -36,8 +38,9 @@ namespace fedsyn::model {
 // of the convolution in row-major order, x[c][y*sh - ph + i*dh][x*sw - pw + j*dw] (0 outside).
 // LibTorch's im2col computes each entry's index with branches and was a third of a DP-SGD step
 // of the CNN classifier (docs/performance.md, "What else a DP-SGD run paid"); this
-// copies each (c, i, j) row of positions as strided runs. tests/model/unfold_test.cc checks it
-// against LibTorch's over strides, paddings, dilations and non-square kernels.
+// copies each (c, i, j) row of positions as strided runs from a zero-padded copy of the plane.
+// tests/model/unfold_test.cc checks it against LibTorch's over strides, paddings, dilations and
+// non-square kernels.
 inline torch::Tensor UnfoldPatches(const torch::Tensor& input,
                                    const torch::nn::functional::UnfoldFuncOptions& o) {
   TORCH_CHECK(input.dim() == 4 && input.scalar_type() == torch::kFloat32,
@@ -55,29 +58,25 @@ inline torch::Tensor UnfoldPatches(const torch::Tensor& input,
   torch::Tensor patches = torch::empty({records, rows, positions}, torch::kFloat32);
   const float* source = x.data_ptr<float>();
   float* target = patches.data_ptr<float>();
+  // Each plane is copied into the middle of a zeroed, padded plane first, so that every row of
+  // positions is a plain strided gather without bounds checks (the border is never written).
+  const int64_t padded_h = height + 2 * ph, padded_w = width + 2 * pw;
+  std::vector<float> padded(static_cast<size_t>(padded_h * padded_w), 0.0f);
   for (int64_t plane = 0; plane < records * channels; ++plane) {
     const float* image = source + plane * height * width;
+    for (int64_t y = 0; y < height; ++y) {
+      std::copy(image + y * width, image + (y + 1) * width,
+                padded.data() + (y + ph) * padded_w + pw);
+    }
     for (int64_t i = 0; i < kh; ++i) {
       for (int64_t j = 0; j < kw; ++j) {
         // Row (c, i, j) of record r sits at (r * channels + c) * kh * kw + i * kw + j.
         float* row = target + ((plane * kh + i) * kw + j) * positions;
-        // The output columns whose input column lies inside the image: [x_begin, x_end).
-        const int64_t offset = j * dw - pw;
-        int64_t x_begin = 0;
-        while (x_begin < out_w && x_begin * sw + offset < 0) ++x_begin;
-        int64_t x_end = out_w;
-        while (x_end > x_begin && (x_end - 1) * sw + offset >= width) --x_end;
+        const float* corner = padded.data() + i * dh * padded_w + j * dw;
         for (int64_t y = 0; y < out_h; ++y) {
+          const float* line = corner + y * sh * padded_w;
           float* out = row + y * out_w;
-          const int64_t in_y = y * sh - ph + i * dh;
-          if (in_y < 0 || in_y >= height) {
-            std::fill(out, out + out_w, 0.0f);
-            continue;
-          }
-          const float* line = image + in_y * width;
-          std::fill(out, out + x_begin, 0.0f);
-          for (int64_t col = x_begin; col < x_end; ++col) out[col] = line[col * sw + offset];
-          std::fill(out + x_end, out + out_w, 0.0f);
+          for (int64_t col = 0; col < out_w; ++col) out[col] = line[col * sw];
         }
       }
     }
@@ -149,16 +148,21 @@ class LayerTrace {
     const std::vector<torch::Tensor> g = torch::autograd::grad({loss.sum()}, outputs);
     const int64_t records = loss.size(0);
     // Per record: the weight gradient of each convolution (records x weight size) and the bias
-    // gradient of every layer (records x out).
+    // gradient of every layer (records x out). Squared norms in double.
     std::vector<torch::Tensor> weight_grads(layers_.size()), bias_grads(layers_.size());
-    torch::Tensor norm2 = torch::zeros({records});
+    std::vector<double> norm2(static_cast<size_t>(records), 0.0);
+    auto add_norms = [&](const std::vector<double>& row_norms) {
+      for (int64_t r = 0; r < records; ++r) norm2[r] += row_norms[r];
+    };
     for (size_t l = 0; l < layers_.size(); ++l) {
       const Traced& layer = layers_[l];
       switch (layer.kind) {
-        case Kind::kLinear:
-          norm2 += g[l].pow(2).sum(1) * (layer.input.pow(2).sum(1) + 1);
+        case Kind::kLinear: {
+          const std::vector<double> g2 = RowSquaredNorms(g[l]), x2 = RowSquaredNorms(layer.input);
+          for (int64_t r = 0; r < records; ++r) norm2[r] += g2[r] * (x2[r] + 1);
           bias_grads[l] = g[l];
           continue;
+        }
         case Kind::kConv:
           weight_grads[l] = ConvWeightGradients(layer, g[l]);
           break;
@@ -167,28 +171,35 @@ class LayerTrace {
           break;
       }
       bias_grads[l] = g[l].flatten(2).sum(2);
-      norm2 += weight_grads[l].pow(2).sum(1) + bias_grads[l].pow(2).sum(1);
+      add_norms(RowSquaredNorms(weight_grads[l]));
+      add_norms(RowSquaredNorms(bias_grads[l]));
     }
-    for (const auto& [parameter, per_record] : extra) norm2 += per_record.pow(2).sum(1);
+    for (const auto& [parameter, per_record] : extra) add_norms(RowSquaredNorms(per_record));
     ClippedBatch result;
     result.loss_sum = loss.sum().item<double>();
-    result.norms = norm2.sqrt();
+    result.norms = torch::empty({records});
     // c_i = min(1, C / |g_i|): records inside the ball keep their gradient.
-    const torch::Tensor factor =
-        (clip_norm / result.norms.clamp_min(1e-12)).clamp_max(1.0).unsqueeze(1);
+    std::vector<float> factor(static_cast<size_t>(records));
+    for (int64_t r = 0; r < records; ++r) {
+      const double norm = std::sqrt(norm2[r]);
+      result.norms.data_ptr<float>()[r] = static_cast<float>(norm);
+      factor[r] = static_cast<float>(std::min(1.0, clip_norm / std::max(norm, 1e-12)));
+    }
+    const torch::Tensor factor_column =
+        torch::from_blob(factor.data(), {records, 1}, torch::kFloat32);
     std::map<const void*, torch::Tensor> by_parameter;
     for (size_t l = 0; l < layers_.size(); ++l) {
       const Traced& layer = layers_[l];
       const torch::Tensor weight_sum =
           layer.kind == Kind::kLinear
-              ? (g[l] * factor).t().mm(layer.input)
-              : (weight_grads[l] * factor).sum(0).view(layer.weight.sizes());
+              ? (g[l] * factor_column).t().mm(layer.input)
+              : WeightedRowSum(weight_grads[l], factor).view(layer.weight.sizes());
       by_parameter[layer.weight.unsafeGetTensorImpl()] = weight_sum;
       if (layer.bias.defined())
-        by_parameter[layer.bias.unsafeGetTensorImpl()] = (bias_grads[l] * factor).sum(0);
+        by_parameter[layer.bias.unsafeGetTensorImpl()] = WeightedRowSum(bias_grads[l], factor);
     }
     for (const auto& [parameter, per_record] : extra) {
-      by_parameter[parameter] = (per_record * factor).sum(0);
+      by_parameter[parameter] = WeightedRowSum(per_record, factor);
     }
     for (const torch::Tensor& p : parameters) {
       const auto it = by_parameter.find(p.unsafeGetTensorImpl());
@@ -224,6 +235,26 @@ class LayerTrace {
         .dilation(o.dilation())
         .padding(*padding)
         .stride(o.stride());
+  }
+  // Each row's squared norm of `m` (records x ..., float), in double.
+  static std::vector<double> RowSquaredNorms(const torch::Tensor& m) {
+    const torch::Tensor rows = m.detach().contiguous().flatten(1);
+    TORCH_CHECK(rows.scalar_type() == torch::kFloat32, "per-record gradients are float");
+    const int64_t records = rows.size(0), width = rows.size(1);
+    std::vector<double> norms(static_cast<size_t>(records));
+    const float* data = rows.data_ptr<float>();
+    for (int64_t r = 0; r < records; ++r) norms[r] = SquaredNorm(data + r * width, width);
+    return norms;
+  }
+  // sum_i factor[i] m_i over the rows of `m` (records x ..., float): a tensor of one row's size.
+  static torch::Tensor WeightedRowSum(const torch::Tensor& m, const std::vector<float>& factor) {
+    const torch::Tensor rows = m.detach().contiguous().flatten(1);
+    const int64_t records = rows.size(0), width = rows.size(1);
+    torch::Tensor sum = torch::zeros({width}, torch::kFloat32);
+    const float* data = rows.data_ptr<float>();
+    for (int64_t r = 0; r < records; ++r)
+      AddScaled(sum.data_ptr<float>(), data + r * width, factor[r], width);
+    return sum;
   }
   // records x (out * in * k * k), in the weight's layout [out, in, k, k].
   static torch::Tensor ConvWeightGradients(const Traced& layer, const torch::Tensor& grad) {

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numbers>
 
+#include "common/model/float_loops.h"
+
 namespace fedsyn::model {
 namespace {
 
@@ -249,14 +251,8 @@ ClippedBatch MlpTrainer::ClipPerRecord(const torch::Tensor& x, const torch::Tens
     const int64_t outs = layer->weight.size(0), ins = layer->weight.size(1);
     const float* g = Data(layer->grad);
     const float* in = Data(input);
-    for (int64_t r = 0; r < rows; ++r) {
-      double g2 = 0.0, x2 = 1.0;
-      for (int64_t k = 0; k < outs; ++k)
-        g2 += static_cast<double>(g[r * outs + k]) * g[r * outs + k];
-      for (int64_t k = 0; k < ins; ++k)
-        x2 += static_cast<double>(in[r * ins + k]) * in[r * ins + k];
-      norm2[r] += g2 * x2;
-    }
+    for (int64_t r = 0; r < rows; ++r)
+      norm2[r] += SquaredNorm(g + r * outs, outs) * (SquaredNorm(in + r * ins, ins) + 1.0);
   }
   // c_i = min(1, C / |g_i|): records inside the ball keep their gradient.
   result.norms = torch::empty({rows});

@@ -1,9 +1,12 @@
 #include "common/privacy/rdp_accountant.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 #include <sstream>
+#include <unordered_map>
+#include <vector>
 
 namespace fedsyn::privacy {
 namespace {
@@ -16,13 +19,6 @@ double LogAdd(double a, double b) {
   return hi + std::log1p(std::exp(lo - hi));
 }
 
-// log(exp(a) - exp(b)) for a >= b.
-double LogSub(double a, double b) {
-  if (b == kNegInf) return a;
-  if (a == b) return kNegInf;
-  return a + std::log1p(-std::exp(b - a));
-}
-
 // log(erfc(x)), accurate where erfc underflows (x > ~26): asymptotic series.
 double LogErfc(double x) {
   if (x < 25.0) return std::log(std::erfc(x));
@@ -31,44 +27,68 @@ double LogErfc(double x) {
          std::log1p(-0.5 * r + 0.75 * r * r - 1.875 * r * r * r);
 }
 
-double LogBinomial(double n, double k) {
-  return std::lgamma(n + 1) - std::lgamma(k + 1) - std::lgamma(n - k + 1);
+// log(n!) for integer n >= 0: lgamma(n + 1), from a table for the orders the accountant uses
+// (the replace-one bound evaluates integer orders up to 2 x 63); the same values lgamma gives.
+double LogFactorial(int n) {
+  static const std::vector<double> table = [] {
+    std::vector<double> values(257);
+    for (size_t k = 0; k < values.size(); ++k) values[k] = std::lgamma(static_cast<double>(k) + 1);
+    return values;
+  }();
+  return static_cast<size_t>(n) < table.size() ? table[n] : std::lgamma(static_cast<double>(n) + 1);
 }
 
-double LogAInteger(double q, double sigma, int alpha) {
-  double log_a = kNegInf;
-  for (int i = 0; i <= alpha; ++i) {
-    const double log_coef = LogBinomial(alpha, i) + i * std::log(q) + (alpha - i) * std::log1p(-q);
-    log_a = LogAdd(log_a, log_coef + (static_cast<double>(i) * i - i) / (2 * sigma * sigma));
+// log of sum_k sign_k e^(log_terms_k), for a sum known to be positive: max + log sum of the
+// terms scaled by e^-max, one exp per term.
+double LogSignedSum(const std::vector<double>& log_terms, const std::vector<bool>& negative) {
+  double max_term = kNegInf;
+  for (const double log_term : log_terms) max_term = std::max(max_term, log_term);
+  if (max_term == kNegInf) return kNegInf;
+  double sum = 0;
+  for (size_t k = 0; k < log_terms.size(); ++k) {
+    const double term = std::exp(log_terms[k] - max_term);
+    sum += negative[k] ? -term : term;
   }
-  return log_a;
+  return max_term + std::log(sum);
 }
 
+// log A_alpha for integer alpha: log sum_i C(alpha, i) q^i (1-q)^(alpha-i) e^((i^2-i)/(2 s^2)).
+double LogAInteger(double q, double sigma, int alpha) {
+  const double log_q = std::log(q), log_1mq = std::log1p(-q);
+  const double two_var = 2 * sigma * sigma;
+  std::vector<double> log_terms(alpha + 1);
+  for (int i = 0; i <= alpha; ++i) {
+    const double log_binomial = LogFactorial(alpha) - LogFactorial(i) - LogFactorial(alpha - i);
+    log_terms[i] = log_binomial + i * log_q + (alpha - i) * log_1mq +
+                   (static_cast<double>(i) * i - i) / two_var;
+  }
+  return LogSignedSum(log_terms, std::vector<bool>(log_terms.size(), false));
+}
+
+// log A_alpha for fractional alpha: the two series of Mironov-Talwar-Zhang (their A_0 and A_1),
+// each term's sign that of the fractional binomial coefficient, up to terms below e^-30.
 double LogAFractional(double q, double sigma, double alpha) {
-  double log_a0 = kNegInf, log_a1 = kNegInf;
   const double z0 = sigma * sigma * std::log(1 / q - 1) + 0.5;
+  const double log_q = std::log(q), log_1mq = std::log1p(-q), log_half = std::log(0.5);
+  const double erfc_scale = std::sqrt(2.0) * sigma, two_var = 2 * sigma * sigma;
+  std::vector<double> log_s0, log_s1;
+  std::vector<bool> negative;
   // Binomial coefficients of a fractional alpha, by the recurrence (they change sign past alpha).
   double coef = 1.0;
   for (int i = 0;; ++i) {
     if (i > 0) coef *= (alpha - (i - 1)) / i;
     const double log_coef = std::log(std::fabs(coef));
     const double j = alpha - i;
-    const double log_t0 = log_coef + i * std::log(q) + j * std::log1p(-q);
-    const double log_t1 = log_coef + j * std::log(q) + i * std::log1p(-q);
-    const double log_e0 = std::log(0.5) + LogErfc((i - z0) / (std::sqrt(2.0) * sigma));
-    const double log_e1 = std::log(0.5) + LogErfc((z0 - j) / (std::sqrt(2.0) * sigma));
-    const double log_s0 = log_t0 + (static_cast<double>(i) * i - i) / (2 * sigma * sigma) + log_e0;
-    const double log_s1 = log_t1 + (j * j - j) / (2 * sigma * sigma) + log_e1;
-    if (coef > 0) {
-      log_a0 = LogAdd(log_a0, log_s0);
-      log_a1 = LogAdd(log_a1, log_s1);
-    } else {
-      log_a0 = LogSub(log_a0, log_s0);
-      log_a1 = LogSub(log_a1, log_s1);
-    }
-    if (std::max(log_s0, log_s1) < -30 || i > 10'000) break;
+    const double log_t0 = log_coef + i * log_q + j * log_1mq;
+    const double log_t1 = log_coef + j * log_q + i * log_1mq;
+    const double log_e0 = log_half + LogErfc((i - z0) / erfc_scale);
+    const double log_e1 = log_half + LogErfc((z0 - j) / erfc_scale);
+    log_s0.push_back(log_t0 + (static_cast<double>(i) * i - i) / two_var + log_e0);
+    log_s1.push_back(log_t1 + (j * j - j) / two_var + log_e1);
+    negative.push_back(coef < 0);
+    if (std::max(log_s0.back(), log_s1.back()) < -30 || i > 10'000) break;
   }
-  return LogAdd(log_a0, log_a1);
+  return LogAdd(LogSignedSum(log_s0, negative), LogSignedSum(log_s1, negative));
 }
 
 // (epsilon, delta) from accumulated RDP at each order (Balle et al. 2020); +inf if none is finite.
@@ -102,6 +122,11 @@ double GroupPrivacyReplaceOne(const std::vector<double>& orders, const std::vect
   return 2 * ConvertRdp(orders, rdp, lo).epsilon;
 }
 
+// Bound (a) at order alpha from the add/remove RDP at orders 2 alpha and 2 alpha - 1.
+double ReplaceOneRdpFrom(double alpha, double rdp_at_double, double rdp_at_double_minus_one) {
+  return (alpha - 0.5) / (alpha - 1) * rdp_at_double + rdp_at_double_minus_one;
+}
+
 }  // namespace
 
 const char* NeighbouringRelationName(NeighbouringRelation relation) {
@@ -110,11 +135,13 @@ const char* NeighbouringRelationName(NeighbouringRelation relation) {
 }
 
 double ReplaceOneSubsampledGaussianRdp(double q, double sigma, double alpha) {
-  return (alpha - 0.5) / (alpha - 1) * SubsampledGaussianRdp(q, sigma, 2 * alpha) +
-         SubsampledGaussianRdp(q, sigma, 2 * alpha - 1);
+  return ReplaceOneRdpFrom(alpha, SubsampledGaussianRdp(q, sigma, 2 * alpha),
+                           SubsampledGaussianRdp(q, sigma, 2 * alpha - 1));
 }
 
 double SubsampledGaussianRdp(double q, double sigma, double alpha) {
+  // An order outside (1, kMaxRdpOrder] gives no bound: +infinity, which conversion skips.
+  if (!(alpha > 1 && alpha <= kMaxRdpOrder)) return std::numeric_limits<double>::infinity();
   if (q == 0) return 0;
   if (q == 1.0) return alpha / (2 * sigma * sigma);
   const double log_a = (alpha == std::floor(alpha)) ? LogAInteger(q, sigma, static_cast<int>(alpha))
@@ -140,10 +167,21 @@ absl::Status RdpAccountant::Compose(double q, double sigma, int64_t steps) {
     return absl::InvalidArgumentError("noise multiplier must be positive");
   if (steps < 0) return absl::InvalidArgumentError("steps cannot be negative");
   const auto count = static_cast<double>(steps);
+  // Bound (a) needs orders 2a and 2a - 1, most of which are on the grid or shared between
+  // neighbours (453 evaluations for 267 distinct orders on the default grid): each distinct
+  // order is computed once. Only an exactly equal order is reused.
+  std::unordered_map<double, double> step_rdp;
+  auto rdp_at = [&](double alpha) {
+    const auto [it, inserted] = step_rdp.try_emplace(alpha, 0.0);
+    if (inserted) it->second = SubsampledGaussianRdp(q, sigma, alpha);
+    return it->second;
+  };
   for (size_t i = 0; i < orders_.size(); ++i) {
-    rdp_[i] += count * SubsampledGaussianRdp(q, sigma, orders_[i]);
+    const double alpha = orders_[i];
+    rdp_[i] += count * rdp_at(alpha);
     if (!replace_one_rdp_.empty())
-      replace_one_rdp_[i] += count * ReplaceOneSubsampledGaussianRdp(q, sigma, orders_[i]);
+      replace_one_rdp_[i] +=
+          count * ReplaceOneRdpFrom(alpha, rdp_at(2 * alpha), rdp_at(2 * alpha - 1));
   }
   return absl::OkStatus();
 }
@@ -202,7 +240,7 @@ absl::StatusOr<RdpAccountant> RdpAccountant::Deserialize(const std::string& text
       if (end != field.c_str() + field.size())
         return absl::DataLossError("invalid number in a saved RDP accountant");
     }
-    if (!(orders[i] > 1) || !(rdp[i] >= 0) || !(replace_one[i] >= 0) || !std::isfinite(orders[i]))
+    if (!(orders[i] > 1 && orders[i] <= kMaxRdpOrder) || !(rdp[i] >= 0) || !(replace_one[i] >= 0))
       return absl::DataLossError("invalid RDP accountant state");
   }
   RdpAccountant accountant(relation, std::move(orders));

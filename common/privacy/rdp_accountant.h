@@ -32,7 +32,12 @@
 
 namespace fedsyn::privacy {
 
-// RDP of one step of the Poisson-subsampled Gaussian at order alpha (> 1).
+// The largest order the accountant evaluates: an integer order's closed form has alpha + 1
+// terms, so a hostile saved state must not choose it.
+inline constexpr double kMaxRdpOrder = 1e4;
+
+// RDP of one step of the Poisson-subsampled Gaussian at order alpha in (1, kMaxRdpOrder];
+// +infinity (no bound at that order) outside it.
 double SubsampledGaussianRdp(double q, double sigma, double alpha);
 
 enum class NeighbouringRelation {

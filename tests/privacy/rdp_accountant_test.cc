@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -123,7 +125,8 @@ double ConvertToEpsilon(const std::vector<double>& orders, const std::vector<dou
 }
 
 TEST(RdpAccountant, AddRemoveRdpMatchesNumericalIntegration) {
-  for (double a : {2.0, 3.0, 8.0, 31.0, 2.5}) {
+  // Integer orders (closed form) and fractional ones (series), across the range bound (a) uses.
+  for (double a : {2.0, 3.0, 8.0, 31.0, 2.5, 1.1, 1.7, 5.3, 10.9, 21.8, 126.0}) {
     const double integrated = IntegratedRdp(0.04, 1.5, a);
     EXPECT_NEAR(SubsampledGaussianRdp(0.04, 1.5, a), integrated, 1e-6 * integrated) << a;
   }
@@ -168,6 +171,36 @@ TEST(RdpAccountant, ReplaceOneIsNeverBelowAddRemove) {
       EXPECT_TRUE(std::isfinite(ro));
     }
   }
+}
+
+// Compose computes each distinct order once and reuses it for bound (a)'s orders 2a and 2a - 1:
+// what it accumulates must be exactly the per-order functions' values.
+TEST(RdpAccountant, ComposeAddsExactlyThePerOrderValues) {
+  for (const auto& [q, sigma] : {std::pair{0.0079, 0.7}, std::pair{0.0625, 0.95}}) {
+    RdpAccountant accountant(NeighbouringRelation::kReplaceOne);
+    ASSERT_TRUE(accountant.Compose(q, sigma, 3).ok());
+    for (size_t i = 0; i < accountant.orders().size(); ++i) {
+      const double a = accountant.orders()[i];
+      EXPECT_EQ(accountant.rdp()[i], 3 * SubsampledGaussianRdp(q, sigma, a)) << a;
+      EXPECT_EQ(accountant.replace_one_rdp()[i], 3 * ReplaceOneSubsampledGaussianRdp(q, sigma, a))
+          << a;
+    }
+  }
+}
+
+// An order beyond kMaxRdpOrder (or not above 1) gives no bound, and a saved state cannot
+// bring one in: an integer order's closed form has a + 1 terms.
+TEST(RdpAccountant, OrdersOutsideTheRangeGiveNoBound) {
+  EXPECT_EQ(SubsampledGaussianRdp(0.01, 1.0, 1e9), std::numeric_limits<double>::infinity());
+  EXPECT_EQ(SubsampledGaussianRdp(0.01, 1.0, 1.0), std::numeric_limits<double>::infinity());
+  EXPECT_TRUE(std::isfinite(SubsampledGaussianRdp(0.01, 1.0, kMaxRdpOrder)));
+  EXPECT_FALSE(RdpAccountant::Deserialize("rdp-accountant v2 add-remove 1 0x1p+60 0 0").ok());
+  EXPECT_FALSE(RdpAccountant::Deserialize("rdp-accountant v2 add-remove 1 inf 0 0").ok());
+  EXPECT_FALSE(RdpAccountant::Deserialize("rdp-accountant v2 add-remove 1 nan 0 0").ok());
+  // A grid whose every order is out of range gives no epsilon rather than a wrong one.
+  RdpAccountant beyond(NeighbouringRelation::kAddRemove, {2e4});
+  ASSERT_TRUE(beyond.Compose(0.01, 1.0, 10).ok());
+  EXPECT_FALSE(beyond.Spent(1e-5).ok());
 }
 
 TEST(RdpAccountant, RejectsBadParameters) {

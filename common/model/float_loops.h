@@ -1,0 +1,34 @@
+// Internal to common/model, torch-free: the loops DP-SGD's per-record clipping runs over each
+// record's gradient rows (the MLP's hand-written pass, mlp_trainer.cc, and the traced one,
+// dp_sgd_engine.h), written once.
+#ifndef FEDSYN_COMMON_MODEL_FLOAT_LOOPS_H_
+#define FEDSYN_COMMON_MODEL_FLOAT_LOOPS_H_
+
+#include <cstdint>
+
+namespace fedsyn::model {
+
+// The sum of squares of v[0, n), in double, in four independent partial sums: one running sum
+// is a chain of dependent additions (about 4 cycles each), which made the norms a tenth of a
+// DP-SGD step (docs/performance.md, "The clipping pass's own loops").
+inline double SquaredNorm(const float* v, int64_t n) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  int64_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    s0 += static_cast<double>(v[k]) * v[k];
+    s1 += static_cast<double>(v[k + 1]) * v[k + 1];
+    s2 += static_cast<double>(v[k + 2]) * v[k + 2];
+    s3 += static_cast<double>(v[k + 3]) * v[k + 3];
+  }
+  for (; k < n; ++k) s0 += static_cast<double>(v[k]) * v[k];
+  return (s0 + s1) + (s2 + s3);
+}
+
+// sum[0, n) += scale * v[0, n).
+inline void AddScaled(float* sum, const float* v, float scale, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) sum[k] += scale * v[k];
+}
+
+}  // namespace fedsyn::model
+
+#endif  // FEDSYN_COMMON_MODEL_FLOAT_LOOPS_H_
