@@ -69,6 +69,24 @@ TEST(RdpAccountant, CalibrationReachesButNeverOvershootsTheTarget) {
       CalibrateNoiseMultiplier(0.0, 1e-5, 0.01, 10, NeighbouringRelation::kReplaceOne).ok());
 }
 
+// Near the floor of what the grid can state (log(1/delta) / 62 at order 63, about 0.19 at
+// delta 1e-5) epsilon flattens as sigma grows: the search must still end, tight, and below the
+// floor say NotFound rather than return a multiplier that misses the target.
+TEST(RdpAccountant, CalibrationNearAndBelowTheReachableFloor) {
+  for (double target : {0.2, 0.21, 0.25}) {
+    SCOPED_TRACE(target);
+    auto sigma =
+        CalibrateNoiseMultiplier(target, 1e-5, 0.01, 100, NeighbouringRelation::kReplaceOne);
+    ASSERT_TRUE(sigma.ok()) << sigma.status();
+    EXPECT_LE(Epsilon(0.01, *sigma, 100, 1e-5, NeighbouringRelation::kReplaceOne), target);
+    EXPECT_GT(Epsilon(0.01, *sigma / (1 + 1e-4), 100, 1e-5, NeighbouringRelation::kReplaceOne),
+              target);
+  }
+  const auto below =
+      CalibrateNoiseMultiplier(0.1, 1e-5, 0.01, 100, NeighbouringRelation::kReplaceOne);
+  EXPECT_EQ(below.status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST(RdpAccountant, SavedStateContinuesExactly) {
   for (auto relation : {NeighbouringRelation::kAddRemove, NeighbouringRelation::kReplaceOne}) {
     RdpAccountant accountant(relation);
