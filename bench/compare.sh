@@ -6,8 +6,8 @@
 #               in plain PyTorch), alternately ROUNDS times at the same thread count: medians of
 #               training and release rows/s, their ratios, and fedsyn's training arithmetic
 #               against this machine's SGEMM rate;
-#   dp_sgd      fedsyn_bench_dp_sgd at THREADS: DP-SGD against non-private epochs (tabular VAE,
-#               convolutional VAE, CNN classifier);
+#   dp_sgd      fedsyn_bench_dp_sgd at THREADS, each pair alternated ROUNDS times: DP-SGD
+#               against non-private epochs (tabular VAE, convolutional VAE, CNN classifier);
 #   contention  bench/contention.sh ROUNDS 4 0 3: throughput with 4 CPU-bound competitors;
 #   memory      the agent's peak RSS training (EPOCHS epochs) and releasing Adult;
 #   pgm         bench/pgm_compare.sh, one round: the marginal generator against private-pgm's MST
@@ -109,7 +109,7 @@ if wants peer; then
 fi
 if wants dp_sgd; then
   section "DP-SGD against non-private training"
-  "$build/bench/fedsyn_bench_dp_sgd" --threads "$threads"
+  "$build/bench/fedsyn_bench_dp_sgd" --threads "$threads" --repeats "$rounds"
 fi
 if wants contention; then
   section "under contention"

@@ -100,7 +100,7 @@ absl::StatusOr<std::vector<Row>> Collect(Statement& s, ReadRow read) {
 
 class SqliteTables final : public Tables {
  public:
-  explicit SqliteTables(sqlite3* db) : db_(db) {}
+  explicit SqliteTables(sqlite::Database& db) : db_(db) {}
 
   absl::StatusOr<std::optional<ReleaseRecord>> FindRelease(const std::string& id) override {
     Statement s(db_,
@@ -283,7 +283,7 @@ class SqliteTables final : public Tables {
   }
 
  private:
-  sqlite3* db_;
+  sqlite::Database& db_;
 };
 
 class SqliteStorage final : public LedgerStorage {
@@ -314,7 +314,7 @@ class SqliteStorage final : public LedgerStorage {
  protected:
   absl::Status RunInTransaction(const std::function<absl::Status(Tables&)>& body) override {
     return db_->Transaction([&] {
-      SqliteTables tables(db_->handle());
+      SqliteTables tables(*db_);
       return body(tables);
     });
   }
@@ -325,7 +325,7 @@ class SqliteStorage final : public LedgerStorage {
   absl::StatusOr<std::vector<Row>> Query(const std::string& sql, ReadRow read) {
     std::vector<Row> out;
     RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
-      Statement s(db_->handle(), sql);
+      Statement s(*db_, sql);
       ASSIGN_OR_RETURN(out, Collect<Row>(s, read));
       return absl::OkStatus();
     }));

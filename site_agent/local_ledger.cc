@@ -46,7 +46,7 @@ class SqliteLocalLedger final : public LocalLedger {
     RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
       bool model_paid_before = false;
       if (charge.model_private) {
-        Statement paid(db_->handle(),
+        Statement paid(*db_,
                        "SELECT 1 FROM releases WHERE dataset = ? AND model_sha256 = ? AND "
                        "model_charge_micros > 0 "
                        "AND state != ? LIMIT 1");
@@ -56,7 +56,7 @@ class SqliteLocalLedger final : public LocalLedger {
       }
       ASSIGN_OR_RETURN(const int64_t model_part, privacy::ModelPartDue(charge, model_paid_before));
       ASSIGN_OR_RETURN(total, privacy::TotalDue(charge, model_part));
-      Statement spent(db_->handle(), kSpentSql);
+      Statement spent(*db_, kSpentSql);
       spent.BindText(1, dataset).BindText(2, kRefused);
       if (!spent.Next()) return spent.status();
       const int64_t remaining = limit - spent.Int(0);
@@ -66,7 +66,7 @@ class SqliteLocalLedger final : public LocalLedger {
                                             privacy::FormatMicros(total) + " epsilon, remaining " +
                                             privacy::FormatMicros(std::max<int64_t>(remaining, 0)));
       }
-      Statement insert(db_->handle(),
+      Statement insert(*db_,
                        "INSERT INTO releases (release_id, dataset, charge_micros, model_sha256, "
                        "model_charge_micros, state, relation) VALUES (?, ?, ?, ?, ?, ?, ?)");
       insert.BindText(1, release_id)
@@ -83,7 +83,7 @@ class SqliteLocalLedger final : public LocalLedger {
 
   absl::Status SetState(const std::string& release_id, SiteReleaseState state) override {
     return db_->Transaction([&] {
-      Statement s(db_->handle(), "UPDATE releases SET state = ? WHERE release_id = ?");
+      Statement s(*db_, "UPDATE releases SET state = ? WHERE release_id = ?");
       s.BindText(1, SiteReleaseStateName(state)).BindText(2, release_id);
       return s.Run();
     });
@@ -91,7 +91,7 @@ class SqliteLocalLedger final : public LocalLedger {
 
   absl::Status MarkGenerated(const LocalRelease& release) override {
     return db_->Transaction([&] {
-      Statement s(db_->handle(),
+      Statement s(*db_,
                   "UPDATE releases SET state = ?, spool_path = ?, sha256 = ?, rows = ?, "
                   "chunk_bytes = ?, mode = ? WHERE release_id = ?");
       s.BindText(1, SiteReleaseStateName(SiteReleaseState::kGenerated));
@@ -108,7 +108,7 @@ class SqliteLocalLedger final : public LocalLedger {
   absl::StatusOr<int64_t> Spent(const std::string& dataset) override {
     int64_t spent = 0;
     RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
-      Statement s(db_->handle(), kSpentSql);
+      Statement s(*db_, kSpentSql);
       s.BindText(1, dataset).BindText(2, kRefused);
       if (!s.Next()) return s.status();
       spent = s.Int(0);
@@ -120,7 +120,7 @@ class SqliteLocalLedger final : public LocalLedger {
   absl::StatusOr<std::vector<LocalRelease>> Releases() override {
     std::vector<LocalRelease> out;
     RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
-      Statement s(db_->handle(),
+      Statement s(*db_,
                   "SELECT release_id, dataset, charge_micros, state, spool_path, sha256, rows, "
                   "chunk_bytes, mode, relation FROM releases "
                   "ORDER BY created_unix, rowid");
@@ -141,11 +141,11 @@ class SqliteLocalLedger final : public LocalLedger {
 
   absl::Status AddAuditJob(const AuditJobRecord& job) override {
     return db_->Transaction([&]() -> absl::Status {
-      Statement known(db_->handle(), "SELECT 1 FROM audit_jobs WHERE release_id = ?");
+      Statement known(*db_, "SELECT 1 FROM audit_jobs WHERE release_id = ?");
       known.BindText(1, job.release_id);
       if (known.Next()) return absl::AlreadyExistsError("audit job " + job.release_id + " exists");
       RETURN_IF_ERROR(known.status());
-      Statement s(db_->handle(),
+      Statement s(*db_,
                   "INSERT INTO audit_jobs (release_id, dataset, canaries, bits, salt, commitment, "
                   "positions, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
       s.BindText(1, job.release_id).BindText(2, job.dataset).BindBlob(3, job.canaries);
@@ -160,7 +160,7 @@ class SqliteLocalLedger final : public LocalLedger {
       const std::string& release_id) override {
     std::optional<AuditJobRecord> job;
     RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
-      Statement s(db_->handle(),
+      Statement s(*db_,
                   "SELECT release_id, dataset, canaries, bits, salt, commitment, positions, state "
                   "FROM audit_jobs WHERE release_id = ?");
       s.BindText(1, release_id);
@@ -195,7 +195,7 @@ class SqliteLocalLedger final : public LocalLedger {
   absl::Status UpdateAuditJob(const std::string& column, const std::string& release_id,
                               const std::string& value) {
     return db_->Transaction([&] {
-      Statement s(db_->handle(), "UPDATE audit_jobs SET " + column + " = ? WHERE release_id = ?");
+      Statement s(*db_, "UPDATE audit_jobs SET " + column + " = ? WHERE release_id = ?");
       s.BindText(1, value).BindText(2, release_id);
       return s.Run();
     });

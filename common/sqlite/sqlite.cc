@@ -41,7 +41,22 @@ Statement::Statement(sqlite3* db, const std::string& sql) : db_(db) {
   }
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::Statement(Database& db, const std::string& sql)
+    : db_(db.handle()), stmt_(db.TakeIdle(sql)), cache_(&db), sql_(sql) {
+  if (stmt_ == nullptr && sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) {
+    status_ = Failure(db_, sqlite3_errcode(db_), "prepare");
+    sqlite3_finalize(stmt_);
+    stmt_ = nullptr;
+  }
+}
+
+Statement::~Statement() {
+  if (cache_ != nullptr && stmt_ != nullptr) {
+    cache_->PutIdle(sql_, stmt_);
+  } else {
+    sqlite3_finalize(stmt_);
+  }
+}
 
 Statement& Statement::BindBlob(int index, const std::string& value) {
   if (stmt_)
@@ -104,7 +119,34 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
   return database;
 }
 
-Database::~Database() { sqlite3_close(db_); }
+Database::~Database() {
+  for (const auto& [sql, stmt] : idle_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
+
+sqlite3_stmt* Database::TakeIdle(const std::string& sql) {
+  const std::lock_guard lock(idle_mutex_);
+  const auto it = idle_.find(sql);
+  if (it == idle_.end()) return nullptr;
+  sqlite3_stmt* stmt = it->second;
+  idle_.erase(it);
+  return stmt;
+}
+
+void Database::PutIdle(const std::string& sql, sqlite3_stmt* stmt) {
+  // Reset ends the statement's read of the database (an unfinished one would pin a WAL
+  // snapshot); the bindings may hold copies of records and are dropped with it.
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  {
+    const std::lock_guard lock(idle_mutex_);
+    if (idle_.size() < kMaxIdleStatements) {
+      idle_.emplace(sql, stmt);
+      return;
+    }
+  }
+  sqlite3_finalize(stmt);
+}
 
 absl::Status Database::Exec(const std::string& sql) {
   char* error = nullptr;
