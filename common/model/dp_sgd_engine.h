@@ -179,13 +179,8 @@ class LayerTrace {
     ClippedBatch result;
     result.loss_sum = loss.sum().item<double>();
     result.norms = torch::empty({records});
-    // c_i = min(1, C / |g_i|): records inside the ball keep their gradient.
     std::vector<float> factor(static_cast<size_t>(records));
-    for (int64_t r = 0; r < records; ++r) {
-      const double norm = std::sqrt(norm2[r]);
-      result.norms.data_ptr<float>()[r] = static_cast<float>(norm);
-      factor[r] = static_cast<float>(std::min(1.0, clip_norm / std::max(norm, 1e-12)));
-    }
+    ClipFactors(norm2, clip_norm, {result.norms.data_ptr<float>(), factor.size()}, factor);
     const torch::Tensor factor_column =
         torch::from_blob(factor.data(), {records, 1}, torch::kFloat32);
     std::map<const void*, torch::Tensor> by_parameter;

@@ -4,7 +4,10 @@
 #ifndef FEDSYN_COMMON_MODEL_FLOAT_LOOPS_H_
 #define FEDSYN_COMMON_MODEL_FLOAT_LOOPS_H_
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <span>
 
 namespace fedsyn::model {
 
@@ -22,6 +25,19 @@ inline double SquaredNorm(const float* v, int64_t n) {
   }
   for (; k < n; ++k) s0 += static_cast<double>(v[k]) * v[k];
   return (s0 + s1) + (s2 + s3);
+}
+
+// From each record's squared gradient norm norm2[r]: its norm into norms[r], and its clipping
+// factor c_r = min(1, clip_norm / norm) into factors[r] — records inside the ball keep their
+// gradient; the others are scaled onto its surface. The one place DP-SGD's clipping factor is
+// computed (both clipping passes call it).
+inline void ClipFactors(std::span<const double> norm2, double clip_norm, std::span<float> norms,
+                        std::span<float> factors) {
+  for (size_t r = 0; r < norm2.size(); ++r) {
+    const double norm = std::sqrt(norm2[r]);
+    norms[r] = static_cast<float>(norm);
+    factors[r] = static_cast<float>(std::min(1.0, clip_norm / std::max(norm, 1e-12)));
+  }
 }
 
 // sum[0, n) += scale * v[0, n).

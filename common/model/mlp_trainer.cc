@@ -254,14 +254,9 @@ ClippedBatch MlpTrainer::ClipPerRecord(const torch::Tensor& x, const torch::Tens
     for (int64_t r = 0; r < rows; ++r)
       norm2[r] += SquaredNorm(g + r * outs, outs) * (SquaredNorm(in + r * ins, ins) + 1.0);
   }
-  // c_i = min(1, C / |g_i|): records inside the ball keep their gradient.
   result.norms = torch::empty({rows});
   std::vector<float> factor(static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r) {
-    const double norm = std::sqrt(norm2[r]);
-    result.norms.data_ptr<float>()[r] = static_cast<float>(norm);
-    factor[r] = static_cast<float>(std::min(1.0, clip_norm / std::max(norm, 1e-12)));
-  }
+  ClipFactors(norm2, clip_norm, {result.norms.data_ptr<float>(), factor.size()}, factor);
   // The clipped sum is the plain gradient of the records' output gradients scaled by c_i.
   for (const auto& [layer, input] : traced) {
     const int64_t outs = layer->weight.size(0);
