@@ -106,9 +106,10 @@ uint64_t KeyedStream::NextU64() {
 void KeyedStream::Fill(std::span<uint64_t> out) {
   // What is left of the buffer first, then the keystream written straight into `out`: counter
   // mode continues where the buffer ended, so these are the words NextU64() would return.
-  size_t filled = 0;
-  while (filled < out.size() && next_ < kBufferWords) out[filled++] = buffer_[next_++];
-  WriteKeystream(out.subspan(filled));
+  const size_t from_buffer = std::min(out.size(), kBufferWords - next_);
+  std::copy_n(buffer_.begin() + static_cast<ptrdiff_t>(next_), from_buffer, out.begin());
+  next_ += from_buffer;
+  WriteKeystream(out.subspan(from_buffer));
 }
 
 void KeyedStream::Refill() {
