@@ -38,16 +38,18 @@ double LogFactorial(int n) {
   return static_cast<size_t>(n) < table.size() ? table[n] : std::lgamma(static_cast<double>(n) + 1);
 }
 
-// log of sum_k sign_k e^(log_terms_k), for a sum known to be positive: max + log sum of the
-// terms scaled by e^-max, one exp per term.
-double LogSignedSum(const std::vector<double>& log_terms, const std::vector<bool>& negative) {
+// log of sum_k sign_k e^(log_terms_k), for a sum known to be positive (sign_k is -1 where
+// `negative` is given and true, else +1): max + log sum of the terms scaled by e^-max, one exp
+// per term.
+double LogSignedSum(const std::vector<double>& log_terms,
+                    const std::vector<bool>* negative = nullptr) {
   double max_term = kNegInf;
   for (const double log_term : log_terms) max_term = std::max(max_term, log_term);
   if (max_term == kNegInf) return kNegInf;
   double sum = 0;
   for (size_t k = 0; k < log_terms.size(); ++k) {
     const double term = std::exp(log_terms[k] - max_term);
-    sum += negative[k] ? -term : term;
+    sum += negative != nullptr && (*negative)[k] ? -term : term;
   }
   return max_term + std::log(sum);
 }
@@ -62,7 +64,7 @@ double LogAInteger(double q, double sigma, int alpha) {
     log_terms[i] = log_binomial + i * log_q + (alpha - i) * log_1mq +
                    (static_cast<double>(i) * i - i) / two_var;
   }
-  return LogSignedSum(log_terms, std::vector<bool>(log_terms.size(), false));
+  return LogSignedSum(log_terms);
 }
 
 // log A_alpha for fractional alpha: the two series of Mironov-Talwar-Zhang (their A_0 and A_1),
@@ -88,7 +90,7 @@ double LogAFractional(double q, double sigma, double alpha) {
     negative.push_back(coef < 0);
     if (std::max(log_s0.back(), log_s1.back()) < -30 || i > 10'000) break;
   }
-  return LogAdd(LogSignedSum(log_s0, negative), LogSignedSum(log_s1, negative));
+  return LogAdd(LogSignedSum(log_s0, &negative), LogSignedSum(log_s1, &negative));
 }
 
 // (epsilon, delta) from accumulated RDP at each order (Balle et al. 2020); +inf if none is finite.

@@ -34,16 +34,15 @@ absl::Status Failure(sqlite3* db, int rc, std::string_view what, const char* det
 
 }  // namespace
 
-Statement::Statement(sqlite3* db, const std::string& sql) : db_(db) {
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) {
-    status_ = Failure(db, sqlite3_errcode(db), "prepare");
-    stmt_ = nullptr;
-  }
-}
+Statement::Statement(sqlite3* db, const std::string& sql) : db_(db) { Prepare(sql); }
 
 Statement::Statement(Database& db, const std::string& sql)
     : db_(db.handle()), stmt_(db.TakeIdle(sql)), cache_(&db), sql_(sql) {
-  if (stmt_ == nullptr && sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) {
+  if (stmt_ == nullptr) Prepare(sql);
+}
+
+void Statement::Prepare(const std::string& sql) {
+  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) {
     status_ = Failure(db_, sqlite3_errcode(db_), "prepare");
     sqlite3_finalize(stmt_);
     stmt_ = nullptr;

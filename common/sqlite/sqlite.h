@@ -50,6 +50,9 @@ class Statement {
   std::string Text(int column) const;  // TEXT or BLOB
 
  private:
+  // Prepares `sql` on db_ into stmt_; on failure stmt_ stays null and status_ says why.
+  void Prepare(const std::string& sql);
+
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
   absl::Status status_;
