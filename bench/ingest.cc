@@ -115,13 +115,14 @@ bool MeasureIngest(Federation& f, const std::string& dir, int sites, const std::
                    int64_t count) {
   if (!f.Start(dir, sites)) return false;
   std::vector<absl::Status> results(static_cast<size_t>(sites));
-  const auto start = Clock::now();
+  const bench::Stopwatch watch;
   {
     std::vector<std::jthread> threads;
     for (int i = 0; i < sites; ++i)
       threads.emplace_back([&, i] { results[static_cast<size_t>(i)] = Ingest(f, i, rows, count); });
   }
-  const double seconds = bench::Seconds(start);
+  const double seconds = watch.Wall();
+  const double cpu_seconds = watch.Cpu();
   f.Stop();
   for (const absl::Status& s : results) {
     if (!s.ok()) return Federation::Fail(s);
@@ -131,10 +132,12 @@ bool MeasureIngest(Federation& f, const std::string& dir, int sites, const std::
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   std::printf(
-      "ingest: %d site(s) x %lld rows (%.1f MB each) in %.2f s = %.0f rows/s, %.1f MB/s "
-      "(peak RSS of this process so far, coordinator and sites: %.0f MiB)\n",
+      "ingest: %d site(s) x %lld rows (%.1f MB each) in %.2f s = %.0f rows/s, %.1f MB/s; "
+      "%.2f CPU s, coordinator and sites together (%.1f cores busy); peak RSS of this process so "
+      "far: %.0f MiB\n",
       sites, static_cast<long long>(count), static_cast<double>(rows.size()) / 1e6, seconds,
-      total_rows / seconds, total_mb / seconds, static_cast<double>(usage.ru_maxrss) / 1024.0);
+      total_rows / seconds, total_mb / seconds, cpu_seconds, cpu_seconds / seconds,
+      static_cast<double>(usage.ru_maxrss) / 1024.0);
   return true;
 }
 

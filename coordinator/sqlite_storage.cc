@@ -1,6 +1,9 @@
 // SQLite backend of the coordinator storage; durability and locking come from
 // common/sqlite (WAL, synchronous=FULL, BEGIN IMMEDIATE for every ledger transaction).
+#include <memory>
+#include <mutex>
 #include <type_traits>
+#include <vector>
 
 #include "common/audit/canary_protocol.h"
 #include "common/sqlite/sqlite.h"
@@ -174,7 +177,7 @@ class SqliteTables final : public Tables {
   absl::Status InsertChunk(const std::string& release_id, uint32_t index,
                            const std::string& rows) override {
     Statement s(db_, "INSERT INTO chunks (release_id, idx, rows) VALUES (?, ?, ?)");
-    s.BindText(1, release_id).BindInt(2, index).BindBlob(3, rows);
+    s.BindText(1, release_id).BindInt(2, index).BindBlobInPlace(3, rows);
     return s.Run();
   }
   absl::StatusOr<std::optional<std::string>> FindChunk(const std::string& release_id,
@@ -190,7 +193,7 @@ class SqliteTables final : public Tables {
     Statement s(db_, "SELECT rows FROM chunks WHERE release_id = ? ORDER BY idx");
     s.BindText(1, release_id);
     std::string out;
-    while (s.Next()) out += s.Text(0);
+    while (s.Next()) out += s.Bytes(0);
     RETURN_IF_ERROR(s.status());
     return out;
   }
@@ -286,9 +289,45 @@ class SqliteTables final : public Tables {
   sqlite::Database& db_;
 };
 
+// Read-only connections to the ledger's file, handed to one reader at a time. In WAL mode each
+// reads the last committed state without taking the write lock, so a session that looks up its
+// release or hashes an upload does not queue behind another session's COMMIT and its fsync, as
+// it would on the writer's connection (which serialises every call, reads included).
+class ReaderConnections {
+ public:
+  explicit ReaderConnections(std::string path) : path_(std::move(path)) {}
+
+  // Runs `body` in a read transaction on an idle connection, opening one when none is idle.
+  absl::Status Run(const std::function<absl::Status(sqlite::Database&)>& body) {
+    std::unique_ptr<sqlite::Database> db;
+    {
+      std::lock_guard lock(mutex_);
+      if (!idle_.empty()) {
+        db = std::move(idle_.back());
+        idle_.pop_back();
+      }
+    }
+    if (!db) {
+      ASSIGN_OR_RETURN(db, sqlite::Database::Open(path_, /*read_only=*/true, kMigrations));
+    }
+    const absl::Status status = db->Transaction([&] { return body(*db); });
+    std::lock_guard lock(mutex_);
+    // Beyond a few idle ones (each holds a page cache) a burst's extra connections are closed.
+    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(db));
+    return status;
+  }
+
+ private:
+  static constexpr size_t kMaxIdle = 8;
+  const std::string path_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<sqlite::Database>> idle_;
+};
+
 class SqliteStorage final : public LedgerStorage {
  public:
-  explicit SqliteStorage(std::unique_ptr<sqlite::Database> db) : db_(std::move(db)) {}
+  SqliteStorage(std::unique_ptr<sqlite::Database> db, std::unique_ptr<ReaderConnections> readers)
+      : db_(std::move(db)), readers_(std::move(readers)) {}
 
   absl::StatusOr<std::vector<ReleaseRecord>> ListReleases() override {
     return Query<ReleaseRecord>(
@@ -318,21 +357,34 @@ class SqliteStorage final : public LedgerStorage {
       return body(tables);
     });
   }
+  absl::Status RunReadOnly(const std::function<absl::Status(Tables&)>& body) override {
+    return Reading([&](sqlite::Database& db) {
+      SqliteTables tables(db);
+      return body(tables);
+    });
+  }
 
  private:
   // Every row `sql` selects, read by `read`, in one read transaction.
   template <typename Row, typename ReadRow>
   absl::StatusOr<std::vector<Row>> Query(const std::string& sql, ReadRow read) {
     std::vector<Row> out;
-    RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
-      Statement s(*db_, sql);
+    RETURN_IF_ERROR(Reading([&](sqlite::Database& db) -> absl::Status {
+      Statement s(db, sql);
       ASSIGN_OR_RETURN(out, Collect<Row>(s, read));
       return absl::OkStatus();
     }));
     return out;
   }
 
+  // Runs `body` in a read transaction on a reader connection (the writer's when there are none).
+  absl::Status Reading(const std::function<absl::Status(sqlite::Database&)>& body) {
+    if (readers_) return readers_->Run(body);
+    return db_->Transaction([&] { return body(*db_); });
+  }
+
   std::unique_ptr<sqlite::Database> db_;
+  std::unique_ptr<ReaderConnections> readers_;  // none for an in-memory database
 };
 
 }  // namespace
@@ -340,7 +392,11 @@ class SqliteStorage final : public LedgerStorage {
 absl::StatusOr<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path,
                                                            bool read_only) {
   ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(path, read_only, kMigrations));
-  return std::unique_ptr<Storage>(std::make_unique<SqliteStorage>(std::move(db)));
+  // A second connection to ":memory:" (or to "", a temporary file) would be another database.
+  std::unique_ptr<ReaderConnections> readers;
+  if (path != ":memory:" && !path.empty()) readers = std::make_unique<ReaderConnections>(path);
+  return std::unique_ptr<Storage>(
+      std::make_unique<SqliteStorage>(std::move(db), std::move(readers)));
 }
 
 }  // namespace fedsyn::coordinator

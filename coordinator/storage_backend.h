@@ -77,13 +77,19 @@ class LedgerStorage : public Storage {
   // Runs `body` in one atomic, durable transaction (write-locked from its start); rolls back
   // if `body` returns an error.
   virtual absl::Status RunInTransaction(const std::function<absl::Status(Tables&)>& body) = 0;
+  // Runs `body`, which only reads, on one consistent state that includes every transaction
+  // committed before the call. A backend whose readers need not queue behind the writer (and
+  // its fsync) overrides this; by default it is a transaction like any other.
+  virtual absl::Status RunReadOnly(const std::function<absl::Status(Tables&)>& body) {
+    return RunInTransaction(body);
+  }
 
  private:
-  // What `find` reads, in a transaction of its own.
+  // What `find` reads, in a read-only transaction of its own.
   template <typename T>
   absl::StatusOr<T> Read(const std::function<absl::StatusOr<T>(Tables&)>& find) {
     T value;
-    RETURN_IF_ERROR(RunInTransaction([&](Tables& t) -> absl::Status {
+    RETURN_IF_ERROR(RunReadOnly([&](Tables& t) -> absl::Status {
       ASSIGN_OR_RETURN(value, find(t));
       return absl::OkStatus();
     }));

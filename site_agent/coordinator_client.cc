@@ -144,7 +144,7 @@ absl::StatusOr<std::vector<std::string>> CoordinatorClient::SplitChunks(const st
 absl::StatusOr<bool> CoordinatorClient::Upload(const std::string& release_id,
                                                const std::string& rows, size_t chunk_bytes,
                                                int max_chunks) {
-  ASSIGN_OR_RETURN(const std::vector<std::string> chunks, SplitChunks(rows, chunk_bytes));
+  ASSIGN_OR_RETURN(std::vector<std::string> chunks, SplitChunks(rows, chunk_bytes));
   ASSIGN_OR_RETURN(const protocol::ReleaseState state, State(release_id));
   if (state.state == protocol::ReleaseProgress::kUnknown)
     return absl::FailedPreconditionError("the coordinator has no reservation " + release_id);
@@ -154,7 +154,8 @@ absl::StatusOr<bool> CoordinatorClient::Upload(const std::string& release_id,
     if (max_chunks >= 0 && sent == max_chunks) return false;
     ASSIGN_OR_RETURN(
         const protocol::ChunkAck ack,
-        Expect<protocol::ChunkAck>(Call(protocol::UploadChunk{release_id, index, chunks[index]})));
+        Expect<protocol::ChunkAck>(  // each chunk is sent once: moved, not copied, into its request
+            Call(protocol::UploadChunk{release_id, index, std::move(chunks[index])})));
     if (ack.next_index != index + 1)
       return absl::InternalError("coordinator acknowledged an unexpected chunk");
     spdlog::debug("release {}: chunk {} of {} acknowledged", release_id, index + 1, chunks.size());

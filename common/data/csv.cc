@@ -16,24 +16,33 @@ std::string_view TrimSpaces(std::string_view s) {
 
 absl::Status ForEachCsvRecord(std::string_view text, char delimiter, bool trim,
                               const std::string& source,
-                              const std::function<absl::Status(const CsvRecord&)>& visit) {
-  CsvRecord record;  // reused: its fields keep their capacity from record to record
+                              const std::function<absl::Status(const CsvRecordView&)>& visit) {
+  // Where each field's bytes are: unquoted fields are views of `text` as they stand; quoted
+  // ones, once their "" escapes are undone, are copied into `unquoted`, whose buffer may move
+  // while the record grows, so their views are made when the record is complete.
+  struct Span {
+    bool quoted;
+    size_t offset;
+    size_t size;
+  };
+  std::vector<Span> spans;  // reused: keeps its capacity from record to record
+  std::string unquoted;
+  CsvRecordView record;
   size_t pos = 0;
   int line = 1;
   while (pos < text.size()) {
     record.line = line;
-    size_t fields = 0;
+    spans.clear();
+    unquoted.clear();
     bool record_done = false;
     bool blank = true;
     while (!record_done) {
-      if (fields == record.fields.size()) record.fields.emplace_back();
-      std::string& field = record.fields[fields++];
-      field.clear();
       // Skip leading spaces before a possible opening quote.
       size_t start = pos;
       while (trim && start < text.size() && (text[start] == ' ' || text[start] == '\t')) ++start;
       if (start < text.size() && text[start] == '"') {
         blank = false;
+        const size_t offset = unquoted.size();
         pos = start + 1;
         for (;;) {
           if (pos >= text.size()) {
@@ -43,16 +52,17 @@ absl::Status ForEachCsvRecord(std::string_view text, char delimiter, bool trim,
           const char c = text[pos++];
           if (c == '"') {
             if (pos < text.size() && text[pos] == '"') {
-              field += '"';
+              unquoted += '"';
               ++pos;
             } else {
               break;
             }
           } else {
             if (c == '\n') ++line;
-            field += c;
+            unquoted += c;
           }
         }
+        spans.push_back({true, offset, unquoted.size() - offset});
         // After the closing quote only spaces, then a delimiter or end of line, may follow.
         while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\r'))
           ++pos;
@@ -61,14 +71,16 @@ absl::Status ForEachCsvRecord(std::string_view text, char delimiter, bool trim,
                                             ": unexpected text after a closing quote");
         }
       } else {
-        size_t end = pos;
-        while (end < text.size() && text[end] != delimiter && text[end] != '\n') ++end;
-        std::string_view raw = text.substr(pos, end - pos);
+        const char* const begin = text.data() + pos;
+        const char* const end_of_text = text.data() + text.size();
+        const char* end = begin;
+        while (end != end_of_text && *end != delimiter && *end != '\n') ++end;
+        std::string_view raw(begin, static_cast<size_t>(end - begin));
+        pos = static_cast<size_t>(end - text.data());
         if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
         if (trim) raw = TrimSpaces(raw);
-        if (!raw.empty() || (end < text.size() && text[end] == delimiter)) blank = false;
-        field.assign(raw);
-        pos = end;
+        if (!raw.empty() || (pos < text.size() && text[pos] == delimiter)) blank = false;
+        spans.push_back({false, static_cast<size_t>(raw.data() - text.data()), raw.size()});
       }
       if (pos >= text.size()) {
         record_done = true;
@@ -80,8 +92,14 @@ absl::Status ForEachCsvRecord(std::string_view text, char delimiter, bool trim,
         record_done = true;
       }
     }
-    record.fields.resize(fields);
-    if (!blank) RETURN_IF_ERROR(visit(record));
+    if (blank) continue;
+    record.fields.resize(spans.size());
+    for (size_t f = 0; f < spans.size(); ++f) {
+      const Span& span = spans[f];
+      record.fields[f] =
+          (span.quoted ? std::string_view(unquoted) : text).substr(span.offset, span.size);
+    }
+    RETURN_IF_ERROR(visit(record));
   }
   return absl::OkStatus();
 }
@@ -89,8 +107,9 @@ absl::Status ForEachCsvRecord(std::string_view text, char delimiter, bool trim,
 absl::StatusOr<std::vector<CsvRecord>> ParseCsv(std::string_view text, char delimiter, bool trim,
                                                 const std::string& source) {
   std::vector<CsvRecord> records;
-  RETURN_IF_ERROR(ForEachCsvRecord(text, delimiter, trim, source, [&](const CsvRecord& record) {
-    records.push_back(record);
+  RETURN_IF_ERROR(ForEachCsvRecord(text, delimiter, trim, source, [&](const CsvRecordView& view) {
+    records.push_back(
+        {view.line, std::vector<std::string>(view.fields.begin(), view.fields.end())});
     return absl::OkStatus();
   }));
   return records;

@@ -18,18 +18,25 @@ struct CsvRecord {
   std::vector<std::string> fields;
 };
 
+// A record as ForEachCsvRecord hands it over: its fields are views, valid only during the
+// visit, into the text or into the scan's own buffer for a quoted field.
+struct CsvRecordView {
+  int line = 0;  // 1-based line where the record starts
+  std::vector<std::string_view> fields;
+};
+
 // Splits `text` into records. Blank lines are skipped (they hold no record). Returns
 // InvalidArgument naming `source` and the line for an unterminated quote or text after a
 // closing quote.
 absl::StatusOr<std::vector<CsvRecord>> ParseCsv(std::string_view text, char delimiter, bool trim,
                                                 const std::string& source);
 
-// The same records one at a time, without holding them all: `visit` sees each record (its
-// storage is reused for the next one) and may stop the scan by returning an error, which is
-// returned as is. For texts too large to hold twice (an upload chunk, a large file).
+// The same records one at a time, without holding them all or copying their fields: `visit`
+// sees each record and may stop the scan by returning an error, which is returned as is. For
+// texts too large to hold twice (an upload chunk, a large file).
 absl::Status ForEachCsvRecord(std::string_view text, char delimiter, bool trim,
                               const std::string& source,
-                              const std::function<absl::Status(const CsvRecord&)>& visit);
+                              const std::function<absl::Status(const CsvRecordView&)>& visit);
 
 // Quotes a field when it contains the delimiter, a quote, a newline or edge spaces.
 std::string EscapeCsvField(std::string_view field, char delimiter);

@@ -251,7 +251,10 @@ absl::StatusOr<std::string> TlsConnection::ReadFrame(size_t max_bytes, Deadline 
   std::string payload;
   while (payload.size() < size) {
     const size_t offset = payload.size();
-    const size_t step = std::min<size_t>(kFrameReadStep, size - offset);
+    // Each step is as large as what has arrived so far (at least kFrameReadStep): memory stays
+    // within twice the bytes the peer has actually sent, and a 1 MiB chunk takes 5 round trips
+    // to the io thread instead of 16.
+    const size_t step = std::min<size_t>(std::max(kFrameReadStep, offset), size - offset);
     payload.resize(offset + step);
     RETURN_IF_ERROR(RunUntil(
         [&](auto handler) {

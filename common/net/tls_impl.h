@@ -63,8 +63,9 @@ class TlsConnection : public PeerConnection {
   // within `deadline`, and the whole body within BodyTime(length) after it, at most `deadline`.
   // A length above
   // `max_bytes` is refused (InvalidArgument) before anything is read or allocated, and the body
-  // is allocated in steps of kFrameReadStep as its bytes arrive, never from the announced
-  // length: a peer that announces a large frame and sends nothing costs one step of memory.
+  // is allocated in steps as its bytes arrive (kFrameReadStep, then doubling), never from the
+  // announced length: a peer that announces a large frame and sends nothing costs one step of
+  // memory, and one that sends N bytes at most 2N.
   absl::StatusOr<std::string> ReadFrame(size_t max_bytes, Deadline deadline) override;
   absl::Status WriteFrame(std::string_view payload, Deadline deadline) override;
 

@@ -2,7 +2,11 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "common/base/group_commit.h"
 
@@ -34,6 +38,94 @@ absl::Status Failure(sqlite3* db, int rc, std::string_view what, const char* det
 
 }  // namespace
 
+// Copies the write-ahead log back into the database file on a thread and connection of its
+// own. SQLite's default does it on the connection that commits, inside that commit: every
+// thousandth page or so a transaction (a site's reservation, say) also wrote 4 MB into the file
+// and waited for its fsync, while every other transaction queued behind it. A passive checkpoint
+// takes no lock a writer or reader needs, so here commits only append to the log.
+class Database::Checkpointer {
+ public:
+  // A log this long (in pages) wakes the checkpointer: SQLite's own default cadence.
+  static constexpr int kWakePages = 1000;
+  // Past this length a committing writer checkpoints itself, as SQLite would: the log stays
+  // bounded even when the checkpointer cannot keep up.
+  static constexpr int kWriterCheckpointPages = 16 * kWakePages;
+
+  static std::unique_ptr<Checkpointer> Start(const std::string& path) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+                        nullptr) != SQLITE_OK) {
+      sqlite3_close(db);
+      return nullptr;
+    }
+    sqlite3_busy_timeout(db, 10'000);
+    // The file must be on disk before the log is reused: FULL syncs both in the checkpoint.
+    if (sqlite3_exec(db, "PRAGMA synchronous = FULL", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      sqlite3_close(db);
+      return nullptr;
+    }
+    return std::unique_ptr<Checkpointer>(new Checkpointer(db));
+  }
+
+  ~Checkpointer() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+    sqlite3_close(db_);
+  }
+
+  uint64_t checkpoints() const { return checkpoints_.load(); }
+
+  // The writer's WAL hook: called after each commit with the log's length in pages.
+  static int OnCommit(void* self, sqlite3* writer, const char* schema, int pages) {
+    if (pages >= kWriterCheckpointPages) {
+      sqlite3_wal_checkpoint_v2(writer, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    } else if (pages >= kWakePages) {
+      static_cast<Checkpointer*>(self)->Wake();
+    }
+    return SQLITE_OK;
+  }
+
+ private:
+  explicit Checkpointer(sqlite3* db) : db_(db), thread_([this] { Run(); }) {}
+
+  void Wake() {
+    {
+      std::lock_guard lock(mutex_);
+      pending_ = true;
+    }
+    wake_.notify_one();
+  }
+
+  void Run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [this] { return pending_ || stopping_; });
+      if (stopping_) return;
+      pending_ = false;
+      lock.unlock();
+      // A failure (a full disk, say) leaves the log longer; the next wake, or the writer past
+      // kWriterCheckpointPages, tries again.
+      if (sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) ==
+          SQLITE_OK) {
+        ++checkpoints_;
+      }
+      lock.lock();
+    }
+  }
+
+  sqlite3* const db_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool pending_ = false;
+  bool stopping_ = false;
+  std::atomic<uint64_t> checkpoints_ = 0;
+  std::thread thread_;  // last: it starts running in the constructor
+};
+
 Statement::Statement(sqlite3* db, const std::string& sql) : db_(db) { Prepare(sql); }
 
 Statement::Statement(Database& db, const std::string& sql)
@@ -62,6 +154,11 @@ Statement& Statement::BindBlob(int index, const std::string& value) {
     sqlite3_bind_blob(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
   return *this;
 }
+Statement& Statement::BindBlobInPlace(int index, std::string_view value) {
+  if (stmt_)
+    sqlite3_bind_blob(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+  return *this;
+}
 Statement& Statement::BindText(int index, const std::string& value) {
   if (stmt_)
     sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
@@ -88,11 +185,13 @@ absl::Status Statement::Run() {
 
 int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
 
-std::string Statement::Text(int column) const {
+std::string Statement::Text(int column) const { return std::string(Bytes(column)); }
+
+std::string_view Statement::Bytes(int column) const {
   const void* p = sqlite3_column_blob(stmt_, column);
-  return p ? std::string(static_cast<const char*>(p),
-                         static_cast<size_t>(sqlite3_column_bytes(stmt_, column)))
-           : std::string();
+  return p ? std::string_view(static_cast<const char*>(p),
+                              static_cast<size_t>(sqlite3_column_bytes(stmt_, column)))
+           : std::string_view();
 }
 
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path, bool read_only,
@@ -112,6 +211,13 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
   if (!read_only) {
     RETURN_IF_ERROR(database->Exec("PRAGMA journal_mode = WAL"));
     RETURN_IF_ERROR(database->Exec("PRAGMA synchronous = FULL"));
+    // Without a checkpointer (no second connection to be had) SQLite's own, in-commit
+    // checkpoints stay; the hook replaces them.
+    const bool in_memory = path.empty() || path == ":memory:";  // no log: nothing to copy
+    if (!in_memory) database->checkpointer_ = Checkpointer::Start(path);
+    if (database->checkpointer_) {
+      sqlite3_wal_hook(db, &Checkpointer::OnCommit, database->checkpointer_.get());
+    }
   }
   RETURN_IF_ERROR(database->Exec("PRAGMA foreign_keys = ON"));
   RETURN_IF_ERROR(database->Migrate(migrations));
@@ -119,6 +225,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
 }
 
 Database::~Database() {
+  checkpointer_.reset();  // its connection closes first: the writer's close then finishes the log
   for (const auto& [sql, stmt] : idle_) sqlite3_finalize(stmt);
   sqlite3_close(db_);
 }
@@ -181,6 +288,10 @@ absl::Status Database::Transaction(const std::function<absl::Status()>& body) {
 }
 
 uint64_t Database::commits() const { return group_->commits(); }
+
+uint64_t Database::background_checkpoints() const {
+  return checkpointer_ ? checkpointer_->checkpoints() : 0;
+}
 
 absl::Status Database::Migrate(std::span<const char* const> migrations) {
   int64_t applied = 0;

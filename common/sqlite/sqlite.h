@@ -3,7 +3,9 @@
 //   journal_mode=WAL    readers never block the writer;
 //   synchronous=FULL    a committed transaction is on disk before we acknowledge it;
 //   BEGIN IMMEDIATE     a write transaction takes the write lock at its start, so two
-//                       connections cannot both read "enough budget left" and both spend it.
+//                       connections cannot both read "enough budget left" and both spend it;
+//   checkpoints         the log is copied into the file by a thread of the writer's own, never
+//                       inside a commit.
 #ifndef FEDSYN_COMMON_SQLITE_SQLITE_H_
 #define FEDSYN_COMMON_SQLITE_SQLITE_H_
 
@@ -13,6 +15,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "common/base/group_commit.h"
@@ -38,6 +41,9 @@ class Statement {
   Statement& operator=(const Statement&) = delete;
 
   Statement& BindBlob(int index, const std::string& value);
+  // Binds `value` without SQLite's private copy: it must stay alive and unchanged until the
+  // statement has run (for large blobs the caller holds anyway, e.g. an upload chunk).
+  Statement& BindBlobInPlace(int index, std::string_view value);
   Statement& BindText(int index, const std::string& value);
   Statement& BindInt(int index, int64_t value);
   // True while a row is available; false at the end. Errors surface through status().
@@ -48,6 +54,8 @@ class Statement {
 
   int64_t Int(int column) const;
   std::string Text(int column) const;  // TEXT or BLOB
+  // The same bytes without a copy, valid until the next Next() or the statement's end.
+  std::string_view Bytes(int column) const;
 
  private:
   // Prepares `sql` on db_ into stmt_; on failure stmt_ stays null and status_ says why.
@@ -80,12 +88,16 @@ class Database {
   // COMMITs so far (a batch counts once): with the number of Transaction calls, how much group
   // commit saved.
   uint64_t commits() const;
+  // Checkpoints run so far by this writer's checkpointer thread, which copies the write-ahead
+  // log into the file so that commits do not (0 for a read-only or in-memory database).
+  uint64_t background_checkpoints() const;
   sqlite3* handle() { return db_; }
   bool read_only() const { return read_only_; }
 
  private:
   friend class Statement;
   class Batches;
+  class Checkpointer;
   // At most this many idle prepared statements are kept (beyond, they are finalised): the SQL
   // texts are the program's own, a few dozen.
   static constexpr size_t kMaxIdleStatements = 128;
@@ -101,6 +113,7 @@ class Database {
   bool read_only_;
   std::unique_ptr<Batches> batches_;
   std::unique_ptr<base::GroupCommit> group_;
+  std::unique_ptr<Checkpointer> checkpointer_;  // a writer's; none for a read-only connection
   std::mutex idle_mutex_;  // Statements live on any thread that uses the connection
   std::unordered_multimap<std::string, sqlite3_stmt*> idle_;
 };

@@ -1,5 +1,8 @@
 #include "common/data/csv.h"
 
+#include <string>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -30,6 +33,28 @@ TEST(Csv, TrimsSpacesAndCarriageReturnsSkipsBlankLines) {
   ASSERT_EQ(records->size(), 2u);
   EXPECT_THAT((*records)[0].fields, ElementsAre("39", "State-gov", "x"));
   EXPECT_EQ((*records)[1].line, 4);
+}
+
+// ForEachCsvRecord hands over views: unquoted fields point into the text, quoted ones into a
+// buffer that grows (and moves) while a record with many of them is read.
+TEST(Csv, ManyQuotedFieldsInOneRecordEachKeepTheirOwnText) {
+  std::string text;
+  std::vector<std::string> expected;
+  for (int f = 0; f < 40; ++f) {
+    const std::string field = std::string(static_cast<size_t>(f * 7 + 1), 'a' + f % 26) + "\"q";
+    expected.push_back(field);
+    text += (f > 0 ? "," : "") + EscapeCsvField(field, ',');
+  }
+  text += ",plain\nnext,\"x\"\n";
+  expected.push_back("plain");
+  std::vector<std::vector<std::string>> seen;
+  ASSERT_TRUE(ForEachCsvRecord(text, ',', false, "t.csv", [&](const CsvRecordView& record) {
+                seen.emplace_back(record.fields.begin(), record.fields.end());
+                return absl::OkStatus();
+              }).ok());
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], expected);
+  EXPECT_THAT(seen[1], ElementsAre("next", "x"));
 }
 
 TEST(Csv, KeepsEmptyFields) {

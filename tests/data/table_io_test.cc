@@ -1,6 +1,10 @@
 #include "common/data/table_io.h"
 
+#include <cmath>
 #include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "common/data/csv.h"
 #include "gmock/gmock.h"
@@ -54,6 +58,64 @@ TEST(TableIo, ReadsValuesMissingAndNumericCategoryCodes) {
   EXPECT_EQ(read->table.rows[1][3], 1.0);  // alias "yes." -> "yes"
   EXPECT_EQ(read->report.columns[1].missing, 1);
   EXPECT_EQ(read->report.rows, 2);
+}
+
+// A check resolves each token a schema names once per scan (CellParser's table); every answer
+// must be the one the full lookup (alias, then name, then numeric code) gives.
+TEST(TableIo, CategoryTokensReadAsTheFullLookupGivesThem) {
+  Schema schema = ToySchema();
+  ColumnSpec& cp = schema.columns[2];  // categories "1", "2", "4"
+  cp.aliases["4"] = "2";               // an alias that is also a declared category: the alias wins
+  cp.aliases["two"] = "2";
+  cp.aliases["1"] = "9";  // only a schema built in code can do this: the alias names no category
+  auto read = ParseCsvTable("1,100,4,no\n1,100,two,no\n1,100,2.0,no\n1,100,04,no\n", schema, "t");
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->table.num_rows(), 4);
+  EXPECT_EQ(read->table.rows[0][2], 1.0);  // "4" -> alias "2"
+  EXPECT_EQ(read->table.rows[1][2], 1.0);  // "two" -> "2"
+  EXPECT_EQ(read->table.rows[2][2], 1.0);  // numerically "2"
+  EXPECT_EQ(read->table.rows[3][2], 2.0);  // "04" is numerically "4" (no alias for "04")
+  auto refused = ParseCsvTable("1,100,1,no\n", schema, "t");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("unknown category '1'"));
+  EXPECT_FALSE(ParseCsvTable("1,100,3,no\n", schema, "t").ok());
+}
+
+// Short integers take a fast path; its values must be exactly from_chars's, and anything else
+// must still go to from_chars.
+TEST(TableIo, NumbersReadExactlyOnTheIntegerPathAndOffIt) {
+  constexpr char kWide[] = R"(
+[dataset]
+name = "wide"
+[[column]]
+name = "x"
+type = "continuous"
+min = -1e15
+max = 1e15
+)";
+  const auto schema = Schema::Parse(kWide, "wide.toml");
+  ASSERT_TRUE(schema.ok()) << schema.status();
+  const std::vector<std::pair<std::string, double>> cases = {
+      {"0", 0.0},
+      {"007", 7.0},
+      {"+5", 5.0},
+      {"-12", -12.0},
+      {"999999999999999", 999999999999999.0},  // 15 digits: the fast path's longest
+      {"0000000000000000123", 123.0},          // 19 digits: from_chars's
+      {"-900719925474099.5", -900719925474099.5},
+      {"12.5", 12.5},
+      {"1e3", 1000.0}};
+  for (const auto& [text, value] : cases) {
+    auto read = ParseCsvTable(text + "\n", *schema, "t");
+    ASSERT_TRUE(read.ok()) << text << ": " << read.status();
+    EXPECT_EQ(read->table.rows[0][0], value) << text;
+  }
+  auto negative_zero = ParseCsvTable("-0\n", *schema, "t");
+  ASSERT_TRUE(negative_zero.ok());
+  EXPECT_TRUE(std::signbit(*negative_zero->table.rows[0][0]));
+  for (const char* bad : {"-", "--5", "+-5", "12a", "1 2", "0x10", "+"}) {
+    EXPECT_FALSE(ParseCsvTable(std::string(bad) + "\n", *schema, "t").ok()) << bad;
+  }
 }
 
 // F10: a schema whose text values and column names a spreadsheet would run as formulas.
