@@ -1,5 +1,6 @@
 // SQLite backend of the coordinator storage; durability and locking come from
 // common/sqlite (WAL, synchronous=FULL, BEGIN IMMEDIATE for every ledger transaction).
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <type_traits>
@@ -297,30 +298,49 @@ class ReaderConnections {
  public:
   explicit ReaderConnections(std::string path) : path_(std::move(path)) {}
 
-  // Runs `body` in a read transaction on an idle connection, opening one when none is idle.
+  // Runs `body` in a read transaction on an idle connection: one opened now while fewer than
+  // kMaxConnections are open, else the next to come back. The bound keeps a burst of sessions
+  // (up to the listener's 256) from holding hundreds of descriptors and page caches.
   absl::Status Run(const std::function<absl::Status(sqlite::Database&)>& body) {
-    std::unique_ptr<sqlite::Database> db;
+    ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> db, Take());
+    const absl::Status status = db->Transaction([&] { return body(*db); });
     {
       std::lock_guard lock(mutex_);
-      if (!idle_.empty()) {
-        db = std::move(idle_.back());
-        idle_.pop_back();
-      }
+      idle_.push_back(std::move(db));
     }
-    if (!db) {
-      ASSIGN_OR_RETURN(db, sqlite::Database::Open(path_, /*read_only=*/true, kMigrations));
-    }
-    const absl::Status status = db->Transaction([&] { return body(*db); });
-    std::lock_guard lock(mutex_);
-    // Beyond a few idle ones (each holds a page cache) a burst's extra connections are closed.
-    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(db));
+    returned_.notify_one();
     return status;
   }
 
  private:
-  static constexpr size_t kMaxIdle = 8;
+  static constexpr size_t kMaxConnections = 16;
+
+  absl::StatusOr<std::unique_ptr<sqlite::Database>> Take() {
+    {
+      std::unique_lock lock(mutex_);
+      returned_.wait(lock, [this] { return !idle_.empty() || open_ < kMaxConnections; });
+      if (!idle_.empty()) {
+        std::unique_ptr<sqlite::Database> db = std::move(idle_.back());
+        idle_.pop_back();
+        return db;
+      }
+      ++open_;  // this caller opens one, outside the lock
+    }
+    auto opened = sqlite::Database::Open(path_, /*read_only=*/true, kMigrations);
+    if (!opened.ok()) {
+      {
+        std::lock_guard lock(mutex_);
+        --open_;
+      }
+      returned_.notify_one();
+    }
+    return opened;
+  }
+
   const std::string path_;
   std::mutex mutex_;
+  std::condition_variable returned_;
+  size_t open_ = 0;  // connections opened and not closed (idle or in use)
   std::vector<std::unique_ptr<sqlite::Database>> idle_;
 };
 

@@ -817,19 +817,27 @@ TEST(SqliteStorage, AStoredNameItNeverWritesIsDataLossNotADefault) {
   }
 }
 
+// A fresh SQLite storage at `path` with release "r1" of site "va" reserved for `rows` rows.
+std::unique_ptr<Storage> StorageWithAReservation(const std::string& path, int64_t rows) {
+  auto storage = OpenSqliteStorage(path);
+  EXPECT_TRUE(storage.ok()) << storage.status();
+  if (!storage.ok()) return nullptr;
+  EXPECT_TRUE((*storage)->SetLimit("va", "heart", 10'000'000).ok());
+  ReservationRequest request{
+      "va", "heart", "r1", {1'000'000, false}, rows, privacy::ReleaseMode::kSynthetic, 5};
+  EXPECT_TRUE((*storage)->Reserve(request).ok());
+  return std::move(*storage);
+}
+
 // Reads run on connections of their own: a write lock held elsewhere (here by a raw connection
 // in the middle of a write transaction; in the coordinator, a batch waiting for its fsync) does
 // not hold them up, and they see exactly what was committed. On the writer's connection each
 // of these reads would wait out the 10 s busy timeout and fail.
 TEST(SqliteStorage, ReadsDoNotWaitForTheWriteLockAndSeeOnlyCommittedState) {
   const std::string path = testing::ScratchDir("storage_readers") + "/coordinator.db";
-  auto storage = OpenSqliteStorage(path);
-  ASSERT_TRUE(storage.ok()) << storage.status();
-  ASSERT_TRUE((*storage)->SetLimit("va", "heart", 10'000'000).ok());
-  ReservationRequest request{
-      "va", "heart", "r1", {1'000'000, false}, 3, privacy::ReleaseMode::kSynthetic, 5};
-  ASSERT_TRUE((*storage)->Reserve(request).ok());
-  ASSERT_TRUE((*storage)->AppendChunk("va", "r1", 0, "1,2\n3,4\n", 2).ok());
+  const std::unique_ptr<Storage> storage = StorageWithAReservation(path, 3);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(storage->AppendChunk("va", "r1", 0, "1,2\n3,4\n", 2).ok());
 
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
@@ -839,14 +847,14 @@ TEST(SqliteStorage, ReadsDoNotWaitForTheWriteLockAndSeeOnlyCommittedState) {
                          nullptr, nullptr, nullptr),
             SQLITE_OK)
       << sqlite3_errmsg(other);
-  auto release = (*storage)->GetRelease("r1");
+  auto release = storage->GetRelease("r1");
   ASSERT_TRUE(release.ok()) << release.status();
   ASSERT_TRUE(release->has_value());
   EXPECT_EQ((*release)->rows_received, 2) << "the committed state, not the open transaction's";
-  auto content = (*storage)->ReleaseContent("r1");
+  auto content = storage->ReleaseContent("r1");
   ASSERT_TRUE(content.ok()) << content.status();
   EXPECT_EQ(*content, "1,2\n3,4\n");
-  auto budgets = (*storage)->ListBudgets();
+  auto budgets = storage->ListBudgets();
   ASSERT_TRUE(budgets.ok()) << budgets.status();
   ASSERT_EQ(budgets->size(), 1u);
   EXPECT_EQ((*budgets)[0].spent_micros, 1'000'000);
@@ -854,11 +862,52 @@ TEST(SqliteStorage, ReadsDoNotWaitForTheWriteLockAndSeeOnlyCommittedState) {
   sqlite3_close(other);
 
   // A write committed through the storage is seen by the next read at once.
-  ASSERT_TRUE((*storage)->AppendChunk("va", "r1", 1, "5,6\n", 1).ok());
-  auto after = (*storage)->GetRelease("r1");
+  ASSERT_TRUE(storage->AppendChunk("va", "r1", 1, "5,6\n", 1).ok());
+  auto after = storage->GetRelease("r1");
   ASSERT_TRUE(after.ok() && after->has_value());
   EXPECT_EQ((*after)->rows_received, 3);
-  EXPECT_EQ(*(*storage)->ReleaseContent("r1"), "1,2\n3,4\n5,6\n");
+  EXPECT_EQ(*storage->ReleaseContent("r1"), "1,2\n3,4\n5,6\n");
+}
+
+// Descriptors open on `path` itself (not its -wal or -shm files) in this process.
+int DescriptorsOn(const std::string& path) {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(entry.path(), ec) == std::filesystem::path(path)) ++count;
+  }
+  return count;
+}
+
+// However many sessions read at once, the reader connections stay bounded (16): each holds
+// descriptors and a page cache, and the listener admits up to 256 sessions.
+TEST(SqliteStorage, ConcurrentReadersShareABoundedSetOfConnections) {
+  const std::string path = testing::ScratchDir("storage_reader_bound") + "/coordinator.db";
+  const std::unique_ptr<Storage> storage = StorageWithAReservation(path, 8);
+  ASSERT_NE(storage, nullptr);
+  const std::string chunk(1 << 20, 'x');  // reading 8 MiB back keeps the readers overlapping
+  for (uint32_t i = 0; i < 8; ++i) ASSERT_TRUE(storage->AppendChunk("va", "r1", i, chunk, 1).ok());
+  std::atomic<int> most = 0;
+  std::atomic<bool> failed = false;
+  {
+    std::vector<std::jthread> readers;
+    for (int t = 0; t < 32; ++t) {
+      readers.emplace_back([&] {
+        for (int k = 0; k < 4; ++k) {
+          auto content = storage->ReleaseContent("r1");
+          if (!content.ok() || content->size() != 8 * chunk.size()) failed = true;
+          const int open = DescriptorsOn(path);
+          int seen = most.load();
+          while (open > seen && !most.compare_exchange_weak(seen, open)) {
+          }
+        }
+      });
+    }
+  }
+  EXPECT_FALSE(failed.load());
+  // The writer, its checkpointer and at most 16 readers.
+  EXPECT_LE(most.load(), 18);
+  EXPECT_GE(most.load(), 3) << "the readers did run on connections of their own";
 }
 
 TEST(StorageNames, EveryReleaseStatusNameParsesBack) {

@@ -18,7 +18,7 @@ namespace {
 constexpr std::array<const char*, 1> kSchema = {
     "CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB NOT NULL);"};
 constexpr size_t kBlobBytes = 1 << 20;
-constexpr int kBlobs = 12;  // 12 MiB: past the checkpointer's wake length (1,000 pages) thrice
+constexpr int kBlobs = 12;  // 12 MiB: many times the checkpointer's wake length (250 pages)
 
 absl::Status InsertBlob(Database& db, char fill) {
   return db.Transaction([&] {
