@@ -404,7 +404,7 @@ class SqliteStorage final : public LedgerStorage {
   }
 
   std::unique_ptr<sqlite::Database> db_;
-  std::unique_ptr<ReaderConnections> readers_;  // none for an in-memory database
+  std::unique_ptr<ReaderConnections> readers_;  // none unless SharedByConnections(path)
 };
 
 }  // namespace
@@ -412,9 +412,8 @@ class SqliteStorage final : public LedgerStorage {
 absl::StatusOr<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path,
                                                            bool read_only) {
   ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(path, read_only, kMigrations));
-  // A second connection to ":memory:" (or to "", a temporary file) would be another database.
   std::unique_ptr<ReaderConnections> readers;
-  if (path != ":memory:" && !path.empty()) readers = std::make_unique<ReaderConnections>(path);
+  if (sqlite::SharedByConnections(path)) readers = std::make_unique<ReaderConnections>(path);
   return std::unique_ptr<Storage>(
       std::make_unique<SqliteStorage>(std::move(db), std::move(readers)));
 }

@@ -38,6 +38,8 @@ absl::Status Failure(sqlite3* db, int rc, std::string_view what, const char* det
 
 }  // namespace
 
+bool SharedByConnections(const std::string& path) { return !path.empty() && path != ":memory:"; }
+
 // Copies the write-ahead log back into the database file on a thread and connection of its
 // own. SQLite's default does it on the connection that commits, inside that commit: every
 // thousandth page or so a transaction (a site's reservation, say) also wrote 4 MB into the file
@@ -216,8 +218,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
     RETURN_IF_ERROR(database->Exec("PRAGMA synchronous = FULL"));
     // Without a checkpointer (no second connection to be had) SQLite's own, in-commit
     // checkpoints stay; the hook replaces them.
-    const bool in_memory = path.empty() || path == ":memory:";  // no log: nothing to copy
-    if (!in_memory) database->checkpointer_ = Checkpointer::Start(path);
+    if (SharedByConnections(path)) database->checkpointer_ = Checkpointer::Start(path);
     if (database->checkpointer_) {
       sqlite3_wal_hook(db, &Checkpointer::OnCommit, database->checkpointer_.get());
     }

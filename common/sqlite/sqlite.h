@@ -28,6 +28,11 @@ namespace fedsyn::sqlite {
 
 class Database;
 
+// True when `path` names a database file that another connection reaches too; false for
+// ":memory:" and "" (SQLite's private in-memory and temporary databases), which a second
+// connection would open as another, empty database.
+bool SharedByConnections(const std::string& path);
+
 class Statement {
  public:
   // Prepared on `db` (and finalised when destroyed).
